@@ -1,0 +1,4 @@
+export * from './load.js';
+export * from './schema.js';
+export type * from './types.js';
+export type { ConfigProblem } from './check-value.js';

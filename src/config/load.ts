@@ -1,0 +1,139 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HubError } from '../errors/index.js';
+import type { ConfigProblem } from './check-value.js';
+import { checkLayer, displayPath, envLayer, mergeLayers, readTomlFile, type Layer } from './layers.js';
+import type { HubConfig, LogLevel } from './types.js';
+
+/** Where settings/*.toml live: beside src/ in the package, whatever the cwd. */
+export const SETTINGS_DIR = fileURLToPath(new URL('../../settings/', import.meta.url));
+
+export interface LoadOptions {
+  /** --config FILE, relative to the cwd. */
+  configFile?: string | undefined;
+  /** The process environment (only src/config reads process.env; callers pass it in). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Command-line overrides, applied last. */
+  port?: number | undefined;
+  logLevel?: string | undefined;
+  settingsDir?: string;
+}
+
+/**
+ * Thrown when the configuration is invalid; `problems` lists every problem with
+ * its source (file:line:column, env variable or command line) and key path.
+ */
+export class ConfigError extends HubError {
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[]) {
+    super('CONFIG_INVALID', `invalid configuration: ${problems.length} problem(s): ${problems.map(formatProblem).join('; ')}`, {
+      details: { problems },
+    });
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** "settings/x.toml: server.port: expected an integer ..." */
+export function formatProblem(p: ConfigProblem): string {
+  return `${p.source}: ${p.keyPath}: ${p.message}`;
+}
+
+/** Loads default.toml → settings/$HIVE_ENV.toml → --config → HIVE_* env → command line; validates; freezes. */
+export function loadConfig(options: LoadOptions = {}): HubConfig {
+  const env = options.env ?? readProcessEnv();
+  const dir = options.settingsDir ?? SETTINGS_DIR;
+  const profile = env['HIVE_ENV'] !== undefined && env['HIVE_ENV'] !== '' ? env['HIVE_ENV'] : 'development';
+  const problems: ConfigProblem[] = [];
+  const layers: Layer[] = [];
+  const sources: string[] = [];
+  const addFile = (file: string, requireAll: boolean): void => {
+    const raw = readTomlFile(file, problems);
+    sources.push(displayPath(file));
+    if (raw !== undefined) layers.push(checkLayer(raw, displayPath(file), requireAll, problems));
+  };
+  addFile(path.join(dir, 'default.toml'), true);
+  const profileFile = path.join(dir, `${profile}.toml`);
+  if (!/^[a-z0-9_-]+$/i.test(profile) || !existsSync(profileFile)) {
+    problems.push({ source: 'env HIVE_ENV', keyPath: 'HIVE_ENV', message: `no profile file ${displayPath(profileFile)} for HIVE_ENV=${JSON.stringify(profile)}` });
+  } else {
+    addFile(profileFile, false);
+  }
+  if (options.configFile !== undefined) addFile(path.resolve(options.configFile), false);
+  layers.push(envLayer(env, problems));
+  layers.push(cliLayer(options, problems));
+  const merged = mergeLayers(layers);
+  if (problems.length === 0) problems.push(...crossChecks(merged));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return finish(merged, profile, sources);
+}
+
+/** The one place that reads process.env. */
+export function readProcessEnv(): Readonly<Record<string, string | undefined>> {
+  return { ...process.env };
+}
+
+function cliLayer(options: LoadOptions, problems: ConfigProblem[]): Layer {
+  const layer: Layer = {};
+  const source = 'command line';
+  if (options.port !== undefined) {
+    if (Number.isInteger(options.port) && options.port >= 0 && options.port <= 65535) layer['server'] = { port: options.port };
+    else problems.push({ source, keyPath: 'server.port', message: `--port expects an integer from 0 to 65535, got ${String(options.port)}` });
+  }
+  if (options.logLevel !== undefined) {
+    const raw = { logging: { level: options.logLevel } };
+    const checked = checkLayer(raw, `${source} --log-level`, false, problems);
+    if (checked['logging']) layer['logging'] = checked['logging'];
+  }
+  return layer;
+}
+
+function num(layer: Layer, section: string, key: string): number {
+  return layer[section]?.[key] as number;
+}
+
+/** Rules that relate several keys; run only when every key is individually valid. */
+function crossChecks(c: Layer): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const merged = 'merged configuration';
+  if (num(c, 'database', 'min_connections') > num(c, 'database', 'max_connections')) {
+    problems.push({ source: merged, keyPath: 'database.min_connections', message: 'must not exceed database.max_connections' });
+  }
+  if (num(c, 'tasks', 'backoff_initial_ms') > num(c, 'tasks', 'backoff_max_ms')) {
+    problems.push({ source: merged, keyPath: 'tasks.backoff_initial_ms', message: 'must not exceed tasks.backoff_max_ms' });
+  }
+  if (num(c, 'supervision', 'backoff_initial_ms') > num(c, 'supervision', 'backoff_max_ms')) {
+    problems.push({ source: merged, keyPath: 'supervision.backoff_initial_ms', message: 'must not exceed supervision.backoff_max_ms' });
+  }
+  const url = String(c['database']?.['url'] ?? '');
+  if (url !== '' && !/^postgres(ql)?:\/\//.test(url)) {
+    problems.push({ source: merged, keyPath: 'database.url', message: 'expected empty (embedded SQLite) or a postgres:// or postgresql:// URL' });
+  }
+  if (c['cluster']?.['enabled'] === true && url === '') {
+    problems.push({
+      source: merged,
+      keyPath: 'cluster.enabled',
+      message: 'cluster mode needs PostgreSQL: set database.url (or HIVE_DATABASE_URL); the embedded SQLite store is single-node only',
+    });
+  }
+  return problems;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function finish(merged: Layer, profile: string, sources: string[]): HubConfig {
+  const cluster = merged['cluster'] as { node_id: string };
+  if (cluster.node_id === '') cluster.node_id = os.hostname();
+  const config = { ...merged, profile, sources } as unknown as HubConfig;
+  return deepFreeze(config);
+}
+
+export type { LogLevel };

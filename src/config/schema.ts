@@ -1,0 +1,128 @@
+/**
+ * The configuration schema: every key the hub reads, its type and bounds.
+ * settings/default.toml holds every key's default value and docs/configuration.md
+ * describes every key; tests fail when either misses one of these.
+ */
+export type KeySpec =
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'number'; min: number; max: number }
+  | { kind: 'bool' }
+  | { kind: 'string'; allowEmpty: boolean }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'string_list' }
+  | { kind: 'table_of'; entry: Readonly<Record<string, KeySpec>> };
+
+const int = (min: number, max: number): KeySpec => ({ kind: 'int', min, max });
+const num = (min: number, max: number): KeySpec => ({ kind: 'number', min, max });
+const bool: KeySpec = { kind: 'bool' };
+const str: KeySpec = { kind: 'string', allowEmpty: false };
+const optStr: KeySpec = { kind: 'string', allowEmpty: true };
+const MAX_MS = 86_400_000;
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+export const SCHEMA = {
+  server: {
+    host: str,
+    port: int(0, 65535),
+    workers: int(0, 256),
+    max_body_bytes: int(1024, 1_073_741_824),
+    shutdown_grace_ms: int(0, 600_000),
+  },
+  database: {
+    url: optStr,
+    data_dir: str,
+    max_connections: int(1, 1000),
+    min_connections: int(0, 1000),
+    connection_timeout_seconds: int(1, 3600),
+    idle_timeout_seconds: int(1, 86_400),
+  },
+  performance: {
+    memory_limit_mb: int(64, 1_048_576),
+    memory_warning_threshold: num(1, 100),
+    cpu_warning_threshold: num(1, 100),
+    cpu_cores: int(0, 1024),
+  },
+  agents: {
+    max_agents: int(1, 1_000_000),
+    default_pool_size: int(0, 10_000),
+    default_executor: str,
+    default_capabilities: { kind: 'string_list' },
+    executors: { kind: 'table_of', entry: { module: str } },
+  },
+  tasks: {
+    max_pending: int(1, 100_000_000),
+    default_timeout_ms: int(1, MAX_MS),
+    max_attempts: int(1, 1000),
+    backoff_initial_ms: int(0, MAX_MS),
+    backoff_max_ms: int(0, MAX_MS),
+    backoff_multiplier: num(1, 100),
+    backoff_jitter: num(0, 1),
+  },
+  neural: {
+    enabled: bool,
+    gpu_enabled: bool,
+    gpu_memory_limit_mb: int(0, 1_048_576),
+    cuda_version: optStr,
+    max_agents: int(1, 1_000_000),
+    models: { kind: 'table_of', entry: { path: str } },
+  },
+  websocket: {
+    max_connections: int(0, 1_000_000),
+    heartbeat_interval: int(1, 3600),
+    timeout_seconds: int(1, 86_400),
+    max_message_size_mb: num(0.001, 1024),
+  },
+  security: {
+    enabled: bool,
+    jwt_secret: optStr,
+    jwt_expiration_hours: num(0.01, 8760),
+    refresh_token_expiration_days: num(0.01, 3650),
+  },
+  logging: {
+    level: { kind: 'enum', values: LOG_LEVELS },
+  },
+  grpc: {
+    port: int(0, 65535),
+  },
+  cluster: {
+    enabled: bool,
+    node_id: optStr,
+    advertise_address: optStr,
+  },
+  supervision: {
+    max_restarts: int(0, 1000),
+    within_seconds: int(1, 86_400),
+    backoff_initial_ms: int(0, 600_000),
+    backoff_max_ms: int(0, 600_000),
+    ask_timeout_ms: int(1, 600_000),
+    mailbox_bound: int(1, 100_000_000),
+  },
+} as const satisfies Record<string, Record<string, KeySpec>>;
+
+export type SectionName = keyof typeof SCHEMA;
+
+/** Every `section.key` path of the schema, in schema order. */
+export function schemaKeyPaths(): string[] {
+  return Object.entries(SCHEMA).flatMap(([section, keys]) => Object.keys(keys).map((k) => `${section}.${k}`));
+}
+
+/** A human description of what a key accepts, for error messages. */
+export function describeSpec(spec: KeySpec): string {
+  switch (spec.kind) {
+    case 'int':
+      return `an integer from ${spec.min} to ${spec.max}`;
+    case 'number':
+      return `a number from ${spec.min} to ${spec.max}`;
+    case 'bool':
+      return 'true or false';
+    case 'string':
+      return spec.allowEmpty ? 'a string' : 'a non-empty string';
+    case 'enum':
+      return `one of ${spec.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'string_list':
+      return 'a list of strings';
+    case 'table_of':
+      return `a table of tables with keys ${Object.keys(spec.entry).join(', ')}`;
+  }
+}

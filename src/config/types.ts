@@ -1,0 +1,56 @@
+import type { LOG_LEVELS } from './schema.js';
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The validated, frozen configuration; units are in the key names. */
+export interface HubConfig {
+  readonly profile: string;
+  readonly sources: readonly string[];
+  readonly server: { host: string; port: number; workers: number; max_body_bytes: number; shutdown_grace_ms: number };
+  readonly database: {
+    url: string;
+    data_dir: string;
+    max_connections: number;
+    min_connections: number;
+    connection_timeout_seconds: number;
+    idle_timeout_seconds: number;
+  };
+  readonly performance: { memory_limit_mb: number; memory_warning_threshold: number; cpu_warning_threshold: number; cpu_cores: number };
+  readonly agents: {
+    max_agents: number;
+    default_pool_size: number;
+    default_executor: string;
+    default_capabilities: readonly string[];
+    executors: Readonly<Record<string, { module: string }>>;
+  };
+  readonly tasks: {
+    max_pending: number;
+    default_timeout_ms: number;
+    max_attempts: number;
+    backoff_initial_ms: number;
+    backoff_max_ms: number;
+    backoff_multiplier: number;
+    backoff_jitter: number;
+  };
+  readonly neural: {
+    enabled: boolean;
+    gpu_enabled: boolean;
+    gpu_memory_limit_mb: number;
+    cuda_version: string;
+    max_agents: number;
+    models: Readonly<Record<string, { path: string }>>;
+  };
+  readonly websocket: { max_connections: number; heartbeat_interval: number; timeout_seconds: number; max_message_size_mb: number };
+  readonly security: { enabled: boolean; jwt_secret: string; jwt_expiration_hours: number; refresh_token_expiration_days: number };
+  readonly logging: { level: LogLevel };
+  readonly grpc: { port: number };
+  readonly cluster: { enabled: boolean; node_id: string; advertise_address: string };
+  readonly supervision: {
+    max_restarts: number;
+    within_seconds: number;
+    backoff_initial_ms: number;
+    backoff_max_ms: number;
+    ask_timeout_ms: number;
+    mailbox_bound: number;
+  };
+}

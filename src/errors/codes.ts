@@ -1,0 +1,32 @@
+/**
+ * The one table of stable error codes. Each code maps to an HTTP status, a gRPC
+ * status (numeric, from grpc's status enum) and whether a retry can help.
+ * docs/errors.md lists every code; test/unit/test-errors.test.ts checks it.
+ */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { http: 400, grpc: 3, retryable: false, summary: 'A request field or value is invalid.' },
+  CONFIG_INVALID: { http: 500, grpc: 9, retryable: false, summary: 'The configuration failed validation.' },
+  NOT_FOUND: { http: 404, grpc: 5, retryable: false, summary: 'The route or resource does not exist.' },
+  AGENT_NOT_FOUND: { http: 404, grpc: 5, retryable: false, summary: 'No agent has this id.' },
+  TASK_NOT_FOUND: { http: 404, grpc: 5, retryable: false, summary: 'No task has this id.' },
+  MODULE_NOT_FOUND: { http: 404, grpc: 5, retryable: false, summary: 'No module has this name.' },
+  CONFLICT: { http: 409, grpc: 6, retryable: false, summary: 'The resource already exists or changed meanwhile.' },
+  INVALID_STATE: { http: 409, grpc: 9, retryable: false, summary: 'The resource is not in a state that allows this.' },
+  QUEUE_FULL: { http: 503, grpc: 8, retryable: true, summary: 'A bounded queue (task queue or actor mailbox) is full.' },
+  ACTOR_TIMEOUT: { http: 504, grpc: 4, retryable: true, summary: 'An actor did not answer within its deadline.' },
+  ACTOR_STOPPED: { http: 503, grpc: 14, retryable: true, summary: 'The actor addressed has stopped; the message is a dead letter.' },
+  ACTOR_CRASHED: { http: 500, grpc: 13, retryable: true, summary: 'The actor crashed while handling the request.' },
+  MODULE_UNAVAILABLE: { http: 503, grpc: 14, retryable: true, summary: 'The module is restarting or has failed.' },
+  DATABASE_UNAVAILABLE: { http: 503, grpc: 14, retryable: true, summary: 'The database cannot be reached.' },
+  DATABASE_ERROR: { http: 500, grpc: 13, retryable: false, summary: 'The database rejected a statement.' },
+  STARTUP_FAILED: { http: 500, grpc: 13, retryable: false, summary: 'The hub could not start (port, data directory, database).' },
+  PAYLOAD_TOO_LARGE: { http: 413, grpc: 8, retryable: false, summary: 'The body is larger than [server] max_body_bytes.' },
+  INTERNAL: { http: 500, grpc: 13, retryable: false, summary: 'An unexpected error; the log has the details.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** True when `code` is one of the stable codes. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
+}

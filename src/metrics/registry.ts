@@ -1,0 +1,60 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The hub's prom-client registry and the hive_* metrics shared by modules.
+ * Each hub instance owns one (tests start several hubs in one process).
+ */
+export class HubMetrics {
+  readonly registry = new Registry();
+  readonly actorCrashes: Counter<'actor'>;
+  readonly actorRestarts: Counter<'actor' | 'reason'>;
+  readonly actorEscalations: Counter<'actor'>;
+  readonly deadLetters: Counter<'actor' | 'reason'>;
+  readonly mailboxRejections: Counter<'actor'>;
+  readonly unhandledErrors: Counter<'kind'>;
+  readonly swallowedErrors: Counter<'module'>;
+  readonly mailboxDepth: Gauge<'actor'>;
+
+  constructor(options: { defaultMetrics: boolean } = { defaultMetrics: true }) {
+    const registers = [this.registry];
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    this.actorCrashes = new Counter({ name: 'hive_actor_crashes_total', help: 'Actor handler failures', labelNames: ['actor'], registers });
+    this.actorRestarts = new Counter({
+      name: 'hive_actor_restarts_total',
+      help: 'Actor restarts by the supervisor (reason: crash or manual)',
+      labelNames: ['actor', 'reason'],
+      registers,
+    });
+    this.actorEscalations = new Counter({
+      name: 'hive_actor_escalations_total',
+      help: 'Actors that exceeded their restart intensity and were escalated',
+      labelNames: ['actor'],
+      registers,
+    });
+    this.deadLetters = new Counter({
+      name: 'hive_dead_letters_total',
+      help: 'Messages not delivered: to stopped actors, left in a stopped mailbox, or asks left unanswered',
+      labelNames: ['actor', 'reason'],
+      registers,
+    });
+    this.mailboxRejections = new Counter({
+      name: 'hive_mailbox_rejections_total',
+      help: 'Messages refused because the mailbox was at its bound',
+      labelNames: ['actor'],
+      registers,
+    });
+    this.unhandledErrors = new Counter({
+      name: 'hive_unhandled_errors_total',
+      help: 'Unhandled promise rejections and uncaught exceptions',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.swallowedErrors = new Counter({
+      name: 'hive_swallowed_errors_total',
+      help: 'Errors caught, logged and not propagated (e.g. during shutdown)',
+      labelNames: ['module'],
+      registers,
+    });
+    this.mailboxDepth = new Gauge({ name: 'hive_mailbox_depth', help: 'Messages waiting per actor', labelNames: ['actor'], registers });
+  }
+}

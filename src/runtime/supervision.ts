@@ -1,0 +1,32 @@
+/**
+ * Supervision policies and the pure decision of what to do after a crash.
+ * restart: restart with exponential backoff; more than maxRestarts crashes within
+ * withinMs escalate to the parent. resume: keep state, drop the message.
+ * stop: stop the actor (its mailbox becomes dead letters).
+ */
+export type SupervisionPolicy =
+  | { kind: 'restart'; maxRestarts: number; withinMs: number; backoffInitialMs: number; backoffMaxMs: number }
+  | { kind: 'resume' }
+  | { kind: 'stop' };
+
+export type SupervisionDecision =
+  | { action: 'restart'; delayMs: number; recent: number[] }
+  | { action: 'escalate'; recent: number[] }
+  | { action: 'resume' }
+  | { action: 'stop' };
+
+/** Decides the response to a crash at `now`, given the times of earlier restarts. */
+export function decide(policy: SupervisionPolicy, restartTimes: readonly number[], now: number): SupervisionDecision {
+  switch (policy.kind) {
+    case 'resume':
+      return { action: 'resume' };
+    case 'stop':
+      return { action: 'stop' };
+    case 'restart': {
+      const recent = restartTimes.filter((t) => now - t < policy.withinMs);
+      if (recent.length >= policy.maxRestarts) return { action: 'escalate', recent };
+      const delayMs = Math.min(policy.backoffMaxMs, policy.backoffInitialMs * 2 ** recent.length);
+      return { action: 'restart', delayMs, recent: [...recent, now] };
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import type { Logger } from '../log/logger.js';
+import type { SupervisionPolicy } from './supervision.js';
+import type { ReplyTo } from './reply.js';
+import type { Cell } from './cell.js';
+
+/** A typed handle to an actor; stable across restarts of the actor behind it. */
+export class ActorRef<Msg> {
+  /** Phantom field: makes ActorRef<A> and ActorRef<B> distinct types. */
+  declare readonly __msg?: (msg: Msg) => void;
+  /** @internal */
+  readonly cell: Cell;
+  constructor(cell: Cell) {
+    this.cell = cell;
+  }
+  get path(): string {
+    return this.cell.path;
+  }
+  get name(): string {
+    return this.cell.name;
+  }
+}
+
+/** What an actor's init and receive functions are given. */
+export interface ActorContext<Msg> {
+  readonly self: ActorRef<Msg>;
+  readonly path: string;
+  readonly log: Logger;
+  /** Spawns a child supervised by this actor. */
+  spawn<M, S>(spec: ActorSpec<M, S>): ActorRef<M>;
+  /** Stops a child (its mailbox becomes dead letters). */
+  stop(ref: ActorRef<unknown>): void;
+}
+
+/**
+ * An actor's logic: init builds state (at start and after every restart, from
+ * storage when the actor persists anything); receive handles one message.
+ */
+export interface ActorSpec<Msg, State> {
+  readonly name: string;
+  init(ctx: ActorContext<Msg>): State | Promise<State>;
+  receive(state: State, msg: Msg, ctx: ActorContext<Msg>): State | Promise<State>;
+  /** What happens when init or receive throws; defaults to the system's restart policy. */
+  readonly supervision?: SupervisionPolicy;
+  /** Most messages waiting in the mailbox; defaults to the system's bound. */
+  readonly mailboxBound?: number;
+  /** Turns a child's escalated failure into a message to this actor. */
+  readonly childFailed?: (childName: string, error: unknown) => Msg;
+}
+
+export type ActorStatus = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
+
+/** A snapshot of one actor, for /health and module status. */
+export interface ActorInfo {
+  path: string;
+  name: string;
+  status: ActorStatus;
+  restarts: number;
+  crashes: number;
+  mailboxDepth: number;
+  lastError?: string;
+  lastErrorAt?: string;
+}
+
+export type DeadLetterReason = 'actor_stopped' | 'stopped_mailbox' | 'unanswered_ask';
+
+/** A message that was not (or will never be) handled. */
+export interface DeadLetter {
+  path: string;
+  reason: DeadLetterReason;
+  messageType: string;
+}
+
+export type { ReplyTo };
