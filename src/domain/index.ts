@@ -1,0 +1,5 @@
+export * from './agent.js';
+export * from './task.js';
+export * from './task-state.js';
+export * from './capability.js';
+export { invalid } from './validate.js';

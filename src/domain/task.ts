@@ -1,0 +1,106 @@
+import { asInput, capabilityName, int, invalid, list, oneOf, str, unit, type Input } from './validate.js';
+import type { TaskStatus } from './task-state.js';
+
+export const PRIORITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** Higher runs first. */
+export const PRIORITY_RANK: Readonly<Record<Priority, number>> = { low: 0, medium: 1, high: 2, critical: 3 };
+
+export interface RequiredCapability {
+  name: string;
+  min_proficiency: number;
+}
+
+export interface Task {
+  id: string;
+  title: string;
+  description: string;
+  type: string;
+  priority: Priority;
+  status: TaskStatus;
+  required_capabilities: RequiredCapability[];
+  payload: unknown;
+  result: unknown;
+  error: { code: string; message: string; retryable: boolean } | null;
+  assigned_agent: string | null;
+  attempts: number;
+  max_attempts: number;
+  timeout_ms: number;
+  run_at: string | null;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  lease_epoch: number;
+  idempotency_key: string | null;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+}
+
+/** A validated task submission, before the store gives it an id. */
+export interface NewTask {
+  title: string;
+  description: string;
+  type: string;
+  priority: Priority;
+  required_capabilities: RequiredCapability[];
+  payload: unknown;
+  max_attempts: number;
+  timeout_ms: number;
+  run_at: string | null;
+  idempotency_key: string | null;
+}
+
+export interface TaskDefaults {
+  maxAttempts: number;
+  timeoutMs: number;
+}
+
+const FIELDS = ['title', 'description', 'type', 'priority', 'required_capabilities', 'payload', 'max_attempts', 'timeout_ms', 'run_at'];
+
+/** Validates a submission; throws VALIDATION_FAILED naming the field. */
+export function parseNewTask(body: unknown, defaults: TaskDefaults, idempotencyKey: string | null = null): NewTask {
+  const input = asInput(body, '(body)', FIELDS);
+  if (idempotencyKey !== null && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
+    throw invalid('Idempotency-Key', 'must be 1 to 255 characters');
+  }
+  return {
+    title: str(input, 'title', { required: true, maxLength: 256 }),
+    description: str(input, 'description', { required: false, maxLength: 16_384 }),
+    type: str(input, 'type', { required: false, maxLength: 64, fallback: 'general' }) || 'general',
+    priority: oneOf(input, 'priority', PRIORITIES, 'medium'),
+    required_capabilities: parseRequired(list(input, 'required_capabilities', 32)),
+    payload: input['payload'] ?? null,
+    max_attempts: int(input, 'max_attempts', 1, 1000, defaults.maxAttempts),
+    timeout_ms: int(input, 'timeout_ms', 1, 86_400_000, defaults.timeoutMs),
+    run_at: parseRunAt(input),
+    idempotency_key: idempotencyKey,
+  };
+}
+
+function parseRequired(items: readonly unknown[]): RequiredCapability[] {
+  const seen = new Set<string>();
+  return items.map((item, i) => {
+    const field = `required_capabilities[${i}]`;
+    const req = typeof item === 'string' ? { name: capabilityName(item, field), min_proficiency: 0 } : parseRequiredObject(item, field);
+    if (seen.has(req.name)) throw invalid(`${field}.name`, `duplicate capability "${req.name}"`);
+    seen.add(req.name);
+    return req;
+  });
+}
+
+function parseRequiredObject(item: unknown, field: string): RequiredCapability {
+  const input = asInput(item, field, ['name', 'min_proficiency']);
+  return {
+    name: capabilityName(input['name'], `${field}.name`),
+    min_proficiency: input['min_proficiency'] === undefined ? 0 : unit(input['min_proficiency'], `${field}.min_proficiency`),
+  };
+}
+
+function parseRunAt(input: Input): string | null {
+  const v = input['run_at'];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) throw invalid('run_at', 'expected an ISO 8601 timestamp');
+  return new Date(v).toISOString();
+}

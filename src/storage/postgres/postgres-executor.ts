@@ -1,0 +1,79 @@
+import type { Pool, PoolClient } from 'pg';
+import type { Executor, Row } from '../sql/executor.js';
+import { toStoreError } from '../sql/errors.js';
+
+const converted = new Map<string, string>();
+
+/** Rewrites `?` placeholders to $1, $2… (outside quoted strings). */
+export function toPgPlaceholders(sql: string): string {
+  let out = converted.get(sql);
+  if (out !== undefined) return out;
+  let n = 0;
+  let quoted = false;
+  out = '';
+  for (const ch of sql) {
+    if (ch === "'") quoted = !quoted;
+    out += ch === '?' && !quoted ? `$${++n}` : ch;
+  }
+  converted.set(sql, out);
+  return out;
+}
+
+type Queryable = Pool | PoolClient;
+
+async function query(q: Queryable, sql: string, params: readonly unknown[]): Promise<{ rows: Row[]; rowCount: number | null }> {
+  try {
+    return await q.query<Row>(toPgPlaceholders(sql), params as unknown[]);
+  } catch (err) {
+    throw toStoreError(err);
+  }
+}
+
+class ClientExecutor implements Executor {
+  constructor(private readonly q: Queryable) {}
+  async all(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
+    return (await query(this.q, sql, params)).rows;
+  }
+  async run(sql: string, params: readonly unknown[] = []): Promise<number> {
+    return (await query(this.q, sql, params)).rowCount ?? 0;
+  }
+  async exec(sql: string): Promise<void> {
+    try {
+      await this.q.query(sql);
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    return fn(this); // nested: already in a transaction on this client
+  }
+}
+
+/** Statements on the pool; transactions on one checked-out client. */
+export class PostgresExecutor extends ClientExecutor {
+  constructor(private readonly pool: Pool) {
+    super(pool);
+  }
+
+  override async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw toStoreError(err);
+    }
+    try {
+      await client.query('BEGIN');
+      const value = await fn(new ClientExecutor(client));
+      await client.query('COMMIT');
+      client.release();
+      return value;
+    } catch (err) {
+      await client.query('ROLLBACK').then(
+        () => client.release(),
+        (rollbackErr: unknown) => client.release(rollbackErr instanceof Error ? rollbackErr : true),
+      );
+      throw toStoreError(err);
+    }
+  }
+}

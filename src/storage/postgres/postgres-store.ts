@@ -1,0 +1,51 @@
+import pg from 'pg';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../../log/logger.js';
+import { SqlStore } from '../sql/sql-store.js';
+import { loadMigrations } from '../sql/migrate.js';
+import type { Dialect } from '../sql/executor.js';
+import { PostgresExecutor } from './postgres-executor.js';
+
+export const postgresDialect: Dialect = {
+  engine: 'postgres',
+  decodesJson: true,
+  claimLock: ' FOR UPDATE SKIP LOCKED',
+  rowLock: ' FOR UPDATE',
+  insertOrder: 'seq',
+  // Containment uses the GIN index idx_*_capabilities.
+  jsonArrayHasName: (column) => `${column} @> ?::jsonb`,
+  jsonArrayHasNameParam: (name) => JSON.stringify([{ name }]),
+  migrationLock: 'SELECT pg_advisory_xact_lock(7274731)',
+};
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+
+export interface PostgresOptions {
+  url: string;
+  maxConnections: number;
+  minConnections: number;
+  connectionTimeoutMs: number;
+  idleTimeoutMs: number;
+  log: Logger;
+}
+
+/** Opens the PostgreSQL store with a pool sized from [database]. */
+export function openPostgresStore(o: PostgresOptions): SqlStore {
+  const pool = new pg.Pool({
+    connectionString: o.url,
+    max: o.maxConnections,
+    min: o.minConnections,
+    connectionTimeoutMillis: o.connectionTimeoutMs,
+    idleTimeoutMillis: o.idleTimeoutMs,
+    application_name: 'ai-orchestrator-hub',
+  });
+  // An idle client's connection dropped: pg emits on the pool; unhandled it would crash the process.
+  pool.on('error', (err) => o.log.error({ err, module: 'storage' }, `idle PostgreSQL connection failed: ${err.message}`));
+  return new SqlStore(
+    new PostgresExecutor(pool),
+    postgresDialect,
+    loadMigrations(MIGRATIONS_DIR),
+    () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    () => pool.end(),
+  );
+}

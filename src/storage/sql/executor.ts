@@ -1,0 +1,33 @@
+/** A row as a driver returns it. */
+export type Row = Record<string, unknown>;
+
+/**
+ * The one thing an engine provides to the shared SQL store: statements with `?`
+ * placeholders, and transactions that run a function with a transactional executor.
+ */
+export interface Executor {
+  all(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+  run(sql: string, params?: readonly unknown[]): Promise<number>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
+}
+
+/** What differs in SQL between the engines. */
+export interface Dialect {
+  readonly engine: 'sqlite' | 'postgres';
+  /** Drivers that already decode JSON columns (pg decodes jsonb). */
+  readonly decodesJson: boolean;
+  /** Row-level lock for claims (FOR UPDATE SKIP LOCKED on PostgreSQL). */
+  readonly claimLock: string;
+  /** Row-level lock for a read-then-write in one transaction (FOR UPDATE on PostgreSQL). */
+  readonly rowLock: string;
+  /** Column that orders inserts (FIFO within a priority). */
+  readonly insertOrder: string;
+  /** A condition: the JSON array in `column` has an element whose name is the next parameter. */
+  jsonArrayHasName(column: string): string;
+  /** The parameter value for jsonArrayHasName. */
+  jsonArrayHasNameParam(name: string): unknown;
+  /** Statement that serialises concurrent migrators (none needed on SQLite). */
+  readonly migrationLock: string | undefined;
+}

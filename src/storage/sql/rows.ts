@@ -1,0 +1,79 @@
+import type { Agent, Task } from '../../domain/index.js';
+import type { TaskEvent } from '../store.js';
+import type { Dialect, Row } from './executor.js';
+
+function iso(value: unknown): string {
+  if (value instanceof Date) return value.toISOString();
+  return String(value);
+}
+
+function isoOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : iso(value);
+}
+
+function json(d: Dialect, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  return d.decodesJson ? value : JSON.parse(String(value));
+}
+
+/** JSON text for a parameter; undefined is stored as SQL NULL. */
+export function toJson(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}
+
+export function rowToAgent(d: Dialect, r: Row): Agent {
+  return {
+    id: String(r['id']),
+    name: String(r['name']),
+    type: r['type'] as Agent['type'],
+    state: r['state'] as Agent['state'],
+    kind: r['kind'] as Agent['kind'],
+    executor: (r['executor'] as string | null) ?? null,
+    capabilities: json(d, r['capabilities']) as Agent['capabilities'],
+    node_id: String(r['node_id']),
+    stats: json(d, r['stats']) as Agent['stats'],
+    created_at: iso(r['created_at']),
+    updated_at: iso(r['updated_at']),
+  };
+}
+
+export function rowToTask(d: Dialect, r: Row): Task {
+  return {
+    id: String(r['id']),
+    title: String(r['title']),
+    description: String(r['description']),
+    type: String(r['type']),
+    priority: r['priority'] as Task['priority'],
+    status: r['status'] as Task['status'],
+    required_capabilities: json(d, r['required_capabilities']) as Task['required_capabilities'],
+    payload: json(d, r['payload']),
+    result: json(d, r['result']),
+    error: json(d, r['error']) as Task['error'],
+    assigned_agent: (r['assigned_agent'] as string | null) ?? null,
+    attempts: Number(r['attempts']),
+    max_attempts: Number(r['max_attempts']),
+    timeout_ms: Number(r['timeout_ms']),
+    run_at: isoOrNull(r['run_at']),
+    lease_owner: (r['lease_owner'] as string | null) ?? null,
+    lease_expires_at: isoOrNull(r['lease_expires_at']),
+    lease_epoch: Number(r['lease_epoch']),
+    idempotency_key: (r['idempotency_key'] as string | null) ?? null,
+    created_at: iso(r['created_at']),
+    updated_at: iso(r['updated_at']),
+    started_at: isoOrNull(r['started_at']),
+    completed_at: isoOrNull(r['completed_at']),
+  };
+}
+
+export function rowToEvent(d: Dialect, r: Row): TaskEvent {
+  return {
+    id: Number(r['id']),
+    task_id: String(r['task_id']),
+    from_status: (r['from_status'] as TaskEvent['from_status']) ?? null,
+    to_status: r['to_status'] as TaskEvent['to_status'],
+    agent_id: (r['agent_id'] as string | null) ?? null,
+    node_id: (r['node_id'] as string | null) ?? null,
+    detail: json(d, r['detail']),
+    created_at: iso(r['created_at']),
+  };
+}

@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import { EMPTY_STATS, PRIORITY_RANK, TASK_STATUSES, type Agent, type NewAgent, type NewTask, type Task, type TaskStatus } from '../../domain/index.js';
+import type { AgentFilter, AgentPatch, ClaimRequest, Page, PoolStats, Store, TaskEvent, TaskFilter, TaskTransition } from '../store.js';
+import type { Dialect, Executor } from './executor.js';
+import { rowToAgent, rowToEvent, rowToTask, toJson } from './rows.js';
+import { runMigrations, type Migration } from './migrate.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids come from clients: anything not a UUID cannot exist (and must not reach a uuid column). */
+export function isUuid(id: string): boolean {
+  return UUID.test(id);
+}
+
+class Where {
+  readonly parts: string[] = [];
+  readonly params: unknown[] = [];
+  add(sql: string, ...params: unknown[]): void {
+    this.parts.push(sql);
+    this.params.push(...params);
+  }
+  get sql(): string {
+    return this.parts.length === 0 ? '' : ` WHERE ${this.parts.join(' AND ')}`;
+  }
+}
+
+/** The Store over SQL, shared by both engines; engine differences live in the Dialect. */
+export class SqlStore implements Store {
+  constructor(
+    protected readonly db: Executor,
+    protected readonly dialect: Dialect,
+    private readonly migrations: readonly Migration[],
+    private readonly pool: () => PoolStats,
+    private readonly closeFn: () => Promise<void>,
+  ) {}
+
+  get engine(): 'sqlite' | 'postgres' {
+    return this.dialect.engine;
+  }
+
+  migrate(): Promise<number[]> {
+    return runMigrations(this.db, this.dialect, this.migrations);
+  }
+
+  async ping(): Promise<number> {
+    const start = performance.now();
+    await this.db.all('SELECT 1 AS ok');
+    return performance.now() - start;
+  }
+
+  poolStats(): PoolStats {
+    return this.pool();
+  }
+
+  close(): Promise<void> {
+    return this.closeFn();
+  }
+
+  async createAgent(agent: NewAgent, nodeId: string): Promise<Agent> {
+    const now = new Date().toISOString();
+    const rows = await this.db.all(
+      `INSERT INTO agents (id, name, type, state, kind, executor, capabilities, node_id, stats, created_at, updated_at)
+       VALUES (?, ?, ?, 'idle', ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      [randomUUID(), agent.name, agent.type, agent.kind, agent.executor, toJson(agent.capabilities), nodeId, toJson(EMPTY_STATS), now, now],
+    );
+    return rowToAgent(this.dialect, rows[0] ?? {});
+  }
+
+  async getAgent(id: string): Promise<Agent | undefined> {
+    if (!isUuid(id)) return undefined;
+    const rows = await this.db.all('SELECT * FROM agents WHERE id = ?', [id]);
+    return rows[0] === undefined ? undefined : rowToAgent(this.dialect, rows[0]);
+  }
+
+  async listAgents(f: AgentFilter): Promise<Page<Agent>> {
+    const w = new Where();
+    if (f.state !== undefined) w.add('state = ?', f.state);
+    if (f.type !== undefined) w.add('type = ?', f.type);
+    if (f.kind !== undefined) w.add('kind = ?', f.kind);
+    if (f.nodeId !== undefined) w.add('node_id = ?', f.nodeId);
+    if (f.capability !== undefined) w.add(this.dialect.jsonArrayHasName('capabilities'), this.dialect.jsonArrayHasNameParam(f.capability));
+    return this.page('agents', w, 'created_at, id', f, (r) => rowToAgent(this.dialect, r));
+  }
+
+  async updateAgent(id: string, patch: AgentPatch): Promise<Agent | undefined> {
+    if (!isUuid(id)) return undefined;
+    const sets: string[] = ['updated_at = ?'];
+    const params: unknown[] = [new Date().toISOString()];
+    if (patch.name !== undefined) sets.push('name = ?') && params.push(patch.name);
+    if (patch.state !== undefined) sets.push('state = ?') && params.push(patch.state);
+    if (patch.capabilities !== undefined) sets.push('capabilities = ?') && params.push(toJson(patch.capabilities));
+    if (patch.stats !== undefined) sets.push('stats = ?') && params.push(toJson(patch.stats));
+    const rows = await this.db.all(`UPDATE agents SET ${sets.join(', ')} WHERE id = ? RETURNING *`, [...params, id]);
+    return rows[0] === undefined ? undefined : rowToAgent(this.dialect, rows[0]);
+  }
+
+  async deleteAgent(id: string): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    return (await this.db.run('DELETE FROM agents WHERE id = ?', [id])) > 0;
+  }
+
+  async createTask(t: NewTask, nodeId: string): Promise<{ task: Task; created: boolean }> {
+    return this.db.transaction(async (tx) => {
+      const now = new Date().toISOString();
+      const rows = await tx.all(
+        `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, payload,
+           attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?, ?, 0, ?, ?, ?)
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
+        [randomUUID(), t.title, t.description, t.type, t.priority, PRIORITY_RANK[t.priority], toJson(t.required_capabilities),
+          toJson(t.payload), t.max_attempts, t.timeout_ms, t.run_at, t.idempotency_key, now, now],
+      );
+      const inserted = rows[0];
+      if (inserted !== undefined) {
+        const task = rowToTask(this.dialect, inserted);
+        await this.insertEvent(tx, task.id, null, 'pending', null, nodeId, { reason: 'submitted' });
+        return { task, created: true };
+      }
+      const existing = await tx.all('SELECT * FROM tasks WHERE idempotency_key = ?', [t.idempotency_key]);
+      return { task: rowToTask(this.dialect, existing[0] ?? {}), created: false };
+    });
+  }
+
+  async getTask(id: string): Promise<Task | undefined> {
+    if (!isUuid(id)) return undefined;
+    const rows = await this.db.all('SELECT * FROM tasks WHERE id = ?', [id]);
+    return rows[0] === undefined ? undefined : rowToTask(this.dialect, rows[0]);
+  }
+
+  async listTasks(f: TaskFilter): Promise<Page<Task>> {
+    const w = new Where();
+    if (f.status !== undefined) w.add('status = ?', f.status);
+    if (f.priority !== undefined) w.add('priority = ?', f.priority);
+    if (f.agent !== undefined) w.add('assigned_agent = ?', isUuid(f.agent) ? f.agent : null);
+    if (f.capability !== undefined) {
+      w.add(this.dialect.jsonArrayHasName('required_capabilities'), this.dialect.jsonArrayHasNameParam(f.capability));
+    }
+    return this.page('tasks', w, 'created_at, id', f, (r) => rowToTask(this.dialect, r));
+  }
+
+  async transitionTask(id: string, tr: TaskTransition): Promise<Task | undefined> {
+    if (!isUuid(id) || tr.from.length === 0) return undefined;
+    return this.db.transaction(async (tx) => {
+      const before = await tx.all(`SELECT status, assigned_agent FROM tasks WHERE id = ?${this.dialect.rowLock}`, [id]);
+      const from = before[0]?.['status'] as TaskStatus | undefined;
+      if (from === undefined || !tr.from.includes(from)) return undefined;
+      const sets = ['status = ?', 'updated_at = ?'];
+      const params: unknown[] = [tr.to, new Date().toISOString()];
+      for (const [key, value] of Object.entries(tr.patch ?? {})) {
+        sets.push(`${key} = ?`);
+        params.push(key === 'result' || key === 'error' ? toJson(value) : value);
+      }
+      const rows = await tx.all(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ? RETURNING *`, [...params, id]);
+      const task = rowToTask(this.dialect, rows[0] ?? {});
+      await this.insertEvent(tx, id, from, tr.to, task.assigned_agent, tr.nodeId, tr.detail ?? null);
+      return task;
+    });
+  }
+
+  async claimTasks(req: ClaimRequest): Promise<Task[]> {
+    return this.db.transaction(async (tx) => {
+      const now = new Date();
+      const ids = await tx.all(
+        `SELECT id FROM tasks WHERE status = 'pending' AND (run_at IS NULL OR run_at <= ?)
+         ORDER BY priority_rank DESC, ${this.dialect.insertOrder} LIMIT ?${this.dialect.claimLock}`,
+        [now.toISOString(), req.limit],
+      );
+      if (ids.length === 0) return [];
+      const marks = ids.map(() => '?').join(', ');
+      const rows = await tx.all(
+        `UPDATE tasks SET status = 'assigned', lease_owner = ?, lease_expires_at = ?, lease_epoch = ?, attempts = attempts + 1, updated_at = ?
+         WHERE id IN (${marks}) AND status = 'pending' RETURNING *`,
+        [req.nodeId, new Date(now.getTime() + req.leaseMs).toISOString(), req.epoch, now.toISOString(), ...ids.map((r) => r['id'])],
+      );
+      const tasks = rows.map((r) => rowToTask(this.dialect, r));
+      for (const t of tasks) await this.insertEvent(tx, t.id, 'pending', 'assigned', null, req.nodeId, { reason: 'claimed' });
+      return tasks.sort((a, b) => ids.findIndex((r) => r['id'] === a.id) - ids.findIndex((r) => r['id'] === b.id));
+    });
+  }
+
+  async listTaskEvents(taskId: string): Promise<TaskEvent[]> {
+    if (!isUuid(taskId)) return [];
+    const rows = await this.db.all('SELECT * FROM task_events WHERE task_id = ? ORDER BY id', [taskId]);
+    return rows.map((r) => rowToEvent(this.dialect, r));
+  }
+
+  async countTasksByStatus(): Promise<Record<TaskStatus, number>> {
+    const counts = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
+    const rows = await this.db.all('SELECT status, count(*) AS n FROM tasks GROUP BY status');
+    for (const r of rows) counts[r['status'] as TaskStatus] = Number(r['n']);
+    return counts;
+  }
+
+  private async insertEvent(tx: Executor, taskId: string, from: TaskStatus | null, to: TaskStatus, agentId: string | null, nodeId: string, detail: unknown): Promise<void> {
+    await tx.run(
+      'INSERT INTO task_events (task_id, from_status, to_status, agent_id, node_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      [taskId, from, to, agentId, nodeId, toJson(detail), new Date().toISOString()],
+    );
+  }
+
+  private async page<T>(table: string, w: Where, order: string, p: { limit: number; offset: number }, map: (r: Record<string, unknown>) => T): Promise<Page<T>> {
+    const total = await this.db.all(`SELECT count(*) AS n FROM ${table}${w.sql}`, w.params);
+    const rows = await this.db.all(`SELECT * FROM ${table}${w.sql} ORDER BY ${order} LIMIT ? OFFSET ?`, [...w.params, p.limit, p.offset]);
+    return { items: rows.map(map), total: Number(total[0]?.['n'] ?? 0) };
+  }
+}

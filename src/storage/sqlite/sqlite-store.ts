@@ -1,0 +1,42 @@
+import Database from 'better-sqlite3';
+import { fileURLToPath } from 'node:url';
+import { SqlStore } from '../sql/sql-store.js';
+import { loadMigrations } from '../sql/migrate.js';
+import type { Dialect } from '../sql/executor.js';
+import { SqliteExecutor } from './sqlite-executor.js';
+
+export const sqliteDialect: Dialect = {
+  engine: 'sqlite',
+  decodesJson: false,
+  claimLock: '',
+  rowLock: '',
+  insertOrder: 'rowid',
+  jsonArrayHasName: (column) => `EXISTS (SELECT 1 FROM json_each(${column}) WHERE json_extract(value, '$.name') = ?)`,
+  jsonArrayHasNameParam: (name) => name,
+  migrationLock: undefined,
+};
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+
+/**
+ * Opens the embedded store: a file (WAL, synchronous=FULL so an acknowledged
+ * write survives a crash) or ':memory:' for tests.
+ */
+export function openSqliteStore(file: string): SqlStore {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  const executor = new SqliteExecutor(db);
+  return new SqlStore(
+    executor,
+    sqliteDialect,
+    loadMigrations(MIGRATIONS_DIR),
+    () => ({ total: 1, idle: executor.waiting === 0 ? 1 : 0, waiting: executor.waiting }),
+    () => {
+      db.close();
+      return Promise.resolve();
+    },
+  );
+}

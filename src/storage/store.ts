@@ -1,0 +1,109 @@
+import type { Agent, AgentKind, AgentState, AgentStats, AgentType, Capability, NewAgent, NewTask, Priority, Task, TaskStatus } from '../domain/index.js';
+
+export interface PageRequest {
+  limit: number;
+  offset: number;
+}
+
+export interface AgentFilter extends PageRequest {
+  state?: AgentState | undefined;
+  type?: AgentType | undefined;
+  kind?: AgentKind | undefined;
+  capability?: string | undefined;
+  nodeId?: string | undefined;
+}
+
+export interface TaskFilter extends PageRequest {
+  status?: TaskStatus | undefined;
+  priority?: Priority | undefined;
+  agent?: string | undefined;
+  capability?: string | undefined;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+}
+
+export interface AgentPatch {
+  name?: string;
+  state?: AgentState;
+  capabilities?: Capability[];
+  stats?: AgentStats;
+}
+
+/** One recorded lifecycle transition of a task. */
+export interface TaskEvent {
+  id: number;
+  task_id: string;
+  from_status: TaskStatus | null;
+  to_status: TaskStatus;
+  agent_id: string | null;
+  node_id: string | null;
+  detail: unknown;
+  created_at: string;
+}
+
+/** The fields a transition may set besides the status. */
+export interface TaskPatch {
+  assigned_agent?: string | null;
+  result?: unknown;
+  error?: Task['error'];
+  started_at?: string | null;
+  completed_at?: string | null;
+  lease_owner?: string | null;
+  lease_expires_at?: string | null;
+}
+
+/** A compare-and-set move: applied only while the task is in one of `from`; recorded in task_events. */
+export interface TaskTransition {
+  from: readonly TaskStatus[];
+  to: TaskStatus;
+  patch?: TaskPatch;
+  nodeId: string;
+  detail?: unknown;
+}
+
+export interface ClaimRequest {
+  nodeId: string;
+  limit: number;
+  leaseMs: number;
+  epoch: number;
+}
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+/**
+ * Durable state of agents and tasks. Two engines (SQLite, PostgreSQL) pass one
+ * conformance suite (test/integration/test-store-conformance.test.ts).
+ */
+export interface Store {
+  readonly engine: 'sqlite' | 'postgres';
+  /** Applies pending migrations in one transaction; returns the versions applied. */
+  migrate(): Promise<number[]>;
+  /** Round-trips a trivial query; returns its latency in ms. */
+  ping(): Promise<number>;
+  poolStats(): PoolStats;
+  close(): Promise<void>;
+
+  createAgent(agent: NewAgent, nodeId: string): Promise<Agent>;
+  getAgent(id: string): Promise<Agent | undefined>;
+  listAgents(filter: AgentFilter): Promise<Page<Agent>>;
+  updateAgent(id: string, patch: AgentPatch): Promise<Agent | undefined>;
+  deleteAgent(id: string): Promise<boolean>;
+
+  /** Inserts a task; with an idempotency key already used, returns the original and created=false. */
+  createTask(task: NewTask, nodeId: string): Promise<{ task: Task; created: boolean }>;
+  getTask(id: string): Promise<Task | undefined>;
+  listTasks(filter: TaskFilter): Promise<Page<Task>>;
+  /** Applies a transition if the task is still in an allowed status; undefined when it is not (or is missing). */
+  transitionTask(id: string, transition: TaskTransition): Promise<Task | undefined>;
+  /** Claims ready pending tasks (priority, then FIFO), leasing them to a node; never one task to two claimers. */
+  claimTasks(request: ClaimRequest): Promise<Task[]>;
+  listTaskEvents(taskId: string): Promise<TaskEvent[]>;
+  countTasksByStatus(): Promise<Record<TaskStatus, number>>;
+}

@@ -1,0 +1,228 @@
+/**
+ * One conformance suite, run on both engines: the same calls must behave the same.
+ */
+import assert from 'node:assert/strict';
+import { openSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
+import { openPostgresStore } from '../../src/storage/postgres/postgres-store.js';
+import type { Store } from '../../src/storage/index.js';
+import type { NewTask } from '../../src/domain/index.js';
+import { createTestDatabase, requirePostgres, type TestDatabase } from '../helpers/postgres.js';
+import { memoryLogger } from '../helpers/logs.js';
+
+const newTask = (over: Partial<NewTask> = {}): NewTask => ({
+  title: 't',
+  description: '',
+  type: 'general',
+  priority: 'medium',
+  required_capabilities: [],
+  payload: { n: 1 },
+  max_attempts: 3,
+  timeout_ms: 1000,
+  run_at: null,
+  idempotency_key: null,
+  ...over,
+});
+
+interface Engine {
+  name: string;
+  open(): Promise<{ store: Store; another?: () => Store; cleanup(): Promise<void> }>;
+}
+
+const engines: Engine[] = [
+  {
+    name: 'sqlite',
+    open: () => {
+      const store = openSqliteStore(':memory:');
+      return Promise.resolve({ store, cleanup: () => store.close() });
+    },
+  },
+  {
+    name: 'postgres',
+    open: async () => {
+      const db: TestDatabase = await createTestDatabase();
+      const { log } = memoryLogger();
+      const make = (): Store =>
+        openPostgresStore({ url: db.url, maxConnections: 4, minConnections: 0, connectionTimeoutMs: 5000, idleTimeoutMs: 10000, log });
+      const store = make();
+      const extra: Store[] = [];
+      return {
+        store,
+        another: () => {
+          const s = make();
+          extra.push(s);
+          return s;
+        },
+        cleanup: async () => {
+          await Promise.all([store, ...extra].map((s) => s.close()));
+          await db.drop();
+        },
+      };
+    },
+  },
+];
+
+for (const engine of engines) {
+  describe(`store conformance: ${engine.name}`, function () {
+    let store: Store;
+    let another: (() => Store) | undefined;
+    let cleanup: () => Promise<void> = () => Promise.resolve();
+
+    before(async function () {
+      if (engine.name === 'postgres') await requirePostgres(this);
+      const opened = await engine.open();
+      store = opened.store;
+      another = opened.another;
+      cleanup = opened.cleanup;
+      assert.deepEqual(await store.migrate(), [1]);
+    });
+    after(() => cleanup());
+
+    it('running migrations again applies nothing', async () => {
+      assert.deepEqual(await store.migrate(), []);
+    });
+
+    it('creates, reads, updates and deletes an agent', async () => {
+      const a = await store.createAgent({ name: 'a1', type: 'worker', capabilities: [{ name: 'code', proficiency: 0.9 }], executor: 'echo', kind: 'local' }, 'n1');
+      assert.equal(a.state, 'idle');
+      assert.deepEqual(await store.getAgent(a.id), a);
+      const u = await store.updateAgent(a.id, { state: 'working', name: 'a1b' });
+      assert.equal(u?.state, 'working');
+      assert.equal(u?.name, 'a1b');
+      assert.equal(await store.deleteAgent(a.id), true);
+      assert.equal(await store.getAgent(a.id), undefined);
+      assert.equal(await store.deleteAgent(a.id), false);
+    });
+
+    it('answers undefined for ids that are not UUIDs', async () => {
+      assert.equal(await store.getAgent('nope'), undefined);
+      assert.equal(await store.getTask("1'; DROP TABLE tasks; --"), undefined);
+      assert.equal(await store.updateAgent('x', { name: 'y' }), undefined);
+    });
+
+    it('filters and pages agents by state, type and capability', async () => {
+      for (let i = 0; i < 5; i++) {
+        const caps = i % 2 === 0 ? [{ name: 'math', proficiency: 0.5 }] : [{ name: 'writing', proficiency: 0.7 }];
+        const a = await store.createAgent({ name: `f${i}`, type: i < 3 ? 'specialist' : 'learner', capabilities: caps, executor: null, kind: 'remote' }, 'n1');
+        if (i === 0) await store.updateAgent(a.id, { state: 'offline' });
+      }
+      assert.equal((await store.listAgents({ capability: 'math', limit: 10, offset: 0 })).total, 3);
+      assert.equal((await store.listAgents({ type: 'learner', limit: 10, offset: 0 })).total, 2);
+      assert.equal((await store.listAgents({ state: 'offline', limit: 10, offset: 0 })).total, 1);
+      const all = await store.listAgents({ kind: 'remote', limit: 10, offset: 0 });
+      const page = await store.listAgents({ kind: 'remote', limit: 2, offset: 2 });
+      assert.equal(page.total, 5);
+      assert.deepEqual(page.items.map((a) => a.id), all.items.slice(2, 4).map((a) => a.id));
+    });
+
+    it('creates and reads a task with its submitted event', async () => {
+      const { task, created } = await store.createTask(newTask({ title: 'hello', payload: 'just a string' }), 'n1');
+      assert.equal(created, true);
+      assert.equal(task.status, 'pending');
+      assert.equal(task.payload, 'just a string');
+      assert.deepEqual(await store.getTask(task.id), task);
+      const events = await store.listTaskEvents(task.id);
+      assert.deepEqual(events.map((e) => [e.from_status, e.to_status]), [[null, 'pending']]);
+    });
+
+    it('returns the original task for a reused idempotency key', async () => {
+      const first = await store.createTask(newTask({ idempotency_key: 'k-1' }), 'n1');
+      const again = await store.createTask(newTask({ idempotency_key: 'k-1', title: 'different' }), 'n1');
+      assert.equal(again.created, false);
+      assert.equal(again.task.id, first.task.id);
+      assert.equal(again.task.title, 't');
+    });
+
+    it('creates one task for concurrent submits with one idempotency key', async () => {
+      const stores = another ? [store, another(), another()] : [store];
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => stores[i % stores.length]!.createTask(newTask({ idempotency_key: 'race' }), 'n1')));
+      assert.equal(results.filter((r) => r.created).length, 1);
+      assert.equal(new Set(results.map((r) => r.task.id)).size, 1);
+    });
+
+    it('filters and pages tasks by status, priority, agent and capability', async () => {
+      const agent = await store.createAgent({ name: 'x', type: 'worker', capabilities: [], executor: null, kind: 'local' }, 'n1');
+      const a = await store.createTask(newTask({ priority: 'critical', required_capabilities: [{ name: 'translation', min_proficiency: 0.5 }] }), 'n1');
+      await store.createTask(newTask({ priority: 'critical' }), 'n1');
+      await store.transitionTask(a.task.id, { from: ['pending'], to: 'assigned', patch: { assigned_agent: agent.id }, nodeId: 'n1' });
+      assert.equal((await store.listTasks({ priority: 'critical', limit: 10, offset: 0 })).total, 2);
+      assert.equal((await store.listTasks({ capability: 'translation', limit: 10, offset: 0 })).total, 1);
+      const byAgent = await store.listTasks({ agent: agent.id, limit: 10, offset: 0 });
+      assert.deepEqual(byAgent.items.map((t) => t.id), [a.task.id]);
+      assert.equal((await store.listTasks({ agent: 'not-a-uuid', limit: 10, offset: 0 })).total, 0);
+      assert.ok((await store.listTasks({ status: 'assigned', limit: 10, offset: 0 })).items.some((t) => t.id === a.task.id));
+      const page = await store.listTasks({ limit: 1, offset: 1 });
+      assert.equal(page.items.length, 1);
+    });
+
+    it('applies a transition only from an allowed status, recording each event', async () => {
+      const { task } = await store.createTask(newTask(), 'n1');
+      const moved = await store.transitionTask(task.id, { from: ['pending'], to: 'cancelled', nodeId: 'n1', detail: { reason: 'test' } });
+      assert.equal(moved?.status, 'cancelled');
+      assert.equal(await store.transitionTask(task.id, { from: ['pending'], to: 'assigned', nodeId: 'n1' }), undefined);
+      const events = await store.listTaskEvents(task.id);
+      assert.deepEqual(events.map((e) => e.to_status), ['pending', 'cancelled']);
+      assert.deepEqual(events[1]?.detail, { reason: 'test' });
+    });
+
+    it('stores results and errors as JSON', async () => {
+      const { task } = await store.createTask(newTask(), 'n1');
+      await store.transitionTask(task.id, { from: ['pending'], to: 'assigned', nodeId: 'n1' });
+      await store.transitionTask(task.id, { from: ['assigned'], to: 'running', patch: { started_at: new Date().toISOString() }, nodeId: 'n1' });
+      const done = await store.transitionTask(task.id, { from: ['running'], to: 'failed', patch: { error: { code: 'X', message: 'boom', retryable: false } }, nodeId: 'n1' });
+      assert.deepEqual(done?.error, { code: 'X', message: 'boom', retryable: false });
+      assert.ok(done?.started_at);
+    });
+
+    it('claims by priority then FIFO, and not before run_at', async () => {
+      const fresh = await store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 1000, epoch: 1 });
+      assert.ok(Array.isArray(fresh));
+      const low = await store.createTask(newTask({ priority: 'low' }), 'n1');
+      const high1 = await store.createTask(newTask({ priority: 'high' }), 'n1');
+      const high2 = await store.createTask(newTask({ priority: 'high' }), 'n1');
+      await store.createTask(newTask({ priority: 'critical', run_at: new Date(Date.now() + 3_600_000).toISOString() }), 'n1');
+      const claimed = await store.claimTasks({ nodeId: 'n2', limit: 10, leaseMs: 30_000, epoch: 7 });
+      assert.deepEqual(claimed.map((t) => t.id), [high1.task.id, high2.task.id, low.task.id]);
+      for (const t of claimed) {
+        assert.equal(t.status, 'assigned');
+        assert.equal(t.lease_owner, 'n2');
+        assert.equal(t.lease_epoch, 7);
+        assert.equal(t.attempts, 1);
+        assert.ok(Date.parse(t.lease_expires_at ?? '') > Date.now());
+      }
+    });
+
+    it('counts tasks by status', async () => {
+      const counts = await store.countTasksByStatus();
+      const total = (await store.listTasks({ limit: 1, offset: 0 })).total;
+      assert.equal(Object.values(counts).reduce((a, b) => a + b, 0), total);
+      assert.ok(counts.assigned >= 3);
+    });
+
+    it('never hands one task to two concurrent claimers', async function () {
+      if (another === undefined) this.skip(); // one SQLite connection: claims are serialised by design
+      await store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 1000, epoch: 1 });
+      const N = 400;
+      for (let i = 0; i < N; i++) await store.createTask(newTask({ title: `c${i}` }), 'n1');
+      const claimers = Array.from({ length: 6 }, () => another!());
+      const seen: string[] = [];
+      await Promise.all(
+        claimers.map(async (s, i) => {
+          for (;;) {
+            const got = await s.claimTasks({ nodeId: `c${i}`, limit: 7, leaseMs: 30_000, epoch: 1 });
+            if (got.length === 0) return;
+            seen.push(...got.map((t) => t.id));
+          }
+        }),
+      );
+      assert.equal(seen.length, N);
+      assert.equal(new Set(seen).size, N);
+    });
+
+    it('reports pool statistics and ping latency', async () => {
+      const ms = await store.ping();
+      assert.ok(ms >= 0);
+      const pool = store.poolStats();
+      assert.ok(pool.total >= 0 && pool.idle >= 0 && pool.waiting >= 0);
+    });
+  });
+}
