@@ -4,7 +4,7 @@
  * restart-with-backoff and restart intensity, mailbox bounds, dead letters,
  * and restart/reset of an actor by ref (a stopped or failed one is respawned).
  */
-import { ActorCrashedError, ActorStoppedError, MailboxFullError, errorMessage } from '../errors/index.js';
+import { ActorCrashedError, ActorStoppedError, HubError, MailboxFullError, errorMessage } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { HubMetrics } from '../metrics/registry.js';
 import { systemClock, type Clock } from './clock.js';
@@ -54,7 +54,7 @@ export class ActorSystem {
   ask<M, R>(ref: ActorRef<M>, build: (replyTo: ReplyTo<R>) => M, timeoutMs = this.options.askTimeoutMs): Promise<R> {
     const cell = ref.cell;
     const reply = new PendingReply<R>((r) => cell.pending.delete(r as PendingReply<unknown>));
-    cell.pending.add(reply as PendingReply<unknown>);
+    cell.pending.set(reply as PendingReply<unknown>, cell.incarnation);
     reply.startTimer(cell.path, timeoutMs);
     try {
       this.enqueue(cell, { kind: 'user', msg: build(reply), reply: reply as PendingReply<unknown> });
@@ -77,6 +77,7 @@ export class ActorSystem {
     this.options.metrics.actorRestarts.inc({ actor: cell.path, reason: 'manual' });
     cell.restartsTotal++;
     cell.restartTimes = [];
+    (cell.parent?.children ?? this.roots).set(cell.name, cell);
     this.startCell(cell);
     this.logFor(cell).warn({ event: 'actor.respawned' }, `actor ${cell.path} respawned on request`);
   }
@@ -116,23 +117,34 @@ export class ActorSystem {
   }
 
   private spawnCell(parent: Cell | undefined, spec: ActorSpec<unknown, unknown>): ActorRef<unknown> {
+    const siblings = parent?.children ?? this.roots;
+    const existing = siblings.get(spec.name);
+    if (existing !== undefined) {
+      // Same name again (typically a parent rebuilding its children after a restart):
+      // reuse the cell so refs held elsewhere stay valid.
+      if (existing.alive) throw new HubError('CONFLICT', `actor ${existing.path} already exists`);
+      existing.spec = spec;
+      this.startCell(existing);
+      return new ActorRef(existing);
+    }
     const path = `${parent?.path ?? ''}/${spec.name}`;
     const cell = new Cell(parent, spec, path, spec.mailboxBound ?? this.options.mailboxBound);
+    siblings.set(cell.name, cell);
     this.startCell(cell);
     return new ActorRef(cell);
   }
 
   private startCell(cell: Cell): void {
-    const siblings = cell.parent?.children ?? this.roots;
-    siblings.set(cell.name, cell);
     cell.status = 'starting';
     cell.stopRequested = false;
+    const incarnation = ++cell.incarnation;
     const parentRef = cell.parent?.nact ?? this.root;
-    cell.nact = nactSpawn<CellState>(parentRef, (state, raw) => this.handle(cell, state, raw as Envelope), cell.name, {
+    const nact = nactSpawn<CellState>(parentRef, (state, raw) => this.handle(cell, state, raw as Envelope), cell.name, {
       initialState: { ready: false },
       onCrash: (msg, err, sctx, child) => this.onCrash(cell, msg as Envelope | undefined, err, sctx, child),
-      afterStop: (_state, sctx) => this.afterStop(cell, sctx.mailbox.map((m) => m.message as Envelope)),
+      afterStop: (_state, sctx) => this.afterStop(cell, incarnation, sctx.mailbox.map((m) => m.message as Envelope)),
     });
+    cell.nact = nact;
     this.dispatchInternal(cell, { kind: 'init' });
   }
 
@@ -221,9 +233,16 @@ export class ActorSystem {
   }
 
   private afterRestart(cell: Cell, sctx: NactSupervisionContext): symbol {
-    // nact resets the actor after this returns; init then rebuilds its state.
+    // nact stops the children and resets the actor after this returns; mark the
+    // children stopped now so that init can respawn them into the same cells.
+    for (const child of cell.children.values()) this.markStopped(child);
     setImmediate(() => this.dispatchInternal(cell, { kind: 'init' }));
     return sctx.reset;
+  }
+
+  private markStopped(cell: Cell): void {
+    if (cell.status !== 'failed') cell.status = 'stopped';
+    for (const child of cell.children.values()) this.markStopped(child);
   }
 
   private escalate(cell: Cell, err: unknown, recent: number, sctx: NactSupervisionContext, log: Logger): symbol {
@@ -253,25 +272,28 @@ export class ActorSystem {
   private stopCell(cell: Cell): void {
     cell.stopRequested = true;
     if (cell.nact !== undefined && cell.alive) nactStop(cell.nact);
-    else this.afterStop(cell, []);
+    else this.afterStop(cell, cell.incarnation, []);
   }
 
-  private afterStop(cell: Cell, leftovers: Envelope[]): void {
-    if (cell.status !== 'failed') cell.status = 'stopped';
-    // A failed actor stays listed (health shows it; restart respawns it); a stopped one leaves its parent.
-    const siblings = cell.parent?.children;
-    if (cell.status === 'stopped' && siblings?.get(cell.name) === cell) siblings.delete(cell.name);
+  private afterStop(cell: Cell, incarnation: number, leftovers: Envelope[]): void {
+    const current = cell.incarnation === incarnation;
+    if (current) {
+      if (cell.status !== 'failed') cell.status = 'stopped';
+      // A failed actor stays listed (health shows it; restart respawns it); one stopped on request leaves its parent.
+      const siblings = cell.parent?.children;
+      if (cell.stopRequested && cell.status === 'stopped' && siblings?.get(cell.name) === cell) siblings.delete(cell.name);
+    }
     for (const env of leftovers) {
       if (env.kind !== 'user') continue;
       cell.queued = Math.max(0, cell.queued - 1);
       this.deadLetter(cell, 'stopped_mailbox', env.msg);
       env.reply?.fail(new ActorStoppedError(cell.path));
     }
-    for (const reply of [...cell.pending]) {
+    for (const [reply, sentTo] of [...cell.pending]) {
+      if (sentTo !== incarnation) continue;
       this.deadLetter(cell, 'unanswered_ask', undefined);
       reply.fail(new ActorStoppedError(cell.path));
     }
-    for (const child of cell.children.values()) if (child.alive) this.afterStop(child, []);
   }
 
   private deadLetter(cell: Cell, reason: DeadLetterReason, msg: unknown): void {

@@ -33,12 +33,15 @@ export class Cell {
   lastErrorAt: string | undefined;
   stopRequested = false;
   nact: NactRef | undefined;
-  readonly pending = new Set<PendingReply<unknown>>();
+  /** Bumped at every (re)spawn, so stop hooks of an old nact actor leave the new one alone. */
+  incarnation = 0;
+  /** Open asks and the incarnation they were sent to. */
+  readonly pending = new Map<PendingReply<unknown>, number>();
   readonly children = new Map<string, Cell>();
 
   constructor(
     readonly parent: Cell | undefined,
-    readonly spec: ActorSpec<unknown, unknown>,
+    public spec: ActorSpec<unknown, unknown>,
     readonly path: string,
     readonly bound: number,
   ) {}

@@ -1,0 +1,38 @@
+import { ActorSystem, type Clock, type SupervisionPolicy } from '../../src/runtime/index.js';
+import { HubMetrics } from '../../src/metrics/registry.js';
+import { memoryLogger } from './logs.js';
+
+/** A clock whose sleeps return at once but are recorded, so backoff can be asserted without waiting. */
+export function recordingClock(): Clock & { sleeps: number[] } {
+  const sleeps: number[] = [];
+  return {
+    sleeps,
+    now: () => Date.now(),
+    sleep: (ms) => {
+      sleeps.push(ms);
+      return new Promise((r) => setImmediate(r));
+    },
+  };
+}
+
+export function testSystem(options: { policy?: SupervisionPolicy; mailboxBound?: number; clock?: Clock } = {}) {
+  const { log, records } = memoryLogger();
+  const metrics = new HubMetrics({ defaultMetrics: false });
+  const system = new ActorSystem({
+    name: 'test',
+    log,
+    metrics,
+    defaultPolicy: options.policy ?? { kind: 'restart', maxRestarts: 3, withinMs: 60_000, backoffInitialMs: 10, backoffMaxMs: 80 },
+    mailboxBound: options.mailboxBound ?? 1000,
+    askTimeoutMs: 2000,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  return { system, metrics, records };
+}
+
+/** The current value of a counter with the given labels. */
+export async function counterValue(metrics: HubMetrics, name: string, labels: Record<string, string>): Promise<number> {
+  const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
+  const entry = metric?.values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val));
+  return entry?.value ?? 0;
+}
