@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   AGENT_NOT_FOUND: { http: 404, grpc: 5, retryable: false, summary: 'No agent has this id.' },
   TASK_NOT_FOUND: { http: 404, grpc: 5, retryable: false, summary: 'No task has this id.' },
   MODULE_NOT_FOUND: { http: 404, grpc: 5, retryable: false, summary: 'No module has this name.' },
+  AGENT_LIMIT_REACHED: { http: 409, grpc: 8, retryable: false, summary: 'The node already has [agents] max_agents agents.' },
   CONFLICT: { http: 409, grpc: 6, retryable: false, summary: 'The resource already exists or changed meanwhile.' },
   INVALID_STATE: { http: 409, grpc: 9, retryable: false, summary: 'The resource is not in a state that allows this.' },
   QUEUE_FULL: { http: 503, grpc: 8, retryable: true, summary: 'A bounded queue (task queue or actor mailbox) is full.' },

@@ -12,7 +12,7 @@ import { Cell, RestartSignal, messageType, type CellState, type Envelope } from 
 import { nactDispatch, nactSpawn, nactStart, nactStop, type NactRef, type NactSupervisionContext } from './nact-bindings.js';
 import { PendingReply, type ReplyTo } from './reply.js';
 import { decide, type SupervisionPolicy } from './supervision.js';
-import { ActorRef, type ActorContext, type ActorInfo, type ActorSpec, type DeadLetter, type DeadLetterReason } from './types.js';
+import { ActorRef, type AnyActorRef, type ActorContext, type ActorInfo, type ActorSpec, type DeadLetter, type DeadLetterReason } from './types.js';
 
 export interface ActorSystemOptions {
   name: string;
@@ -65,7 +65,7 @@ export class ActorSystem {
   }
 
   /** Restarts an actor as its supervisor would (state rebuilt by init); respawns it if it stopped or failed. */
-  restart(ref: ActorRef<unknown>): void {
+  restart(ref: AnyActorRef): void {
     const cell = ref.cell;
     if (cell.alive) {
       this.dispatchInternal(cell, { kind: 'restart' });
@@ -83,23 +83,23 @@ export class ActorSystem {
   }
 
   /** Re-runs an actor's init without a restart (keeps children): rebuilds state from storage. */
-  reset(ref: ActorRef<unknown>): void {
+  reset(ref: AnyActorRef): void {
     if (!ref.cell.alive) throw new ActorStoppedError(ref.cell.path);
     this.dispatchInternal(ref.cell, { kind: 'reset' });
   }
 
   /** Stops an actor and its children; waiting messages and open asks become dead letters. */
-  stop(ref: ActorRef<unknown>): void {
+  stop(ref: AnyActorRef): void {
     this.stopCell(ref.cell);
   }
 
   /** Snapshot of an actor. */
-  info(ref: ActorRef<unknown>): ActorInfo {
+  info(ref: AnyActorRef): ActorInfo {
     return ref.cell.info();
   }
 
   /** Snapshots of an actor's children. */
-  childrenInfo(ref: ActorRef<unknown>): ActorInfo[] {
+  childrenInfo(ref: AnyActorRef): ActorInfo[] {
     return [...ref.cell.children.values()].map((c) => c.info());
   }
 
@@ -116,7 +116,7 @@ export class ActorSystem {
     nactStop(this.root);
   }
 
-  private spawnCell(parent: Cell | undefined, spec: ActorSpec<unknown, unknown>): ActorRef<unknown> {
+  private spawnCell(parent: Cell | undefined, spec: ActorSpec<unknown, unknown>): AnyActorRef {
     const siblings = parent?.children ?? this.roots;
     const existing = siblings.get(spec.name);
     if (existing !== undefined) {
@@ -125,13 +125,13 @@ export class ActorSystem {
       if (existing.alive) throw new HubError('CONFLICT', `actor ${existing.path} already exists`);
       existing.spec = spec;
       this.startCell(existing);
-      return new ActorRef(existing);
+      return new ActorRef<unknown>(existing) as AnyActorRef;
     }
     const path = `${parent?.path ?? ''}/${spec.name}`;
     const cell = new Cell(parent, spec, path, spec.mailboxBound ?? this.options.mailboxBound);
     siblings.set(cell.name, cell);
     this.startCell(cell);
-    return new ActorRef(cell);
+    return new ActorRef<unknown>(cell) as AnyActorRef;
   }
 
   private startCell(cell: Cell): void {

@@ -20,6 +20,9 @@ export class ActorRef<Msg> {
   }
 }
 
+/** A ref of any message type (for operations that do not send: info, stop, restart). */
+export type AnyActorRef = ActorRef<never>;
+
 /** What an actor's init and receive functions are given. */
 export interface ActorContext<Msg> {
   readonly self: ActorRef<Msg>;
@@ -28,7 +31,7 @@ export interface ActorContext<Msg> {
   /** Spawns a child supervised by this actor. */
   spawn<M, S>(spec: ActorSpec<M, S>): ActorRef<M>;
   /** Stops a child (its mailbox becomes dead letters). */
-  stop(ref: ActorRef<unknown>): void;
+  stop(ref: AnyActorRef): void;
 }
 
 /**

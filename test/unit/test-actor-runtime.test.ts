@@ -42,14 +42,14 @@ describe('actor runtime', () => {
     const { system } = testSystem();
     const ref = system.spawn(counter('c'));
     for (let i = 1; i <= 10; i++) system.tell(ref, { type: 'add', n: i });
-    assert.equal(await system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo })), 55);
+    assert.equal(await system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), 55);
     await system.shutdown();
   });
 
   it('rejects an unanswered ask with a typed timeout error', async () => {
     const { system } = testSystem();
     const ref = system.spawn(counter('c'));
-    await assert.rejects(system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'ignore', replyTo }), 30), (err: unknown) => {
+    await assert.rejects(system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'ignore', replyTo }), 30), (err: unknown) => {
       assert.ok(err instanceof AskTimeoutError);
       assert.equal(err.code, 'ACTOR_TIMEOUT');
       return true;
@@ -63,8 +63,8 @@ describe('actor runtime', () => {
     const ref = system.spawn(counter('c'));
     system.tell(ref, { type: 'add', n: 5 });
     const before = inits;
-    await assert.rejects(system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'crash', replyTo })), ActorCrashedError);
-    assert.equal(await system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo })), 0);
+    await assert.rejects(system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'crash', replyTo })), ActorCrashedError);
+    assert.equal(await system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), 0);
     assert.ok(inits > before, 'init ran again after the restart');
     assert.equal(system.info(ref).restarts, 1);
     assert.equal(system.info(ref).lastError, 'injected fault');
@@ -89,7 +89,7 @@ describe('actor runtime', () => {
     const ref = system.spawn(counter('c'));
     system.tell(ref, { type: 'crash' });
     system.tell(ref, { type: 'add', n: 7 });
-    assert.equal(await system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo })), 7);
+    assert.equal(await system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), 7);
     await system.shutdown();
   });
 
@@ -116,7 +116,7 @@ describe('actor runtime', () => {
     await waitFor(() => flaky !== undefined && steady !== undefined);
     for (let i = 0; i < 4; i++) {
       system.tell(flaky!, { type: 'crash' });
-      assert.equal(await system.ask(steady!, (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo })), 0, 'sibling answers meanwhile');
+      assert.equal(await system.ask(steady!, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), 0, 'sibling answers meanwhile');
       await waitFor(() => ['running', 'failed'].includes(system.info(flaky!).status));
     }
     await waitFor(() => failures.length === 1);
@@ -126,7 +126,7 @@ describe('actor runtime', () => {
     assert.equal(await counterValue(metrics, 'hive_actor_escalations_total', { actor: '/parent/flaky' }), 1);
     assert.throws(() => system.tell(flaky!, { type: 'add', n: 1 }), ActorStoppedError);
     system.restart(flaky!);
-    assert.equal(await system.ask(flaky!, (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo })), 0, 'respawned on request');
+    assert.equal(await system.ask(flaky!, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), 0, 'respawned on request');
     await system.shutdown();
   });
 
@@ -139,11 +139,11 @@ describe('actor runtime', () => {
     await waitFor(() => system.info(ref).mailboxDepth === 0);
     for (let i = 0; i < 3; i++) system.tell(ref, { type: 'add', n: 1 });
     assert.throws(() => system.tell(ref, { type: 'add', n: 1 }), (err: unknown) => err instanceof MailboxFullError && err.code === 'QUEUE_FULL');
-    await assert.rejects(system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo })), MailboxFullError);
+    await assert.rejects(system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), MailboxFullError);
     assert.equal(await counterValue(metrics, 'hive_mailbox_rejections_total', { actor: '/c' }), 2);
     release();
     await waitFor(() => system.info(ref).mailboxDepth === 0);
-    assert.equal(await system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo })), 3);
+    assert.equal(await system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), 3);
     await system.shutdown();
   });
 
@@ -155,7 +155,7 @@ describe('actor runtime', () => {
     let release!: () => void;
     system.tell(ref, { type: 'block', until: new Promise<void>((r) => (release = r)) });
     await waitFor(() => system.info(ref).mailboxDepth === 0);
-    const waiting = system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo }));
+    const waiting = system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo }));
     system.tell(ref, { type: 'add', n: 1 });
     system.stop(ref);
     await assert.rejects(waiting, ActorStoppedError);
@@ -172,7 +172,7 @@ describe('actor runtime', () => {
     type KeepMsg = { type: 'keep'; replyTo: ReplyTo<number> };
     const { system } = testSystem();
     const ref = system.spawn<KeepMsg, ReplyTo<number>[]>({ name: 'keeper', init: () => [], receive: (s, m) => [...s, m.replyTo] });
-    const kept = system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'keep', replyTo }), 5000);
+    const kept = system.ask(ref, (replyTo: ReplyTo<number>): KeepMsg => ({ type: 'keep', replyTo }), 5000);
     await waitFor(() => system.info(ref).mailboxDepth === 0 && system.info(ref).status === 'running');
     await new Promise((r) => setImmediate(r));
     system.stop(ref);
@@ -185,7 +185,7 @@ describe('actor runtime', () => {
     const ref = system.spawn(counter('c', { supervision: { kind: 'resume' } }));
     system.tell(ref, { type: 'add', n: 4 });
     system.tell(ref, { type: 'crash' });
-    assert.equal(await system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo })), 4);
+    assert.equal(await system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), 4);
     await system.shutdown();
   });
 
@@ -211,10 +211,10 @@ describe('actor runtime', () => {
     await waitFor(() => child !== undefined);
     const first = child!;
     system.tell(first, { type: 'add', n: 9 });
-    assert.equal(await system.ask(first, (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo })), 9);
+    assert.equal(await system.ask(first, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), 9);
     system.restart(parent);
     await waitFor(() => system.info(parent).restarts === 1 && system.info(first).status === 'running');
-    assert.equal(await system.ask(first, (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo })), 0, 'old ref reaches the new child');
+    assert.equal(await system.ask(first, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), 0, 'old ref reaches the new child');
     await system.shutdown();
   });
 
@@ -223,7 +223,7 @@ describe('actor runtime', () => {
     const ref = system.spawn(counter('c'));
     system.tell(ref, { type: 'add', n: 2 });
     system.reset(ref);
-    assert.equal(await system.ask(ref, (replyTo: ReplyTo<number>) => ({ type: 'get', replyTo })), 0);
+    assert.equal(await system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), 0);
     assert.equal(system.info(ref).restarts, 0);
     await system.shutdown();
   });

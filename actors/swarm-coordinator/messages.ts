@@ -1,0 +1,30 @@
+import type { ReplyTo } from '../../src/runtime/index.js';
+import type { ModulePing } from '../shared/messages.js';
+
+export interface HiveNode {
+  node_id: string;
+  status: 'active';
+  started_at: string;
+  uptime_seconds: number;
+}
+
+/** The hive-wide report behind GET /api/hive/status. */
+export interface HiveStatus {
+  hive_id: string;
+  node_id: string;
+  metrics: {
+    total_agents: number;
+    active_agents: number;
+    idle_agents: number;
+    pending_tasks: number;
+    running_tasks: number;
+    completed_tasks: number;
+    failed_tasks: number;
+    dead_tasks: number;
+    cancelled_tasks: number;
+  };
+  modules: Record<string, { status: string; restarts: number }>;
+  nodes: HiveNode[];
+}
+
+export type SwarmCoordinatorMsg = { type: 'hive.status'; replyTo: ReplyTo<HiveStatus> } | ModulePing;

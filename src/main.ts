@@ -1,0 +1,184 @@
+/**
+ * The CLI and the only file that wires everything: configuration, logger,
+ * store, actor system and hive, HTTP edge, signals.
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError, formatProblem, loadConfig, type HubConfig } from './config/index.js';
+import { errorMessage, HubError, toHubError } from './errors/index.js';
+import { createLogger, moduleLogger, type Logger } from './log/logger.js';
+import { HubMetrics } from './metrics/registry.js';
+import { ActorSystem } from './runtime/index.js';
+import { checkDataDir, describeStore, openStore, prepareDataDir } from './storage/index.js';
+import { HttpEdge } from './edge/http-server.js';
+import { healthRoute } from './edge/health-route.js';
+import { Hive } from '../actors/hive/hive.js';
+import type { ModuleDeps } from '../actors/shared/deps.js';
+import type { AgentManagementMsg } from '../actors/agent-management/messages.js';
+import type { Agent } from './domain/index.js';
+import type { ReplyTo } from './runtime/index.js';
+import { HELP, parseCli, type CliArgs } from './cli.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** One clear line on stderr (and, when a logger exists, a fatal log record); exit code 1. */
+function fail(err: unknown, log?: Logger): number {
+  const e = toHubError(err);
+  process.stderr.write(`ai-orchestrator-hub: ${e.message}\n`);
+  log?.fatal({ err: e, code: e.code }, e.message);
+  return 1;
+}
+
+function configFailure(err: ConfigError): number {
+  process.stderr.write(`ai-orchestrator-hub: invalid configuration (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'})\n`);
+  for (const p of err.problems) process.stderr.write(`  ${formatProblem(p)}\n`);
+  // No logger yet (the level itself may be what is wrong): write the record by hand, in the log's shape.
+  process.stdout.write(`${JSON.stringify({ level: 'fatal', time: new Date().toISOString(), msg: err.message, code: err.code })}\n`);
+  return 1;
+}
+
+async function check(config: HubConfig, log: Logger): Promise<number> {
+  try {
+    checkDataDir(config.database.data_dir);
+    const store = await openStore(config, log);
+    const latency = await store.ping();
+    await store.close();
+    process.stdout.write(
+      `OK: configuration valid (${config.sources.join(', ')}); database ${describeStore(config)} reachable (${latency.toFixed(1)} ms); data directory ${config.database.data_dir} writable\n`,
+    );
+    return 0;
+  } catch (err) {
+    process.stderr.write(`FAILED: ${errorMessage(err)}\n`);
+    return 1;
+  }
+}
+
+async function migrate(config: HubConfig, log: Logger): Promise<number> {
+  prepareDataDir(config.database.data_dir);
+  const store = await openStore(config, log);
+  try {
+    const applied = await store.migrate();
+    process.stdout.write(applied.length === 0 ? `database ${describeStore(config)} is up to date\n` : `applied migrations ${applied.join(', ')} to ${describeStore(config)}\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promise<void> {
+  const startedAt = new Date();
+  const nodeId = config.cluster.node_id;
+  if (!config.security.enabled) log.warn({ module: 'security' }, 'authentication is disabled (security.enabled = false): every route is open; never run like this in production');
+  else log.warn({ module: 'security' }, 'security.enabled is true, but this build has no authentication yet: every route is open');
+  prepareDataDir(config.database.data_dir);
+  const store = await openStore(config, moduleLogger(log, 'storage'));
+  const applied = await store.migrate();
+  log.info({ module: 'storage', engine: store.engine, applied }, `store ${describeStore(config)} ready`);
+  const system = new ActorSystem({
+    name: 'hive',
+    log: moduleLogger(log, 'runtime'),
+    metrics,
+    defaultPolicy: {
+      kind: 'restart',
+      maxRestarts: config.supervision.max_restarts,
+      withinMs: config.supervision.within_seconds * 1000,
+      backoffInitialMs: config.supervision.backoff_initial_ms,
+      backoffMaxMs: config.supervision.backoff_max_ms,
+    },
+    mailboxBound: config.supervision.mailbox_bound,
+    askTimeoutMs: config.supervision.ask_timeout_ms,
+    onRootFailed: (info, error) => {
+      // Nothing above the hive can restart it: exit so that systemd (Restart=on-failure) does.
+      fail(new HubError('INTERNAL', `the hive supervisor failed (${info.path}): ${errorMessage(error)}`), log);
+      process.exit(1);
+    },
+  });
+  const deps: ModuleDeps = { config, store, log: moduleLogger(log, 'hive'), nodeId, startedAt };
+  const hive = await Hive.start(system, deps);
+  await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({ type: 'agent.ensure_pool', replyTo }));
+  const routes = new Map([['GET /health', healthRoute({ config, hive, store, nodeId, version: VERSION, startedAt })]]);
+  let edge: HttpEdge;
+  try {
+    edge = await HttpEdge.listen(config.server.host, config.server.port, routes, moduleLogger(log, 'edge'));
+  } catch (err) {
+    await system.shutdown();
+    await store.close();
+    throw err;
+  }
+  log.info({ module: 'edge', port: edge.port, host: config.server.host, version: VERSION, profile: config.profile }, `hub listening on http://${config.server.host}:${edge.port}`);
+  onSignals(async (signal) => {
+    log.info({ signal }, `${signal} received: stopping`);
+    edge.close();
+    await drain(hive, config.server.shutdown_grace_ms, log);
+    await system.shutdown();
+    await store.close();
+    log.info('stopped');
+  });
+}
+
+/** Waits until module mailboxes are empty, at most graceMs. */
+async function drain(hive: Hive, graceMs: number, log: Logger): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  while (hive.status().some((m) => m.mailbox_depth > 0)) {
+    if (Date.now() > deadline) {
+      log.warn({ modules: hive.status() }, `shutdown grace of ${graceMs} ms ran out with messages still queued`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function onSignals(stop: (signal: string) => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    stop(signal).then(
+      () => process.exit(0),
+      (err: unknown) => process.exit(fail(err)),
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+function watchProcessErrors(log: Logger, metrics: HubMetrics): void {
+  process.on('unhandledRejection', (reason) => {
+    metrics.unhandledErrors.inc({ kind: 'unhandled_rejection' });
+    log.error({ err: reason }, `unhandled promise rejection: ${errorMessage(reason)}`);
+  });
+  process.on('uncaughtException', (err) => {
+    metrics.unhandledErrors.inc({ kind: 'uncaught_exception' });
+    process.exit(fail(new HubError('INTERNAL', `uncaught exception: ${err.message}`, { cause: err }), log));
+  });
+}
+
+async function run(args: CliArgs): Promise<number | 'serving'> {
+  if (args.help) return process.stdout.write(HELP), 0;
+  if (args.version) return process.stdout.write(`${VERSION}\n`), 0;
+  let config: HubConfig;
+  try {
+    config = loadConfig({ configFile: args.configFile, port: args.port, logLevel: args.logLevel });
+  } catch (err) {
+    return err instanceof ConfigError ? configFailure(err) : fail(err);
+  }
+  const log = createLogger({ level: config.logging.level, nodeId: config.cluster.node_id });
+  if (args.check) return check(config, log);
+  try {
+    if (args.command === 'migrate') return await migrate(config, log);
+    const metrics = new HubMetrics();
+    watchProcessErrors(log, metrics);
+    await serve(config, log, metrics);
+    return 'serving';
+  } catch (err) {
+    return fail(err, log);
+  }
+}
+
+let args: CliArgs;
+try {
+  args = parseCli(process.argv.slice(2));
+} catch (err) {
+  process.exit(fail(err));
+}
+const outcome = await run(args);
+if (outcome !== 'serving') process.exit(outcome);
