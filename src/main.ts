@@ -2,7 +2,8 @@
  * The CLI and the only file that wires everything: configuration, logger,
  * store, actor system and hive, HTTP edge, signals.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ConfigError, formatProblem, loadConfig, type HubConfig } from './config/index.js';
 import { errorMessage, HubError, toHubError } from './errors/index.js';
 import { createLogger, moduleLogger, type Logger } from './log/logger.js';
@@ -39,16 +40,25 @@ function configFailure(err: ConfigError): number {
 async function check(config: HubConfig, log: Logger): Promise<number> {
   try {
     checkDataDir(config.database.data_dir);
-    const store = await openStore(config, log);
-    const latency = await store.ping();
-    await store.close();
-    process.stdout.write(
-      `OK: configuration valid (${config.sources.join(', ')}); database ${describeStore(config)} reachable (${latency.toFixed(1)} ms); data directory ${config.database.data_dir} writable\n`,
-    );
+    const database = await probeDatabase(config, log);
+    process.stdout.write(`OK: configuration valid (${config.sources.join(', ')}); database ${database}; data directory ${config.database.data_dir} writable\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`FAILED: ${errorMessage(err)}\n`);
     return 1;
+  }
+}
+
+/** Proves the database reachable without creating anything: an embedded file that does not exist yet is created at start. */
+async function probeDatabase(config: HubConfig, log: Logger): Promise<string> {
+  if (config.database.url === '' && config.database.data_dir !== ':memory:' && !existsSync(path.join(config.database.data_dir, 'hive.db'))) {
+    return `${describeStore(config)} will be created at start`;
+  }
+  const store = await openStore(config, log);
+  try {
+    return `${describeStore(config)} reachable (${(await store.ping()).toFixed(1)} ms)`;
+  } finally {
+    await store.close();
   }
 }
 

@@ -8,6 +8,8 @@ import type { Store } from './store.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import { openPostgresStore } from './postgres/postgres-store.js';
 
+const STARTUP_PROBE_MS = 4000;
+
 /** Describes where the store lives, with any password hidden. */
 export function describeStore(config: HubConfig): string {
   if (config.database.url === '') return `sqlite:${sqliteFile(config)}`;
@@ -66,7 +68,13 @@ export async function openStore(config: HubConfig, log: Logger): Promise<Store> 
           log,
         });
   try {
-    await store.ping();
+    // Start-up must fail within seconds, even when packets to the host are dropped.
+    const capMs = Math.min(STARTUP_PROBE_MS, config.database.connection_timeout_seconds * 1000);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${capMs} ms`)), capMs);
+    });
+    await Promise.race([store.ping(), timeout]).finally(() => clearTimeout(timer));
   } catch (err) {
     await store.close().catch((closeErr: unknown) => log.warn({ err: closeErr }, 'closing the unreachable store failed'));
     throw new HubError('DATABASE_UNAVAILABLE', `database unreachable at ${describeStore(config)}: ${causeOf(err)}`, { cause: err });

@@ -1,0 +1,153 @@
+/**
+ * The real CLI, spawned: --check, migrate, the five startup failures, start
+ * and graceful stop, on SQLite and PostgreSQL.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { hubEnv, logRecords, runCli, startHub } from '../helpers/cli.js';
+import { createTestDatabase, requirePostgres, type TestDatabase } from '../helpers/postgres.js';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-cli-'));
+const dataDir = (name: string): string => path.join(tmp, name);
+
+describe('CLI', function () {
+  this.timeout(30_000);
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('prints its version and help', async () => {
+    const v = await runCli(['--version']);
+    assert.equal(v.code, 0);
+    assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
+    const h = await runCli(['--help']);
+    assert.equal(h.code, 0);
+    assert.match(h.stdout, /--check/);
+  });
+
+  it('refuses an unknown option with one line', async () => {
+    const r = await runCli(['--prot', '3']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Unknown option '--prot'/);
+  });
+
+  it('--check passes on the embedded store and says so in one line', async () => {
+    const r = await runCli(['--check'], hubEnv({ HIVE_DATABASE_DATA_DIR: dataDir('check') }));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^OK: configuration valid \(.*settings\/default\.toml.*\); database sqlite:.*will be created at start; data directory .* writable\n$/);
+  });
+
+  const broken: Array<[string, RegExp[]]> = [
+    ['bad-syntax.toml', [/test\/fixtures\/bad-syntax\.toml:3:\d+: \(syntax\): invalid TOML/]],
+    ['bad-value.toml', [/server\.port: expected an integer from 0 to 65535, got "three thousand" \(string\)/, /database\.max_connections: expected an integer from 1 to 1000, got 0/]],
+    ['unknown-key.toml', [/server\.prot: unknown key; did you mean "port"\?/, /databse: unknown section \[databse\]; did you mean \[database\]\?/]],
+    ['bad-cross-field.toml', [/database\.min_connections: must not exceed database\.max_connections/]],
+    ['bad-enum.toml', [/logging\.level: expected one of "trace", .*got "verbose"/]],
+  ];
+  for (const [file, patterns] of broken) {
+    it(`--check exits 1 with key paths for test/fixtures/${file}`, async () => {
+      const r = await runCli(['--config', `test/fixtures/${file}`, '--check']);
+      assert.equal(r.code, 1);
+      for (const p of patterns) assert.match(r.stderr, p);
+    });
+  }
+
+  it('reports an invalid environment value with its variable and key path', async () => {
+    const r = await runCli(['--check'], hubEnv({ HIVE_SERVER_PORT: 'abc', HIVE_SERVER_PROT: '1' }));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /env HIVE_SERVER_PORT: server\.port: expected an integer from 0 to 65535, got "abc"/);
+    assert.match(r.stderr, /env HIVE_SERVER_PROT: .*did you mean HIVE_SERVER_PORT\?/);
+  });
+
+  it('fails within 5 s when the port is taken, naming the port and the key', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const r = await runCli([], hubEnv({ HIVE_SERVER_HOST: '127.0.0.1', HIVE_SERVER_PORT: String(port), HIVE_DATABASE_DATA_DIR: dataDir('port') }));
+      assert.equal(r.code, 1);
+      assert.ok(r.elapsedMs < 5000 + 2000, `took ${r.elapsedMs} ms (including tsx start-up)`);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+      assert.match(r.stderr, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use.*\\[server\\] port`));
+      assert.ok(logRecords(r.stdout).some((l) => l['level'] === 'fatal' && l['code'] === 'STARTUP_FAILED'));
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('fails within 5 s when the database is unreachable, hiding the password', async () => {
+    const r = await runCli([], hubEnv({ HIVE_DATABASE_URL: 'postgres://hub:s3cret@127.0.0.1:1/hive_db', HIVE_DATABASE_DATA_DIR: dataDir('db') }));
+    assert.equal(r.code, 1);
+    assert.ok(r.elapsedMs < 7000, `took ${r.elapsedMs} ms`);
+    assert.match(r.stderr, /database unreachable at postgres:\/\/hub:\*\*\*@127\.0\.0\.1:1\/hive_db: .*ECONNREFUSED/);
+    assert.doesNotMatch(r.stderr + r.stdout, /s3cret/);
+  });
+
+  it('fails when the data directory is not writable, naming it', async () => {
+    const file = path.join(tmp, 'a-file');
+    writeFileSync(file, 'x');
+    const r = await runCli([], hubEnv({ HIVE_DATABASE_DATA_DIR: path.join(file, 'data') }));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`data directory ${path.join(file, 'data').replace(/[.]/g, '\\.')} is not writable \\(ENOTDIR\\)`));
+  });
+
+  it('fails on invalid TOML with file, line and column', async () => {
+    const r = await runCli(['--config', 'test/fixtures/bad-syntax.toml']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /bad-syntax\.toml:3:\d+/);
+    assert.ok(logRecords(r.stdout).some((l) => l['level'] === 'fatal' && l['code'] === 'CONFIG_INVALID'));
+  });
+
+  it('starts on SQLite, answers /health, and stops cleanly on SIGTERM', async () => {
+    const hub = await startHub([], hubEnv({ HIVE_DATABASE_DATA_DIR: dataDir('serve'), HIVE_SERVER_HOST: '127.0.0.1' }));
+    const res = await fetch(`http://127.0.0.1:${hub.port}/health`);
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { success: boolean; data: { status: string; modules: Record<string, { status: string }> } };
+    assert.equal(body.success, true);
+    assert.equal(body.data.status, 'healthy');
+    assert.deepEqual(Object.keys(body.data.modules).sort(), ['agent_management', 'hive', 'swarm_coordinator', 'task_management']);
+    assert.equal(await hub.stop('SIGTERM'), 0);
+    const logs = logRecords(hub.output());
+    assert.ok(logs.some((l) => l['msg'] === 'stopped'));
+    assert.ok(logs.every((l) => typeof l['level'] === 'string' && typeof l['node_id'] === 'string'));
+  });
+
+  it('migrate applies migrations once', async () => {
+    const env = hubEnv({ HIVE_DATABASE_DATA_DIR: dataDir('migrate') });
+    const first = await runCli(['migrate'], env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /applied migrations 1 to sqlite:/);
+    const second = await runCli(['migrate'], env);
+    assert.match(second.stdout, /is up to date/);
+  });
+
+  describe('on PostgreSQL', () => {
+    let db: TestDatabase;
+    before(async function () {
+      await requirePostgres(this);
+      db = await createTestDatabase();
+    });
+    after(async () => db?.drop());
+
+    it('uses PostgreSQL when HIVE_DATABASE_URL is set', async () => {
+      const hub = await startHub([], hubEnv({ HIVE_DATABASE_URL: db.url, HIVE_DATABASE_DATA_DIR: dataDir('pg'), HIVE_SERVER_HOST: '127.0.0.1' }));
+      const res = await fetch(`http://127.0.0.1:${hub.port}/health?detailed=true`);
+      const body = (await res.json()) as { data: { checks: { database: { engine: string; status: string } } } };
+      assert.equal(body.data.checks.database.engine, 'postgres');
+      assert.equal(body.data.checks.database.status, 'healthy');
+      assert.equal(await hub.stop(), 0);
+    });
+
+    it('--config settings/production.toml --check exits 0', async function () {
+      // production.toml points at postgres://ai_orchestrator@localhost:5432/hive_db (docs/operations.md creates it).
+      const r = await runCli(['--config', 'settings/production.toml', '--check'], hubEnv({ HIVE_ENV: 'production' }));
+      if (r.code !== 0 && /role "ai_orchestrator" does not exist|database "hive_db" does not exist/.test(r.stderr) && process.env['CI'] !== 'true') {
+        console.log('skipping production --check: role ai_orchestrator / database hive_db missing (.ci/run creates them)');
+        this.skip();
+      }
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^OK: .*settings\/production\.toml.*postgres:\/\/ai_orchestrator@localhost:5432\/hive_db reachable/);
+    });
+  });
+});
