@@ -107,7 +107,8 @@ function crossChecks(c: Layer): ConfigProblem[] {
   if (num(c, 'supervision', 'backoff_initial_ms') > num(c, 'supervision', 'backoff_max_ms')) {
     problems.push({ source: merged, keyPath: 'supervision.backoff_initial_ms', message: 'must not exceed supervision.backoff_max_ms' });
   }
-  const url = String(c['database']?.['url'] ?? '');
+  const rawUrl = c['database']?.['url'];
+  const url = typeof rawUrl === 'string' ? rawUrl : '';
   if (url !== '' && !/^postgres(ql)?:\/\//.test(url)) {
     problems.push({ source: merged, keyPath: 'database.url', message: 'expected empty (embedded SQLite) or a postgres:// or postgresql:// URL' });
   }

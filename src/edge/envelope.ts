@@ -1,4 +1,5 @@
-import { HubError, toHubError } from '../errors/index.js';
+import type { HubError} from '../errors/index.js';
+import { toHubError } from '../errors/index.js';
 
 /** The success envelope of every JSON response. */
 export function ok(data: unknown): { success: true; data: unknown; timestamp: string } {

@@ -63,7 +63,7 @@ export class HttpEdge {
     app.any('/*', (res, req) => serve(res, req, routes, log));
     const token = await new Promise<uWS.us_listen_socket | false>((resolve) => app.listen(host, port, resolve));
     if (token === false) throw portError(host, port, (await probePort(host, port)) ?? 'unknown');
-    return new HttpEdge(token, uWS.us_socket_local_port(token as unknown as uWS.us_socket));
+    return new HttpEdge(token, uWS.us_socket_local_port(token));
   }
 
   /** Stops accepting connections. */

@@ -42,7 +42,7 @@ export class ActorSystem {
 
   /** Spawns a top-level actor. */
   spawn<M, S>(spec: ActorSpec<M, S>): ActorRef<M> {
-    return this.spawnCell(undefined, spec as ActorSpec<unknown, unknown>) as ActorRef<M>;
+    return this.spawnCell(undefined, spec) as ActorRef<M>;
   }
 
   /** Sends a message; throws MailboxFullError at the bound; reports a dead letter if the actor is gone. */
@@ -125,13 +125,13 @@ export class ActorSystem {
       if (existing.alive) throw new HubError('CONFLICT', `actor ${existing.path} already exists`);
       existing.spec = spec;
       this.startCell(existing);
-      return new ActorRef<unknown>(existing) as AnyActorRef;
+      return new ActorRef<unknown>(existing);
     }
     const path = `${parent?.path ?? ''}/${spec.name}`;
     const cell = new Cell(parent, spec, path, spec.mailboxBound ?? this.options.mailboxBound);
     siblings.set(cell.name, cell);
     this.startCell(cell);
-    return new ActorRef<unknown>(cell) as AnyActorRef;
+    return new ActorRef<unknown>(cell);
   }
 
   private startCell(cell: Cell): void {
@@ -312,7 +312,7 @@ export class ActorSystem {
         self: new ActorRef(cell),
         path: cell.path,
         log: this.logFor(cell),
-        spawn: <M, S>(spec: ActorSpec<M, S>) => this.spawnCell(cell, spec as ActorSpec<unknown, unknown>) as ActorRef<M>,
+        spawn: <M, S>(spec: ActorSpec<M, S>) => this.spawnCell(cell, spec) as ActorRef<M>,
         stop: (ref) => this.stopCell(ref.cell),
       };
       this.contexts.set(cell, ctx);

@@ -48,6 +48,6 @@ interface NactModule {
 const nact = require('nact') as NactModule;
 
 export const nactStart = (name: string): NactRef => nact.start({ name });
-export const nactSpawn = nact.spawn;
-export const nactDispatch = nact.dispatch;
-export const nactStop = nact.stop;
+export const nactSpawn: NactModule['spawn'] = (parent, f, name, options) => nact.spawn(parent, f, name, options);
+export const nactDispatch = (ref: NactRef, msg: unknown): void => nact.dispatch(ref, msg);
+export const nactStop = (ref: NactRef): void => nact.stop(ref);

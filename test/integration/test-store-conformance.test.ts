@@ -25,7 +25,7 @@ const newTask = (over: Partial<NewTask> = {}): NewTask => ({
 
 interface Engine {
   name: string;
-  open(): Promise<{ store: Store; another?: () => Store; cleanup(): Promise<void> }>;
+  open(): Promise<{ store: Store; another?: () => Store; cleanup: () => Promise<void> }>;
 }
 
 const engines: Engine[] = [

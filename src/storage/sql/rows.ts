@@ -13,7 +13,7 @@ function isoOrNull(value: unknown): string | null {
 
 function json(d: Dialect, value: unknown): unknown {
   if (value === null || value === undefined) return null;
-  return d.decodesJson ? value : JSON.parse(String(value));
+  return d.decodesJson ? value : JSON.parse(value as string);
 }
 
 /** JSON text for a parameter; undefined is stored as SQL NULL. */

@@ -86,10 +86,14 @@ export class SqlStore implements Store {
     if (!isUuid(id)) return undefined;
     const sets: string[] = ['updated_at = ?'];
     const params: unknown[] = [new Date().toISOString()];
-    if (patch.name !== undefined) sets.push('name = ?') && params.push(patch.name);
-    if (patch.state !== undefined) sets.push('state = ?') && params.push(patch.state);
-    if (patch.capabilities !== undefined) sets.push('capabilities = ?') && params.push(toJson(patch.capabilities));
-    if (patch.stats !== undefined) sets.push('stats = ?') && params.push(toJson(patch.stats));
+    const set = (column: string, value: unknown): void => {
+      sets.push(`${column} = ?`);
+      params.push(value);
+    };
+    if (patch.name !== undefined) set('name', patch.name);
+    if (patch.state !== undefined) set('state', patch.state);
+    if (patch.capabilities !== undefined) set('capabilities', toJson(patch.capabilities));
+    if (patch.stats !== undefined) set('stats', toJson(patch.stats));
     const rows = await this.db.all(`UPDATE agents SET ${sets.join(', ')} WHERE id = ? RETURNING *`, [...params, id]);
     return rows[0] === undefined ? undefined : rowToAgent(this.dialect, rows[0]);
   }
