@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, formatProblem, loadConfig, type HubConfig } from './config/index.js';
+import { ConfigError, formatProblem, loadConfig, packageRoot, type HubConfig } from './config/index.js';
 import { errorMessage, HubError, toHubError } from './errors/index.js';
 import { createLogger, moduleLogger, type Logger } from './log/logger.js';
 import { HubMetrics } from './metrics/registry.js';
@@ -19,7 +19,7 @@ import type { Agent } from './domain/index.js';
 import type { ReplyTo } from './runtime/index.js';
 import { HELP, parseCli, type CliArgs } from './cli.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 
 /** One clear line on stderr (and, when a logger exists, a fatal log record); exit code 1. */
 function fail(err: unknown, log?: Logger): number {

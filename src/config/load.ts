@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from './package-root.js';
 import { HubError } from '../errors/index.js';
 import type { ConfigProblem } from './check-value.js';
 import { checkLayer, displayPath, envLayer, mergeLayers, readTomlFile, type Layer } from './layers.js';
 import type { HubConfig, LogLevel } from './types.js';
 
 /** Where settings/*.toml live: beside src/ in the package, whatever the cwd. */
-export const SETTINGS_DIR = fileURLToPath(new URL('../../settings/', import.meta.url));
+export const SETTINGS_DIR = path.join(packageRoot(), 'settings');
 
 export interface LoadOptions {
   /** --config FILE, relative to the cwd. */
