@@ -10,8 +10,16 @@ import { createLogger, moduleLogger, type Logger } from './log/logger.js';
 import { HubMetrics } from './metrics/registry.js';
 import { ActorSystem } from './runtime/index.js';
 import { checkDataDir, describeStore, openStore, prepareDataDir } from './storage/index.js';
+import os from 'node:os';
 import { HttpEdge } from './edge/http-server.js';
-import { healthRoute } from './edge/health-route.js';
+import { buildRouter } from './edge/routes/index.js';
+import { MetricsReporter } from './edge/metrics-report.js';
+import { WsHub } from './edge/ws.js';
+import { SystemSampler } from './metrics/system.js';
+import { EventBus } from './runtime/index.js';
+import { Executions } from '../actors/shared/executions.js';
+import { loadHandlers } from '../actors/agent/executors.js';
+import type { HiveStatus, SwarmCoordinatorMsg } from '../actors/swarm-coordinator/messages.js';
 import { Hive } from '../actors/hive/hive.js';
 import type { ModuleDeps } from '../actors/shared/deps.js';
 import type { AgentManagementMsg } from '../actors/agent-management/messages.js';
@@ -79,6 +87,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   const nodeId = config.cluster.node_id;
   if (!config.security.enabled) log.warn({ module: 'security' }, 'authentication is disabled (security.enabled = false): every route is open; never run like this in production');
   else log.warn({ module: 'security' }, 'security.enabled is true, but this build has no authentication yet: every route is open');
+  const handlers = await loadHandlers(config.agents.executors, process.cwd());
   prepareDataDir(config.database.data_dir);
   const store = await openStore(config, moduleLogger(log, 'storage'));
   const applied = await store.migrate();
@@ -102,13 +111,42 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
       process.exit(1);
     },
   });
-  const deps: ModuleDeps = { config, store, log: moduleLogger(log, 'hive'), nodeId, startedAt };
+  const events = new EventBus();
+  events.subscribe((e) => (e.topic === 'tasks' ? metrics.taskEvents : e.topic === 'agents' ? metrics.agentEvents : undefined)?.inc({ type: e.type }));
+  const executions = new Executions();
+  const deps: ModuleDeps = { config, store, log: moduleLogger(log, 'hive'), nodeId, startedAt, events, executions, handlers };
   const hive = await Hive.start(system, deps);
   await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({ type: 'agent.ensure_pool', replyTo }));
-  const routes = new Map([['GET /health', healthRoute({ config, hive, store, nodeId, version: VERSION, startedAt })]]);
+  const sampler = new SystemSampler(config.performance.memory_limit_mb, config.performance.cpu_cores || os.availableParallelism());
+  // The reporter reads WebSocket stats and the hub sends the reporter's metrics: each refers to the other lazily.
+  const reporter: MetricsReporter = new MetricsReporter({ config, hive, store, sampler, ws: () => ws.stats() });
+  const ws: WsHub = new WsHub({
+    bus: events,
+    log: moduleLogger(log, 'websocket'),
+    maxConnections: config.websocket.max_connections,
+    heartbeatSeconds: config.websocket.heartbeat_interval,
+    idleTimeoutSeconds: config.websocket.timeout_seconds,
+    maxMessageBytes: Math.round(config.websocket.max_message_size_mb * 1_048_576),
+    maxBufferedBytes: config.websocket.max_buffered_kb * 1024,
+    broadcastSeconds: config.websocket.broadcast_interval_seconds,
+    snapshot: async (topic) =>
+      topic === 'hive'
+        ? hive.ask(hive.modules.swarm_coordinator, (replyTo: ReplyTo<HiveStatus>): SwarmCoordinatorMsg => ({ type: 'hive.status', replyTo }))
+        : (await reporter.report())['current_metrics'],
+  });
+  const router = buildRouter({ config, hive, store, metrics, reporter, nodeId, version: VERSION, startedAt });
   let edge: HttpEdge;
   try {
-    edge = await HttpEdge.listen(config.server.host, config.server.port, routes, moduleLogger(log, 'edge'));
+    edge = await HttpEdge.listen(config.server.host, config.server.port, router, {
+      log: moduleLogger(log, 'edge'),
+      maxBodyBytes: config.server.max_body_bytes,
+      corsOrigins: config.server.cors_origins,
+      attach: (app) => ws.attach(app),
+      onAnswered: (method, route, status, ms) => {
+        metrics.httpRequests.inc({ method, route, status });
+        metrics.httpDuration.observe({ method, route }, ms / 1000);
+      },
+    });
   } catch (err) {
     await system.shutdown();
     await store.close();
@@ -118,19 +156,26 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   onSignals(async (signal) => {
     log.info({ signal }, `${signal} received: stopping`);
     edge.close();
-    await drain(hive, config.server.shutdown_grace_ms, log);
+    ws.close();
+    reporter.stop();
+    sampler.stop();
+    hive.stopTimers();
+    system.tell(hive.modules.task_management, { type: 'task.stop_dispatch' });
+    await drain(hive, executions, config.server.shutdown_grace_ms, log);
+    // Whatever still runs is abandoned; its tasks stay leased to this node and are requeued at the next start.
+    executions.abortAll(new Error('hub shutting down'));
     await system.shutdown();
     await store.close();
     log.info('stopped');
   });
 }
 
-/** Waits until module mailboxes are empty, at most graceMs. */
-async function drain(hive: Hive, graceMs: number, log: Logger): Promise<void> {
+/** Waits until running tasks have finished and module mailboxes are empty, at most graceMs. */
+async function drain(hive: Hive, executions: Executions, graceMs: number, log: Logger): Promise<void> {
   const deadline = Date.now() + graceMs;
-  while (hive.status().some((m) => m.mailbox_depth > 0)) {
+  while (executions.size > 0 || hive.status().some((m) => m.mailbox_depth > 0)) {
     if (Date.now() > deadline) {
-      log.warn({ modules: hive.status() }, `shutdown grace of ${graceMs} ms ran out with messages still queued`);
+      log.warn({ modules: hive.status(), running_tasks: executions.size }, `shutdown grace of ${graceMs} ms ran out with work still running`);
       return;
     }
     await new Promise((r) => setTimeout(r, 20));

@@ -6,19 +6,27 @@
  */
 import { errorMessage, HubError, assertNever } from '../../src/errors/index.js';
 import type { ActorInfo, ActorRef, AnyActorRef, ActorSpec, ActorSystem, ReplyTo } from '../../src/runtime/index.js';
-import { agentManagementSpec } from '../agent-management/agent-management.js';
-import { taskManagementSpec } from '../task-distributor/task-distributor.js';
+import { agentManagementSpec, type AgentPeers } from '../agent-management/agent-management.js';
+import { taskManagementSpec, type TaskPeers } from '../task-distributor/task-distributor.js';
 import { swarmCoordinatorSpec } from '../swarm-coordinator/swarm-coordinator.js';
 import type { ModuleDeps } from '../shared/deps.js';
 import type { ModulePing } from '../shared/messages.js';
 import { MODULE_NAMES, type HiveMsg, type ModuleName, type ModuleRefs } from './messages.js';
 
+/** How often task_management sweeps leases and agent_management flushes agent stats. */
+const TICK_MS = 1000;
+
 function hiveSpec(deps: ModuleDeps, system: ActorSystem): ActorSpec<HiveMsg, ModuleRefs> {
   return {
     name: 'hive',
     init: (ctx) => {
-      const agents = ctx.spawn(agentManagementSpec(deps));
-      const tasks = ctx.spawn(taskManagementSpec(deps));
+      // agent_management and task_management talk to each other: each gets the other's ref once both exist.
+      const agentPeers: AgentPeers = {};
+      const taskPeers: TaskPeers = {};
+      const agents = ctx.spawn(agentManagementSpec(deps, agentPeers));
+      const tasks = ctx.spawn(taskManagementSpec(deps, taskPeers));
+      agentPeers.tasks = tasks;
+      taskPeers.agents = agents;
       const modules = (): ActorInfo[] => system.childrenInfo(ctx.self);
       const swarm = ctx.spawn(swarmCoordinatorSpec(deps, { ask: (ref, build) => system.ask(ref, build), agents, tasks, modules }));
       return { agent_management: agents, task_management: tasks, swarm_coordinator: swarm };
@@ -51,6 +59,8 @@ export interface ModuleStatus {
 
 /** The running hive: module refs, status, and restart/reset by name. */
 export class Hive {
+  private readonly timers: NodeJS.Timeout[] = [];
+
   private constructor(
     private readonly system: ActorSystem,
     private readonly root: ActorRef<HiveMsg>,
@@ -63,7 +73,28 @@ export class Hive {
     const modules = await system.ask(root, (replyTo: ReplyTo<ModuleRefs>): HiveMsg => ({ type: 'hive.modules', replyTo }));
     const hive = new Hive(system, root, modules);
     await Promise.all(MODULE_NAMES.map((name) => hive.ping(name)));
+    hive.every(TICK_MS, () => system.tell(modules.task_management, { type: 'task.tick' }));
+    hive.every(TICK_MS, () => system.tell(modules.agent_management, { type: 'agent.flush' }));
     return hive;
+  }
+
+  /** Periodic notices; a module that cannot take one now (restarting, full) gets the next. */
+  private every(ms: number, send: () => void): void {
+    const timer = setInterval(() => {
+      try {
+        send();
+      } catch {
+        // dead letter or full mailbox: already counted by the runtime
+      }
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** Stops the periodic notices (before the actor system shuts down). */
+  stopTimers(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
   }
 
   /** Throws MODULE_NOT_FOUND for a name that is not a module. */

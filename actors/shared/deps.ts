@@ -1,6 +1,9 @@
 import type { HubConfig } from '../../src/config/index.js';
 import type { Logger } from '../../src/log/logger.js';
+import type { EventBus } from '../../src/runtime/index.js';
 import type { Store } from '../../src/storage/index.js';
+import type { Handler } from '../agent/executors.js';
+import type { Executions } from './executions.js';
 
 /** What every module actor is built with (passed down by constructor, never global). */
 export interface ModuleDeps {
@@ -9,4 +12,10 @@ export interface ModuleDeps {
   readonly log: Logger;
   readonly nodeId: string;
   readonly startedAt: Date;
+  /** Lifecycle events for observers (/ws); published after the change is stored. */
+  readonly events: EventBus;
+  /** This node's running task executions (outlive actor restarts). */
+  readonly executions: Executions;
+  /** Executor kinds by name: built-ins plus [agents.executors] modules. */
+  readonly handlers: ReadonlyMap<string, Handler>;
 }

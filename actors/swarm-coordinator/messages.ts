@@ -22,6 +22,10 @@ export interface HiveStatus {
     failed_tasks: number;
     dead_tasks: number;
     cancelled_tasks: number;
+    tasks_per_second: number;
+    average_task_ms: number;
+    success_rate: number;
+    agent_utilization_percent: number;
   };
   modules: Record<string, { status: string; restarts: number }>;
   nodes: HiveNode[];

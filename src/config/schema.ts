@@ -28,6 +28,7 @@ export const SCHEMA = {
     workers: int(0, 256),
     max_body_bytes: int(1024, 1_073_741_824),
     shutdown_grace_ms: int(0, 600_000),
+    cors_origins: { kind: 'string_list' },
   },
   database: {
     url: optStr,
@@ -72,6 +73,8 @@ export const SCHEMA = {
     heartbeat_interval: int(1, 3600),
     timeout_seconds: int(1, 86_400),
     max_message_size_mb: num(0.001, 1024),
+    max_buffered_kb: int(1, 1_048_576),
+    broadcast_interval_seconds: int(1, 3600),
   },
   security: {
     enabled: bool,

@@ -6,7 +6,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface HubConfig {
   readonly profile: string;
   readonly sources: readonly string[];
-  readonly server: { host: string; port: number; workers: number; max_body_bytes: number; shutdown_grace_ms: number };
+  readonly server: { host: string; port: number; workers: number; max_body_bytes: number; shutdown_grace_ms: number; cors_origins: readonly string[] };
   readonly database: {
     url: string;
     data_dir: string;
@@ -40,7 +40,14 @@ export interface HubConfig {
     max_agents: number;
     models: Readonly<Record<string, { path: string }>>;
   };
-  readonly websocket: { max_connections: number; heartbeat_interval: number; timeout_seconds: number; max_message_size_mb: number };
+  readonly websocket: {
+    max_connections: number;
+    heartbeat_interval: number;
+    timeout_seconds: number;
+    max_message_size_mb: number;
+    max_buffered_kb: number;
+    broadcast_interval_seconds: number;
+  };
   readonly security: { enabled: boolean; jwt_secret: string; jwt_expiration_hours: number; refresh_token_expiration_days: number };
   readonly logging: { level: LogLevel };
   readonly grpc: { port: number };

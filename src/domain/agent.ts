@@ -1,4 +1,4 @@
-import { asInput, capabilityName, invalid, list, oneOf, str, unit } from './validate.js';
+import { asInput, capabilityName, int, invalid, list, oneOf, str, unit } from './validate.js';
 
 export const AGENT_TYPES = ['worker', 'coordinator', 'specialist', 'learner'] as const;
 export const AGENT_STATES = ['idle', 'working', 'learning', 'failed', 'offline'] as const;
@@ -31,6 +31,10 @@ export interface Agent {
   capabilities: Capability[];
   node_id: string;
   stats: AgentStats;
+  /** A paused agent finishes what it runs but is given nothing new. */
+  paused: boolean;
+  /** Most tasks the agent runs at once. */
+  max_concurrency: number;
   created_at: string;
   updated_at: string;
 }
@@ -42,13 +46,22 @@ export interface NewAgent {
   capabilities: Capability[];
   executor: string | null;
   kind: AgentKind;
+  max_concurrency: number;
+}
+
+/** A validated change to an agent (PATCH /api/agents/:id). */
+export interface AgentUpdate {
+  name?: string;
+  type?: AgentType;
+  capabilities?: Capability[];
+  max_concurrency?: number;
 }
 
 export const EMPTY_STATS: AgentStats = { tasks_completed: 0, tasks_failed: 0, success_rate: 1, average_duration_ms: 0 };
 
 /** Validates an agent registration; throws VALIDATION_FAILED naming the field. */
 export function parseNewAgent(body: unknown): NewAgent {
-  const input = asInput(body, '(body)', ['name', 'type', 'capabilities', 'executor']);
+  const input = asInput(body, '(body)', ['name', 'type', 'capabilities', 'executor', 'max_concurrency']);
   const executor = str(input, 'executor', { required: false, maxLength: 64 });
   return {
     name: str(input, 'name', { required: true, maxLength: 128 }),
@@ -56,7 +69,22 @@ export function parseNewAgent(body: unknown): NewAgent {
     capabilities: parseCapabilities(list(input, 'capabilities', 64)),
     executor: executor === '' ? null : executor,
     kind: 'local',
+    max_concurrency: int(input, 'max_concurrency', 1, MAX_CONCURRENCY, 1),
   };
+}
+
+export const MAX_CONCURRENCY = 1024;
+
+/** Validates a PATCH body: at least one of name, type, capabilities, max_concurrency. */
+export function parseAgentUpdate(body: unknown): AgentUpdate {
+  const input = asInput(body, '(body)', ['name', 'type', 'capabilities', 'max_concurrency']);
+  if (Object.keys(input).length === 0) throw invalid('(body)', 'expected at least one of name, type, capabilities, max_concurrency');
+  const update: AgentUpdate = {};
+  if (input['name'] !== undefined) update.name = str(input, 'name', { required: true, maxLength: 128 });
+  if (input['type'] !== undefined) update.type = oneOf(input, 'type', AGENT_TYPES, 'worker');
+  if (input['capabilities'] !== undefined) update.capabilities = parseCapabilities(list(input, 'capabilities', 64));
+  if (input['max_concurrency'] !== undefined) update.max_concurrency = int(input, 'max_concurrency', 1, MAX_CONCURRENCY, 1);
+  return update;
 }
 
 /** Capabilities as [{name, proficiency}] or "name" / "name:0.8" strings; names must be unique. */

@@ -6,7 +6,10 @@ import { moduleHealth, thresholdHealth, worst, type HealthCheck, type HealthStat
 import { errorMessage } from '../errors/index.js';
 import type { Store } from '../storage/index.js';
 import { ok } from './envelope.js';
-import type { EdgeRequest, EdgeResponse } from './http-server.js';
+import type { EdgeRequest, EdgeResponse } from './router.js';
+import { parseQuery } from './query.js';
+import type { ReplyTo } from '../runtime/index.js';
+import type { TaskManagementMsg, TaskSummary } from '../../actors/task-distributor/messages.js';
 
 export interface HealthDeps {
   config: HubConfig;
@@ -52,6 +55,17 @@ function eventLoopCheck(): HealthCheck {
   return { status: p99 > 1000 ? 'degraded' : 'healthy', lag_p99_ms: round(p99) };
 }
 
+/** Pending tasks against [tasks] max_pending: degraded above 90 %, unhealthy when full. */
+async function queueCheck(d: HealthDeps, mailboxDepth: number): Promise<HealthCheck> {
+  try {
+    const t = await d.hive.ask(d.hive.modules.task_management, (replyTo: ReplyTo<TaskSummary>): TaskManagementMsg => ({ type: 'task.summarize', replyTo }), PING_DEADLINE_MS);
+    const percent = (t.queue_depth / t.max_pending) * 100;
+    return { status: thresholdHealth(percent, 90), pending: t.queue_depth, max_pending: t.max_pending, running: t.by_status.assigned + t.by_status.running, mailbox_depth: mailboxDepth };
+  } catch (err) {
+    return { status: 'unhealthy', error: errorMessage(err), mailbox_depth: mailboxDepth };
+  }
+}
+
 function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
@@ -59,12 +73,13 @@ function round(n: number): number {
 async function detailedChecks(d: HealthDeps): Promise<Record<string, HealthCheck>> {
   const [database, ...pings] = await Promise.all([databaseCheck(d.store), ...MODULE_NAMES.map((n) => pingCheck(d.hive, n))]);
   const taskModule = d.hive.status().find((m) => m.name === 'task_management');
+  const queue = await queueCheck(d, taskModule?.mailbox_depth ?? 0);
   return {
     database,
     memory: memoryCheck(d.config),
     event_loop: eventLoopCheck(),
     ...Object.fromEntries(MODULE_NAMES.map((n, i) => [`module_${n}`, pings[i] as HealthCheck])),
-    queue: { status: 'healthy', mailbox_depth: taskModule?.mailbox_depth ?? 0 },
+    queue,
   };
 }
 
@@ -72,7 +87,7 @@ async function detailedChecks(d: HealthDeps): Promise<Record<string, HealthCheck
 export function healthRoute(d: HealthDeps): (req: EdgeRequest) => Promise<EdgeResponse> {
   return async (req) => {
     const modules = d.hive.status();
-    const detailed = req.query.get('detailed') === 'true';
+    const detailed = parseQuery(req.query, { detailed: { kind: 'bool' } }).detailed === true;
     const checks = detailed ? await detailedChecks(d) : { database: await databaseCheck(d.store) };
     const statuses: HealthStatus[] = [...modules.map(moduleHealth), ...Object.values(checks).map((c) => c.status)];
     const status = worst(statuses);

@@ -1,37 +1,21 @@
 /**
- * The uWebSockets.js edge. It decodes a request, calls a route handler and
- * encodes the reply in the envelope; no business rule lives here.
+ * The uWebSockets.js edge: HTTP on [server] port, and /ws on the same port. It
+ * reads a request (bounded by [server] max_body_bytes), hands it to the
+ * transport-independent core and writes the answer; no business rule lives here.
  */
 import net from 'node:net';
-import { STATUS_CODES } from 'node:http';
 import uWS from 'uWebSockets.js';
 import { HubError } from '../errors/index.js';
-import type { Logger } from '../log/logger.js';
-import { failure } from './envelope.js';
+import { failureResponse, handleRequest, type CoreOptions, type RawRequest, type RawResponse } from './http-core.js';
+import type { Router } from './router.js';
 
-export interface EdgeRequest {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  headers: Readonly<Record<string, string>>;
+export type { EdgeRequest, EdgeResponse, RouteHandler } from './router.js';
+
+export interface EdgeOptions extends CoreOptions {
+  maxBodyBytes: number;
+  /** Attaches WebSocket behaviour (the /ws route) to the app before it listens. */
+  attach?: (app: uWS.TemplatedApp) => void;
 }
-
-export interface EdgeResponse {
-  status: number;
-  body: unknown;
-}
-
-export type RouteHandler = (req: EdgeRequest) => Promise<EdgeResponse>;
-
-/** Routes by "METHOD /path". */
-export type Routes = ReadonlyMap<string, RouteHandler>;
-
-const SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
-  ['x-content-type-options', 'nosniff'],
-  ['x-frame-options', 'DENY'],
-  ['referrer-policy', 'no-referrer'],
-  ['cache-control', 'no-store'],
-];
 
 /** Finds out why a port cannot be bound (uWS only says "false"). */
 function probePort(host: string, port: number): Promise<string | undefined> {
@@ -56,11 +40,12 @@ export class HttpEdge {
   ) {}
 
   /** Binds [server] host:port; a taken port fails with the port and the key to change. */
-  static async listen(host: string, port: number, routes: Routes, log: Logger): Promise<HttpEdge> {
+  static async listen(host: string, port: number, router: Router, options: EdgeOptions): Promise<HttpEdge> {
     const busy = await probePort(host, port);
     if (busy !== undefined) throw portError(host, port, busy);
     const app = uWS.App();
-    app.any('/*', (res, req) => serve(res, req, routes, log));
+    options.attach?.(app);
+    app.any('/*', (res, req) => serve(res, req, router, options));
     const token = await new Promise<uWS.us_listen_socket | false>((resolve) => app.listen(host, port, resolve));
     if (token === false) throw portError(host, port, (await probePort(host, port)) ?? 'unknown');
     return new HttpEdge(token, uWS.us_socket_local_port(token));
@@ -72,35 +57,56 @@ export class HttpEdge {
   }
 }
 
-function readRequest(req: uWS.HttpRequest): EdgeRequest {
-  const headers: Record<string, string> = {};
-  req.forEach((k, v) => (headers[k] = v));
-  return { method: req.getMethod().toUpperCase(), path: req.getUrl(), query: new URLSearchParams(req.getQuery() ?? ''), headers };
+function tooLarge(max: number): HubError {
+  return new HubError('PAYLOAD_TOO_LARGE', `the request body is larger than ${max} bytes ([server] max_body_bytes)`, { details: { max_body_bytes: max } });
 }
 
-function serve(res: uWS.HttpResponse, req: uWS.HttpRequest, routes: Routes, log: Logger): void {
-  const request = readRequest(req); // uWS request data is valid only until the first await
+function write(res: uWS.HttpResponse, reply: RawResponse, close = false): void {
+  res.cork(() => {
+    res.writeStatus(reply.statusLine);
+    for (const [k, v] of reply.headers) res.writeHeader(k, v);
+    res.end(reply.body, close);
+  });
+}
+
+/** Reads the body in chunks (uWS reuses each chunk's memory, so each is copied); rejects past the limit. */
+function readBody(res: uWS.HttpResponse, max: number, declared: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      size += chunk.byteLength;
+      if (size > max) {
+        if (size - chunk.byteLength <= max) reject(tooLarge(max));
+        return;
+      }
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (isLast) resolve(Buffer.concat(chunks, size));
+    });
+    if (declared === 0) resolve(Buffer.alloc(0));
+  });
+}
+
+function serve(res: uWS.HttpResponse, req: uWS.HttpRequest, router: Router, o: EdgeOptions): void {
+  const headers: Record<string, string> = {};
+  req.forEach((k, v) => (headers[k] = v));
+  // uWS request data is valid only until the first await: copy it now.
+  const method = req.getMethod().toUpperCase();
+  const raw: Omit<RawRequest, 'body'> = { method, path: req.getUrl(), query: req.getQuery() ?? '', headers };
   let aborted = false;
   res.onAborted(() => (aborted = true));
-  const handler = routes.get(`${request.method} ${request.path}`);
-  const work = handler
-    ? handler(request)
-    : Promise.reject(new HubError('NOT_FOUND', `no route ${request.method} ${request.path}`, { details: { method: request.method, path: request.path } }));
-  work
-    .catch((err: unknown) => {
-      const f = failure(err);
-      if (f.status >= 500) log.error({ err, path: request.path }, `request failed: ${request.method} ${request.path}`);
-      else log.info({ path: request.path, status: f.status }, `request refused: ${request.method} ${request.path}`);
-      return f;
-    })
+  const declared = headers['content-length'] === undefined ? (headers['transfer-encoding'] === undefined ? 0 : -1) : Number(headers['content-length']);
+  if (declared > o.maxBodyBytes || Number.isNaN(declared)) {
+    write(res, failureResponse(Number.isNaN(declared) ? new HubError('VALIDATION_FAILED', 'Content-Length: not a number', { details: { field: 'Content-Length' } }) : tooLarge(o.maxBodyBytes)), true);
+    return;
+  }
+  readBody(res, o.maxBodyBytes, declared)
+    .then(
+      (body) => handleRequest(router, { ...raw, body }, o),
+      (err: unknown) => failureResponse(err),
+    )
     .then((reply) => {
-      if (aborted) return;
-      res.cork(() => {
-        res.writeStatus(`${reply.status} ${STATUS_CODES[reply.status] ?? ''}`);
-        res.writeHeader('content-type', 'application/json');
-        for (const [k, v] of SECURITY_HEADERS) res.writeHeader(k, v);
-        res.end(JSON.stringify(reply.body));
-      });
+      if (!aborted) write(res, reply, reply.status === 413);
     })
-    .catch((err: unknown) => log.error({ err }, 'writing a response failed'));
+    .catch((err: unknown) => o.log.error({ err }, 'writing a response failed'));
 }

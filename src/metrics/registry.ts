@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * The hub's prom-client registry and the hive_* metrics shared by modules.
@@ -14,6 +14,10 @@ export class HubMetrics {
   readonly unhandledErrors: Counter<'kind'>;
   readonly swallowedErrors: Counter<'module'>;
   readonly mailboxDepth: Gauge<'actor'>;
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly httpDuration: Histogram<'method' | 'route'>;
+  readonly taskEvents: Counter<'type'>;
+  readonly agentEvents: Counter<'type'>;
 
   constructor(options: { defaultMetrics: boolean } = { defaultMetrics: true }) {
     const registers = [this.registry];
@@ -56,5 +60,15 @@ export class HubMetrics {
       registers,
     });
     this.mailboxDepth = new Gauge({ name: 'hive_mailbox_depth', help: 'Messages waiting per actor', labelNames: ['actor'], registers });
+    this.httpRequests = new Counter({ name: 'hive_http_requests_total', help: 'HTTP requests answered, by route pattern and status', labelNames: ['method', 'route', 'status'], registers });
+    this.httpDuration = new Histogram({
+      name: 'hive_http_request_duration_seconds',
+      help: 'Time from a request read to its answer',
+      labelNames: ['method', 'route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.taskEvents = new Counter({ name: 'hive_task_events_total', help: 'Task lifecycle events (task.created, task.completed, ...)', labelNames: ['type'], registers });
+    this.agentEvents = new Counter({ name: 'hive_agent_events_total', help: 'Agent lifecycle events (agent.registered, ...)', labelNames: ['type'], registers });
   }
 }

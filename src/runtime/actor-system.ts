@@ -314,6 +314,8 @@ export class ActorSystem {
         log: this.logFor(cell),
         spawn: <M, S>(spec: ActorSpec<M, S>) => this.spawnCell(cell, spec) as ActorRef<M>,
         stop: (ref) => this.stopCell(ref.cell),
+        tell: (ref, msg) => this.tell(ref, msg),
+        ask: (ref, build, timeoutMs) => this.ask(ref, build, timeoutMs),
       };
       this.contexts.set(cell, ctx);
     }

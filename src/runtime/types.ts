@@ -32,6 +32,10 @@ export interface ActorContext<Msg> {
   spawn<M, S>(spec: ActorSpec<M, S>): ActorRef<M>;
   /** Stops a child (its mailbox becomes dead letters). */
   stop(ref: AnyActorRef): void;
+  /** Sends a message to any actor (see ActorSystem.tell). */
+  tell<M>(ref: ActorRef<M>, msg: M): void;
+  /** Asks any actor and waits for the reply (see ActorSystem.ask). */
+  ask<M, R>(ref: ActorRef<M>, build: (replyTo: ReplyTo<R>) => M, timeoutMs?: number): Promise<R>;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { QueryStats } from './sql/timed-executor.js';
 import type { Agent, AgentKind, AgentState, AgentStats, AgentType, Capability, NewAgent, NewTask, Priority, Task, TaskStatus } from '../domain/index.js';
 
 export interface PageRequest {
@@ -27,9 +28,12 @@ export interface Page<T> {
 
 export interface AgentPatch {
   name?: string;
+  type?: AgentType;
   state?: AgentState;
   capabilities?: Capability[];
   stats?: AgentStats;
+  paused?: boolean;
+  max_concurrency?: number;
 }
 
 /** One recorded lifecycle transition of a task. */
@@ -53,6 +57,7 @@ export interface TaskPatch {
   completed_at?: string | null;
   lease_owner?: string | null;
   lease_expires_at?: string | null;
+  attempts?: number;
 }
 
 /** A compare-and-set move: applied only while the task is in one of `from`; recorded in task_events. */
@@ -62,6 +67,8 @@ export interface TaskTransition {
   patch?: TaskPatch;
   nodeId: string;
   detail?: unknown;
+  /** Fencing: applied only while the task is still on this attempt (a stale executor cannot finish a requeued task). */
+  attempt?: number;
 }
 
 export interface ClaimRequest {
@@ -88,6 +95,8 @@ export interface Store {
   /** Round-trips a trivial query; returns its latency in ms. */
   ping(): Promise<number>;
   poolStats(): PoolStats;
+  /** Statement latency measured at the driver. */
+  queryStats(): QueryStats;
   close(): Promise<void>;
 
   createAgent(agent: NewAgent, nodeId: string): Promise<Agent>;
@@ -104,6 +113,12 @@ export interface Store {
   transitionTask(id: string, transition: TaskTransition): Promise<Task | undefined>;
   /** Claims ready pending tasks (priority, then FIFO), leasing them to a node; never one task to two claimers. */
   claimTasks(request: ClaimRequest): Promise<Task[]>;
+  /** Pending tasks due now, in dispatch order (priority, then FIFO), without claiming them. */
+  listReadyTasks(limit: number): Promise<Task[]>;
+  /** Tasks in assigned or running whose lease this node holds (recovery after a restart). */
+  listLeasedTasks(nodeId: string): Promise<Task[]>;
   listTaskEvents(taskId: string): Promise<TaskEvent[]>;
   countTasksByStatus(): Promise<Record<TaskStatus, number>>;
 }
+
+export type { QueryStats };

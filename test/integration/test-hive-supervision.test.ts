@@ -4,6 +4,9 @@
  * and the other modules keep answering throughout.
  */
 import assert from 'node:assert/strict';
+import { EventBus } from '../../src/runtime/index.js';
+import { Executions } from '../../actors/shared/executions.js';
+import { BUILTIN_HANDLERS } from '../../actors/agent/executors.js';
 import { Hive } from '../../actors/hive/hive.js';
 import type { AgentManagementMsg } from '../../actors/agent-management/messages.js';
 import type { TaskManagementMsg, TaskSummary } from '../../actors/task-distributor/messages.js';
@@ -55,8 +58,9 @@ describe('hive supervision', function () {
     store = faultyStore(inner);
     const { system } = testSystem({ policy: { kind: 'restart', maxRestarts: 3, withinMs: 60_000, backoffInitialMs: 20, backoffMaxMs: 100 } });
     const config = loadConfig({ env: { HIVE_ENV: 'test' } });
-    hive = await Hive.start(system, { config, store, log: memoryLogger().log, nodeId: 'n1', startedAt: new Date() });
+    hive = await Hive.start(system, { config, store, log: memoryLogger().log, nodeId: 'n1', startedAt: new Date(), events: new EventBus(), executions: new Executions(), handlers: new Map(Object.entries(BUILTIN_HANDLERS)) });
     shutdown = async () => {
+      hive.stopTimers();
       await system.shutdown();
       await inner.close();
     };

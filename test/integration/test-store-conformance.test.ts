@@ -82,7 +82,7 @@ for (const engine of engines) {
     });
 
     it('creates, reads, updates and deletes an agent', async () => {
-      const a = await store.createAgent({ name: 'a1', type: 'worker', capabilities: [{ name: 'code', proficiency: 0.9 }], executor: 'echo', kind: 'local' }, 'n1');
+      const a = await store.createAgent({ name: 'a1', type: 'worker', capabilities: [{ name: 'code', proficiency: 0.9 }], executor: 'echo', kind: 'local', max_concurrency: 2 }, 'n1');
       assert.equal(a.state, 'idle');
       assert.deepEqual(await store.getAgent(a.id), a);
       const u = await store.updateAgent(a.id, { state: 'working', name: 'a1b' });
@@ -102,7 +102,7 @@ for (const engine of engines) {
     it('filters and pages agents by state, type and capability', async () => {
       for (let i = 0; i < 5; i++) {
         const caps = i % 2 === 0 ? [{ name: 'math', proficiency: 0.5 }] : [{ name: 'writing', proficiency: 0.7 }];
-        const a = await store.createAgent({ name: `f${i}`, type: i < 3 ? 'specialist' : 'learner', capabilities: caps, executor: null, kind: 'remote' }, 'n1');
+        const a = await store.createAgent({ name: `f${i}`, type: i < 3 ? 'specialist' : 'learner', capabilities: caps, executor: null, kind: 'remote', max_concurrency: 1 }, 'n1');
         if (i === 0) await store.updateAgent(a.id, { state: 'offline' });
       }
       assert.equal((await store.listAgents({ capability: 'math', limit: 10, offset: 0 })).total, 3);
@@ -140,7 +140,7 @@ for (const engine of engines) {
     });
 
     it('filters and pages tasks by status, priority, agent and capability', async () => {
-      const agent = await store.createAgent({ name: 'x', type: 'worker', capabilities: [], executor: null, kind: 'local' }, 'n1');
+      const agent = await store.createAgent({ name: 'x', type: 'worker', capabilities: [], executor: null, kind: 'local', max_concurrency: 1 }, 'n1');
       const a = await store.createTask(newTask({ priority: 'critical', required_capabilities: [{ name: 'translation', min_proficiency: 0.5 }] }), 'n1');
       await store.createTask(newTask({ priority: 'critical' }), 'n1');
       await store.transitionTask(a.task.id, { from: ['pending'], to: 'assigned', patch: { assigned_agent: agent.id }, nodeId: 'n1' });
@@ -189,6 +189,33 @@ for (const engine of engines) {
         assert.equal(t.attempts, 1);
         assert.ok(Date.parse(t.lease_expires_at ?? '') > Date.now());
       }
+    });
+
+    it('stores pause and max_concurrency on agents', async () => {
+      const a = await store.createAgent({ name: 'p', type: 'worker', capabilities: [], executor: 'echo', kind: 'local', max_concurrency: 3 }, 'n1');
+      assert.equal(a.paused, false);
+      assert.equal(a.max_concurrency, 3);
+      const u = await store.updateAgent(a.id, { paused: true, max_concurrency: 5, type: 'specialist' });
+      assert.deepEqual([u?.paused, u?.max_concurrency, u?.type], [true, 5, 'specialist']);
+      assert.equal((await store.getAgent(a.id))?.paused, true);
+    });
+
+    it('fences a transition on the attempt number', async () => {
+      const { task } = await store.createTask(newTask(), 'n1');
+      await store.transitionTask(task.id, { from: ['pending'], to: 'assigned', patch: { attempts: 1, lease_owner: 'n9' }, nodeId: 'n1' });
+      assert.equal(await store.transitionTask(task.id, { from: ['assigned'], to: 'running', nodeId: 'n1', attempt: 2 }), undefined);
+      assert.equal((await store.transitionTask(task.id, { from: ['assigned'], to: 'running', nodeId: 'n1', attempt: 1 }))?.status, 'running');
+      assert.deepEqual((await store.listLeasedTasks('n9')).map((t) => t.id), [task.id]);
+    });
+
+    it('lists ready tasks by priority then FIFO without claiming them', async () => {
+      await store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 1000, epoch: 1 });
+      const low = await store.createTask(newTask({ priority: 'low' }), 'n1');
+      const crit = await store.createTask(newTask({ priority: 'critical' }), 'n1');
+      await store.createTask(newTask({ priority: 'critical', run_at: new Date(Date.now() + 3_600_000).toISOString() }), 'n1');
+      const ready = await store.listReadyTasks(10);
+      assert.deepEqual(ready.map((t) => t.id), [crit.task.id, low.task.id]);
+      assert.ok(ready.every((t) => t.status === 'pending'));
     });
 
     it('counts tasks by status', async () => {

@@ -28,6 +28,8 @@ export interface Dialect {
   jsonArrayHasName(column: string): string;
   /** The parameter value for jsonArrayHasName. */
   jsonArrayHasNameParam(name: string): unknown;
+  /** A boolean as a parameter (SQLite has no boolean type). */
+  bool(value: boolean): unknown;
   /** Statement that serialises concurrent migrators (none needed on SQLite). */
   readonly migrationLock: string | undefined;
 }

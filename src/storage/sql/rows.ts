@@ -32,6 +32,8 @@ export function rowToAgent(d: Dialect, r: Row): Agent {
     capabilities: json(d, r['capabilities']) as Agent['capabilities'],
     node_id: String(r['node_id']),
     stats: json(d, r['stats']) as Agent['stats'],
+    paused: r['paused'] === true || r['paused'] === 1,
+    max_concurrency: Number(r['max_concurrency']),
     created_at: iso(r['created_at']),
     updated_at: iso(r['updated_at']),
   };

@@ -4,6 +4,7 @@ import type { AgentFilter, AgentPatch, ClaimRequest, Page, PoolStats, Store, Tas
 import type { Dialect, Executor } from './executor.js';
 import { rowToAgent, rowToEvent, rowToTask, toJson } from './rows.js';
 import { runMigrations, type Migration } from './migrate.js';
+import { QueryTimer, TimedExecutor, type QueryStats } from './timed-executor.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -26,13 +27,22 @@ class Where {
 
 /** The Store over SQL, shared by both engines; engine differences live in the Dialect. */
 export class SqlStore implements Store {
+  private readonly timer = new QueryTimer();
+  protected readonly db: Executor;
+
   constructor(
-    protected readonly db: Executor,
+    driver: Executor,
     protected readonly dialect: Dialect,
     private readonly migrations: readonly Migration[],
     private readonly pool: () => PoolStats,
     private readonly closeFn: () => Promise<void>,
-  ) {}
+  ) {
+    this.db = new TimedExecutor(driver, this.timer);
+  }
+
+  queryStats(): QueryStats {
+    return this.timer.read();
+  }
 
   get engine(): 'sqlite' | 'postgres' {
     return this.dialect.engine;
@@ -59,9 +69,9 @@ export class SqlStore implements Store {
   async createAgent(agent: NewAgent, nodeId: string): Promise<Agent> {
     const now = new Date().toISOString();
     const rows = await this.db.all(
-      `INSERT INTO agents (id, name, type, state, kind, executor, capabilities, node_id, stats, created_at, updated_at)
-       VALUES (?, ?, ?, 'idle', ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      [randomUUID(), agent.name, agent.type, agent.kind, agent.executor, toJson(agent.capabilities), nodeId, toJson(EMPTY_STATS), now, now],
+      `INSERT INTO agents (id, name, type, state, kind, executor, capabilities, node_id, stats, max_concurrency, created_at, updated_at)
+       VALUES (?, ?, ?, 'idle', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      [randomUUID(), agent.name, agent.type, agent.kind, agent.executor, toJson(agent.capabilities), nodeId, toJson(EMPTY_STATS), agent.max_concurrency, now, now],
     );
     return rowToAgent(this.dialect, rows[0] ?? {});
   }
@@ -91,7 +101,10 @@ export class SqlStore implements Store {
       params.push(value);
     };
     if (patch.name !== undefined) set('name', patch.name);
+    if (patch.type !== undefined) set('type', patch.type);
     if (patch.state !== undefined) set('state', patch.state);
+    if (patch.paused !== undefined) set('paused', this.dialect.bool(patch.paused));
+    if (patch.max_concurrency !== undefined) set('max_concurrency', patch.max_concurrency);
     if (patch.capabilities !== undefined) set('capabilities', toJson(patch.capabilities));
     if (patch.stats !== undefined) set('stats', toJson(patch.stats));
     const rows = await this.db.all(`UPDATE agents SET ${sets.join(', ')} WHERE id = ? RETURNING *`, [...params, id]);
@@ -145,9 +158,10 @@ export class SqlStore implements Store {
   async transitionTask(id: string, tr: TaskTransition): Promise<Task | undefined> {
     if (!isUuid(id) || tr.from.length === 0) return undefined;
     return this.db.transaction(async (tx) => {
-      const before = await tx.all(`SELECT status, assigned_agent FROM tasks WHERE id = ?${this.dialect.rowLock}`, [id]);
+      const before = await tx.all(`SELECT status, attempts FROM tasks WHERE id = ?${this.dialect.rowLock}`, [id]);
       const from = before[0]?.['status'] as TaskStatus | undefined;
       if (from === undefined || !tr.from.includes(from)) return undefined;
+      if (tr.attempt !== undefined && Number(before[0]?.['attempts']) !== tr.attempt) return undefined;
       const sets = ['status = ?', 'updated_at = ?'];
       const params: unknown[] = [tr.to, new Date().toISOString()];
       for (const [key, value] of Object.entries(tr.patch ?? {})) {
@@ -180,6 +194,20 @@ export class SqlStore implements Store {
       for (const t of tasks) await this.insertEvent(tx, t.id, 'pending', 'assigned', null, req.nodeId, { reason: 'claimed' });
       return tasks.sort((a, b) => ids.findIndex((r) => r['id'] === a.id) - ids.findIndex((r) => r['id'] === b.id));
     });
+  }
+
+  async listReadyTasks(limit: number): Promise<Task[]> {
+    const rows = await this.db.all(
+      `SELECT * FROM tasks WHERE status = 'pending' AND (run_at IS NULL OR run_at <= ?)
+       ORDER BY priority_rank DESC, ${this.dialect.insertOrder} LIMIT ?`,
+      [new Date().toISOString(), limit],
+    );
+    return rows.map((r) => rowToTask(this.dialect, r));
+  }
+
+  async listLeasedTasks(nodeId: string): Promise<Task[]> {
+    const rows = await this.db.all(`SELECT * FROM tasks WHERE status IN ('assigned', 'running') AND lease_owner = ? ORDER BY created_at, id`, [nodeId]);
+    return rows.map((r) => rowToTask(this.dialect, r));
   }
 
   async listTaskEvents(taskId: string): Promise<TaskEvent[]> {

@@ -13,6 +13,7 @@ export const sqliteDialect: Dialect = {
   insertOrder: 'rowid',
   jsonArrayHasName: (column) => `EXISTS (SELECT 1 FROM json_each(${column}) WHERE json_extract(value, '$.name') = ?)`,
   jsonArrayHasNameParam: (name) => name,
+  bool: (v) => (v ? 1 : 0),
   migrationLock: undefined,
 };
 

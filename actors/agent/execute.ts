@@ -1,0 +1,54 @@
+import { errorMessage } from '../../src/errors/index.js';
+import type { ExecutorContext, ExecutorTask, Handler } from './executors.js';
+import { TaskFailure } from './executors.js';
+
+export type Outcome =
+  | { kind: 'completed'; result: unknown }
+  | { kind: 'failed'; error: { code: string; message: string; retryable: boolean } }
+  | { kind: 'cancelled'; reason: string };
+
+/** Why an execution was aborted; the signal's reason. */
+export class AbortReason extends Error {
+  constructor(
+    readonly kind: 'cancelled' | 'timeout',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function abortedBy(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason as Error);
+    else signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+  });
+}
+
+function failed(code: string, message: string, retryable: boolean): Outcome {
+  return { kind: 'failed', error: { code, message, retryable } };
+}
+
+/**
+ * Runs a handler under the task's timeout. A handler that ignores its signal is
+ * abandoned at the abort (its late result is dropped), so a stuck handler never
+ * holds an agent slot. Results must be JSON.
+ */
+export async function execute(handler: Handler, task: ExecutorTask, ctx: Omit<ExecutorContext, 'signal'>, controller: AbortController): Promise<Outcome> {
+  const timer = setTimeout(() => controller.abort(new AbortReason('timeout', `task exceeded its timeout of ${task.timeout_ms} ms`)), task.timeout_ms);
+  try {
+    const result: unknown = await Promise.race([Promise.resolve().then(() => handler(task, { ...ctx, signal: controller.signal })), abortedBy(controller.signal)]);
+    const json = JSON.stringify(result ?? null);
+    return { kind: 'completed', result: JSON.parse(json) as unknown };
+  } catch (err) {
+    if (controller.signal.aborted) {
+      const reason: unknown = controller.signal.reason;
+      if (reason instanceof AbortReason && reason.kind === 'timeout') return failed('TASK_TIMEOUT', reason.message, true);
+      return { kind: 'cancelled', reason: errorMessage(reason) };
+    }
+    if (err instanceof TaskFailure) return failed(err.code, err.message, err.retryable);
+    if (err instanceof TypeError && /JSON|circular|BigInt/i.test(err.message)) return failed('RESULT_NOT_JSON', `the handler's result is not JSON: ${err.message}`, false);
+    return failed('TASK_FAILED', errorMessage(err), false);
+  } finally {
+    clearTimeout(timer);
+  }
+}

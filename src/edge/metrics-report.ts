@@ -1,0 +1,118 @@
+/**
+ * GET /metrics: the JSON the troubleshooting guide reads
+ * (data.current_metrics.{system, agent_management, task_management, database,
+ * websocket, neural, cluster}, trends, collection_timestamp). Every number is
+ * measured: process counters, module summaries, driver timings, socket counts.
+ */
+import type { HubConfig } from '../config/index.js';
+import type { SystemSampler, SystemSample } from '../metrics/system.js';
+import type { ReplyTo } from '../runtime/index.js';
+import type { Store } from '../storage/index.js';
+import type { Hive } from '../../actors/hive/hive.js';
+import type { AgentManagementMsg, AgentSummary } from '../../actors/agent-management/messages.js';
+import type { TaskManagementMsg, TaskSummary } from '../../actors/task-distributor/messages.js';
+import type { WsStats } from './ws.js';
+
+export interface TrendSample {
+  timestamp: string;
+  cpu_percent: number;
+  rss_mb: number;
+  event_loop_lag_ms: number;
+  queue_depth: number;
+  tasks_per_second: number;
+  running_tasks: number;
+  ws_connections: number;
+}
+
+export interface MetricsDeps {
+  config: HubConfig;
+  hive: Hive;
+  store: Store;
+  sampler: SystemSampler;
+  ws: () => WsStats;
+}
+
+const TREND_INTERVAL_MS = 10_000;
+const TREND_SAMPLES = 60;
+
+export class MetricsReporter {
+  private readonly samples: TrendSample[] = [];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly d: MetricsDeps) {
+    this.timer = setInterval(() => void this.sampleTrend().catch(() => undefined), TREND_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private summaries(): Promise<[AgentSummary, TaskSummary]> {
+    const { hive } = this.d;
+    return Promise.all([
+      hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<AgentSummary>): AgentManagementMsg => ({ type: 'agent.summarize', replyTo })),
+      hive.ask(hive.modules.task_management, (replyTo: ReplyTo<TaskSummary>): TaskManagementMsg => ({ type: 'task.summarize', replyTo })),
+    ]);
+  }
+
+  private async sampleTrend(): Promise<void> {
+    const [agents, tasks] = await this.summaries();
+    const sys = this.d.sampler.read();
+    this.samples.push(trendOf(sys, agents, tasks, this.d.ws()));
+    if (this.samples.length > TREND_SAMPLES) this.samples.shift();
+  }
+
+  async report(): Promise<Record<string, unknown>> {
+    const [agents, tasks] = await this.summaries();
+    const system = this.d.sampler.read();
+    const ws = this.d.ws();
+    const latency = await this.d.store.ping().catch(() => -1);
+    const now = trendOf(system, agents, tasks, ws);
+    const first = this.samples[0];
+    return {
+      current_metrics: {
+        system,
+        agent_management: agents,
+        task_management: tasks,
+        database: { engine: this.d.store.engine, pool: this.d.store.poolStats(), ping_ms: Math.round(latency * 1000) / 1000, reachable: latency >= 0, queries: this.d.store.queryStats() },
+        websocket: ws,
+        neural: { enabled: false, available: false, reason: 'the neural processor arrives with the ONNX release' },
+        cluster: { enabled: this.d.config.cluster.enabled, nodes: 1 },
+        modules: Object.fromEntries(this.d.hive.status().map((m) => [m.name, { status: m.status, restarts: m.restarts, mailbox_depth: m.mailbox_depth }])),
+      },
+      trends: {
+        interval_seconds: TREND_INTERVAL_MS / 1000,
+        samples: this.samples,
+        change_since_first_sample:
+          first === undefined
+            ? null
+            : {
+                seconds: Math.round((Date.parse(now.timestamp) - Date.parse(first.timestamp)) / 1000),
+                cpu_percent: round(now.cpu_percent - first.cpu_percent),
+                rss_mb: round(now.rss_mb - first.rss_mb),
+                queue_depth: now.queue_depth - first.queue_depth,
+                tasks_per_second: round(now.tasks_per_second - first.tasks_per_second),
+              },
+      },
+      collection_timestamp: now.timestamp,
+    };
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+function trendOf(sys: SystemSample, agents: AgentSummary, tasks: TaskSummary, ws: WsStats): TrendSample {
+  return {
+    timestamp: new Date().toISOString(),
+    cpu_percent: sys.cpu_percent,
+    rss_mb: sys.memory.rss_mb,
+    event_loop_lag_ms: sys.event_loop_lag_ms,
+    queue_depth: tasks.queue_depth,
+    tasks_per_second: tasks.tasks_per_second,
+    running_tasks: agents.running_tasks,
+    ws_connections: ws.connections,
+  };
+}

@@ -1,0 +1,37 @@
+/** Every HTTP route of the edge, in one router (docs/api.md documents each; a test checks both ways). */
+import type { HubConfig } from '../../config/index.js';
+import type { HubMetrics } from '../../metrics/registry.js';
+import type { Store } from '../../storage/index.js';
+import type { Hive } from '../../../actors/hive/hive.js';
+import { ok } from '../envelope.js';
+import { healthRoute } from '../health-route.js';
+import type { MetricsReporter } from '../metrics-report.js';
+import { Router } from '../router.js';
+import { agentRoutes } from './agents.js';
+import { hiveRoutes } from './hive.js';
+import { taskRoutes } from './tasks.js';
+
+export interface RouterDeps {
+  config: HubConfig;
+  hive: Hive;
+  store: Store;
+  metrics: HubMetrics;
+  reporter: MetricsReporter;
+  nodeId: string;
+  version: string;
+  startedAt: Date;
+}
+
+export function buildRouter(d: RouterDeps): Router {
+  const router = new Router();
+  router.add('GET', '/health', 'Health: status, version, uptime, modules; ?detailed=true adds every check', healthRoute(d));
+  router.add('GET', '/metrics', 'Measured metrics as JSON (the troubleshooting guide\'s data.current_metrics) with trends', async () => ({ status: 200, body: ok(await d.reporter.report()) }));
+  router.add('GET', '/metrics/prometheus', 'Prometheus text format: Node.js process metrics and hive_* metrics', async () => ({
+    status: 200,
+    text: { contentType: d.metrics.registry.contentType, content: await d.metrics.registry.metrics() },
+  }));
+  agentRoutes(router, d.hive);
+  taskRoutes(router, d.hive, d.config);
+  hiveRoutes(router, d.hive);
+  return router;
+}

@@ -1,0 +1,217 @@
+/**
+ * /ws on the edge's port: observers subscribe to topics (tasks, agents, hive,
+ * metrics) and receive {type, data, timestamp} events from the EventBus.
+ * Limits: [websocket] max_connections (close 1013), max_message_size_mb (uWS
+ * closes oversized messages), timeout_seconds idle timeout with automatic
+ * pings, and a send-buffer bound per client: a client that does not read is
+ * dropped and counted, and never slows the others (each send only appends to
+ * that client's buffer).
+ */
+import uWS from 'uWebSockets.js';
+import { errorMessage } from '../errors/index.js';
+import type { Logger } from '../log/logger.js';
+import { EVENT_TOPICS, type EventBus, type EventTopic, type HubEvent } from '../runtime/index.js';
+
+export interface WsOptions {
+  bus: EventBus;
+  log: Logger;
+  maxConnections: number;
+  heartbeatSeconds: number;
+  idleTimeoutSeconds: number;
+  maxMessageBytes: number;
+  maxBufferedBytes: number;
+  broadcastSeconds: number;
+  /** Current hive status and metrics, sent on subscribe and every broadcastSeconds. */
+  snapshot: (topic: 'hive' | 'metrics') => Promise<unknown>;
+}
+
+export interface WsStats {
+  connections: number;
+  max_connections: number;
+  accepted_total: number;
+  refused_total: number;
+  messages_sent: number;
+  messages_received: number;
+  bytes_sent: number;
+  dropped: number;
+  errors_sent: number;
+  subscriptions: Record<EventTopic, number>;
+}
+
+interface Conn {
+  id: number;
+  topics: Set<EventTopic>;
+  refused: boolean;
+}
+
+type Socket = uWS.WebSocket<Conn>;
+
+const CLOSE_TRY_AGAIN_LATER = 1013;
+
+export class WsHub {
+  private readonly conns = new Set<Socket>();
+  private nextId = 1;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly unsubscribe: () => void;
+  private readonly counters = { accepted_total: 0, refused_total: 0, messages_sent: 0, messages_received: 0, bytes_sent: 0, dropped: 0, errors_sent: 0 };
+
+  constructor(private readonly o: WsOptions) {
+    this.unsubscribe = o.bus.subscribe((e) => this.broadcast(e));
+    this.every(o.heartbeatSeconds * 1000, () => this.heartbeat());
+    this.every(o.broadcastSeconds * 1000, () => {
+      void this.publishSnapshot('hive');
+      void this.publishSnapshot('metrics');
+    });
+  }
+
+  attach(app: uWS.TemplatedApp): void {
+    app.ws<Conn>('/ws', {
+      maxPayloadLength: this.o.maxMessageBytes,
+      // uWS counts idle time in 4 s steps and needs at least 8 s.
+      idleTimeout: Math.max(8, this.o.idleTimeoutSeconds),
+      sendPingsAutomatically: true,
+      maxBackpressure: this.o.maxBufferedBytes * 4,
+      compression: uWS.DISABLED,
+      upgrade: (res, req, context) => {
+        const refused = this.conns.size >= this.o.maxConnections;
+        res.upgrade<Conn>({ id: this.nextId++, topics: new Set(), refused }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+      },
+      open: (ws) => {
+        if (ws.getUserData().refused) {
+          this.counters.refused_total++;
+          ws.end(CLOSE_TRY_AGAIN_LATER, `max_connections (${this.o.maxConnections}) reached; try again later`);
+          return;
+        }
+        this.conns.add(ws);
+        this.counters.accepted_total++;
+        this.sendTo(ws, { type: 'welcome', data: { topics: EVENT_TOPICS, heartbeat_interval: this.o.heartbeatSeconds }, timestamp: new Date().toISOString() });
+      },
+      message: (ws, message, isBinary) => {
+        this.counters.messages_received++;
+        const text = isBinary ? undefined : Buffer.from(message).toString('utf8');
+        this.onMessage(ws, text);
+      },
+      close: (ws) => {
+        this.conns.delete(ws);
+      },
+    });
+  }
+
+  stats(): WsStats {
+    const subscriptions = Object.fromEntries(EVENT_TOPICS.map((t) => [t, 0])) as Record<EventTopic, number>;
+    for (const ws of this.conns) for (const t of ws.getUserData().topics) subscriptions[t]++;
+    return { connections: this.conns.size, max_connections: this.o.maxConnections, ...this.counters, subscriptions };
+  }
+
+  /** Closes every connection (going away) and stops the timers. */
+  close(): void {
+    this.unsubscribe();
+    for (const t of this.timers) clearInterval(t);
+    for (const ws of [...this.conns]) ws.end(1001, 'hub shutting down');
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  private onMessage(ws: Socket, text: string | undefined): void {
+    let msg: unknown;
+    try {
+      if (text === undefined) throw new Error('binary frames are not accepted; send JSON text');
+      msg = JSON.parse(text);
+    } catch (err) {
+      this.sendError(ws, 'VALIDATION_FAILED', `malformed message: ${errorMessage(err)}`);
+      return;
+    }
+    const m = msg as { type?: unknown; topics?: unknown };
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg) || typeof m.type !== 'string') {
+      this.sendError(ws, 'VALIDATION_FAILED', 'type: expected a message {"type": "subscribe" | "unsubscribe" | "ping", ...}');
+      return;
+    }
+    switch (m.type) {
+      case 'ping':
+        this.sendTo(ws, { type: 'pong', data: null, timestamp: new Date().toISOString() });
+        return;
+      case 'subscribe':
+      case 'unsubscribe':
+        this.changeTopics(ws, m.type, m.topics);
+        return;
+      default:
+        this.sendError(ws, 'VALIDATION_FAILED', `type: unknown message type ${JSON.stringify(m.type.slice(0, 64))}; expected subscribe, unsubscribe or ping`);
+    }
+  }
+
+  private changeTopics(ws: Socket, action: 'subscribe' | 'unsubscribe', topics: unknown): void {
+    if (!Array.isArray(topics) || topics.length === 0 || topics.some((t) => typeof t !== 'string' || !(EVENT_TOPICS as readonly string[]).includes(t))) {
+      this.sendError(ws, 'VALIDATION_FAILED', `topics: expected a non-empty array of ${EVENT_TOPICS.join(', ')}`);
+      return;
+    }
+    const set = ws.getUserData().topics;
+    for (const t of topics as EventTopic[]) {
+      if (action === 'subscribe') set.add(t);
+      else set.delete(t);
+    }
+    this.sendTo(ws, { type: `${action}d`, data: { topics: [...set] }, timestamp: new Date().toISOString() });
+    if (action === 'subscribe') {
+      if (topics.includes('hive')) void this.snapshotTo(ws, 'hive');
+      if (topics.includes('metrics')) void this.snapshotTo(ws, 'metrics');
+    }
+  }
+
+  private async snapshotTo(ws: Socket, topic: 'hive' | 'metrics'): Promise<void> {
+    try {
+      const data = await this.o.snapshot(topic);
+      if (this.conns.has(ws)) this.sendTo(ws, { type: topic === 'hive' ? 'hive.status' : 'metrics.update', data, timestamp: new Date().toISOString() });
+    } catch (err) {
+      this.o.log.warn({ err }, `could not build the ${topic} snapshot for a WebSocket client`);
+    }
+  }
+
+  private async publishSnapshot(topic: 'hive' | 'metrics'): Promise<void> {
+    if (![...this.conns].some((ws) => ws.getUserData().topics.has(topic))) return;
+    try {
+      this.o.bus.publish(topic, topic === 'hive' ? 'hive.status' : 'metrics.update', await this.o.snapshot(topic));
+    } catch (err) {
+      this.o.log.warn({ err }, `could not build the periodic ${topic} snapshot`);
+    }
+  }
+
+  private heartbeat(): void {
+    const text = JSON.stringify({ type: 'heartbeat', data: { connections: this.conns.size }, timestamp: new Date().toISOString() });
+    for (const ws of [...this.conns]) this.sendText(ws, text);
+  }
+
+  private broadcast(e: HubEvent): void {
+    let text: string | undefined;
+    for (const ws of [...this.conns]) {
+      if (!ws.getUserData().topics.has(e.topic)) continue;
+      text ??= JSON.stringify({ type: e.type, data: e.data, timestamp: e.timestamp });
+      this.sendText(ws, text);
+    }
+  }
+
+  private sendError(ws: Socket, code: string, message: string): void {
+    this.counters.errors_sent++;
+    this.sendTo(ws, { type: 'error', data: { code, message }, timestamp: new Date().toISOString() });
+  }
+
+  private sendTo(ws: Socket, event: { type: string; data: unknown; timestamp: string }): void {
+    this.sendText(ws, JSON.stringify(event));
+  }
+
+  /** Sends, or drops a client whose unsent data passed the bound (it is not reading). */
+  private sendText(ws: Socket, text: string): void {
+    if (ws.getBufferedAmount() > this.o.maxBufferedBytes) {
+      this.conns.delete(ws);
+      this.counters.dropped++;
+      this.o.log.warn({ event: 'ws.dropped', conn: ws.getUserData().id, buffered: ws.getBufferedAmount() }, `WebSocket client dropped: more than ${this.o.maxBufferedBytes} bytes unsent (slow consumer)`);
+      ws.close();
+      return;
+    }
+    ws.send(text, false, false);
+    this.counters.messages_sent++;
+    this.counters.bytes_sent += text.length;
+  }
+}
