@@ -29,7 +29,8 @@ type Ctx = ActorContext<AgentManagementMsg>;
 
 interface State {
   agents: Map<string, Agent>;
-  load: Map<string, number>;
+  /** Task ids each agent runs now (sets, so a late or repeated notice cannot skew the count). */
+  load: Map<string, Set<string>>;
   children: Map<string, ActorRef<AgentMsg>>;
   /** Agents whose state or stats changed since the last flush, with the state last stored. */
   dirty: Map<string, AgentState>;
@@ -52,14 +53,24 @@ async function init(deps: ModuleDeps, ctx: Ctx): Promise<State> {
   const state: State = { agents: await loadLocalAgents(deps), load: new Map(), children: new Map(), dirty: new Map(), registered: 0, removed: 0, completed: 0, failed: 0 };
   for (const task of await deps.store.listLeasedTasks(deps.nodeId)) {
     const agentId = task.assigned_agent;
-    if (deps.executions.has(task.id) && agentId !== null && state.agents.has(agentId)) state.load.set(agentId, (state.load.get(agentId) ?? 0) + 1);
+    if (deps.executions.has(task.id) && agentId !== null && state.agents.has(agentId)) running(state, agentId).add(task.id);
     else await requeueTask(deps, task, 'recovered: no execution holds it on this node');
   }
   for (const agent of state.agents.values()) {
     if (agent.kind === 'local') spawnChild(deps, state, agent, ctx);
-    setState(state, agent.id, (state.load.get(agent.id) ?? 0) > 0 ? 'working' : 'idle');
+    setState(state, agent.id, loadOf(state, agent.id) > 0 ? 'working' : 'idle');
   }
   return state;
+}
+
+function running(state: State, agentId: string): Set<string> {
+  let set = state.load.get(agentId);
+  if (set === undefined) state.load.set(agentId, (set = new Set()));
+  return set;
+}
+
+function loadOf(state: State, agentId: string): number {
+  return state.load.get(agentId)?.size ?? 0;
 }
 
 function spawnChild(deps: ModuleDeps, state: State, agent: Agent, ctx: Ctx): void {
@@ -76,7 +87,7 @@ function setState(state: State, id: string, next: AgentState): void {
 
 function view(state: State, agent: Agent): AgentView {
   const current = state.agents.get(agent.id) ?? agent;
-  return { ...current, running_tasks: state.load.get(agent.id) ?? 0 };
+  return { ...current, running_tasks: loadOf(state, agent.id) };
 }
 
 function notifyDistributor(peers: AgentPeers, ctx: Ctx, msg: TaskManagementMsg): void {
@@ -154,8 +165,8 @@ async function remove(deps: ModuleDeps, peers: AgentPeers, state: State, id: str
 }
 
 function slotOf(state: State, agent: Agent): AgentSlot {
-  const running = state.load.get(agent.id) ?? 0;
-  return { agent, running, free: Math.max(0, agent.max_concurrency - running) };
+  const n = loadOf(state, agent.id);
+  return { agent, running: n, free: Math.max(0, agent.max_concurrency - n) };
 }
 
 function canTakeWork(agent: Agent): boolean {
@@ -192,7 +203,7 @@ async function dispatch(deps: ModuleDeps, peers: AgentPeers, state: State, agent
     notifyDistributor(peers, ctx, { type: 'task.finished', done: { agentId, taskId: task.id, outcome: 'stale', durationMs: 0 } });
     return;
   }
-  state.load.set(agentId, (state.load.get(agentId) ?? 0) + 1);
+  running(state, agentId).add(task.id);
   setState(state, agentId, 'working');
   ctx.tell(child, { type: 'agent.run', task });
 }
@@ -200,9 +211,10 @@ async function dispatch(deps: ModuleDeps, peers: AgentPeers, state: State, agent
 function taskDone(peers: AgentPeers, state: State, done: TaskDone, ctx: Ctx): void {
   const agent = state.agents.get(done.agentId);
   if (agent !== undefined) {
-    const left = Math.max(0, (state.load.get(done.agentId) ?? 0) - 1);
-    state.load.set(done.agentId, left);
-    if (done.outcome === 'completed' || done.outcome === 'failed') {
+    const set = running(state, done.agentId);
+    const wasRunning = set.delete(done.taskId);
+    const left = set.size;
+    if (wasRunning && (done.outcome === 'completed' || done.outcome === 'failed')) {
       const s = agent.stats;
       const completed = s.tasks_completed + (done.outcome === 'completed' ? 1 : 0);
       const failed = s.tasks_failed + (done.outcome === 'failed' ? 1 : 0);
@@ -219,7 +231,8 @@ function taskDone(peers: AgentPeers, state: State, done: TaskDone, ctx: Ctx): vo
 }
 
 /** Stores state and stats that changed; tells observers of state changes. */
-async function flush(deps: ModuleDeps, state: State): Promise<void> {
+async function flush(deps: ModuleDeps, state: State, ctx: Ctx): Promise<void> {
+  for (const child of state.children.values()) ctx.tell(child, { type: 'agent.recover' });
   const dirty = [...state.dirty];
   state.dirty.clear();
   for (const [id, storedState] of dirty) {
@@ -258,7 +271,7 @@ function summarize(state: State): AgentSummary {
     by_state[a.state]++;
     if (a.kind === 'local') local++;
     if (a.paused) paused++;
-    const load = state.load.get(a.id) ?? 0;
+    const load = loadOf(state, a.id);
     running += load;
     if (load >= a.max_concurrency) busy++;
     if (canTakeWork(a)) capacity += a.max_concurrency;
@@ -324,7 +337,7 @@ export function agentManagementSpec(deps: ModuleDeps, peers: AgentPeers): ActorS
           taskDone(peers, state, msg.done, ctx);
           return state;
         case 'agent.flush':
-          await flush(deps, state);
+          await flush(deps, state, ctx);
           return state;
         case 'module.ping':
           msg.replyTo.ok(true);

@@ -7,7 +7,7 @@ import type { Agent, Task } from '../../src/domain/index.js';
 import { assertNever } from '../../src/errors/index.js';
 import type { ActorContext, ActorRef, ActorSpec } from '../../src/runtime/index.js';
 import type { ModuleDeps } from '../shared/deps.js';
-import { execute, type Outcome } from './execute.js';
+import { execute } from './execute.js';
 import { TaskFailure, type Handler } from './executors.js';
 import type { AgentMsg, TaskDone } from './messages.js';
 
@@ -48,14 +48,27 @@ async function run(deps: ModuleDeps, agent: Agent, parent: AgentParent, task: Ta
     attempt: started.attempts,
     timeout_ms: started.timeout_ms,
   };
-  void execute(handlerFor(deps, agent), input, { agent: { id: agent.id, name: agent.name }, log }, execution.controller).then((outcome) =>
-    ctx.tell(ctx.self, { type: 'agent.finished', task: started, outcome, durationMs: performance.now() - execution.startedAt }),
-  );
+  void execute(handlerFor(deps, agent), input, { agent: { id: agent.id, name: agent.name }, log }, execution.controller).then((outcome) => {
+    // The end is recorded in the node's registry first: if this message is lost (the agent restarting), recovery finds it there.
+    deps.executions.settle(task.id, task.attempts, outcome);
+    try {
+      ctx.tell(ctx.self, { type: 'agent.finished', taskId: task.id, attempt: task.attempts });
+    } catch {
+      // stopped or full: the respawned agent (init) or the periodic recovery re-sends it
+    }
+  });
 }
 
-async function finish(deps: ModuleDeps, agent: Agent, parent: AgentParent, msg: { task: Task; outcome: Outcome; durationMs: number }, ctx: ActorContext<AgentMsg>): Promise<void> {
-  const { task, outcome } = msg;
-  deps.executions.finish(task.id, task.attempts);
+/** Re-sends the ends of this agent's executions that were recorded but never stored. */
+function recover(deps: ModuleDeps, agent: Agent, ctx: ActorContext<AgentMsg>, olderThanMs: number): void {
+  for (const e of deps.executions.unreported(agent.id, olderThanMs)) ctx.tell(ctx.self, { type: 'agent.finished', taskId: e.taskId, attempt: e.attempt });
+}
+
+async function finish(deps: ModuleDeps, agent: Agent, parent: AgentParent, task: { id: string; attempts: number }, ctx: ActorContext<AgentMsg>): Promise<void> {
+  // Only the first report of an end counts (a re-sent one finds the execution gone).
+  const settled = deps.executions.get(task.id, task.attempts)?.settled;
+  if (settled === undefined) return;
+  const { outcome, durationMs } = settled;
   const completedAt = new Date().toISOString();
   let after: Task | undefined;
   if (outcome.kind === 'completed') {
@@ -64,22 +77,29 @@ async function finish(deps: ModuleDeps, agent: Agent, parent: AgentParent, msg: 
     after = await deps.store.transitionTask(task.id, { from: ['running'], to: 'failed', attempt: task.attempts, patch: { error: outcome.error, completed_at: completedAt }, nodeId: deps.nodeId, detail: { code: outcome.error.code } });
   }
   if (after !== undefined) deps.events.publish('tasks', outcome.kind === 'completed' ? 'task.completed' : 'task.failed', after);
+  deps.executions.finish(task.id, task.attempts);
   const reported = outcome.kind === 'cancelled' || after !== undefined ? outcome.kind : 'stale';
-  ctx.tell(parent.ref, { type: 'agent.task_done', done: { agentId: agent.id, taskId: task.id, outcome: reported, durationMs: msg.durationMs } });
+  ctx.tell(parent.ref, { type: 'agent.task_done', done: { agentId: agent.id, taskId: task.id, outcome: reported, durationMs } });
 }
 
 /** The actor of one local agent (a child of agent_management, named by the agent id). */
 export function agentSpec(deps: ModuleDeps, agent: Agent, parent: AgentParent): ActorSpec<AgentMsg, null> {
   return {
     name: `agent-${agent.id}`,
-    init: () => null,
+    init: (ctx) => {
+      recover(deps, agent, ctx, 0); // ends reported to an earlier incarnation that stopped before storing them
+      return null;
+    },
     receive: async (state, msg, ctx) => {
       switch (msg.type) {
         case 'agent.run':
           await run(deps, agent, parent, msg.task, ctx);
           return state;
         case 'agent.finished':
-          await finish(deps, agent, parent, msg, ctx);
+          await finish(deps, agent, parent, { id: msg.taskId, attempts: msg.attempt }, ctx);
+          return state;
+        case 'agent.recover':
+          recover(deps, agent, ctx, 2000);
           return state;
         default:
           return assertNever(msg);

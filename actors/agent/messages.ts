@@ -5,8 +5,10 @@ import type { Outcome } from './execute.js';
 export type AgentMsg =
   /** Run a task the distributor assigned to this agent (attempt = task.attempts). */
   | { type: 'agent.run'; task: Task }
-  /** The handler finished (sent by the execution to the agent's stable ref). */
-  | { type: 'agent.finished'; task: Task; outcome: Outcome; durationMs: number };
+  /** The handler finished (sent by the execution to the agent's stable ref; re-sent if lost). */
+  | { type: 'agent.finished'; taskId: string; attempt: number }
+  /** Re-sends ends whose report was lost (a restart dropped the message). */
+  | { type: 'agent.recover' };
 
 /** What an agent reports to agent_management when a task leaves it. */
 export type TaskDone = {

@@ -10,7 +10,11 @@ export interface Execution {
   attempt: number;
   controller: AbortController;
   startedAt: number;
+  /** Set when the handler ended; kept until the agent actor has stored it (a report lost in a restart is re-sent). */
+  settled?: { outcome: Outcome; durationMs: number; at: number };
 }
+
+import type { Outcome } from '../agent/execute.js';
 
 export class Executions {
   private readonly byTask = new Map<string, Execution>();
@@ -24,6 +28,26 @@ export class Executions {
   /** Forgets an execution once it reported, unless a newer attempt replaced it. */
   finish(taskId: string, attempt: number): void {
     if (this.byTask.get(taskId)?.attempt === attempt) this.byTask.delete(taskId);
+  }
+
+  /** Records how the handler ended (before the agent actor is told). */
+  settle(taskId: string, attempt: number, outcome: Outcome): Execution | undefined {
+    const e = this.byTask.get(taskId);
+    if (e === undefined || e.attempt !== attempt) return undefined;
+    e.settled = { outcome, durationMs: performance.now() - e.startedAt, at: performance.now() };
+    return e;
+  }
+
+  /** The execution of this task attempt, if it has not been stored yet. */
+  get(taskId: string, attempt: number): Execution | undefined {
+    const e = this.byTask.get(taskId);
+    return e?.attempt === attempt ? e : undefined;
+  }
+
+  /** Ended executions whose end was not stored within olderThanMs (their report was lost): re-send them. */
+  unreported(agentId: string, olderThanMs = 0): Execution[] {
+    const now = performance.now();
+    return [...this.byTask.values()].filter((e) => e.agentId === agentId && e.settled !== undefined && now - e.settled.at >= olderThanMs);
   }
 
   has(taskId: string): boolean {
