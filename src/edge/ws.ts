@@ -47,6 +47,7 @@ interface Conn {
 type Socket = uWS.WebSocket<Conn>;
 
 const CLOSE_TRY_AGAIN_LATER = 1013;
+const CLOSE_TOO_BIG = 1009;
 
 export class WsHub {
   private readonly conns = new Set<Socket>();
@@ -66,7 +67,8 @@ export class WsHub {
 
   attach(app: uWS.TemplatedApp): void {
     app.ws<Conn>('/ws', {
-      maxPayloadLength: this.o.maxMessageBytes,
+      // uWS cuts a connection off without a close frame above its limit: give it headroom and close with 1009 ourselves.
+      maxPayloadLength: this.o.maxMessageBytes * 2,
       // uWS counts idle time in 4 s steps and needs at least 8 s.
       idleTimeout: Math.max(8, this.o.idleTimeoutSeconds),
       sendPingsAutomatically: true,
@@ -88,6 +90,11 @@ export class WsHub {
       },
       message: (ws, message, isBinary) => {
         this.counters.messages_received++;
+        if (message.byteLength > this.o.maxMessageBytes) {
+          this.conns.delete(ws);
+          ws.end(CLOSE_TOO_BIG, `message of ${message.byteLength} bytes is above max_message_size_mb (${this.o.maxMessageBytes} bytes)`);
+          return;
+        }
         const text = isBinary ? undefined : Buffer.from(message).toString('utf8');
         this.onMessage(ws, text);
       },
