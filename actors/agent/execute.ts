@@ -47,7 +47,9 @@ export async function execute(handler: Handler, task: ExecutorTask, ctx: Omit<Ex
     }
     if (err instanceof TaskFailure) return failed(err.code, err.message, err.retryable);
     if (err instanceof TypeError && /JSON|circular|BigInt/i.test(err.message)) return failed('RESULT_NOT_JSON', `the handler's result is not JSON: ${err.message}`, false);
-    return failed('TASK_FAILED', errorMessage(err), false);
+    // Plain errors from user handlers may say what they are: {code: "UPPER_SNAKE", retryable: true}.
+    const { code, retryable } = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; retryable?: unknown };
+    return failed(typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : 'TASK_FAILED', errorMessage(err), retryable === true);
   } finally {
     clearTimeout(timer);
   }

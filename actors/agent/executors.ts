@@ -29,6 +29,15 @@ export interface ExecutorContext {
 
 export type Handler = (task: ExecutorTask, ctx: ExecutorContext) => unknown;
 
+/** The codes a failed task's `error.code` can carry (docs/errors.md lists them; a test checks). */
+export const TASK_FAILURE_CODES = {
+  TASK_FAILED: { retryable: 'as the handler says', summary: 'The handler threw (a TaskFailure, or any other error: not retryable).' },
+  TASK_TIMEOUT: { retryable: 'yes', summary: "The handler ran longer than the task's timeout_ms and was aborted." },
+  INVALID_PAYLOAD: { retryable: 'no', summary: 'The payload does not fit the executor (e.g. sleep without an integer payload.ms).' },
+  RESULT_NOT_JSON: { retryable: 'no', summary: 'The handler returned something that is not JSON (a cycle, a BigInt).' },
+  EXECUTOR_MISSING: { retryable: 'yes', summary: "The agent's executor is not configured on this node." },
+} as const;
+
 /** Throw this from a handler to choose the failure code and whether a retry may help. */
 export class TaskFailure extends Error {
   constructor(

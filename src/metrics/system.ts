@@ -2,6 +2,8 @@ import os from 'node:os';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { round2 } from './windows.js';
 
+const RESOLUTION_MS = 10;
+
 export interface SystemSample {
   cpu_percent: number;
   memory: { rss_mb: number; heap_used_mb: number; heap_total_mb: number; percent: number; limit_mb: number; system_total_mb: number; system_free_mb: number };
@@ -17,7 +19,7 @@ export interface SystemSample {
  * memory_limit_mb, and event-loop lag (mean and p99 of the interval).
  */
 export class SystemSampler {
-  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   private lastCpu = process.cpuUsage();
   private lastAt = performance.now();
   private cpuPercent = 0;
@@ -42,8 +44,9 @@ export class SystemSampler {
     this.cpuPercent = wallUs > 0 ? ((cpu.user + cpu.system) / wallUs / this.cores) * 100 : 0;
     this.lastCpu = process.cpuUsage();
     this.lastAt = now;
-    this.lagMean = this.loop.count > 0 ? this.loop.mean / 1e6 : 0;
-    this.lagP99 = this.loop.count > 0 ? this.loop.percentile(99) / 1e6 : 0;
+    // The histogram's samples include the sampling interval itself: lag is what exceeds it.
+    this.lagMean = this.loop.count > 0 ? Math.max(0, this.loop.mean / 1e6 - RESOLUTION_MS) : 0;
+    this.lagP99 = this.loop.count > 0 ? Math.max(0, this.loop.percentile(99) / 1e6 - RESOLUTION_MS) : 0;
     this.loop.reset();
   }
 

@@ -17,7 +17,7 @@ const LIFECYCLE = ['task.created', 'task.assigned', 'task.started', 'task.comple
 async function observer(port: number, topics: string[]): Promise<{ ws: WebSocket; events: any[]; closed: Promise<{ code: number; reason: string }> }> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
   const events: any[] = [];
-  ws.on('message', (data) => events.push(JSON.parse(String(data))));
+  ws.on('message', (data) => events.push(JSON.parse((data as Buffer).toString('utf8'))));
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
