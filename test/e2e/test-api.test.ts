@@ -47,7 +47,7 @@ function engineSuite(engine: 'sqlite' | 'postgres'): void {
       tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-api-'));
       const env: Record<string, string> = { HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_AGENTS_DEFAULT_POOL_SIZE: '4' };
       if (db !== undefined) env['HIVE_DATABASE_URL'] = db.url;
-      hub = await startHub([], hubEnv(env));
+      hub = await startHub(['--config', 'test/fixtures/executors.toml'], hubEnv(env));
       api = client(hub.port);
     });
 
@@ -140,6 +140,20 @@ function engineSuite(engine: 'sqlite' | 'postgres'): void {
       const notFailed = await api.post(`/api/tasks/${busy.body.data.id}/retry`);
       assert.equal(notFailed.body.error.code, 'INVALID_STATE');
       await api.post(`/api/tasks/${f.body.data.id}/cancel`);
+    });
+
+    it('runs a user handler module named in [agents.executors], and enforces timeout_ms', async () => {
+      const a = await api.post('/api/agents', { name: 'upper', executor: 'upper', capabilities: ['shout'] });
+      assert.equal(a.status, 201, JSON.stringify(a.body));
+      const t = await api.post('/api/tasks', { title: 'shout', required_capabilities: ['shout'], payload: { text: 'hello' } });
+      await waitFor(async () => (await api.get(`/api/tasks/${t.body.data.id}`)).body.data.status === 'completed', 10_000, 'the user handler');
+      assert.deepEqual((await api.get(`/api/tasks/${t.body.data.id}`)).body.data.result, { text: 'HELLO', agent: 'upper', attempt: 1 });
+      await api.del(`/api/agents/${a.body.data.id}`);
+      const s = await api.post('/api/agents', { name: 'slowpoke', executor: 'sleep', capabilities: ['slowpoke'] });
+      const late = await api.post('/api/tasks', { title: 'too slow', required_capabilities: ['slowpoke'], payload: { ms: 10_000 }, timeout_ms: 50 });
+      await waitFor(async () => (await api.get(`/api/tasks/${late.body.data.id}`)).body.data.status === 'failed', 10_000, 'the timeout');
+      assert.equal((await api.get(`/api/tasks/${late.body.data.id}`)).body.data.error.code, 'TASK_TIMEOUT');
+      await api.del(`/api/agents/${s.body.data.id}`);
     });
 
     it('honours Idempotency-Key: the same key returns the original task with 200', async () => {

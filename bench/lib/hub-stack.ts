@@ -1,0 +1,63 @@
+/**
+ * The hub's module stack in one process, for benchmarks that drive its router
+ * over different transports: store, actor system, hive, router (the same pieces
+ * src/main.ts wires, without the CLI, signals or /ws).
+ */
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, type HubConfig } from '../../src/config/index.js';
+import { createLogger } from '../../src/log/logger.js';
+import { HubMetrics } from '../../src/metrics/registry.js';
+import { SystemSampler } from '../../src/metrics/system.js';
+import { ActorSystem, EventBus } from '../../src/runtime/index.js';
+import { openStore } from '../../src/storage/index.js';
+import { buildRouter } from '../../src/edge/routes/index.js';
+import { MetricsReporter } from '../../src/edge/metrics-report.js';
+import type { Router } from '../../src/edge/router.js';
+import { Hive } from '../../actors/hive/hive.js';
+import { Executions } from '../../actors/shared/executions.js';
+import { BUILTIN_HANDLERS } from '../../actors/agent/executors.js';
+
+export interface HubStack {
+  config: HubConfig;
+  router: Router;
+  metrics: HubMetrics;
+  close(): Promise<void>;
+}
+
+export async function hubStack(env: Record<string, string>): Promise<HubStack> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hub-bench-'));
+  const config = loadConfig({ env: { HIVE_ENV: 'test', HIVE_DATABASE_DATA_DIR: dataDir, HIVE_LOGGING_LEVEL: 'error', ...env } });
+  const log = createLogger({ level: 'error', nodeId: 'bench' });
+  const metrics = new HubMetrics();
+  const store = await openStore(config, log);
+  await store.migrate();
+  const s = config.supervision;
+  const system = new ActorSystem({
+    name: 'bench',
+    log,
+    metrics,
+    defaultPolicy: { kind: 'restart', maxRestarts: s.max_restarts, withinMs: s.within_seconds * 1000, backoffInitialMs: s.backoff_initial_ms, backoffMaxMs: s.backoff_max_ms },
+    mailboxBound: s.mailbox_bound,
+    askTimeoutMs: s.ask_timeout_ms,
+  });
+  const events = new EventBus();
+  const startedAt = new Date();
+  const hive = await Hive.start(system, { config, store, log, nodeId: 'bench', startedAt, events, executions: new Executions(), handlers: new Map(Object.entries(BUILTIN_HANDLERS)) });
+  const sampler = new SystemSampler(config.performance.memory_limit_mb, os.availableParallelism());
+  const reporter = new MetricsReporter({ config, hive, store, sampler, ws: () => ({ connections: 0, max_connections: 0, accepted_total: 0, refused_total: 0, messages_sent: 0, messages_received: 0, bytes_sent: 0, dropped: 0, errors_sent: 0, subscriptions: { tasks: 0, agents: 0, hive: 0, metrics: 0 } }) });
+  const router = buildRouter({ config, hive, store, metrics, reporter, nodeId: 'bench', version: 'bench', startedAt });
+  return {
+    config,
+    router,
+    metrics,
+    close: async () => {
+      reporter.stop();
+      sampler.stop();
+      hive.stopTimers();
+      await system.shutdown();
+      await store.close();
+    },
+  };
+}
