@@ -73,7 +73,7 @@ for (const engine of engines) {
       store = opened.store;
       another = opened.another;
       cleanup = opened.cleanup;
-      assert.deepEqual(await store.migrate(), [1]);
+      assert.deepEqual(await store.migrate(), [1, 2]);
     });
     after(() => cleanup());
 
