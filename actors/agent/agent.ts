@@ -76,7 +76,12 @@ async function finish(deps: ModuleDeps, agent: Agent, parent: AgentParent, task:
   } else if (outcome.kind === 'failed') {
     after = await deps.store.transitionTask(task.id, { from: ['running'], to: 'failed', attempt: task.attempts, patch: { error: outcome.error, completed_at: completedAt }, nodeId: deps.nodeId, detail: { code: outcome.error.code } });
   }
-  if (after !== undefined) deps.events.publish('tasks', outcome.kind === 'completed' ? 'task.completed' : 'task.failed', after);
+  if (after !== undefined) {
+    deps.events.publish('tasks', outcome.kind === 'completed' ? 'task.completed' : 'task.failed', after);
+    const fields = { event: `task.${after.status}`, task_id: task.id, agent_id: agent.id, duration_ms: Math.round(durationMs * 100) / 100 };
+    if (outcome.kind === 'failed') deps.log.warn({ ...fields, code: outcome.error.code, retryable: outcome.error.retryable }, `task failed: ${outcome.error.message}`);
+    else deps.log.debug(fields, 'task completed');
+  }
   deps.executions.finish(task.id, task.attempts);
   const reported = outcome.kind === 'cancelled' || after !== undefined ? outcome.kind : 'stale';
   ctx.tell(parent.ref, { type: 'agent.task_done', done: { agentId: agent.id, taskId: task.id, outcome: reported, durationMs } });

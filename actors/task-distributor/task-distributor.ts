@@ -31,6 +31,9 @@ type Ctx = ActorContext<TaskManagementMsg>;
 /** A lease outlives the task's timeout by this much: it only expires when an execution was lost. */
 const LEASE_GRACE_MS = 30_000;
 
+/** A dispatch round reads at most this many ready tasks looking for ones its free agents can take. */
+const MAX_SCAN_PER_ROUND = 5000;
+
 interface State {
   stopped: boolean;
   counts: { at: number; value: Record<TaskStatus, number> } | undefined;
@@ -65,13 +68,18 @@ function queueDispatch(state: State, ctx: Ctx): void {
   ctx.tell(ctx.self, { type: 'task.dispatch' });
 }
 
-async function submitOne(deps: ModuleDeps, state: State, task: NewTask): Promise<Submitted> {
+/** Refuses a submission of n tasks that would pass [tasks] max_pending. */
+async function checkRoom(deps: ModuleDeps, state: State, n: number): Promise<void> {
   const pending = (await counts(deps, state)).pending;
   const max = deps.config.tasks.max_pending;
-  if (pending >= max) {
-    throw new HubError('QUEUE_FULL', `${pending} tasks are pending ([tasks] max_pending = ${max}); retry later`, { details: { pending, max_pending: max } });
+  if (pending + n > max) {
+    throw new HubError('QUEUE_FULL', `${pending} tasks are pending ([tasks] max_pending = ${max}); ${n === 1 ? 'this task does' : `these ${n} tasks do`} not fit; retry later`, {
+      details: { pending, max_pending: max, submitted: n },
+    });
   }
-  const result = await deps.store.createTask(task, deps.nodeId);
+}
+
+function accepted(deps: ModuleDeps, state: State, result: Submitted): Submitted {
   if (result.created) {
     state.since.submitted++;
     if (state.counts !== undefined) state.counts.value.pending++;
@@ -80,6 +88,17 @@ async function submitOne(deps: ModuleDeps, state: State, task: NewTask): Promise
     state.since.deduplicated++;
   }
   return result;
+}
+
+async function submitOne(deps: ModuleDeps, state: State, task: NewTask): Promise<Submitted> {
+  await checkRoom(deps, state, 1);
+  return accepted(deps, state, await deps.store.createTask(task, deps.nodeId));
+}
+
+/** A bulk submission is one transaction: every task is stored, or none. */
+async function submitMany(deps: ModuleDeps, state: State, tasks: NewTask[]): Promise<Submitted[]> {
+  await checkRoom(deps, state, tasks.length);
+  return (await deps.store.createTasks(tasks, deps.nodeId)).map((r) => accepted(deps, state, r));
 }
 
 async function getTask(deps: ModuleDeps, id: string): Promise<Task> {
@@ -182,21 +201,29 @@ async function dispatchRound(deps: ModuleDeps, peers: TaskPeers, state: State, c
   const free = slots.reduce((n, s) => n + s.free, 0);
   if (free === 0) return;
   state.dist.dispatch_rounds++;
-  // Read past the free slots so that tasks no free agent can take do not block those behind them.
-  const ready = await deps.store.listReadyTasks(Math.min(500, free * 8));
+  // Read past the free slots so that tasks no free agent can take do not block those
+  // behind them; page on while slots are left, up to a bound per round.
+  const pageSize = Math.min(500, free * 8);
   let left = free;
-  for (const task of ready) {
-    if (left === 0) break;
-    const slot = bestSlot(slots, task);
-    if (slot === undefined) {
-      state.dist.unmatched_skips++;
-      continue;
+  for (let offset = 0; left > 0 && offset < MAX_SCAN_PER_ROUND; ) {
+    const ready = await deps.store.listReadyTasks(pageSize, offset);
+    let taken = 0;
+    for (const task of ready) {
+      if (left === 0) break;
+      const slot = bestSlot(slots, task);
+      if (slot === undefined) {
+        state.dist.unmatched_skips++;
+        continue;
+      }
+      if ((await assignTo(deps, peers, state, task, slot.agent.id, 'dispatched', ctx)) === undefined) continue;
+      state.dist.assignments++;
+      slot.free--;
+      slot.running++;
+      left--;
+      taken++;
     }
-    if ((await assignTo(deps, peers, state, task, slot.agent.id, 'dispatched', ctx)) === undefined) continue;
-    state.dist.assignments++;
-    slot.free--;
-    slot.running++;
-    left--;
+    if (ready.length < pageSize) break;
+    offset += ready.length - taken; // assigned tasks left the pending set
   }
 }
 
@@ -274,11 +301,7 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
           queueDispatch(state, ctx);
           return state;
         case 'task.submit_bulk':
-          await answer(msg.replyTo, async () => {
-            const out: Submitted[] = [];
-            for (const t of msg.tasks) out.push(await submitOne(deps, state, t));
-            return out;
-          });
+          await answer(msg.replyTo, () => submitMany(deps, state, msg.tasks));
           queueDispatch(state, ctx);
           return state;
         case 'task.get':

@@ -107,6 +107,8 @@ export interface Store {
 
   /** Inserts a task; with an idempotency key already used, returns the original and created=false. */
   createTask(task: NewTask, nodeId: string): Promise<{ task: Task; created: boolean }>;
+  /** Inserts several tasks in one transaction: all of them are stored, or none. */
+  createTasks(tasks: readonly NewTask[], nodeId: string): Promise<Array<{ task: Task; created: boolean }>>;
   getTask(id: string): Promise<Task | undefined>;
   listTasks(filter: TaskFilter): Promise<Page<Task>>;
   /** Applies a transition if the task is still in an allowed status; undefined when it is not (or is missing). */
@@ -114,7 +116,7 @@ export interface Store {
   /** Claims ready pending tasks (priority, then FIFO), leasing them to a node; never one task to two claimers. */
   claimTasks(request: ClaimRequest): Promise<Task[]>;
   /** Pending tasks due now, in dispatch order (priority, then FIFO), without claiming them. */
-  listReadyTasks(limit: number): Promise<Task[]>;
+  listReadyTasks(limit: number, offset?: number): Promise<Task[]>;
   /** Tasks in assigned or running whose lease this node holds (recovery after a restart). */
   listLeasedTasks(nodeId: string): Promise<Task[]>;
   listTaskEvents(taskId: string): Promise<TaskEvent[]>;

@@ -156,6 +156,16 @@ function engineSuite(engine: 'sqlite' | 'postgres'): void {
       await api.del(`/api/agents/${s.body.data.id}`);
     });
 
+    it('does not let tasks no agent can take block the ones behind them', async () => {
+      const blockers = await api.post('/api/tasks/bulk', { tasks: Array.from({ length: 600 }, (_, i) => ({ title: `blocker-${i}`, priority: 'critical', required_capabilities: ['unobtainium'] })) });
+      assert.equal(blockers.status, 201);
+      const t = await api.post('/api/tasks', { title: 'behind the blockers', priority: 'low', payload: 'through' });
+      await waitFor(async () => (await api.get(`/api/tasks/${t.body.data.id}`)).body.data.status === 'completed', 20_000, 'the task behind 600 unmatched ones');
+      const tm = (await api.get('/metrics')).body.data.current_metrics.task_management;
+      assert.ok(tm.distribution.unmatched_skips >= 600);
+      for (const b of blockers.body.data.tasks) assert.equal((await api.post(`/api/tasks/${b.id}/cancel`)).status, 200);
+    });
+
     it('honours Idempotency-Key: the same key returns the original task with 200', async () => {
       const headers = { 'Idempotency-Key': `key-${engine}` };
       const first = await api.post('/api/tasks', { title: 'once' }, headers);

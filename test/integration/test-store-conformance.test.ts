@@ -218,6 +218,17 @@ for (const engine of engines) {
       assert.ok(ready.every((t) => t.status === 'pending'));
     });
 
+    it('stores a batch of tasks all or nothing', async () => {
+      const before = (await store.listTasks({ limit: 1, offset: 0 })).total;
+      const ok = await store.createTasks([newTask({ title: 'b1' }), newTask({ title: 'b2', idempotency_key: 'batch-key' }), newTask({ title: 'b2', idempotency_key: 'batch-key' })], 'n1');
+      assert.deepEqual(ok.map((r) => r.created), [true, true, false]);
+      assert.equal(ok[2]?.task.id, ok[1]?.task.id);
+      const broken = newTask({ title: 'bad' }) as unknown as Record<string, unknown>;
+      broken['priority'] = 'bogus'; // violates the priority CHECK: the whole batch must roll back
+      await assert.rejects(store.createTasks([newTask({ title: 'b3' }), broken as unknown as NewTask], 'n1'));
+      assert.equal((await store.listTasks({ limit: 1, offset: 0 })).total, before + 2);
+    });
+
     it('counts tasks by status', async () => {
       const counts = await store.countTasksByStatus();
       const total = (await store.listTasks({ limit: 1, offset: 0 })).total;

@@ -117,25 +117,35 @@ export class SqlStore implements Store {
   }
 
   async createTask(t: NewTask, nodeId: string): Promise<{ task: Task; created: boolean }> {
+    return this.db.transaction((tx) => this.insertTask(tx, t, nodeId));
+  }
+
+  async createTasks(tasks: readonly NewTask[], nodeId: string): Promise<Array<{ task: Task; created: boolean }>> {
     return this.db.transaction(async (tx) => {
-      const now = new Date().toISOString();
-      const rows = await tx.all(
-        `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, payload,
-           attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?, ?, 0, ?, ?, ?)
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
-        [randomUUID(), t.title, t.description, t.type, t.priority, PRIORITY_RANK[t.priority], toJson(t.required_capabilities),
-          toJson(t.payload), t.max_attempts, t.timeout_ms, t.run_at, t.idempotency_key, now, now],
-      );
-      const inserted = rows[0];
-      if (inserted !== undefined) {
-        const task = rowToTask(this.dialect, inserted);
-        await this.insertEvent(tx, task.id, null, 'pending', null, nodeId, { reason: 'submitted' });
-        return { task, created: true };
-      }
-      const existing = await tx.all('SELECT * FROM tasks WHERE idempotency_key = ?', [t.idempotency_key]);
-      return { task: rowToTask(this.dialect, existing[0] ?? {}), created: false };
+      const out: Array<{ task: Task; created: boolean }> = [];
+      for (const t of tasks) out.push(await this.insertTask(tx, t, nodeId));
+      return out;
     });
+  }
+
+  private async insertTask(tx: Executor, t: NewTask, nodeId: string): Promise<{ task: Task; created: boolean }> {
+    const now = new Date().toISOString();
+    const rows = await tx.all(
+      `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, payload,
+         attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?, ?, 0, ?, ?, ?)
+       ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
+      [randomUUID(), t.title, t.description, t.type, t.priority, PRIORITY_RANK[t.priority], toJson(t.required_capabilities),
+        toJson(t.payload), t.max_attempts, t.timeout_ms, t.run_at, t.idempotency_key, now, now],
+    );
+    const inserted = rows[0];
+    if (inserted !== undefined) {
+      const task = rowToTask(this.dialect, inserted);
+      await this.insertEvent(tx, task.id, null, 'pending', null, nodeId, { reason: 'submitted' });
+      return { task, created: true };
+    }
+    const existing = await tx.all('SELECT * FROM tasks WHERE idempotency_key = ?', [t.idempotency_key]);
+    return { task: rowToTask(this.dialect, existing[0] ?? {}), created: false };
   }
 
   async getTask(id: string): Promise<Task | undefined> {
@@ -196,11 +206,11 @@ export class SqlStore implements Store {
     });
   }
 
-  async listReadyTasks(limit: number): Promise<Task[]> {
+  async listReadyTasks(limit: number, offset = 0): Promise<Task[]> {
     const rows = await this.db.all(
       `SELECT * FROM tasks WHERE status = 'pending' AND (run_at IS NULL OR run_at <= ?)
-       ORDER BY priority_rank DESC, ${this.dialect.insertOrder} LIMIT ?`,
-      [new Date().toISOString(), limit],
+       ORDER BY priority_rank DESC, ${this.dialect.insertOrder} LIMIT ? OFFSET ?`,
+      [new Date().toISOString(), limit, offset],
     );
     return rows.map((r) => rowToTask(this.dialect, r));
   }
