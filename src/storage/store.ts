@@ -15,6 +15,8 @@ export interface AgentFilter extends PageRequest {
 }
 
 export interface TaskFilter extends PageRequest {
+  /** Oldest first (default) or newest first. */
+  order?: 'asc' | 'desc' | undefined;
   status?: TaskStatus | undefined;
   priority?: Priority | undefined;
   agent?: string | undefined;

@@ -80,6 +80,9 @@ function engineSuite(engine: 'sqlite' | 'postgres'): void {
         assert.deepEqual(t.result, { i });
         assert.deepEqual(t.events.map((e: any) => e.to_status), ['pending', 'assigned', 'running', 'completed']);
       }
+      const newest = (await api.get('/api/tasks?order=desc&limit=1')).body.data.tasks[0];
+      const oldest = (await api.get('/api/tasks?order=asc&limit=1')).body.data.tasks[0];
+      assert.ok(newest.created_at >= oldest.created_at && newest.id !== oldest.id);
       const completed = await allTasks(api, 'completed');
       assert.equal(new Set(completed.map((t) => t.id)).size, 1000);
       for (const t of completed) assert.deepEqual(t.result, { i: ids.indexOf(t.id) });

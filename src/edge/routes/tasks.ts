@@ -55,15 +55,16 @@ export function taskRoutes(router: Router, hive: Hive, config: HubConfig): void 
     priority: { kind: 'enum', values: PRIORITIES },
     agent: { kind: 'uuid' },
     capability: { kind: 'name' },
+    order: { kind: 'enum', values: ['asc', 'desc'] },
     ...PAGING,
   } as const;
 
   const list = async (req: EdgeRequest, fixed?: TaskStatus): Promise<{ status: number; body: unknown }> => {
-    const q = parseQuery(req.query, fixed === undefined ? listSpec : { priority: listSpec.priority, capability: listSpec.capability, ...PAGING });
+    const q = parseQuery(req.query, fixed === undefined ? listSpec : { priority: listSpec.priority, capability: listSpec.capability, order: listSpec.order, ...PAGING });
     const limit = q.limit ?? 100;
     const offset = q.offset ?? 0;
     const status = fixed ?? ((q as { status?: string }).status as TaskStatus | undefined);
-    const filter = { status, priority: q.priority as Priority | undefined, agent: (q as { agent?: string }).agent, capability: q.capability, limit, offset };
+    const filter = { order: q.order as 'asc' | 'desc' | undefined, status, priority: q.priority as Priority | undefined, agent: (q as { agent?: string }).agent, capability: q.capability, limit, offset };
     const page = await ask((replyTo: ReplyTo<Page<Task>>): TaskManagementMsg => ({ type: 'task.list', filter, replyTo }));
     return { status: 200, body: ok({ tasks: page.items, total: page.total, limit, offset }) };
   };

@@ -162,7 +162,8 @@ export class SqlStore implements Store {
     if (f.capability !== undefined) {
       w.add(this.dialect.jsonArrayHasName('required_capabilities'), this.dialect.jsonArrayHasNameParam(f.capability));
     }
-    return this.page('tasks', w, 'created_at, id', f, (r) => rowToTask(this.dialect, r));
+    const order = f.order === 'desc' ? `created_at DESC, ${this.dialect.insertOrder} DESC` : `created_at, ${this.dialect.insertOrder}`;
+    return this.page('tasks', w, order, f, (r) => rowToTask(this.dialect, r));
   }
 
   async transitionTask(id: string, tr: TaskTransition): Promise<Task | undefined> {
