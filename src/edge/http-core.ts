@@ -76,7 +76,12 @@ async function route(router: Router, raw: RawRequest): Promise<{ reply: EdgeResp
     const err = new HubError('METHOD_NOT_ALLOWED', `${raw.path} does not accept ${raw.method}; it accepts ${match.allowed.join(', ')}`, { details: { method: raw.method, allowed: match.allowed } });
     throw Object.assign(err, { allow: match.allowed.join(', ') });
   }
-  const reply = await match.route.handler({ method: raw.method, path: raw.path, query: new URLSearchParams(raw.query), headers: raw.headers, params: match.params, body: parseBody(raw) });
+  const query = new URLSearchParams(raw.query);
+  if (!match.route.query) {
+    const first = [...query.keys()][0];
+    if (first !== undefined) throw new HubError('VALIDATION_FAILED', `${first}: unknown query parameter; ${raw.method} ${match.route.pattern} takes none`, { details: { field: first } });
+  }
+  const reply = await match.route.handler({ method: raw.method, path: raw.path, query, headers: raw.headers, params: match.params, body: parseBody(raw) });
   return { reply, pattern: match.route.pattern };
 }
 

@@ -28,6 +28,8 @@ export interface Route {
   handler: RouteHandler;
   /** What the route does, one line (listed by the docs test and shown in 405 answers). */
   summary: string;
+  /** Whether the handler reads (and validates) a query string; other routes refuse one. */
+  query: boolean;
 }
 
 interface Compiled extends Route {
@@ -40,10 +42,10 @@ export type Match = { route: Route; params: Record<string, string> } | { allowed
 export class Router {
   private readonly compiled: Compiled[] = [];
 
-  add(method: string, pattern: string, summary: string, handler: RouteHandler): this {
+  add(method: string, pattern: string, summary: string, handler: RouteHandler, options: { query?: boolean } = {}): this {
     const segments = pattern.split('/').slice(1);
     if (this.compiled.some((r) => r.method === method && r.pattern === pattern)) throw new Error(`route ${method} ${pattern} added twice`);
-    this.compiled.push({ method, pattern, handler, summary, segments, params: segments.filter((s) => s.startsWith(':')).length });
+    this.compiled.push({ method, pattern, handler, summary, query: options.query === true, segments, params: segments.filter((s) => s.startsWith(':')).length });
     this.compiled.sort((a, b) => a.params - b.params);
     return this;
   }

@@ -47,6 +47,8 @@ const CASES: Case[] = [
   { name: 'unknown query parameter', method: 'GET', path: '/api/tasks?colour=red', status: 400, code: 'VALIDATION_FAILED', field: 'colour' },
   { name: 'repeated query parameter', method: 'GET', path: '/api/tasks?limit=1&limit=2', status: 400, code: 'VALIDATION_FAILED', field: 'limit' },
   { name: 'agent filter not a UUID', method: 'GET', path: '/api/tasks?agent=bob', status: 400, code: 'VALIDATION_FAILED', field: 'agent' },
+  { name: 'query on a route that takes none', method: 'GET', path: '/metrics?verbose=1', status: 400, code: 'VALIDATION_FAILED', field: 'verbose' },
+  { name: 'query on a module restart', method: 'POST', path: '/api/modules/task_management/restart?force=true', status: 400, code: 'VALIDATION_FAILED', field: 'force' },
   { name: 'bad detailed flag', method: 'GET', path: '/health?detailed=yes', status: 400, code: 'VALIDATION_FAILED', field: 'detailed' },
   { name: 'unknown executor', method: 'POST', path: '/api/agents', body: { name: 'a', executor: 'quantum' }, status: 400, code: 'VALIDATION_FAILED', field: 'executor' },
   { name: 'bad capability name', method: 'POST', path: '/api/agents', body: { name: 'a', capabilities: [{ name: 'bad name!' }] }, status: 400, code: 'VALIDATION_FAILED', field: 'capabilities[0].name' },

@@ -25,7 +25,7 @@ export function agentRoutes(router: Router, hive: Hive): void {
     const filter = { state: q.state as AgentView['state'] | undefined, type: q.type as AgentView['type'] | undefined, kind: q.kind as AgentView['kind'] | undefined, capability: q.capability, limit, offset };
     const page = await ask((replyTo: ReplyTo<Page<AgentView>>): AgentManagementMsg => ({ type: 'agent.list', filter, replyTo }));
     return { status: 200, body: ok({ agents: page.items, total: page.total, limit, offset }) };
-  });
+  }, { query: true });
 
   router.add('POST', '/api/agents', 'Register an in-process agent of a configured executor kind', async (req) => {
     const agent = parseNewAgent(req.body);

@@ -24,7 +24,7 @@ export interface RouterDeps {
 
 export function buildRouter(d: RouterDeps): Router {
   const router = new Router();
-  router.add('GET', '/health', 'Health: status, version, uptime, modules; ?detailed=true adds every check', healthRoute(d));
+  router.add('GET', '/health', 'Health: status, version, uptime, modules; ?detailed=true adds every check', healthRoute(d), { query: true });
   router.add('GET', '/metrics', 'Measured metrics as JSON (the troubleshooting guide\'s data.current_metrics) with trends', async () => ({ status: 200, body: ok(await d.reporter.report()) }));
   router.add('GET', '/metrics/prometheus', 'Prometheus text format: Node.js process metrics and hive_* metrics', async () => ({
     status: 200,

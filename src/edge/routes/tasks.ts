@@ -69,8 +69,8 @@ export function taskRoutes(router: Router, hive: Hive, config: HubConfig): void 
     return { status: 200, body: ok({ tasks: page.items, total: page.total, limit, offset }) };
   };
 
-  router.add('GET', '/api/tasks', 'List tasks; filters status, priority, agent, capability; paging limit, offset', (req) => list(req));
-  router.add('GET', '/api/tasks/pending', 'Tasks waiting for an agent, with their required capabilities', (req) => list(req, 'pending'));
+  router.add('GET', '/api/tasks', 'List tasks; filters status, priority, agent, capability; paging limit, offset', (req) => list(req), { query: true });
+  router.add('GET', '/api/tasks/pending', 'Tasks waiting for an agent, with their required capabilities', (req) => list(req, 'pending'), { query: true });
 
   router.add('POST', '/api/tasks', 'Submit a task (201; 200 with the original when the Idempotency-Key was used before)', async (req) => {
     const task = parseNewTask(req.body, defaults, idempotencyKey(req));
