@@ -36,6 +36,8 @@ export interface Task {
   updated_at: string;
   started_at: string | null;
   completed_at: string | null;
+  /** When this node claimed it for an agent (the current attempt). */
+  claimed_at: string | null;
 }
 
 /** A validated task submission, before the store gives it an id. */
@@ -50,6 +52,10 @@ export interface NewTask {
   timeout_ms: number;
   run_at: string | null;
   idempotency_key: string | null;
+  /** Ids of tasks that must complete first (resolved and checked by the store). */
+  depends_on: string[];
+  /** An id chosen before storing (bulk submissions whose items refer to each other); the store picks one otherwise. */
+  id?: string;
 }
 
 export interface TaskDefaults {
@@ -57,11 +63,14 @@ export interface TaskDefaults {
   timeoutMs: number;
 }
 
-const FIELDS = ['title', 'description', 'type', 'priority', 'required_capabilities', 'payload', 'max_attempts', 'timeout_ms', 'run_at'];
+const FIELDS = ['title', 'description', 'type', 'priority', 'required_capabilities', 'payload', 'max_attempts', 'timeout_ms', 'run_at', 'depends_on'];
+
+/** Most dependencies one task may have. */
+export const MAX_DEPENDENCIES = 100;
 
 /** Validates a submission; throws VALIDATION_FAILED naming the field. */
-export function parseNewTask(body: unknown, defaults: TaskDefaults, idempotencyKey: string | null = null): NewTask {
-  const input = asInput(body, '(body)', FIELDS);
+export function parseNewTask(body: unknown, defaults: TaskDefaults, idempotencyKey: string | null = null, extraFields: readonly string[] = []): NewTask {
+  const input = asInput(body, '(body)', [...FIELDS, ...extraFields]);
   if (idempotencyKey !== null && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
     throw invalid('Idempotency-Key', 'must be 1 to 255 characters');
   }
@@ -76,7 +85,19 @@ export function parseNewTask(body: unknown, defaults: TaskDefaults, idempotencyK
     timeout_ms: int(input, 'timeout_ms', 1, 86_400_000, defaults.timeoutMs),
     run_at: parseRunAt(input),
     idempotency_key: idempotencyKey,
+    depends_on: parseDependsOn(list(input, 'depends_on', MAX_DEPENDENCIES)),
   };
+}
+
+/** Dependency references: task ids (or, in a bulk submission, keys of other items); unique. */
+function parseDependsOn(items: readonly unknown[]): string[] {
+  const seen = new Set<string>();
+  return items.map((item, i) => {
+    if (typeof item !== 'string' || item.length === 0 || item.length > 64) throw invalid(`depends_on[${i}]`, 'expected a task id');
+    if (seen.has(item)) throw invalid(`depends_on[${i}]`, `duplicate dependency ${JSON.stringify(item)}`);
+    seen.add(item);
+    return item;
+  });
 }
 
 function parseRequired(items: readonly unknown[]): RequiredCapability[] {

@@ -77,7 +77,45 @@ export interface ClaimRequest {
   nodeId: string;
   limit: number;
   leaseMs: number;
+  /** Only tasks whose required capability names are all in this list (undefined: any task). */
+  names?: readonly string[] | undefined;
+  /** Only these tasks (manual assignment); they must still be pending. */
+  ids?: readonly string[] | undefined;
+}
+
+/** How an attempt ended, as the runner reports it to the store (in batches). */
+export type FinishStatus = 'completed' | 'failed' | 'dead' | 'pending';
+
+export interface TaskFinish {
+  id: string;
+  /** The fencing epoch of the claim: a stale owner's finish does not match and changes nothing. */
   epoch: number;
+  status: FinishStatus;
+  agentId: string | null;
+  result?: unknown;
+  error?: Task['error'];
+  startedAt: string | null;
+  completedAt: string | null;
+  /** For a retry (status pending): when it may run again. */
+  runAt?: string | null;
+  /** Recorded in task_events for failures, dead letters and retries. */
+  detail?: unknown;
+}
+
+export interface FinishOutcome {
+  /** Finishes that matched their claim and were stored. */
+  applied: Array<{ id: string; status: FinishStatus }>;
+  /** Finishes refused because the task moved on (lease expired, cancelled, claimed again). */
+  stale: string[];
+  /** Tasks cancelled because a task they depend on ended failed, dead or cancelled. */
+  cascaded: Task[];
+}
+
+export interface TaskStart {
+  id: string;
+  epoch: number;
+  agentId: string;
+  startedAt: string;
 }
 
 export interface PoolStats {
@@ -115,8 +153,26 @@ export interface Store {
   listTasks(filter: TaskFilter): Promise<Page<Task>>;
   /** Applies a transition if the task is still in an allowed status; undefined when it is not (or is missing). */
   transitionTask(id: string, transition: TaskTransition): Promise<Task | undefined>;
-  /** Claims ready pending tasks (priority, then FIFO), leasing them to a node; never one task to two claimers. */
+  /**
+   * Claims ready tasks (pending, dependencies done, run_at passed) in priority then
+   * FIFO order, leasing them to a node with a new fencing epoch; one statement,
+   * never one task to two claimers.
+   */
   claimTasks(request: ClaimRequest): Promise<Task[]>;
+  /** Records attempts that started (long tasks; short ones go straight to finishTasks). */
+  startTasks(items: readonly TaskStart[]): Promise<string[]>;
+  /** Stores attempt ends in one transaction, fenced on the claim epoch; readies and cancels dependants. */
+  finishTasks(items: readonly TaskFinish[], nodeId: string): Promise<FinishOutcome>;
+  /** Puts claimed tasks this node cannot run back to pending (the attempt is not counted). */
+  releaseTasks(items: ReadonlyArray<{ id: string; epoch: number }>, nodeId: string, reason: string): Promise<number>;
+  /** Extends the leases this node holds; returns how many. */
+  extendLeases(nodeId: string, leaseMs: number): Promise<number>;
+  /** Requeues tasks whose lease expired (any owner): the owner died or stalled. */
+  requeueExpired(nodeId: string, limit: number): Promise<Task[]>;
+  /** Cancels every task that depends, directly or not, on these; returns them. */
+  cancelDependants(ids: readonly string[], reason: string, nodeId: string): Promise<Task[]>;
+  /** The ids a task depends on. */
+  listDependencies(taskId: string): Promise<string[]>;
   /** Pending tasks due now, in dispatch order (priority, then FIFO), without claiming them. */
   listReadyTasks(limit: number, offset?: number): Promise<Task[]>;
   /** Tasks in assigned or running whose lease this node holds (recovery after a restart). */

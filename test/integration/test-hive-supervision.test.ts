@@ -44,7 +44,7 @@ function faultyStore(inner: Store): Store & { faults: number } {
   }) as Store & { faults: number };
 }
 
-const task = (title: string): NewTask => ({ title, description: '', type: 'general', priority: 'high', required_capabilities: [], payload: null, max_attempts: 3, timeout_ms: 1000, run_at: null, idempotency_key: null });
+const task = (title: string): NewTask => ({ title, description: '', type: 'general', priority: 'high', required_capabilities: [], payload: null, max_attempts: 3, timeout_ms: 1000, run_at: null, idempotency_key: null, depends_on: [] });
 
 describe('hive supervision', function () {
   this.timeout(20_000);

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { openSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { openPostgresStore } from '../../src/storage/postgres/postgres-store.js';
-import type { Store } from '../../src/storage/index.js';
-import type { NewTask } from '../../src/domain/index.js';
+import type { Store, TaskFinish } from '../../src/storage/index.js';
+import type { NewTask, Task } from '../../src/domain/index.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from '../helpers/postgres.js';
 import { memoryLogger } from '../helpers/logs.js';
 
@@ -20,6 +20,7 @@ const newTask = (over: Partial<NewTask> = {}): NewTask => ({
   timeout_ms: 1000,
   run_at: null,
   idempotency_key: null,
+  depends_on: [],
   ...over,
 });
 
@@ -73,7 +74,7 @@ for (const engine of engines) {
       store = opened.store;
       another = opened.another;
       cleanup = opened.cleanup;
-      assert.deepEqual(await store.migrate(), [1, 2]);
+      assert.deepEqual(await store.migrate(), [1, 2, 3]);
     });
     after(() => cleanup());
 
@@ -114,14 +115,13 @@ for (const engine of engines) {
       assert.deepEqual(page.items.map((a) => a.id), all.items.slice(2, 4).map((a) => a.id));
     });
 
-    it('creates and reads a task with its submitted event', async () => {
+    it('creates and reads a task (its submission is not an event row: created_at is the record)', async () => {
       const { task, created } = await store.createTask(newTask({ title: 'hello', payload: 'just a string' }), 'n1');
       assert.equal(created, true);
       assert.equal(task.status, 'pending');
       assert.equal(task.payload, 'just a string');
       assert.deepEqual(await store.getTask(task.id), task);
-      const events = await store.listTaskEvents(task.id);
-      assert.deepEqual(events.map((e) => [e.from_status, e.to_status]), [[null, 'pending']]);
+      assert.deepEqual(await store.listTaskEvents(task.id), []);
     });
 
     it('returns the original task for a reused idempotency key', async () => {
@@ -160,8 +160,8 @@ for (const engine of engines) {
       assert.equal(moved?.status, 'cancelled');
       assert.equal(await store.transitionTask(task.id, { from: ['pending'], to: 'assigned', nodeId: 'n1' }), undefined);
       const events = await store.listTaskEvents(task.id);
-      assert.deepEqual(events.map((e) => e.to_status), ['pending', 'cancelled']);
-      assert.deepEqual(events[1]?.detail, { reason: 'test' });
+      assert.deepEqual(events.map((e) => [e.from_status, e.to_status]), [['pending', 'cancelled']]);
+      assert.deepEqual(events[0]?.detail, { reason: 'test' });
     });
 
     it('stores results and errors as JSON', async () => {
@@ -174,18 +174,18 @@ for (const engine of engines) {
     });
 
     it('claims by priority then FIFO, and not before run_at', async () => {
-      const fresh = await store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 1000, epoch: 1 });
+      const fresh = await store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 1000 });
       assert.ok(Array.isArray(fresh));
       const low = await store.createTask(newTask({ priority: 'low' }), 'n1');
       const high1 = await store.createTask(newTask({ priority: 'high' }), 'n1');
       const high2 = await store.createTask(newTask({ priority: 'high' }), 'n1');
       await store.createTask(newTask({ priority: 'critical', run_at: new Date(Date.now() + 3_600_000).toISOString() }), 'n1');
-      const claimed = await store.claimTasks({ nodeId: 'n2', limit: 10, leaseMs: 30_000, epoch: 7 });
+      const claimed = await store.claimTasks({ nodeId: 'n2', limit: 10, leaseMs: 30_000 });
       assert.deepEqual(claimed.map((t) => t.id), [high1.task.id, high2.task.id, low.task.id]);
       for (const t of claimed) {
         assert.equal(t.status, 'assigned');
         assert.equal(t.lease_owner, 'n2');
-        assert.equal(t.lease_epoch, 7);
+        assert.equal(t.lease_epoch, 1);
         assert.equal(t.attempts, 1);
         assert.ok(Date.parse(t.lease_expires_at ?? '') > Date.now());
       }
@@ -209,7 +209,7 @@ for (const engine of engines) {
     });
 
     it('lists ready tasks by priority then FIFO without claiming them', async () => {
-      await store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 1000, epoch: 1 });
+      await store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 1000 });
       const low = await store.createTask(newTask({ priority: 'low' }), 'n1');
       const crit = await store.createTask(newTask({ priority: 'critical' }), 'n1');
       await store.createTask(newTask({ priority: 'critical', run_at: new Date(Date.now() + 3_600_000).toISOString() }), 'n1');
@@ -229,6 +229,92 @@ for (const engine of engines) {
       assert.equal((await store.listTasks({ limit: 1, offset: 0 })).total, before + 2);
     });
 
+    describe('task engine', () => {
+      const drain = (): Promise<Task[]> => store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 60_000 });
+      const finish = (t: Task, over: Partial<TaskFinish> = {}): TaskFinish => ({
+        id: t.id, epoch: t.lease_epoch, status: 'completed', agentId: null, result: 'ok', startedAt: new Date().toISOString(), completedAt: new Date().toISOString(), ...over,
+      });
+
+      it('claims only tasks whose required capabilities the claimer has, each with a new epoch', async () => {
+        await drain();
+        const code = await store.createTask(newTask({ required_capabilities: [{ name: 'code', min_proficiency: 0 }] }), 'n1');
+        const both = await store.createTask(newTask({ required_capabilities: [{ name: 'code', min_proficiency: 0 }, { name: 'math', min_proficiency: 0 }] }), 'n1');
+        const any = await store.createTask(newTask(), 'n1');
+        const got = await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000, names: ['code'] });
+        assert.deepEqual(got.map((t) => t.id).sort(), [code.task.id, any.task.id].sort());
+        assert.ok(got.every((t) => t.lease_epoch === 1 && t.claimed_at !== null && t.status === 'assigned'));
+        const rest = await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000, names: ['code', 'math'] });
+        assert.deepEqual(rest.map((t) => t.id), [both.task.id]);
+      });
+
+      it('stores finishes fenced on the epoch: a stale owner changes nothing', async () => {
+        await drain();
+        await store.createTask(newTask(), 'n1');
+        const [t] = await store.claimTasks({ nodeId: 'a', limit: 1, leaseMs: 60_000 });
+        assert.ok(t);
+        // The lease is taken over (as after expiry): the old epoch is stale.
+        await store.releaseTasks([{ id: t.id, epoch: t.lease_epoch }], 'a', 'test');
+        const [again] = await store.claimTasks({ nodeId: 'b', limit: 1, leaseMs: 60_000 });
+        assert.equal(again?.lease_epoch, 2);
+        assert.equal(again?.attempts, 1, 'a released claim does not count as an attempt');
+        const stale = await store.finishTasks([finish(t)], 'a');
+        assert.deepEqual(stale, { applied: [], stale: [t.id], cascaded: [] });
+        const ok = await store.finishTasks([finish(again!, { result: { v: 1 }, agentId: null })], 'b');
+        assert.deepEqual(ok.applied, [{ id: t.id, status: 'completed' }]);
+        const stored = await store.getTask(t.id);
+        assert.deepEqual([stored?.status, stored?.result, stored?.lease_owner], ['completed', { v: 1 }, null]);
+      });
+
+      it('schedules a retry with run_at, then dead after the last attempt, recording why', async () => {
+        await drain();
+        const { task } = await store.createTask(newTask({ max_attempts: 2 }), 'n1');
+        const [first] = await store.claimTasks({ nodeId: 'n1', limit: 1, leaseMs: 60_000 });
+        const later = new Date(Date.now() + 3_600_000).toISOString();
+        await store.finishTasks([finish(first!, { status: 'pending', error: { code: 'X', message: 'flaky', retryable: true }, runAt: later, completedAt: null, detail: { reason: 'retry' } })], 'n1');
+        const waiting = await store.getTask(task.id);
+        assert.deepEqual([waiting?.status, waiting?.run_at, waiting?.attempts], ['pending', later, 1]);
+        assert.deepEqual(await store.claimTasks({ nodeId: 'n1', limit: 1, leaseMs: 60_000 }), [], 'not before run_at');
+        const [second] = await store.claimTasks({ nodeId: 'n1', limit: 1, leaseMs: 60_000, ids: [task.id] });
+        assert.equal(second?.attempts, 2);
+        await store.finishTasks([finish(second!, { status: 'dead', error: { code: 'X', message: 'flaky', retryable: true }, result: undefined })], 'n1');
+        assert.equal((await store.getTask(task.id))?.status, 'dead');
+        assert.deepEqual((await store.listTaskEvents(task.id)).map((e) => e.to_status), ['pending', 'dead']);
+      });
+
+      it('readies a dependant when its dependencies complete, and cancels the chain when one fails', async () => {
+        await drain();
+        const a = await store.createTask(newTask({ title: 'a' }), 'n1');
+        const b = await store.createTask(newTask({ title: 'b', depends_on: [a.task.id] }), 'n1');
+        const c = await store.createTask(newTask({ title: 'c', depends_on: [b.task.id] }), 'n1');
+        assert.deepEqual(await store.listDependencies(c.task.id), [b.task.id]);
+        const first = await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000 });
+        assert.deepEqual(first.map((t) => t.id), [a.task.id], 'b and c wait');
+        await store.finishTasks([finish(first[0]!)], 'n1');
+        const second = await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000 });
+        assert.deepEqual(second.map((t) => t.id), [b.task.id]);
+        const out = await store.finishTasks([finish(second[0]!, { status: 'failed', error: { code: 'X', message: 'no', retryable: false } })], 'n1');
+        assert.deepEqual(out.cascaded.map((t) => [t.id, t.status, t.error?.code]), [[c.task.id, 'cancelled', 'DEPENDENCY_FAILED']]);
+        await assert.rejects(store.createTask(newTask({ depends_on: [b.task.id] }), 'n1'), /already ended failed/);
+        await assert.rejects(store.createTask(newTask({ depends_on: ['2b1e7c4e-3f7e-4c8e-9d43-000000000000'] }), 'n1'), /depends_on\[0\]: no task with id/);
+      });
+
+      it('extends this node\'s leases and requeues expired ones of any node', async () => {
+        await drain();
+        const { task } = await store.createTask(newTask(), 'n1');
+        const [t] = await store.claimTasks({ nodeId: 'zombie', limit: 1, leaseMs: 1 });
+        assert.equal(t?.id, task.id);
+        await new Promise((r) => setTimeout(r, 5));
+        assert.equal(await store.extendLeases('someone-else', 60_000), 0);
+        const requeued = await store.requeueExpired('n2', 100);
+        assert.ok(requeued.some((r) => r.id === task.id && r.status === 'pending' && r.lease_owner === null));
+        assert.deepEqual((await store.finishTasks([finish(t!)], 'zombie')).stale, [task.id], 'the zombie cannot finish it');
+        const [mine] = await store.claimTasks({ nodeId: 'lease-keeper', limit: 1, leaseMs: 1 });
+        assert.equal(await store.extendLeases('lease-keeper', 60_000), 1);
+        await new Promise((r) => setTimeout(r, 5));
+        assert.ok(!(await store.requeueExpired('n2', 100)).some((r) => r.id === mine?.id));
+      });
+    });
+
     it('counts tasks by status', async () => {
       const counts = await store.countTasksByStatus();
       const total = (await store.listTasks({ limit: 1, offset: 0 })).total;
@@ -238,7 +324,7 @@ for (const engine of engines) {
 
     it('never hands one task to two concurrent claimers', async function () {
       if (another === undefined) this.skip(); // one SQLite connection: claims are serialised by design
-      await store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 1000, epoch: 1 });
+      await store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 1000 });
       const N = 400;
       for (let i = 0; i < N; i++) await store.createTask(newTask({ title: `c${i}` }), 'n1');
       const claimers = Array.from({ length: 6 }, () => another!());
@@ -246,7 +332,7 @@ for (const engine of engines) {
       await Promise.all(
         claimers.map(async (s, i) => {
           for (;;) {
-            const got = await s.claimTasks({ nodeId: `c${i}`, limit: 7, leaseMs: 30_000, epoch: 1 });
+            const got = await s.claimTasks({ nodeId: `c${i}`, limit: 7, leaseMs: 30_000 });
             if (got.length === 0) return;
             seen.push(...got.map((t) => t.id));
           }

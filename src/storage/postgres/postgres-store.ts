@@ -15,6 +15,9 @@ export const postgresDialect: Dialect = {
   // Containment uses the GIN index idx_*_capabilities.
   jsonArrayHasName: (column) => `${column} @> ?::jsonb`,
   jsonArrayHasNameParam: (name) => JSON.stringify([{ name }]),
+  namesSubset: (column) => `${column} <@ ?::text[]`,
+  namesParam: (names) => names,
+  namesValue: (names) => names,
   bool: (v) => v,
   migrationLock: 'SELECT pg_advisory_xact_lock(7274731)',
 };

@@ -64,6 +64,7 @@ export function rowToTask(d: Dialect, r: Row): Task {
     updated_at: iso(r['updated_at']),
     started_at: isoOrNull(r['started_at']),
     completed_at: isoOrNull(r['completed_at']),
+    claimed_at: isoOrNull(r['claimed_at']),
   };
 }
 

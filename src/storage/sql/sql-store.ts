@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EMPTY_STATS, PRIORITY_RANK, TASK_STATUSES, type Agent, type NewAgent, type NewTask, type Task, type TaskStatus } from '../../domain/index.js';
-import type { AgentFilter, AgentPatch, ClaimRequest, Page, PoolStats, Store, TaskEvent, TaskFilter, TaskTransition } from '../store.js';
+import type { AgentFilter, AgentPatch, ClaimRequest, FinishOutcome, Page, PoolStats, Store, TaskEvent, TaskFilter, TaskFinish, TaskStart, TaskTransition } from '../store.js';
+import { HubError } from '../../errors/index.js';
 import type { Dialect, Executor } from './executor.js';
 import { rowToAgent, rowToEvent, rowToTask, toJson } from './rows.js';
 import { runMigrations, type Migration } from './migrate.js';
@@ -130,22 +131,51 @@ export class SqlStore implements Store {
 
   private async insertTask(tx: Executor, t: NewTask, nodeId: string): Promise<{ task: Task; created: boolean }> {
     const now = new Date().toISOString();
+    const depsPending = await this.checkDependencies(tx, t.depends_on);
     const rows = await tx.all(
-      `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, payload,
-         attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?, ?, 0, ?, ?, ?)
+      `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, required_names, payload,
+         attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, deps_pending, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, 0, ?, ?, ?, 0, ?, ?, ?, ?)
        ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
-      [randomUUID(), t.title, t.description, t.type, t.priority, PRIORITY_RANK[t.priority], toJson(t.required_capabilities),
-        toJson(t.payload), t.max_attempts, t.timeout_ms, t.run_at, t.idempotency_key, now, now],
+      [t.id ?? randomUUID(), t.title, t.description, t.type, t.priority, PRIORITY_RANK[t.priority], toJson(t.required_capabilities),
+        this.dialect.namesValue(t.required_capabilities.map((c) => c.name)), toJson(t.payload), t.max_attempts, t.timeout_ms, t.run_at,
+        t.idempotency_key, depsPending, now, now],
     );
     const inserted = rows[0];
-    if (inserted !== undefined) {
-      const task = rowToTask(this.dialect, inserted);
-      await this.insertEvent(tx, task.id, null, 'pending', null, nodeId, { reason: 'submitted' });
-      return { task, created: true };
+    if (inserted === undefined) {
+      const existing = await tx.all('SELECT * FROM tasks WHERE idempotency_key = ?', [t.idempotency_key]);
+      return { task: rowToTask(this.dialect, existing[0] ?? {}), created: false };
     }
-    const existing = await tx.all('SELECT * FROM tasks WHERE idempotency_key = ?', [t.idempotency_key]);
-    return { task: rowToTask(this.dialect, existing[0] ?? {}), created: false };
+    const task = rowToTask(this.dialect, inserted);
+    for (const dep of t.depends_on) await tx.run('INSERT INTO task_dependencies (task_id, depends_on) VALUES (?, ?)', [task.id, dep]);
+    if (t.depends_on.length > 0) {
+      await tx.run(`UPDATE tasks SET has_dependants = ? WHERE id IN (${t.depends_on.map(() => '?').join(', ')})`, [this.dialect.bool(true), ...t.depends_on]);
+    }
+    void nodeId; // the submission itself is synthesised from created_at in the history (no event row on the hot path)
+    return { task, created: true };
+  }
+
+  /**
+   * Dependencies must exist and must not have ended without completing. Their rows
+   * are locked, so a completion cannot slip between this count and the insert.
+   * Returns how many have not completed yet.
+   */
+  private async checkDependencies(tx: Executor, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const bad = ids.findIndex((id) => !isUuid(id));
+    if (bad >= 0) throw new HubError('VALIDATION_FAILED', `depends_on[${bad}]: expected a task id, got ${JSON.stringify(ids[bad])}`, { details: { field: `depends_on[${bad}]` } });
+    const rows = await tx.all(`SELECT id, status FROM tasks WHERE id IN (${ids.map(() => '?').join(', ')})${this.dialect.rowLock}`, ids);
+    const status = new Map(rows.map((r) => [String(r['id']), String(r['status'])]));
+    const missing = ids.findIndex((id) => !status.has(id.toLowerCase()) && !status.has(id));
+    if (missing >= 0) throw new HubError('VALIDATION_FAILED', `depends_on[${missing}]: no task with id ${ids[missing]}`, { details: { field: `depends_on[${missing}]` } });
+    let pending = 0;
+    for (const [id, st] of status) {
+      if (st === 'failed' || st === 'dead' || st === 'cancelled') {
+        throw new HubError('INVALID_STATE', `depends_on: task ${id} already ended ${st}, so this task could never run`, { details: { field: 'depends_on', task_id: id, status: st } });
+      }
+      if (st !== 'completed') pending++;
+    }
+    return pending;
   }
 
   async getTask(id: string): Promise<Task | undefined> {
@@ -187,24 +217,152 @@ export class SqlStore implements Store {
   }
 
   async claimTasks(req: ClaimRequest): Promise<Task[]> {
+    if (req.limit <= 0 || (req.ids !== undefined && req.ids.length === 0)) return [];
     return this.db.transaction(async (tx) => {
       const now = new Date();
-      const ids = await tx.all(
-        `SELECT id FROM tasks WHERE status = 'pending' AND (run_at IS NULL OR run_at <= ?)
-         ORDER BY priority_rank DESC, ${this.dialect.insertOrder} LIMIT ?${this.dialect.claimLock}`,
-        [now.toISOString(), req.limit],
-      );
+      const w = new Where();
+      w.add("status = 'pending'");
+      if (req.ids !== undefined) w.add(`id IN (${req.ids.map(() => '?').join(', ')})`, ...req.ids);
+      else w.add('deps_pending = 0 AND (run_at IS NULL OR run_at <= ?)', now.toISOString());
+      if (req.names !== undefined) w.add(this.dialect.namesSubset('required_names'), this.dialect.namesParam(req.names));
+      const ids = await tx.all(`SELECT id FROM tasks${w.sql} ORDER BY priority_rank DESC, ${this.dialect.insertOrder} LIMIT ?${this.dialect.claimLock}`, [...w.params, req.limit]);
       if (ids.length === 0) return [];
       const marks = ids.map(() => '?').join(', ');
       const rows = await tx.all(
-        `UPDATE tasks SET status = 'assigned', lease_owner = ?, lease_expires_at = ?, lease_epoch = ?, attempts = attempts + 1, updated_at = ?
-         WHERE id IN (${marks}) AND status = 'pending' RETURNING *`,
-        [req.nodeId, new Date(now.getTime() + req.leaseMs).toISOString(), req.epoch, now.toISOString(), ...ids.map((r) => r['id'])],
+        `UPDATE tasks SET status = 'assigned', lease_owner = ?, lease_expires_at = ?, lease_epoch = lease_epoch + 1, attempts = attempts + 1,
+           claimed_at = ?, updated_at = ? WHERE id IN (${marks}) AND status = 'pending' RETURNING *`,
+        [req.nodeId, new Date(now.getTime() + req.leaseMs).toISOString(), now.toISOString(), now.toISOString(), ...ids.map((r) => r['id'])],
       );
-      const tasks = rows.map((r) => rowToTask(this.dialect, r));
-      for (const t of tasks) await this.insertEvent(tx, t.id, 'pending', 'assigned', null, req.nodeId, { reason: 'claimed' });
-      return tasks.sort((a, b) => ids.findIndex((r) => r['id'] === a.id) - ids.findIndex((r) => r['id'] === b.id));
+      const order = new Map(ids.map((r, i) => [String(r['id']), i]));
+      return rows.map((r) => rowToTask(this.dialect, r)).sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
     });
+  }
+
+  async startTasks(items: readonly TaskStart[]): Promise<string[]> {
+    if (items.length === 0) return [];
+    return this.db.transaction(async (tx) => {
+      const applied: string[] = [];
+      for (const it of items) {
+        const n = await tx.run(`UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, updated_at = ? WHERE id = ? AND lease_epoch = ? AND status = 'assigned'`, [
+          it.agentId, it.startedAt, it.startedAt, it.id, it.epoch,
+        ]);
+        if (n > 0) applied.push(it.id);
+      }
+      return applied;
+    });
+  }
+
+  async finishTasks(items: readonly TaskFinish[], nodeId: string): Promise<FinishOutcome> {
+    if (items.length === 0) return { applied: [], stale: [], cascaded: [] };
+    return this.db.transaction(async (tx) => {
+      const now = new Date().toISOString();
+      const applied: FinishOutcome['applied'] = [];
+      const stale: string[] = [];
+      const readied: string[] = [];
+      for (const it of items) {
+        const retry = it.status === 'pending';
+        const rows = await tx.all(
+          `UPDATE tasks SET status = ?, result = ?, error = ?, assigned_agent = ?, started_at = ?, completed_at = ?,
+             claimed_at = ${retry ? 'NULL' : 'claimed_at'}, run_at = ${retry ? '?' : 'run_at'}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+           WHERE id = ? AND lease_epoch = ? AND status IN ('assigned', 'running') RETURNING has_dependants`,
+          [it.status, toJson(it.status === 'completed' ? it.result : null), toJson(it.error ?? null), retry ? null : it.agentId, retry ? null : it.startedAt,
+            it.completedAt, ...(retry ? [it.runAt ?? null] : []), now, it.id, it.epoch],
+        );
+        if (rows[0] === undefined) {
+          stale.push(it.id);
+          continue;
+        }
+        applied.push({ id: it.id, status: it.status });
+        const hasDependants = rows[0]['has_dependants'] === true || rows[0]['has_dependants'] === 1;
+        if (it.status !== 'completed') await this.insertEvent(tx, it.id, 'running', it.status, it.agentId, nodeId, it.detail ?? null);
+        else if (hasDependants) readied.push(it.id);
+      }
+      for (const id of readied) {
+        await tx.run('UPDATE tasks SET deps_pending = deps_pending - 1 WHERE id IN (SELECT task_id FROM task_dependencies WHERE depends_on = ?)', [id]);
+      }
+      const ended = applied.filter((a) => a.status === 'failed' || a.status === 'dead').map((a) => a.id);
+      const cascaded = ended.length === 0 ? [] : await this.cancelDependantsIn(tx, ended, 'a task it depends on did not complete', nodeId);
+      return { applied, stale, cascaded };
+    });
+  }
+
+  async releaseTasks(items: ReadonlyArray<{ id: string; epoch: number }>, nodeId: string, reason: string): Promise<number> {
+    if (items.length === 0) return 0;
+    return this.db.transaction(async (tx) => {
+      let n = 0;
+      for (const it of items) {
+        const rows = await tx.all(
+          `UPDATE tasks SET status = 'pending', attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL, claimed_at = NULL, updated_at = ?
+           WHERE id = ? AND lease_epoch = ? AND status = 'assigned' RETURNING id`,
+          [new Date().toISOString(), it.id, it.epoch],
+        );
+        if (rows.length > 0) {
+          n++;
+          await this.insertEvent(tx, it.id, 'assigned', 'pending', null, nodeId, { reason });
+        }
+      }
+      return n;
+    });
+  }
+
+  async extendLeases(nodeId: string, leaseMs: number): Promise<number> {
+    return this.db.run(`UPDATE tasks SET lease_expires_at = ? WHERE lease_owner = ? AND status IN ('assigned', 'running')`, [new Date(Date.now() + leaseMs).toISOString(), nodeId]);
+  }
+
+  async requeueExpired(nodeId: string, limit: number): Promise<Task[]> {
+    return this.db.transaction(async (tx) => {
+      const now = new Date().toISOString();
+      const expired = await tx.all(
+        `SELECT id, status, lease_owner FROM tasks WHERE status IN ('assigned', 'running') AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?${this.dialect.claimLock}`,
+        [now, limit],
+      );
+      const out: Task[] = [];
+      for (const e of expired) {
+        const rows = await tx.all(
+          `UPDATE tasks SET status = 'pending', assigned_agent = NULL, started_at = NULL, claimed_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+           WHERE id = ? AND status IN ('assigned', 'running') RETURNING *`,
+          [now, e['id']],
+        );
+        if (rows[0] === undefined) continue;
+        out.push(rowToTask(this.dialect, rows[0]));
+        await this.insertEvent(tx, String(e['id']), e['status'] as TaskStatus, 'pending', null, nodeId, { reason: 'lease expired', previous_owner: e['lease_owner'] });
+      }
+      return out;
+    });
+  }
+
+  async cancelDependants(ids: readonly string[], reason: string, nodeId: string): Promise<Task[]> {
+    if (ids.length === 0) return [];
+    return this.db.transaction((tx) => this.cancelDependantsIn(tx, ids, reason, nodeId));
+  }
+
+  private async cancelDependantsIn(tx: Executor, ids: readonly string[], reason: string, nodeId: string): Promise<Task[]> {
+    const marks = ids.map(() => '?').join(', ');
+    const rows = await tx.all(
+      `WITH RECURSIVE d(id) AS (
+         SELECT task_id FROM task_dependencies WHERE depends_on IN (${marks})
+         UNION SELECT td.task_id FROM task_dependencies td JOIN d ON td.depends_on = d.id)
+       SELECT id FROM d`,
+      [...ids],
+    );
+    const now = new Date().toISOString();
+    const out: Task[] = [];
+    for (const r of rows) {
+      const done = await tx.all(
+        `UPDATE tasks SET status = 'cancelled', error = ?, completed_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+         WHERE id = ? AND status IN ('pending', 'assigned', 'running') RETURNING *`,
+        [toJson({ code: 'DEPENDENCY_FAILED', message: reason, retryable: false }), now, now, r['id']],
+      );
+      if (done[0] === undefined) continue;
+      out.push(rowToTask(this.dialect, done[0]));
+      await this.insertEvent(tx, String(r['id']), null, 'cancelled', null, nodeId, { reason, depends_on: ids.length === 1 ? ids[0] : ids });
+    }
+    return out;
+  }
+
+  async listDependencies(taskId: string): Promise<string[]> {
+    if (!isUuid(taskId)) return [];
+    return (await this.db.all('SELECT depends_on FROM task_dependencies WHERE task_id = ? ORDER BY depends_on', [taskId])).map((r) => String(r['depends_on']));
   }
 
   async listReadyTasks(limit: number, offset = 0): Promise<Task[]> {
@@ -234,7 +392,7 @@ export class SqlStore implements Store {
     return counts;
   }
 
-  private async insertEvent(tx: Executor, taskId: string, from: TaskStatus | null, to: TaskStatus, agentId: string | null, nodeId: string, detail: unknown): Promise<void> {
+  protected async insertEvent(tx: Executor, taskId: string, from: TaskStatus | null, to: TaskStatus, agentId: string | null, nodeId: string, detail: unknown): Promise<void> {
     await tx.run(
       'INSERT INTO task_events (task_id, from_status, to_status, agent_id, node_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       [taskId, from, to, agentId, nodeId, toJson(detail), new Date().toISOString()],

@@ -13,6 +13,9 @@ export const sqliteDialect: Dialect = {
   insertOrder: 'rowid',
   jsonArrayHasName: (column) => `EXISTS (SELECT 1 FROM json_each(${column}) WHERE json_extract(value, '$.name') = ?)`,
   jsonArrayHasNameParam: (name) => name,
+  namesSubset: (column) => `NOT EXISTS (SELECT 1 FROM json_each(${column}) WHERE value NOT IN (SELECT value FROM json_each(?)))`,
+  namesParam: (names) => JSON.stringify(names),
+  namesValue: (names) => JSON.stringify(names),
   bool: (v) => (v ? 1 : 0),
   migrationLock: undefined,
 };
