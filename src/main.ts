@@ -17,7 +17,7 @@ import { MetricsReporter } from './edge/metrics-report.js';
 import { WsHub } from './edge/ws.js';
 import { SystemSampler } from './metrics/system.js';
 import { EventBus } from './runtime/index.js';
-import { Executions } from '../actors/shared/executions.js';
+import { TaskRunner } from '../actors/task-distributor/runner.js';
 import { loadHandlers } from '../actors/agent/executors.js';
 import type { HiveStatus, SwarmCoordinatorMsg } from '../actors/swarm-coordinator/messages.js';
 import { Hive } from '../actors/hive/hive.js';
@@ -113,10 +113,12 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   });
   const events = new EventBus();
   events.subscribe((e) => (e.topic === 'tasks' ? metrics.taskEvents : e.topic === 'agents' ? metrics.agentEvents : undefined)?.inc({ type: e.type }));
-  const executions = new Executions();
-  const deps: ModuleDeps = { config, store, log: moduleLogger(log, 'hive'), nodeId, startedAt, events, executions, handlers };
+  const runner = TaskRunner.fromConfig(config, { store, events, log: moduleLogger(log, 'runner'), nodeId, handlers });
+  await runner.recover();
+  const deps: ModuleDeps = { config, store, log: moduleLogger(log, 'hive'), nodeId, startedAt, events, runner, handlers };
   const hive = await Hive.start(system, deps);
   await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({ type: 'agent.ensure_pool', replyTo }));
+  runner.start();
   const sampler = new SystemSampler(config.performance.memory_limit_mb, config.performance.cpu_cores || os.availableParallelism());
   // The reporter reads WebSocket stats and the hub sends the reporter's metrics: each refers to the other lazily.
   const reporter: MetricsReporter = new MetricsReporter({ config, hive, store, sampler, ws: () => ws.stats() });
@@ -160,22 +162,21 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     reporter.stop();
     sampler.stop();
     hive.stopTimers();
-    system.tell(hive.modules.task_management, { type: 'task.stop_dispatch' });
-    await drain(hive, executions, config.server.shutdown_grace_ms, log);
-    // Whatever still runs is abandoned; its tasks stay leased to this node and are requeued at the next start.
-    executions.abortAll(new Error('hub shutting down'));
+    // Deque tasks go back at once; running ones get the grace, then are requeued; every end is stored.
+    await runner.stop(config.server.shutdown_grace_ms);
+    await drain(hive, config.server.shutdown_grace_ms, log);
     await system.shutdown();
     await store.close();
     log.info('stopped');
   });
 }
 
-/** Waits until running tasks have finished and module mailboxes are empty, at most graceMs. */
-async function drain(hive: Hive, executions: Executions, graceMs: number, log: Logger): Promise<void> {
+/** Waits until module mailboxes are empty, at most graceMs. */
+async function drain(hive: Hive, graceMs: number, log: Logger): Promise<void> {
   const deadline = Date.now() + graceMs;
-  while (executions.size > 0 || hive.status().some((m) => m.mailbox_depth > 0)) {
+  while (hive.status().some((m) => m.mailbox_depth > 0)) {
     if (Date.now() > deadline) {
-      log.warn({ modules: hive.status(), running_tasks: executions.size }, `shutdown grace of ${graceMs} ms ran out with work still running`);
+      log.warn({ modules: hive.status() }, `shutdown grace of ${graceMs} ms ran out with messages still queued`);
       return;
     }
     await new Promise((r) => setTimeout(r, 20));

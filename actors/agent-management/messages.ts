@@ -1,7 +1,7 @@
-import type { Agent, AgentState, AgentUpdate, NewAgent, RequiredCapability, Task } from '../../src/domain/index.js';
+import type { Agent, AgentState, AgentUpdate, NewAgent, RequiredCapability } from '../../src/domain/index.js';
 import type { ReplyTo } from '../../src/runtime/index.js';
 import type { AgentFilter, Page } from '../../src/storage/index.js';
-import type { TaskDone } from '../agent/messages.js';
+import type { AgentOutcome } from '../task-distributor/runner.js';
 import type { ModulePing } from '../shared/messages.js';
 
 export interface AgentSummary {
@@ -18,9 +18,10 @@ export interface AgentSummary {
   removed_since_start: number;
   tasks_completed_since_start: number;
   tasks_failed_since_start: number;
+  pool: { size: number; min: number; max: number };
 }
 
-/** A local agent with room for more tasks. */
+/** A local agent and how many tasks it runs now. */
 export interface AgentSlot {
   agent: Agent;
   running: number;
@@ -39,15 +40,12 @@ export type AgentManagementMsg =
   | { type: 'agent.set_paused'; id: string; paused: boolean; replyTo: ReplyTo<AgentView> }
   | { type: 'agent.remove'; id: string; replyTo: ReplyTo<AgentView> }
   | { type: 'agent.summarize'; replyTo: ReplyTo<AgentSummary> }
-  | { type: 'agent.ensure_pool'; replyTo: ReplyTo<Agent[]> }
-  /** Local agents that can take a task now (not paused, below max_concurrency). */
-  | { type: 'agent.available'; replyTo: ReplyTo<AgentSlot[]> }
+  /** Tops the local pool (agents named pool-*) up or down to `size`; returns the pool's agents. */
+  | { type: 'agent.ensure_pool'; size?: number; replyTo: ReplyTo<Agent[]> }
   /** Checks that one agent can take a task with these requirements now (manual assignment). */
   | { type: 'agent.check_assignable'; id: string; required: RequiredCapability[]; replyTo: ReplyTo<AgentSlot> }
-  /** Hands an assigned task to the agent's actor (a notice from the distributor). */
-  | { type: 'agent.dispatch'; agentId: string; task: Task }
-  /** A task left an agent (finished, cancelled, stale, or requeued by the distributor). */
-  | { type: 'agent.task_done'; done: TaskDone }
-  /** Periodic: persists agent stats changed since the last flush. */
+  /** What the agents' tasks did in one stored batch (stats and learning; a notice from the runner). */
+  | { type: 'agent.outcomes'; outcomes: AgentOutcome[] }
+  /** Periodic: derives idle/working from the runner and stores changed state and stats. */
   | { type: 'agent.flush' }
   | ModulePing;

@@ -6,27 +6,22 @@
  */
 import { errorMessage, HubError, assertNever } from '../../src/errors/index.js';
 import type { ActorInfo, ActorRef, AnyActorRef, ActorSpec, ActorSystem, ReplyTo } from '../../src/runtime/index.js';
-import { agentManagementSpec, type AgentPeers } from '../agent-management/agent-management.js';
-import { taskManagementSpec, type TaskPeers } from '../task-distributor/task-distributor.js';
+import { agentManagementSpec } from '../agent-management/agent-management.js';
+import { taskManagementSpec } from '../task-distributor/task-distributor.js';
 import { swarmCoordinatorSpec } from '../swarm-coordinator/swarm-coordinator.js';
 import type { ModuleDeps } from '../shared/deps.js';
 import type { ModulePing } from '../shared/messages.js';
 import { MODULE_NAMES, type HiveMsg, type ModuleName, type ModuleRefs } from './messages.js';
 
-/** How often task_management sweeps leases and agent_management flushes agent stats. */
+/** How often agent_management stores agent state and stats. */
 const TICK_MS = 1000;
 
 function hiveSpec(deps: ModuleDeps, system: ActorSystem): ActorSpec<HiveMsg, ModuleRefs> {
   return {
     name: 'hive',
     init: (ctx) => {
-      // agent_management and task_management talk to each other: each gets the other's ref once both exist.
-      const agentPeers: AgentPeers = {};
-      const taskPeers: TaskPeers = {};
-      const agents = ctx.spawn(agentManagementSpec(deps, agentPeers));
-      const tasks = ctx.spawn(taskManagementSpec(deps, taskPeers));
-      agentPeers.tasks = tasks;
-      taskPeers.agents = agents;
+      const agents = ctx.spawn(agentManagementSpec(deps));
+      const tasks = ctx.spawn(taskManagementSpec(deps, { agents }));
       const modules = (): ActorInfo[] => system.childrenInfo(ctx.self);
       const swarm = ctx.spawn(swarmCoordinatorSpec(deps, { ask: (ref, build) => system.ask(ref, build), agents, tasks, modules }));
       return { agent_management: agents, task_management: tasks, swarm_coordinator: swarm };
@@ -73,8 +68,18 @@ export class Hive {
     const modules = await system.ask(root, (replyTo: ReplyTo<ModuleRefs>): HiveMsg => ({ type: 'hive.modules', replyTo }));
     const hive = new Hive(system, root, modules);
     await Promise.all(MODULE_NAMES.map((name) => hive.ping(name)));
-    hive.every(TICK_MS, () => system.tell(modules.task_management, { type: 'task.tick' }));
     hive.every(TICK_MS, () => system.tell(modules.agent_management, { type: 'agent.flush' }));
+    // What the runner stored reaches the modules as one notice per batch (stats, learning, rates).
+    deps.runner.listen((outcomes) => {
+      try {
+        system.tell(modules.agent_management, { type: 'agent.outcomes', outcomes });
+        const completed = outcomes.reduce((n, o) => n + o.completed, 0);
+        const failed = outcomes.reduce((n, o) => n + o.failed, 0);
+        system.tell(modules.task_management, { type: 'task.ended', completed, failed, durationsMs: outcomes.map((o) => o.durationMsTotal / Math.max(1, o.completed + o.failed)) });
+      } catch {
+        // a module restarting or full: these are statistics, the tasks themselves are stored
+      }
+    });
     return hive;
   }
 

@@ -3,7 +3,7 @@ import type { Logger } from '../../src/log/logger.js';
 import type { EventBus } from '../../src/runtime/index.js';
 import type { Store } from '../../src/storage/index.js';
 import type { Handler } from '../agent/executors.js';
-import type { Executions } from './executions.js';
+import type { TaskRunner } from '../task-distributor/runner.js';
 
 /** What every module actor is built with (passed down by constructor, never global). */
 export interface ModuleDeps {
@@ -14,8 +14,8 @@ export interface ModuleDeps {
   readonly startedAt: Date;
   /** Lifecycle events for observers (/ws); published after the change is stored. */
   readonly events: EventBus;
-  /** This node's running task executions (outlive actor restarts). */
-  readonly executions: Executions;
+  /** This node's task runner: deques, running handlers, batched storage (outlives actor restarts). */
+  readonly runner: TaskRunner;
   /** Executor kinds by name: built-ins plus [agents.executors] modules. */
   readonly handlers: ReadonlyMap<string, Handler>;
 }

@@ -1,36 +1,32 @@
 import type { NewTask, Task, TaskStatus } from '../../src/domain/index.js';
 import type { ReplyTo } from '../../src/runtime/index.js';
 import type { Page, TaskEvent, TaskFilter } from '../../src/storage/index.js';
-import type { TaskDone } from '../agent/messages.js';
 import type { ModulePing } from '../shared/messages.js';
+import type { RunnerStats } from './runner.js';
 
 export interface TaskSummary {
   by_status: Record<TaskStatus, number>;
   queue_depth: number;
   max_pending: number;
   totals: { submitted: number; completed: number; failed: number; dead: number; cancelled: number };
-  since_start: {
-    submitted: number;
-    deduplicated: number;
-    assigned: number;
-    completed: number;
-    failed: number;
-    cancelled: number;
-    requeued: number;
-    retried: number;
-  };
+  since_start: { submitted: number; deduplicated: number; cancelled: number; retried: number; redriven: number; manual_assignments: number };
   tasks_per_second: number;
   average_task_ms: number;
   p99_task_ms: number;
   success_rate: number;
-  distribution: { dispatch_rounds: number; assignments: number; manual_assignments: number; unmatched_skips: number; stale_dispatches: number; lease_expiries: number };
+  runner: RunnerStats;
 }
 
-export type TaskDetail = Task & { events: TaskEvent[] };
+export type TaskDetail = Task & { depends_on: string[]; events: TaskEvent[] };
 
 export interface Submitted {
   task: Task;
   created: boolean;
+}
+
+export interface Redriven {
+  tasks: Task[];
+  redriven: number;
 }
 
 /** Commands to task_management; each replies on replyTo unless it is a notice. */
@@ -41,14 +37,10 @@ export type TaskManagementMsg =
   | { type: 'task.list'; filter: TaskFilter; replyTo: ReplyTo<Page<Task>> }
   | { type: 'task.cancel'; id: string; reason: string; replyTo: ReplyTo<Task> }
   | { type: 'task.retry'; id: string; replyTo: ReplyTo<Task> }
+  /** Puts failed or dead tasks back to pending: the ids given, or the oldest `limit` with that status. */
+  | { type: 'task.redrive'; status: 'failed' | 'dead'; ids: string[] | undefined; limit: number; replyTo: ReplyTo<Redriven> }
   | { type: 'task.assign'; taskId: string; agentId: string; replyTo: ReplyTo<Task> }
   | { type: 'task.summarize'; replyTo: ReplyTo<TaskSummary> }
-  /** Runs a dispatch round: hands ready tasks to agents with free slots. */
-  | { type: 'task.dispatch' }
-  /** A task left an agent (notice from agent_management). */
-  | { type: 'task.finished'; done: TaskDone }
-  /** Periodic: requeues expired leases and dispatches delayed tasks that came due. */
-  | { type: 'task.tick' }
-  /** Shutdown: hand out no more tasks (running ones finish). */
-  | { type: 'task.stop_dispatch' }
+  /** What the runner stored (a notice): completions and failures for the rate and duration windows. */
+  | { type: 'task.ended'; completed: number; failed: number; durationsMs: number[] }
   | ModulePing;

@@ -1,26 +1,17 @@
 /**
- * task_management: accepts tasks and distributes them to this node's agents.
- * A dispatch round asks agent_management which local agents have free slots,
- * reads ready tasks in priority-then-FIFO order, gives each the best-fitting
- * capable agent (src/domain fitScore), assigns it with a compare-and-set and a
- * lease, and hands it over. Rounds run after a submission, when a task leaves
- * an agent, and every tick (which also requeues tasks whose lease expired with
- * no execution holding them).
+ * task_management: accepts, tracks, cancels, retries and assigns tasks; the
+ * node's TaskRunner (runner.ts) claims and runs them.
  * State: counters and windows since start; every task change is stored before
- * the reply or the hand-over, so a restart or reset never loses a task.
- * Accepts TaskManagementMsg.
+ * the reply, so a restart or reset never loses a task. Accepts TaskManagementMsg.
  */
-import { fitScore, sourcesOf, isTerminal, type NewTask, type Task, type TaskStatus } from '../../src/domain/index.js';
+import { sourcesOf, isTerminal, taskHistory, type NewTask, type Task, type TaskStatus } from '../../src/domain/index.js';
 import { HubError, assertNever } from '../../src/errors/index.js';
 import { RateWindow, SampleWindow, round2 } from '../../src/metrics/windows.js';
 import type { ActorContext, ActorRef, ActorSpec, ReplyTo } from '../../src/runtime/index.js';
 import type { AgentManagementMsg, AgentSlot } from '../agent-management/messages.js';
-import { AbortReason } from '../agent/execute.js';
-import type { TaskDone } from '../agent/messages.js';
 import type { ModuleDeps } from '../shared/deps.js';
 import { answer } from '../shared/answer.js';
-import { requeueTask } from '../shared/requeue.js';
-import type { Submitted, TaskDetail, TaskManagementMsg, TaskSummary } from './messages.js';
+import type { Redriven, Submitted, TaskDetail, TaskManagementMsg, TaskSummary } from './messages.js';
 
 export interface TaskPeers {
   agents?: ActorRef<AgentManagementMsg>;
@@ -28,29 +19,17 @@ export interface TaskPeers {
 
 type Ctx = ActorContext<TaskManagementMsg>;
 
-/** A lease outlives the task's timeout by this much: it only expires when an execution was lost. */
-const LEASE_GRACE_MS = 30_000;
-
-/** A dispatch round reads at most this many ready tasks looking for ones its free agents can take. */
-const MAX_SCAN_PER_ROUND = 5000;
-
 interface State {
-  stopped: boolean;
   counts: { at: number; value: Record<TaskStatus, number> } | undefined;
-  dispatchQueued: boolean;
   since: TaskSummary['since_start'];
-  dist: TaskSummary['distribution'];
   finishes: RateWindow;
   durations: SampleWindow;
 }
 
 function freshState(): State {
   return {
-    stopped: false,
     counts: undefined,
-    dispatchQueued: false,
-    since: { submitted: 0, deduplicated: 0, assigned: 0, completed: 0, failed: 0, cancelled: 0, requeued: 0, retried: 0 },
-    dist: { dispatch_rounds: 0, assignments: 0, manual_assignments: 0, unmatched_skips: 0, stale_dispatches: 0, lease_expiries: 0 },
+    since: { submitted: 0, deduplicated: 0, cancelled: 0, retried: 0, redriven: 0, manual_assignments: 0 },
     finishes: new RateWindow(60),
     durations: new SampleWindow(1024),
   };
@@ -60,12 +39,6 @@ function freshState(): State {
 async function counts(deps: ModuleDeps, state: State): Promise<Record<TaskStatus, number>> {
   if (state.counts === undefined || Date.now() - state.counts.at > 500) state.counts = { at: Date.now(), value: await deps.store.countTasksByStatus() };
   return state.counts.value;
-}
-
-function queueDispatch(state: State, ctx: Ctx): void {
-  if (state.dispatchQueued) return;
-  state.dispatchQueued = true;
-  ctx.tell(ctx.self, { type: 'task.dispatch' });
 }
 
 /** Refuses a submission of n tasks that would pass [tasks] max_pending. */
@@ -92,13 +65,17 @@ function accepted(deps: ModuleDeps, state: State, result: Submitted): Submitted 
 
 async function submitOne(deps: ModuleDeps, state: State, task: NewTask): Promise<Submitted> {
   await checkRoom(deps, state, 1);
-  return accepted(deps, state, await deps.store.createTask(task, deps.nodeId));
+  const r = accepted(deps, state, await deps.store.createTask(task, deps.nodeId));
+  deps.runner.wake();
+  return r;
 }
 
 /** A bulk submission is one transaction: every task is stored, or none. */
 async function submitMany(deps: ModuleDeps, state: State, tasks: NewTask[]): Promise<Submitted[]> {
   await checkRoom(deps, state, tasks.length);
-  return (await deps.store.createTasks(tasks, deps.nodeId)).map((r) => accepted(deps, state, r));
+  const r = (await deps.store.createTasks(tasks, deps.nodeId)).map((x) => accepted(deps, state, x));
+  deps.runner.wake();
+  return r;
 }
 
 async function getTask(deps: ModuleDeps, id: string): Promise<Task> {
@@ -109,7 +86,8 @@ async function getTask(deps: ModuleDeps, id: string): Promise<Task> {
 
 async function detail(deps: ModuleDeps, id: string): Promise<TaskDetail> {
   const task = await getTask(deps, id);
-  return { ...task, events: await deps.store.listTaskEvents(id) };
+  const [recorded, dependsOn] = await Promise.all([deps.store.listTaskEvents(id), deps.store.listDependencies(id)]);
+  return { ...task, depends_on: dependsOn, events: taskHistory(task, recorded) as TaskDetail['events'] };
 }
 
 async function cancel(deps: ModuleDeps, state: State, id: string, reason: string): Promise<Task> {
@@ -119,112 +97,43 @@ async function cancel(deps: ModuleDeps, state: State, id: string, reason: string
   if (isTerminal(before.status)) throw refuse(before.status);
   const after = await deps.store.transitionTask(id, { from: sourcesOf('cancelled'), to: 'cancelled', nodeId: deps.nodeId, detail: { reason }, patch: { completed_at: new Date().toISOString(), lease_owner: null, lease_expires_at: null } });
   if (after === undefined) throw refuse((await getTask(deps, id)).status); // it ended meanwhile
-  // A running handler is told through its signal; its late result is refused by the compare-and-set.
-  deps.executions.abort(id, new AbortReason('cancelled', reason));
+  // A running handler is told through its signal; its late result is refused by the fenced finish.
+  deps.runner.abort(id, reason);
   state.since.cancelled++;
   deps.log.info({ event: 'task.cancelled', task_id: id, reason }, 'task cancelled');
   deps.events.publish('tasks', 'task.cancelled', after);
+  for (const t of await deps.store.cancelDependants([id], `a task it depends on was cancelled (${id})`, deps.nodeId)) deps.events.publish('tasks', 'task.cancelled', t);
   return after;
 }
 
-async function retry(deps: ModuleDeps, state: State, id: string, ctx: Ctx): Promise<Task> {
+const RESET_PATCH = { attempts: 0, error: null, result: null, assigned_agent: null, started_at: null, completed_at: null, claimed_at: null, lease_owner: null, lease_expires_at: null, run_at: null } as const;
+
+async function retry(deps: ModuleDeps, state: State, id: string): Promise<Task> {
   const before = await getTask(deps, id);
   if (before.status !== 'failed' && before.status !== 'dead') {
     throw new HubError('INVALID_STATE', `task ${id} is ${before.status}; only failed or dead tasks can be retried`, { details: { task_id: id, status: before.status } });
   }
-  const after = await deps.store.transitionTask(id, {
-    from: ['failed', 'dead'],
-    to: 'pending',
-    patch: { attempts: 0, error: null, result: null, assigned_agent: null, started_at: null, completed_at: null, lease_owner: null, lease_expires_at: null },
-    nodeId: deps.nodeId,
-    detail: { reason: 'retried by request' },
-  });
+  const after = await deps.store.transitionTask(id, { from: ['failed', 'dead'], to: 'pending', patch: RESET_PATCH, nodeId: deps.nodeId, detail: { reason: 'retried by request' } });
   if (after === undefined) throw new HubError('INVALID_STATE', `task ${id} changed meanwhile; try again`, { details: { task_id: id } });
   state.since.retried++;
   deps.events.publish('tasks', 'task.requeued', after);
-  queueDispatch(state, ctx);
+  deps.runner.wake();
   return after;
 }
 
-/** Moves a pending task to an agent (compare-and-set) and hands it over. */
-async function assignTo(deps: ModuleDeps, peers: TaskPeers, state: State, task: Task, agentId: string, how: string, ctx: Ctx): Promise<Task | undefined> {
-  const now = Date.now();
-  const assigned = await deps.store.transitionTask(task.id, {
-    from: ['pending'],
-    to: 'assigned',
-    attempt: task.attempts,
-    patch: { assigned_agent: agentId, attempts: task.attempts + 1, lease_owner: deps.nodeId, lease_expires_at: new Date(now + task.timeout_ms + LEASE_GRACE_MS).toISOString() },
-    nodeId: deps.nodeId,
-    detail: { reason: how },
-  });
-  if (assigned === undefined) return undefined;
-  state.since.assigned++;
-  deps.events.publish('tasks', 'task.assigned', assigned);
-  try {
-    if (peers.agents === undefined) throw new HubError('MODULE_UNAVAILABLE', 'agent_management is not available');
-    ctx.tell(peers.agents, { type: 'agent.dispatch', agentId, task: assigned });
-  } catch (err) {
-    // agent_management cannot take the hand-over (full or stopped): the task goes straight back.
-    deps.log.warn({ err, task_id: task.id, agent_id: agentId }, 'could not hand a task to agent_management; requeued');
-    await requeueTask(deps, assigned, 'hand-over to agent_management failed');
-    return undefined;
+/** Bulk redrive of the dead-letter set (or of failed tasks). */
+async function redrive(deps: ModuleDeps, state: State, status: 'failed' | 'dead', ids: string[] | undefined, limit: number): Promise<Redriven> {
+  const candidates = ids ?? (await deps.store.listTasks({ status, limit, offset: 0 })).items.map((t) => t.id);
+  const tasks: Task[] = [];
+  for (const id of candidates) {
+    const after = await deps.store.transitionTask(id, { from: [status], to: 'pending', patch: RESET_PATCH, nodeId: deps.nodeId, detail: { reason: 'redriven' } });
+    if (after === undefined) continue;
+    tasks.push(after);
+    deps.events.publish('tasks', 'task.requeued', after);
   }
-  return assigned;
-}
-
-function bestSlot(slots: AgentSlot[], task: Task): AgentSlot | undefined {
-  let best: AgentSlot | undefined;
-  let bestScore = 0;
-  for (const slot of slots) {
-    if (slot.free <= 0) continue;
-    const score = fitScore(slot.agent, task.required_capabilities, { running: slot.running, capacity: slot.agent.max_concurrency });
-    if (score > bestScore) {
-      best = slot;
-      bestScore = score;
-    }
-  }
-  return best;
-}
-
-async function dispatchRound(deps: ModuleDeps, peers: TaskPeers, state: State, ctx: Ctx): Promise<void> {
-  state.dispatchQueued = false;
-  if (peers.agents === undefined || state.stopped) return;
-  let slots: AgentSlot[];
-  try {
-    slots = await ctx.ask(peers.agents, (replyTo: ReplyTo<AgentSlot[]>): AgentManagementMsg => ({ type: 'agent.available', replyTo }));
-  } catch (err) {
-    // agent_management is restarting or failed: the next tick or finished task tries again.
-    if (!(err instanceof HubError)) throw err;
-    deps.log.warn({ code: err.code }, `dispatch round skipped: ${err.message}`);
-    return;
-  }
-  const free = slots.reduce((n, s) => n + s.free, 0);
-  if (free === 0) return;
-  state.dist.dispatch_rounds++;
-  // Read past the free slots so that tasks no free agent can take do not block those
-  // behind them; page on while slots are left, up to a bound per round.
-  const pageSize = Math.min(500, free * 8);
-  let left = free;
-  for (let offset = 0; left > 0 && offset < MAX_SCAN_PER_ROUND; ) {
-    const ready = await deps.store.listReadyTasks(pageSize, offset);
-    let taken = 0;
-    for (const task of ready) {
-      if (left === 0) break;
-      const slot = bestSlot(slots, task);
-      if (slot === undefined) {
-        state.dist.unmatched_skips++;
-        continue;
-      }
-      if ((await assignTo(deps, peers, state, task, slot.agent.id, 'dispatched', ctx)) === undefined) continue;
-      state.dist.assignments++;
-      slot.free--;
-      slot.running++;
-      left--;
-      taken++;
-    }
-    if (ready.length < pageSize) break;
-    offset += ready.length - taken; // assigned tasks left the pending set
-  }
+  state.since.redriven += tasks.length;
+  deps.runner.wake();
+  return { tasks, redriven: tasks.length };
 }
 
 async function manualAssign(deps: ModuleDeps, peers: TaskPeers, state: State, taskId: string, agentId: string, ctx: Ctx): Promise<Task> {
@@ -234,38 +143,14 @@ async function manualAssign(deps: ModuleDeps, peers: TaskPeers, state: State, ta
   }
   if (peers.agents === undefined) throw new HubError('MODULE_UNAVAILABLE', 'agent_management is not available');
   await ctx.ask(peers.agents, (replyTo: ReplyTo<AgentSlot>): AgentManagementMsg => ({ type: 'agent.check_assignable', id: agentId, required: task.required_capabilities, replyTo }));
-  const assigned = await assignTo(deps, peers, state, task, agentId, 'assigned by request', ctx);
-  if (assigned === undefined) throw new HubError('INVALID_STATE', `task ${taskId} was taken meanwhile`, { details: { task_id: taskId } });
-  state.dist.manual_assignments++;
-  return assigned;
-}
-
-function finished(state: State, done: TaskDone, ctx: Ctx): void {
-  if (done.outcome === 'completed' || done.outcome === 'failed') {
-    state.finishes.record();
-    state.durations.record(done.durationMs);
-    if (done.outcome === 'completed') state.since.completed++;
-    else state.since.failed++;
-  } else if (done.outcome === 'stale') {
-    state.dist.stale_dispatches++;
+  const [claimed] = await deps.store.claimTasks({ nodeId: deps.nodeId, limit: 1, leaseMs: deps.config.tasks.lease_ms, ids: [taskId] });
+  if (claimed === undefined) throw new HubError('INVALID_STATE', `task ${taskId} was taken meanwhile`, { details: { task_id: taskId } });
+  if (!deps.runner.assign(agentId, claimed)) {
+    await deps.store.releaseTasks([{ id: claimed.id, epoch: claimed.lease_epoch }], deps.nodeId, 'manual assignment: the agent left');
+    throw new HubError('AGENT_NOT_FOUND', `agent ${agentId} left meanwhile`, { details: { agent_id: agentId } });
   }
-  state.counts = undefined;
-  queueDispatch(state, ctx);
-}
-
-/** Requeues tasks whose lease ran out while no execution on this node holds them. */
-async function tick(deps: ModuleDeps, peers: TaskPeers, state: State, ctx: Ctx): Promise<void> {
-  const now = Date.now();
-  for (const task of await deps.store.listLeasedTasks(deps.nodeId)) {
-    if (deps.executions.has(task.id) || Date.parse(task.lease_expires_at ?? '') > now) continue;
-    if ((await requeueTask(deps, task, 'lease expired')) === undefined) continue;
-    state.dist.lease_expiries++;
-    state.since.requeued++;
-    if (peers.agents !== undefined && task.assigned_agent !== null) {
-      ctx.tell(peers.agents, { type: 'agent.task_done', done: { agentId: task.assigned_agent, taskId: task.id, outcome: 'stale', durationMs: 0 } });
-    }
-  }
-  queueDispatch(state, ctx);
+  state.since.manual_assignments++;
+  return { ...claimed, assigned_agent: agentId };
 }
 
 async function summarize(deps: ModuleDeps, state: State): Promise<TaskSummary> {
@@ -281,7 +166,7 @@ async function summarize(deps: ModuleDeps, state: State): Promise<TaskSummary> {
     average_task_ms: round2(state.durations.mean()),
     p99_task_ms: round2(state.durations.percentile(99)),
     success_rate: ended === 0 ? 1 : round2(c.completed / ended),
-    distribution: { ...state.dist },
+    runner: deps.runner.stats(),
   };
 }
 
@@ -289,20 +174,14 @@ async function summarize(deps: ModuleDeps, state: State): Promise<TaskSummary> {
 export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpec<TaskManagementMsg, State> {
   return {
     name: 'task_management',
-    init: (ctx) => {
-      const state = freshState();
-      queueDispatch(state, ctx);
-      return state;
-    },
+    init: () => freshState(),
     receive: async (state, msg, ctx) => {
       switch (msg.type) {
         case 'task.submit':
           await answer(msg.replyTo, () => submitOne(deps, state, msg.task));
-          queueDispatch(state, ctx);
           return state;
         case 'task.submit_bulk':
           await answer(msg.replyTo, () => submitMany(deps, state, msg.tasks));
-          queueDispatch(state, ctx);
           return state;
         case 'task.get':
           await answer(msg.replyTo, () => detail(deps, msg.id));
@@ -314,7 +193,10 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
           await answer(msg.replyTo, () => cancel(deps, state, msg.id, msg.reason));
           return state;
         case 'task.retry':
-          await answer(msg.replyTo, () => retry(deps, state, msg.id, ctx));
+          await answer(msg.replyTo, () => retry(deps, state, msg.id));
+          return state;
+        case 'task.redrive':
+          await answer(msg.replyTo, () => redrive(deps, state, msg.status, msg.ids, msg.limit));
           return state;
         case 'task.assign':
           await answer(msg.replyTo, () => manualAssign(deps, peers, state, msg.taskId, msg.agentId, ctx));
@@ -322,17 +204,10 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
         case 'task.summarize':
           await answer(msg.replyTo, () => summarize(deps, state));
           return state;
-        case 'task.dispatch':
-          await dispatchRound(deps, peers, state, ctx);
-          return state;
-        case 'task.finished':
-          finished(state, msg.done, ctx);
-          return state;
-        case 'task.tick':
-          await tick(deps, peers, state, ctx);
-          return state;
-        case 'task.stop_dispatch':
-          state.stopped = true;
+        case 'task.ended':
+          state.finishes.record(msg.completed + msg.failed);
+          for (const d of msg.durationsMs) state.durations.record(d);
+          state.counts = undefined;
           return state;
         case 'module.ping':
           msg.replyTo.ok(true);

@@ -16,11 +16,13 @@ import { buildRouter } from '../../src/edge/routes/index.js';
 import { MetricsReporter } from '../../src/edge/metrics-report.js';
 import type { Router } from '../../src/edge/router.js';
 import { Hive } from '../../actors/hive/hive.js';
-import { Executions } from '../../actors/shared/executions.js';
+import { TaskRunner } from '../../actors/task-distributor/runner.js';
 import { BUILTIN_HANDLERS } from '../../actors/agent/executors.js';
 
 export interface HubStack {
   config: HubConfig;
+  hive: Hive;
+  runner: TaskRunner;
   router: Router;
   metrics: HubMetrics;
   close(): Promise<void>;
@@ -44,18 +46,24 @@ export async function hubStack(env: Record<string, string>): Promise<HubStack> {
   });
   const events = new EventBus();
   const startedAt = new Date();
-  const hive = await Hive.start(system, { config, store, log, nodeId: 'bench', startedAt, events, executions: new Executions(), handlers: new Map(Object.entries(BUILTIN_HANDLERS)) });
+  const handlers = new Map(Object.entries(BUILTIN_HANDLERS));
+  const runner = TaskRunner.fromConfig(config, { store, events, log, nodeId: 'bench', handlers });
+  const hive = await Hive.start(system, { config, store, log, nodeId: 'bench', startedAt, events, runner, handlers });
+  runner.start();
   const sampler = new SystemSampler(config.performance.memory_limit_mb, os.availableParallelism());
   const reporter = new MetricsReporter({ config, hive, store, sampler, ws: () => ({ connections: 0, max_connections: 0, accepted_total: 0, refused_total: 0, messages_sent: 0, messages_received: 0, bytes_sent: 0, dropped: 0, errors_sent: 0, subscriptions: { tasks: 0, agents: 0, hive: 0, metrics: 0 } }) });
   const router = buildRouter({ config, hive, store, metrics, reporter, nodeId: 'bench', version: 'bench', startedAt });
   return {
     config,
+    hive,
+    runner,
     router,
     metrics,
     close: async () => {
       reporter.stop();
       sampler.stop();
       hive.stopTimers();
+      await runner.stop(1000);
       await system.shutdown();
       await store.close();
     },

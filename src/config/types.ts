@@ -22,6 +22,12 @@ export interface HubConfig {
     default_executor: string;
     default_capabilities: readonly string[];
     executors: Readonly<Record<string, { module: string }>>;
+    learning_rate: number;
+    pool_min_size: number;
+    pool_max_size: number;
+    pool_max_concurrency: number;
+    scale_up_pending_per_slot: number;
+    scale_cooldown_seconds: number;
   };
   readonly tasks: {
     max_pending: number;
@@ -31,6 +37,11 @@ export interface HubConfig {
     backoff_max_ms: number;
     backoff_multiplier: number;
     backoff_jitter: number;
+    lease_ms: number;
+    claim_batch: number;
+    prefetch: number;
+    flush_window_ms: number;
+    flush_max: number;
   };
   readonly neural: {
     enabled: boolean;

@@ -1,4 +1,4 @@
-import type { Agent } from './agent.js';
+import type { Agent, Capability } from './agent.js';
 import type { RequiredCapability } from './task.js';
 
 /** The first requirement the agent does not meet, or undefined when it meets all. */
@@ -26,4 +26,18 @@ export function fitScore(
       : required.reduce((sum, req) => sum + (agent.capabilities.find((c) => c.name === req.name)?.proficiency ?? 0), 0) / required.length;
   const free = load.capacity <= 0 ? 0 : Math.max(0, 1 - load.running / load.capacity);
   return proficiency * (0.5 + 0.5 * agent.stats.success_rate) * (0.25 + 0.75 * free);
+}
+
+/**
+ * Agents learn: after a task, each required capability the agent holds moves
+ * towards 1 on success and towards 0 on failure by `rate` of the distance,
+ * so proficiency stays within [0, 1].
+ */
+export function learn(capabilities: readonly Capability[], required: readonly RequiredCapability[], success: boolean, rate: number): Capability[] {
+  const names = new Set(required.map((r) => r.name));
+  return capabilities.map((c) => {
+    if (!names.has(c.name)) return c;
+    const p = success ? c.proficiency + rate * (1 - c.proficiency) : c.proficiency - rate * c.proficiency;
+    return { name: c.name, proficiency: Math.min(1, Math.max(0, Math.round(p * 10_000) / 10_000)) };
+  });
 }

@@ -3,3 +3,5 @@ export * from './task.js';
 export * from './task-state.js';
 export * from './capability.js';
 export { invalid } from './validate.js';
+export * from './retry.js';
+export * from './task-history.js';

@@ -60,6 +60,8 @@ export interface TaskPatch {
   lease_owner?: string | null;
   lease_expires_at?: string | null;
   attempts?: number;
+  claimed_at?: string | null;
+  run_at?: string | null;
 }
 
 /** A compare-and-set move: applied only while the task is in one of `from`; recorded in task_events. */
@@ -77,8 +79,8 @@ export interface ClaimRequest {
   nodeId: string;
   limit: number;
   leaseMs: number;
-  /** Only tasks whose required capability names are all in this list (undefined: any task). */
-  names?: readonly string[] | undefined;
+  /** Only tasks whose every requirement is met by one of these: capability name → best proficiency on offer (undefined: any task). */
+  offer?: Readonly<Record<string, number>> | undefined;
   /** Only these tasks (manual assignment); they must still be pending. */
   ids?: readonly string[] | undefined;
 }
@@ -163,8 +165,8 @@ export interface Store {
   startTasks(items: readonly TaskStart[]): Promise<string[]>;
   /** Stores attempt ends in one transaction, fenced on the claim epoch; readies and cancels dependants. */
   finishTasks(items: readonly TaskFinish[], nodeId: string): Promise<FinishOutcome>;
-  /** Puts claimed tasks this node cannot run back to pending (the attempt is not counted). */
-  releaseTasks(items: ReadonlyArray<{ id: string; epoch: number }>, nodeId: string, reason: string): Promise<number>;
+  /** Puts claimed tasks this node cannot run back to pending (the attempt is not counted), claimable again after delayMs. */
+  releaseTasks(items: ReadonlyArray<{ id: string; epoch: number }>, nodeId: string, reason: string, delayMs?: number): Promise<number>;
   /** Extends the leases this node holds; returns how many. */
   extendLeases(nodeId: string, leaseMs: number): Promise<number>;
   /** Requeues tasks whose lease expired (any owner): the owner died or stalled. */

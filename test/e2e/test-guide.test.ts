@@ -82,7 +82,7 @@ function guideSuite(engine: 'sqlite' | 'postgres'): void {
       const tm = JSON.parse(await jq('/metrics', '.data.current_metrics.task_management'));
       assert.equal(tm.totals.completed, 1);
       assert.equal(tm.queue_depth, 0);
-      assert.ok('distribution' in tm);
+      assert.ok('work_stealing' in tm.runner);
       const database = JSON.parse(await jq('/metrics', '.data.current_metrics.database'));
       assert.equal(database.engine, engine);
       assert.deepEqual(Object.keys(database.pool).sort(), ['idle', 'total', 'waiting']);

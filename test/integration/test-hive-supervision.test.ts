@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { EventBus } from '../../src/runtime/index.js';
-import { Executions } from '../../actors/shared/executions.js';
+import { TaskRunner } from '../../actors/task-distributor/runner.js';
 import { BUILTIN_HANDLERS } from '../../actors/agent/executors.js';
 import { Hive } from '../../actors/hive/hive.js';
 import type { AgentManagementMsg } from '../../actors/agent-management/messages.js';
@@ -58,7 +58,10 @@ describe('hive supervision', function () {
     store = faultyStore(inner);
     const { system } = testSystem({ policy: { kind: 'restart', maxRestarts: 3, withinMs: 60_000, backoffInitialMs: 20, backoffMaxMs: 100 } });
     const config = loadConfig({ env: { HIVE_ENV: 'test' } });
-    hive = await Hive.start(system, { config, store, log: memoryLogger().log, nodeId: 'n1', startedAt: new Date(), events: new EventBus(), executions: new Executions(), handlers: new Map(Object.entries(BUILTIN_HANDLERS)) });
+    const handlers = new Map(Object.entries(BUILTIN_HANDLERS));
+    const events = new EventBus();
+    const log = memoryLogger().log;
+    hive = await Hive.start(system, { config, store, log, nodeId: 'n1', startedAt: new Date(), events, runner: TaskRunner.fromConfig(config, { store, events, log, nodeId: 'n1', handlers }), handlers });
     shutdown = async () => {
       hive.stopTimers();
       await system.shutdown();

@@ -235,16 +235,18 @@ for (const engine of engines) {
         id: t.id, epoch: t.lease_epoch, status: 'completed', agentId: null, result: 'ok', startedAt: new Date().toISOString(), completedAt: new Date().toISOString(), ...over,
       });
 
-      it('claims only tasks whose required capabilities the claimer has, each with a new epoch', async () => {
+      it('claims only tasks whose requirements the claimer offers (name and proficiency), each with a new epoch', async () => {
         await drain();
-        const code = await store.createTask(newTask({ required_capabilities: [{ name: 'code', min_proficiency: 0 }] }), 'n1');
-        const both = await store.createTask(newTask({ required_capabilities: [{ name: 'code', min_proficiency: 0 }, { name: 'math', min_proficiency: 0 }] }), 'n1');
+        const code = await store.createTask(newTask({ required_capabilities: [{ name: 'code', min_proficiency: 0.5 }] }), 'n1');
+        const both = await store.createTask(newTask({ required_capabilities: [{ name: 'code', min_proficiency: 0 }, { name: 'data-analysis', min_proficiency: 0.2 }] }), 'n1');
+        const expert = await store.createTask(newTask({ required_capabilities: [{ name: 'code', min_proficiency: 0.95 }] }), 'n1');
         const any = await store.createTask(newTask(), 'n1');
-        const got = await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000, names: ['code'] });
+        const got = await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000, offer: { code: 0.9 } });
         assert.deepEqual(got.map((t) => t.id).sort(), [code.task.id, any.task.id].sort());
         assert.ok(got.every((t) => t.lease_epoch === 1 && t.claimed_at !== null && t.status === 'assigned'));
-        const rest = await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000, names: ['code', 'math'] });
+        const rest = await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000, offer: { code: 0.9, 'data-analysis': 0.3 } });
         assert.deepEqual(rest.map((t) => t.id), [both.task.id]);
+        assert.deepEqual((await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000, offer: { code: 1 } })).map((t) => t.id), [expert.task.id]);
       });
 
       it('stores finishes fenced on the epoch: a stale owner changes nothing', async () => {
@@ -259,7 +261,7 @@ for (const engine of engines) {
         assert.equal(again?.attempts, 1, 'a released claim does not count as an attempt');
         const stale = await store.finishTasks([finish(t)], 'a');
         assert.deepEqual(stale, { applied: [], stale: [t.id], cascaded: [] });
-        const ok = await store.finishTasks([finish(again!, { result: { v: 1 }, agentId: null })], 'b');
+        const ok = await store.finishTasks([finish(again, { result: { v: 1 }, agentId: null })], 'b');
         assert.deepEqual(ok.applied, [{ id: t.id, status: 'completed' }]);
         const stored = await store.getTask(t.id);
         assert.deepEqual([stored?.status, stored?.result, stored?.lease_owner], ['completed', { v: 1 }, null]);
@@ -276,7 +278,7 @@ for (const engine of engines) {
         assert.deepEqual(await store.claimTasks({ nodeId: 'n1', limit: 1, leaseMs: 60_000 }), [], 'not before run_at');
         const [second] = await store.claimTasks({ nodeId: 'n1', limit: 1, leaseMs: 60_000, ids: [task.id] });
         assert.equal(second?.attempts, 2);
-        await store.finishTasks([finish(second!, { status: 'dead', error: { code: 'X', message: 'flaky', retryable: true }, result: undefined })], 'n1');
+        await store.finishTasks([finish(second, { status: 'dead', error: { code: 'X', message: 'flaky', retryable: true }, result: undefined })], 'n1');
         assert.equal((await store.getTask(task.id))?.status, 'dead');
         assert.deepEqual((await store.listTaskEvents(task.id)).map((e) => e.to_status), ['pending', 'dead']);
       });
@@ -307,7 +309,7 @@ for (const engine of engines) {
         assert.equal(await store.extendLeases('someone-else', 60_000), 0);
         const requeued = await store.requeueExpired('n2', 100);
         assert.ok(requeued.some((r) => r.id === task.id && r.status === 'pending' && r.lease_owner === null));
-        assert.deepEqual((await store.finishTasks([finish(t!)], 'zombie')).stale, [task.id], 'the zombie cannot finish it');
+        assert.deepEqual((await store.finishTasks([finish(t)], 'zombie')).stale, [task.id], 'the zombie cannot finish it');
         const [mine] = await store.claimTasks({ nodeId: 'lease-keeper', limit: 1, leaseMs: 1 });
         assert.equal(await store.extendLeases('lease-keeper', 60_000), 1);
         await new Promise((r) => setTimeout(r, 5));

@@ -15,9 +15,8 @@ export const postgresDialect: Dialect = {
   // Containment uses the GIN index idx_*_capabilities.
   jsonArrayHasName: (column) => `${column} @> ?::jsonb`,
   jsonArrayHasNameParam: (name) => JSON.stringify([{ name }]),
-  namesSubset: (column) => `${column} <@ ?::text[]`,
-  namesParam: (names) => names,
-  namesValue: (names) => names,
+  capabilitiesMet: (column) =>
+    `NOT EXISTS (SELECT 1 FROM jsonb_array_elements(${column}) r WHERE COALESCE((?::jsonb ->> (r.value ->> 'name'))::float8, -1) < (r.value ->> 'min_proficiency')::float8)`,
   bool: (v) => v,
   migrationLock: 'SELECT pg_advisory_xact_lock(7274731)',
 };

@@ -28,11 +28,11 @@ export interface Dialect {
   jsonArrayHasName(column: string): string;
   /** The parameter value for jsonArrayHasName. */
   jsonArrayHasNameParam(name: string): unknown;
-  /** A condition: every name in the task's required_names is in the list given as the next parameter. */
-  namesSubset(column: string): string;
-  namesParam(names: readonly string[]): unknown;
-  /** The required_names value stored for a task. */
-  namesValue(names: readonly string[]): unknown;
+  /**
+   * A condition: every required capability in the JSON array `column` is met by
+   * the next parameter, an object of capability name to the best proficiency on offer.
+   */
+  capabilitiesMet(column: string): string;
   /** A boolean as a parameter (SQLite has no boolean type). */
   bool(value: boolean): unknown;
   /** Statement that serialises concurrent migrators (none needed on SQLite). */

@@ -133,13 +133,12 @@ export class SqlStore implements Store {
     const now = new Date().toISOString();
     const depsPending = await this.checkDependencies(tx, t.depends_on);
     const rows = await tx.all(
-      `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, required_names, payload,
+      `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, payload,
          attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, deps_pending, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, 0, ?, ?, ?, 0, ?, ?, ?, ?)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?, ?, 0, ?, ?, ?, ?)
        ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
       [t.id ?? randomUUID(), t.title, t.description, t.type, t.priority, PRIORITY_RANK[t.priority], toJson(t.required_capabilities),
-        this.dialect.namesValue(t.required_capabilities.map((c) => c.name)), toJson(t.payload), t.max_attempts, t.timeout_ms, t.run_at,
-        t.idempotency_key, depsPending, now, now],
+        toJson(t.payload), t.max_attempts, t.timeout_ms, t.run_at, t.idempotency_key, depsPending, now, now],
     );
     const inserted = rows[0];
     if (inserted === undefined) {
@@ -224,7 +223,7 @@ export class SqlStore implements Store {
       w.add("status = 'pending'");
       if (req.ids !== undefined) w.add(`id IN (${req.ids.map(() => '?').join(', ')})`, ...req.ids);
       else w.add('deps_pending = 0 AND (run_at IS NULL OR run_at <= ?)', now.toISOString());
-      if (req.names !== undefined) w.add(this.dialect.namesSubset('required_names'), this.dialect.namesParam(req.names));
+      if (req.offer !== undefined) w.add(this.dialect.capabilitiesMet('required_capabilities'), JSON.stringify(req.offer));
       const ids = await tx.all(`SELECT id FROM tasks${w.sql} ORDER BY priority_rank DESC, ${this.dialect.insertOrder} LIMIT ?${this.dialect.claimLock}`, [...w.params, req.limit]);
       if (ids.length === 0) return [];
       const marks = ids.map(() => '?').join(', ');
@@ -286,15 +285,16 @@ export class SqlStore implements Store {
     });
   }
 
-  async releaseTasks(items: ReadonlyArray<{ id: string; epoch: number }>, nodeId: string, reason: string): Promise<number> {
+  async releaseTasks(items: ReadonlyArray<{ id: string; epoch: number }>, nodeId: string, reason: string, delayMs = 0): Promise<number> {
     if (items.length === 0) return 0;
+    const runAt = delayMs > 0 ? new Date(Date.now() + delayMs).toISOString() : null;
     return this.db.transaction(async (tx) => {
       let n = 0;
       for (const it of items) {
         const rows = await tx.all(
-          `UPDATE tasks SET status = 'pending', attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL, claimed_at = NULL, updated_at = ?
+          `UPDATE tasks SET status = 'pending', attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL, claimed_at = NULL, run_at = ?, updated_at = ?
            WHERE id = ? AND lease_epoch = ? AND status = 'assigned' RETURNING id`,
-          [new Date().toISOString(), it.id, it.epoch],
+          [runAt, new Date().toISOString(), it.id, it.epoch],
         );
         if (rows.length > 0) {
           n++;

@@ -13,9 +13,8 @@ export const sqliteDialect: Dialect = {
   insertOrder: 'rowid',
   jsonArrayHasName: (column) => `EXISTS (SELECT 1 FROM json_each(${column}) WHERE json_extract(value, '$.name') = ?)`,
   jsonArrayHasNameParam: (name) => name,
-  namesSubset: (column) => `NOT EXISTS (SELECT 1 FROM json_each(${column}) WHERE value NOT IN (SELECT value FROM json_each(?)))`,
-  namesParam: (names) => JSON.stringify(names),
-  namesValue: (names) => JSON.stringify(names),
+  capabilitiesMet: (column) =>
+    `NOT EXISTS (SELECT 1 FROM json_each(${column}) r WHERE COALESCE(json_extract(?, '$."' || json_extract(r.value, '$.name') || '"'), -1) < json_extract(r.value, '$.min_proficiency'))`,
   bool: (v) => (v ? 1 : 0),
   migrationLock: undefined,
 };

@@ -4,8 +4,6 @@
 ALTER TABLE tasks ADD COLUMN claimed_at timestamptz;
 ALTER TABLE tasks ADD COLUMN deps_pending integer NOT NULL DEFAULT 0;
 ALTER TABLE tasks ADD COLUMN has_dependants boolean NOT NULL DEFAULT false;
-ALTER TABLE tasks ADD COLUMN required_names text[] NOT NULL DEFAULT '{}';
-UPDATE tasks SET required_names = ARRAY(SELECT jsonb_array_elements(required_capabilities) ->> 'name');
 
 CREATE TABLE task_dependencies (
   task_id uuid NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,

@@ -3,8 +3,6 @@
 ALTER TABLE tasks ADD COLUMN claimed_at text;
 ALTER TABLE tasks ADD COLUMN deps_pending integer NOT NULL DEFAULT 0;
 ALTER TABLE tasks ADD COLUMN has_dependants integer NOT NULL DEFAULT 0;
-ALTER TABLE tasks ADD COLUMN required_names text NOT NULL DEFAULT '[]';
-UPDATE tasks SET required_names = (SELECT json_group_array(json_extract(value, '$.name')) FROM json_each(tasks.required_capabilities));
 
 CREATE TABLE task_dependencies (
   task_id text NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,

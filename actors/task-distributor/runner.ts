@@ -1,0 +1,545 @@
+/**
+ * The node's task runner: the hot path of the durable task engine.
+ *
+ * It claims ready tasks in batches (one statement, leased to this node with a
+ * fencing epoch), spreads them over the local agents' deques by capability fit,
+ * runs each agent's handlers up to its max_concurrency (an idle agent steals
+ * from the deepest compatible deque), and stores starts and ends by group
+ * commit: one transaction per short window, never a round trip per task.
+ * Leases are extended while this node lives; expired ones (of any node) are
+ * requeued. Failures retry with backoff until max_attempts, then the task is dead.
+ *
+ * Running handlers belong to the node, not to an actor incarnation: the runner
+ * outlives restarts of task_management and agent_management, which drive it.
+ */
+import { afterFailure, fitScore, missingCapability, type Agent, type BackoffPolicy, type Task } from '../../src/domain/index.js';
+import { errorMessage } from '../../src/errors/index.js';
+import type { HubConfig } from '../../src/config/index.js';
+import type { Logger } from '../../src/log/logger.js';
+import type { EventBus } from '../../src/runtime/index.js';
+import type { Store, TaskFinish, TaskStart } from '../../src/storage/index.js';
+import { AbortReason, execute, type Outcome } from '../agent/execute.js';
+import { TaskFailure, type Handler } from '../agent/executors.js';
+
+/** A claimed task no single agent here can take is claimable again after this long. */
+const UNPLACEABLE_DELAY_MS = 5000;
+
+export interface RunnerOptions {
+  store: Store;
+  events: EventBus;
+  log: Logger;
+  nodeId: string;
+  handlers: ReadonlyMap<string, Handler>;
+  defaultExecutor: string;
+  leaseMs: number;
+  claimBatch: number;
+  prefetch: number;
+  flushWindowMs: number;
+  flushMax: number;
+  backoff: BackoffPolicy;
+}
+
+/** What one agent's tasks did in one stored batch. */
+export interface AgentOutcome {
+  agentId: string;
+  completed: number;
+  failed: number;
+  durationMsTotal: number;
+  /** Per task that ended: its requirements and whether it succeeded (agents learn from it). */
+  results: Array<{ required: Task['required_capabilities']; success: boolean }>;
+}
+
+interface Running {
+  task: Task;
+  agentId: string;
+  controller: AbortController;
+  startedAt: string;
+  startedPerf: number;
+}
+
+interface Slot {
+  agent: Agent;
+  deque: Task[];
+  running: Map<string, Running>;
+}
+
+interface PendingFinish {
+  finish: TaskFinish;
+  task: Task;
+  agentId: string;
+  outcome: Outcome;
+  durationMs: number;
+}
+
+export interface RunnerStats {
+  buffered: number;
+  running: number;
+  capacity: number;
+  claims: number;
+  claimed: number;
+  released: number;
+  flushes: number;
+  stored_finishes: number;
+  stale_finishes: number;
+  retries_scheduled: number;
+  dead: number;
+  lease_extensions: number;
+  expired_requeued: number;
+  work_stealing: { steals: number; attempts: number; deques: Record<string, number> };
+}
+
+/** Requeue on abort: the task goes back to pending (agent removed, node stopping). */
+export class RequeueReason extends AbortReason {
+  constructor(message: string) {
+    super('cancelled', message);
+  }
+}
+
+export class TaskRunner {
+  private readonly slots = new Map<string, Slot>();
+  private starts: TaskStart[] = [];
+  private finishes: PendingFinish[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private claiming = false;
+  private wakeQueued = false;
+  private stopped = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private onOutcomes: ((outcomes: AgentOutcome[]) => void) | undefined;
+  private readonly c = { claims: 0, claimed: 0, released: 0, flushes: 0, stored_finishes: 0, stale_finishes: 0, retries_scheduled: 0, dead: 0, lease_extensions: 0, expired_requeued: 0, steals: 0, steal_attempts: 0 };
+
+  constructor(private readonly o: RunnerOptions) {}
+
+  /** A runner with the [tasks] settings. */
+  static fromConfig(config: HubConfig, parts: Pick<RunnerOptions, 'store' | 'events' | 'log' | 'nodeId' | 'handlers'>): TaskRunner {
+    const t = config.tasks;
+    return new TaskRunner({
+      ...parts,
+      defaultExecutor: config.agents.default_executor,
+      leaseMs: t.lease_ms,
+      claimBatch: t.claim_batch,
+      prefetch: t.prefetch,
+      flushWindowMs: t.flush_window_ms,
+      flushMax: t.flush_max,
+      backoff: { initialMs: t.backoff_initial_ms, maxMs: t.backoff_max_ms, multiplier: t.backoff_multiplier, jitter: t.backoff_jitter },
+    });
+  }
+
+  /**
+   * At process start nothing runs here yet: tasks still leased to this node (by
+   * the process before, killed) go back to pending at once instead of waiting
+   * for their leases to expire.
+   */
+  async recover(): Promise<number> {
+    let n = 0;
+    for (const task of await this.o.store.listLeasedTasks(this.o.nodeId)) {
+      const after = await this.o.store.transitionTask(task.id, {
+        from: ['assigned', 'running'],
+        to: 'pending',
+        attempt: task.attempts,
+        patch: { assigned_agent: null, lease_owner: null, lease_expires_at: null, started_at: null, claimed_at: null },
+        nodeId: this.o.nodeId,
+        detail: { reason: 'recovered at start: the previous process of this node held it' },
+      });
+      if (after !== undefined) n++;
+    }
+    if (n > 0) this.o.log.warn({ event: 'task.recovered', count: n }, `${n} tasks leased to this node by its previous process were requeued`);
+    return n;
+  }
+
+  /** Called after each stored batch with what each agent did (stats, learning, rates). */
+  listen(fn: (outcomes: AgentOutcome[]) => void): void {
+    this.onOutcomes = fn;
+  }
+
+  /** Starts the lease heartbeat, the expiry sweep and the periodic claim (delayed tasks coming due). */
+  start(): void {
+    this.every(Math.max(50, Math.floor(this.o.leaseMs / 3)), () => this.heartbeat());
+    this.every(1000, () => this.sweep());
+    this.every(1000, () => this.wake());
+  }
+
+  /** Adds or updates a local agent (capabilities, pause, max_concurrency). */
+  setAgent(agent: Agent): void {
+    const slot = this.slots.get(agent.id);
+    if (slot === undefined) this.slots.set(agent.id, { agent, deque: [], running: new Map() });
+    else {
+      slot.agent = agent;
+      if (agent.paused) this.rehome(slot.deque.splice(0));
+    }
+    this.pumpAll();
+    this.wake();
+  }
+
+  /** Removes an agent: its running handlers are aborted and their tasks requeued; its deque goes to others. */
+  removeAgent(id: string, reason: string): void {
+    const slot = this.slots.get(id);
+    if (slot === undefined) return;
+    this.slots.delete(id);
+    for (const r of slot.running.values()) r.controller.abort(new RequeueReason(reason));
+    this.rehome(slot.deque.splice(0));
+  }
+
+  /** Claims soon (coalesced): after submissions, finished tasks and every second. */
+  wake(): void {
+    if (this.wakeQueued || this.stopped) return;
+    this.wakeQueued = true;
+    setImmediate(() => {
+      this.wakeQueued = false;
+      void this.claim();
+    });
+  }
+
+  /** A cancelled task (already cancelled in storage): dropped from its deque, or its handler aborted. */
+  abort(taskId: string, reason: string): void {
+    for (const slot of this.slots.values()) {
+      const i = slot.deque.findIndex((t) => t.id === taskId);
+      if (i >= 0) slot.deque.splice(i, 1);
+      slot.running.get(taskId)?.controller.abort(new AbortReason('cancelled', reason));
+    }
+  }
+
+  /** Hands a task claimed for a named agent (manual assignment) to the front of its deque. */
+  assign(agentId: string, task: Task): boolean {
+    const slot = this.slots.get(agentId);
+    if (slot === undefined) return false;
+    slot.deque.unshift({ ...task, assigned_agent: agentId });
+    this.o.events.publish('tasks', 'task.assigned', { ...task, assigned_agent: agentId });
+    this.pump(slot);
+    return true;
+  }
+
+  /** Tasks an agent runs now. */
+  load(agentId: string): number {
+    return this.slots.get(agentId)?.running.size ?? 0;
+  }
+
+  isRunning(taskId: string): boolean {
+    for (const slot of this.slots.values()) if (slot.running.has(taskId)) return true;
+    return false;
+  }
+
+  stats(): RunnerStats {
+    let buffered = 0;
+    let running = 0;
+    let capacity = 0;
+    const deques: Record<string, number> = {};
+    for (const s of this.slots.values()) {
+      buffered += s.deque.length;
+      running += s.running.size;
+      if (!s.agent.paused) capacity += s.agent.max_concurrency;
+      deques[s.agent.name] = s.deque.length;
+    }
+    const { steals, steal_attempts, ...rest } = this.c;
+    return { buffered, running, capacity, ...rest, work_stealing: { steals, attempts: steal_attempts, deques } };
+  }
+
+  /**
+   * Stops claiming, gives deque tasks back, lets running handlers finish for at
+   * most graceMs, requeues the rest, and stores every end.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    const queued = [...this.slots.values()].flatMap((s) => s.deque.splice(0));
+    await this.release(queued, 'node stopping');
+    const deadline = Date.now() + graceMs;
+    while ([...this.slots.values()].some((s) => s.running.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const s of this.slots.values()) for (const r of s.running.values()) r.controller.abort(new RequeueReason('node stopping'));
+    while ([...this.slots.values()].some((s) => s.running.size > 0)) await new Promise((r) => setTimeout(r, 5));
+    await this.flushNow();
+  }
+
+  private every(ms: number, fn: () => void | Promise<void>): void {
+    const t = setInterval(() => {
+      void Promise.resolve()
+        .then(fn)
+        .catch((err: unknown) => this.o.log.error({ err }, `task runner: ${errorMessage(err)}`));
+    }, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  /** How many tasks are here and wanted, and the best proficiency on offer per capability (the claim's filter). */
+  private capacityTarget(): { buffered: number; target: number; offer: Record<string, number> } {
+    let buffered = 0;
+    let target = 0;
+    const offer: Record<string, number> = {};
+    for (const s of this.slots.values()) {
+      buffered += s.deque.length + s.running.size;
+      if (s.agent.paused) continue;
+      target += s.agent.max_concurrency * this.o.prefetch;
+      for (const c of s.agent.capabilities) offer[c.name] = Math.max(offer[c.name] ?? 0, c.proficiency);
+    }
+    return { buffered, target, offer };
+  }
+
+  private async claim(): Promise<void> {
+    if (this.claiming || this.stopped) return;
+    const { buffered, target, offer } = this.capacityTarget();
+    const want = Math.min(this.o.claimBatch, target - buffered);
+    if (want <= 0) return;
+    this.claiming = true;
+    let got = 0;
+    try {
+      const tasks = await this.o.store.claimTasks({ nodeId: this.o.nodeId, limit: want, leaseMs: this.o.leaseMs, offer });
+      got = tasks.length;
+      this.c.claims++;
+      this.c.claimed += got;
+      const homeless = this.place(tasks);
+      // Each requirement is on offer, but not all of them from one agent: try again later, not at once.
+      if (homeless.length > 0) await this.release(homeless, 'no single local agent meets every requirement', UNPLACEABLE_DELAY_MS);
+      this.pumpAll();
+    } catch (err) {
+      this.o.log.warn({ err }, `claiming tasks failed: ${errorMessage(err)}`);
+    } finally {
+      this.claiming = false;
+    }
+    if (got === want) this.wake(); // there may be more
+  }
+
+  /** Puts each task in the deque of the capable agent that fits best (load counted); returns those no agent can take. */
+  private place(tasks: readonly Task[]): Task[] {
+    const homeless: Task[] = [];
+    for (const task of tasks) {
+      let best: Slot | undefined;
+      let bestScore = 0;
+      for (const s of this.slots.values()) {
+        if (s.agent.paused) continue;
+        const score = fitScore(s.agent, task.required_capabilities, { running: s.running.size + s.deque.length, capacity: s.agent.max_concurrency * this.o.prefetch });
+        if (score > bestScore) {
+          best = s;
+          bestScore = score;
+        }
+      }
+      if (best === undefined) {
+        homeless.push(task);
+        continue;
+      }
+      const placed = { ...task, assigned_agent: best.agent.id };
+      best.deque.push(placed);
+      this.o.events.publish('tasks', 'task.assigned', placed);
+    }
+    return homeless;
+  }
+
+  /** Tasks of a removed or paused agent go to other capable agents, or back to pending. */
+  private rehome(tasks: Task[]): void {
+    const homeless = this.place(tasks);
+    if (homeless.length > 0) void this.release(homeless, 'its agent left').catch((err: unknown) => this.o.log.warn({ err }, 'releasing tasks failed'));
+    this.pumpAll();
+  }
+
+  private async release(tasks: readonly Task[], reason: string, delayMs = 0): Promise<void> {
+    if (tasks.length === 0) return;
+    this.c.released += await this.o.store.releaseTasks(
+      tasks.map((t) => ({ id: t.id, epoch: t.lease_epoch })),
+      this.o.nodeId,
+      reason,
+      delayMs,
+    );
+    for (const t of tasks) this.o.events.publish('tasks', 'task.requeued', { ...t, status: 'pending', assigned_agent: null });
+  }
+
+  private pumpAll(): void {
+    for (const s of this.slots.values()) this.pump(s);
+  }
+
+  private pump(slot: Slot): void {
+    while (!this.stopped && !slot.agent.paused && this.slots.get(slot.agent.id) === slot && slot.running.size < slot.agent.max_concurrency) {
+      const task = slot.deque.shift() ?? this.steal(slot);
+      if (task === undefined) break;
+      this.run(slot, task);
+    }
+    const { buffered, target } = this.capacityTarget();
+    if (buffered * 2 <= target) this.wake();
+  }
+
+  /** Takes the last compatible task of the deepest other deque. */
+  private steal(thief: Slot): Task | undefined {
+    this.c.steal_attempts++;
+    let victim: Slot | undefined;
+    let index = -1;
+    for (const s of this.slots.values()) {
+      if (s === thief || s.deque.length <= (victim?.deque.length ?? 0)) continue;
+      for (let i = s.deque.length - 1; i >= 0; i--) {
+        if (missingCapability(thief.agent, s.deque[i]?.required_capabilities ?? []) === undefined) {
+          victim = s;
+          index = i;
+          break;
+        }
+      }
+    }
+    if (victim === undefined || index < 0) return undefined;
+    const [task] = victim.deque.splice(index, 1);
+    this.c.steals++;
+    return task === undefined ? undefined : { ...task, assigned_agent: thief.agent.id };
+  }
+
+  private handlerFor(agent: Agent): Handler {
+    const handler = this.o.handlers.get(agent.executor ?? this.o.defaultExecutor);
+    if (handler !== undefined) return handler;
+    return () => {
+      throw new TaskFailure(`agent ${agent.name} has executor "${agent.executor}", which this node does not have`, true, 'EXECUTOR_MISSING');
+    };
+  }
+
+  private run(slot: Slot, task: Task): void {
+    const agent = slot.agent;
+    const r: Running = { task: { ...task, assigned_agent: agent.id }, agentId: agent.id, controller: new AbortController(), startedAt: new Date().toISOString(), startedPerf: performance.now() };
+    slot.running.set(task.id, r);
+    this.starts.push({ id: task.id, epoch: task.lease_epoch, agentId: agent.id, startedAt: r.startedAt });
+    this.scheduleFlush();
+    const input = { id: task.id, title: task.title, description: task.description, type: task.type, priority: task.priority, payload: task.payload, attempt: task.attempts, timeout_ms: task.timeout_ms };
+    const log = this.o.log.child({ task_id: task.id, agent_id: agent.id });
+    void execute(this.handlerFor(agent), input, { agent: { id: agent.id, name: agent.name }, log }, r.controller).then((outcome) => this.ended(slot, r, outcome));
+  }
+
+  private ended(slot: Slot, r: Running, outcome: Outcome): void {
+    slot.running.delete(r.task.id);
+    const finish = this.finishFor(r, outcome);
+    if (finish !== undefined) {
+      this.finishes.push({ finish, task: r.task, agentId: r.agentId, outcome, durationMs: performance.now() - r.startedPerf });
+      this.scheduleFlush();
+    }
+    this.pump(slot);
+  }
+
+  private finishFor(r: Running, outcome: Outcome): TaskFinish | undefined {
+    const t = r.task;
+    const base = { id: t.id, epoch: t.lease_epoch, agentId: r.agentId, startedAt: r.startedAt };
+    const now = new Date().toISOString();
+    switch (outcome.kind) {
+      case 'completed':
+        return { ...base, status: 'completed', result: outcome.result, completedAt: now };
+      case 'cancelled': {
+        // Cancelled through the API: storage already says so. Aborted to requeue: back to pending now.
+        const reason: unknown = r.controller.signal.reason;
+        if (!(reason instanceof RequeueReason)) return undefined;
+        return { ...base, status: 'pending', completedAt: null, runAt: null, detail: { reason: reason.message } };
+      }
+      case 'failed': {
+        const next = afterFailure(this.o.backoff, outcome.error.retryable, t.attempts, t.max_attempts);
+        const detail = { code: outcome.error.code, attempt: t.attempts, max_attempts: t.max_attempts };
+        if (next.action === 'retry') {
+          return { ...base, status: 'pending', error: outcome.error, completedAt: null, runAt: new Date(Date.now() + next.delayMs).toISOString(), detail: { ...detail, reason: 'retry', delay_ms: next.delayMs } };
+        }
+        return { ...base, status: next.action, error: outcome.error, completedAt: now, detail };
+      }
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.starts.length + this.finishes.length >= this.o.flushMax) {
+      if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+      void this.flushNow();
+      return;
+    }
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.flushNow();
+    }, this.o.flushWindowMs);
+  }
+
+  /** Stores what is waiting; one flush at a time, the next one picks up what arrived meanwhile. */
+  private async flushNow(): Promise<void> {
+    while (this.flushing !== undefined) await this.flushing;
+    if (this.starts.length === 0 && this.finishes.length === 0) return;
+    this.flushing = this.flush().finally(() => (this.flushing = undefined));
+    await this.flushing;
+    if (this.starts.length + this.finishes.length > 0) this.scheduleFlush();
+  }
+
+  private async flush(): Promise<void> {
+    const finishes = this.finishes.splice(0, this.o.flushMax);
+    const ending = new Set(finishes.map((f) => f.finish.id));
+    const allStarts = this.starts.splice(0);
+    // A task that started and ended within one window is stored once, as ended.
+    const starts = allStarts.filter((s) => !ending.has(s.id));
+    try {
+      const startedIds = starts.length > 0 ? await this.o.store.startTasks(starts) : [];
+      const out = await this.o.store.finishTasks(
+        finishes.map((f) => f.finish),
+        this.o.nodeId,
+      );
+      this.c.flushes++;
+      this.publishStarts(startedIds);
+      const coalesced = new Set(allStarts.filter((st) => ending.has(st.id)).map((st) => st.id));
+      this.publishEnds(finishes, new Set(out.applied.map((a) => a.id)), coalesced);
+      this.c.stale_finishes += out.stale.length;
+      if (out.stale.length > 0) this.o.log.warn({ event: 'task.stale_finish', count: out.stale.length, task_ids: out.stale.slice(0, 10) }, `${out.stale.length} task ends refused: the tasks had moved on (lease expired, cancelled or claimed again)`);
+      for (const t of out.cascaded) this.o.events.publish('tasks', 'task.cancelled', t);
+      if (out.applied.some((a) => a.status === 'completed')) this.wake(); // dependants may be ready
+    } catch (err) {
+      // Nothing is dropped: the batch goes back to the front and is tried again.
+      this.finishes.unshift(...finishes);
+      this.starts.unshift(...allStarts);
+      this.o.log.error({ err, waiting: this.finishes.length }, `storing task ends failed, retrying: ${errorMessage(err)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** Starts stored on their own (long tasks); coalesced ones are published with their ends, in lifecycle order. */
+  private publishStarts(startedIds: string[]): void {
+    for (const id of startedIds) this.o.events.publish('tasks', 'task.started', this.view(id, 'running'));
+  }
+
+  private view(taskId: string, status: Task['status']): Partial<Task> {
+    for (const slot of this.slots.values()) {
+      const r = slot.running.get(taskId);
+      if (r !== undefined) return { ...r.task, status, started_at: r.startedAt };
+    }
+    return { id: taskId, status };
+  }
+
+  private publishEnds(finishes: PendingFinish[], applied: Set<string>, coalesced: Set<string>): void {
+    const outcomes = new Map<string, AgentOutcome>();
+    for (const f of finishes) {
+      if (!applied.has(f.finish.id)) continue;
+      const t: Task = {
+        ...f.task,
+        status: f.finish.status,
+        started_at: f.finish.startedAt,
+        completed_at: f.finish.completedAt,
+        result: f.finish.status === 'completed' ? (f.finish.result ?? null) : null,
+        error: f.finish.error ?? null,
+        assigned_agent: f.finish.status === 'pending' ? null : f.agentId,
+      };
+      if (coalesced.has(t.id)) this.o.events.publish('tasks', 'task.started', { ...t, status: 'running', completed_at: null, result: null, error: null, assigned_agent: f.agentId });
+      this.c.stored_finishes++;
+      if (f.finish.status === 'completed') this.o.events.publish('tasks', 'task.completed', t);
+      else if (f.finish.status === 'pending') {
+        if (f.outcome.kind === 'failed') this.c.retries_scheduled++;
+        this.o.events.publish('tasks', f.outcome.kind === 'failed' ? 'task.retrying' : 'task.requeued', t);
+      } else {
+        if (f.finish.status === 'dead') this.c.dead++;
+        this.o.events.publish('tasks', f.finish.status === 'dead' ? 'task.dead' : 'task.failed', t);
+      }
+      if (f.outcome.kind === 'completed' || f.outcome.kind === 'failed') {
+        const o = outcomes.get(f.agentId) ?? { agentId: f.agentId, completed: 0, failed: 0, durationMsTotal: 0, results: [] };
+        if (f.outcome.kind === 'completed') o.completed++;
+        else o.failed++;
+        o.durationMsTotal += f.durationMs;
+        o.results.push({ required: f.task.required_capabilities, success: f.outcome.kind === 'completed' });
+        outcomes.set(f.agentId, o);
+      }
+    }
+    if (outcomes.size > 0) this.onOutcomes?.([...outcomes.values()]);
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.stopped) return;
+    this.c.lease_extensions += await this.o.store.extendLeases(this.o.nodeId, this.o.leaseMs);
+  }
+
+  private async sweep(): Promise<void> {
+    if (this.stopped) return;
+    const requeued = await this.o.store.requeueExpired(this.o.nodeId, 1000);
+    if (requeued.length === 0) return;
+    this.c.expired_requeued += requeued.length;
+    this.o.log.warn({ event: 'task.lease_expired', count: requeued.length }, `${requeued.length} tasks whose lease expired were requeued`);
+    for (const t of requeued) this.o.events.publish('tasks', 'task.requeued', t);
+    this.wake();
+  }
+}
