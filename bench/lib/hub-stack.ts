@@ -11,7 +11,10 @@ import { createLogger } from '../../src/log/logger.js';
 import { HubMetrics } from '../../src/metrics/registry.js';
 import { SystemSampler } from '../../src/metrics/system.js';
 import { ActorSystem, EventBus } from '../../src/runtime/index.js';
-import { openStore } from '../../src/storage/index.js';
+import { openStore, type Store } from '../../src/storage/index.js';
+import type { ReplyTo } from '../../src/runtime/index.js';
+import type { Agent } from '../../src/domain/index.js';
+import type { AgentManagementMsg } from '../../actors/agent-management/messages.js';
 import { buildRouter } from '../../src/edge/routes/index.js';
 import { MetricsReporter } from '../../src/edge/metrics-report.js';
 import type { Router } from '../../src/edge/router.js';
@@ -23,6 +26,8 @@ export interface HubStack {
   config: HubConfig;
   hive: Hive;
   runner: TaskRunner;
+  store: Store;
+  events: EventBus;
   router: Router;
   metrics: HubMetrics;
   close(): Promise<void>;
@@ -53,10 +58,13 @@ export async function hubStack(env: Record<string, string>): Promise<HubStack> {
   const sampler = new SystemSampler(config.performance.memory_limit_mb, os.availableParallelism());
   const reporter = new MetricsReporter({ config, hive, store, sampler, ws: () => ({ connections: 0, max_connections: 0, accepted_total: 0, refused_total: 0, messages_sent: 0, messages_received: 0, bytes_sent: 0, dropped: 0, errors_sent: 0, subscriptions: { tasks: 0, agents: 0, hive: 0, metrics: 0 } }) });
   const router = buildRouter({ config, hive, store, metrics, reporter, nodeId: 'bench', version: 'bench', startedAt });
+  await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({ type: 'agent.ensure_pool', replyTo }));
   return {
     config,
     hive,
     runner,
+    store,
+    events,
     router,
     metrics,
     close: async () => {

@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../log/logger.js';
-import { SqlStore } from '../sql/sql-store.js';
+import type { SqlStore } from '../sql/sql-store.js';
+import { PostgresBatchStore } from './postgres-batch-store.js';
 import { loadMigrations } from '../sql/migrate.js';
 import type { Dialect } from '../sql/executor.js';
 import { PostgresExecutor } from './postgres-executor.js';
@@ -17,6 +18,7 @@ export const postgresDialect: Dialect = {
   jsonArrayHasNameParam: (name) => JSON.stringify([{ name }]),
   capabilitiesMet: (column) =>
     `NOT EXISTS (SELECT 1 FROM jsonb_array_elements(${column}) r WHERE COALESCE((?::jsonb ->> (r.value ->> 'name'))::float8, -1) < (r.value ->> 'min_proficiency')::float8)`,
+  idempotencyConflict: 'ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL',
   bool: (v) => v,
   migrationLock: 'SELECT pg_advisory_xact_lock(7274731)',
 };
@@ -44,7 +46,7 @@ export function openPostgresStore(o: PostgresOptions): SqlStore {
   });
   // An idle client's connection dropped: pg emits on the pool; unhandled it would crash the process.
   pool.on('error', (err) => o.log.error({ err, module: 'storage' }, `idle PostgreSQL connection failed: ${err.message}`));
-  return new SqlStore(
+  return new PostgresBatchStore(
     new PostgresExecutor(pool),
     postgresDialect,
     loadMigrations(MIGRATIONS_DIR),

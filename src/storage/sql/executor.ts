@@ -33,6 +33,8 @@ export interface Dialect {
    * the next parameter, an object of capability name to the best proficiency on offer.
    */
   capabilitiesMet(column: string): string;
+  /** The ON CONFLICT target of the idempotency key's unique index. */
+  readonly idempotencyConflict: string;
   /** A boolean as a parameter (SQLite has no boolean type). */
   bool(value: boolean): unknown;
   /** Statement that serialises concurrent migrators (none needed on SQLite). */

@@ -14,7 +14,7 @@ export function isUuid(id: string): boolean {
   return UUID.test(id);
 }
 
-class Where {
+export class Where {
   readonly parts: string[] = [];
   readonly params: unknown[] = [];
   add(sql: string, ...params: unknown[]): void {
@@ -136,7 +136,7 @@ export class SqlStore implements Store {
       `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, payload,
          attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, deps_pending, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?, ?, 0, ?, ?, ?, ?)
-       ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
+       ${this.dialect.idempotencyConflict} DO NOTHING RETURNING *`,
       [t.id ?? randomUUID(), t.title, t.description, t.type, t.priority, PRIORITY_RANK[t.priority], toJson(t.required_capabilities),
         toJson(t.payload), t.max_attempts, t.timeout_ms, t.run_at, t.idempotency_key, depsPending, now, now],
     );
@@ -219,11 +219,7 @@ export class SqlStore implements Store {
     if (req.limit <= 0 || (req.ids !== undefined && req.ids.length === 0)) return [];
     return this.db.transaction(async (tx) => {
       const now = new Date();
-      const w = new Where();
-      w.add("status = 'pending'");
-      if (req.ids !== undefined) w.add(`id IN (${req.ids.map(() => '?').join(', ')})`, ...req.ids);
-      else w.add('deps_pending = 0 AND (run_at IS NULL OR run_at <= ?)', now.toISOString());
-      if (req.offer !== undefined) w.add(this.dialect.capabilitiesMet('required_capabilities'), JSON.stringify(req.offer));
+      const w = this.claimWhere(req, now);
       const ids = await tx.all(`SELECT id FROM tasks${w.sql} ORDER BY priority_rank DESC, ${this.dialect.insertOrder} LIMIT ?${this.dialect.claimLock}`, [...w.params, req.limit]);
       if (ids.length === 0) return [];
       const marks = ids.map(() => '?').join(', ');
@@ -235,6 +231,16 @@ export class SqlStore implements Store {
       const order = new Map(ids.map((r, i) => [String(r['id']), i]));
       return rows.map((r) => rowToTask(this.dialect, r)).sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
     });
+  }
+
+  /** Which tasks a claim may take: pending, ready (or the ids asked for), requirements on offer. */
+  protected claimWhere(req: ClaimRequest, now: Date): Where {
+    const w = new Where();
+    w.add("status = 'pending'");
+    if (req.ids !== undefined) w.add(`id IN (${req.ids.map(() => '?').join(', ')})`, ...req.ids);
+    else w.add('deps_pending = 0 AND (run_at IS NULL OR run_at <= ?)', now.toISOString());
+    if (req.offer !== undefined) w.add(this.dialect.capabilitiesMet('required_capabilities'), JSON.stringify(req.offer));
+    return w;
   }
 
   async startTasks(items: readonly TaskStart[]): Promise<string[]> {
@@ -331,9 +337,11 @@ export class SqlStore implements Store {
     });
   }
 
-  async cancelDependants(ids: readonly string[], reason: string, nodeId: string): Promise<Task[]> {
+  /** With `tx`, runs inside that transaction (a batch's failures cancel their dependants atomically). */
+  async cancelDependants(ids: readonly string[], reason: string, nodeId: string, tx?: Executor): Promise<Task[]> {
     if (ids.length === 0) return [];
-    return this.db.transaction((tx) => this.cancelDependantsIn(tx, ids, reason, nodeId));
+    if (tx !== undefined) return this.cancelDependantsIn(tx, ids, reason, nodeId);
+    return this.db.transaction((t) => this.cancelDependantsIn(t, ids, reason, nodeId));
   }
 
   private async cancelDependantsIn(tx: Executor, ids: readonly string[], reason: string, nodeId: string): Promise<Task[]> {

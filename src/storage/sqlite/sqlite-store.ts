@@ -15,6 +15,7 @@ export const sqliteDialect: Dialect = {
   jsonArrayHasNameParam: (name) => name,
   capabilitiesMet: (column) =>
     `NOT EXISTS (SELECT 1 FROM json_each(${column}) r WHERE COALESCE(json_extract(?, '$."' || json_extract(r.value, '$.name') || '"'), -1) < json_extract(r.value, '$.min_proficiency'))`,
+  idempotencyConflict: 'ON CONFLICT (idempotency_key)',
   bool: (v) => (v ? 1 : 0),
   migrationLock: undefined,
 };

@@ -14,4 +14,14 @@ CREATE INDEX idx_task_dependencies_task ON task_dependencies (task_id);
 
 DROP INDEX idx_tasks_ready;
 CREATE INDEX idx_tasks_ready ON tasks (priority_rank DESC, seq) WHERE status = 'pending' AND deps_pending = 0;
-CREATE INDEX idx_tasks_dead ON tasks (updated_at) WHERE status IN ('dead', 'failed');
+
+-- Every status change rewrites a row and adds an entry to each index: keep few, and keep them small.
+-- In-flight tasks (leases: heartbeat by owner, expiry sweep) in one small partial index.
+DROP INDEX idx_tasks_lease;
+DROP INDEX idx_tasks_lease_owner;
+CREATE INDEX idx_tasks_inflight ON tasks (lease_owner, lease_expires_at) WHERE status IN ('assigned', 'running');
+-- Idempotency keys are optional: index only the rows that have one.
+ALTER TABLE tasks DROP CONSTRAINT tasks_idempotency_key_key;
+CREATE UNIQUE INDEX idx_tasks_idempotency_key ON tasks (idempotency_key) WHERE idempotency_key IS NOT NULL;
+-- The capability filter of GET /api/tasks is not worth an index update on every transition.
+DROP INDEX idx_tasks_required_capabilities;

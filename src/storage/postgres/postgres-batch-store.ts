@@ -1,0 +1,142 @@
+/**
+ * PostgreSQL's hot path: every batch is one statement over arrays (unnest), so
+ * claiming, starting, finishing and bulk-inserting N tasks costs one round trip,
+ * not N. Semantics are the shared SqlStore's (the conformance suite runs both).
+ */
+import { randomUUID } from 'node:crypto';
+import { PRIORITY_RANK, type NewTask, type Task } from '../../domain/index.js';
+import { SqlStore } from '../sql/sql-store.js';
+import { rowToTask, toJson } from '../sql/rows.js';
+import type { Executor, Row } from '../sql/executor.js';
+import type { ClaimRequest, FinishOutcome, TaskFinish, TaskStart } from '../store.js';
+
+export class PostgresBatchStore extends SqlStore {
+  override async claimTasks(req: ClaimRequest): Promise<Task[]> {
+    if (req.limit <= 0 || (req.ids !== undefined && req.ids.length === 0)) return [];
+    const now = new Date();
+    const w = this.claimWhere(req, now);
+    const rows = await this.db.all(
+      `WITH picked AS (SELECT id FROM tasks${w.sql} ORDER BY priority_rank DESC, seq LIMIT ? FOR UPDATE SKIP LOCKED)
+       UPDATE tasks t SET status = 'assigned', lease_owner = ?, lease_expires_at = ?, lease_epoch = t.lease_epoch + 1, attempts = t.attempts + 1,
+         claimed_at = ?, updated_at = ?
+       FROM picked WHERE t.id = picked.id RETURNING t.*`,
+      [...w.params, req.limit, req.nodeId, new Date(now.getTime() + req.leaseMs).toISOString(), now.toISOString(), now.toISOString()],
+    );
+    rows.sort((a, b) => Number(b['priority_rank']) - Number(a['priority_rank']) || Number(a['seq']) - Number(b['seq']));
+    return rows.map((r) => rowToTask(this.dialect, r));
+  }
+
+  override async createTasks(tasks: readonly NewTask[], nodeId: string): Promise<Array<{ task: Task; created: boolean }>> {
+    // Dependencies need their checks and rows: the per-task path handles those batches.
+    if (tasks.some((t) => t.depends_on.length > 0) || tasks.length < 2) return super.createTasks(tasks, nodeId);
+    const now = new Date().toISOString();
+    const ids = tasks.map((t) => t.id ?? randomUUID());
+    const rows = await this.db.all(
+      `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, payload,
+         attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, deps_pending, created_at, updated_at)
+       SELECT u.id, u.title, u.description, u.type, u.priority, u.rank, 'pending', u.req, u.payload, 0, u.max_attempts, u.timeout_ms, u.run_at, 0, u.key, 0, ?, ?
+       FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::jsonb[], ?::jsonb[], ?::int[], ?::int[], ?::timestamptz[], ?::text[])
+         WITH ORDINALITY AS u(id, title, description, type, priority, rank, req, payload, max_attempts, timeout_ms, run_at, key, n)
+       ORDER BY u.n
+       ${this.dialect.idempotencyConflict} DO NOTHING RETURNING *`,
+      [
+        now,
+        now,
+        ids,
+        tasks.map((t) => t.title),
+        tasks.map((t) => t.description),
+        tasks.map((t) => t.type),
+        tasks.map((t) => t.priority),
+        tasks.map((t) => PRIORITY_RANK[t.priority]),
+        tasks.map((t) => toJson(t.required_capabilities)),
+        tasks.map((t) => toJson(t.payload)),
+        tasks.map((t) => t.max_attempts),
+        tasks.map((t) => t.timeout_ms),
+        tasks.map((t) => t.run_at),
+        tasks.map((t) => t.idempotency_key),
+      ],
+    );
+    const byId = new Map(rows.map((r) => [String(r['id']), rowToTask(this.dialect, r)]));
+    const missingKeys = tasks.filter((t, i) => !byId.has(ids[i] ?? '') && t.idempotency_key !== null).map((t) => t.idempotency_key);
+    const byKey = new Map<string, Task>();
+    if (missingKeys.length > 0) {
+      for (const r of await this.db.all('SELECT * FROM tasks WHERE idempotency_key = ANY(?::text[])', [missingKeys])) byKey.set(String(r['idempotency_key']), rowToTask(this.dialect, r));
+    }
+    return tasks.map((t, i) => {
+      const created = byId.get(ids[i] ?? '');
+      if (created !== undefined) return { task: created, created: true };
+      const existing = byKey.get(t.idempotency_key ?? '');
+      if (existing === undefined) throw new Error(`task ${i} was neither inserted nor found by its idempotency key`);
+      return { task: existing, created: false };
+    });
+  }
+
+  override async startTasks(items: readonly TaskStart[]): Promise<string[]> {
+    if (items.length === 0) return [];
+    const rows = await this.db.all(
+      `UPDATE tasks t SET status = 'running', assigned_agent = u.agent, started_at = u.started, updated_at = u.started
+       FROM unnest(?::uuid[], ?::bigint[], ?::uuid[], ?::timestamptz[]) AS u(id, epoch, agent, started)
+       WHERE t.id = u.id AND t.lease_epoch = u.epoch AND t.status = 'assigned' RETURNING t.id`,
+      [items.map((i) => i.id), items.map((i) => i.epoch), items.map((i) => i.agentId), items.map((i) => i.startedAt)],
+    );
+    return rows.map((r) => String(r['id']));
+  }
+
+  override async finishTasks(items: readonly TaskFinish[], nodeId: string): Promise<FinishOutcome> {
+    if (items.length === 0) return { applied: [], stale: [], cascaded: [] };
+    // One lock order for every batch (by id), so two flushes can never deadlock.
+    const sorted = [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return this.db.transaction(async (tx) => {
+      const now = new Date().toISOString();
+      const rows = await tx.all(
+        `UPDATE tasks t SET status = u.status, result = u.result, error = u.error, assigned_agent = u.agent, started_at = u.started, completed_at = u.completed,
+           claimed_at = CASE WHEN u.status = 'pending' THEN NULL ELSE t.claimed_at END,
+           run_at = CASE WHEN u.status = 'pending' THEN u.run_at ELSE t.run_at END,
+           lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+         FROM unnest(?::uuid[], ?::bigint[], ?::text[], ?::jsonb[], ?::jsonb[], ?::uuid[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[])
+           AS u(id, epoch, status, result, error, agent, started, completed, run_at)
+         WHERE t.id = u.id AND t.lease_epoch = u.epoch AND t.status IN ('assigned', 'running')
+         RETURNING t.id, t.has_dependants`,
+        [
+          now,
+          sorted.map((i) => i.id),
+          sorted.map((i) => i.epoch),
+          sorted.map((i) => i.status),
+          sorted.map((i) => (i.status === 'completed' ? toJson(i.result ?? null) : null)),
+          sorted.map((i) => toJson(i.error ?? null)),
+          sorted.map((i) => (i.status === 'pending' ? null : i.agentId)),
+          sorted.map((i) => (i.status === 'pending' ? null : i.startedAt)),
+          sorted.map((i) => i.completedAt),
+          sorted.map((i) => (i.status === 'pending' ? (i.runAt ?? null) : null)),
+        ],
+      );
+      return this.afterFinish(tx, sorted, rows, nodeId);
+    });
+  }
+
+  /** Events for the exceptional ends, dependants made ready, dependants of failures cancelled. */
+  private async afterFinish(tx: Executor, items: readonly TaskFinish[], rows: Row[], nodeId: string): Promise<FinishOutcome> {
+    const appliedIds = new Set(rows.map((r) => String(r['id'])));
+    const applied = items.filter((i) => appliedIds.has(i.id)).map((i) => ({ id: i.id, status: i.status }));
+    const stale = items.filter((i) => !appliedIds.has(i.id)).map((i) => i.id);
+    const exceptional = items.filter((i) => appliedIds.has(i.id) && i.status !== 'completed');
+    if (exceptional.length > 0) {
+      await tx.run(
+        `INSERT INTO task_events (task_id, from_status, to_status, agent_id, node_id, detail, created_at)
+         SELECT u.id, 'running', u.status, u.agent, ?, u.detail, ? FROM unnest(?::uuid[], ?::text[], ?::uuid[], ?::jsonb[]) AS u(id, status, agent, detail)`,
+        [nodeId, new Date().toISOString(), exceptional.map((i) => i.id), exceptional.map((i) => i.status), exceptional.map((i) => i.agentId), exceptional.map((i) => toJson(i.detail ?? null))],
+      );
+    }
+    const completedWithDependants = rows.filter((r) => r['has_dependants'] === true && applied.some((a) => a.id === String(r['id']) && a.status === 'completed')).map((r) => String(r['id']));
+    if (completedWithDependants.length > 0) {
+      await tx.run(
+        `UPDATE tasks SET deps_pending = deps_pending - c.n
+         FROM (SELECT task_id, count(*)::int AS n FROM task_dependencies WHERE depends_on = ANY(?::uuid[]) GROUP BY task_id) c WHERE tasks.id = c.task_id`,
+        [completedWithDependants],
+      );
+    }
+    const ended = applied.filter((a) => a.status === 'failed' || a.status === 'dead').map((a) => a.id);
+    const cascaded = ended.length === 0 ? [] : await this.cancelDependants(ended, 'a task it depends on did not complete', nodeId, tx);
+    return { applied, stale, cascaded };
+  }
+}
