@@ -69,6 +69,7 @@ export class Hive {
     const hive = new Hive(system, root, modules);
     await Promise.all(MODULE_NAMES.map((name) => hive.ping(name)));
     hive.every(TICK_MS, () => system.tell(modules.agent_management, { type: 'agent.flush' }));
+    hive.every(TICK_MS, () => system.tell(modules.swarm_coordinator, { type: 'swarm.tick' }));
     // What the runner stored reaches the modules as one notice per batch (stats, learning, rates).
     deps.runner.listen((outcomes) => {
       try {

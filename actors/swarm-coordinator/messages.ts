@@ -29,6 +29,11 @@ export interface HiveStatus {
   };
   modules: Record<string, { status: string; restarts: number }>;
   nodes: HiveNode[];
+  scaling: { enabled: boolean; pool: { size: number; min: number; max: number }; decisions: number; last_decision: unknown };
 }
 
-export type SwarmCoordinatorMsg = { type: 'hive.status'; replyTo: ReplyTo<HiveStatus> } | ModulePing;
+export type SwarmCoordinatorMsg =
+  | { type: 'hive.status'; replyTo: ReplyTo<HiveStatus> }
+  /** Periodic: decide whether to scale the local pool. */
+  | { type: 'swarm.tick' }
+  | ModulePing;

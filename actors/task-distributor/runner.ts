@@ -61,6 +61,8 @@ interface Slot {
   agent: Agent;
   deque: Task[];
   running: Map<string, Running>;
+  /** Slots promised to submissions being stored right now (direct hand-off). */
+  reserved: number;
 }
 
 interface PendingFinish {
@@ -72,6 +74,7 @@ interface PendingFinish {
 }
 
 export interface RunnerStats {
+  handoffs: number;
   buffered: number;
   running: number;
   capacity: number;
@@ -106,7 +109,7 @@ export class TaskRunner {
   private stopped = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private onOutcomes: ((outcomes: AgentOutcome[]) => void) | undefined;
-  private readonly c = { claims: 0, claimed: 0, released: 0, flushes: 0, stored_finishes: 0, stale_finishes: 0, retries_scheduled: 0, dead: 0, lease_extensions: 0, expired_requeued: 0, steals: 0, steal_attempts: 0 };
+  private readonly c = { handoffs: 0, claims: 0, claimed: 0, released: 0, flushes: 0, stored_finishes: 0, stale_finishes: 0, retries_scheduled: 0, dead: 0, lease_extensions: 0, expired_requeued: 0, steals: 0, steal_attempts: 0 };
 
   constructor(private readonly o: RunnerOptions) {}
 
@@ -162,7 +165,7 @@ export class TaskRunner {
   /** Adds or updates a local agent (capabilities, pause, max_concurrency). */
   setAgent(agent: Agent): void {
     const slot = this.slots.get(agent.id);
-    if (slot === undefined) this.slots.set(agent.id, { agent, deque: [], running: new Map() });
+    if (slot === undefined) this.slots.set(agent.id, { agent, deque: [], running: new Map(), reserved: 0 });
     else {
       slot.agent = agent;
       if (agent.paused) this.rehome(slot.deque.splice(0));
@@ -207,6 +210,50 @@ export class TaskRunner {
     this.o.events.publish('tasks', 'task.assigned', { ...task, assigned_agent: agentId });
     this.pump(slot);
     return true;
+  }
+
+  /**
+   * Direct hand-off: an idle capable agent here (a free slot, nothing queued) is
+   * promised to a task being submitted, which is then stored already claimed by
+   * this node and starts without waiting for a claim. Returns the agent, or
+   * undefined when none is idle (the task is stored pending and claimed as usual).
+   */
+  reserve(required: Task['required_capabilities']): string | undefined {
+    if (this.stopped) return undefined;
+    let best: Slot | undefined;
+    let bestScore = 0;
+    for (const s of this.slots.values()) {
+      if (s.agent.paused || s.deque.length > 0 || s.running.size + s.reserved >= s.agent.max_concurrency) continue;
+      const score = fitScore(s.agent, required, { running: s.running.size + s.reserved, capacity: s.agent.max_concurrency });
+      if (score > bestScore) {
+        best = s;
+        bestScore = score;
+      }
+    }
+    if (best === undefined) return undefined;
+    best.reserved++;
+    return best.agent.id;
+  }
+
+  /** Gives a reserved slot back (the submission was a duplicate, or storing it failed). */
+  unreserve(agentId: string): void {
+    const slot = this.slots.get(agentId);
+    if (slot !== undefined) slot.reserved = Math.max(0, slot.reserved - 1);
+  }
+
+  /** Starts a task stored already claimed for a reserved agent. */
+  handOff(agentId: string, task: Task): void {
+    const slot = this.slots.get(agentId);
+    if (slot === undefined) {
+      void this.release([task], 'its agent left before the hand-off').catch((err: unknown) => this.o.log.warn({ err }, 'releasing a task failed'));
+      return;
+    }
+    slot.reserved = Math.max(0, slot.reserved - 1);
+    this.c.handoffs++;
+    const placed = { ...task, assigned_agent: agentId };
+    this.o.events.publish('tasks', 'task.assigned', placed);
+    slot.deque.unshift(placed);
+    this.pump(slot);
   }
 
   /** Tasks an agent runs now. */
@@ -346,7 +393,7 @@ export class TaskRunner {
   }
 
   private pump(slot: Slot): void {
-    while (!this.stopped && !slot.agent.paused && this.slots.get(slot.agent.id) === slot && slot.running.size < slot.agent.max_concurrency) {
+    while (!this.stopped && !slot.agent.paused && this.slots.get(slot.agent.id) === slot && slot.running.size + slot.reserved < slot.agent.max_concurrency) {
       const task = slot.deque.shift() ?? this.steal(slot);
       if (task === undefined) break;
       this.run(slot, task);

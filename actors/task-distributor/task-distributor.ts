@@ -65,7 +65,20 @@ function accepted(deps: ModuleDeps, state: State, result: Submitted): Submitted 
 
 async function submitOne(deps: ModuleDeps, state: State, task: NewTask): Promise<Submitted> {
   await checkRoom(deps, state, 1);
-  const r = accepted(deps, state, await deps.store.createTask(task, deps.nodeId));
+  // An idle capable agent here takes the task in the transaction that stores it (no claim, no wait).
+  const due = task.run_at === null || Date.parse(task.run_at) <= Date.now();
+  const agentId = due && task.depends_on.length === 0 ? deps.runner.reserve(task.required_capabilities) : undefined;
+  let r: Submitted;
+  try {
+    r = accepted(deps, state, await deps.store.createTask(task, deps.nodeId, agentId === undefined ? undefined : { leaseMs: deps.config.tasks.lease_ms }));
+  } catch (err) {
+    if (agentId !== undefined) deps.runner.unreserve(agentId);
+    throw err;
+  }
+  if (agentId !== undefined) {
+    if (r.created && r.task.status === 'assigned') deps.runner.handOff(agentId, r.task);
+    else deps.runner.unreserve(agentId);
+  }
   deps.runner.wake();
   return r;
 }

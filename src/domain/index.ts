@@ -5,3 +5,4 @@ export * from './capability.js';
 export { invalid } from './validate.js';
 export * from './retry.js';
 export * from './task-history.js';
+export * from './dependencies.js';

@@ -147,8 +147,12 @@ export interface Store {
   updateAgent(id: string, patch: AgentPatch): Promise<Agent | undefined>;
   deleteAgent(id: string): Promise<boolean>;
 
-  /** Inserts a task; with an idempotency key already used, returns the original and created=false. */
-  createTask(task: NewTask, nodeId: string): Promise<{ task: Task; created: boolean }>;
+  /**
+   * Inserts a task; with an idempotency key already used, returns the original and
+   * created=false. With `claim`, the task is stored already claimed by that node
+   * (direct hand-off to an idle agent: no separate claim).
+   */
+  createTask(task: NewTask, nodeId: string, claim?: { leaseMs: number }): Promise<{ task: Task; created: boolean }>;
   /** Inserts several tasks in one transaction: all of them are stored, or none. */
   createTasks(tasks: readonly NewTask[], nodeId: string): Promise<Array<{ task: Task; created: boolean }>>;
   getTask(id: string): Promise<Task | undefined>;

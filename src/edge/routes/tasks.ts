@@ -1,11 +1,11 @@
 /** /api/tasks: submit (one or many), list, read, cancel, retry and assign tasks. */
-import { PRIORITIES, TASK_STATUSES, parseNewTask, invalid, type NewTask, type Priority, type Task, type TaskStatus } from '../../domain/index.js';
+import { PRIORITIES, TASK_STATUSES, parseNewTask, planBulk, invalid, type NewTask, type Priority, type Task, type TaskStatus } from '../../domain/index.js';
 import type { HubConfig } from '../../config/index.js';
 import { HubError } from '../../errors/index.js';
 import type { ReplyTo } from '../../runtime/index.js';
 import type { Page } from '../../storage/index.js';
 import type { Hive } from '../../../actors/hive/hive.js';
-import type { Submitted, TaskDetail, TaskManagementMsg } from '../../../actors/task-distributor/messages.js';
+import type { Redriven, Submitted, TaskDetail, TaskManagementMsg } from '../../../actors/task-distributor/messages.js';
 import { ok } from '../envelope.js';
 import { PAGING, parseQuery, pathId } from '../query.js';
 import type { EdgeRequest, Router } from '../router.js';
@@ -23,21 +23,32 @@ function object(body: unknown, allowed: readonly string[]): Record<string, unkno
 }
 
 function uuidField(input: Record<string, unknown>, key: string): string {
-  const v = input[key];
+  return uuidValue(input[key], key);
+}
+
+function uuidValue(v: unknown, key: string): string {
   if (typeof v !== 'string') throw invalid(key, v === undefined ? 'is required' : `expected a UUID string, got ${typeof v}`);
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v)) throw invalid(key, `expected a UUID, got ${JSON.stringify(v.slice(0, 64))}`);
   return v.toLowerCase();
 }
 
-/** Parses bulk items; a bad item fails the whole request, naming tasks[i].field. */
-function parseBulk(body: unknown, config: HubConfig, key: string | null): NewTask[] {
+/**
+ * Parses bulk items; a bad item fails the whole request, naming tasks[i].field.
+ * Items may name themselves (`key`) and depend on each other by key; returns them
+ * in insertion order (dependencies first) with the request order of each.
+ */
+function parseBulk(body: unknown, config: HubConfig, key: string | null): { tasks: NewTask[]; order: number[] } {
   const input = object(body, ['tasks']);
   const items = input['tasks'];
   if (!Array.isArray(items)) throw invalid('tasks', 'expected an array of tasks');
   if (items.length === 0 || items.length > MAX_BULK) throw invalid('tasks', `expected 1 to ${MAX_BULK} tasks, got ${items.length}`);
-  return items.map((item, i) => {
+  const keys: Array<string | undefined> = [];
+  const tasks = items.map((item, i) => {
     try {
-      return parseNewTask(item, { maxAttempts: config.tasks.max_attempts, timeoutMs: config.tasks.default_timeout_ms }, key === null ? null : `${key}:${i}`);
+      const k = (item as { key?: unknown } | null)?.key;
+      if (k !== undefined && typeof k !== 'string') throw invalid('key', 'expected a string');
+      keys.push(k);
+      return parseNewTask(item, { maxAttempts: config.tasks.max_attempts, timeoutMs: config.tasks.default_timeout_ms }, key === null ? null : `${key}:${i}`, ['key']);
     } catch (err) {
       if (!(err instanceof HubError) || err.code !== 'VALIDATION_FAILED') throw err;
       const inner = err.details?.['field'];
@@ -45,6 +56,8 @@ function parseBulk(body: unknown, config: HubConfig, key: string | null): NewTas
       throw new HubError('VALIDATION_FAILED', `tasks[${i}].${err.message}`, { details: { field, index: i } });
     }
   });
+  const order = planBulk(tasks, keys);
+  return { tasks: order.map((i) => tasks[i] as NewTask), order };
 }
 
 export function taskRoutes(router: Router, hive: Hive, config: HubConfig): void {
@@ -79,10 +92,28 @@ export function taskRoutes(router: Router, hive: Hive, config: HubConfig): void 
   });
 
   router.add('POST', '/api/tasks/bulk', `Submit 1 to ${MAX_BULK} tasks in one request`, async (req) => {
-    const tasks = parseBulk(req.body, config, idempotencyKey(req));
-    const r = await ask((replyTo: ReplyTo<Submitted[]>): TaskManagementMsg => ({ type: 'task.submit_bulk', tasks, replyTo }));
+    const { tasks, order } = parseBulk(req.body, config, idempotencyKey(req));
+    const stored = await ask((replyTo: ReplyTo<Submitted[]>): TaskManagementMsg => ({ type: 'task.submit_bulk', tasks, replyTo }));
+    // Answer in request order (they were stored dependencies first).
+    const r: Submitted[] = new Array<Submitted>(stored.length);
+    order.forEach((requestIndex, storedIndex) => (r[requestIndex] = stored[storedIndex] as Submitted));
     const created = r.filter((x) => x.created).length;
     return { status: created > 0 ? 201 : 200, body: ok({ tasks: r.map((x) => x.task), created, deduplicated: r.length - created }) };
+  });
+
+  router.add('POST', '/api/tasks/redrive', 'Put dead (or failed) tasks back to pending: the ids given, or the oldest limit', async (req) => {
+    const input = object(req.body ?? {}, ['status', 'ids', 'limit']);
+    const status = input['status'] ?? 'dead';
+    if (status !== 'dead' && status !== 'failed') throw invalid('status', `expected "dead" or "failed", got ${JSON.stringify(status)}`);
+    let ids: string[] | undefined;
+    if (input['ids'] !== undefined) {
+      if (!Array.isArray(input['ids']) || input['ids'].length === 0 || input['ids'].length > MAX_BULK) throw invalid('ids', `expected an array of 1 to ${MAX_BULK} task ids`);
+      ids = input['ids'].map((v: unknown, i) => uuidValue(v, `ids[${i}]`));
+    }
+    const limit = input['limit'] ?? 100;
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_BULK) throw invalid('limit', `expected an integer from 1 to ${MAX_BULK}`);
+    const r = await ask((replyTo: ReplyTo<Redriven>): TaskManagementMsg => ({ type: 'task.redrive', status, ids, limit, replyTo }));
+    return { status: 200, body: ok(r) };
   });
 
   router.add('POST', '/api/tasks/assign', 'Assign a pending task to a local agent by hand (debugging)', async (req) => {

@@ -117,8 +117,8 @@ export class SqlStore implements Store {
     return (await this.db.run('DELETE FROM agents WHERE id = ?', [id])) > 0;
   }
 
-  async createTask(t: NewTask, nodeId: string): Promise<{ task: Task; created: boolean }> {
-    return this.db.transaction((tx) => this.insertTask(tx, t, nodeId));
+  async createTask(t: NewTask, nodeId: string, claim?: { leaseMs: number }): Promise<{ task: Task; created: boolean }> {
+    return this.db.transaction((tx) => this.insertTask(tx, t, nodeId, claim));
   }
 
   async createTasks(tasks: readonly NewTask[], nodeId: string): Promise<Array<{ task: Task; created: boolean }>> {
@@ -129,16 +129,19 @@ export class SqlStore implements Store {
     });
   }
 
-  private async insertTask(tx: Executor, t: NewTask, nodeId: string): Promise<{ task: Task; created: boolean }> {
+  private async insertTask(tx: Executor, t: NewTask, nodeId: string, claim?: { leaseMs: number }): Promise<{ task: Task; created: boolean }> {
     const now = new Date().toISOString();
     const depsPending = await this.checkDependencies(tx, t.depends_on);
+    const claimed = claim !== undefined && depsPending === 0;
     const rows = await tx.all(
       `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, payload,
-         attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, deps_pending, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?, ?, 0, ?, ?, ?, ?)
+         attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, deps_pending, created_at, updated_at,
+         lease_owner, lease_expires_at, claimed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ${this.dialect.idempotencyConflict} DO NOTHING RETURNING *`,
-      [t.id ?? randomUUID(), t.title, t.description, t.type, t.priority, PRIORITY_RANK[t.priority], toJson(t.required_capabilities),
-        toJson(t.payload), t.max_attempts, t.timeout_ms, t.run_at, t.idempotency_key, depsPending, now, now],
+      [t.id ?? randomUUID(), t.title, t.description, t.type, t.priority, PRIORITY_RANK[t.priority], claimed ? 'assigned' : 'pending', toJson(t.required_capabilities),
+        toJson(t.payload), claimed ? 1 : 0, t.max_attempts, t.timeout_ms, t.run_at, claimed ? 1 : 0, t.idempotency_key, depsPending, now, now,
+        claimed ? nodeId : null, claimed ? new Date(Date.now() + (claim?.leaseMs ?? 0)).toISOString() : null, claimed ? now : null],
     );
     const inserted = rows[0];
     if (inserted === undefined) {
