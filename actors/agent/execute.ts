@@ -33,10 +33,10 @@ function failed(code: string, message: string, retryable: boolean): Outcome {
  * abandoned at the abort (its late result is dropped), so a stuck handler never
  * holds an agent slot. Results must be JSON.
  */
-export async function execute(handler: Handler, task: ExecutorTask, ctx: Omit<ExecutorContext, 'signal'>, controller: AbortController): Promise<Outcome> {
+export async function execute(handler: Handler, task: ExecutorTask, ctx: ExecutorContext, controller: AbortController): Promise<Outcome> {
   const timer = setTimeout(() => controller.abort(new AbortReason('timeout', `task exceeded its timeout of ${task.timeout_ms} ms`)), task.timeout_ms);
   try {
-    const result: unknown = await Promise.race([Promise.resolve().then(() => handler(task, { ...ctx, signal: controller.signal })), abortedBy(controller.signal)]);
+    const result: unknown = await Promise.race([Promise.resolve().then(() => handler(task, ctx)), abortedBy(controller.signal)]);
     const json = JSON.stringify(result ?? null);
     return { kind: 'completed', result: JSON.parse(json) as unknown };
   } catch (err) {

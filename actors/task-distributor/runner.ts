@@ -438,8 +438,16 @@ export class TaskRunner {
     this.starts.push({ id: task.id, epoch: task.lease_epoch, agentId: agent.id, startedAt: r.startedAt });
     this.scheduleFlush();
     const input = { id: task.id, title: task.title, description: task.description, type: task.type, priority: task.priority, payload: task.payload, attempt: task.attempts, timeout_ms: task.timeout_ms };
-    const log = this.o.log.child({ task_id: task.id, agent_id: agent.id });
-    void execute(this.handlerFor(agent), input, { agent: { id: agent.id, name: agent.name }, log }, r.controller).then((outcome) => this.ended(slot, r, outcome));
+    const parent = this.o.log;
+    // A child logger per task is costly on the hot path: made only if the handler logs.
+    const ctx = {
+      agent: { id: agent.id, name: agent.name },
+      signal: r.controller.signal,
+      get log(): Logger {
+        return parent.child({ task_id: task.id, agent_id: agent.id });
+      },
+    };
+    void execute(this.handlerFor(agent), input, ctx, r.controller).then((outcome) => this.ended(slot, r, outcome));
   }
 
   private ended(slot: Slot, r: Running, outcome: Outcome): void {

@@ -20,7 +20,7 @@ import { MetricsReporter } from '../../src/edge/metrics-report.js';
 import type { Router } from '../../src/edge/router.js';
 import { Hive } from '../../actors/hive/hive.js';
 import { TaskRunner } from '../../actors/task-distributor/runner.js';
-import { BUILTIN_HANDLERS } from '../../actors/agent/executors.js';
+import { BUILTIN_HANDLERS, type Handler } from '../../actors/agent/executors.js';
 
 export interface HubStack {
   config: HubConfig;
@@ -33,10 +33,10 @@ export interface HubStack {
   close(): Promise<void>;
 }
 
-export async function hubStack(env: Record<string, string>): Promise<HubStack> {
+export async function hubStack(env: Record<string, string>, extraHandlers: Record<string, Handler> = {}): Promise<HubStack> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hub-bench-'));
   const config = loadConfig({ env: { HIVE_ENV: 'test', HIVE_DATABASE_DATA_DIR: dataDir, HIVE_LOGGING_LEVEL: 'error', ...env } });
-  const log = createLogger({ level: 'error', nodeId: 'bench' });
+  const log = createLogger({ level: (env['HIVE_LOGGING_LEVEL'] as 'error' | undefined) ?? 'error', nodeId: 'bench' });
   const metrics = new HubMetrics();
   const store = await openStore(config, log);
   await store.migrate();
@@ -51,7 +51,7 @@ export async function hubStack(env: Record<string, string>): Promise<HubStack> {
   });
   const events = new EventBus();
   const startedAt = new Date();
-  const handlers = new Map(Object.entries(BUILTIN_HANDLERS));
+  const handlers = new Map(Object.entries({ ...BUILTIN_HANDLERS, ...extraHandlers }));
   const runner = TaskRunner.fromConfig(config, { store, events, log, nodeId: 'bench', handlers });
   const hive = await Hive.start(system, { config, store, log, nodeId: 'bench', startedAt, events, runner, handlers });
   runner.start();

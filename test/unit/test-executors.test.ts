@@ -7,7 +7,7 @@ import { ROOT } from '../helpers/cli.js';
 
 const task = (payload: unknown, timeout_ms = 5000): ExecutorTask => ({ id: 't1', title: 't', description: '', type: 'general', priority: 'medium', payload, attempt: 1, timeout_ms });
 const ctx = { agent: { id: 'a1', name: 'agent-1' }, log: memoryLogger().log };
-const run = (h: Handler, payload: unknown, timeoutMs?: number, controller = new AbortController()) => execute(h, task(payload, timeoutMs), ctx, controller);
+const run = (h: Handler, payload: unknown, timeoutMs?: number, controller = new AbortController()) => execute(h, task(payload, timeoutMs), { ...ctx, signal: controller.signal }, controller);
 
 describe('executors', () => {
   it('echo returns the payload', async () => {

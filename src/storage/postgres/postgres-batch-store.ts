@@ -38,7 +38,7 @@ export class PostgresBatchStore extends SqlStore {
        FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::jsonb[], ?::jsonb[], ?::int[], ?::int[], ?::timestamptz[], ?::text[])
          WITH ORDINALITY AS u(id, title, description, type, priority, rank, req, payload, max_attempts, timeout_ms, run_at, key, n)
        ORDER BY u.n
-       ${this.dialect.idempotencyConflict} DO NOTHING RETURNING *`,
+       ${this.dialect.idempotencyConflict} DO NOTHING RETURNING id`,
       [
         now,
         now,
@@ -56,7 +56,13 @@ export class PostgresBatchStore extends SqlStore {
         tasks.map((t) => t.idempotency_key),
       ],
     );
-    const byId = new Map(rows.map((r) => [String(r['id']), rowToTask(this.dialect, r)]));
+    // The rows are what was sent: build them here rather than read every column back.
+    const inserted = new Set(rows.map((r) => String(r['id'])));
+    const byId = new Map<string, Task>();
+    tasks.forEach((t, i) => {
+      const id = ids[i] ?? '';
+      if (inserted.has(id)) byId.set(id, newTaskRow(id, t, now));
+    });
     const missingKeys = tasks.filter((t, i) => !byId.has(ids[i] ?? '') && t.idempotency_key !== null).map((t) => t.idempotency_key);
     const byKey = new Map<string, Task>();
     if (missingKeys.length > 0) {
@@ -139,4 +145,34 @@ export class PostgresBatchStore extends SqlStore {
     const cascaded = ended.length === 0 ? [] : await this.cancelDependants(ended, 'a task it depends on did not complete', nodeId, tx);
     return { applied, stale, cascaded };
   }
+}
+
+/** A task as just inserted (pending, nothing run yet). */
+function newTaskRow(id: string, t: NewTask, now: string): Task {
+  return {
+    id,
+    title: t.title,
+    description: t.description,
+    type: t.type,
+    priority: t.priority,
+    status: 'pending',
+    required_capabilities: t.required_capabilities,
+    payload: t.payload,
+    result: null,
+    error: null,
+    assigned_agent: null,
+    attempts: 0,
+    max_attempts: t.max_attempts,
+    timeout_ms: t.timeout_ms,
+    run_at: t.run_at,
+    lease_owner: null,
+    lease_expires_at: null,
+    lease_epoch: 0,
+    idempotency_key: t.idempotency_key,
+    created_at: now,
+    updated_at: now,
+    started_at: null,
+    completed_at: null,
+    claimed_at: null,
+  };
 }

@@ -25,6 +25,15 @@ export const postgresDialect: Dialect = {
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
+const TIMESTAMPTZ = 1184;
+
+/** '2026-11-30 16:02:18.1+00' (a UTC session's timestamptz text) → '2026-11-30T16:02:18.100Z'. */
+export function isoFromPg(text: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d+))?\+00$/.exec(text);
+  if (m === null) return new Date(text).toISOString();
+  return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(3, '0').slice(0, 3)}Z`;
+}
+
 export interface PostgresOptions {
   url: string;
   maxConnections: number;
@@ -38,6 +47,9 @@ export interface PostgresOptions {
 export function openPostgresStore(o: PostgresOptions): SqlStore {
   const pool = new pg.Pool({
     connectionString: o.url,
+    // Sessions in UTC, timestamps kept as ISO 8601 text (as the store hands them out) instead of Date objects.
+    options: '-c TimeZone=UTC',
+    types: { getTypeParser: ((oid: number, format?: string) => (oid === TIMESTAMPTZ ? isoFromPg : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser },
     max: o.maxConnections,
     min: o.minConnections,
     connectionTimeoutMillis: o.connectionTimeoutMs,
