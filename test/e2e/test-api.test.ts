@@ -171,6 +171,49 @@ function engineSuite(engine: 'sqlite' | 'postgres'): void {
       for (const b of blockers.body.data.tasks) assert.equal((await api.post(`/api/tasks/${b.id}/cancel`)).status, 200);
     });
 
+    it('creates one task for 20 concurrent submits with one Idempotency-Key', async () => {
+      const headers = { 'Idempotency-Key': `race-${engine}` };
+      const answers = await Promise.all(Array.from({ length: 20 }, () => api.post('/api/tasks', { title: 'raced' }, headers)));
+      assert.equal(answers.filter((a) => a.status === 201).length, 1);
+      assert.equal(answers.filter((a) => a.status === 200).length, 19);
+      assert.equal(new Set(answers.map((a) => a.body.data.id)).size, 1);
+    });
+
+    it('submits a bulk whose items depend on each other by key, refusing cycles and unknown keys', async () => {
+      const cyc = await api.post('/api/tasks/bulk', { tasks: [{ key: 'a', title: 'a', depends_on: ['b'] }, { key: 'b', title: 'b', depends_on: ['a'] }] });
+      assert.equal(cyc.status, 400);
+      assert.match(cyc.body.error.message, /dependency cycle: (a -> b -> a|b -> a -> b)/);
+      const unknown = await api.post('/api/tasks/bulk', { tasks: [{ title: 'a', depends_on: ['nobody'] }] });
+      assert.equal(unknown.body.error.details.field, 'tasks[0].depends_on[0]');
+      const missing = await api.post('/api/tasks', { title: 'x', depends_on: ['2b1e7c4e-3f7e-4c8e-9d43-000000000000'] });
+      assert.equal(missing.status, 400);
+      assert.match(missing.body.error.message, /^depends_on\[0\]: no task with id/);
+      const ok = await api.post('/api/tasks/bulk', { tasks: [{ key: 'report', title: 'report', depends_on: ['fetch', 'clean'] }, { key: 'fetch', title: 'fetch' }, { key: 'clean', title: 'clean', depends_on: ['fetch'] }] });
+      assert.equal(ok.status, 201, JSON.stringify(ok.body));
+      const [report, fetch, clean] = ok.body.data.tasks;
+      assert.deepEqual([report.title, fetch.title, clean.title], ['report', 'fetch', 'clean'], 'answered in request order');
+      await waitFor(async () => (await api.get(`/api/tasks/${report.id}`)).body.data.status === 'completed', 10_000, 'the chain');
+      const r = (await api.get(`/api/tasks/${report.id}`)).body.data;
+      assert.deepEqual(r.depends_on.sort(), [fetch.id, clean.id].sort());
+      const c = (await api.get(`/api/tasks/${clean.id}`)).body.data;
+      assert.ok(c.completed_at <= r.started_at);
+    });
+
+    it('redrives dead tasks in bulk', async () => {
+      const f = await api.post('/api/agents', { name: 'dead-maker', executor: 'fail', capabilities: ['deadly'] });
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await api.post('/api/tasks', { title: `d${i}`, required_capabilities: ['deadly'], payload: { retryable: true }, max_attempts: 1 })).body.data.id);
+      await waitFor(async () => (await api.get('/api/tasks?status=dead&capability=deadly')).body.data.total === 3, 10_000, 'three dead tasks');
+      await api.del(`/api/agents/${f.body.data.id}`);
+      const r = await api.post('/api/tasks/redrive', { status: 'dead', ids });
+      assert.equal(r.status, 200);
+      assert.equal(r.body.data.redriven, 3);
+      assert.equal((await api.get('/api/tasks?status=dead&capability=deadly')).body.data.total, 0);
+      const bad = await api.post('/api/tasks/redrive', { status: 'completed' });
+      assert.equal(bad.body.error.details.field, 'status');
+      for (const id of ids) await api.post(`/api/tasks/${id}/cancel`);
+    });
+
     it('honours Idempotency-Key: the same key returns the original task with 200', async () => {
       const headers = { 'Idempotency-Key': `key-${engine}` };
       const first = await api.post('/api/tasks', { title: 'once' }, headers);

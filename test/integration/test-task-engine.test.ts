@@ -201,3 +201,45 @@ function engineSuite(engine: 'sqlite' | 'postgres'): void {
 
 engineSuite('sqlite');
 engineSuite('postgres');
+
+describe('pool scaling', function () {
+  this.timeout(60_000);
+  let tmp: string;
+  let stack: HubStack;
+  const scaling: Array<{ action: string; from: number; to: number }> = [];
+
+  before(async () => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-scale-'));
+    stack = await hubStack(
+      {
+        HIVE_DATABASE_DATA_DIR: tmp,
+        HIVE_AGENTS_DEFAULT_POOL_SIZE: '1',
+        HIVE_AGENTS_DEFAULT_EXECUTOR: 'nap',
+        HIVE_AGENTS_POOL_MIN_SIZE: '1',
+        HIVE_AGENTS_POOL_MAX_SIZE: '4',
+        HIVE_AGENTS_SCALE_COOLDOWN_SECONDS: '1',
+        HIVE_AGENTS_SCALE_UP_PENDING_PER_SLOT: '2',
+        HIVE_TASKS_PREFETCH: '1',
+      },
+      { nap },
+    );
+    stack.events.subscribe((e) => {
+      if (e.type === 'hive.scaling') scaling.push(e.data as { action: string; from: number; to: number });
+    });
+  });
+
+  after(async () => {
+    await stack?.close();
+    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('scales the pool up under a backlog and back down when idle, each decision an event', async () => {
+    const batch = Array.from({ length: 60 }, () => newTask({ required_capabilities: [{ name: 'general', min_proficiency: 0 }], payload: { ms: 200 } }));
+    await stack.hive.ask(stack.hive.modules.task_management, (replyTo: ReplyTo<Submitted[]>): TaskManagementMsg => ({ type: 'task.submit_bulk', tasks: batch, replyTo }));
+    await waitFor(() => scaling.some((d) => d.action === 'scale_up' && d.to === 4), 20_000, 'the pool to reach its maximum of 4');
+    const summary = await stack.hive.ask(stack.hive.modules.agent_management, (replyTo: ReplyTo<{ pool: { size: number } }>): AgentManagementMsg => ({ type: 'agent.summarize', replyTo } as AgentManagementMsg));
+    assert.ok(summary.pool.size <= 4);
+    await waitFor(() => scaling.some((d) => d.action === 'scale_down' && d.to === 1), 30_000, 'the pool to shrink back to its minimum of 1');
+    assert.ok(scaling.every((d) => d.to >= 1 && d.to <= 4));
+  });
+});

@@ -34,6 +34,11 @@ export function isoFromPg(text: string): string {
   return `${m[1]}T${m[2]}.${(m[3] ?? '').padEnd(3, '0').slice(0, 3)}Z`;
 }
 
+function typeParser(oid: number): (text: string) => unknown {
+  if (oid === TIMESTAMPTZ) return isoFromPg;
+  return pg.types.getTypeParser(oid, 'text') as (text: string) => unknown;
+}
+
 export interface PostgresOptions {
   url: string;
   maxConnections: number;
@@ -49,7 +54,7 @@ export function openPostgresStore(o: PostgresOptions): SqlStore {
     connectionString: o.url,
     // Sessions in UTC, timestamps kept as ISO 8601 text (as the store hands them out) instead of Date objects.
     options: '-c TimeZone=UTC',
-    types: { getTypeParser: ((oid: number, format?: string) => (oid === TIMESTAMPTZ ? isoFromPg : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser },
+    types: { getTypeParser: typeParser as typeof pg.types.getTypeParser },
     max: o.maxConnections,
     min: o.minConnections,
     connectionTimeoutMillis: o.connectionTimeoutMs,
