@@ -237,7 +237,7 @@ describe('pool scaling', function () {
     const batch = Array.from({ length: 60 }, () => newTask({ required_capabilities: [{ name: 'general', min_proficiency: 0 }], payload: { ms: 200 } }));
     await stack.hive.ask(stack.hive.modules.task_management, (replyTo: ReplyTo<Submitted[]>): TaskManagementMsg => ({ type: 'task.submit_bulk', tasks: batch, replyTo }));
     await waitFor(() => scaling.some((d) => d.action === 'scale_up' && d.to === 4), 20_000, 'the pool to reach its maximum of 4');
-    const summary = await stack.hive.ask(stack.hive.modules.agent_management, (replyTo: ReplyTo<{ pool: { size: number } }>): AgentManagementMsg => ({ type: 'agent.summarize', replyTo } as AgentManagementMsg));
+    const summary = await stack.hive.ask(stack.hive.modules.agent_management, (replyTo: ReplyTo<{ pool: { size: number } }>): AgentManagementMsg => ({ type: 'agent.summarize', replyTo }));
     assert.ok(summary.pool.size <= 4);
     await waitFor(() => scaling.some((d) => d.action === 'scale_down' && d.to === 1), 30_000, 'the pool to shrink back to its minimum of 1');
     assert.ok(scaling.every((d) => d.to >= 1 && d.to <= 4));
