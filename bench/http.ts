@@ -12,6 +12,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { emit } from './lib/cli.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -68,4 +69,4 @@ for (const [name, e] of Object.entries(endpoints)) {
 }
 
 server.kill('SIGTERM');
-process.stdout.write(`${JSON.stringify({ bench: 'http', store, runs, duration_s: duration, connections, node: process.version, results }, null, 2)}\n`);
+emit('http', { store, runs, duration_s: duration, connections, results });

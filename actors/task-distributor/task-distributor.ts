@@ -19,7 +19,23 @@ export interface TaskPeers {
 
 type Ctx = ActorContext<TaskManagementMsg>;
 
+interface PendingSubmit {
+  task: NewTask;
+  replyTo: ReplyTo<Submitted>;
+}
+
+/**
+ * Submissions waiting for the next group commit. It belongs to the module, not to
+ * an incarnation: a restart of task_management neither drops waiting submissions
+ * nor starts a second commit beside one in flight.
+ */
+interface SubmitQueue {
+  items: PendingSubmit[];
+  flushing: boolean;
+}
+
 interface State {
+  countsRefreshing: boolean;
   counts: { at: number; value: Record<TaskStatus, number> } | undefined;
   since: TaskSummary['since_start'];
   finishes: RateWindow;
@@ -28,6 +44,7 @@ interface State {
 
 function freshState(): State {
   return {
+    countsRefreshing: false,
     counts: undefined,
     since: { submitted: 0, deduplicated: 0, cancelled: 0, retried: 0, redriven: 0, manual_assignments: 0 },
     finishes: new RateWindow(60),
@@ -35,9 +52,20 @@ function freshState(): State {
   };
 }
 
-/** Task counts by status from storage (the truth), cached for half a second. */
+/**
+ * Task counts by status from storage (the truth), cached: a stale cache is
+ * refreshed in the background, so that submissions never wait on a count.
+ */
 async function counts(deps: ModuleDeps, state: State): Promise<Record<TaskStatus, number>> {
-  if (state.counts === undefined || Date.now() - state.counts.at > 500) state.counts = { at: Date.now(), value: await deps.store.countTasksByStatus() };
+  if (state.counts === undefined) state.counts = { at: Date.now(), value: await deps.store.countTasksByStatus() };
+  else if (Date.now() - state.counts.at > 500 && !state.countsRefreshing) {
+    state.countsRefreshing = true;
+    void deps.store
+      .countTasksByStatus()
+      .then((value) => (state.counts = { at: Date.now(), value }))
+      .catch(() => undefined)
+      .finally(() => (state.countsRefreshing = false));
+  }
   return state.counts.value;
 }
 
@@ -63,24 +91,76 @@ function accepted(deps: ModuleDeps, state: State, result: Submitted): Submitted 
   return result;
 }
 
-async function submitOne(deps: ModuleDeps, state: State, task: NewTask): Promise<Submitted> {
-  await checkRoom(deps, state, 1);
-  // An idle capable agent here takes the task in the transaction that stores it (no claim, no wait).
-  const due = task.run_at === null || Date.parse(task.run_at) <= Date.now();
-  const agentId = due && task.depends_on.length === 0 ? deps.runner.reserve(task.required_capabilities) : undefined;
-  let r: Submitted;
+/**
+ * Group commit of submissions: the first submission starts storing at once; the
+ * ones that arrive while it is being stored are stored together next. Storing
+ * runs beside the actor (the actor keeps taking submissions) and reports back
+ * with 'task.flushed'. A task with an idle capable agent here is stored already
+ * claimed and handed over at once (direct hand-off). Submissions with
+ * dependencies are stored one by one, so that a bad reference fails only its own.
+ */
+function startFlush(deps: ModuleDeps, state: State, queue: SubmitQueue, ctx: Ctx): void {
+  queue.flushing = true;
+  const batch = queue.items.splice(0);
+  const done = (stored: Submitted[]): void => {
+    queue.flushing = false;
+    try {
+      ctx.tell(ctx.self, { type: 'task.flushed', stored });
+    } catch {
+      // stopped or full: the next submission (or the next init) starts the next commit
+    }
+  };
+  void storeSubmits(deps, state, batch).then(done, (err: unknown) => {
+    for (const b of batch) b.replyTo.fail(err);
+    done([]);
+  });
+}
+
+async function storeSubmits(deps: ModuleDeps, state: State, batch: PendingSubmit[]): Promise<Submitted[]> {
+  const out: Submitted[] = [];
+  for (const b of batch.filter((x) => x.task.depends_on.length > 0)) {
+    try {
+      const [r] = await deps.store.createTasks([b.task], deps.nodeId);
+      if (r !== undefined) out.push(r);
+      b.replyTo.ok(r as Submitted);
+    } catch (err) {
+      b.replyTo.fail(err);
+    }
+  }
+  const plain = batch.filter((b) => b.task.depends_on.length === 0);
+  if (plain.length === 0) return out;
   try {
-    r = accepted(deps, state, await deps.store.createTask(task, deps.nodeId, agentId === undefined ? undefined : { leaseMs: deps.config.tasks.lease_ms }));
+    await checkRoom(deps, state, plain.length);
   } catch (err) {
-    if (agentId !== undefined) deps.runner.unreserve(agentId);
-    throw err;
+    for (const b of plain) b.replyTo.fail(err);
+    return out;
   }
-  if (agentId !== undefined) {
-    if (r.created && r.task.status === 'assigned') deps.runner.handOff(agentId, r.task);
-    else deps.runner.unreserve(agentId);
+  const now = Date.now();
+  const reserved = plain.map((b) => (b.task.run_at === null || Date.parse(b.task.run_at) <= now ? deps.runner.reserve(b.task.required_capabilities) : undefined));
+  let stored: Submitted[];
+  try {
+    stored = await deps.store.createTasks(
+      plain.map((b) => b.task),
+      deps.nodeId,
+      reserved.map((a) => (a === undefined ? undefined : { leaseMs: deps.config.tasks.lease_ms })),
+    );
+  } catch (err) {
+    for (const a of reserved) if (a !== undefined) deps.runner.unreserve(a);
+    for (const b of plain) b.replyTo.fail(err);
+    return out;
   }
-  deps.runner.wake();
-  return r;
+  stored.forEach((r, i) => {
+    const agentId = reserved[i];
+    if (r.created) deps.events.publish('tasks', 'task.created', r.task);
+    if (agentId !== undefined) {
+      if (r.created && r.task.status === 'assigned') deps.runner.handOff(agentId, r.task);
+      else deps.runner.unreserve(agentId);
+    }
+    plain[i]?.replyTo.ok(r);
+  });
+  // Tasks stored pending (no idle agent took them) are for the next claim.
+  if (stored.some((r) => r.created && r.task.status === 'pending')) deps.runner.wake();
+  return [...out, ...stored];
 }
 
 /** A bulk submission is one transaction: every task is stored, or none. */
@@ -185,13 +265,30 @@ async function summarize(deps: ModuleDeps, state: State): Promise<TaskSummary> {
 
 /** The task_management module actor. */
 export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpec<TaskManagementMsg, State> {
+  const queue: SubmitQueue = { items: [], flushing: false };
   return {
     name: 'task_management',
-    init: () => freshState(),
+    init: (ctx) => {
+      const state = freshState();
+      // Submissions that reached the queue before a restart are stored now (unless a commit is still in flight).
+      if (queue.items.length > 0 && !queue.flushing) startFlush(deps, state, queue, ctx);
+      return state;
+    },
     receive: async (state, msg, ctx) => {
       switch (msg.type) {
         case 'task.submit':
-          await answer(msg.replyTo, () => submitOne(deps, state, msg.task));
+          // Stored by the next 'task.flush_submits', together with every submission queued before it.
+          queue.items.push({ task: msg.task, replyTo: msg.replyTo });
+          if (!queue.flushing) startFlush(deps, state, queue, ctx);
+          return state;
+        case 'task.flushed':
+          for (const r of msg.stored) {
+            if (r.created) {
+              state.since.submitted++;
+              if (state.counts !== undefined) state.counts.value.pending++;
+            } else state.since.deduplicated++;
+          }
+          if (queue.items.length > 0 && !queue.flushing) startFlush(deps, state, queue, ctx);
           return state;
         case 'task.submit_bulk':
           await answer(msg.replyTo, () => submitMany(deps, state, msg.tasks));
@@ -215,6 +312,7 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
           await answer(msg.replyTo, () => manualAssign(deps, peers, state, msg.taskId, msg.agentId, ctx));
           return state;
         case 'task.summarize':
+          state.counts = undefined; // a summary reads fresh counts
           await answer(msg.replyTo, () => summarize(deps, state));
           return state;
         case 'task.ended':

@@ -153,8 +153,11 @@ export interface Store {
    * (direct hand-off to an idle agent: no separate claim).
    */
   createTask(task: NewTask, nodeId: string, claim?: { leaseMs: number }): Promise<{ task: Task; created: boolean }>;
-  /** Inserts several tasks in one transaction: all of them are stored, or none. */
-  createTasks(tasks: readonly NewTask[], nodeId: string): Promise<Array<{ task: Task; created: boolean }>>;
+  /**
+   * Inserts several tasks in one transaction: all of them are stored, or none.
+   * `claims[i]`, when given, stores task i already claimed by this node (direct hand-off).
+   */
+  createTasks(tasks: readonly NewTask[], nodeId: string, claims?: ReadonlyArray<{ leaseMs: number } | undefined>): Promise<Array<{ task: Task; created: boolean }>>;
   getTask(id: string): Promise<Task | undefined>;
   listTasks(filter: TaskFilter): Promise<Page<Task>>;
   /** Applies a transition if the task is still in an allowed status; undefined when it is not (or is missing). */

@@ -144,7 +144,8 @@ function engineSuite(engine: 'sqlite' | 'postgres'): void {
       assert.ok((d2.completed_at ?? '') <= (d3.started_at ?? ''), 'third started after second completed');
       assert.deepEqual(d3.depends_on.sort(), [first.id, second.id].sort());
 
-      const bad = await submit({ title: 'bad', required_capabilities: req, payload: { succeed_at: 99 }, max_attempts: 1 });
+      // run_at holds `bad` back until its dependants are stored (a dependant of an ended task is refused).
+      const bad = await submit({ title: 'bad', required_capabilities: req, payload: { succeed_at: 99 }, max_attempts: 1, run_at: new Date(Date.now() + 300).toISOString() });
       const child = await submit({ title: 'child', required_capabilities: req, depends_on: [bad.id] });
       const grandchild = await submit({ title: 'grandchild', required_capabilities: req, depends_on: [child.id] });
       await settled(bad.id, 'dead');
@@ -203,7 +204,7 @@ engineSuite('sqlite');
 engineSuite('postgres');
 
 describe('pool scaling', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let tmp: string;
   let stack: HubStack;
   const scaling: Array<{ action: string; from: number; to: number }> = [];
@@ -234,12 +235,12 @@ describe('pool scaling', function () {
   });
 
   it('scales the pool up under a backlog and back down when idle, each decision an event', async () => {
-    const batch = Array.from({ length: 60 }, () => newTask({ required_capabilities: [{ name: 'general', min_proficiency: 0 }], payload: { ms: 200 } }));
+    const batch = Array.from({ length: 120 }, () => newTask({ required_capabilities: [{ name: 'general', min_proficiency: 0 }], payload: { ms: 200 } }));
     await stack.hive.ask(stack.hive.modules.task_management, (replyTo: ReplyTo<Submitted[]>): TaskManagementMsg => ({ type: 'task.submit_bulk', tasks: batch, replyTo }));
-    await waitFor(() => scaling.some((d) => d.action === 'scale_up' && d.to === 4), 20_000, 'the pool to reach its maximum of 4');
+    await waitFor(() => scaling.some((d) => d.action === 'scale_up' && d.to === 4), 40_000, 'the pool to reach its maximum of 4');
     const summary = await stack.hive.ask(stack.hive.modules.agent_management, (replyTo: ReplyTo<{ pool: { size: number } }>): AgentManagementMsg => ({ type: 'agent.summarize', replyTo }));
     assert.ok(summary.pool.size <= 4);
-    await waitFor(() => scaling.some((d) => d.action === 'scale_down' && d.to === 1), 30_000, 'the pool to shrink back to its minimum of 1');
+    await waitFor(() => scaling.some((d) => d.action === 'scale_down' && d.to === 1), 40_000, 'the pool to shrink back to its minimum of 1');
     assert.ok(scaling.every((d) => d.to >= 1 && d.to <= 4));
   });
 });

@@ -26,21 +26,32 @@ export class PostgresBatchStore extends SqlStore {
     return rows.map((r) => rowToTask(this.dialect, r));
   }
 
-  override async createTasks(tasks: readonly NewTask[], nodeId: string): Promise<Array<{ task: Task; created: boolean }>> {
+  override async createTasks(tasks: readonly NewTask[], nodeId: string, claims?: ReadonlyArray<{ leaseMs: number } | undefined>): Promise<Array<{ task: Task; created: boolean }>> {
     // Dependencies need their checks and rows: the per-task path handles those batches.
-    if (tasks.some((t) => t.depends_on.length > 0) || tasks.length < 2) return super.createTasks(tasks, nodeId);
+    if (tasks.some((t) => t.depends_on.length > 0)) return super.createTasks(tasks, nodeId, claims);
     const now = new Date().toISOString();
     const ids = tasks.map((t) => t.id ?? randomUUID());
+    const leases = tasks.map((_, i) => {
+      const c = claims?.[i];
+      return c === undefined ? null : new Date(Date.now() + c.leaseMs).toISOString();
+    });
     const rows = await this.db.all(
       `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, payload,
-         attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, deps_pending, created_at, updated_at)
-       SELECT u.id, u.title, u.description, u.type, u.priority, u.rank, 'pending', u.req, u.payload, 0, u.max_attempts, u.timeout_ms, u.run_at, 0, u.key, 0, ?, ?
-       FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::jsonb[], ?::jsonb[], ?::int[], ?::int[], ?::timestamptz[], ?::text[])
-         WITH ORDINALITY AS u(id, title, description, type, priority, rank, req, payload, max_attempts, timeout_ms, run_at, key, n)
+         attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, deps_pending, created_at, updated_at,
+         lease_owner, lease_expires_at, claimed_at)
+       SELECT u.id, u.title, u.description, u.type, u.priority, u.rank,
+         CASE WHEN u.lease IS NULL THEN 'pending' ELSE 'assigned' END, u.req, u.payload,
+         CASE WHEN u.lease IS NULL THEN 0 ELSE 1 END, u.max_attempts, u.timeout_ms, u.run_at,
+         CASE WHEN u.lease IS NULL THEN 0 ELSE 1 END, u.key, 0, ?, ?,
+         CASE WHEN u.lease IS NULL THEN NULL ELSE ? END, u.lease, CASE WHEN u.lease IS NULL THEN NULL ELSE ?::timestamptz END
+       FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::jsonb[], ?::jsonb[], ?::int[], ?::int[], ?::timestamptz[], ?::text[], ?::timestamptz[])
+         WITH ORDINALITY AS u(id, title, description, type, priority, rank, req, payload, max_attempts, timeout_ms, run_at, key, lease, n)
        ORDER BY u.n
        ${this.dialect.idempotencyConflict} DO NOTHING RETURNING id`,
       [
         now,
+        now,
+        nodeId,
         now,
         ids,
         tasks.map((t) => t.title),
@@ -54,6 +65,7 @@ export class PostgresBatchStore extends SqlStore {
         tasks.map((t) => t.timeout_ms),
         tasks.map((t) => t.run_at),
         tasks.map((t) => t.idempotency_key),
+        leases,
       ],
     );
     // The rows are what was sent: build them here rather than read every column back.
@@ -61,7 +73,10 @@ export class PostgresBatchStore extends SqlStore {
     const byId = new Map<string, Task>();
     tasks.forEach((t, i) => {
       const id = ids[i] ?? '';
-      if (inserted.has(id)) byId.set(id, newTaskRow(id, t, now));
+      if (!inserted.has(id)) return;
+      const lease = leases[i] ?? null;
+      const row = newTaskRow(id, t, now);
+      byId.set(id, lease === null ? row : { ...row, status: 'assigned', attempts: 1, lease_epoch: 1, lease_owner: nodeId, lease_expires_at: lease, claimed_at: now });
     });
     const missingKeys = tasks.filter((t, i) => !byId.has(ids[i] ?? '') && t.idempotency_key !== null).map((t) => t.idempotency_key);
     const byKey = new Map<string, Task>();

@@ -55,7 +55,24 @@ export class PostgresExecutor extends ClientExecutor {
     super(pool);
   }
 
+  /**
+   * Runs fn in a transaction. A deadlock or serialization failure (PostgreSQL
+   * aborts one of the transactions involved) is retried a few times: every
+   * transaction of the store can run again from the start.
+   */
   override async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once(fn);
+      } catch (err) {
+        const code = (err as { cause?: { code?: unknown } }).cause?.code;
+        if ((code !== '40P01' && code !== '40001') || attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+      }
+    }
+  }
+
+  private async once<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
     let client: PoolClient;
     try {
       client = await this.pool.connect();

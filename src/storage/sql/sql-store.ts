@@ -121,10 +121,10 @@ export class SqlStore implements Store {
     return this.db.transaction((tx) => this.insertTask(tx, t, nodeId, claim));
   }
 
-  async createTasks(tasks: readonly NewTask[], nodeId: string): Promise<Array<{ task: Task; created: boolean }>> {
+  async createTasks(tasks: readonly NewTask[], nodeId: string, claims?: ReadonlyArray<{ leaseMs: number } | undefined>): Promise<Array<{ task: Task; created: boolean }>> {
     return this.db.transaction(async (tx) => {
       const out: Array<{ task: Task; created: boolean }> = [];
-      for (const t of tasks) out.push(await this.insertTask(tx, t, nodeId));
+      for (const [i, t] of tasks.entries()) out.push(await this.insertTask(tx, t, nodeId, claims?.[i]));
       return out;
     });
   }
@@ -166,7 +166,8 @@ export class SqlStore implements Store {
     if (ids.length === 0) return 0;
     const bad = ids.findIndex((id) => !isUuid(id));
     if (bad >= 0) throw new HubError('VALIDATION_FAILED', `depends_on[${bad}]: expected a task id, got ${JSON.stringify(ids[bad])}`, { details: { field: `depends_on[${bad}]` } });
-    const rows = await tx.all(`SELECT id, status FROM tasks WHERE id IN (${ids.map(() => '?').join(', ')})${this.dialect.rowLock}`, ids);
+    // Locked in id order, as every batch locks, so that a submission and a batch of finishes cannot deadlock.
+    const rows = await tx.all(`SELECT id, status FROM tasks WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY id${this.dialect.rowLock}`, ids);
     const status = new Map(rows.map((r) => [String(r['id']), String(r['status'])]));
     const missing = ids.findIndex((id) => !status.has(id.toLowerCase()) && !status.has(id));
     if (missing >= 0) throw new HubError('VALIDATION_FAILED', `depends_on[${missing}]: no task with id ${ids[missing]}`, { details: { field: `depends_on[${missing}]` } });
@@ -347,26 +348,27 @@ export class SqlStore implements Store {
     return this.db.transaction((t) => this.cancelDependantsIn(t, ids, reason, nodeId));
   }
 
+  /**
+   * Cancels dependants level by level. Each level is a new statement, so a
+   * dependant whose submission committed while this ran (it waited on our lock)
+   * is found by the next level instead of being left waiting forever.
+   */
   private async cancelDependantsIn(tx: Executor, ids: readonly string[], reason: string, nodeId: string): Promise<Task[]> {
-    const marks = ids.map(() => '?').join(', ');
-    const rows = await tx.all(
-      `WITH RECURSIVE d(id) AS (
-         SELECT task_id FROM task_dependencies WHERE depends_on IN (${marks})
-         UNION SELECT td.task_id FROM task_dependencies td JOIN d ON td.depends_on = d.id)
-       SELECT id FROM d`,
-      [...ids],
-    );
-    const now = new Date().toISOString();
     const out: Task[] = [];
-    for (const r of rows) {
-      const done = await tx.all(
+    const now = new Date().toISOString();
+    let frontier = [...ids];
+    while (frontier.length > 0) {
+      const marks = frontier.map(() => '?').join(', ');
+      const rows = await tx.all(
         `UPDATE tasks SET status = 'cancelled', error = ?, completed_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-         WHERE id = ? AND status IN ('pending', 'assigned', 'running') RETURNING *`,
-        [toJson({ code: 'DEPENDENCY_FAILED', message: reason, retryable: false }), now, now, r['id']],
+         WHERE id IN (SELECT task_id FROM task_dependencies WHERE depends_on IN (${marks})) AND status IN ('pending', 'assigned', 'running')
+         RETURNING *`,
+        [toJson({ code: 'DEPENDENCY_FAILED', message: reason, retryable: false }), now, now, ...frontier],
       );
-      if (done[0] === undefined) continue;
-      out.push(rowToTask(this.dialect, done[0]));
-      await this.insertEvent(tx, String(r['id']), null, 'cancelled', null, nodeId, { reason, depends_on: ids.length === 1 ? ids[0] : ids });
+      const level = rows.map((r) => rowToTask(this.dialect, r));
+      for (const t of level) await this.insertEvent(tx, t.id, null, 'cancelled', null, nodeId, { reason, depends_on: ids.length === 1 ? ids[0] : ids });
+      out.push(...level);
+      frontier = level.map((t) => t.id);
     }
     return out;
   }
