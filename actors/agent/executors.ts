@@ -36,6 +36,7 @@ export const TASK_FAILURE_CODES = {
   INVALID_PAYLOAD: { retryable: 'no', summary: 'The payload does not fit the executor (e.g. sleep without an integer payload.ms).' },
   RESULT_NOT_JSON: { retryable: 'no', summary: 'The handler returned something that is not JSON (a cycle, a BigInt).' },
   EXECUTOR_MISSING: { retryable: 'yes', summary: "The agent's executor is not configured on this node." },
+  DEPENDENCY_FAILED: { retryable: 'no', summary: 'On a cancelled task: a task it depends on ended failed, dead or cancelled.' },
 } as const;
 
 /** Throw this from a handler to choose the failure code and whether a retry may help. */

@@ -155,8 +155,14 @@ export class TaskRunner {
     this.onOutcomes = fn;
   }
 
-  /** Starts the lease heartbeat, the expiry sweep and the periodic claim (delayed tasks coming due). */
+  private unlisten: (() => Promise<void>) | undefined;
+
+  /** Starts the lease heartbeat, the expiry sweep, the periodic claim (delayed tasks coming due) and LISTEN. */
   start(): void {
+    void this.o.store.listenForTasks(() => this.wake()).then(
+      (stop) => (this.unlisten = stop),
+      (err: unknown) => this.o.log.warn({ err }, `listening for new tasks failed; polling every second instead: ${errorMessage(err)}`),
+    );
     this.every(Math.max(50, Math.floor(this.o.leaseMs / 3)), () => this.heartbeat());
     this.every(1000, () => this.sweep());
     this.every(1000, () => this.wake());
@@ -288,6 +294,7 @@ export class TaskRunner {
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    await this.unlisten?.();
     const queued = [...this.slots.values()].flatMap((s) => s.deque.splice(0));
     await this.release(queued, 'node stopping');
     const deadline = Date.now() + graceMs;

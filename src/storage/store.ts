@@ -182,6 +182,12 @@ export interface Store {
   cancelDependants(ids: readonly string[], reason: string, nodeId: string): Promise<Task[]>;
   /** The ids a task depends on. */
   listDependencies(taskId: string): Promise<string[]>;
+  /**
+   * Calls `onTasks` when any node stores claimable tasks (PostgreSQL LISTEN/NOTIFY),
+   * so that idle nodes wake at once instead of at their next poll. Returns a stop
+   * function. The embedded store serves one node and never calls it.
+   */
+  listenForTasks(onTasks: () => void): Promise<() => Promise<void>>;
   /** Pending tasks due now, in dispatch order (priority, then FIFO), without claiming them. */
   listReadyTasks(limit: number, offset?: number): Promise<Task[]>;
   /** Tasks in assigned or running whose lease this node holds (recovery after a restart). */

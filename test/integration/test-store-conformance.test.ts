@@ -300,6 +300,17 @@ for (const engine of engines) {
         await assert.rejects(store.createTask(newTask({ depends_on: ['2b1e7c4e-3f7e-4c8e-9d43-000000000000'] }), 'n1'), /depends_on\[0\]: no task with id/);
       });
 
+      it('wakes listeners when claimable tasks are stored (PostgreSQL LISTEN/NOTIFY)', async function () {
+        if (store.engine !== 'postgres') this.skip(); // one node: nobody else to wake
+        let woken = 0;
+        const stop = await store.listenForTasks(() => woken++);
+        await store.createTasks([newTask({ title: 'wake-1' }), newTask({ title: 'wake-2' })], 'n1');
+        const deadline = Date.now() + 5000;
+        while (woken === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        await stop();
+        assert.ok(woken >= 1);
+      });
+
       it('extends this node\'s leases and requeues expired ones of any node', async () => {
         await drain();
         const { task } = await store.createTask(newTask(), 'n1');

@@ -4,13 +4,50 @@
  * not N. Semantics are the shared SqlStore's (the conformance suite runs both).
  */
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { PRIORITY_RANK, type NewTask, type Task } from '../../domain/index.js';
 import { SqlStore } from '../sql/sql-store.js';
 import { rowToTask, toJson } from '../sql/rows.js';
 import type { Executor, Row } from '../sql/executor.js';
 import type { ClaimRequest, FinishOutcome, TaskFinish, TaskStart } from '../store.js';
 
+/** The channel on which a node announces claimable tasks. */
+const CHANNEL = 'hive_tasks';
+
 export class PostgresBatchStore extends SqlStore {
+  /** Set by openPostgresStore: how to open the dedicated LISTEN connection. */
+  listenConnection: (() => pg.Client) | undefined;
+
+  override async listenForTasks(onTasks: () => void): Promise<() => Promise<void>> {
+    const open = this.listenConnection;
+    if (open === undefined) return () => Promise.resolve();
+    let client: pg.Client | undefined;
+    let stopped = false;
+    const connect = async (): Promise<void> => {
+      if (stopped) return;
+      const c = open();
+      c.on('notification', () => onTasks());
+      // A dropped LISTEN connection is opened again; polling covers the gap.
+      c.on('error', () => {
+        void c.end().catch(() => undefined);
+        setTimeout(() => void connect().catch(() => undefined), 1000).unref();
+      });
+      await c.connect();
+      await c.query(`LISTEN ${CHANNEL}`);
+      client = c;
+    };
+    await connect();
+    return async () => {
+      stopped = true;
+      await client?.end().catch(() => undefined);
+    };
+  }
+
+  /** Wakes every listening node (NOTIFY is delivered at commit; identical ones in a transaction are sent once). */
+  private async notifyTasks(): Promise<void> {
+    await this.db.run(`SELECT pg_notify('${CHANNEL}', '')`);
+  }
+
   override async claimTasks(req: ClaimRequest): Promise<Task[]> {
     if (req.limit <= 0 || (req.ids !== undefined && req.ids.length === 0)) return [];
     const now = new Date();
@@ -68,6 +105,7 @@ export class PostgresBatchStore extends SqlStore {
         leases,
       ],
     );
+    if (leases.some((l) => l === null) && rows.length > 0) await this.notifyTasks();
     // The rows are what was sent: build them here rather than read every column back.
     const inserted = new Set(rows.map((r) => String(r['id'])));
     const byId = new Map<string, Task>();

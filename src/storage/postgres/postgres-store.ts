@@ -63,11 +63,13 @@ export function openPostgresStore(o: PostgresOptions): SqlStore {
   });
   // An idle client's connection dropped: pg emits on the pool; unhandled it would crash the process.
   pool.on('error', (err) => o.log.error({ err, module: 'storage' }, `idle PostgreSQL connection failed: ${err.message}`));
-  return new PostgresBatchStore(
+  const store = new PostgresBatchStore(
     new PostgresExecutor(pool),
     postgresDialect,
     loadMigrations(MIGRATIONS_DIR),
     () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     () => pool.end(),
   );
+  store.listenConnection = () => new pg.Client({ connectionString: o.url, application_name: 'ai-orchestrator-hub-listen' });
+  return store;
 }

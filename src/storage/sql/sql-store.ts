@@ -373,6 +373,10 @@ export class SqlStore implements Store {
     return out;
   }
 
+  listenForTasks(_onTasks: () => void): Promise<() => Promise<void>> {
+    return Promise.resolve(() => Promise.resolve());
+  }
+
   async listDependencies(taskId: string): Promise<string[]> {
     if (!isUuid(taskId)) return [];
     return (await this.db.all('SELECT depends_on FROM task_dependencies WHERE task_id = ? ORDER BY depends_on', [taskId])).map((r) => String(r['depends_on']));
