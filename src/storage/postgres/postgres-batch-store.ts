@@ -4,7 +4,7 @@
  * not N. Semantics are the shared SqlStore's (the conformance suite runs both).
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { PRIORITY_RANK, type NewTask, type Task } from '../../domain/index.js';
 import { SqlStore } from '../sql/sql-store.js';
 import { rowToTask, toJson } from '../sql/rows.js';
