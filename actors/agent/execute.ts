@@ -3,7 +3,8 @@ import type { ExecutorContext, ExecutorTask, Handler } from './executors.js';
 import { TaskFailure } from './executors.js';
 
 export type Outcome =
-  | { kind: 'completed'; result: unknown }
+  /** `json`: the result as JSON text (checked and encoded once, stored as is). */
+  | { kind: 'completed'; result: unknown; json: string }
   | { kind: 'failed'; error: { code: string; message: string; retryable: boolean } }
   | { kind: 'cancelled'; reason: string };
 
@@ -17,10 +18,42 @@ export class AbortReason extends Error {
   }
 }
 
-function abortedBy(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(signal.reason as Error);
-    else signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+function asError(x: unknown): Error {
+  return x instanceof Error ? x : new Error(String(x));
+}
+
+/** The handler's value, or a rejection as soon as the signal aborts (whichever comes first). */
+function raceAbort(run: () => unknown, signal: AbortSignal): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(asError(signal.reason));
+    const onAbort = (): void => reject(asError(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    const settle = (): void => signal.removeEventListener('abort', onAbort);
+    let value: unknown;
+    try {
+      value = run();
+    } catch (err) {
+      settle();
+      // The handler's own value is passed on untouched: a thrown {code, retryable} must keep its fields.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      return reject(err);
+    }
+    if (value instanceof Promise) {
+      value.then(
+        (v: unknown) => {
+          settle();
+          resolve(v);
+        },
+        (err: unknown) => {
+          settle();
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+          reject(err);
+        },
+      );
+    } else {
+      settle();
+      resolve(value);
+    }
   });
 }
 
@@ -36,9 +69,8 @@ function failed(code: string, message: string, retryable: boolean): Outcome {
 export async function execute(handler: Handler, task: ExecutorTask, ctx: ExecutorContext, controller: AbortController): Promise<Outcome> {
   const timer = setTimeout(() => controller.abort(new AbortReason('timeout', `task exceeded its timeout of ${task.timeout_ms} ms`)), task.timeout_ms);
   try {
-    const result: unknown = await Promise.race([Promise.resolve().then(() => handler(task, ctx)), abortedBy(controller.signal)]);
-    const json = JSON.stringify(result ?? null);
-    return { kind: 'completed', result: JSON.parse(json) as unknown };
+    const result: unknown = await raceAbort(() => handler(task, ctx), controller.signal);
+    return { kind: 'completed', result: result ?? null, json: JSON.stringify(result ?? null) };
   } catch (err) {
     if (controller.signal.aborted) {
       const reason: unknown = controller.signal.reason;

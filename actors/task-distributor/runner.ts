@@ -21,6 +21,9 @@ import type { Store, TaskFinish, TaskStart } from '../../src/storage/index.js';
 import { AbortReason, execute, type Outcome } from '../agent/execute.js';
 import { TaskFailure, type Handler } from '../agent/executors.js';
 
+/** A task still running this long after it started gets its start stored on its own (shorter ones are stored once, as ended). */
+const START_DELAY_MS = 50;
+
 /** A claimed task no single agent here can take is claimable again after this long. */
 const UNPLACEABLE_DELAY_MS = 5000;
 
@@ -100,7 +103,9 @@ export class RequeueReason extends AbortReason {
 
 export class TaskRunner {
   private readonly slots = new Map<string, Slot>();
-  private starts: TaskStart[] = [];
+  /** Starts not stored yet: a task that ends soon is stored once, as ended; a longer one gets its start stored. */
+  private readonly starts = new Map<string, { start: TaskStart; perf: number }>();
+  private startTimer: NodeJS.Timeout | undefined;
   private finishes: PendingFinish[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
@@ -372,7 +377,7 @@ export class TaskRunner {
       }
       const placed = { ...task, assigned_agent: best.agent.id };
       best.deque.push(placed);
-      this.o.events.publish('tasks', 'task.assigned', placed);
+      this.o.events.publish('tasks', 'task.assigned', () => placed);
     }
     return homeless;
   }
@@ -442,8 +447,11 @@ export class TaskRunner {
     const agent = slot.agent;
     const r: Running = { task: { ...task, assigned_agent: agent.id }, agentId: agent.id, controller: new AbortController(), startedAt: new Date().toISOString(), startedPerf: performance.now() };
     slot.running.set(task.id, r);
-    this.starts.push({ id: task.id, epoch: task.lease_epoch, agentId: agent.id, startedAt: r.startedAt });
-    this.scheduleFlush();
+    this.starts.set(task.id, { start: { id: task.id, epoch: task.lease_epoch, agentId: agent.id, startedAt: r.startedAt }, perf: r.startedPerf });
+    this.startTimer ??= setTimeout(() => {
+      this.startTimer = undefined;
+      void this.flushNow();
+    }, START_DELAY_MS);
     const input = { id: task.id, title: task.title, description: task.description, type: task.type, priority: task.priority, payload: task.payload, attempt: task.attempts, timeout_ms: task.timeout_ms };
     const parent = this.o.log;
     // A child logger per task is costly on the hot path: made only if the handler logs.
@@ -473,7 +481,7 @@ export class TaskRunner {
     const now = new Date().toISOString();
     switch (outcome.kind) {
       case 'completed':
-        return { ...base, status: 'completed', result: outcome.result, completedAt: now };
+        return { ...base, status: 'completed', result: outcome.result, resultJson: outcome.json, completedAt: now };
       case 'cancelled': {
         // Cancelled through the API: storage already says so. Aborted to requeue: back to pending now.
         const reason: unknown = r.controller.signal.reason;
@@ -492,7 +500,7 @@ export class TaskRunner {
   }
 
   private scheduleFlush(): void {
-    if (this.starts.length + this.finishes.length >= this.o.flushMax) {
+    if (this.finishes.length >= this.o.flushMax) {
       if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
       this.flushTimer = undefined;
       void this.flushNow();
@@ -507,27 +515,38 @@ export class TaskRunner {
   /** Stores what is waiting; one flush at a time, the next one picks up what arrived meanwhile. */
   private async flushNow(): Promise<void> {
     while (this.flushing !== undefined) await this.flushing;
-    if (this.starts.length === 0 && this.finishes.length === 0) return;
+    if (this.starts.size === 0 && this.finishes.length === 0) return;
     this.flushing = this.flush().finally(() => (this.flushing = undefined));
     await this.flushing;
-    if (this.starts.length + this.finishes.length > 0) this.scheduleFlush();
+    if (this.finishes.length > 0) this.scheduleFlush();
+    if (this.starts.size > 0) {
+      this.startTimer ??= setTimeout(() => {
+        this.startTimer = undefined;
+        void this.flushNow();
+      }, START_DELAY_MS);
+    }
+  }
+
+  /** Starts to store now: tasks still running after START_DELAY_MS (ended ones are stored with their end). */
+  private dueStarts(): TaskStart[] {
+    const ending = new Set(this.finishes.map((f) => f.finish.id));
+    const now = performance.now();
+    const due: TaskStart[] = [];
+    for (const [id, s] of this.starts) if (!ending.has(id) && now - s.perf >= START_DELAY_MS) due.push(s.start);
+    return due;
   }
 
   private async flush(): Promise<void> {
+    const starts = this.dueStarts();
     const finishes = this.finishes.splice(0, this.o.flushMax);
-    const ending = new Set(finishes.map((f) => f.finish.id));
-    const allStarts = this.starts.splice(0);
-    // A task that started and ended within one window is stored once, as ended.
-    const starts = allStarts.filter((s) => !ending.has(s.id));
     try {
       const startedIds = starts.length > 0 ? await this.o.store.startTasks(starts) : [];
-      const out = await this.o.store.finishTasks(
-        finishes.map((f) => f.finish),
-        this.o.nodeId,
-      );
-      this.c.flushes++;
+      for (const st of starts) this.starts.delete(st.id);
+      const out = finishes.length > 0 ? await this.o.store.finishTasks(finishes.map((f) => f.finish), this.o.nodeId) : { applied: [], stale: [], cascaded: [] };
+      if (finishes.length > 0) this.c.flushes++;
       this.publishStarts(startedIds);
-      const coalesced = new Set(allStarts.filter((st) => ending.has(st.id)).map((st) => st.id));
+      // Ends whose start was never stored on its own: their start is published with them, in lifecycle order.
+      const coalesced = new Set(finishes.filter((f) => this.starts.delete(f.finish.id)).map((f) => f.finish.id));
       this.publishEnds(finishes, new Set(out.applied.map((a) => a.id)), coalesced);
       this.c.stale_finishes += out.stale.length;
       if (out.stale.length > 0) this.o.log.warn({ event: 'task.stale_finish', count: out.stale.length, task_ids: out.stale.slice(0, 10) }, `${out.stale.length} task ends refused: the tasks had moved on (lease expired, cancelled or claimed again)`);
@@ -536,7 +555,6 @@ export class TaskRunner {
     } catch (err) {
       // Nothing is dropped: the batch goes back to the front and is tried again.
       this.finishes.unshift(...finishes);
-      this.starts.unshift(...allStarts);
       this.o.log.error({ err, waiting: this.finishes.length }, `storing task ends failed, retrying: ${errorMessage(err)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -559,7 +577,8 @@ export class TaskRunner {
     const outcomes = new Map<string, AgentOutcome>();
     for (const f of finishes) {
       if (!applied.has(f.finish.id)) continue;
-      const t: Task = {
+      // Event data is built only if a listener reads it (most only count events).
+      const t = (): Task => ({
         ...f.task,
         status: f.finish.status,
         started_at: f.finish.startedAt,
@@ -567,8 +586,8 @@ export class TaskRunner {
         result: f.finish.status === 'completed' ? (f.finish.result ?? null) : null,
         error: f.finish.error ?? null,
         assigned_agent: f.finish.status === 'pending' ? null : f.agentId,
-      };
-      if (coalesced.has(t.id)) this.o.events.publish('tasks', 'task.started', { ...t, status: 'running', completed_at: null, result: null, error: null, assigned_agent: f.agentId });
+      });
+      if (coalesced.has(f.finish.id)) this.o.events.publish('tasks', 'task.started', () => ({ ...t(), status: 'running', completed_at: null, result: null, error: null, assigned_agent: f.agentId }));
       this.c.stored_finishes++;
       if (f.finish.status === 'completed') this.o.events.publish('tasks', 'task.completed', t);
       else if (f.finish.status === 'pending') {

@@ -28,9 +28,15 @@ export class EventBus {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Publishes an event. `data` may be a function: it is called only if a listener
+   * reads the event's data (the hot path publishes several events per task, and
+   * most listeners only count them).
+   */
   publish(topic: EventTopic, type: string, data: unknown): void {
-    const event: HubEvent = { topic, type, data, timestamp: new Date().toISOString() };
     this.published++;
+    if (this.listeners.size === 0) return;
+    const event = lazyEvent(topic, type, data);
     for (const listener of this.listeners) {
       try {
         listener(event);
@@ -43,4 +49,23 @@ export class EventBus {
   get listenerCount(): number {
     return this.listeners.size;
   }
+}
+
+function lazyEvent(topic: EventTopic, type: string, data: unknown): HubEvent {
+  const timestamp = new Date().toISOString();
+  if (typeof data !== 'function') return { topic, type, data, timestamp };
+  let value: unknown;
+  let built = false;
+  return {
+    topic,
+    type,
+    timestamp,
+    get data(): unknown {
+      if (!built) {
+        value = (data as () => unknown)();
+        built = true;
+      }
+      return value;
+    },
+  };
 }

@@ -95,6 +95,8 @@ export interface TaskFinish {
   status: FinishStatus;
   agentId: string | null;
   result?: unknown;
+  /** The result already encoded as JSON (stored as is, not encoded again). */
+  resultJson?: string;
   error?: Task['error'];
   startedAt: string | null;
   completedAt: string | null;

@@ -11,11 +11,11 @@ const run = (h: Handler, payload: unknown, timeoutMs?: number, controller = new 
 
 describe('executors', () => {
   it('echo returns the payload', async () => {
-    assert.deepEqual(await run(BUILTIN_HANDLERS['echo']!, { a: [1, 2] }), { kind: 'completed', result: { a: [1, 2] } });
+    assert.deepEqual(await run(BUILTIN_HANDLERS['echo']!, { a: [1, 2] }), { kind: 'completed', result: { a: [1, 2] }, json: '{"a":[1,2]}' });
   });
 
   it('sleep waits payload.ms and refuses a bad payload as a permanent failure', async () => {
-    assert.deepEqual(await run(BUILTIN_HANDLERS['sleep']!, { ms: 5 }), { kind: 'completed', result: { slept_ms: 5 } });
+    assert.deepEqual(await run(BUILTIN_HANDLERS['sleep']!, { ms: 5 }), { kind: 'completed', result: { slept_ms: 5 }, json: '{"slept_ms":5}' });
     const bad = await run(BUILTIN_HANDLERS['sleep']!, { ms: 'long' });
     assert.equal(bad.kind, 'failed');
     assert.deepEqual(bad.kind === 'failed' && [bad.error.code, bad.error.retryable], ['INVALID_PAYLOAD', false]);
@@ -60,7 +60,7 @@ describe('executors', () => {
   it('honours retryable and code on errors thrown by user handlers', async () => {
     const handlers = await loadHandlers({ upper: { module: 'test/fixtures/handlers/upper.mjs' } }, ROOT);
     const upper = handlers.get('upper')!;
-    assert.deepEqual(await run(upper, { text: 'hi' }), { kind: 'completed', result: { text: 'HI', agent: 'agent-1', attempt: 1 } });
+    assert.deepEqual(await run(upper, { text: 'hi' }), { kind: 'completed', result: { text: 'HI', agent: 'agent-1', attempt: 1 }, json: '{"text":"HI","agent":"agent-1","attempt":1}' });
     assert.deepEqual(await run(upper, {}), { kind: 'failed', error: { code: 'TASK_FAILED', message: 'payload.text is required', retryable: true } });
   });
 

@@ -161,7 +161,7 @@ export class PostgresBatchStore extends SqlStore {
           sorted.map((i) => i.id),
           sorted.map((i) => i.epoch),
           sorted.map((i) => i.status),
-          sorted.map((i) => (i.status === 'completed' ? toJson(i.result ?? null) : null)),
+          sorted.map((i) => (i.status === 'completed' ? (i.resultJson ?? toJson(i.result ?? null)) : null)),
           sorted.map((i) => toJson(i.error ?? null)),
           sorted.map((i) => (i.status === 'pending' ? null : i.agentId)),
           sorted.map((i) => (i.status === 'pending' ? null : i.startedAt)),

@@ -274,7 +274,7 @@ export class SqlStore implements Store {
           `UPDATE tasks SET status = ?, result = ?, error = ?, assigned_agent = ?, started_at = ?, completed_at = ?,
              claimed_at = ${retry ? 'NULL' : 'claimed_at'}, run_at = ${retry ? '?' : 'run_at'}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
            WHERE id = ? AND lease_epoch = ? AND status IN ('assigned', 'running') RETURNING has_dependants`,
-          [it.status, toJson(it.status === 'completed' ? it.result : null), toJson(it.error ?? null), retry ? null : it.agentId, retry ? null : it.startedAt,
+          [it.status, it.status === 'completed' ? (it.resultJson ?? toJson(it.result ?? null)) : toJson(null), toJson(it.error ?? null), retry ? null : it.agentId, retry ? null : it.startedAt,
             it.completedAt, ...(retry ? [it.runAt ?? null] : []), now, it.id, it.epoch],
         );
         if (rows[0] === undefined) {

@@ -25,3 +25,6 @@ ALTER TABLE tasks DROP CONSTRAINT tasks_idempotency_key_key;
 CREATE UNIQUE INDEX idx_tasks_idempotency_key ON tasks (idempotency_key) WHERE idempotency_key IS NOT NULL;
 -- The capability filter of GET /api/tasks is not worth an index update on every transition.
 DROP INDEX idx_tasks_required_capabilities;
+-- Claims leave assigned_agent empty: index only the rows that have one.
+DROP INDEX idx_tasks_assigned_agent;
+CREATE INDEX idx_tasks_assigned_agent ON tasks (assigned_agent) WHERE assigned_agent IS NOT NULL;
