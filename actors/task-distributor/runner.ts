@@ -110,6 +110,9 @@ export class TaskRunner {
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private claiming = false;
+  /** The last claim got fewer tasks than it asked for: nothing more is ready now. */
+  private queueDrained = false;
+  private claimAgain = false;
   private wakeQueued = false;
   private stopped = false;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -194,8 +197,9 @@ export class TaskRunner {
     this.rehome(slot.deque.splice(0));
   }
 
-  /** Claims soon (coalesced): after submissions, finished tasks and every second. */
+  /** Claims soon (coalesced): after submissions, NOTIFY, when deques run low, and every second. */
   wake(): void {
+    this.queueDrained = false;
     if (this.wakeQueued || this.stopped) return;
     this.wakeQueued = true;
     setImmediate(() => {
@@ -334,7 +338,11 @@ export class TaskRunner {
   }
 
   private async claim(): Promise<void> {
-    if (this.claiming || this.stopped) return;
+    if (this.stopped) return;
+    if (this.claiming) {
+      this.claimAgain = true; // asked while a claim was in flight: claim again once it is done
+      return;
+    }
     const { buffered, target, offer } = this.capacityTarget();
     const want = Math.min(this.o.claimBatch, target - buffered);
     if (want <= 0) return;
@@ -354,7 +362,10 @@ export class TaskRunner {
     } finally {
       this.claiming = false;
     }
-    if (got === want) this.wake(); // there may be more
+    const again = this.claimAgain;
+    this.claimAgain = false;
+    if (got === want || again) this.wake(); // there may be more
+    else this.queueDrained = true;
   }
 
   /** Puts each task in the deque of the capable agent that fits best (load counted); returns those no agent can take. */
@@ -405,11 +416,16 @@ export class TaskRunner {
   }
 
   private pump(slot: Slot): void {
+    let started = 0;
     while (!this.stopped && !slot.agent.paused && this.slots.get(slot.agent.id) === slot && slot.running.size + slot.reserved < slot.agent.max_concurrency) {
       const task = slot.deque.shift() ?? this.steal(slot);
       if (task === undefined) break;
       this.run(slot, task);
+      started++;
     }
+    // Refill when the deques run low, unless the last claim found the queue empty
+    // (then new work announces itself: a submission, NOTIFY, or the one-second tick).
+    if (started === 0 || this.queueDrained) return;
     const { buffered, target } = this.capacityTarget();
     if (buffered * 2 <= target) this.wake();
   }
