@@ -1,6 +1,7 @@
 import { errorMessage } from '../../src/errors/index.js';
-import type { ExecutorContext, ExecutorTask, Handler } from './executors.js';
+import type { ExecutorTask, Handler } from './executors.js';
 import { TaskFailure } from './executors.js';
+import type { Logger } from '../../src/log/logger.js';
 
 export type Outcome =
   /** `json`: the result as JSON text (checked and encoded once, stored as is). */
@@ -8,7 +9,7 @@ export type Outcome =
   | { kind: 'failed'; error: { code: string; message: string; retryable: boolean } }
   | { kind: 'cancelled'; reason: string };
 
-/** Why an execution was aborted; the signal's reason. */
+/** Why an execution was aborted. */
 export class AbortReason extends Error {
   constructor(
     readonly kind: 'cancelled' | 'timeout',
@@ -18,42 +19,84 @@ export class AbortReason extends Error {
   }
 }
 
-function asError(x: unknown): Error {
-  return x instanceof Error ? x : new Error(String(x));
+/**
+ * Cancellation of one execution. The AbortSignal a handler sees is made only if
+ * the handler asks for it (most short handlers never do, and an AbortController
+ * per task is a measurable cost on the hot path); aborting works either way.
+ */
+export class RunControl {
+  private controller: AbortController | undefined;
+  private listener: ((reason: Error) => void) | undefined;
+  reason: Error | undefined;
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.reason !== undefined) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.reason !== undefined;
+  }
+
+  abort(reason: Error): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    this.listener?.(reason);
+  }
+
+  /** @internal the running execution's abort hook */
+  onAbort(fn: ((reason: Error) => void) | undefined): void {
+    this.listener = fn;
+  }
 }
 
-/** The handler's value, or a rejection as soon as the signal aborts (whichever comes first). */
-function raceAbort(run: () => unknown, signal: AbortSignal): Promise<unknown> {
+/** What a handler is given besides the task (its `signal` comes from the run's control). */
+export interface RunContext {
+  agent: { id: string; name: string };
+  readonly log: Logger;
+}
+
+/**
+ * The handler's value, or a rejection as soon as the run is aborted (whichever
+ * comes first). A synchronous handler needs no timer; an asynchronous one is
+ * aborted at the task's timeout.
+ */
+function raceAbort(run: () => unknown, control: RunControl, timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(asError(signal.reason));
-    const onAbort = (): void => reject(asError(signal.reason));
-    signal.addEventListener('abort', onAbort, { once: true });
-    const settle = (): void => signal.removeEventListener('abort', onAbort);
+    if (control.reason !== undefined) return reject(control.reason);
     let value: unknown;
     try {
       value = run();
     } catch (err) {
-      settle();
       // The handler's own value is passed on untouched: a thrown {code, retryable} must keep its fields.
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
       return reject(err);
     }
-    if (value instanceof Promise) {
-      value.then(
-        (v: unknown) => {
-          settle();
-          resolve(v);
-        },
-        (err: unknown) => {
-          settle();
-          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
-          reject(err);
-        },
-      );
-    } else {
+    if (!(value instanceof Promise)) return resolve(value);
+    const timer = setTimeout(() => control.abort(new AbortReason('timeout', `task exceeded its timeout of ${timeoutMs} ms`)), timeoutMs);
+    const settle = (): void => {
+      clearTimeout(timer);
+      control.onAbort(undefined);
+    };
+    control.onAbort((reason) => {
       settle();
-      resolve(value);
-    }
+      reject(reason);
+    });
+    value.then(
+      (v: unknown) => {
+        settle();
+        resolve(v);
+      },
+      (err: unknown) => {
+        settle();
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+        reject(err);
+      },
+    );
   });
 }
 
@@ -66,14 +109,22 @@ function failed(code: string, message: string, retryable: boolean): Outcome {
  * abandoned at the abort (its late result is dropped), so a stuck handler never
  * holds an agent slot. Results must be JSON.
  */
-export async function execute(handler: Handler, task: ExecutorTask, ctx: ExecutorContext, controller: AbortController): Promise<Outcome> {
-  const timer = setTimeout(() => controller.abort(new AbortReason('timeout', `task exceeded its timeout of ${task.timeout_ms} ms`)), task.timeout_ms);
+export async function execute(handler: Handler, task: ExecutorTask, ctx: RunContext, control: RunControl): Promise<Outcome> {
+  const full = {
+    agent: ctx.agent,
+    get log(): Logger {
+      return ctx.log;
+    },
+    get signal(): AbortSignal {
+      return control.signal;
+    },
+  };
   try {
-    const result: unknown = await raceAbort(() => handler(task, ctx), controller.signal);
+    const result: unknown = await raceAbort(() => handler(task, full), control, task.timeout_ms);
     return { kind: 'completed', result: result ?? null, json: JSON.stringify(result ?? null) };
   } catch (err) {
-    if (controller.signal.aborted) {
-      const reason: unknown = controller.signal.reason;
+    if (control.reason !== undefined) {
+      const reason = control.reason;
       if (reason instanceof AbortReason && reason.kind === 'timeout') return failed('TASK_TIMEOUT', reason.message, true);
       return { kind: 'cancelled', reason: errorMessage(reason) };
     }
@@ -82,7 +133,5 @@ export async function execute(handler: Handler, task: ExecutorTask, ctx: Executo
     // Plain errors from user handlers may say what they are: {code: "UPPER_SNAKE", retryable: true}.
     const { code, retryable } = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; retryable?: unknown };
     return failed(typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : 'TASK_FAILED', errorMessage(err), retryable === true);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -18,8 +18,21 @@ import type { HubConfig } from '../../src/config/index.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { EventBus } from '../../src/runtime/index.js';
 import type { Store, TaskFinish, TaskStart } from '../../src/storage/index.js';
-import { AbortReason, execute, type Outcome } from '../agent/execute.js';
+import { AbortReason, RunControl, execute, type Outcome } from '../agent/execute.js';
 import { TaskFailure, type Handler } from '../agent/executors.js';
+
+let lastMs = 0;
+let lastIso = '';
+
+/** The current time as ISO 8601, made once per millisecond (thousands of tasks end within one). */
+function nowIso(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
 
 /** A task still running this long after it started gets its start stored on its own (shorter ones are stored once, as ended). */
 const START_DELAY_MS = 50;
@@ -55,7 +68,7 @@ export interface AgentOutcome {
 interface Running {
   task: Task;
   agentId: string;
-  controller: AbortController;
+  control: RunControl;
   startedAt: string;
   startedPerf: number;
 }
@@ -193,7 +206,7 @@ export class TaskRunner {
     const slot = this.slots.get(id);
     if (slot === undefined) return;
     this.slots.delete(id);
-    for (const r of slot.running.values()) r.controller.abort(new RequeueReason(reason));
+    for (const r of slot.running.values()) r.control.abort(new RequeueReason(reason));
     this.rehome(slot.deque.splice(0));
   }
 
@@ -213,7 +226,7 @@ export class TaskRunner {
     for (const slot of this.slots.values()) {
       const i = slot.deque.findIndex((t) => t.id === taskId);
       if (i >= 0) slot.deque.splice(i, 1);
-      slot.running.get(taskId)?.controller.abort(new AbortReason('cancelled', reason));
+      slot.running.get(taskId)?.control.abort(new AbortReason('cancelled', reason));
     }
   }
 
@@ -308,7 +321,7 @@ export class TaskRunner {
     await this.release(queued, 'node stopping');
     const deadline = Date.now() + graceMs;
     while ([...this.slots.values()].some((s) => s.running.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    for (const s of this.slots.values()) for (const r of s.running.values()) r.controller.abort(new RequeueReason('node stopping'));
+    for (const s of this.slots.values()) for (const r of s.running.values()) r.control.abort(new RequeueReason('node stopping'));
     while ([...this.slots.values()].some((s) => s.running.size > 0)) await new Promise((r) => setTimeout(r, 5));
     await this.flushNow();
   }
@@ -386,7 +399,9 @@ export class TaskRunner {
         homeless.push(task);
         continue;
       }
-      const placed = { ...task, assigned_agent: best.agent.id };
+      // Claimed tasks are this runner's own copies: updated in place rather than copied (fewer allocations per task).
+      const placed = task;
+      placed.assigned_agent = best.agent.id;
       best.deque.push(placed);
       this.o.events.publish('tasks', 'task.assigned', () => placed);
     }
@@ -448,7 +463,8 @@ export class TaskRunner {
     if (victim === undefined || index < 0) return undefined;
     const [task] = victim.deque.splice(index, 1);
     this.c.steals++;
-    return task === undefined ? undefined : { ...task, assigned_agent: thief.agent.id };
+    if (task !== undefined) task.assigned_agent = thief.agent.id;
+    return task;
   }
 
   private handlerFor(agent: Agent): Handler {
@@ -461,7 +477,8 @@ export class TaskRunner {
 
   private run(slot: Slot, task: Task): void {
     const agent = slot.agent;
-    const r: Running = { task: { ...task, assigned_agent: agent.id }, agentId: agent.id, controller: new AbortController(), startedAt: new Date().toISOString(), startedPerf: performance.now() };
+    task.assigned_agent = agent.id;
+    const r: Running = { task, agentId: agent.id, control: new RunControl(), startedAt: nowIso(), startedPerf: performance.now() };
     slot.running.set(task.id, r);
     this.starts.set(task.id, { start: { id: task.id, epoch: task.lease_epoch, agentId: agent.id, startedAt: r.startedAt }, perf: r.startedPerf });
     this.startTimer ??= setTimeout(() => {
@@ -473,12 +490,11 @@ export class TaskRunner {
     // A child logger per task is costly on the hot path: made only if the handler logs.
     const ctx = {
       agent: { id: agent.id, name: agent.name },
-      signal: r.controller.signal,
       get log(): Logger {
         return parent.child({ task_id: task.id, agent_id: agent.id });
       },
     };
-    void execute(this.handlerFor(agent), input, ctx, r.controller).then((outcome) => this.ended(slot, r, outcome));
+    void execute(this.handlerFor(agent), input, ctx, r.control).then((outcome) => this.ended(slot, r, outcome));
   }
 
   private ended(slot: Slot, r: Running, outcome: Outcome): void {
@@ -494,13 +510,13 @@ export class TaskRunner {
   private finishFor(r: Running, outcome: Outcome): TaskFinish | undefined {
     const t = r.task;
     const base = { id: t.id, epoch: t.lease_epoch, agentId: r.agentId, startedAt: r.startedAt };
-    const now = new Date().toISOString();
+    const now = nowIso();
     switch (outcome.kind) {
       case 'completed':
         return { ...base, status: 'completed', result: outcome.result, resultJson: outcome.json, completedAt: now };
       case 'cancelled': {
         // Cancelled through the API: storage already says so. Aborted to requeue: back to pending now.
-        const reason: unknown = r.controller.signal.reason;
+        const reason: unknown = r.control.reason;
         if (!(reason instanceof RequeueReason)) return undefined;
         return { ...base, status: 'pending', completedAt: null, runAt: null, detail: { reason: reason.message } };
       }

@@ -51,21 +51,33 @@ export class EventBus {
   }
 }
 
+/** An event whose data (a function) is built on first read, and whose timestamp is formatted on first read. */
+class LazyEvent implements HubEvent {
+  private built = false;
+  private value: unknown;
+  private iso: string | undefined;
+
+  constructor(
+    readonly topic: EventTopic,
+    readonly type: string,
+    private readonly source: unknown,
+    private readonly at: number,
+  ) {}
+
+  get data(): unknown {
+    if (!this.built) {
+      this.value = typeof this.source === 'function' ? (this.source as () => unknown)() : this.source;
+      this.built = true;
+    }
+    return this.value;
+  }
+
+  get timestamp(): string {
+    this.iso ??= new Date(this.at).toISOString();
+    return this.iso;
+  }
+}
+
 function lazyEvent(topic: EventTopic, type: string, data: unknown): HubEvent {
-  const timestamp = new Date().toISOString();
-  if (typeof data !== 'function') return { topic, type, data, timestamp };
-  let value: unknown;
-  let built = false;
-  return {
-    topic,
-    type,
-    timestamp,
-    get data(): unknown {
-      if (!built) {
-        value = (data as () => unknown)();
-        built = true;
-      }
-      return value;
-    },
-  };
+  return new LazyEvent(topic, type, data, Date.now());
 }

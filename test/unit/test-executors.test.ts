@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { execute } from '../../actors/agent/execute.js';
+import { RunControl, execute } from '../../actors/agent/execute.js';
 import { BUILTIN_HANDLERS, TaskFailure, loadHandlers, type ExecutorTask, type Handler } from '../../actors/agent/executors.js';
 import { memoryLogger } from '../helpers/logs.js';
 import { ROOT } from '../helpers/cli.js';
 
 const task = (payload: unknown, timeout_ms = 5000): ExecutorTask => ({ id: 't1', title: 't', description: '', type: 'general', priority: 'medium', payload, attempt: 1, timeout_ms });
 const ctx = { agent: { id: 'a1', name: 'agent-1' }, log: memoryLogger().log };
-const run = (h: Handler, payload: unknown, timeoutMs?: number, controller = new AbortController()) => execute(h, task(payload, timeoutMs), { ...ctx, signal: controller.signal }, controller);
+const run = (h: Handler, payload: unknown, timeoutMs?: number, control = new RunControl()) => execute(h, task(payload, timeoutMs), ctx, control);
 
 describe('executors', () => {
   it('echo returns the payload', async () => {
@@ -33,9 +33,9 @@ describe('executors', () => {
   });
 
   it('reports cancellation with its reason', async () => {
-    const controller = new AbortController();
-    const running = run(BUILTIN_HANDLERS['sleep']!, { ms: 60_000 }, 120_000, controller);
-    controller.abort(new Error('operator said stop'));
+    const control = new RunControl();
+    const running = run(BUILTIN_HANDLERS['sleep']!, { ms: 60_000 }, 120_000, control);
+    control.abort(new Error('operator said stop'));
     assert.deepEqual(await running, { kind: 'cancelled', reason: 'operator said stop' });
   });
 
