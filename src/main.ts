@@ -15,6 +15,7 @@ import { HttpEdge } from './edge/http-server.js';
 import { buildRouter } from './edge/routes/index.js';
 import { MetricsReporter } from './edge/metrics-report.js';
 import { WsHub } from './edge/ws.js';
+import { GrpcServer } from './grpc/server.js';
 import { SystemSampler } from './metrics/system.js';
 import { EventBus } from './runtime/index.js';
 import { TaskRunner } from '../actors/task-distributor/runner.js';
@@ -154,11 +155,25 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     await store.close();
     throw err;
   }
+  let grpcServer: GrpcServer | undefined;
+  if (config.grpc.enabled) {
+    try {
+      grpcServer = await GrpcServer.start(config.server.host, { config, hive, events, log: moduleLogger(log, 'grpc') });
+    } catch (err) {
+      edge.close();
+      await runner.stop(0);
+      await system.shutdown();
+      await store.close();
+      throw err;
+    }
+    log.info({ module: 'grpc', grpc_port: grpcServer.port }, `gRPC listening on ${config.server.host}:${grpcServer.port}`);
+  }
   log.info({ module: 'edge', port: edge.port, host: config.server.host, version: VERSION, profile: config.profile }, `hub listening on http://${config.server.host}:${edge.port}`);
   onSignals(async (signal) => {
     log.info({ signal }, `${signal} received: stopping`);
     edge.close();
     ws.close();
+    await grpcServer?.stop(Math.min(2000, config.server.shutdown_grace_ms));
     reporter.stop();
     sampler.stop();
     hive.stopTimers();

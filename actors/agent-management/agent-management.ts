@@ -12,6 +12,7 @@ import { HubError, assertNever } from '../../src/errors/index.js';
 import type { ActorContext, ActorSpec } from '../../src/runtime/index.js';
 import type { AgentFilter, Page } from '../../src/storage/index.js';
 import type { AgentOutcome } from '../task-distributor/runner.js';
+import type { Handler } from '../agent/executors.js';
 import type { ModuleDeps } from '../shared/deps.js';
 import { answer } from '../shared/answer.js';
 import type { AgentManagementMsg, AgentSlot, AgentSummary, AgentView } from './messages.js';
@@ -26,6 +27,7 @@ interface State {
   removed: number;
   completed: number;
   failed: number;
+  dispatchers: Dispatchers;
 }
 
 async function loadLocalAgents(deps: ModuleDeps): Promise<Map<string, Agent>> {
@@ -37,10 +39,18 @@ async function loadLocalAgents(deps: ModuleDeps): Promise<Map<string, Agent>> {
   }
 }
 
-async function init(deps: ModuleDeps): Promise<State> {
-  const state: State = { agents: await loadLocalAgents(deps), dirty: new Map(), registered: 0, removed: 0, completed: 0, failed: 0 };
-  for (const agent of state.agents.values()) if (agent.kind === 'local') deps.runner.setAgent(agent);
+/** Remote agents' dispatchers by agent id; owned by the module, so a restart keeps the connections. */
+type Dispatchers = Map<string, Handler>;
+
+async function init(deps: ModuleDeps, dispatchers: Dispatchers): Promise<State> {
+  const state: State = { agents: await loadLocalAgents(deps), dirty: new Map(), registered: 0, removed: 0, completed: 0, failed: 0, dispatchers };
+  for (const agent of state.agents.values()) if (runnable(state, agent)) deps.runner.setAgent(agent, dispatchers.get(agent.id));
   return state;
+}
+
+/** Runs here: a local agent, or a remote agent connected to this node. */
+function runnable(state: State, agent: Agent): boolean {
+  return agent.kind === 'local' || state.dispatchers.has(agent.id);
 }
 
 function markDirty(state: State, id: string): void {
@@ -62,14 +72,15 @@ function checkExecutor(deps: ModuleDeps, agent: NewAgent): NewAgent {
   return { ...agent, executor };
 }
 
-async function register(deps: ModuleDeps, state: State, input: NewAgent): Promise<AgentView> {
+async function register(deps: ModuleDeps, state: State, input: NewAgent, dispatcher?: Handler): Promise<AgentView> {
   if (state.agents.size >= deps.config.agents.max_agents) {
     throw new HubError('AGENT_LIMIT_REACHED', `this node already has ${state.agents.size} agents ([agents] max_agents = ${deps.config.agents.max_agents})`);
   }
   const agent = await deps.store.createAgent(checkExecutor(deps, input), deps.nodeId);
   state.agents.set(agent.id, agent);
   state.registered++;
-  if (agent.kind === 'local') deps.runner.setAgent(agent);
+  if (dispatcher !== undefined) state.dispatchers.set(agent.id, dispatcher);
+  if (runnable(state, agent)) deps.runner.setAgent(agent, dispatcher);
   deps.log.info({ event: 'agent.registered', agent_id: agent.id, name: agent.name }, `agent ${agent.name} registered`);
   deps.events.publish('agents', 'agent.registered', view(deps, state, agent));
   return view(deps, state, agent);
@@ -95,7 +106,7 @@ async function update(deps: ModuleDeps, state: State, id: string, patch: AgentUp
   const merged = current === undefined ? stored : { ...stored, state: current.state };
   if (current !== undefined) {
     state.agents.set(id, merged);
-    if (merged.kind === 'local') deps.runner.setAgent(merged);
+    if (runnable(state, merged)) deps.runner.setAgent(merged);
   }
   const type = patch.paused === undefined ? 'agent.updated' : 'agent.state_changed';
   deps.events.publish('agents', type, view(deps, state, merged));
@@ -107,6 +118,7 @@ async function remove(deps: ModuleDeps, state: State, id: string): Promise<Agent
   const shown = view(deps, state, agent);
   // The runner aborts what the agent runs (those tasks go back to pending) and gives its deque to other agents.
   deps.runner.removeAgent(id, `agent ${agent.name} was removed`);
+  state.dispatchers.delete(id);
   await deps.store.deleteAgent(id);
   state.agents.delete(id);
   state.dirty.delete(id);
@@ -119,7 +131,7 @@ async function remove(deps: ModuleDeps, state: State, id: string): Promise<Agent
 async function checkAssignable(deps: ModuleDeps, state: State, id: string, required: RequiredCapability[]): Promise<AgentSlot> {
   const agent = await getAgent(deps, state, id);
   const details = { agent_id: id };
-  if (!state.agents.has(id) || agent.kind !== 'local') throw new HubError('AGENT_NOT_LOCAL', `agent ${agent.name} runs on node ${agent.node_id}, not on this node`, { details });
+  if (!state.agents.has(id) || !runnable(state, agent)) throw new HubError('AGENT_NOT_LOCAL', `agent ${agent.name} runs on node ${agent.node_id}, not on this node`, { details });
   if (agent.paused) throw new HubError('AGENT_PAUSED', `agent ${agent.name} is paused; resume it with POST /api/agents/${id}/resume`, { details });
   if (agent.state === 'failed' || agent.state === 'offline') throw new HubError('INVALID_STATE', `agent ${agent.name} is ${agent.state}`, { details: { ...details, state: agent.state } });
   const running = deps.runner.load(id);
@@ -133,6 +145,33 @@ async function checkAssignable(deps: ModuleDeps, state: State, id: string, requi
     });
   }
   return { agent, running, free: agent.max_concurrency - running };
+}
+
+/** A remote agent reconnected within its grace (or after it): it runs tasks again through the new connection. */
+async function attach(deps: ModuleDeps, state: State, id: string, dispatcher: Handler): Promise<AgentView> {
+  const agent = state.agents.get(id);
+  if (agent === undefined || agent.kind !== 'remote') throw new HubError('AGENT_NOT_FOUND', `no remote agent with id ${id} on this node`, { details: { agent_id: id } });
+  state.dispatchers.set(id, dispatcher);
+  const next: Agent = { ...agent, state: deps.runner.load(id) > 0 ? 'working' : 'idle' };
+  state.agents.set(id, next);
+  await deps.store.updateAgent(id, { state: next.state });
+  deps.runner.setAgent(next, dispatcher);
+  deps.events.publish('agents', 'agent.state_changed', view(deps, state, next));
+  return view(deps, state, next);
+}
+
+/** A remote agent's connection is gone past its grace: its tasks are requeued, it is offline until it reconnects. */
+async function detach(deps: ModuleDeps, state: State, id: string, reason: string): Promise<void> {
+  const agent = state.agents.get(id);
+  state.dispatchers.delete(id);
+  deps.runner.removeAgent(id, reason);
+  if (agent === undefined) return;
+  const next: Agent = { ...agent, state: 'offline' };
+  state.agents.set(id, next);
+  state.dirty.delete(id);
+  await deps.store.updateAgent(id, { state: 'offline', stats: next.stats, capabilities: next.capabilities });
+  deps.log.info({ event: 'agent.detached', agent_id: id, reason }, `agent ${agent.name} is offline: ${reason}`);
+  deps.events.publish('agents', 'agent.state_changed', view(deps, state, next));
 }
 
 /** Stats and learning from a stored batch of task ends. */
@@ -151,7 +190,7 @@ function outcomes(deps: ModuleDeps, state: State, batch: AgentOutcome[]): void {
     markDirty(state, agent.id);
     const next = { ...agent, stats, capabilities };
     state.agents.set(agent.id, next);
-    if (capabilities !== agent.capabilities && next.kind === 'local') deps.runner.setAgent(next);
+    if (capabilities !== agent.capabilities && runnable(state, next)) deps.runner.setAgent(next);
     state.completed += o.completed;
     state.failed += o.failed;
   }
@@ -174,7 +213,7 @@ async function flushOne(deps: ModuleDeps, state: State, id: string): Promise<voi
 /** Derives idle/working from the runner; stores what changed; tells observers of state changes. */
 async function flush(deps: ModuleDeps, state: State): Promise<void> {
   for (const agent of state.agents.values()) {
-    if (agent.kind !== 'local') continue;
+    if (!runnable(state, agent)) continue;
     const next: AgentState = deps.runner.load(agent.id) > 0 ? 'working' : 'idle';
     if (agent.state !== next) {
       markDirty(state, agent.id);
@@ -224,7 +263,7 @@ function summarize(deps: ModuleDeps, state: State): AgentSummary {
     const load = deps.runner.load(a.id);
     runningTotal += load;
     if (load >= a.max_concurrency) busy++;
-    if (a.kind === 'local' && !a.paused) capacity += a.max_concurrency;
+    if (runnable(state, a) && !a.paused) capacity += a.max_concurrency;
   }
   const { pool_min_size: min, pool_max_size: max, default_executor: executor } = deps.config.agents;
   return {
@@ -247,13 +286,20 @@ function summarize(deps: ModuleDeps, state: State): AgentSummary {
 
 /** The agent_management module actor. */
 export function agentManagementSpec(deps: ModuleDeps): ActorSpec<AgentManagementMsg, State> {
+  const dispatchers: Dispatchers = new Map();
   return {
     name: 'agent_management',
-    init: () => init(deps),
+    init: () => init(deps, dispatchers),
     receive: async (state, msg, _ctx: Ctx) => {
       switch (msg.type) {
         case 'agent.register':
-          await answer(msg.replyTo, () => register(deps, state, msg.agent));
+          await answer(msg.replyTo, () => register(deps, state, msg.agent, msg.dispatcher));
+          return state;
+        case 'agent.attach':
+          await answer(msg.replyTo, () => attach(deps, state, msg.id, msg.dispatcher));
+          return state;
+        case 'agent.detach':
+          await detach(deps, state, msg.id, msg.reason);
           return state;
         case 'agent.get':
           await answer(msg.replyTo, async () => view(deps, state, await getAgent(deps, state, msg.id)));

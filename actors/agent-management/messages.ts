@@ -2,6 +2,7 @@ import type { Agent, AgentState, AgentUpdate, NewAgent, RequiredCapability } fro
 import type { ReplyTo } from '../../src/runtime/index.js';
 import type { AgentFilter, Page } from '../../src/storage/index.js';
 import type { AgentOutcome } from '../task-distributor/runner.js';
+import type { Handler } from '../agent/executors.js';
 import type { ModulePing } from '../shared/messages.js';
 
 export interface AgentSummary {
@@ -33,7 +34,12 @@ export type AgentView = Agent & { running_tasks: number };
 
 /** Commands to agent_management; each replies on replyTo unless it is a notice. */
 export type AgentManagementMsg =
-  | { type: 'agent.register'; agent: NewAgent; replyTo: ReplyTo<AgentView> }
+  /** `dispatcher`: how a remote agent runs tasks (its connection); local agents use their executor. */
+  | { type: 'agent.register'; agent: NewAgent; dispatcher?: Handler; replyTo: ReplyTo<AgentView> }
+  /** A remote agent's connection is back (resume): it takes tasks again through `dispatcher`. */
+  | { type: 'agent.attach'; id: string; dispatcher: Handler; replyTo: ReplyTo<AgentView> }
+  /** A remote agent's connection is gone for good: its tasks go back to the queue, the agent is offline. */
+  | { type: 'agent.detach'; id: string; reason: string }
   | { type: 'agent.get'; id: string; replyTo: ReplyTo<AgentView> }
   | { type: 'agent.list'; filter: AgentFilter; replyTo: ReplyTo<Page<AgentView>> }
   | { type: 'agent.update'; id: string; update: AgentUpdate; replyTo: ReplyTo<AgentView> }

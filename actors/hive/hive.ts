@@ -137,6 +137,11 @@ export class Hive {
     return this.system.ask(ref, (replyTo: ReplyTo<true>): ModulePing => ({ type: 'module.ping', replyTo }), timeoutMs);
   }
 
+  /** Sends a notice to a module (throws QUEUE_FULL or ACTOR_STOPPED when it cannot take it). */
+  tell<M>(ref: ActorRef<M>, msg: M): void {
+    this.system.tell(ref, msg);
+  }
+
   ask<M, R>(ref: ActorRef<M>, build: (replyTo: ReplyTo<R>) => M, timeoutMs?: number): Promise<R> {
     return this.system.ask(ref, build, timeoutMs);
   }

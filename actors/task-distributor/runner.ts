@@ -75,6 +75,8 @@ interface Running {
 
 interface Slot {
   agent: Agent;
+  /** How this agent runs a task when it is not an executor of this node (a remote agent's dispatcher). */
+  handler: Handler | undefined;
   deque: Task[];
   running: Map<string, Running>;
   /** Slots promised to submissions being stored right now (direct hand-off). */
@@ -189,12 +191,16 @@ export class TaskRunner {
     this.every(1000, () => this.wake());
   }
 
-  /** Adds or updates a local agent (capabilities, pause, max_concurrency). */
-  setAgent(agent: Agent): void {
+  /**
+   * Adds or updates an agent that runs here (capabilities, pause, max_concurrency).
+   * `handler` runs its tasks instead of its executor (a remote agent's dispatcher).
+   */
+  setAgent(agent: Agent, handler?: Handler): void {
     const slot = this.slots.get(agent.id);
-    if (slot === undefined) this.slots.set(agent.id, { agent, deque: [], running: new Map(), reserved: 0 });
+    if (slot === undefined) this.slots.set(agent.id, { agent, handler, deque: [], running: new Map(), reserved: 0 });
     else {
       slot.agent = agent;
+      if (handler !== undefined) slot.handler = handler;
       if (agent.paused) this.rehome(slot.deque.splice(0));
     }
     this.pumpAll();
@@ -467,7 +473,9 @@ export class TaskRunner {
     return task;
   }
 
-  private handlerFor(agent: Agent): Handler {
+  private handlerFor(slot: Slot): Handler {
+    const agent = slot.agent;
+    if (slot.handler !== undefined) return slot.handler;
     const handler = this.o.handlers.get(agent.executor ?? this.o.defaultExecutor);
     if (handler !== undefined) return handler;
     return () => {
@@ -494,7 +502,7 @@ export class TaskRunner {
         return parent.child({ task_id: task.id, agent_id: agent.id });
       },
     };
-    void execute(this.handlerFor(agent), input, ctx, r.control).then((outcome) => this.ended(slot, r, outcome));
+    void execute(this.handlerFor(slot), input, ctx, r.control).then((outcome) => this.ended(slot, r, outcome));
   }
 
   private ended(slot: Slot, r: Running, outcome: Outcome): void {

@@ -97,7 +97,12 @@ export const SCHEMA = {
     level: { kind: 'enum', values: LOG_LEVELS },
   },
   grpc: {
+    enabled: bool,
     port: int(0, 65535),
+    max_message_bytes: int(1024, 1_073_741_824),
+    keepalive_time_ms: int(1000, 86_400_000),
+    keepalive_timeout_ms: int(100, 600_000),
+    agent_grace_ms: int(0, 86_400_000),
   },
   cluster: {
     enabled: bool,

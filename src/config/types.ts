@@ -61,7 +61,7 @@ export interface HubConfig {
   };
   readonly security: { enabled: boolean; jwt_secret: string; jwt_expiration_hours: number; refresh_token_expiration_days: number };
   readonly logging: { level: LogLevel };
-  readonly grpc: { port: number };
+  readonly grpc: { enabled: boolean; port: number; max_message_bytes: number; keepalive_time_ms: number; keepalive_timeout_ms: number; agent_grace_ms: number };
   readonly cluster: { enabled: boolean; node_id: string; advertise_address: string };
   readonly supervision: {
     max_restarts: number;

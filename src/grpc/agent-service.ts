@@ -1,0 +1,239 @@
+/**
+ * AgentService.Connect: remote agents over one bidi stream each. A RemoteAgent
+ * outlives its streams: its dispatcher (what the task runner calls to run a task
+ * on it) waits for the agent's TaskResult; if the stream breaks, its tasks are
+ * kept for [grpc] agent_grace_ms, and a Register with its resume token inside
+ * that time attaches the new stream to them. Credits: the runner never gives an
+ * agent more than its max_concurrency tasks at once.
+ */
+import { randomBytes } from 'node:crypto';
+import type * as grpc from '@grpc/grpc-js';
+import { parseNewAgent, type Task } from '../domain/index.js';
+import { HubError, errorMessage } from '../errors/index.js';
+import type { Logger } from '../log/logger.js';
+import type { ReplyTo } from '../runtime/index.js';
+import type { Hive } from '../../actors/hive/hive.js';
+import type { AgentManagementMsg, AgentView } from '../../actors/agent-management/messages.js';
+import { TaskFailure, type ExecutorContext, type ExecutorTask, type Handler } from '../../actors/agent/executors.js';
+import { parseJsonField, text } from './convert.js';
+
+type Stream = grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>;
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface AgentServiceDeps {
+  hive: Hive;
+  log: Logger;
+  graceMs: number;
+  pingMs: number;
+}
+
+class RemoteAgent {
+  stream: Stream | undefined;
+  connectedSince = new Date().toISOString();
+  private readonly pending = new Map<string, Pending>();
+  private outbox: Array<Record<string, unknown>> = [];
+  private graceTimer: NodeJS.Timeout | undefined;
+  draining = false;
+
+  /** Set once the hub has stored the agent (tasks assigned before that wait in the outbox). */
+  id = '';
+  name = '';
+
+  constructor(
+    readonly token: string,
+    readonly labels: Record<string, string>,
+  ) {}
+
+  /** What the runner calls: sends the task (batched with others of this turn) and waits for its result. */
+  readonly dispatcher: Handler = (task: ExecutorTask, ctx: ExecutorContext) =>
+    new Promise((resolve, reject) => {
+      this.pending.set(task.id, { resolve, reject });
+      ctx.signal.addEventListener('abort', () => {
+        if (this.pending.delete(task.id)) this.send({ cancel: { task_id: task.id, reason: String((ctx.signal.reason as Error | undefined)?.message ?? 'cancelled') } });
+      });
+      this.assign(task);
+    });
+
+  private assign(task: ExecutorTask): void {
+    this.outbox.push({ id: task.id, title: task.title, description: task.description, type: task.type, priority: task.priority, payload_json: JSON.stringify(task.payload ?? null), attempts: task.attempt, timeout_ms: task.timeout_ms, status: 'running' });
+    if (this.outbox.length === 1) queueMicrotask(() => this.flushAssigned());
+  }
+
+  /** Several tasks assigned in the same turn go out as one TaskAssigned. */
+  flushAssigned(): void {
+    if (this.outbox.length === 0 || this.stream === undefined) return;
+    const tasks = this.outbox;
+    this.outbox = [];
+    this.send({ assigned: { tasks } });
+  }
+
+  send(msg: Record<string, unknown>): void {
+    this.stream?.write(msg);
+  }
+
+  /** A TaskResult: settles the dispatcher's promise; unknown tasks are refused, nothing changes. */
+  result(r: Record<string, unknown>): void {
+    const taskId = text(r['task_id']);
+    const p = this.pending.get(taskId);
+    if (p === undefined) {
+      this.send({ rejected: { status: 9, code: 'INVALID_STATE', message: `task ${taskId} is not assigned to this agent (or was cancelled, or already reported)`, task_id: taskId } });
+      return;
+    }
+    if (r['success'] === true) {
+      let output: unknown;
+      try {
+        output = parseJsonField(text(r['output_json']), 'output_json');
+      } catch (err) {
+        this.send({ rejected: { status: 3, code: 'VALIDATION_FAILED', message: errorMessage(err), task_id: taskId } });
+        return;
+      }
+      this.pending.delete(taskId);
+      p.resolve(output);
+    } else {
+      const e = (r['error'] ?? {}) as { code?: string; message?: string; retryable?: boolean };
+      this.pending.delete(taskId);
+      p.reject(new TaskFailure(e.message || 'the remote agent reported a failure', e.retryable === true, /^[A-Z][A-Z0-9_]{0,63}$/.test(e.code ?? '') ? (e.code) : 'TASK_FAILED'));
+    }
+    if (this.draining && this.pending.size === 0) this.send({ drained: {} });
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  attach(stream: Stream): void {
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    this.stream = stream;
+    this.connectedSince = new Date().toISOString();
+    this.flushAssigned();
+  }
+
+  detach(graceMs: number, onExpired: () => void): void {
+    this.stream = undefined;
+    this.graceTimer = setTimeout(() => {
+      this.graceTimer = undefined;
+      // The runner aborts what is still in flight (requeued); the promises here are dropped.
+      this.pending.clear();
+      onExpired();
+    }, graceMs);
+    this.graceTimer.unref();
+  }
+}
+
+export class RemoteAgents {
+  private readonly byToken = new Map<string, RemoteAgent>();
+  private readonly byId = new Map<string, RemoteAgent>();
+
+  constructor(private readonly d: AgentServiceDeps) {}
+
+  info(agentId: string): { connected_since: string; labels: Record<string, string> } | undefined {
+    const a = this.byId.get(agentId);
+    return a === undefined ? undefined : { connected_since: a.stream === undefined ? '' : a.connectedSince, labels: a.labels };
+  }
+
+  private ask<R>(build: (replyTo: ReplyTo<R>) => AgentManagementMsg): Promise<R> {
+    return this.d.hive.ask(this.d.hive.modules.agent_management, build);
+  }
+
+  /** The Connect handler. */
+  connect(stream: Stream): void {
+    let agent: RemoteAgent | undefined;
+    let registering = false;
+    const reject = (status: number, code: string, message: string, taskId = ''): void => {
+      stream.write({ rejected: { status, code, message, task_id: taskId } });
+    };
+    const ping = setInterval(() => stream.write({ ping: { sent_at_ms: Date.now() } }), this.d.pingMs);
+    ping.unref();
+    stream.on('data', (m: Record<string, unknown>) => {
+      const kind = m['msg'];
+      if (agent === undefined) {
+        if (kind !== 'register' || registering) return reject(9, 'INVALID_STATE', registering ? 'wait for Registered before sending more' : 'the first message must be Register');
+        registering = true;
+        this.register(stream, m['register'] as Record<string, unknown>).then(
+          (a) => {
+            agent = a;
+            registering = false;
+          },
+          (err: unknown) => {
+            registering = false;
+            const e = err instanceof HubError ? err : new HubError('INTERNAL', errorMessage(err));
+            reject(e.grpcStatus, e.code, e.message);
+          },
+        );
+        return;
+      }
+      switch (kind) {
+        case 'register':
+          return reject(9, 'INVALID_STATE', 'this stream already registered agent ' + agent.id + '; a second Register is refused');
+        case 'result':
+          return agent.result(m['result'] as Record<string, unknown>);
+        case 'drain':
+          agent.draining = true;
+          void this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.set_paused', id: agent!.id, paused: true, replyTo })).catch(() => undefined);
+          if (agent.inFlight === 0) stream.write({ drained: {} });
+          return;
+        case 'heartbeat':
+        case 'progress':
+          return;
+        default:
+          return reject(3, 'VALIDATION_FAILED', 'msg: expected register, heartbeat, progress, result or drain');
+      }
+    });
+    const gone = (): void => {
+      clearInterval(ping);
+      const a = agent;
+      if (a === undefined || a.stream !== stream) return;
+      a.detach(this.d.graceMs, () => {
+        this.byToken.delete(a.token);
+        this.byId.delete(a.id);
+        try {
+          this.d.hive.tell(this.d.hive.modules.agent_management, { type: 'agent.detach', id: a.id, reason: `remote agent ${a.name} disconnected and did not resume within ${this.d.graceMs} ms` });
+        } catch (err) {
+          this.d.log.warn({ err, agent_id: a.id }, 'could not detach a remote agent');
+        }
+      });
+      this.d.log.info({ event: 'agent.disconnected', agent_id: a.id, grace_ms: this.d.graceMs }, `remote agent ${a.name} disconnected; its tasks are kept for ${this.d.graceMs} ms`);
+    };
+    stream.on('end', () => {
+      gone();
+      stream.end();
+    });
+    stream.on('error', gone);
+    stream.on('cancelled', gone);
+  }
+
+  private async register(stream: Stream, r: Record<string, unknown> | undefined): Promise<RemoteAgent> {
+    if (r === undefined) throw new HubError('VALIDATION_FAILED', 'register: missing');
+    const token = text(r['resume_token']);
+    const previous = token === '' ? undefined : this.byToken.get(token);
+    if (token !== '' && previous === undefined) throw new HubError('NOT_FOUND', 'resume_token: unknown or expired; register without it to start a new agent', { details: { field: 'resume_token' } });
+    if (previous !== undefined) {
+      await this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.attach', id: previous.id, dispatcher: previous.dispatcher, replyTo }));
+      stream.write({ registered: { agent_id: previous.id, resume_token: previous.token, grace_ms: this.d.graceMs, resumed: true } });
+      previous.attach(stream);
+      return previous;
+    }
+    const capabilities = ((r['capabilities'] as Array<{ name: string; proficiency: number }> | undefined) ?? []).map((c) => ({ name: c.name, proficiency: c.proficiency }));
+    const body: Record<string, unknown> = { name: r['name'], capabilities, max_concurrency: Number(r['max_concurrency'] ?? 0) || 1 };
+    if (r['type'] !== '' && r['type'] !== undefined) body['type'] = r['type'];
+    const parsed = { ...parseNewAgent(body), kind: 'remote' as const, executor: null };
+    const newToken = randomBytes(24).toString('base64url');
+    // Made before the agent is stored: tasks the runner hands it at once wait in its outbox until Registered is sent.
+    const agent = new RemoteAgent(newToken, (r['labels'] as Record<string, string> | undefined) ?? {});
+    const view = await this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.register', agent: parsed, dispatcher: agent.dispatcher, replyTo }));
+    agent.id = view.id;
+    agent.name = view.name;
+    this.byToken.set(newToken, agent);
+    this.byId.set(agent.id, agent);
+    stream.write({ registered: { agent_id: agent.id, resume_token: newToken, grace_ms: this.d.graceMs, resumed: false } });
+    agent.attach(stream);
+    return agent;
+  }
+}
+
+export type { Task };

@@ -1,0 +1,87 @@
+/** Between the hub's records and the proto messages (JSON values travel as JSON text). */
+import { invalid, parseNewTask, type Agent, type NewTask, type Task, type TaskDefaults } from '../domain/index.js';
+
+export interface ProtoNewTask {
+  title: string;
+  description: string;
+  type: string;
+  priority: string;
+  required_capabilities: Array<{ name: string; min_proficiency: number }>;
+  payload_json: string;
+  max_attempts: number;
+  timeout_ms: number;
+  run_at: string;
+  depends_on: string[];
+  idempotency_key: string;
+}
+
+/** A proto string field as a string ('' when absent or not a string). */
+export function text(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+export function parseJsonField(text: string, field: string): unknown {
+  if (text === '') return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw invalid(field, 'expected JSON text');
+  }
+}
+
+/** Validates a proto NewTask with the same rules as the REST API (errors name the field). */
+export function newTaskFromProto(t: ProtoNewTask | null | undefined, defaults: TaskDefaults, field = 'task'): NewTask {
+  if (t === null || t === undefined) throw invalid(field, 'is required');
+  const body: Record<string, unknown> = { title: t.title, required_capabilities: t.required_capabilities, payload: parseJsonField(t.payload_json, `${field}.payload_json`), depends_on: t.depends_on };
+  if (t.description !== '') body['description'] = t.description;
+  if (t.type !== '') body['type'] = t.type;
+  if (t.priority !== '') body['priority'] = t.priority;
+  if (t.max_attempts !== 0) body['max_attempts'] = t.max_attempts;
+  if (t.timeout_ms !== 0) body['timeout_ms'] = t.timeout_ms;
+  if (t.run_at !== '') body['run_at'] = t.run_at;
+  return parseNewTask(body, defaults, t.idempotency_key === '' ? null : t.idempotency_key);
+}
+
+export function taskToProto(t: Task): Record<string, unknown> {
+  return {
+    id: t.id,
+    title: t.title,
+    description: t.description,
+    type: t.type,
+    priority: t.priority,
+    status: t.status,
+    required_capabilities: t.required_capabilities,
+    payload_json: JSON.stringify(t.payload ?? null),
+    result_json: JSON.stringify(t.result ?? null),
+    error: t.error ?? undefined,
+    assigned_agent: t.assigned_agent ?? '',
+    attempts: t.attempts,
+    max_attempts: t.max_attempts,
+    timeout_ms: t.timeout_ms,
+    run_at: t.run_at ?? '',
+    created_at: t.created_at,
+    started_at: t.started_at ?? '',
+    completed_at: t.completed_at ?? '',
+    idempotency_key: t.idempotency_key ?? '',
+  };
+}
+
+export function agentToProto(a: Agent & { running_tasks?: number; connected_since?: string; labels?: Record<string, string> }): Record<string, unknown> {
+  return {
+    id: a.id,
+    name: a.name,
+    type: a.type,
+    state: a.state,
+    kind: a.kind,
+    capabilities: a.capabilities,
+    node_id: a.node_id,
+    paused: a.paused,
+    max_concurrency: a.max_concurrency,
+    running_tasks: a.running_tasks ?? 0,
+    tasks_completed: a.stats.tasks_completed,
+    tasks_failed: a.stats.tasks_failed,
+    success_rate: a.stats.success_rate,
+    connected_since: a.connected_since ?? '',
+    labels: a.labels ?? {},
+  };
+}
