@@ -50,8 +50,9 @@ describe('gRPC interoperability with Python (grpcio)', function () {
     const report = JSON.parse(cli.out().trim().split('\n').pop() ?? '{}');
     assert.equal(report.submitted, 20);
     assert.equal(report.completed, 20);
-    for (const r of Object.values(report.results) as Array<{ echo: number; by: string }>) assert.equal(r.by, 'python');
-    assert.deepEqual((Object.values(report.results) as Array<{ echo: number }>).map((r) => r.echo).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
+    const results: Array<{ echo: number; by: string }> = Object.values(report.results);
+    for (const r of results) assert.equal(r.by, 'python');
+    assert.deepEqual(results.map((r) => r.echo).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
     assert.equal(await agent.done, 0, agent.err());
     assert.match(agent.out(), /DONE 20/);
   });
