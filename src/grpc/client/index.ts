@@ -1,0 +1,241 @@
+/**
+ * The TypeScript client SDK of the hub's gRPC API.
+ *
+ * - `HiveClient`: submit, read, list, cancel and watch tasks; list agents; status.
+ * - `runAgent(handler, options)`: a remote agent. It registers, runs each task it
+ *   is given (at most max_concurrency at once: the hub's credits), answers with
+ *   the result, aborts a handler the hub cancels, heartbeats, reconnects with its
+ *   resume token when the stream breaks (so the hub keeps its tasks), and drains
+ *   gracefully on stop().
+ */
+import * as grpc from '@grpc/grpc-js';
+import { hiveProto } from '../proto.js';
+
+type Msg = Record<string, unknown>;
+
+export interface TaskInput {
+  title: string;
+  description?: string;
+  type?: string;
+  priority?: 'low' | 'medium' | 'high' | 'critical';
+  required_capabilities?: Array<{ name: string; min_proficiency: number }>;
+  payload?: unknown;
+  max_attempts?: number;
+  timeout_ms?: number;
+  run_at?: string;
+  depends_on?: string[];
+  idempotency_key?: string;
+}
+
+function toProtoTask(t: TaskInput): Msg {
+  return { ...t, payload_json: t.payload === undefined ? '' : JSON.stringify(t.payload), payload: undefined };
+}
+
+function unaryCall<T>(client: grpc.Client, method: string, req: Msg, deadlineMs: number): Promise<T> {
+  const fn = (client as unknown as Record<string, (r: Msg, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: T) => void) => void>)[method];
+  if (fn === undefined) return Promise.reject(new Error(`no method ${method}`));
+  return new Promise((resolve, reject) => fn.call(client, req, { deadline: Date.now() + deadlineMs }, (err, value) => (err ? reject(err) : resolve(value))));
+}
+
+export class HiveClient {
+  private readonly client: grpc.Client;
+
+  constructor(
+    address: string,
+    private readonly deadlineMs = 10_000,
+    credentials = grpc.credentials.createInsecure(),
+  ) {
+    this.client = new (hiveProto().HiveServiceClient)(address, credentials);
+  }
+
+  submitTask(task: TaskInput): Promise<{ task: Msg; created: boolean }> {
+    return unaryCall(this.client, 'SubmitTask', { task: toProtoTask(task) }, this.deadlineMs);
+  }
+
+  submitTasks(tasks: TaskInput[]): Promise<{ tasks: Msg[]; created: number; deduplicated: number }> {
+    return unaryCall(this.client, 'SubmitTasks', { tasks: tasks.map(toProtoTask) }, this.deadlineMs);
+  }
+
+  getTask(id: string): Promise<Msg> {
+    return unaryCall(this.client, 'GetTask', { id }, this.deadlineMs);
+  }
+
+  listTasks(filter: { status?: string; priority?: string; agent_id?: string; capability?: string; limit?: number; offset?: number } = {}): Promise<{ tasks: Msg[]; total: number }> {
+    return unaryCall(this.client, 'ListTasks', filter, this.deadlineMs);
+  }
+
+  cancelTask(id: string, reason = ''): Promise<Msg> {
+    return unaryCall(this.client, 'CancelTask', { id, reason }, this.deadlineMs);
+  }
+
+  listAgents(filter: { state?: string; kind?: string; capability?: string; limit?: number } = {}): Promise<{ agents: Msg[]; total: number }> {
+    return unaryCall(this.client, 'ListAgents', filter, this.deadlineMs);
+  }
+
+  hiveStatus(): Promise<Msg> {
+    return unaryCall(this.client, 'GetHiveStatus', {}, this.deadlineMs);
+  }
+
+  /** Calls onEvent for each matching task event until the returned function is called. */
+  watchTasks(onEvent: (event: { type: string; task: Msg; timestamp: string }) => void, filter: { types?: string[]; task_ids?: string[] } = {}): () => void {
+    const call = (this.client as unknown as { WatchTasks: (r: Msg) => grpc.ClientReadableStream<{ type: string; task: Msg; timestamp: string }> }).WatchTasks(filter);
+    call.on('data', onEvent);
+    call.on('error', () => undefined);
+    return () => call.cancel();
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** A task as a remote agent's handler sees it. */
+export interface AgentTask {
+  id: string;
+  title: string;
+  description: string;
+  type: string;
+  priority: string;
+  payload: unknown;
+  attempt: number;
+  timeout_ms: number;
+}
+
+export type AgentHandler = (task: AgentTask, ctx: { signal: AbortSignal }) => unknown;
+
+export interface AgentOptions {
+  address: string;
+  name: string;
+  capabilities: Array<{ name: string; proficiency: number }>;
+  maxConcurrency?: number;
+  labels?: Record<string, string>;
+  /** Delay before reconnecting after the stream breaks, ms. */
+  reconnectMs?: number;
+  heartbeatMs?: number;
+}
+
+export interface RunningAgent {
+  /** Resolves with the agent's id once registered (and after every resume). */
+  readonly registered: Promise<string>;
+  readonly agentId: string | undefined;
+  /** Tasks running now. */
+  readonly inFlight: number;
+  /** Breaks the connection (testing reconnection): the agent reconnects with its resume token. */
+  disconnect(): void;
+  /** Drains: no new tasks, waits for the running ones, then closes. */
+  stop(): Promise<void>;
+}
+
+/** Runs a remote agent until stop(). A handler's thrown error with `retryable: true` asks for a retry. */
+export function runAgent(handler: AgentHandler, o: AgentOptions): RunningAgent {
+  const client = new (hiveProto().AgentServiceClient)(o.address, grpc.credentials.createInsecure());
+  const running = new Map<string, AbortController>();
+  let stream: grpc.ClientDuplexStream<Msg, Msg> | undefined;
+  let token = '';
+  let agentId: string | undefined;
+  let stopping = false;
+  let closed = false;
+  let onDrained: (() => void) | undefined;
+  let markRegistered!: (id: string) => void;
+  const registered = new Promise<string>((r) => (markRegistered = r));
+  const heartbeat = setInterval(() => stream?.write({ heartbeat: {} }), o.heartbeatMs ?? 10_000);
+  heartbeat.unref();
+
+  const send = (m: Msg): void => {
+    stream?.write(m);
+  };
+
+  const runTask = (t: Msg): void => {
+    const controller = new AbortController();
+    const id = String(t['id']);
+    running.set(id, controller);
+    const task: AgentTask = {
+      id,
+      title: String(t['title']),
+      description: String(t['description']),
+      type: String(t['type']),
+      priority: String(t['priority']),
+      payload: JSON.parse(typeof t['payload_json'] === 'string' && t['payload_json'] !== '' ? t['payload_json'] : 'null') as unknown,
+      attempt: Number(t['attempts']),
+      timeout_ms: Number(t['timeout_ms']),
+    };
+    void Promise.resolve()
+      .then(() => handler(task, { signal: controller.signal }))
+      .then(
+        (output) => ({ task_id: id, success: true, output_json: JSON.stringify(output ?? null) }),
+        (err: unknown) => {
+          const e = err as { message?: string; code?: unknown; retryable?: unknown };
+          return { task_id: id, success: false, error: { code: typeof e.code === 'string' ? e.code : 'TASK_FAILED', message: e.message ?? String(err), retryable: e.retryable === true } };
+        },
+      )
+      .then((result) => {
+        if (!running.delete(id) || controller.signal.aborted) return; // cancelled by the hub: no result is expected
+        send({ result });
+        if (stopping && running.size === 0) onDrained?.();
+      });
+  };
+
+  const connect = (): void => {
+    if (closed) return;
+    const s = (client as unknown as { Connect: () => grpc.ClientDuplexStream<Msg, Msg> }).Connect();
+    stream = s;
+    s.on('data', (m: Msg) => {
+      if (m['registered'] !== undefined) {
+        const r = m['registered'] as Msg;
+        agentId = String(r['agent_id']);
+        token = String(r['resume_token']);
+        markRegistered(agentId);
+      } else if (m['assigned'] !== undefined) {
+        for (const t of (m['assigned'] as { tasks: Msg[] }).tasks) runTask(t);
+      } else if (m['cancel'] !== undefined) {
+        const c = m['cancel'] as Msg;
+        running.get(String(c['task_id']))?.abort(new Error(typeof c['reason'] === 'string' && c['reason'] !== '' ? c['reason'] : 'cancelled by the hub'));
+        running.delete(String(c['task_id']));
+      } else if (m['drained'] !== undefined) {
+        onDrained?.();
+      } else if (m['rejected'] !== undefined) {
+        const r = m['rejected'] as Msg;
+        if (String(r['code']) === 'NOT_FOUND' && token !== '') {
+          // The resume came too late (the hub requeued our tasks): register as a new agent.
+          token = '';
+          for (const c of running.values()) c.abort(new Error('the hub requeued this task'));
+          running.clear();
+          s.write({ register: register() });
+        }
+      }
+    });
+    const retry = (): void => {
+      if (stream !== s) return;
+      stream = undefined;
+      if (!closed) setTimeout(connect, o.reconnectMs ?? 500).unref();
+    };
+    s.on('error', retry);
+    s.on('end', retry);
+    s.write({ register: register() });
+  };
+  const register = (): Msg => ({ name: o.name, capabilities: o.capabilities, max_concurrency: o.maxConcurrency ?? 1, labels: o.labels ?? {}, resume_token: token });
+  connect();
+
+  return {
+    registered,
+    get agentId() {
+      return agentId;
+    },
+    get inFlight() {
+      return running.size;
+    },
+    disconnect() {
+      stream?.cancel();
+    },
+    async stop() {
+      stopping = true;
+      const drained = new Promise<void>((r) => (onDrained = r));
+      send({ drain: {} });
+      if (running.size > 0) await drained;
+      closed = true;
+      clearInterval(heartbeat);
+      stream?.end();
+      client.close();
+    },
+  };
+}

@@ -1,0 +1,89 @@
+/** The TypeScript SDK (src/grpc/client) against the real CLI: HiveClient and runAgent. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { HiveClient, runAgent } from '../../src/grpc/client/index.js';
+import { hubEnv, startHub, type RunningHub } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+describe('gRPC SDK', function () {
+  this.timeout(90_000);
+  let tmp: string;
+  let hub: RunningHub;
+  let address: string;
+  let hive: HiveClient;
+
+  before(async () => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-sdk-'));
+    hub = await startHub([], hubEnv({ HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_AGENTS_DEFAULT_POOL_SIZE: '0', HIVE_GRPC_AGENT_GRACE_MS: '5000', HIVE_TASKS_MAX_PENDING: '100000' }));
+    address = `127.0.0.1:${/"grpc_port":(\d+)/.exec(hub.output())?.[1]}`;
+    hive = new HiveClient(address);
+  });
+
+  after(async () => {
+    hive?.close();
+    if (hub !== undefined) assert.equal(await hub.stop(), 0);
+    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('never has more than max_concurrency tasks in flight under a burst of 1,000', async () => {
+    let inFlight = 0;
+    let max = 0;
+    const agent = runAgent(
+      async (task) => {
+        inFlight++;
+        max = Math.max(max, inFlight);
+        await new Promise((r) => setImmediate(r));
+        inFlight--;
+        return { doubled: (task.payload as number) * 2 };
+      },
+      { address, name: 'ts-burst', capabilities: [{ name: 'burst', proficiency: 1 }], maxConcurrency: 2 },
+    );
+    await agent.registered;
+    const completed = new Set<string>();
+    const stopWatch = hive.watchTasks((e) => completed.add(String(e.task['id'])), { types: ['task.completed'] });
+    const ids: string[] = [];
+    for (let b = 0; b < 10; b++) {
+      const r = await hive.submitTasks(Array.from({ length: 100 }, (_, i) => ({ title: `burst-${b}-${i}`, payload: b * 100 + i, required_capabilities: [{ name: 'burst', min_proficiency: 0 }] })));
+      ids.push(...r.tasks.map((t) => String(t['id'])));
+    }
+    await waitFor(() => ids.every((id) => completed.has(id)), 60_000, '1,000 completions');
+    assert.ok(max <= 2, `at most 2 in flight, saw ${max}`);
+    const one = await hive.getTask(ids[123] ?? '');
+    assert.deepEqual(JSON.parse(String(one['result_json'])), { doubled: 246 });
+    stopWatch();
+    await agent.stop();
+  });
+
+  it('aborts a handler the hub cancels, and keeps a task across a reconnection', async () => {
+    let aborted = false;
+    let release: (() => void) | undefined;
+    const agent = runAgent(
+      (task, ctx) =>
+        new Promise((resolve, reject) => {
+          ctx.signal.addEventListener('abort', () => {
+            aborted = true;
+            reject(new Error('aborted'));
+          });
+          release = () => resolve({ title: task.title });
+        }),
+      { address, name: 'ts-careful', capabilities: [{ name: 'careful', proficiency: 1 }], reconnectMs: 50 },
+    );
+    const firstId = await agent.registered;
+    const t1 = await hive.submitTask({ title: 'to cancel', required_capabilities: [{ name: 'careful', min_proficiency: 0 }] });
+    await waitFor(() => agent.inFlight === 1, 5000, 'the task to reach the agent');
+    await hive.cancelTask(String(t1.task['id']), 'changed my mind');
+    await waitFor(() => aborted, 5000, 'the handler to see the abort');
+
+    const t2 = await hive.submitTask({ title: 'kept', required_capabilities: [{ name: 'careful', min_proficiency: 0 }] });
+    await waitFor(() => agent.inFlight === 1, 5000, 'the second task');
+    agent.disconnect();
+    await new Promise((r) => setTimeout(r, 300)); // reconnected with the resume token meanwhile
+    assert.equal(agent.agentId, firstId);
+    release?.();
+    await waitFor(async () => (await hive.getTask(String(t2.task['id'])))['status'] === 'completed', 10_000, 'the kept task to complete');
+    assert.deepEqual(JSON.parse(String((await hive.getTask(String(t2.task['id'])))['result_json'])), { title: 'kept' });
+    await agent.stop();
+  });
+});
