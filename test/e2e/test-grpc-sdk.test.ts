@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { HiveClient, runAgent } from '../../src/grpc/client/index.js';
-import { hubEnv, startHub, type RunningHub } from '../helpers/cli.js';
+import { ROOT, hubEnv, startHub, type RunningHub } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 describe('gRPC SDK', function () {
@@ -16,7 +17,7 @@ describe('gRPC SDK', function () {
 
   before(async () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-sdk-'));
-    hub = await startHub([], hubEnv({ HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_AGENTS_DEFAULT_POOL_SIZE: '0', HIVE_GRPC_AGENT_GRACE_MS: '5000', HIVE_TASKS_MAX_PENDING: '100000' }));
+    hub = await startHub([], hubEnv({ HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_AGENTS_DEFAULT_POOL_SIZE: '0', HIVE_GRPC_AGENT_GRACE_MS: '1500', HIVE_TASKS_MAX_PENDING: '100000' }));
     address = `127.0.0.1:${/"grpc_port":(\d+)/.exec(hub.output())?.[1]}`;
     hive = new HiveClient(address);
   });
@@ -85,5 +86,26 @@ describe('gRPC SDK', function () {
     await waitFor(async () => (await hive.getTask(String(t2.task['id'])))['status'] === 'completed', 10_000, 'the kept task to complete');
     assert.deepEqual(JSON.parse(String((await hive.getTask(String(t2.task['id'])))['result_json'])), { title: 'kept' });
     await agent.stop();
+  });
+
+  it('requeues the tasks of a remote agent process killed mid-task after the grace; another agent completes them', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/stuck-agent.ts', address], { cwd: ROOT });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor(() => out.includes('REGISTERED'), 20_000, 'the agent process to register');
+    const r = await hive.submitTasks(Array.from({ length: 3 }, (_, i) => ({ title: `orphan-${i}`, payload: i, required_capabilities: [{ name: 'doomed-remote', min_proficiency: 0 }] })));
+    const ids = r.tasks.map((t) => String(t['id']));
+    await waitFor(() => out.includes('IN_FLIGHT 3'), 10_000, 'three tasks in flight on the process');
+    child.kill('SIGKILL');
+    const rescuer = runAgent((task) => ({ rescued: task.payload }), { address, name: 'rescuer', capabilities: [{ name: 'doomed-remote', proficiency: 1 }], maxConcurrency: 3 });
+    await rescuer.registered;
+    // Within the grace the tasks stay with the dead process...
+    await new Promise((res) => setTimeout(res, 300));
+    for (const id of ids) assert.notEqual((await hive.getTask(id))['status'], 'completed');
+    // ...after it they are requeued and the rescuer completes them.
+    await waitFor(async () => (await Promise.all(ids.map((id) => hive.getTask(id)))).every((t) => t['status'] === 'completed'), 15_000, 'the rescuer to complete the orphans');
+    for (const id of ids) assert.equal(JSON.parse(String((await hive.getTask(id))['result_json'])).rescued !== undefined, true);
+    await rescuer.stop();
   });
 });
