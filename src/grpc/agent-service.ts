@@ -172,6 +172,9 @@ export class RemoteAgents {
           return reject(9, 'INVALID_STATE', 'this stream already registered agent ' + agent.id + '; a second Register is refused');
         case 'result':
           return agent.result(m['result'] as Record<string, unknown>);
+        case 'results':
+          for (const r of ((m['results'] as { results?: Array<Record<string, unknown>> }).results ?? [])) agent.result(r);
+          return;
         case 'drain':
           agent.draining = true;
           void this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.set_paused', id: agent!.id, paused: true, replyTo })).catch(() => undefined);
@@ -181,7 +184,7 @@ export class RemoteAgents {
         case 'progress':
           return;
         default:
-          return reject(3, 'VALIDATION_FAILED', 'msg: expected register, heartbeat, progress, result or drain');
+          return reject(3, 'VALIDATION_FAILED', 'msg: expected register, heartbeat, progress, result, results or drain');
       }
     });
     const gone = (): void => {

@@ -144,6 +144,17 @@ export function runAgent(handler: AgentHandler, o: AgentOptions): RunningAgent {
   const send = (m: Msg): void => {
     stream?.write(m);
   };
+  // Results that end in the same turn go out as one message.
+  let results: Msg[] = [];
+  const sendResult = (result: Msg): void => {
+    results.push(result);
+    if (results.length > 1) return;
+    queueMicrotask(() => {
+      const batch = results;
+      results = [];
+      send(batch.length === 1 ? { result: batch[0] } : { results: { results: batch } });
+    });
+  };
 
   const runTask = (t: Msg): void => {
     const controller = new AbortController();
@@ -170,7 +181,7 @@ export function runAgent(handler: AgentHandler, o: AgentOptions): RunningAgent {
       )
       .then((result) => {
         if (!running.delete(id) || controller.signal.aborted) return; // cancelled by the hub: no result is expected
-        send({ result });
+        sendResult(result);
         if (stopping && running.size === 0) onDrained?.();
       });
   };
