@@ -10,7 +10,7 @@ const lines = [
   '',
   'Every error the hub returns carries a stable code. HTTP responses use the envelope',
   '`{"success": false, "error": {"code", "message", "details"?}, "timestamp"}`;',
-  'gRPC answers (from the gRPC release on) use the status below with the code in trailing metadata. Retryable codes may succeed when tried again.',
+  'gRPC answers use the status below with the code in the trailing metadata key `hive-error-code` (docs/grpc.md). Retryable codes may succeed when tried again.',
   '',
   '| code | HTTP | gRPC | retryable | meaning |',
   '| --- | --- | --- | --- | --- |',
