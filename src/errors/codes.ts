@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   INVALID_STATE: { http: 409, grpc: 9, retryable: false, summary: 'The resource is not in a state that allows this.' },
   QUEUE_FULL: { http: 503, grpc: 8, retryable: true, summary: 'A bounded queue (task queue or actor mailbox) is full.' },
   ACTOR_TIMEOUT: { http: 504, grpc: 4, retryable: true, summary: 'An actor did not answer within its deadline.' },
+  DEADLINE_EXCEEDED: { http: 504, grpc: 4, retryable: true, summary: "The caller's deadline passed before the hub did the work; a call that arrives past it changes nothing." },
   ACTOR_STOPPED: { http: 503, grpc: 14, retryable: true, summary: 'The actor addressed has stopped; the message is a dead letter.' },
   ACTOR_CRASHED: { http: 500, grpc: 13, retryable: true, summary: 'The actor crashed while handling the request.' },
   MODULE_UNAVAILABLE: { http: 503, grpc: 14, retryable: true, summary: 'The module is restarting or has failed.' },

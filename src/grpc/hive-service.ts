@@ -24,9 +24,26 @@ export interface HiveServiceDeps {
 
 type Unary = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
 
-function unary(fn: (req: Record<string, unknown>) => Promise<unknown>): Unary {
+/** Milliseconds left before the call's deadline; Infinity when it has none. */
+export function remainingMs(call: { getDeadline(): grpc.Deadline }): number {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(at) ? at - Date.now() : Infinity;
+}
+
+/**
+ * A unary handler that honours the caller's deadline: a call that arrives past it
+ * is refused before any work (nothing changes), and the actor ask is bounded by
+ * what is left of it, so the hub stops waiting when the caller has stopped too.
+ */
+export function unary(fn: (req: Record<string, unknown>, timeoutMs: number | undefined) => Promise<unknown>): Unary {
   return (call, callback) => {
-    fn(call.request).then(
+    const left = remainingMs(call);
+    if (left <= 0) {
+      callback(toServiceError(new HubError('DEADLINE_EXCEEDED', 'the call arrived after its deadline; nothing was done')));
+      return;
+    }
+    fn(call.request, Number.isFinite(left) ? Math.max(1, Math.floor(left)) : undefined).then(
       (res) => callback(null, res),
       (err: unknown) => callback(toServiceError(err)),
     );
@@ -55,30 +72,30 @@ function taskId(value: unknown, field = 'id'): string {
 const WATCH_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServiceImplementation {
-  const tasks = <R>(build: (replyTo: ReplyTo<R>) => TaskManagementMsg): Promise<R> => d.hive.ask(d.hive.modules.task_management, build);
-  const agents = <R>(build: (replyTo: ReplyTo<R>) => AgentManagementMsg): Promise<R> => d.hive.ask(d.hive.modules.agent_management, build);
+  const tasks = <R>(build: (replyTo: ReplyTo<R>) => TaskManagementMsg, timeoutMs?: number): Promise<R> => d.hive.ask(d.hive.modules.task_management, build, timeoutMs);
+  const agents = <R>(build: (replyTo: ReplyTo<R>) => AgentManagementMsg, timeoutMs?: number): Promise<R> => d.hive.ask(d.hive.modules.agent_management, build, timeoutMs);
   const defaults = { maxAttempts: d.config.tasks.max_attempts, timeoutMs: d.config.tasks.default_timeout_ms };
   const withRemote = (a: AgentView): Record<string, unknown> => agentToProto({ ...a, ...(d.remoteInfo(a.id) ?? {}) });
 
   return {
-    SubmitTask: unary(async (req) => {
+    SubmitTask: unary(async (req, timeoutMs) => {
       const task = newTaskFromProto(req['task'] as ProtoNewTask | undefined, defaults);
-      const r = await tasks((replyTo: ReplyTo<Submitted>): TaskManagementMsg => ({ type: 'task.submit', task, replyTo }));
+      const r = await tasks((replyTo: ReplyTo<Submitted>): TaskManagementMsg => ({ type: 'task.submit', task, replyTo }), timeoutMs);
       return { task: taskToProto(r.task), created: r.created };
     }),
-    SubmitTasks: unary(async (req) => {
+    SubmitTasks: unary(async (req, timeoutMs) => {
       const items = (req['tasks'] as ProtoNewTask[] | undefined) ?? [];
       if (items.length === 0 || items.length > 1000) throw invalid('tasks', `expected 1 to 1000 tasks, got ${items.length}`);
       const parsed = items.map((t, i) => newTaskFromProto(t, defaults, `tasks[${i}]`));
-      const r = await tasks((replyTo: ReplyTo<Submitted[]>): TaskManagementMsg => ({ type: 'task.submit_bulk', tasks: parsed, replyTo }));
+      const r = await tasks((replyTo: ReplyTo<Submitted[]>): TaskManagementMsg => ({ type: 'task.submit_bulk', tasks: parsed, replyTo }), timeoutMs);
       const created = r.filter((x) => x.created).length;
       return { tasks: r.map((x) => taskToProto(x.task)), created, deduplicated: r.length - created };
     }),
-    GetTask: unary(async (req) => {
+    GetTask: unary(async (req, timeoutMs) => {
       const id = taskId(req['id']);
-      return taskToProto(await tasks((replyTo: ReplyTo<TaskDetail>): TaskManagementMsg => ({ type: 'task.get', id, replyTo })));
+      return taskToProto(await tasks((replyTo: ReplyTo<TaskDetail>): TaskManagementMsg => ({ type: 'task.get', id, replyTo }), timeoutMs));
     }),
-    ListTasks: unary(async (req) => {
+    ListTasks: unary(async (req, timeoutMs) => {
       const agent = req['agent_id'] === '' ? undefined : taskId(req['agent_id'], 'agent_id');
       const filter = {
         status: oneOf<TaskStatus>(req['status'], TASK_STATUSES, 'status'),
@@ -87,14 +104,14 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
         capability: req['capability'] === '' ? undefined : String(req['capability']),
         ...paging(req),
       };
-      const page = await tasks((replyTo: ReplyTo<Page<Task>>): TaskManagementMsg => ({ type: 'task.list', filter, replyTo }));
+      const page = await tasks((replyTo: ReplyTo<Page<Task>>): TaskManagementMsg => ({ type: 'task.list', filter, replyTo }), timeoutMs);
       return { tasks: page.items.map(taskToProto), total: page.total };
     }),
-    CancelTask: unary(async (req) => {
+    CancelTask: unary(async (req, timeoutMs) => {
       const id = taskId(req['id']);
       const r = text(req['reason']);
       if (r.length > 512) throw invalid('reason', 'must be at most 512 characters');
-      return taskToProto(await tasks((replyTo: ReplyTo<Task>): TaskManagementMsg => ({ type: 'task.cancel', id, reason: r || 'cancelled by request', replyTo })));
+      return taskToProto(await tasks((replyTo: ReplyTo<Task>): TaskManagementMsg => ({ type: 'task.cancel', id, reason: r || 'cancelled by request', replyTo }), timeoutMs));
     }),
     WatchTasks: (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
       const types = new Set((call.request['types'] as string[] | undefined) ?? []);
@@ -115,7 +132,7 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
       call.on('close', stop);
       call.on('error', stop);
     },
-    ListAgents: unary(async (req) => {
+    ListAgents: unary(async (req, timeoutMs) => {
       const filter = {
         state: oneOf<AgentState>(req['state'], AGENT_STATES, 'state'),
         type: oneOf<AgentType>(req['type'], AGENT_TYPES, 'type'),
@@ -123,11 +140,11 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
         capability: req['capability'] === '' ? undefined : String(req['capability']),
         ...paging(req),
       };
-      const page = await agents((replyTo: ReplyTo<Page<AgentView>>): AgentManagementMsg => ({ type: 'agent.list', filter, replyTo }));
+      const page = await agents((replyTo: ReplyTo<Page<AgentView>>): AgentManagementMsg => ({ type: 'agent.list', filter, replyTo }), timeoutMs);
       return { agents: page.items.map(withRemote), total: page.total };
     }),
-    GetHiveStatus: unary(async () => {
-      const s = await d.hive.ask(d.hive.modules.swarm_coordinator, (replyTo: ReplyTo<HiveStatus>): SwarmCoordinatorMsg => ({ type: 'hive.status', replyTo }));
+    GetHiveStatus: unary(async (_req, timeoutMs) => {
+      const s = await d.hive.ask(d.hive.modules.swarm_coordinator, (replyTo: ReplyTo<HiveStatus>): SwarmCoordinatorMsg => ({ type: 'hive.status', replyTo }), timeoutMs);
       return { hive_id: s.hive_id, node_id: s.node_id, ...s.metrics };
     }),
     AnalyzeText: unary(() =>

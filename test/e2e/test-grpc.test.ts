@@ -125,6 +125,21 @@ describe('gRPC API', function () {
     assert.equal(typeof status['pending_tasks'], 'number');
   });
 
+  it('honours deadlines: a call within its deadline answers; WatchTasks ends with DEADLINE_EXCEEDED at its deadline', async () => {
+    const ok = await new Promise<Msg>((resolve, reject) =>
+      (hiveClient as any).GetHiveStatus({}, { deadline: new Date(Date.now() + 5000) }, (err: grpc.ServiceError | null, res: Msg) => (err ? reject(err) : resolve(res))),
+    );
+    assert.equal(typeof ok['pending_tasks'], 'number');
+    const started = Date.now();
+    const watch: grpc.ClientReadableStream<Msg> = (hiveClient as any).WatchTasks({}, { deadline: new Date(Date.now() + 300) });
+    const err = await new Promise<grpc.ServiceError>((resolve) => {
+      watch.on('data', () => undefined);
+      watch.on('error', resolve);
+    });
+    assert.equal(err.code, grpc.status.DEADLINE_EXCEEDED);
+    assert.ok(Date.now() - started < 3000, 'the stream ends at its deadline');
+  });
+
   it('runs tasks on a remote agent, never more in flight than its max_concurrency, and shows it like a local agent', async () => {
     const agent = new TestAgent(agentClient, { name: 'py-like', capabilities: [{ name: 'remote', proficiency: 1 }], max_concurrency: 2, labels: { lang: 'test' } });
     const reg = await agent.registered;
