@@ -4,7 +4,7 @@
  * (grpc.health.v1 Check on a bare server) in the same run. Tasks are submitted
  * with SubmitTasks in batches of 1,000 and counted with WatchTasks.
  *
- *   npx tsx bench/remote-agents.ts [--n 20000] [--runs 3]
+ *   npx tsx bench/remote-agents.ts [--n 20000] [--runs 3] [--count watch|status] [--profile DIR]
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -17,11 +17,15 @@ import { arg, emit } from './lib/cli.js';
 
 const n = Number(arg('n', '20000'));
 const runs = Number(arg('runs', '3'));
+/** How completions are counted: `watch` (a WatchTasks stream, one event per task) or `status` (GetHiveStatus every 20 ms). */
+const count = arg('count', 'watch');
+/** A folder: the hub process writes a V8 CPU profile there (--cpu-prof) when it stops. */
+const profile = arg('profile', '');
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 async function startHub(url: string): Promise<{ grpcPort: number; stop: () => Promise<void> }> {
   const env = { ...process.env, HIVE_ENV: 'test', HIVE_DATABASE_URL: url, HIVE_AGENTS_DEFAULT_POOL_SIZE: '0', HIVE_TASKS_MAX_PENDING: '10000000', HIVE_LOGGING_LEVEL: 'warn' };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--log-level', 'info'], { cwd: ROOT, env });
+  const child = spawn(process.execPath, [...(profile === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`]), '--import', 'tsx', 'src/main.ts', '--log-level', 'info'], { cwd: ROOT, env });
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
@@ -41,12 +45,16 @@ async function throughRemoteAgents(connections: number): Promise<number> {
   const agents = Array.from({ length: connections }, (_, i) => runAgent(() => null, { address, name: `bench-${i}`, capabilities: [{ name: 'bench', proficiency: 1 }], maxConcurrency: Math.ceil(256 / connections) }));
   await Promise.all(agents.map((a) => a.registered));
   const client = new HiveClient(address, 60_000);
-  let done = 0;
-  let resolve!: () => void;
-  const all = new Promise<void>((r) => (resolve = r));
-  const stop = client.watchTasks(() => {
-    if (++done === n) resolve();
-  }, { types: ['task.completed'] });
+  const before = Number((await client.hiveStatus())['completed_tasks']);
+  let stop = (): void => undefined;
+  const all = count === 'watch' ? new Promise<void>((resolve) => {
+    let done = 0;
+    stop = client.watchTasks(() => {
+      if (++done === n) resolve();
+    }, { types: ['task.completed'] });
+  }) : (async () => {
+    while (Number((await client.hiveStatus())['completed_tasks']) - before < n) await new Promise((r) => setTimeout(r, 20));
+  })();
   await client.hiveStatus();
   const t0 = performance.now();
   for (let i = 0; i < n; i += 1000) {
@@ -94,6 +102,7 @@ for (let r = 0; r < runs; r++) {
 emit('remote-agents', {
   n,
   runs,
+  count,
   tasks_per_s: { one_connection: one, eight_connections: eight, raw_unary_calls: raw },
   median: { one_connection: median(one), eight_connections: median(eight), raw_unary_calls: median(raw) },
   target_tasks_per_s: 25_000,
