@@ -34,7 +34,7 @@ export interface AgentServiceDeps {
 class RemoteAgent {
   stream: Stream | undefined;
   connectedSince = new Date().toISOString();
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending = new Map<string, Pending & { task: ExecutorTask }>();
   private outbox: Array<Record<string, unknown>> = [];
   private graceTimer: NodeJS.Timeout | undefined;
   draining = false;
@@ -51,7 +51,7 @@ class RemoteAgent {
   /** What the runner calls: sends the task (batched with others of this turn) and waits for its result. */
   readonly dispatcher: Handler = (task: ExecutorTask, ctx: ExecutorContext) =>
     new Promise((resolve, reject) => {
-      this.pending.set(task.id, { resolve, reject });
+      this.pending.set(task.id, { resolve, reject, task });
       ctx.signal.addEventListener('abort', () => {
         if (this.pending.delete(task.id)) this.send({ cancel: { task_id: task.id, reason: String((ctx.signal.reason as Error | undefined)?.message ?? 'cancelled') } });
       });
@@ -103,6 +103,17 @@ class RemoteAgent {
 
   get inFlight(): number {
     return this.pending.size;
+  }
+
+  /** On a resume: sends again the tasks held for this agent that its process no longer runs. */
+  redeliver(running: ReadonlySet<string>): number {
+    let n = 0;
+    for (const [id, p] of this.pending) {
+      if (running.has(id)) continue;
+      this.assign(p.task);
+      n++;
+    }
+    return n;
   }
 
   attach(stream: Stream): void {
@@ -218,6 +229,11 @@ export class RemoteAgents {
     if (previous !== undefined) {
       await this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.attach', id: previous.id, dispatcher: previous.dispatcher, replyTo }));
       stream.write({ registered: { agent_id: previous.id, resume_token: previous.token, grace_ms: this.d.graceMs, resumed: true } });
+      if (r['redeliver'] === true) {
+        const running = new Set(((r['running_task_ids'] as string[] | undefined) ?? []).map((id) => id.toLowerCase()));
+        const n = previous.redeliver(running);
+        if (n > 0) this.d.log.info({ event: 'agent.redelivered', agent_id: previous.id, tasks: n }, `remote agent ${previous.name} resumed; ${n} task(s) it no longer ran sent again`);
+      }
       previous.attach(stream);
       return previous;
     }

@@ -108,4 +108,33 @@ describe('gRPC SDK', function () {
     for (const id of ids) assert.equal(JSON.parse(String((await hive.getTask(id))['result_json'])).rescued !== undefined, true);
     await rescuer.stop();
   });
+  it('a restarted agent process resumes with the token inside the grace, gets its unfinished tasks again and completes them', async () => {
+    const start = (...args: string[]): { child: ReturnType<typeof spawn>; out: () => string } => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/stuck-agent.ts', address, ...args], { cwd: ROOT });
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+      return { child, out: () => out };
+    };
+    const first = start();
+    await waitFor(() => first.out().includes('TOKEN'), 20_000, 'the agent process to register');
+    const [, agentId, token] = /REGISTERED (\S+) TOKEN (\S+)/.exec(first.out())!;
+    const r = await hive.submitTasks(Array.from({ length: 3 }, (_, i) => ({ title: `kept-${i}`, payload: i, required_capabilities: [{ name: 'doomed-remote', min_proficiency: 0 }] })));
+    const ids = r.tasks.map((t) => String(t['id']));
+    await waitFor(() => first.out().includes('IN_FLIGHT 3'), 10_000, 'three tasks in flight on the first process');
+    const second = start(token!);
+    await waitFor(() => second.out().includes('READY'), 20_000, 'the second process to load');
+    first.child.kill('SIGKILL');
+    second.child.stdin?.write('go\n');
+    await waitFor(() => second.out().includes('TOKEN'), 20_000, 'the restarted process to resume');
+    assert.match(second.out(), new RegExp(`REGISTERED ${agentId} `), 'the same agent is resumed');
+    await waitFor(async () => (await Promise.all(ids.map((id) => hive.getTask(id)))).every((t) => t['status'] === 'completed'), 15_000, 'the resumed process to complete the tasks');
+    for (const id of ids) {
+      const t = await hive.getTask(id);
+      assert.equal(t['assigned_agent'], agentId, 'the task stayed with its agent');
+      assert.equal(Number(t['attempts']), 1, 'not requeued: still the first attempt');
+      assert.ok(JSON.parse(String(t['result_json'])).resumed !== undefined);
+    }
+    second.child.kill('SIGKILL');
+  });
 });

@@ -112,12 +112,20 @@ export interface AgentOptions {
   /** Delay before reconnecting after the stream breaks, ms. */
   reconnectMs?: number;
   heartbeatMs?: number;
+  /**
+   * A resume token from an earlier process of this agent (RunningAgent.resumeToken):
+   * inside the hub's grace the new process takes over that agent and gets its
+   * unfinished tasks sent again.
+   */
+  resumeToken?: string;
 }
 
 export interface RunningAgent {
   /** Resolves with the agent's id once registered (and after every resume). */
   readonly registered: Promise<string>;
   readonly agentId: string | undefined;
+  /** The token that resumes this agent, from another process too ('' before Registered). */
+  readonly resumeToken: string;
   /** Tasks running now. */
   readonly inFlight: number;
   /** Breaks the connection (testing reconnection): the agent reconnects with its resume token. */
@@ -131,7 +139,7 @@ export function runAgent(handler: AgentHandler, o: AgentOptions): RunningAgent {
   const client = new (hiveProto().AgentServiceClient)(o.address, grpc.credentials.createInsecure());
   const running = new Map<string, AbortController>();
   let stream: grpc.ClientDuplexStream<Msg, Msg> | undefined;
-  let token = '';
+  let token = o.resumeToken ?? '';
   let agentId: string | undefined;
   let stopping = false;
   let closed = false;
@@ -157,8 +165,9 @@ export function runAgent(handler: AgentHandler, o: AgentOptions): RunningAgent {
   };
 
   const runTask = (t: Msg): void => {
-    const controller = new AbortController();
     const id = String(t['id']);
+    if (running.has(id)) return; // already running here (sent again after a resume)
+    const controller = new AbortController();
     running.set(id, controller);
     const task: AgentTask = {
       id,
@@ -224,13 +233,16 @@ export function runAgent(handler: AgentHandler, o: AgentOptions): RunningAgent {
     s.on('end', retry);
     s.write({ register: register() });
   };
-  const register = (): Msg => ({ name: o.name, capabilities: o.capabilities, max_concurrency: o.maxConcurrency ?? 1, labels: o.labels ?? {}, resume_token: token });
+  const register = (): Msg => ({ name: o.name, capabilities: o.capabilities, max_concurrency: o.maxConcurrency ?? 1, labels: o.labels ?? {}, resume_token: token, redeliver: true, running_task_ids: [...running.keys()] });
   connect();
 
   return {
     registered,
     get agentId() {
       return agentId;
+    },
+    get resumeToken() {
+      return token;
     },
     get inFlight() {
       return running.size;
