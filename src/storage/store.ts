@@ -196,6 +196,44 @@ export interface Store {
   listLeasedTasks(nodeId: string): Promise<Task[]>;
   listTaskEvents(taskId: string): Promise<TaskEvent[]>;
   countTasksByStatus(): Promise<Record<TaskStatus, number>>;
+
+  /** Cluster membership (cluster_members). A join starts a new incarnation: epoch + 1, status active. */
+  joinCluster(member: MemberAddress): Promise<Member>;
+  /**
+   * Records a heartbeat of this incarnation (and clears a suspicion). Undefined when
+   * the row no longer holds this epoch as a live node: it was declared dead (or
+   * left, or joined again elsewhere), and must stop and rejoin.
+   */
+  heartbeatMember(nodeId: string, epoch: number): Promise<Member | undefined>;
+  listMembers(): Promise<Member[]>;
+  /** Marks a live member suspect (missed heartbeats or failed probes); false when it was not active. */
+  suspectMember(nodeId: string, epoch: number): Promise<boolean>;
+  /**
+   * Declares a member dead if this incarnation's last heartbeat is older than
+   * `staleBefore`, and in the same transaction releases its leases (its tasks go
+   * back to pending at once) and marks its agents offline. Undefined when
+   * another node got there first or the member is alive after all.
+   */
+  declareMemberDead(nodeId: string, epoch: number, staleBefore: string, byNode: string): Promise<{ released: number; agents: number } | undefined>;
+  /** A clean stop: status left. */
+  leaveCluster(nodeId: string, epoch: number): Promise<void>;
+}
+
+export const MEMBER_STATUSES = ['joining', 'active', 'suspect', 'dead', 'left'] as const;
+export type MemberStatus = (typeof MEMBER_STATUSES)[number];
+
+export interface MemberAddress {
+  node_id: string;
+  address: string;
+  grpc_port: number;
+  http_port: number;
+}
+
+export interface Member extends MemberAddress {
+  epoch: number;
+  status: MemberStatus;
+  heartbeat_at: string;
+  started_at: string;
 }
 
 export type { QueryStats };

@@ -74,7 +74,7 @@ for (const engine of engines) {
       store = opened.store;
       another = opened.another;
       cleanup = opened.cleanup;
-      assert.deepEqual(await store.migrate(), [1, 2, 3]);
+      assert.deepEqual(await store.migrate(), [1, 2, 3, 4]);
     });
     after(() => cleanup());
 
@@ -333,6 +333,52 @@ for (const engine of engines) {
       const total = (await store.listTasks({ limit: 1, offset: 0 })).total;
       assert.equal(Object.values(counts).reduce((a, b) => a + b, 0), total);
       assert.ok(counts.assigned >= 3);
+    });
+
+    describe('cluster membership', () => {
+      const addr = (node: string): { node_id: string; address: string; grpc_port: number; http_port: number } => ({ node_id: node, address: '127.0.0.1', grpc_port: 5000, http_port: 3000 });
+
+      it('joins with a new epoch each time, heartbeats only the current incarnation, and leaves', async () => {
+        const a1 = await store.joinCluster(addr('m-a'));
+        assert.equal(a1.status, 'active');
+        const a2 = await store.joinCluster(addr('m-a'));
+        assert.equal(a2.epoch, a1.epoch + 1);
+        assert.equal(await store.heartbeatMember('m-a', a1.epoch), undefined, 'the old incarnation cannot heartbeat');
+        assert.equal((await store.heartbeatMember('m-a', a2.epoch))?.status, 'active');
+        assert.equal(await store.suspectMember('m-a', a2.epoch), true);
+        assert.equal((await store.listMembers()).find((m) => m.node_id === 'm-a')?.status, 'suspect');
+        assert.equal((await store.heartbeatMember('m-a', a2.epoch))?.status, 'active', 'a heartbeat clears the suspicion');
+        await store.leaveCluster('m-a', a2.epoch);
+        assert.equal((await store.listMembers()).find((m) => m.node_id === 'm-a')?.status, 'left');
+        assert.equal(await store.heartbeatMember('m-a', a2.epoch), undefined);
+      });
+
+      it('declares a stale member dead once, releasing its leases and marking its agents offline in the same step', async () => {
+        await store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 60_000 });
+        const b = await store.joinCluster(addr('m-b'));
+        const agent = await store.createAgent({ name: 'on-b', type: 'worker', capabilities: [], executor: 'echo', kind: 'local', max_concurrency: 1 }, 'm-b');
+        for (let i = 0; i < 3; i++) await store.createTask(newTask({ title: `held-${i}` }), 'm-b');
+        const held = await store.claimTasks({ nodeId: 'm-b', limit: 3, leaseMs: 60_000 });
+        assert.equal(held.length, 3);
+        assert.equal(await store.declareMemberDead('m-b', b.epoch, new Date(Date.now() - 60_000).toISOString(), 'm-c'), undefined, 'a fresh heartbeat is not stale');
+        const staleBefore = new Date(Date.now() + 1000).toISOString();
+        assert.equal(await store.declareMemberDead('m-b', b.epoch + 1, staleBefore, 'm-c'), undefined, 'another incarnation is not this one');
+        assert.deepEqual(await store.declareMemberDead('m-b', b.epoch, staleBefore, 'm-c'), { released: 3, agents: 1 });
+        assert.equal(await store.declareMemberDead('m-b', b.epoch, staleBefore, 'm-d'), undefined, 'declared once');
+        for (const t of held) {
+          const after = await store.getTask(t.id);
+          assert.equal(after?.status, 'pending');
+          assert.equal(after?.lease_owner, null);
+          const events = await store.listTaskEvents(t.id);
+          assert.match(JSON.stringify(events.at(-1)?.detail), /m-b was declared dead/);
+        }
+        assert.equal((await store.getAgent(agent.id))?.state, 'offline');
+        assert.equal(await store.heartbeatMember('m-b', b.epoch), undefined, 'the dead incarnation cannot come back');
+        // Its completions are fenced: the leases it held are gone.
+        const stale = await store.finishTasks(held.map((t) => ({ id: t.id, epoch: t.lease_epoch, status: 'completed' as const, agentId: agent.id, startedAt: new Date().toISOString(), completedAt: new Date().toISOString(), result: 1 })), 'm-b');
+        assert.equal(stale.stale.length, 3);
+        assert.equal((await store.joinCluster(addr('m-b'))).epoch, b.epoch + 1, 'it rejoins with a new epoch');
+      });
     });
 
     it('never hands one task to two concurrent claimers', async function () {

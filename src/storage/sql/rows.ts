@@ -1,5 +1,5 @@
 import type { Agent, Task } from '../../domain/index.js';
-import type { TaskEvent } from '../store.js';
+import type { Member, MemberStatus, TaskEvent } from '../store.js';
 import type { Dialect, Row } from './executor.js';
 
 function iso(value: unknown): string {
@@ -78,5 +78,18 @@ export function rowToEvent(d: Dialect, r: Row): TaskEvent {
     node_id: (r['node_id'] as string | null) ?? null,
     detail: json(d, r['detail']),
     created_at: iso(r['created_at']),
+  };
+}
+
+export function rowToMember(r: Row): Member {
+  return {
+    node_id: String(r['node_id']),
+    address: String(r['address']),
+    grpc_port: Number(r['grpc_port']),
+    http_port: Number(r['http_port']),
+    epoch: Number(r['epoch']),
+    status: String(r['status']) as MemberStatus,
+    heartbeat_at: iso(r['heartbeat_at']),
+    started_at: iso(r['started_at']),
   };
 }

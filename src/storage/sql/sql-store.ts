@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { EMPTY_STATS, PRIORITY_RANK, TASK_STATUSES, type Agent, type NewAgent, type NewTask, type Task, type TaskStatus } from '../../domain/index.js';
-import type { AgentFilter, AgentPatch, ClaimRequest, FinishOutcome, Page, PoolStats, Store, TaskEvent, TaskFilter, TaskFinish, TaskStart, TaskTransition } from '../store.js';
+import type { AgentFilter, AgentPatch, ClaimRequest, FinishOutcome, Member, MemberAddress, Page, PoolStats, Store, TaskEvent, TaskFilter, TaskFinish, TaskStart, TaskTransition } from '../store.js';
 import { HubError } from '../../errors/index.js';
 import type { Dialect, Executor } from './executor.js';
-import { rowToAgent, rowToEvent, rowToTask, toJson } from './rows.js';
+import { rowToAgent, rowToEvent, rowToMember, rowToTask, toJson } from './rows.js';
 import { runMigrations, type Migration } from './migrate.js';
 import { QueryTimer, TimedExecutor, type QueryStats } from './timed-executor.js';
 
@@ -407,6 +407,63 @@ export class SqlStore implements Store {
     const rows = await this.db.all('SELECT status, count(*) AS n FROM tasks GROUP BY status');
     for (const r of rows) counts[r['status'] as TaskStatus] = Number(r['n']);
     return counts;
+  }
+
+  async joinCluster(m: MemberAddress): Promise<Member> {
+    const now = new Date().toISOString();
+    const rows = await this.db.all(
+      `INSERT INTO cluster_members (node_id, address, grpc_port, http_port, epoch, status, heartbeat_at, started_at, updated_at)
+       VALUES (?, ?, ?, ?, 1, 'active', ?, ?, ?)
+       ON CONFLICT (node_id) DO UPDATE SET address = excluded.address, grpc_port = excluded.grpc_port, http_port = excluded.http_port,
+         epoch = cluster_members.epoch + 1, status = 'active', heartbeat_at = excluded.heartbeat_at, started_at = excluded.started_at, updated_at = excluded.updated_at
+       RETURNING *`,
+      [m.node_id, m.address, m.grpc_port, m.http_port, now, now, now],
+    );
+    return rowToMember(rows[0] ?? {});
+  }
+
+  async heartbeatMember(nodeId: string, epoch: number): Promise<Member | undefined> {
+    const now = new Date().toISOString();
+    const rows = await this.db.all(
+      `UPDATE cluster_members SET heartbeat_at = ?, status = 'active', updated_at = ? WHERE node_id = ? AND epoch = ? AND status IN ('joining', 'active', 'suspect') RETURNING *`,
+      [now, now, nodeId, epoch],
+    );
+    return rows[0] === undefined ? undefined : rowToMember(rows[0]);
+  }
+
+  async listMembers(): Promise<Member[]> {
+    return (await this.db.all('SELECT * FROM cluster_members ORDER BY node_id')).map(rowToMember);
+  }
+
+  async suspectMember(nodeId: string, epoch: number): Promise<boolean> {
+    const n = await this.db.run(`UPDATE cluster_members SET status = 'suspect', updated_at = ? WHERE node_id = ? AND epoch = ? AND status = 'active'`, [new Date().toISOString(), nodeId, epoch]);
+    return n > 0;
+  }
+
+  async declareMemberDead(nodeId: string, epoch: number, staleBefore: string, byNode: string): Promise<{ released: number; agents: number } | undefined> {
+    return this.db.transaction(async (tx) => {
+      const now = new Date().toISOString();
+      const dead = await tx.all(
+        `UPDATE cluster_members SET status = 'dead', updated_at = ? WHERE node_id = ? AND epoch = ? AND status IN ('joining', 'active', 'suspect') AND heartbeat_at < ? RETURNING node_id`,
+        [now, nodeId, epoch, staleBefore],
+      );
+      if (dead.length === 0) return undefined;
+      const held = await tx.all(`SELECT id, status FROM tasks WHERE lease_owner = ? AND status IN ('assigned', 'running')${this.dialect.rowLock}`, [nodeId]);
+      await tx.run(
+        `UPDATE tasks SET status = 'pending', assigned_agent = NULL, started_at = NULL, claimed_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+         WHERE lease_owner = ? AND status IN ('assigned', 'running')`,
+        [now, nodeId],
+      );
+      for (const t of held) {
+        await this.insertEvent(tx, String(t['id']), t['status'] as TaskStatus, 'pending', null, byNode, { reason: `node ${nodeId} was declared dead`, previous_owner: nodeId });
+      }
+      const agents = await tx.run(`UPDATE agents SET state = 'offline', updated_at = ? WHERE node_id = ? AND state <> 'offline'`, [now, nodeId]);
+      return { released: held.length, agents };
+    });
+  }
+
+  async leaveCluster(nodeId: string, epoch: number): Promise<void> {
+    await this.db.run(`UPDATE cluster_members SET status = 'left', updated_at = ? WHERE node_id = ? AND epoch = ?`, [new Date().toISOString(), nodeId, epoch]);
   }
 
   protected async insertEvent(tx: Executor, taskId: string, from: TaskStatus | null, to: TaskStatus, agentId: string | null, nodeId: string, detail: unknown): Promise<void> {
