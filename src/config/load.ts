@@ -107,6 +107,15 @@ function crossChecks(c: Layer): ConfigProblem[] {
   if (num(c, 'supervision', 'backoff_initial_ms') > num(c, 'supervision', 'backoff_max_ms')) {
     problems.push({ source: merged, keyPath: 'supervision.backoff_initial_ms', message: 'must not exceed supervision.backoff_max_ms' });
   }
+  if (num(c, 'cluster', 'heartbeat_interval_ms') >= num(c, 'cluster', 'suspect_after_ms')) {
+    problems.push({ source: merged, keyPath: 'cluster.heartbeat_interval_ms', message: 'must be less than cluster.suspect_after_ms' });
+  }
+  if (num(c, 'cluster', 'suspect_after_ms') > num(c, 'cluster', 'dead_after_ms')) {
+    problems.push({ source: merged, keyPath: 'cluster.suspect_after_ms', message: 'must not exceed cluster.dead_after_ms' });
+  }
+  if (c['cluster']?.['enabled'] === true && c['grpc']?.['enabled'] !== true) {
+    problems.push({ source: merged, keyPath: 'cluster.enabled', message: 'cluster mode needs the gRPC server (grpc.enabled = true): nodes talk to each other over it' });
+  }
   const rawUrl = c['database']?.['url'];
   const url = typeof rawUrl === 'string' ? rawUrl : '';
   if (url !== '' && !/^postgres(ql)?:\/\//.test(url)) {

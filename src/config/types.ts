@@ -62,7 +62,19 @@ export interface HubConfig {
   readonly security: { enabled: boolean; jwt_secret: string; jwt_expiration_hours: number; refresh_token_expiration_days: number };
   readonly logging: { level: LogLevel };
   readonly grpc: { enabled: boolean; port: number; max_message_bytes: number; keepalive_time_ms: number; keepalive_timeout_ms: number; agent_grace_ms: number };
-  readonly cluster: { enabled: boolean; node_id: string; advertise_address: string };
+  readonly cluster: {
+    enabled: boolean;
+    node_id: string;
+    advertise_address: string;
+    heartbeat_interval_ms: number;
+    suspect_after_ms: number;
+    dead_after_ms: number;
+    probe_peers: number;
+    probe_timeout_ms: number;
+    peer_queue_max: number;
+    batch_max: number;
+    ask_timeout_ms: number;
+  };
   readonly supervision: {
     max_restarts: number;
     within_seconds: number;
