@@ -130,6 +130,8 @@ export class TaskRunner {
   private claimAgain = false;
   private wakeQueued = false;
   private stopped = false;
+  /** Set while this node is evicted from its cluster (declared dead): it claims nothing until resume(). */
+  private evictedFor: string | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private onOutcomes: ((outcomes: AgentOutcome[]) => void) | undefined;
   private readonly c = { handoffs: 0, claims: 0, claimed: 0, released: 0, flushes: 0, stored_finishes: 0, stale_finishes: 0, retries_scheduled: 0, dead: 0, lease_extensions: 0, expired_requeued: 0, steals: 0, steal_attempts: 0 };
@@ -236,6 +238,30 @@ export class TaskRunner {
     }
   }
 
+  /**
+   * This node was declared dead by its cluster (it stalled longer than the
+   * death bound): another node already released its leases, so nothing held
+   * here is its own any more. Queued tasks are dropped and running handlers
+   * aborted without storing anything (a finish would be fenced anyway); finishes
+   * already waiting for the group commit are still sent and the store refuses
+   * them as stale. No claims until resume().
+   */
+  evict(reason: string): number {
+    this.evictedFor = reason;
+    let n = 0;
+    for (const slot of this.slots.values()) {
+      n += slot.deque.splice(0).length + slot.running.size;
+      for (const r of slot.running.values()) r.control.abort(new AbortReason('cancelled', reason));
+    }
+    return n;
+  }
+
+  /** Rejoined the cluster with a new epoch: claims again. */
+  resume(): void {
+    this.evictedFor = undefined;
+    this.wake();
+  }
+
   /** Hands a task claimed for a named agent (manual assignment) to the front of its deque. */
   assign(agentId: string, task: Task): boolean {
     const slot = this.slots.get(agentId);
@@ -253,7 +279,7 @@ export class TaskRunner {
    * undefined when none is idle (the task is stored pending and claimed as usual).
    */
   reserve(required: Task['required_capabilities']): string | undefined {
-    if (this.stopped) return undefined;
+    if (this.stopped || this.evictedFor !== undefined) return undefined;
     let best: Slot | undefined;
     let bestScore = 0;
     for (const s of this.slots.values()) {
@@ -357,7 +383,7 @@ export class TaskRunner {
   }
 
   private async claim(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.evictedFor !== undefined) return;
     if (this.claiming) {
       this.claimAgain = true; // asked while a claim was in flight: claim again once it is done
       return;

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   ACTOR_STOPPED: { http: 503, grpc: 14, retryable: true, summary: 'The actor addressed has stopped; the message is a dead letter.' },
   ACTOR_CRASHED: { http: 500, grpc: 13, retryable: true, summary: 'The actor crashed while handling the request.' },
   MODULE_UNAVAILABLE: { http: 503, grpc: 14, retryable: true, summary: 'The module is restarting or has failed.' },
+  NODE_UNREACHABLE: { http: 503, grpc: 14, retryable: true, summary: 'The cluster node addressed is not a live member, or its link is down.' },
   DATABASE_UNAVAILABLE: { http: 503, grpc: 14, retryable: true, summary: 'The database cannot be reached.' },
   DATABASE_ERROR: { http: 500, grpc: 13, retryable: false, summary: 'The database rejected a statement.' },
   STARTUP_FAILED: { http: 500, grpc: 13, retryable: false, summary: 'The hub could not start (port, data directory, database).' },
