@@ -27,6 +27,11 @@ import type { AgentManagementMsg } from '../actors/agent-management/messages.js'
 import type { Agent } from './domain/index.js';
 import type { ReplyTo } from './runtime/index.js';
 import { HELP, parseCli, type CliArgs } from './cli.js';
+import type { Store } from './storage/index.js';
+import { ClusterNode } from '../cluster/node.js';
+import { exposeActor } from '../cluster/remote-ref.js';
+import { isModuleOp, moduleOpRunner, runModuleOp } from '../actors/hive/module-ops.js';
+import type { ClusterView } from '../actors/shared/deps.js';
 
 const VERSION = (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -113,16 +118,17 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     },
   });
   const events = new EventBus();
-  events.subscribe((e) => (e.topic === 'tasks' ? metrics.taskEvents : e.topic === 'agents' ? metrics.agentEvents : undefined)?.inc({ type: e.type }));
+  events.subscribe((e) => (e.origin !== undefined ? undefined : e.topic === 'tasks' ? metrics.taskEvents : e.topic === 'agents' ? metrics.agentEvents : undefined)?.inc({ type: e.type }));
   const runner = TaskRunner.fromConfig(config, { store, events, log: moduleLogger(log, 'runner'), nodeId, handlers });
   await runner.recover();
-  const deps: ModuleDeps = { config, store, log: moduleLogger(log, 'hive'), nodeId, startedAt, events, runner, handlers };
+  const cluster = config.cluster.enabled ? clusterNode(config, store, events, runner, moduleLogger(log, 'cluster')) : undefined;
+  const deps: ModuleDeps = { config, store, log: moduleLogger(log, 'hive'), nodeId, startedAt, events, runner, handlers, cluster: cluster && clusterView(cluster) };
   const hive = await Hive.start(system, deps);
+  if (cluster !== undefined) serveToCluster(cluster, system, hive, runner, events);
   await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({ type: 'agent.ensure_pool', replyTo }));
-  runner.start();
   const sampler = new SystemSampler(config.performance.memory_limit_mb, config.performance.cpu_cores || os.availableParallelism());
   // The reporter reads WebSocket stats and the hub sends the reporter's metrics: each refers to the other lazily.
-  const reporter: MetricsReporter = new MetricsReporter({ config, hive, store, sampler, ws: () => ws.stats() });
+  const reporter: MetricsReporter = new MetricsReporter({ config, hive, store, sampler, ws: () => ws.stats(), cluster: cluster && (() => cluster.stats()) });
   const ws: WsHub = new WsHub({
     bus: events,
     log: moduleLogger(log, 'websocket'),
@@ -137,7 +143,8 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
         ? hive.ask(hive.modules.swarm_coordinator, (replyTo: ReplyTo<HiveStatus>): SwarmCoordinatorMsg => ({ type: 'hive.status', replyTo }))
         : (await reporter.report())['current_metrics'],
   });
-  const router = buildRouter({ config, hive, store, metrics, reporter, nodeId, version: VERSION, startedAt });
+  const modules = moduleOpRunner(hive, nodeId, cluster && ((node, op) => cluster.transport.ask(node, 'modules', op)));
+  const router = buildRouter({ config, hive, store, metrics, reporter, nodeId, version: VERSION, startedAt, modules });
   let edge: HttpEdge;
   try {
     edge = await HttpEdge.listen(config.server.host, config.server.port, router, {
@@ -158,7 +165,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   let grpcServer: GrpcServer | undefined;
   if (config.grpc.enabled) {
     try {
-      grpcServer = await GrpcServer.start(config.server.host, { config, hive, events, log: moduleLogger(log, 'grpc') });
+      grpcServer = await GrpcServer.start(config.server.host, { config, hive, events, log: moduleLogger(log, 'grpc'), extraServices: cluster ? [cluster.transport.service()] : [] });
     } catch (err) {
       edge.close();
       await runner.stop(0);
@@ -168,11 +175,15 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     }
     log.info({ module: 'grpc', grpc_port: grpcServer.port }, `gRPC listening on ${config.server.host}:${grpcServer.port}`);
   }
+  // A cluster node joins once its gRPC port is known, and claims only once it is a member.
+  if (cluster !== undefined && grpcServer !== undefined) await cluster.start({ node_id: nodeId, address: advertiseAddress(config), grpc_port: grpcServer.port, http_port: edge.port });
+  runner.start();
   log.info({ module: 'edge', port: edge.port, host: config.server.host, version: VERSION, profile: config.profile }, `hub listening on http://${config.server.host}:${edge.port}`);
   onSignals(async (signal) => {
     log.info({ signal }, `${signal} received: stopping`);
     edge.close();
     ws.close();
+    cluster?.closeLinks();
     await grpcServer?.stop(Math.min(2000, config.server.shutdown_grace_ms));
     reporter.stop();
     sampler.stop();
@@ -180,10 +191,53 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     // Deque tasks go back at once; running ones get the grace, then are requeued; every end is stored.
     await runner.stop(config.server.shutdown_grace_ms);
     await drain(hive, config.server.shutdown_grace_ms, log);
+    // Heartbeats ran until here: the leases are released now, so the node can say it left.
+    await cluster?.leave();
     await system.shutdown();
     await store.close();
     log.info('stopped');
   });
+}
+
+function clusterNode(config: HubConfig, store: Store, events: EventBus, runner: TaskRunner, log: Logger): ClusterNode {
+  return new ClusterNode({
+    config,
+    store,
+    log,
+    events,
+    onEvicted: (reason) => {
+      const dropped = runner.evict(reason);
+      log.warn({ event: 'cluster.evicted', dropped }, `stopped claiming; ${dropped} queued or running tasks dropped (other nodes own them now)`);
+    },
+    onRejoined: (epoch) => {
+      runner.resume();
+      log.info({ event: 'cluster.rejoined', epoch }, `rejoined the cluster with epoch ${epoch}; claiming again`);
+    },
+  });
+}
+
+function clusterView(cluster: ClusterNode): ClusterView {
+  return { members: () => cluster.members(), ask: (node, module, build, timeoutMs) => cluster.ask(node, module, build, timeoutMs) };
+}
+
+/** What this node serves to the other nodes: its hive status, module operations, and cancels of the tasks it runs. */
+function serveToCluster(cluster: ClusterNode, system: ActorSystem, hive: Hive, runner: TaskRunner, events: EventBus): void {
+  exposeActor(cluster.transport, system, 'swarm_coordinator', hive.modules.swarm_coordinator, (m): m is Omit<SwarmCoordinatorMsg, 'replyTo'> => typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'hive.status');
+  cluster.transport.expose('modules', (op) => {
+    if (!isModuleOp(op)) throw new HubError('VALIDATION_FAILED', 'modules: expected {op: list | status | restart | reset, name}');
+    return runModuleOp(hive, cluster.nodeId, op);
+  });
+  // A task cancelled through another node's API: stop its handler here if it runs here.
+  events.subscribe((e) => {
+    if (e.origin !== undefined && e.topic === 'tasks' && e.type === 'task.cancelled') runner.abort((e.data as { id: string }).id, `cancelled through node ${e.origin}`);
+  });
+}
+
+/** The host other nodes dial: [cluster] advertise_address, else server.host unless it is a wildcard, else the host name. */
+function advertiseAddress(config: HubConfig): string {
+  if (config.cluster.advertise_address !== '') return config.cluster.advertise_address;
+  const host = config.server.host;
+  return host === '0.0.0.0' || host === '::' || host === '' ? os.hostname() : host;
 }
 
 /** Waits until module mailboxes are empty, at most graceMs. */

@@ -1,7 +1,8 @@
 import type { HubConfig } from '../../src/config/index.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { EventBus } from '../../src/runtime/index.js';
-import type { Store } from '../../src/storage/index.js';
+import type { Member, Store } from '../../src/storage/index.js';
+import type { ReplyTo } from '../../src/runtime/index.js';
 import type { Handler } from '../agent/executors.js';
 import type { TaskRunner } from '../task-distributor/runner.js';
 
@@ -18,4 +19,14 @@ export interface ModuleDeps {
   readonly runner: TaskRunner;
   /** Executor kinds by name: built-ins plus [agents.executors] modules. */
   readonly handlers: ReadonlyMap<string, Handler>;
+  /** The other nodes, in cluster mode. */
+  readonly cluster?: ClusterView | undefined;
+}
+
+/** What modules see of the cluster: its members, and the modules of other nodes. */
+export interface ClusterView {
+  /** The members as last read from cluster_members (this node included). */
+  members(): readonly Member[];
+  /** Asks a module on another node (the message must be plain data: it travels as JSON). */
+  ask<M, R>(node: string, module: 'swarm_coordinator' | 'task_management' | 'agent_management', build: (replyTo: ReplyTo<R>) => M, timeoutMs?: number): Promise<R>;
 }

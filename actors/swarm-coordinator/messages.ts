@@ -3,9 +3,22 @@ import type { ModulePing } from '../shared/messages.js';
 
 export interface HiveNode {
   node_id: string;
-  status: 'active';
+  /** active for a single node; in a cluster, the membership status (joining, active, suspect, dead, left). */
+  status: string;
   started_at: string;
   uptime_seconds: number;
+  /** Cluster mode only. */
+  epoch?: number;
+  address?: string;
+  grpc_port?: number;
+  http_port?: number;
+  heartbeat_at?: string;
+  /** Whether the node answered this status request (live members only). */
+  reachable?: boolean;
+  total_agents?: number;
+  active_agents?: number;
+  tasks_per_second?: number;
+  modules?: Record<string, { status: string; restarts: number }>;
 }
 
 /** The hive-wide report behind GET /api/hive/status. */
@@ -33,7 +46,8 @@ export interface HiveStatus {
 }
 
 export type SwarmCoordinatorMsg =
-  | { type: 'hive.status'; replyTo: ReplyTo<HiveStatus> }
+  /** scope node: this node only (what other nodes ask); cluster (the default): every live node. */
+  | { type: 'hive.status'; scope?: 'node' | 'cluster'; replyTo: ReplyTo<HiveStatus> }
   /** Periodic: decide whether to scale the local pool. */
   | { type: 'swarm.tick' }
   | ModulePing;

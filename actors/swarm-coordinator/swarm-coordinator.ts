@@ -10,7 +10,7 @@ import { assertNever } from '../../src/errors/index.js';
 import type { ActorRef, ActorSpec, ActorInfo, ReplyTo } from '../../src/runtime/index.js';
 import type { AgentManagementMsg, AgentSummary } from '../agent-management/messages.js';
 import type { TaskManagementMsg, TaskSummary } from '../task-distributor/messages.js';
-import type { ModuleDeps } from '../shared/deps.js';
+import type { ClusterView, ModuleDeps } from '../shared/deps.js';
 import { answer } from '../shared/answer.js';
 import type { HiveStatus, SwarmCoordinatorMsg } from './messages.js';
 import { decideScaling, type ScalingDecision } from './scaling.js';
@@ -87,6 +87,55 @@ async function hiveStatus(deps: ModuleDeps, peers: SwarmPeers, state: State): Pr
   };
 }
 
+const LIVE = new Set(['joining', 'active', 'suspect']);
+
+/**
+ * The whole cluster: task counts come from the shared database (already
+ * cluster-wide); agent counts and rates are summed over the nodes that answer;
+ * nodes lists every member with its membership status.
+ */
+async function clusterStatus(deps: ModuleDeps, cluster: ClusterView, peers: SwarmPeers, state: State): Promise<HiveStatus> {
+  const local = await hiveStatus(deps, peers, state);
+  const members = cluster.members();
+  const answers = new Map<string, HiveStatus>([[deps.nodeId, local]]);
+  await Promise.all(
+    members
+      .filter((m) => m.node_id !== deps.nodeId && LIVE.has(m.status))
+      .map((m) =>
+        cluster
+          .ask<SwarmCoordinatorMsg, HiveStatus>(m.node_id, 'swarm_coordinator', (replyTo) => ({ type: 'hive.status', scope: 'node', replyTo }), 1500)
+          .then((s) => answers.set(m.node_id, s), () => undefined),
+      ),
+  );
+  const metrics = { ...local.metrics, total_agents: 0, active_agents: 0, idle_agents: 0, tasks_per_second: 0 };
+  let busy = 0;
+  for (const s of answers.values()) {
+    metrics.total_agents += s.metrics.total_agents;
+    metrics.active_agents += s.metrics.active_agents;
+    metrics.idle_agents += s.metrics.idle_agents;
+    metrics.tasks_per_second += s.metrics.tasks_per_second;
+    busy += (s.metrics.agent_utilization_percent * s.metrics.total_agents) / 100;
+  }
+  metrics.agent_utilization_percent = metrics.total_agents === 0 ? 0 : Math.round((busy / metrics.total_agents) * 1000) / 10;
+  const nodes = members.map((m) => {
+    const s = answers.get(m.node_id);
+    return {
+      node_id: m.node_id,
+      status: m.status,
+      epoch: m.epoch,
+      address: m.address,
+      grpc_port: m.grpc_port,
+      http_port: m.http_port,
+      started_at: m.started_at,
+      heartbeat_at: m.heartbeat_at,
+      uptime_seconds: LIVE.has(m.status) ? Math.round((Date.now() - Date.parse(m.started_at)) / 1000) : 0,
+      reachable: s !== undefined,
+      ...(s === undefined ? {} : { total_agents: s.metrics.total_agents, active_agents: s.metrics.active_agents, tasks_per_second: s.metrics.tasks_per_second, modules: s.modules }),
+    };
+  });
+  return { ...local, hive_id: `cluster:${members.map((m) => m.node_id).sort()[0] ?? deps.nodeId}`, metrics, nodes };
+}
+
 /** The swarm_coordinator module actor. */
 export function swarmCoordinatorSpec(deps: ModuleDeps, peers: SwarmPeers): ActorSpec<SwarmCoordinatorMsg, State> {
   return {
@@ -95,7 +144,7 @@ export function swarmCoordinatorSpec(deps: ModuleDeps, peers: SwarmPeers): Actor
     receive: async (state, msg) => {
       switch (msg.type) {
         case 'hive.status':
-          await answer(msg.replyTo, () => hiveStatus(deps, peers, state));
+          await answer(msg.replyTo, () => (msg.scope === 'node' || deps.cluster === undefined ? hiveStatus(deps, peers, state) : clusterStatus(deps, deps.cluster, peers, state)));
           return state;
         case 'swarm.tick':
           await scale(deps, peers, state);

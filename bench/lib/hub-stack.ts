@@ -18,6 +18,7 @@ import type { AgentManagementMsg } from '../../actors/agent-management/messages.
 import { buildRouter } from '../../src/edge/routes/index.js';
 import { MetricsReporter } from '../../src/edge/metrics-report.js';
 import type { Router } from '../../src/edge/router.js';
+import { moduleOpRunner } from '../../actors/hive/module-ops.js';
 import { Hive } from '../../actors/hive/hive.js';
 import { TaskRunner } from '../../actors/task-distributor/runner.js';
 import { BUILTIN_HANDLERS, type Handler } from '../../actors/agent/executors.js';
@@ -57,7 +58,7 @@ export async function hubStack(env: Record<string, string>, extraHandlers: Recor
   runner.start();
   const sampler = new SystemSampler(config.performance.memory_limit_mb, os.availableParallelism());
   const reporter = new MetricsReporter({ config, hive, store, sampler, ws: () => ({ connections: 0, max_connections: 0, accepted_total: 0, refused_total: 0, messages_sent: 0, messages_received: 0, bytes_sent: 0, dropped: 0, errors_sent: 0, subscriptions: { tasks: 0, agents: 0, hive: 0, metrics: 0 } }) });
-  const router = buildRouter({ config, hive, store, metrics, reporter, nodeId: 'bench', version: 'bench', startedAt });
+  const router = buildRouter({ config, hive, store, metrics, reporter, nodeId: 'bench', version: 'bench', startedAt, modules: moduleOpRunner(hive, 'bench') });
   await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({ type: 'agent.ensure_pool', replyTo }));
   return {
     config,

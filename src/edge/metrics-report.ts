@@ -30,6 +30,8 @@ export interface MetricsDeps {
   store: Store;
   sampler: SystemSampler;
   ws: () => WsStats;
+  /** Membership and transport figures, in cluster mode. */
+  cluster?: (() => Record<string, unknown>) | undefined;
 }
 
 const TREND_INTERVAL_MS = 10_000;
@@ -78,7 +80,7 @@ export class MetricsReporter {
         database: { engine: this.d.store.engine, pool: this.d.store.poolStats(), ping_ms: Math.round(latency * 1000) / 1000, reachable: latency >= 0, queries: this.d.store.queryStats() },
         websocket: ws,
         neural: { enabled: false, available: false, reason: 'the neural processor arrives with the ONNX release' },
-        cluster: { enabled: this.d.config.cluster.enabled, nodes: 1 },
+        cluster: this.d.cluster?.() ?? { enabled: false, nodes: 1 },
         modules: Object.fromEntries(this.d.hive.status().map((m) => [m.name, { status: m.status, restarts: m.restarts, mailbox_depth: m.mailbox_depth }])),
       },
       trends: {

@@ -194,7 +194,7 @@ export class WsHub {
     let text: string | undefined;
     for (const ws of [...this.conns]) {
       if (!ws.getUserData().topics.has(e.topic)) continue;
-      text ??= JSON.stringify({ type: e.type, data: e.data, timestamp: e.timestamp });
+      text ??= JSON.stringify(e.origin === undefined ? { type: e.type, data: e.data, timestamp: e.timestamp } : { type: e.type, data: e.data, timestamp: e.timestamp, node_id: e.origin });
       this.sendText(ws, text);
     }
   }

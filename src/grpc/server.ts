@@ -19,6 +19,8 @@ export interface GrpcDeps {
   hive: Hive;
   events: EventBus;
   log: Logger;
+  /** More services on the same port (the cluster transport). */
+  extraServices?: ReadonlyArray<{ definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation }>;
 }
 
 export class GrpcServer {
@@ -42,6 +44,7 @@ export class GrpcServer {
     const remoteAgents = new RemoteAgents({ hive: d.hive, log: d.log, graceMs: g.agent_grace_ms, pingMs: g.keepalive_time_ms });
     server.addService(proto.hiveService, hiveServiceImplementation({ config: d.config, hive: d.hive, events: d.events, log: d.log, remoteInfo: (id) => remoteAgents.info(id) }));
     server.addService(proto.agentService, { Connect: (stream: grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>) => remoteAgents.connect(stream) });
+    for (const x of d.extraServices ?? []) server.addService(x.definition, x.implementation);
     const health = new HealthImplementation({ '': 'SERVING', 'hive.v1.HiveService': 'SERVING', 'hive.v1.AgentService': 'SERVING' });
     health.addToServer(server);
     new ReflectionService(proto.packageDefinition).addToServer(server);

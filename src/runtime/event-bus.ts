@@ -12,6 +12,8 @@ export interface HubEvent {
   type: string;
   data: unknown;
   timestamp: string;
+  /** The node the event happened on, when it is another node of the cluster (forwarded); undefined for this node's own. */
+  origin?: string | undefined;
 }
 
 export type EventListener = (event: HubEvent) => void;
@@ -36,7 +38,16 @@ export class EventBus {
   publish(topic: EventTopic, type: string, data: unknown): void {
     this.published++;
     if (this.listeners.size === 0) return;
-    const event = lazyEvent(topic, type, data);
+    this.deliver(lazyEvent(topic, type, data));
+  }
+
+  /** Publishes an event that happened on another node of the cluster (its data already built). */
+  publishForwarded(event: { topic: EventTopic; type: string; data: unknown; timestamp: string }, origin: string): void {
+    if (this.listeners.size === 0) return;
+    this.deliver({ topic: event.topic, type: event.type, data: event.data, timestamp: event.timestamp, origin });
+  }
+
+  private deliver(event: HubEvent): void {
     for (const listener of this.listeners) {
       try {
         listener(event);

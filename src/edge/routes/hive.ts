@@ -1,25 +1,17 @@
 /** /api/hive/status, /api/modules (status, restart, reset) and the neural routes (not enabled in this build). */
 import { HubError } from '../../errors/index.js';
 import type { ReplyTo } from '../../runtime/index.js';
-import type { Hive, ModuleStatus } from '../../../actors/hive/hive.js';
-import { MODULE_NAMES, type ModuleName } from '../../../actors/hive/messages.js';
+import type { Hive } from '../../../actors/hive/hive.js';
+import type { ModuleOp } from '../../../actors/hive/module-ops.js';
+import { parseQuery } from '../query.js';
 import type { HiveStatus, SwarmCoordinatorMsg } from '../../../actors/swarm-coordinator/messages.js';
 import { ok } from '../envelope.js';
 import type { EdgeRequest, Router } from '../router.js';
 
-function moduleName(req: EdgeRequest): ModuleName {
-  const name = req.params['name'] ?? '';
-  if (!(MODULE_NAMES as readonly string[]).includes(name)) {
-    throw new HubError('MODULE_NOT_FOUND', `no module named "${name}"; modules: ${MODULE_NAMES.join(', ')}`, { details: { module: name } });
-  }
-  return name as ModuleName;
-}
+/** Where a module request goes: this node, or another node of the cluster (?node=). */
+export type ModuleOpRunner = (node: string | undefined, op: ModuleOp) => Promise<Record<string, unknown>>;
 
-function statusOf(hive: Hive, name: string): ModuleStatus {
-  const s = hive.status().find((m) => m.name === name);
-  if (s === undefined) throw new HubError('MODULE_NOT_FOUND', `no module named "${name}"`, { details: { module: name } });
-  return s;
-}
+const NODE_QUERY = { node: { kind: 'name' } } as const;
 
 const NEURAL_OFF = (): Promise<never> =>
   Promise.reject(
@@ -28,40 +20,21 @@ const NEURAL_OFF = (): Promise<never> =>
     }),
   );
 
-export function hiveRoutes(router: Router, hive: Hive): void {
-  router.add('GET', '/api/hive/status', 'Hive-wide counts and rates, modules and nodes', async () => {
+export function hiveRoutes(router: Router, hive: Hive, modules: ModuleOpRunner): void {
+  router.add('GET', '/api/hive/status', 'Hive-wide counts and rates, modules and nodes (the whole cluster)', async () => {
     const status = await hive.ask(hive.modules.swarm_coordinator, (replyTo: ReplyTo<HiveStatus>): SwarmCoordinatorMsg => ({ type: 'hive.status', replyTo }));
     return { status: 200, body: ok(status) };
   });
 
-  router.add('GET', '/api/modules', 'Every module actor with its supervision status', () => Promise.resolve({ status: 200, body: ok({ modules: hive.status() }) }));
-
-  router.add('GET', '/api/modules/:name/status', 'One module: supervision status and a ping round trip', async (req) => {
-    const name = moduleName(req);
-    const start = performance.now();
-    let ping: Record<string, unknown>;
-    try {
-      await hive.ping(name, 1000);
-      ping = { ok: true, latency_ms: Math.round((performance.now() - start) * 100) / 100 };
-    } catch (err) {
-      ping = { ok: false, error: err instanceof Error ? err.message : String(err) };
-    }
-    return { status: 200, body: ok({ ...statusOf(hive, name), ping }) };
-  });
-
-  router.add('POST', '/api/modules/:name/restart', 'Restart a module actor; its state is rebuilt from storage', async (req) => {
-    const name = moduleName(req);
-    hive.restartModule(name);
-    await hive.ping(name); // answered by the new incarnation
-    return { status: 200, body: ok({ module: name, action: 'restarted', ...statusOf(hive, name) }) };
-  });
-
-  router.add('POST', '/api/modules/:name/reset', 'Rebuild a module\'s in-memory state from storage (never deletes a task)', async (req) => {
-    const name = moduleName(req);
-    hive.resetModule(name);
-    await hive.ping(name);
-    return { status: 200, body: ok({ module: name, action: 'reset', ...statusOf(hive, name) }) };
-  });
+  const op = (build: (req: EdgeRequest) => ModuleOp) => async (req: EdgeRequest) => {
+    const { node } = parseQuery(req.query, NODE_QUERY);
+    return { status: 200, body: ok(await modules(node, build(req))) };
+  };
+  const name = (req: EdgeRequest): string => req.params['name'] ?? '';
+  router.add('GET', '/api/modules', 'Every module actor with its supervision status (?node= another node)', op(() => ({ op: 'list' })), { query: true });
+  router.add('GET', '/api/modules/:name/status', 'One module: supervision status and a ping round trip (?node=)', op((req) => ({ op: 'status', name: name(req) })), { query: true });
+  router.add('POST', '/api/modules/:name/restart', 'Restart a module actor; its state is rebuilt from storage (?node=)', op((req) => ({ op: 'restart', name: name(req) })), { query: true });
+  router.add('POST', '/api/modules/:name/reset', 'Rebuild a module\'s in-memory state from storage, never deleting a task (?node=)', op((req) => ({ op: 'reset', name: name(req) })), { query: true });
 
   router.add('POST', '/api/neural/analyze', 'Neural text analysis (answers NOT_IMPLEMENTED until the neural release)', NEURAL_OFF);
   router.add('GET', '/api/modules/neural/status', 'Neural processor status (NOT_IMPLEMENTED until the neural release)', NEURAL_OFF);

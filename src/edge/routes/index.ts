@@ -8,7 +8,7 @@ import { healthRoute } from '../health-route.js';
 import type { MetricsReporter } from '../metrics-report.js';
 import { Router } from '../router.js';
 import { agentRoutes } from './agents.js';
-import { hiveRoutes } from './hive.js';
+import { hiveRoutes, type ModuleOpRunner } from './hive.js';
 import { taskRoutes } from './tasks.js';
 
 export interface RouterDeps {
@@ -20,6 +20,8 @@ export interface RouterDeps {
   nodeId: string;
   version: string;
   startedAt: Date;
+  /** Runs a module operation here or on another node (?node=). */
+  modules: ModuleOpRunner;
 }
 
 export function buildRouter(d: RouterDeps): Router {
@@ -32,6 +34,6 @@ export function buildRouter(d: RouterDeps): Router {
   }));
   agentRoutes(router, d.hive);
   taskRoutes(router, d.hive, d.config);
-  hiveRoutes(router, d.hive);
+  hiveRoutes(router, d.hive, d.modules);
   return router;
 }
