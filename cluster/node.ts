@@ -46,6 +46,7 @@ export class ClusterNode {
   private outbox: ForwardedEvent[] = [];
   private stopForwarding: (() => void) | undefined;
   private readonly c = { events_forwarded: 0, events_received: 0 };
+  private readonly rejoinListeners: Array<(epoch: number) => void> = [];
 
   constructor(private readonly o: ClusterNodeOptions) {
     const c = o.config.cluster;
@@ -93,6 +94,7 @@ export class ClusterNode {
       onRejoined: (epoch) => {
         this.transport.setEpoch(epoch);
         this.o.onRejoined(epoch);
+        for (const fn of this.rejoinListeners) fn(epoch);
       },
     });
     const me = await this.membership.join();
@@ -104,6 +106,11 @@ export class ClusterNode {
       if (this.outbox.length === 1) setImmediate(() => this.flushEvents());
     });
     return me;
+  }
+
+  /** Called after each rejoin (after the runner resumed). */
+  whenRejoined(fn: (epoch: number) => void): void {
+    this.rejoinListeners.push(fn);
   }
 
   stats(): Record<string, unknown> {

@@ -27,7 +27,8 @@ const REMOTE_REPLY: ReplyTo<never> = {
 
 function withoutReplyTo(msg: unknown): unknown {
   if (typeof msg !== 'object' || msg === null || !('replyTo' in msg)) return msg;
-  const { replyTo: _replyTo, ...rest } = msg as Record<string, unknown>;
+  const rest: Record<string, unknown> = { ...(msg as Record<string, unknown>) };
+  delete rest['replyTo'];
   return rest;
 }
 
@@ -36,7 +37,7 @@ export function remoteRef<Msg>(transport: NodeTransport, node: string, target: s
   return {
     node,
     tell: (msg) => transport.tell(node, target, msg),
-    ask: <R>(build: (replyTo: ReplyTo<R>) => Msg, timeoutMs?: number) => transport.ask<R>(node, target, withoutReplyTo(build(REMOTE_REPLY as ReplyTo<R>)), timeoutMs),
+    ask: <R>(build: (replyTo: ReplyTo<R>) => Msg, timeoutMs?: number) => transport.ask<R>(node, target, withoutReplyTo(build(REMOTE_REPLY)), timeoutMs),
   };
 }
 

@@ -224,7 +224,7 @@ export class NodeTransport {
       } catch (err) {
         clearTimeout(timer);
         this.pending.delete(id);
-        reject(err);
+        reject(toHubError(err));
       }
     });
   }

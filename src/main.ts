@@ -227,6 +227,8 @@ function serveToCluster(cluster: ClusterNode, system: ActorSystem, hive: Hive, r
     if (!isModuleOp(op)) throw new HubError('VALIDATION_FAILED', 'modules: expected {op: list | status | restart | reset, name}');
     return runModuleOp(hive, cluster.nodeId, op);
   });
+  // Being declared dead marked this node's agents offline: after the rejoin, store their real states again.
+  cluster.whenRejoined(() => system.tell(hive.modules.agent_management, { type: 'agent.restore' }));
   // A task cancelled through another node's API: stop its handler here if it runs here.
   events.subscribe((e) => {
     if (e.origin !== undefined && e.topic === 'tasks' && e.type === 'task.cancelled') runner.abort((e.data as { id: string }).id, `cancelled through node ${e.origin}`);

@@ -331,6 +331,10 @@ export function agentManagementSpec(deps: ModuleDeps): ActorSpec<AgentManagement
         case 'agent.flush':
           await flush(deps, state);
           return state;
+        case 'agent.restore':
+          for (const agent of state.agents.values()) if (runnable(state, agent)) state.dirty.set(agent.id, 'offline');
+          await flush(deps, state);
+          return state;
         case 'module.ping':
           msg.replyTo.ok(true);
           return state;

@@ -54,4 +54,6 @@ export type AgentManagementMsg =
   | { type: 'agent.outcomes'; outcomes: AgentOutcome[] }
   /** Periodic: derives idle/working from the runner and stores changed state and stats. */
   | { type: 'agent.flush' }
+  /** This node rejoined its cluster after being declared dead (which marked its agents offline): store their states again. */
+  | { type: 'agent.restore' }
   | ModulePing;

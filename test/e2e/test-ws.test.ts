@@ -6,30 +6,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import WebSocket from 'ws';
 import { ROOT, hubEnv, startHub, type RunningHub } from '../helpers/cli.js';
 import { client, type Client } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { observer } from '../helpers/ws.js';
 
 const LIFECYCLE = ['task.created', 'task.assigned', 'task.started', 'task.completed'];
 
 /** A ws client that records every event it receives. */
-async function observer(port: number, topics: string[]): Promise<{ ws: WebSocket; events: any[]; closed: Promise<{ code: number; reason: string }> }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-  const events: any[] = [];
-  ws.on('message', (data) => events.push(JSON.parse((data as Buffer).toString('utf8'))));
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  if (topics.length > 0) {
-    ws.send(JSON.stringify({ type: 'subscribe', topics }));
-    await waitFor(() => events.some((e) => e.type === 'subscribed'), 5000, 'the subscription');
-  }
-  return { ws, events, closed };
-}
-
 function byTask(events: Array<{ type: string; id: string }>): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const e of events) {
