@@ -113,7 +113,8 @@ describe('cluster: three nodes on one PostgreSQL', function () {
     console.log(`      n2 declared dead ${detectedMs} ms after SIGKILL (bound ${DEATH_BOUND_MS} ms)`);
     assert.ok(detectedMs <= DEATH_BOUND_MS + 500, `declared dead after ${detectedMs} ms`);
     const declaredBy = (): Array<Record<string, any>> => [...logEvents(node('n1'), 'cluster.dead'), ...logEvents(node('n3'), 'cluster.dead')].filter((e) => e['peer'] === 'n2');
-    const declared = await waitFor(() => (declaredBy().length > 0 ? declaredBy() : undefined), 5000, 'the declaring node to log it');
+    await waitFor(() => declaredBy().length > 0, 5000, 'the declaring node to log it');
+    const declared = declaredBy();
     assert.equal(declared.length, 1, 'one survivor declares it');
     console.log(`      ${declared[0]!['released']} leases of n2 released at once`);
     assert.ok(declared[0]!['released'] > 0, 'n2 held leases when it died');
@@ -149,7 +150,7 @@ describe('cluster: three nodes on one PostgreSQL', function () {
     zombie.child.kill('SIGCONT');
     await waitFor(async () => {
       const m = await memberRow(db, 'n2');
-      return m?.status === 'active' && m.epoch === rejoined!.epoch + 1;
+      return m?.status === 'active' && m.epoch === rejoined.epoch + 1;
     }, 20_000, 'the zombie to rejoin with a new epoch');
     await waitFor(async () => {
       const rows = await db.query<{ n: string }>(`SELECT count(*) AS n FROM tasks WHERE id = ANY($1::uuid[]) AND status = 'completed'`, [ids]);
