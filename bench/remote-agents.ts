@@ -6,14 +6,13 @@
  *
  *   npx tsx bench/remote-agents.ts [--n 20000] [--runs 3] [--count watch|status] [--profile DIR]
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { HiveClient, runAgent } from '../src/grpc/client/index.js';
 import { benchDatabase, median } from './lib/pg.js';
 import { arg, emit } from './lib/cli.js';
+import { startHubProcess } from './lib/hub-process.js';
 
 const n = Number(arg('n', '20000'));
 const runs = Number(arg('runs', '3'));
@@ -21,26 +20,10 @@ const runs = Number(arg('runs', '3'));
 const count = arg('count', 'watch');
 /** A folder: the hub process writes a V8 CPU profile there (--cpu-prof) when it stops. */
 const profile = arg('profile', '');
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-async function startHub(url: string): Promise<{ grpcPort: number; stop: () => Promise<void> }> {
-  const env = { ...process.env, HIVE_ENV: 'test', HIVE_DATABASE_URL: url, HIVE_AGENTS_DEFAULT_POOL_SIZE: '0', HIVE_TASKS_MAX_PENDING: '10000000', HIVE_LOGGING_LEVEL: 'warn' };
-  const child = spawn(process.execPath, [...(profile === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`]), '--import', 'tsx', 'src/main.ts', '--log-level', 'info'], { cwd: ROOT, env });
-  let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /"grpc_port":(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`hub exited ${code}: ${out}`)));
-  });
-  return { grpcPort: port, stop: () => new Promise((r) => (child.on('exit', () => r()), child.kill('SIGTERM'))) };
-}
 
 async function throughRemoteAgents(connections: number): Promise<number> {
   const db = await benchDatabase('hive_remote');
-  const hub = await startHub(db.url);
+  const hub = await startHubProcess({ HIVE_DATABASE_URL: db.url, HIVE_AGENTS_DEFAULT_POOL_SIZE: '0', HIVE_TASKS_MAX_PENDING: '10000000' }, profile);
   const address = `127.0.0.1:${hub.grpcPort}`;
   const agents = Array.from({ length: connections }, (_, i) => runAgent(() => null, { address, name: `bench-${i}`, capabilities: [{ name: 'bench', proficiency: 1 }], maxConcurrency: Math.ceil(256 / connections) }));
   await Promise.all(agents.map((a) => a.registered));

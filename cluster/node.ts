@@ -22,6 +22,8 @@ export interface ClusterNodeOptions {
   onEvicted: (reason: string) => void;
   /** Rejoined with a new epoch: claim again. */
   onRejoined: (epoch: number) => void;
+  /** A task was cancelled through another node: stop it here if it runs here. */
+  onCancelled: (taskId: string, node: string) => void;
 }
 
 interface ForwardedEvent {
@@ -46,6 +48,10 @@ export class ClusterNode {
   private outbox: ForwardedEvent[] = [];
   private stopForwarding: (() => void) | undefined;
   private readonly c = { events_forwarded: 0, events_received: 0 };
+  /** Peers that have observers of events now (they said so); events are forwarded only to them. */
+  private readonly interested = new Set<string>();
+  private stopObserving: (() => void) | undefined;
+  private stopCancels: (() => void) | undefined;
   private readonly rejoinListeners: Array<(epoch: number) => void> = [];
 
   constructor(private readonly o: ClusterNodeOptions) {
@@ -61,6 +67,13 @@ export class ClusterNode {
     });
     this.prober = new Prober(c.probe_timeout_ms);
     this.transport.expose('events', (payload, ctx) => this.receiveEvents(payload, ctx.sender));
+    this.transport.expose('interest', (payload, ctx) => {
+      if (payload === true) this.interested.add(ctx.sender);
+      else this.interested.delete(ctx.sender);
+    });
+    this.transport.expose('cancelled', (payload, ctx) => {
+      if (typeof payload === 'string') this.o.onCancelled(payload, ctx.sender);
+    });
   }
 
   get nodeId(): string {
@@ -89,7 +102,13 @@ export class ClusterNode {
       deadAfterMs: c.dead_after_ms,
       probePeers: c.probe_peers,
       probe: (m) => this.prober.probe(m.address, m.grpc_port),
-      onMembers: (members) => this.transport.setPeers(members.filter((m) => m.status === 'joining' || m.status === 'active' || m.status === 'suspect')),
+      onMembers: (members) => {
+        const live = members.filter((m) => m.status === 'joining' || m.status === 'active' || m.status === 'suspect');
+        this.transport.setPeers(live);
+        for (const node of this.interested) if (!live.some((m) => m.node_id === node)) this.interested.delete(node);
+        // Said again every round: a peer that (re)linked since learns it too.
+        this.announceInterest();
+      },
       onEvicted: (reason) => this.o.onEvicted(reason),
       onRejoined: (epoch) => {
         this.transport.setEpoch(epoch);
@@ -101,9 +120,14 @@ export class ClusterNode {
     this.transport.setEpoch(me.epoch);
     this.membership.start();
     this.stopForwarding = this.o.events.subscribe((e) => {
-      if (e.origin !== undefined || !FORWARDED_TOPICS.has(e.topic)) return;
+      // Reading e.data builds the event: skipped unless some peer has observers.
+      if (e.origin !== undefined || this.interested.size === 0 || !FORWARDED_TOPICS.has(e.topic)) return;
       this.outbox.push({ topic: e.topic, type: e.type, data: e.data, timestamp: e.timestamp });
       if (this.outbox.length === 1) setImmediate(() => this.flushEvents());
+    });
+    this.stopObserving = this.o.events.onObserving(() => this.announceInterest());
+    this.stopCancels = this.o.events.subscribe((e) => {
+      if (e.origin === undefined && e.type === 'task.cancelled') this.transport.broadcast('cancelled', (e.data as { id: string }).id);
     });
     return me;
   }
@@ -114,12 +138,14 @@ export class ClusterNode {
   }
 
   stats(): Record<string, unknown> {
-    return { enabled: true, node_id: this.nodeId, ...(this.membership?.stats() ?? {}), ...this.c, transport: this.transport.stats() };
+    return { enabled: true, node_id: this.nodeId, ...(this.membership?.stats() ?? {}), ...this.c, observed_by: [...this.interested], transport: this.transport.stats() };
   }
 
   /** First step of a clean stop: no more forwarding, links closed (peers stop sending here). */
   closeLinks(): void {
     this.stopForwarding?.();
+    this.stopObserving?.();
+    this.stopCancels?.();
     this.transport.close();
   }
 
@@ -134,12 +160,15 @@ export class ClusterNode {
     return this.membership?.tick() ?? Promise.resolve();
   }
 
+  private announceInterest(): void {
+    this.transport.broadcast('interest', this.o.events.observing);
+  }
+
   private flushEvents(): void {
     const batch = this.outbox;
     this.outbox = [];
-    if (this.transport.connectedPeers().length === 0) return;
     this.c.events_forwarded += batch.length;
-    this.transport.broadcast('events', batch);
+    this.transport.broadcast('events', batch, (node) => this.interested.has(node));
   }
 
   private receiveEvents(payload: unknown, sender: string): void {

@@ -194,11 +194,12 @@ export class NodeTransport {
     this.requireLink(node).enqueue({ target, sender: this.o.nodeId, correlation_id: 0, kind: 'TELL', payload: encode(payload) });
   }
 
-  /** Sends to every peer with a link; a peer whose queue is full is skipped (and counted by the caller's QUEUE_FULL). */
-  broadcast(target: string, payload: unknown): number {
+  /** Sends to every peer with a link (or those `to` accepts); a peer whose queue is full or that is gone is skipped. */
+  broadcast(target: string, payload: unknown, to?: (node: string) => boolean): number {
     const bytes = encode(payload);
     let n = 0;
     for (const link of this.links.values()) {
+      if (to !== undefined && !to(link.node)) continue;
       try {
         link.enqueue({ target, sender: this.o.nodeId, correlation_id: 0, kind: 'TELL', payload: bytes });
         n++;

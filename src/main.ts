@@ -124,7 +124,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   const cluster = config.cluster.enabled ? clusterNode(config, store, events, runner, moduleLogger(log, 'cluster')) : undefined;
   const deps: ModuleDeps = { config, store, log: moduleLogger(log, 'hive'), nodeId, startedAt, events, runner, handlers, cluster: cluster && clusterView(cluster) };
   const hive = await Hive.start(system, deps);
-  if (cluster !== undefined) serveToCluster(cluster, system, hive, runner, events);
+  if (cluster !== undefined) serveToCluster(cluster, system, hive);
   await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({ type: 'agent.ensure_pool', replyTo }));
   const sampler = new SystemSampler(config.performance.memory_limit_mb, config.performance.cpu_cores || os.availableParallelism());
   // The reporter reads WebSocket stats and the hub sends the reporter's metrics: each refers to the other lazily.
@@ -213,6 +213,7 @@ function clusterNode(config: HubConfig, store: Store, events: EventBus, runner: 
       runner.resume();
       log.info({ event: 'cluster.rejoined', epoch }, `rejoined the cluster with epoch ${epoch}; claiming again`);
     },
+    onCancelled: (taskId, node) => runner.abort(taskId, `cancelled through node ${node}`),
   });
 }
 
@@ -220,8 +221,8 @@ function clusterView(cluster: ClusterNode): ClusterView {
   return { members: () => cluster.members(), ask: (node, module, build, timeoutMs) => cluster.ask(node, module, build, timeoutMs) };
 }
 
-/** What this node serves to the other nodes: its hive status, module operations, and cancels of the tasks it runs. */
-function serveToCluster(cluster: ClusterNode, system: ActorSystem, hive: Hive, runner: TaskRunner, events: EventBus): void {
+/** What this node serves to the other nodes: its hive status and module operations. */
+function serveToCluster(cluster: ClusterNode, system: ActorSystem, hive: Hive): void {
   exposeActor(cluster.transport, system, 'swarm_coordinator', hive.modules.swarm_coordinator, (m): m is Omit<SwarmCoordinatorMsg, 'replyTo'> => typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'hive.status');
   cluster.transport.expose('modules', (op) => {
     if (!isModuleOp(op)) throw new HubError('VALIDATION_FAILED', 'modules: expected {op: list | status | restart | reset, name}');
@@ -229,10 +230,6 @@ function serveToCluster(cluster: ClusterNode, system: ActorSystem, hive: Hive, r
   });
   // Being declared dead marked this node's agents offline: after the rejoin, store their real states again.
   cluster.whenRejoined(() => system.tell(hive.modules.agent_management, { type: 'agent.restore' }));
-  // A task cancelled through another node's API: stop its handler here if it runs here.
-  events.subscribe((e) => {
-    if (e.origin !== undefined && e.topic === 'tasks' && e.type === 'task.cancelled') runner.abort((e.data as { id: string }).id, `cancelled through node ${e.origin}`);
-  });
 }
 
 /** The host other nodes dial: [cluster] advertise_address, else server.host unless it is a wildcard, else the host name. */

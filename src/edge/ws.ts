@@ -25,6 +25,8 @@ export interface WsOptions {
   snapshot: (topic: 'hive' | 'metrics') => Promise<unknown>;
 }
 
+const OBSERVED_TOPICS: readonly EventTopic[] = ['tasks', 'agents', 'hive'];
+
 export interface WsStats {
   connections: number;
   max_connections: number;
@@ -42,6 +44,8 @@ interface Conn {
   id: number;
   topics: Set<EventTopic>;
   refused: boolean;
+  /** Counted in EventBus.observe. */
+  observing?: boolean;
 }
 
 type Socket = uWS.WebSocket<Conn>;
@@ -100,6 +104,7 @@ export class WsHub {
       },
       close: (ws) => {
         this.conns.delete(ws);
+        this.syncObserver(ws, true);
       },
     });
   }
@@ -161,10 +166,20 @@ export class WsHub {
       else set.delete(t);
     }
     this.sendTo(ws, { type: `${action}d`, data: { topics: [...set] }, timestamp: new Date().toISOString() });
+    this.syncObserver(ws, false);
     if (action === 'subscribe') {
       if (topics.includes('hive')) void this.snapshotTo(ws, 'hive');
       if (topics.includes('metrics')) void this.snapshotTo(ws, 'metrics');
     }
+  }
+
+  /** Counts this connection as an observer of events (see EventBus.observe) while it subscribes to tasks, agents or hive. */
+  private syncObserver(ws: Socket, closing: boolean): void {
+    const d = ws.getUserData();
+    const now = !closing && OBSERVED_TOPICS.some((t) => d.topics.has(t));
+    if (now === (d.observing === true)) return;
+    d.observing = now;
+    this.o.bus.observe(now ? 1 : -1);
   }
 
   private async snapshotTo(ws: Socket, topic: 'hive' | 'metrics'): Promise<void> {

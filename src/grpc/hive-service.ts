@@ -116,21 +116,29 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
     WatchTasks: (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
       const types = new Set((call.request['types'] as string[] | undefined) ?? []);
       const ids = new Set(((call.request['task_ids'] as string[] | undefined) ?? []).map((x) => x.toLowerCase()));
-      const stop = d.events.subscribe((e) => {
+      const unsubscribe = d.events.subscribe((e) => {
         if (e.topic !== 'tasks' || (types.size > 0 && !types.has(e.type))) return;
         const task = e.data as Task;
         if (ids.size > 0 && !ids.has(task.id)) return;
         // A watcher that does not read is cut off rather than buffered without bound.
         if (call.writableLength > WATCH_BUFFER_BYTES) {
-          stop();
+          end();
           call.destroy(Object.assign(new Error('the watcher is too slow: more than 4 MiB of events unread'), { code: grpc.status.RESOURCE_EXHAUSTED }));
           return;
         }
         call.write({ type: e.type, task: taskToProto(task), timestamp: e.timestamp });
       });
-      call.on('cancelled', stop);
-      call.on('close', stop);
-      call.on('error', stop);
+      // Counted as an observer once, uncounted once, however the call ends.
+      d.events.observe(1);
+      let counted = true;
+      const end = (): void => {
+        unsubscribe();
+        if (counted) d.events.observe(-1);
+        counted = false;
+      };
+      call.on('cancelled', end);
+      call.on('close', end);
+      call.on('error', end);
     },
     ListAgents: unary(async (req, timeoutMs) => {
       const filter = {

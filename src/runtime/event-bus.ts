@@ -60,6 +60,30 @@ export class EventBus {
   get listenerCount(): number {
     return this.listeners.size;
   }
+
+  private observerCount = 0;
+  private readonly observingListeners = new Set<(observing: boolean) => void>();
+
+  /**
+   * Adapters count the outside observers of task, agent and hive events (a
+   * WebSocket subscribed to them, a gRPC watcher). In a cluster, other nodes
+   * forward their events to this node only while it has some.
+   */
+  observe(delta: 1 | -1): void {
+    const before = this.observerCount > 0;
+    this.observerCount = Math.max(0, this.observerCount + delta);
+    if (this.observerCount > 0 !== before) for (const fn of this.observingListeners) fn(this.observerCount > 0);
+  }
+
+  get observing(): boolean {
+    return this.observerCount > 0;
+  }
+
+  /** Called when `observing` changes; returns the function that removes the callback. */
+  onObserving(fn: (observing: boolean) => void): () => void {
+    this.observingListeners.add(fn);
+    return () => this.observingListeners.delete(fn);
+  }
 }
 
 /** An event whose data (a function) is built on first read, and whose timestamp is formatted on first read. */

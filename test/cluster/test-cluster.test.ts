@@ -90,7 +90,11 @@ describe('cluster: three nodes on one PostgreSQL', function () {
     await waitFor(async () => (await running()) === 0, 10_000, 'node B to abort the handler');
     await waitFor(() => obs.events.some((e) => e.type === 'task.cancelled' && e.data.id === id && e.node_id === 'n1'), 10_000, 'the cancel from node A on C');
     assert.ok(obs.events.some((e) => e.type === 'task.assigned' && e.data.id === id && e.node_id === 'n2'), 'the assignment on node B, seen on C');
+    // Events are forwarded only to nodes that have observers: n3 stops getting them once its observer leaves.
+    const observedBy = async (): Promise<string[]> => (await node('n1').api.get('/metrics')).body.data.current_metrics.cluster.observed_by;
+    assert.deepEqual(await observedBy(), ['n3']);
     obs.ws.close();
+    await waitFor(async () => (await observedBy()).length === 0, 5000, 'n3 to say it has no observers');
     await node('n2').api.del(`/api/agents/${b.body.data.id}`);
   });
 
