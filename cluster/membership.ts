@@ -80,7 +80,9 @@ export class Membership {
     return me;
   }
 
-  start(): void {
+  /** After the join, once the node serves (its runner claims): the first heartbeat makes it active, then one every interval. */
+  async start(): Promise<void> {
+    await this.tick();
     this.timer = setInterval(() => void this.tick(), this.o.heartbeatIntervalMs);
     this.timer.unref();
   }

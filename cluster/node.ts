@@ -90,7 +90,10 @@ export class ClusterNode {
     return remoteRef<M>(this.transport, node, target).ask(build, timeoutMs);
   }
 
-  /** Joins with this node's gRPC address (the server is already listening) and starts heartbeats and forwarding. */
+  /**
+   * Joins (status joining) with this node's gRPC address (the server is already
+   * listening) and starts forwarding; ready() makes it active.
+   */
   async start(self: MemberAddress): Promise<Member> {
     const c = this.o.config.cluster;
     this.membership = new Membership({
@@ -118,7 +121,6 @@ export class ClusterNode {
     });
     const me = await this.membership.join();
     this.transport.setEpoch(me.epoch);
-    this.membership.start();
     this.stopForwarding = this.o.events.subscribe((e) => {
       // Reading e.data builds the event: skipped unless some peer has observers.
       if (e.origin !== undefined || this.interested.size === 0 || !FORWARDED_TOPICS.has(e.topic)) return;
@@ -130,6 +132,11 @@ export class ClusterNode {
       if (e.origin === undefined && e.type === 'task.cancelled') this.transport.broadcast('cancelled', (e.data as { id: string }).id);
     });
     return me;
+  }
+
+  /** The node serves now (its runner claims): heartbeats start, and the first makes it active. */
+  ready(): Promise<void> {
+    return this.membership?.start() ?? Promise.resolve();
   }
 
   /** Called after each rejoin (after the runner resumed). */

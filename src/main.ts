@@ -178,6 +178,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   // A cluster node joins once its gRPC port is known, and claims only once it is a member.
   if (cluster !== undefined && grpcServer !== undefined) await cluster.start({ node_id: nodeId, address: advertiseAddress(config), grpc_port: grpcServer.port, http_port: edge.port });
   runner.start();
+  await cluster?.ready();
   log.info({ module: 'edge', port: edge.port, host: config.server.host, version: VERSION, profile: config.profile }, `hub listening on http://${config.server.host}:${edge.port}`);
   onSignals(async (signal) => {
     log.info({ signal }, `${signal} received: stopping`);

@@ -197,7 +197,7 @@ export interface Store {
   listTaskEvents(taskId: string): Promise<TaskEvent[]>;
   countTasksByStatus(): Promise<Record<TaskStatus, number>>;
 
-  /** Cluster membership (cluster_members). A join starts a new incarnation: epoch + 1, status active. */
+  /** Cluster membership (cluster_members). A join starts a new incarnation: epoch + 1, status joining (its first heartbeat makes it active). */
   joinCluster(member: MemberAddress): Promise<Member>;
   /**
    * Records a heartbeat of this incarnation (and clears a suspicion). Undefined when

@@ -413,9 +413,9 @@ export class SqlStore implements Store {
     const now = new Date().toISOString();
     const rows = await this.db.all(
       `INSERT INTO cluster_members (node_id, address, grpc_port, http_port, epoch, status, heartbeat_at, started_at, updated_at)
-       VALUES (?, ?, ?, ?, 1, 'active', ?, ?, ?)
+       VALUES (?, ?, ?, ?, 1, 'joining', ?, ?, ?)
        ON CONFLICT (node_id) DO UPDATE SET address = excluded.address, grpc_port = excluded.grpc_port, http_port = excluded.http_port,
-         epoch = cluster_members.epoch + 1, status = 'active', heartbeat_at = excluded.heartbeat_at, started_at = excluded.started_at, updated_at = excluded.updated_at
+         epoch = cluster_members.epoch + 1, status = 'joining', heartbeat_at = excluded.heartbeat_at, started_at = excluded.started_at, updated_at = excluded.updated_at
        RETURNING *`,
       [m.node_id, m.address, m.grpc_port, m.http_port, now, now, now],
     );
