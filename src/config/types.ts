@@ -49,7 +49,14 @@ export interface HubConfig {
     gpu_memory_limit_mb: number;
     cuda_version: string;
     max_agents: number;
-    models: Readonly<Record<string, { path: string }>>;
+    batch_max: number;
+    batch_wait_ms: number;
+    cache_size: number;
+    inferred_threshold: number;
+    retrain_interval_seconds: number;
+    retrain_min_samples: number;
+    retrain_window: number;
+    models: Readonly<Record<string, { path: string; kind: 'text_classifier' | 'agent_fit'; inputs: readonly string[]; outputs: readonly string[]; labels: readonly string[] }>>;
   };
   readonly websocket: {
     max_connections: number;
