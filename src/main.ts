@@ -19,6 +19,7 @@ import { GrpcServer } from './grpc/server.js';
 import { SystemSampler } from './metrics/system.js';
 import { EventBus } from './runtime/index.js';
 import { TaskRunner } from '../actors/task-distributor/runner.js';
+import { neuralFitModel } from '../actors/neural-processor/fit-model.js';
 import { loadHandlers } from '../actors/agent/executors.js';
 import type { HiveStatus, SwarmCoordinatorMsg } from '../actors/swarm-coordinator/messages.js';
 import { Hive } from '../actors/hive/hive.js';
@@ -27,6 +28,8 @@ import type { AgentManagementMsg } from '../actors/agent-management/messages.js'
 import type { Agent } from './domain/index.js';
 import type { ReplyTo } from './runtime/index.js';
 import { HELP, parseCli, type CliArgs } from './cli.js';
+import { NeuralEngine } from './neural/engine.js';
+import { MODELS_DIR } from './neural/dataset.js';
 import type { Store } from './storage/index.js';
 import { ClusterNode } from '../cluster/node.js';
 import { exposeActor } from '../cluster/remote-ref.js';
@@ -55,7 +58,8 @@ async function check(config: HubConfig, log: Logger): Promise<number> {
   try {
     checkDataDir(config.database.data_dir);
     const database = await probeDatabase(config, log);
-    process.stdout.write(`OK: configuration valid (${config.sources.join(', ')}); database ${database}; data directory ${config.database.data_dir} writable\n`);
+    const neural = await probeNeural(config, log);
+    process.stdout.write(`OK: configuration valid (${config.sources.join(', ')}); database ${database}; data directory ${config.database.data_dir} writable; ${neural}\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`FAILED: ${errorMessage(err)}\n`);
@@ -76,6 +80,16 @@ async function probeDatabase(config: HubConfig, log: Logger): Promise<string> {
   }
 }
 
+/** Opens and checks every neural model (then closes them): a broken model file stops the start with its name and what is wrong. */
+async function probeNeural(config: HubConfig, log: Logger): Promise<string> {
+  if (!config.neural.enabled) return 'neural processor disabled';
+  const engine = await NeuralEngine.open({ config, modelsDir: MODELS_DIR, log: moduleLogger(log, 'neural') });
+  const status = engine.status();
+  await engine.close();
+  const models = (status['models'] as Array<{ name: string; version: number }>).map((m) => `${m.name} v${m.version}`).join(', ');
+  return `neural models valid (${models}; ${String(status['backend'])})`;
+}
+
 async function migrate(config: HubConfig, log: Logger): Promise<number> {
   prepareDataDir(config.database.data_dir);
   const store = await openStore(config, log);
@@ -94,6 +108,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   if (!config.security.enabled) log.warn({ module: 'security' }, 'authentication is disabled (security.enabled = false): every route is open; never run like this in production');
   else log.warn({ module: 'security' }, 'security.enabled is true, but this build has no authentication yet: every route is open');
   const handlers = await loadHandlers(config.agents.executors, process.cwd());
+  await probeNeural(config, log);
   prepareDataDir(config.database.data_dir);
   const store = await openStore(config, moduleLogger(log, 'storage'));
   const applied = await store.migrate();
@@ -125,6 +140,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   const deps: ModuleDeps = { config, store, log: moduleLogger(log, 'hive'), nodeId, startedAt, events, runner, handlers, cluster: cluster && clusterView(cluster) };
   const hive = await Hive.start(system, deps);
   if (cluster !== undefined) serveToCluster(cluster, system, hive);
+  if (config.neural.enabled) runner.useFitModel(neuralFitModel(system, hive.modules.neural));
   await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({ type: 'agent.ensure_pool', replyTo }));
   const sampler = new SystemSampler(config.performance.memory_limit_mb, config.performance.cpu_cores || os.availableParallelism());
   // The reporter reads WebSocket stats and the hub sends the reporter's metrics: each refers to the other lazily.

@@ -9,6 +9,7 @@ import type { ActorInfo, ActorRef, AnyActorRef, ActorSpec, ActorSystem, ReplyTo 
 import { agentManagementSpec } from '../agent-management/agent-management.js';
 import { taskManagementSpec } from '../task-distributor/task-distributor.js';
 import { swarmCoordinatorSpec } from '../swarm-coordinator/swarm-coordinator.js';
+import { neuralSpec } from '../neural-processor/neural-processor.js';
 import type { ModuleDeps } from '../shared/deps.js';
 import type { ModulePing } from '../shared/messages.js';
 import { MODULE_NAMES, type HiveMsg, type ModuleName, type ModuleRefs } from './messages.js';
@@ -20,11 +21,13 @@ function hiveSpec(deps: ModuleDeps, system: ActorSystem): ActorSpec<HiveMsg, Mod
   return {
     name: 'hive',
     init: (ctx) => {
+      // The neural processor first: task_management asks it to infer capabilities.
+      const neural = ctx.spawn(neuralSpec(deps));
       const agents = ctx.spawn(agentManagementSpec(deps));
-      const tasks = ctx.spawn(taskManagementSpec(deps, { agents }));
+      const tasks = ctx.spawn(taskManagementSpec(deps, { agents, neural }));
       const modules = (): ActorInfo[] => system.childrenInfo(ctx.self);
       const swarm = ctx.spawn(swarmCoordinatorSpec(deps, { ask: (ref, build) => system.ask(ref, build), agents, tasks, modules }));
-      return { agent_management: agents, task_management: tasks, swarm_coordinator: swarm };
+      return { agent_management: agents, task_management: tasks, swarm_coordinator: swarm, neural };
     },
     receive: (refs, msg) => {
       switch (msg.type) {
@@ -70,6 +73,7 @@ export class Hive {
     await Promise.all(MODULE_NAMES.map((name) => hive.ping(name)));
     hive.every(TICK_MS, () => system.tell(modules.agent_management, { type: 'agent.flush' }));
     hive.every(TICK_MS, () => system.tell(modules.swarm_coordinator, { type: 'swarm.tick' }));
+    if (deps.config.neural.enabled) hive.every(deps.config.neural.retrain_interval_seconds * 1000, () => system.tell(modules.neural, { type: 'neural.tick' }));
     // What the runner stored reaches the modules as one notice per batch (stats, learning, rates).
     deps.runner.listen((outcomes) => {
       try {

@@ -19,6 +19,7 @@ import type { Logger } from '../../src/log/logger.js';
 import type { EventBus } from '../../src/runtime/index.js';
 import type { Store, TaskFinish, TaskStart } from '../../src/storage/index.js';
 import { AbortReason, RunControl, execute, type Outcome } from '../agent/execute.js';
+import { FIT_WIDTH, fitCapabilities, loadDiscount, writeFitFeatures, type FitSample } from '../../src/neural/fit-features.js';
 import { TaskFailure, type Handler } from '../agent/executors.js';
 
 let lastMs = 0;
@@ -71,6 +72,17 @@ interface Running {
   control: RunControl;
   startedAt: string;
   startedPerf: number;
+  /** The pair's fit features when the attempt started (the neural processor learns from them). */
+  fit?: number[] | undefined;
+}
+
+/**
+ * The neural processor's agent-fit model, as the runner uses it: P(success) for
+ * (task, agent) pairs, and the outcomes to learn from.
+ */
+export interface FitModel {
+  score(features: Float32Array, rows: number): Promise<Float32Array>;
+  record(samples: FitSample[]): void;
 }
 
 interface Slot {
@@ -89,9 +101,13 @@ interface PendingFinish {
   agentId: string;
   outcome: Outcome;
   durationMs: number;
+  fit?: number[] | undefined;
 }
 
 export interface RunnerStats {
+  /** (task, agent) pairs scored by the neural fit model, and scorings that failed (declared scores used). */
+  fit_scored: number;
+  fit_failures: number;
   handoffs: number;
   buffered: number;
   running: number;
@@ -134,7 +150,8 @@ export class TaskRunner {
   private evictedFor: string | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private onOutcomes: ((outcomes: AgentOutcome[]) => void) | undefined;
-  private readonly c = { handoffs: 0, claims: 0, claimed: 0, released: 0, flushes: 0, stored_finishes: 0, stale_finishes: 0, retries_scheduled: 0, dead: 0, lease_extensions: 0, expired_requeued: 0, steals: 0, steal_attempts: 0 };
+  private fitModel: FitModel | undefined;
+  private readonly c = { fit_scored: 0, fit_failures: 0, handoffs: 0, claims: 0, claimed: 0, released: 0, flushes: 0, stored_finishes: 0, stale_finishes: 0, retries_scheduled: 0, dead: 0, lease_extensions: 0, expired_requeued: 0, steals: 0, steal_attempts: 0 };
 
   constructor(private readonly o: RunnerOptions) {}
 
@@ -173,6 +190,11 @@ export class TaskRunner {
     }
     if (n > 0) this.o.log.warn({ event: 'task.recovered', count: n }, `${n} tasks leased to this node by its previous process were requeued`);
     return n;
+  }
+
+  /** Places claimed tasks by the neural fit model (P(success) discounted by load) instead of declared capabilities; undefined: declared only. */
+  useFitModel(model: FitModel | undefined): void {
+    this.fitModel = model;
   }
 
   /** Called after each stored batch with what each agent did (stats, learning, rates). */
@@ -398,7 +420,7 @@ export class TaskRunner {
       got = tasks.length;
       this.c.claims++;
       this.c.claimed += got;
-      const homeless = this.place(tasks);
+      const homeless = this.place(tasks, await this.scoreFit(tasks));
       // Each requirement is on offer, but not all of them from one agent: try again later, not at once.
       if (homeless.length > 0) await this.release(homeless, 'no single local agent meets every requirement', UNPLACEABLE_DELAY_MS);
       this.pumpAll();
@@ -413,15 +435,58 @@ export class TaskRunner {
     else this.queueDrained = true;
   }
 
-  /** Puts each task in the deque of the capable agent that fits best (load counted); returns those no agent can take. */
-  private place(tasks: readonly Task[]): Task[] {
+  /**
+   * P(success) from the fit model for every (task, capable agent) pair of a
+   * claimed batch, in one inference; undefined without a model, with a single
+   * agent here (nothing to choose), or when the model fails (declared scores then).
+   */
+  private async scoreFit(tasks: readonly Task[]): Promise<Map<Task, Map<string, number>> | undefined> {
+    const model = this.fitModel;
+    const slots = [...this.slots.values()].filter((s) => !s.agent.paused);
+    if (model === undefined || slots.length < 2 || tasks.length === 0) return undefined;
+    const pairs: Array<[Task, Slot]> = [];
+    for (const t of tasks) for (const s of slots) if (missingCapability(s.agent, t.required_capabilities) === undefined) pairs.push([t, s]);
+    if (pairs.length === 0) return undefined;
+    const x = new Float32Array(pairs.length * FIT_WIDTH);
+    pairs.forEach(([t, s], i) => writeFitFeatures(s.agent, fitCapabilities(t.required_capabilities, t.inferred_capabilities), this.loadOf(s), x, i * FIT_WIDTH));
+    let p: Float32Array;
+    try {
+      p = await model.score(x, pairs.length);
+    } catch (err) {
+      this.c.fit_failures++;
+      this.o.log.warn({ err }, `fit scoring failed; placing by declared capabilities: ${errorMessage(err)}`);
+      return undefined;
+    }
+    this.c.fit_scored += pairs.length;
+    const out = new Map<Task, Map<string, number>>();
+    pairs.forEach(([t, s], i) => {
+      let m = out.get(t);
+      if (m === undefined) out.set(t, (m = new Map<string, number>()));
+      m.set(s.agent.id, p[i] ?? 0);
+    });
+    return out;
+  }
+
+  private loadOf(s: Slot): { running: number; capacity: number } {
+    return { running: s.running.size + s.deque.length, capacity: s.agent.max_concurrency * this.o.prefetch };
+  }
+
+  /**
+   * Puts each task in the deque of the agent that fits best (load counted): by
+   * the fit model's P(success) when `fit` has the task, else by declared
+   * capabilities. Returns those no agent can take.
+   */
+  private place(tasks: readonly Task[], fit?: Map<Task, Map<string, number>>): Task[] {
     const homeless: Task[] = [];
     for (const task of tasks) {
       let best: Slot | undefined;
       let bestScore = 0;
+      const p = fit?.get(task);
       for (const s of this.slots.values()) {
         if (s.agent.paused) continue;
-        const score = fitScore(s.agent, task.required_capabilities, { running: s.running.size + s.deque.length, capacity: s.agent.max_concurrency * this.o.prefetch });
+        const pSuccess = p?.get(s.agent.id);
+        if (p !== undefined && pSuccess === undefined) continue; // not capable
+        const score = pSuccess !== undefined ? Math.max(1e-6, pSuccess) * loadDiscount(this.loadOf(s)) : fitScore(s.agent, task.required_capabilities, this.loadOf(s));
         if (score > bestScore) {
           best = s;
           bestScore = score;
@@ -513,6 +578,10 @@ export class TaskRunner {
     const agent = slot.agent;
     task.assigned_agent = agent.id;
     const r: Running = { task, agentId: agent.id, control: new RunControl(), startedAt: nowIso(), startedPerf: performance.now() };
+    if (this.fitModel !== undefined) {
+      r.fit = new Array<number>(FIT_WIDTH);
+      writeFitFeatures(agent, fitCapabilities(task.required_capabilities, task.inferred_capabilities), { running: slot.running.size, capacity: agent.max_concurrency }, r.fit);
+    }
     slot.running.set(task.id, r);
     this.starts.set(task.id, { start: { id: task.id, epoch: task.lease_epoch, agentId: agent.id, startedAt: r.startedAt }, perf: r.startedPerf });
     this.startTimer ??= setTimeout(() => {
@@ -535,7 +604,7 @@ export class TaskRunner {
     slot.running.delete(r.task.id);
     const finish = this.finishFor(r, outcome);
     if (finish !== undefined) {
-      this.finishes.push({ finish, task: r.task, agentId: r.agentId, outcome, durationMs: performance.now() - r.startedPerf });
+      this.finishes.push({ finish, task: r.task, agentId: r.agentId, outcome, durationMs: performance.now() - r.startedPerf, fit: r.fit });
       this.scheduleFlush();
     }
     this.pump(slot);
@@ -641,8 +710,10 @@ export class TaskRunner {
 
   private publishEnds(finishes: PendingFinish[], applied: Set<string>, coalesced: Set<string>): void {
     const outcomes = new Map<string, AgentOutcome>();
+    const samples: FitSample[] = [];
     for (const f of finishes) {
       if (!applied.has(f.finish.id)) continue;
+      if (f.fit !== undefined && (f.outcome.kind === 'completed' || f.outcome.kind === 'failed')) samples.push({ features: f.fit, success: f.outcome.kind === 'completed' });
       // Event data is built only if a listener reads it (most only count events).
       const t = (): Task => ({
         ...f.task,
@@ -673,6 +744,7 @@ export class TaskRunner {
       }
     }
     if (outcomes.size > 0) this.onOutcomes?.([...outcomes.values()]);
+    if (samples.length > 0) this.fitModel?.record(samples);
   }
 
   private async heartbeat(): Promise<void> {

@@ -12,9 +12,37 @@ import type { AgentManagementMsg, AgentSlot } from '../agent-management/messages
 import type { ModuleDeps } from '../shared/deps.js';
 import { answer } from '../shared/answer.js';
 import type { Redriven, Submitted, TaskDetail, TaskManagementMsg, TaskSummary } from './messages.js';
+import type { NeuralMsg } from '../neural-processor/messages.js';
+import type { Analysis } from '../../src/neural/engine.js';
+import { inferredFrom } from '../../src/neural/evaluate.js';
 
 export interface TaskPeers {
   agents?: ActorRef<AgentManagementMsg>;
+  neural?: ActorRef<NeuralMsg>;
+}
+
+/** Deadline for inferring capabilities: past it, tasks are stored without (submission never waits on the model for long). */
+const INFER_TIMEOUT_MS = 2000;
+
+/**
+ * Tasks submitted without required capabilities get the capabilities the neural
+ * processor infers from their title and description, recorded as inferred (a
+ * preference when matching, not a requirement). When the processor is off or
+ * fails, tasks are stored as they came: inference never fails a submission.
+ */
+async function inferCapabilities(deps: ModuleDeps, peers: TaskPeers, ctx: Ctx, tasks: readonly NewTask[]): Promise<void> {
+  if (!deps.config.neural.enabled || peers.neural === undefined) return;
+  const open = tasks.filter((t) => t.required_capabilities.length === 0 && t.inferred_capabilities == null && `${t.title} ${t.description}`.trim() !== '');
+  if (open.length === 0) return;
+  try {
+    const analyses = await ctx.ask(peers.neural, (replyTo: ReplyTo<Analysis[]>): NeuralMsg => ({ type: 'neural.analyze', texts: open.map((t) => `${t.title}. ${t.description}`), replyTo }), INFER_TIMEOUT_MS);
+    open.forEach((t, i) => {
+      const a = analyses[i];
+      if (a !== undefined) t.inferred_capabilities = inferredFrom(a.capabilities, deps.config.neural.inferred_threshold);
+    });
+  } catch (err) {
+    deps.log.warn({ err, count: open.length }, `capabilities of ${open.length} tasks not inferred: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 type Ctx = ActorContext<TaskManagementMsg>;
@@ -99,7 +127,7 @@ function accepted(deps: ModuleDeps, state: State, result: Submitted): Submitted 
  * claimed and handed over at once (direct hand-off). Submissions with
  * dependencies are stored one by one, so that a bad reference fails only its own.
  */
-function startFlush(deps: ModuleDeps, state: State, queue: SubmitQueue, ctx: Ctx): void {
+function startFlush(deps: ModuleDeps, peers: TaskPeers, state: State, queue: SubmitQueue, ctx: Ctx): void {
   queue.flushing = true;
   const batch = queue.items.splice(0);
   const done = (stored: Submitted[]): void => {
@@ -110,14 +138,15 @@ function startFlush(deps: ModuleDeps, state: State, queue: SubmitQueue, ctx: Ctx
       // stopped or full: the next submission (or the next init) starts the next commit
     }
   };
-  void storeSubmits(deps, state, batch).then(done, (err: unknown) => {
+  void storeSubmits(deps, peers, ctx, state, batch).then(done, (err: unknown) => {
     for (const b of batch) b.replyTo.fail(err);
     done([]);
   });
 }
 
-async function storeSubmits(deps: ModuleDeps, state: State, batch: PendingSubmit[]): Promise<Submitted[]> {
+async function storeSubmits(deps: ModuleDeps, peers: TaskPeers, ctx: Ctx, state: State, batch: PendingSubmit[]): Promise<Submitted[]> {
   const out: Submitted[] = [];
+  await inferCapabilities(deps, peers, ctx, batch.map((b) => b.task));
   for (const b of batch.filter((x) => x.task.depends_on.length > 0)) {
     try {
       const [r] = await deps.store.createTasks([b.task], deps.nodeId);
@@ -164,8 +193,9 @@ async function storeSubmits(deps: ModuleDeps, state: State, batch: PendingSubmit
 }
 
 /** A bulk submission is one transaction: every task is stored, or none. */
-async function submitMany(deps: ModuleDeps, state: State, tasks: NewTask[]): Promise<Submitted[]> {
+async function submitMany(deps: ModuleDeps, peers: TaskPeers, ctx: Ctx, state: State, tasks: NewTask[]): Promise<Submitted[]> {
   await checkRoom(deps, state, tasks.length);
+  await inferCapabilities(deps, peers, ctx, tasks);
   const r = (await deps.store.createTasks(tasks, deps.nodeId)).map((x) => accepted(deps, state, x));
   deps.runner.wake();
   return r;
@@ -271,7 +301,7 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
     init: (ctx) => {
       const state = freshState();
       // Submissions that reached the queue before a restart are stored now (unless a commit is still in flight).
-      if (queue.items.length > 0 && !queue.flushing) startFlush(deps, state, queue, ctx);
+      if (queue.items.length > 0 && !queue.flushing) startFlush(deps, peers, state, queue, ctx);
       return state;
     },
     receive: async (state, msg, ctx) => {
@@ -279,7 +309,7 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
         case 'task.submit':
           // Stored by the next 'task.flush_submits', together with every submission queued before it.
           queue.items.push({ task: msg.task, replyTo: msg.replyTo });
-          if (!queue.flushing) startFlush(deps, state, queue, ctx);
+          if (!queue.flushing) startFlush(deps, peers, state, queue, ctx);
           return state;
         case 'task.flushed':
           for (const r of msg.stored) {
@@ -288,10 +318,10 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
               if (state.counts !== undefined) state.counts.value.pending++;
             } else state.since.deduplicated++;
           }
-          if (queue.items.length > 0 && !queue.flushing) startFlush(deps, state, queue, ctx);
+          if (queue.items.length > 0 && !queue.flushing) startFlush(deps, peers, state, queue, ctx);
           return state;
         case 'task.submit_bulk':
-          await answer(msg.replyTo, () => submitMany(deps, state, msg.tasks));
+          await answer(msg.replyTo, () => submitMany(deps, peers, ctx, state, msg.tasks));
           return state;
         case 'task.get':
           await answer(msg.replyTo, () => detail(deps, msg.id));

@@ -6,3 +6,4 @@ export { invalid } from './validate.js';
 export * from './retry.js';
 export * from './task-history.js';
 export * from './dependencies.js';
+export { parseAnalyzeText, parseAnalyzeBatch, MAX_ANALYZE_CHARS, MAX_ANALYZE_BATCH } from './analyze.js';

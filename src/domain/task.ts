@@ -38,6 +38,13 @@ export interface Task {
   completed_at: string | null;
   /** When this node claimed it for an agent (the current attempt). */
   claimed_at: string | null;
+  /** Submitted without required capabilities: those the neural processor inferred from its text (a matching preference, not a requirement). */
+  inferred_capabilities: InferredCapability[] | null;
+}
+
+export interface InferredCapability {
+  name: string;
+  probability: number;
 }
 
 /** A validated task submission, before the store gives it an id. */
@@ -56,6 +63,8 @@ export interface NewTask {
   depends_on: string[];
   /** An id chosen before storing (bulk submissions whose items refer to each other); the store picks one otherwise. */
   id?: string;
+  /** Set by task_management before storing (never by a client). */
+  inferred_capabilities?: InferredCapability[] | null;
 }
 
 export interface TaskDefaults {

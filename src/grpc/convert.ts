@@ -63,6 +63,7 @@ export function taskToProto(t: Task): Record<string, unknown> {
     started_at: t.started_at ?? '',
     completed_at: t.completed_at ?? '',
     idempotency_key: t.idempotency_key ?? '',
+    inferred_capabilities: t.inferred_capabilities ?? [],
   };
 }
 

@@ -1,7 +1,7 @@
 /** HiveService: the REST API's task and agent operations over gRPC (an adapter: actor messages in, protos out). */
 import * as grpc from '@grpc/grpc-js';
 import type { HubConfig } from '../config/index.js';
-import { AGENT_KINDS, AGENT_STATES, AGENT_TYPES, PRIORITIES, TASK_STATUSES, invalid, type AgentKind, type AgentState, type AgentType, type Priority, type Task, type TaskStatus } from '../domain/index.js';
+import { AGENT_KINDS, AGENT_STATES, AGENT_TYPES, PRIORITIES, TASK_STATUSES, invalid, parseAnalyzeText, type AgentKind, type AgentState, type AgentType, type Priority, type Task, type TaskStatus } from '../domain/index.js';
 import { HubError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { EventBus, ReplyTo } from '../runtime/index.js';
@@ -10,6 +10,8 @@ import type { Hive } from '../../actors/hive/hive.js';
 import type { Submitted, TaskDetail, TaskManagementMsg } from '../../actors/task-distributor/messages.js';
 import type { AgentManagementMsg, AgentView } from '../../actors/agent-management/messages.js';
 import type { HiveStatus, SwarmCoordinatorMsg } from '../../actors/swarm-coordinator/messages.js';
+import type { NeuralMsg } from '../../actors/neural-processor/messages.js';
+import type { Analysis } from '../neural/engine.js';
 import { agentToProto, newTaskFromProto, taskToProto, text, type ProtoNewTask } from './convert.js';
 import { toServiceError } from './errors.js';
 
@@ -155,8 +157,11 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
       const s = await d.hive.ask(d.hive.modules.swarm_coordinator, (replyTo: ReplyTo<HiveStatus>): SwarmCoordinatorMsg => ({ type: 'hive.status', replyTo }), timeoutMs);
       return { hive_id: s.hive_id, node_id: s.node_id, ...s.metrics };
     }),
-    AnalyzeText: unary(() =>
-      Promise.reject(new HubError('NOT_IMPLEMENTED', 'the neural processor is not enabled in this build: text analysis arrives with the ONNX release')),
-    ),
+    AnalyzeText: unary(async (req, timeoutMs) => {
+      const text = parseAnalyzeText({ text: req['text'] });
+      const [a] = await d.hive.ask(d.hive.modules.neural, (replyTo: ReplyTo<Analysis[]>): NeuralMsg => ({ type: 'neural.analyze', texts: [text], replyTo }), timeoutMs);
+      if (a === undefined) throw new HubError('INTERNAL', 'the neural processor answered nothing');
+      return { capabilities: a.capabilities, priority_hint: a.priority_hint, keywords: a.keywords, tokens: a.tokens, model_name: a.model.name, model_version: a.model.version, cached: a.cached };
+    }),
   };
 }

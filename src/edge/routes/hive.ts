@@ -1,8 +1,10 @@
 /** /api/hive/status, /api/modules (status, restart, reset) and the neural routes (not enabled in this build). */
-import { HubError } from '../../errors/index.js';
 import type { ReplyTo } from '../../runtime/index.js';
 import type { Hive } from '../../../actors/hive/hive.js';
 import type { ModuleOp } from '../../../actors/hive/module-ops.js';
+import type { NeuralMsg } from '../../../actors/neural-processor/messages.js';
+import type { Analysis } from '../../neural/engine.js';
+import { parseAnalyzeBatch, parseAnalyzeText } from '../../domain/index.js';
 import { parseQuery } from '../query.js';
 import type { HiveStatus, SwarmCoordinatorMsg } from '../../../actors/swarm-coordinator/messages.js';
 import { ok } from '../envelope.js';
@@ -12,13 +14,6 @@ import type { EdgeRequest, Router } from '../router.js';
 export type ModuleOpRunner = (node: string | undefined, op: ModuleOp) => Promise<Record<string, unknown>>;
 
 const NODE_QUERY = { node: { kind: 'name' } } as const;
-
-const NEURAL_OFF = (): Promise<never> =>
-  Promise.reject(
-    new HubError('NOT_IMPLEMENTED', 'the neural processor is not enabled in this build: text analysis and agent-fit scoring arrive with the ONNX release; tasks are matched by declared capabilities meanwhile', {
-      details: { module: 'neural' },
-    }),
-  );
 
 export function hiveRoutes(router: Router, hive: Hive, modules: ModuleOpRunner): void {
   router.add('GET', '/api/hive/status', 'Hive-wide counts and rates, modules and nodes (the whole cluster)', async () => {
@@ -36,8 +31,46 @@ export function hiveRoutes(router: Router, hive: Hive, modules: ModuleOpRunner):
   router.add('POST', '/api/modules/:name/restart', 'Restart a module actor; its state is rebuilt from storage (?node=)', op((req) => ({ op: 'restart', name: name(req) })), { query: true });
   router.add('POST', '/api/modules/:name/reset', 'Rebuild a module\'s in-memory state from storage, never deleting a task (?node=)', op((req) => ({ op: 'reset', name: name(req) })), { query: true });
 
-  router.add('POST', '/api/neural/analyze', 'Neural text analysis (answers NOT_IMPLEMENTED until the neural release)', NEURAL_OFF);
-  router.add('GET', '/api/modules/neural/status', 'Neural processor status (NOT_IMPLEMENTED until the neural release)', NEURAL_OFF);
-  router.add('POST', '/api/modules/neural/restart', 'Restart the neural processor (NOT_IMPLEMENTED until the neural release)', NEURAL_OFF);
-  router.add('POST', '/api/modules/neural/clear-cache', 'Clear the neural cache (NOT_IMPLEMENTED until the neural release)', NEURAL_OFF);
+  neuralRoutes(router, hive);
+}
+
+function neural<R>(hive: Hive, build: (replyTo: ReplyTo<R>) => NeuralMsg): Promise<R> {
+  return hive.ask(hive.modules.neural, build);
+}
+
+/** The neural processor: text analysis, and its status, restart, cache and retraining. */
+function neuralRoutes(router: Router, hive: Hive): void {
+  router.add('POST', '/api/neural/analyze', 'Analyse a task text: inferred capabilities with probabilities, priority hint, keywords', async (req) => {
+    const text = parseAnalyzeText(req.body);
+    const [a] = await neural(hive, (replyTo: ReplyTo<Analysis[]>): NeuralMsg => ({ type: 'neural.analyze', texts: [text], replyTo }));
+    return { status: 200, body: ok(a) };
+  });
+  router.add('POST', '/api/neural/analyze/batch', 'Analyse up to 1000 texts in one request', async (req) => {
+    const texts = parseAnalyzeBatch(req.body);
+    const results = await neural(hive, (replyTo: ReplyTo<Analysis[]>): NeuralMsg => ({ type: 'neural.analyze', texts, replyTo }));
+    return { status: 200, body: ok({ results }) };
+  });
+  router.add('GET', '/api/modules/neural/status', 'Neural processor: backend (cpu or cuda), models and versions, cache, inference counts, latency p50/p99, fit retraining', async () => {
+    const status = await neural(hive, (replyTo: ReplyTo<Record<string, unknown>>): NeuralMsg => ({ type: 'neural.status', replyTo }));
+    const module = hive.status().find((m) => m.name === 'neural');
+    return { status: 200, body: ok({ ...status, module }) };
+  });
+  router.add('POST', '/api/modules/neural/restart', 'Restart the neural processor: models are opened again; requests in flight are answered', async () => {
+    hive.restartModule('neural');
+    await hive.ping('neural');
+    const status = await neural(hive, (replyTo: ReplyTo<Record<string, unknown>>): NeuralMsg => ({ type: 'neural.status', replyTo }));
+    return { status: 200, body: ok({ module: 'neural', action: 'restarted', ...statusOf(hive, 'neural'), neural: status }) };
+  });
+  router.add('POST', '/api/modules/neural/clear-cache', 'Empty the neural analysis cache', async () => {
+    const r = await neural(hive, (replyTo: ReplyTo<{ cleared: number }>): NeuralMsg => ({ type: 'neural.clear_cache', replyTo }));
+    return { status: 200, body: ok({ module: 'neural', action: 'cache_cleared', ...r }) };
+  });
+  router.add('POST', '/api/modules/neural/retrain', 'Retrain the agent-fit model now from the recorded outcomes', async () => {
+    const r = await neural(hive, (replyTo: ReplyTo<{ version: number | null; samples: number }>): NeuralMsg => ({ type: 'neural.retrain', replyTo }));
+    return { status: 200, body: ok({ module: 'neural', action: 'retrained', ...r }) };
+  });
+}
+
+function statusOf(hive: Hive, name: string): Record<string, unknown> {
+  return { ...(hive.status().find((m) => m.name === name) ?? {}) };
 }

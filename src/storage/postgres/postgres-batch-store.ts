@@ -75,14 +75,14 @@ export class PostgresBatchStore extends SqlStore {
     const rows = await this.db.all(
       `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, payload,
          attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, deps_pending, created_at, updated_at,
-         lease_owner, lease_expires_at, claimed_at)
+         lease_owner, lease_expires_at, claimed_at, inferred_capabilities)
        SELECT u.id, u.title, u.description, u.type, u.priority, u.rank,
          CASE WHEN u.lease IS NULL THEN 'pending' ELSE 'assigned' END, u.req, u.payload,
          CASE WHEN u.lease IS NULL THEN 0 ELSE 1 END, u.max_attempts, u.timeout_ms, u.run_at,
          CASE WHEN u.lease IS NULL THEN 0 ELSE 1 END, u.key, 0, ?, ?,
-         CASE WHEN u.lease IS NULL THEN NULL ELSE ? END, u.lease, CASE WHEN u.lease IS NULL THEN NULL ELSE ?::timestamptz END
-       FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::jsonb[], ?::jsonb[], ?::int[], ?::int[], ?::timestamptz[], ?::text[], ?::timestamptz[])
-         WITH ORDINALITY AS u(id, title, description, type, priority, rank, req, payload, max_attempts, timeout_ms, run_at, key, lease, n)
+         CASE WHEN u.lease IS NULL THEN NULL ELSE ? END, u.lease, CASE WHEN u.lease IS NULL THEN NULL ELSE ?::timestamptz END, u.inferred
+       FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::jsonb[], ?::jsonb[], ?::int[], ?::int[], ?::timestamptz[], ?::text[], ?::timestamptz[], ?::jsonb[])
+         WITH ORDINALITY AS u(id, title, description, type, priority, rank, req, payload, max_attempts, timeout_ms, run_at, key, lease, inferred, n)
        ORDER BY u.n
        ${this.dialect.idempotencyConflict} DO NOTHING RETURNING id`,
       [
@@ -103,6 +103,7 @@ export class PostgresBatchStore extends SqlStore {
         tasks.map((t) => t.run_at),
         tasks.map((t) => t.idempotency_key),
         leases,
+        tasks.map((t) => toJson(t.inferred_capabilities ?? null)),
       ],
     );
     if (leases.some((l) => l === null) && rows.length > 0) await this.notifyTasks();
@@ -227,5 +228,6 @@ function newTaskRow(id: string, t: NewTask, now: string): Task {
     started_at: null,
     completed_at: null,
     claimed_at: null,
+    inferred_capabilities: t.inferred_capabilities ?? null,
   };
 }

@@ -65,6 +65,7 @@ export function rowToTask(d: Dialect, r: Row): Task {
     started_at: isoOrNull(r['started_at']),
     completed_at: isoOrNull(r['completed_at']),
     claimed_at: isoOrNull(r['claimed_at']),
+    inferred_capabilities: (json(d, r['inferred_capabilities']) as Task['inferred_capabilities'] | undefined) ?? null,
   };
 }
 

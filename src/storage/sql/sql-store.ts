@@ -136,12 +136,12 @@ export class SqlStore implements Store {
     const rows = await tx.all(
       `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, payload,
          attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, deps_pending, created_at, updated_at,
-         lease_owner, lease_expires_at, claimed_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         lease_owner, lease_expires_at, claimed_at, inferred_capabilities)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ${this.dialect.idempotencyConflict} DO NOTHING RETURNING *`,
       [t.id ?? randomUUID(), t.title, t.description, t.type, t.priority, PRIORITY_RANK[t.priority], claimed ? 'assigned' : 'pending', toJson(t.required_capabilities),
         toJson(t.payload), claimed ? 1 : 0, t.max_attempts, t.timeout_ms, t.run_at, claimed ? 1 : 0, t.idempotency_key, depsPending, now, now,
-        claimed ? nodeId : null, claimed ? new Date(Date.now() + (claim?.leaseMs ?? 0)).toISOString() : null, claimed ? now : null],
+        claimed ? nodeId : null, claimed ? new Date(Date.now() + (claim?.leaseMs ?? 0)).toISOString() : null, claimed ? now : null, toJson(t.inferred_capabilities ?? null)],
     );
     const inserted = rows[0];
     if (inserted === undefined) {
