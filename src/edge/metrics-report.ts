@@ -12,6 +12,7 @@ import type { Hive } from '../../actors/hive/hive.js';
 import type { AgentManagementMsg, AgentSummary } from '../../actors/agent-management/messages.js';
 import type { TaskManagementMsg, TaskSummary } from '../../actors/task-distributor/messages.js';
 import type { WsStats } from './ws.js';
+import type { NeuralMsg } from '../../actors/neural-processor/messages.js';
 
 export interface TrendSample {
   timestamp: string;
@@ -70,6 +71,10 @@ export class MetricsReporter {
     const system = this.d.sampler.read();
     const ws = this.d.ws();
     const latency = await this.d.store.ping().catch(() => -1);
+    const neural = await this.d.hive
+      .ask(this.d.hive.modules.neural, (replyTo: ReplyTo<Record<string, unknown>>): NeuralMsg => ({ type: 'neural.status', replyTo }), 1000)
+      .then((s) => ({ available: s['enabled'] === true, ...s }))
+      .catch((err: unknown) => ({ enabled: this.d.config.neural.enabled, available: false, reason: err instanceof Error ? err.message : String(err) }));
     const now = trendOf(system, agents, tasks, ws);
     const first = this.samples[0];
     return {
@@ -79,7 +84,7 @@ export class MetricsReporter {
         task_management: tasks,
         database: { engine: this.d.store.engine, pool: this.d.store.poolStats(), ping_ms: Math.round(latency * 1000) / 1000, reachable: latency >= 0, queries: this.d.store.queryStats() },
         websocket: ws,
-        neural: { enabled: false, available: false, reason: 'the neural processor arrives with the ONNX release' },
+        neural,
         cluster: this.d.cluster?.() ?? { enabled: false, nodes: 1 },
         modules: Object.fromEntries(this.d.hive.status().map((m) => [m.name, { status: m.status, restarts: m.restarts, mailbox_depth: m.mailbox_depth }])),
       },

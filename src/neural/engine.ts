@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { HubConfig } from '../config/index.js';
@@ -202,7 +203,7 @@ export class NeuralEngine {
 
   /** Writes the model where it survives a restart (or a temporary file), atomically. */
   private keep(bytes: Uint8Array): string {
-    const dir = this.o.stateDir ?? path.join(process.env['TMPDIR'] ?? '/tmp', `hub-neural-${process.pid}`);
+    const dir = this.o.stateDir ?? path.join(os.tmpdir(), `hub-neural-${process.pid}`);
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, 'agent-fit.onnx');
     writeFileSync(`${file}.tmp`, bytes);

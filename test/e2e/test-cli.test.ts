@@ -35,7 +35,7 @@ describe('CLI', function () {
   it('--check passes on the embedded store and says so in one line', async () => {
     const r = await runCli(['--check'], hubEnv({ HIVE_DATABASE_DATA_DIR: dataDir('check') }));
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^OK: configuration valid \(.*settings\/default\.toml.*\); database sqlite:.*will be created at start; data directory .* writable\n$/);
+    assert.match(r.stdout, /^OK: configuration valid \(.*settings\/default\.toml.*\); database sqlite:.*will be created at start; data directory .* writable; neural models valid \(task-text v1, agent-fit v1; cpu\)\n$/);
   });
 
   const broken: Array<[string, RegExp[]]> = [
@@ -106,7 +106,7 @@ describe('CLI', function () {
     const body = (await res.json()) as { success: boolean; data: { status: string; modules: Record<string, { status: string }> } };
     assert.equal(body.success, true);
     assert.equal(body.data.status, 'healthy');
-    assert.deepEqual(Object.keys(body.data.modules).sort(), ['agent_management', 'hive', 'swarm_coordinator', 'task_management']);
+    assert.deepEqual(Object.keys(body.data.modules).sort(), ['agent_management', 'hive', 'neural', 'swarm_coordinator', 'task_management']);
     assert.equal(await hub.stop('SIGTERM'), 0);
     const logs = logRecords(hub.output());
     assert.ok(logs.some((l) => l['msg'] === 'stopped'));
@@ -117,7 +117,7 @@ describe('CLI', function () {
     const env = hubEnv({ HIVE_DATABASE_DATA_DIR: dataDir('migrate') });
     const first = await runCli(['migrate'], env);
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /applied migrations 1, 2, 3, 4 to sqlite:/);
+    assert.match(first.stdout, /applied migrations 1, 2, 3, 4, 5 to sqlite:/);
     const second = await runCli(['migrate'], env);
     assert.match(second.stdout, /is up to date/);
   });

@@ -155,15 +155,19 @@ function guideSuite(engine: 'sqlite' | 'postgres'): void {
       await waitFor(async () => (await api.get(`/api/tasks/${t.body.data.id}`)).body.data.status === 'completed', 10_000, 'a task after the restart');
     });
 
-    it('neural routes answer a clear NOT_IMPLEMENTED until the neural release', async () => {
-      for (const [method, p] of [['GET', '/api/modules/neural/status'], ['POST', '/api/modules/neural/restart'], ['POST', '/api/modules/neural/clear-cache']] as const) {
-        const r = await api.call(method, p);
-        assert.equal(r.status, 501, p);
-        assert.equal(r.body.error.code, 'NOT_IMPLEMENTED');
-      }
+    it("neural processing: the guide's status, analyze, restart and clear-cache commands", async () => {
+      const status = JSON.parse(await sh(`curl -s ${url}/api/modules/neural/status`));
+      assert.equal(status.success, true);
+      assert.equal(status.data.backend, 'cpu');
       const analyze = JSON.parse(await sh(`curl -s -X POST ${url}/api/neural/analyze -H "Content-Type: application/json" -d '{"text": "test input"}'`));
-      assert.equal(analyze.error.code, 'NOT_IMPLEMENTED');
-      assert.match(analyze.error.message, /neural processor is not enabled/);
+      assert.equal(analyze.success, true);
+      assert.equal(analyze.data.capabilities.length, 7);
+      assert.equal(analyze.data.model.name, 'task-text');
+      const restart = JSON.parse(await sh(`curl -s -X POST ${url}/api/modules/neural/restart`));
+      assert.equal(restart.data.action, 'restarted');
+      const cleared = JSON.parse(await sh(`curl -s -X POST ${url}/api/modules/neural/clear-cache`));
+      assert.equal(cleared.data.action, 'cache_cleared');
+      assert.equal((await api.get('/api/modules/neural/status')).body.data.cache.size, 0);
     });
 
     it('/metrics/prometheus serves Node and hive_* metrics as Prometheus text', async () => {
