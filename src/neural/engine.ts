@@ -5,7 +5,6 @@
  * to ONNX and swapped in; requests already running finish on the old session).
  * The neural processor actor owns one engine; a restart opens a new one.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +18,7 @@ import { PRIORITY_LABELS } from './dataset.js';
 import { FIT_WIDTH, type FitSample } from './fit-features.js';
 import { loadModel, modelSpecs, type LoadedModel } from './models.js';
 import { agentFitOnnx, readLogisticWeights } from './onnx-export.js';
-import { packFeatures, textFeatures, type TextFeatures } from './text-features.js';
+import { packFeatures, textFeatures, textKey, type TextFeatures } from './text-features.js';
 import { trainLogistic, type LogisticWeights } from './train.js';
 
 export interface Analysis {
@@ -112,14 +111,14 @@ export class NeuralEngine {
   async analyze(text: string): Promise<Analysis> {
     const started = performance.now();
     this.c.analyses++;
-    const key = createHash('sha1').update(text).digest('base64');
-    const hit = this.cache.get(key);
+    const key = this.cache.capacity === 0 ? '' : textKey(text);
+    const hit = key === '' ? undefined : this.cache.get(key);
     if (hit !== undefined) {
       this.latency.record(performance.now() - started);
       return { ...hit, cached: true };
     }
     const out = await this.batcher.submit(textFeatures(text));
-    this.cache.set(key, out);
+    if (key !== '') this.cache.set(key, out);
     this.latency.record(performance.now() - started);
     return { ...out, cached: false };
   }
