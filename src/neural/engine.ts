@@ -6,6 +6,7 @@
  * The neural processor actor owns one engine; a restart opens a new one.
  */
 import { existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -51,9 +52,10 @@ async function chooseBackend(config: HubConfig, log: Logger, probe: string): Pro
   const cudaProvider: ort.InferenceSession.ExecutionProviderConfig = { name: 'cuda', ...(limit > 0 ? { gpuMemLimit: limit * 1024 * 1024 } : {}) };
   let reason: string;
   if (cuda === undefined) reason = 'this onnxruntime-node build has no CUDA execution provider';
+  else if (!cudaLibraryPresent()) reason = 'onnxruntime-node was installed without its CUDA provider library (libonnxruntime_providers_cuda.so)';
   else {
     try {
-      const s = await ort.InferenceSession.create(probe, { executionProviders: [cudaProvider] });
+      const s = await ort.InferenceSession.create(probe, { executionProviders: [cudaProvider], logSeverityLevel: 4 });
       await s.release();
       return { backend: 'cuda', providers: [cudaProvider, 'cpu'], reason: 'gpu_enabled and the CUDA execution provider loaded' };
     } catch (err) {
@@ -62,6 +64,17 @@ async function chooseBackend(config: HubConfig, log: Logger, probe: string): Pro
   }
   log.warn({ module: 'neural', event: 'neural.cpu_fallback' }, `neural: gpu_enabled is true but ${reason}; running on CPU`);
   return { ...cpu, reason };
+}
+
+/** Whether onnxruntime-node's CUDA provider library sits beside its native binding (the install script adds it). */
+function cudaLibraryPresent(): boolean {
+  try {
+    const root = path.dirname(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node')));
+    const bin = path.join(root, 'bin', 'napi-v6', process.platform, process.arch);
+    return existsSync(path.join(bin, 'libonnxruntime_providers_cuda.so')) || existsSync(path.join(bin, 'onnxruntime_providers_cuda.dll'));
+  } catch {
+    return false;
+  }
 }
 
 export class NeuralEngine {

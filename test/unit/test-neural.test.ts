@@ -143,6 +143,50 @@ describe('neural: model contracts', () => {
   });
 });
 
+describe('neural: backend and user models', function () {
+  this.timeout(30_000);
+  let dir: string;
+  before(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'hub-user-models-'))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('gpu_enabled without a CUDA provider runs on CPU with one warning saying why', async () => {
+    const { log, records } = memoryLogger();
+    const engine = await NeuralEngine.open({ config: config({ HIVE_NEURAL_GPU_ENABLED: 'true' }), modelsDir: MODELS_DIR, log });
+    const status = engine.status();
+    assert.equal(status['backend'], 'cpu');
+    assert.match(String(status['backend_reason']), /CUDA/);
+    const warnings = records.filter((r) => r['event'] === 'neural.cpu_fallback');
+    assert.equal(warnings.length, 1);
+    assert.match(String(warnings[0]!['msg']), /gpu_enabled is true but .*running on CPU/);
+    assert.equal((await engine.analyze('Fix the login bug')).capabilities.length, 7);
+    await engine.close();
+  });
+
+  it('runs a user model named in [neural.models.<name>] with its own tensor names mapped', async () => {
+    // A user model: our fit graph with other tensor names, no hub metadata.
+    const onnxProto = (await import('onnx-proto')).default;
+    const m = onnxProto.onnx.ModelProto.decode(agentFitOnnx({ w: new Float32Array([0, 0, 4, 0, 0, 0]), b: -2 }, { kind: 'agent_fit', name: 'x', version: 1 }));
+    m.metadataProps = [];
+    const g = m.graph!;
+    g.input![0]!.name = 'pair';
+    g.output![0]!.name = 'prob';
+    g.node![0]!.input = ['pair', 'W'];
+    g.node![2]!.output = ['prob'];
+    const file = path.join(dir, 'user-fit.onnx');
+    writeFileSync(file, onnxProto.onnx.ModelProto.encode(m).finish());
+    const toml = path.join(dir, 'hub.toml');
+    writeFileSync(toml, `[neural.models.mine]\npath = "${file}"\nkind = "agent_fit"\ninputs = ["pair"]\noutputs = ["prob"]\nlabels = []\n`);
+    const cfg = loadConfig({ configFile: toml, env: { HIVE_ENV: 'test' } });
+    const engine = await NeuralEngine.open({ config: cfg, modelsDir: MODELS_DIR, log: memoryLogger().log });
+    const models = engine.status()['models'] as Array<{ kind: string; path: string; inputs: string[] }>;
+    assert.deepEqual(models.find((x) => x.kind === 'agent_fit'), { kind: 'agent_fit', name: 'user-fit', version: 1, path: file, inputs: ['pair'], outputs: ['prob'] });
+    const p = await engine.fit(new Float32Array([1, 0.5, 1, 0, 0, 0]), 1);
+    assert.ok(Math.abs(p[0]! - 1 / (1 + Math.exp(-2))) < 1e-5);
+    assert.equal(await engine.maybeRetrain(true), undefined, 'a user fit model is not retrained');
+    await engine.close();
+  });
+});
+
 describe('neural: engine', function () {
   this.timeout(30_000);
   let engine: NeuralEngine;
