@@ -4,7 +4,7 @@
  * pg-boss 12 and BullMQ (Redis). Runs each system `runs` times, rotating the
  * order, and compares medians.
  *
- *   npx tsx bench/throughput.ts [--n 50000] [--runs 3] [--only hub,pgboss,graphile,bullmq]
+ *   npx tsx bench/throughput.ts [--n 50000] [--runs 3] [--only hub,hub-no-neural,pgboss,graphile,bullmq]
  */
 import { median } from './lib/pg.js';
 import { runBullmq, runGraphile, runHub, runPgBoss, type RunResult } from './lib/systems.js';
@@ -12,8 +12,15 @@ import { arg, emit } from './lib/cli.js';
 
 const n = Number(arg('n', '50000'));
 const runs = Number(arg('runs', '3'));
-const systems: Record<string, (n: number) => Promise<RunResult>> = { hub: runHub, graphile: runGraphile, pgboss: runPgBoss, bullmq: runBullmq };
-const only = arg('only', Object.keys(systems).join(',')).split(',');
+const systems: Record<string, (n: number) => Promise<RunResult>> = {
+  hub: runHub,
+  // The hub without the neural processor: no capability inference at submission, placement by declared capabilities.
+  'hub-no-neural': (count) => runHub(count, { HIVE_NEURAL_ENABLED: 'false' }),
+  graphile: runGraphile,
+  pgboss: runPgBoss,
+  bullmq: runBullmq,
+};
+const only = arg('only', 'hub,graphile,pgboss,bullmq').split(',');
 
 const samples: Record<string, RunResult[]> = {};
 for (let r = 0; r < runs; r++) {
@@ -28,7 +35,7 @@ for (let r = 0; r < runs; r++) {
 }
 const medians = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v.map((x) => x.tasks_per_s))]));
 const hub = medians['hub'] ?? 0;
-const peers = Object.entries(medians).filter(([k]) => k !== 'hub');
+const peers = Object.entries(medians).filter(([k]) => !k.startsWith('hub'));
 const best = peers.reduce((b, [k, v]) => (v > b[1] ? [k, v] : b), ['none', 0] as [string, number]);
 emit('throughput', {
   n,
