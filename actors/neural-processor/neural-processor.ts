@@ -57,6 +57,10 @@ export function neuralSpec(deps: ModuleDeps): ActorSpec<NeuralMsg, State> {
           if (e === undefined) msg.replyTo.fail(DISABLED());
           else settle(msg.replyTo, Promise.all(msg.texts.map((t) => e.analyze(t))));
           return state;
+        case 'neural.infer':
+          if (e === undefined) msg.replyTo.fail(DISABLED());
+          else settle(msg.replyTo, e.infer(msg.texts, deps.config.neural.inferred_threshold));
+          return state;
         case 'neural.fit':
           if (e === undefined) msg.replyTo.fail(DISABLED());
           else settle(msg.replyTo, e.fit(msg.features, msg.rows));

@@ -4,7 +4,7 @@
  * State: counters and windows since start; every task change is stored before
  * the reply, so a restart or reset never loses a task. Accepts TaskManagementMsg.
  */
-import { sourcesOf, isTerminal, taskHistory, type NewTask, type Task, type TaskStatus } from '../../src/domain/index.js';
+import { sourcesOf, isTerminal, taskHistory, type InferredCapability, type NewTask, type Task, type TaskStatus } from '../../src/domain/index.js';
 import { HubError, assertNever } from '../../src/errors/index.js';
 import { RateWindow, SampleWindow, round2 } from '../../src/metrics/windows.js';
 import type { ActorContext, ActorRef, ActorSpec, ReplyTo } from '../../src/runtime/index.js';
@@ -13,8 +13,6 @@ import type { ModuleDeps } from '../shared/deps.js';
 import { answer } from '../shared/answer.js';
 import type { Redriven, Submitted, TaskDetail, TaskManagementMsg, TaskSummary } from './messages.js';
 import type { NeuralMsg } from '../neural-processor/messages.js';
-import type { Analysis } from '../../src/neural/engine.js';
-import { inferredFrom } from '../../src/neural/evaluate.js';
 
 export interface TaskPeers {
   agents?: ActorRef<AgentManagementMsg>;
@@ -35,10 +33,10 @@ async function inferCapabilities(deps: ModuleDeps, peers: TaskPeers, ctx: Ctx, t
   const open = tasks.filter((t) => t.required_capabilities.length === 0 && t.inferred_capabilities == null && `${t.title} ${t.description}`.trim() !== '');
   if (open.length === 0) return;
   try {
-    const analyses = await ctx.ask(peers.neural, (replyTo: ReplyTo<Analysis[]>): NeuralMsg => ({ type: 'neural.analyze', texts: open.map((t) => `${t.title}. ${t.description}`), replyTo }), INFER_TIMEOUT_MS);
+    const inferred = await ctx.ask(peers.neural, (replyTo: ReplyTo<InferredCapability[][]>): NeuralMsg => ({ type: 'neural.infer', texts: open.map((t) => `${t.title}. ${t.description}`), replyTo }), INFER_TIMEOUT_MS);
     open.forEach((t, i) => {
-      const a = analyses[i];
-      if (a !== undefined) t.inferred_capabilities = inferredFrom(a.capabilities, deps.config.neural.inferred_threshold);
+      const caps = inferred[i];
+      if (caps !== undefined) t.inferred_capabilities = caps;
     });
   } catch (err) {
     deps.log.warn({ err, count: open.length }, `capabilities of ${open.length} tasks not inferred: ${err instanceof Error ? err.message : String(err)}`);

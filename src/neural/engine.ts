@@ -85,7 +85,7 @@ export class NeuralEngine {
   private samplesSinceTrain = 0;
   private fitWeights: LogisticWeights | undefined;
   private retiring: LoadedModel[] = [];
-  private readonly c = { analyses: 0, fit_runs: 0, fit_rows: 0, retrains: 0, retrain_failures: 0, last_retrain_at: '' };
+  private readonly c = { analyses: 0, inferred: 0, fit_runs: 0, fit_rows: 0, retrains: 0, retrain_failures: 0, last_retrain_at: '' };
 
   private constructor(
     private readonly o: NeuralEngineOptions,
@@ -154,6 +154,41 @@ export class NeuralEngine {
       for (let k = 1; k < P; k++) if (pri[i * P + k]! > pri[i * P + best]!) best = k;
       return { capabilities, priority_hint: PRIORITY_LABELS[best]!, keywords: row.keywords, tokens: row.tokens, model: { name: m.name, version: m.version } };
     });
+  }
+
+  /**
+   * The capabilities to record as inferred for each text (task_management's
+   * path): one run per batch_max texts, no cache and no per-text answer object,
+   * so inference costs a submission as little as it can.
+   */
+  async infer(texts: readonly string[], threshold: number): Promise<Array<Array<{ name: string; probability: number }>>> {
+    const m = this.classifier;
+    const L = m.labels.length;
+    const out: Array<Array<{ name: string; probability: number }>> = [];
+    const step = this.o.config.neural.batch_max;
+    for (let i = 0; i < texts.length; i += step) {
+      const rows = texts.slice(i, i + step).map((t) => textFeatures(t, false));
+      const packed = packFeatures(rows);
+      const r = await m.session.run({
+        [m.inputs[0]!]: new ort.Tensor('int32', packed.ids, [rows.length, packed.width]),
+        [m.inputs[1]!]: new ort.Tensor('float32', packed.weights, [rows.length, packed.width]),
+      });
+      const caps = r[m.outputs[0]!]!.data as Float32Array;
+      for (let j = 0; j < rows.length; j++) {
+        let best = 0;
+        const picked: Array<{ name: string; probability: number }> = [];
+        for (let k = 0; k < L; k++) {
+          const p = caps[j * L + k]!;
+          if (p > caps[j * L + best]!) best = k;
+          if (p >= threshold) picked.push({ name: m.labels[k]!, probability: Math.round(p * 10_000) / 10_000 });
+        }
+        // As inferredFrom: at least the most likely one when it reaches half the threshold.
+        if (picked.length === 0 && caps[j * L + best]! >= threshold / 2) picked.push({ name: m.labels[best]!, probability: Math.round(caps[j * L + best]! * 10_000) / 10_000 });
+        out.push(picked.sort((a, b) => b.probability - a.probability));
+      }
+      this.c.inferred += rows.length;
+    }
+    return out;
   }
 
   /** P(success) for each row of pair features ([rows, FIT_WIDTH], row-major). */
@@ -246,7 +281,7 @@ export class NeuralEngine {
       cuda_version: this.o.config.neural.cuda_version,
       models: [this.classifier, this.fitModel].map((m) => ({ kind: m.kind, name: m.name, version: m.version, path: m.path, inputs: m.inputs, outputs: m.outputs, ...(m.kind === 'text_classifier' ? { labels: m.labels } : {}) })),
       cache: { size: this.cache.size, capacity: this.cache.capacity, hits: this.cache.hits, misses: this.cache.misses, hit_rate: round2(this.cache.hits / Math.max(1, this.cache.hits + this.cache.misses)) },
-      inferences: { analyses: this.c.analyses, batches: b.batches, batched_items: b.items, average_batch: round2(b.items / Math.max(1, b.batches)), fit_runs: this.c.fit_runs, fit_rows: this.c.fit_rows },
+      inferences: { analyses: this.c.analyses, inferred_for_tasks: this.c.inferred, batches: b.batches, batched_items: b.items, average_batch: round2(b.items / Math.max(1, b.batches)), fit_runs: this.c.fit_runs, fit_rows: this.c.fit_rows },
       latency_ms: { p50: round2(this.latency.percentile(50)), p99: round2(this.latency.percentile(99)), samples: this.latency.count },
       fit_training: { samples: this.samples.length, since_last: this.samplesSinceTrain, retrains: this.c.retrains, failures: this.c.retrain_failures, last_at: this.c.last_retrain_at || null, version: this.fitModel.version },
     };

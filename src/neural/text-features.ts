@@ -115,7 +115,7 @@ function wordFeatures(word: string): WordFeatures {
  * characters directly (no n-gram strings are built), then the bucket ids are
  * sorted and counted.
  */
-export function textFeatures(text: string): TextFeatures {
+export function textFeatures(text: string, withKeywords = true): TextFeatures {
   const tokens = tokenize(text);
   const content = tokens.filter((t) => !STOPWORDS.has(t));
   let n = 0;
@@ -154,7 +154,7 @@ export function textFeatures(text: string): TextFeatures {
   }
   norm = Math.sqrt(norm) || 1;
   for (let u = 0; u < unique; u++) weights[u]! /= norm;
-  return { ids, weights, tokens: tokens.length, keywords: keywords(content) };
+  return { ids, weights, tokens: tokens.length, keywords: withKeywords ? keywords(content) : [] };
 }
 
 /** A 64-bit hash of a text as a short string key (two 32-bit FNV-1a with different seeds, and the length). */

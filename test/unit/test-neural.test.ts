@@ -208,6 +208,12 @@ describe('neural: engine', function () {
     assert.equal((await engine.analyze('Translate the contract appendix into Spanish')).cached, false);
   });
 
+  it('infers for tasks exactly what the analysis would give at the threshold', async () => {
+    const texts = ['Translate the menu into French', 'Fix the failing build and deploy the service', 'Analyse churn by segment and write a summary', 'hello'];
+    const inferred = await engine.infer(texts, 0.2);
+    for (const [i, t] of texts.entries()) assert.deepEqual(inferred[i], inferredFrom((await engine.analyze(t)).capabilities, 0.2), t);
+  });
+
   it('batches concurrent analyses into few runs', async () => {
     const before = (engine.status()['inferences'] as { batches: number }).batches;
     await Promise.all(Array.from({ length: 200 }, (_, i) => engine.analyze(`distinct text number ${i} about data pipelines`)));
