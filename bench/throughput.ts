@@ -16,6 +16,8 @@ const systems: Record<string, (n: number) => Promise<RunResult>> = {
   hub: runHub,
   // The hub without the neural processor: no capability inference at submission, placement by declared capabilities.
   'hub-no-neural': (count) => runHub(count, { HIVE_NEURAL_ENABLED: 'false' }),
+  'hub-no-fit': (count) => runHub(count, { HIVE_NEURAL_FIT_PLACEMENT: 'false' }),
+  'hub-no-infer': (count) => runHub(count, { HIVE_NEURAL_INFER_CAPABILITIES: 'false' }),
   graphile: runGraphile,
   pgboss: runPgBoss,
   bullmq: runBullmq,

@@ -140,7 +140,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   const deps: ModuleDeps = { config, store, log: moduleLogger(log, 'hive'), nodeId, startedAt, events, runner, handlers, cluster: cluster && clusterView(cluster) };
   const hive = await Hive.start(system, deps);
   if (cluster !== undefined) serveToCluster(cluster, system, hive);
-  if (config.neural.enabled) runner.useFitModel(neuralFitModel(system, hive.modules.neural));
+  if (config.neural.enabled && config.neural.fit_placement) runner.useFitModel(neuralFitModel(system, hive.modules.neural));
   await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({ type: 'agent.ensure_pool', replyTo }));
   const sampler = new SystemSampler(config.performance.memory_limit_mb, config.performance.cpu_cores || os.availableParallelism());
   // The reporter reads WebSocket stats and the hub sends the reporter's metrics: each refers to the other lazily.

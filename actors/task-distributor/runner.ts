@@ -93,6 +93,13 @@ interface Slot {
   running: Map<string, Running>;
   /** Slots promised to submissions being stored right now (direct hand-off). */
   reserved: number;
+  /** Agents with the same profile (local, same executor and capabilities) are interchangeable: the fit model has nothing to choose between them. */
+  profile: string;
+}
+
+function profileOf(agent: Agent): string {
+  const caps = agent.capabilities.map((c) => `${c.name}:${c.proficiency}`).sort().join(',');
+  return agent.kind === 'local' ? `local|${agent.executor ?? ''}|${caps}` : `remote|${agent.id}`;
 }
 
 interface PendingFinish {
@@ -221,9 +228,10 @@ export class TaskRunner {
    */
   setAgent(agent: Agent, handler?: Handler): void {
     const slot = this.slots.get(agent.id);
-    if (slot === undefined) this.slots.set(agent.id, { agent, handler, deque: [], running: new Map(), reserved: 0 });
+    if (slot === undefined) this.slots.set(agent.id, { agent, handler, deque: [], running: new Map(), reserved: 0, profile: profileOf(agent) });
     else {
       slot.agent = agent;
+      slot.profile = profileOf(agent);
       if (handler !== undefined) slot.handler = handler;
       if (agent.paused) this.rehome(slot.deque.splice(0));
     }
@@ -437,15 +445,21 @@ export class TaskRunner {
 
   /**
    * P(success) from the fit model for every (task, capable agent) pair of a
-   * claimed batch, in one inference; undefined without a model, with a single
-   * agent here (nothing to choose), or when the model fails (declared scores then).
+   * claimed batch, in one inference; undefined without a model, when there is
+   * nothing to choose (a single capable agent, or interchangeable ones), or when
+   * the model fails (declared scores then).
    */
   private async scoreFit(tasks: readonly Task[]): Promise<Map<Task, Map<string, number>> | undefined> {
     const model = this.fitModel;
     const slots = [...this.slots.values()].filter((s) => !s.agent.paused);
     if (model === undefined || slots.length < 2 || tasks.length === 0) return undefined;
     const pairs: Array<[Task, Slot]> = [];
-    for (const t of tasks) for (const s of slots) if (missingCapability(s.agent, t.required_capabilities) === undefined) pairs.push([t, s]);
+    for (const t of tasks) {
+      const capable = slots.filter((s) => missingCapability(s.agent, t.required_capabilities) === undefined);
+      // Interchangeable agents only (a pool of one executor): nothing to choose, load decides.
+      if (capable.length < 2 || capable.every((s) => s.profile === capable[0]!.profile)) continue;
+      for (const s of capable) pairs.push([t, s]);
+    }
     if (pairs.length === 0) return undefined;
     const x = new Float32Array(pairs.length * FIT_WIDTH);
     pairs.forEach(([t, s], i) => writeFitFeatures(s.agent, fitCapabilities(t.required_capabilities, t.inferred_capabilities), this.loadOf(s), x, i * FIT_WIDTH));

@@ -29,7 +29,7 @@ const INFER_TIMEOUT_MS = 2000;
  * fails, tasks are stored as they came: inference never fails a submission.
  */
 async function inferCapabilities(deps: ModuleDeps, peers: TaskPeers, ctx: Ctx, tasks: readonly NewTask[]): Promise<void> {
-  if (!deps.config.neural.enabled || peers.neural === undefined) return;
+  if (!deps.config.neural.enabled || !deps.config.neural.infer_capabilities || peers.neural === undefined) return;
   const open = tasks.filter((t) => t.required_capabilities.length === 0 && t.inferred_capabilities == null && `${t.title} ${t.description}`.trim() !== '');
   if (open.length === 0) return;
   try {

@@ -56,7 +56,7 @@ export async function hubStack(env: Record<string, string>, extraHandlers: Recor
   const handlers = new Map(Object.entries({ ...BUILTIN_HANDLERS, ...extraHandlers }));
   const runner = TaskRunner.fromConfig(config, { store, events, log, nodeId: 'bench', handlers });
   const hive = await Hive.start(system, { config, store, log, nodeId: 'bench', startedAt, events, runner, handlers });
-  if (config.neural.enabled) runner.useFitModel(neuralFitModel(system, hive.modules.neural));
+  if (config.neural.enabled && config.neural.fit_placement) runner.useFitModel(neuralFitModel(system, hive.modules.neural));
   runner.start();
   const sampler = new SystemSampler(config.performance.memory_limit_mb, os.availableParallelism());
   const reporter = new MetricsReporter({ config, hive, store, sampler, ws: () => ({ connections: 0, max_connections: 0, accepted_total: 0, refused_total: 0, messages_sent: 0, messages_received: 0, bytes_sent: 0, dropped: 0, errors_sent: 0, subscriptions: { tasks: 0, agents: 0, hive: 0, metrics: 0 } }) });

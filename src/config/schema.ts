@@ -81,6 +81,8 @@ export const SCHEMA = {
     batch_wait_ms: int(0, 1000),
     cache_size: int(0, 10_000_000),
     inferred_threshold: num(0.01, 1),
+    infer_capabilities: bool,
+    fit_placement: bool,
     retrain_interval_seconds: int(1, 86_400),
     retrain_min_samples: int(1, 10_000_000),
     retrain_window: int(10, 10_000_000),

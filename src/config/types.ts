@@ -53,6 +53,8 @@ export interface HubConfig {
     batch_wait_ms: number;
     cache_size: number;
     inferred_threshold: number;
+    infer_capabilities: boolean;
+    fit_placement: boolean;
     retrain_interval_seconds: number;
     retrain_min_samples: number;
     retrain_window: number;
