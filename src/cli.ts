@@ -6,6 +6,11 @@ export const HELP = `Usage: ai-orchestrator-hub [command] [options]
 Commands:
   (none)              start the hub (HTTP edge on [server] port, default 3001)
   migrate             apply pending database migrations and exit
+  users add NAME [--role ROLE ...]   add a user; the password is read from stdin (one line)
+  users passwd NAME                  set a user's password (read from stdin)
+  users list                         list users and their roles
+  users remove NAME                  remove a user and their sessions
+                      roles: admin, operator, viewer, agent (default viewer)
 
 Options:
   --config FILE       extra TOML file, applied after settings/default.toml and settings/$HIVE_ENV.toml
@@ -20,7 +25,9 @@ HIVE_<SECTION>_<KEY> overrides any key (e.g. HIVE_SERVER_PORT=3002); DATABASE_UR
 `;
 
 export interface CliArgs {
-  command: 'serve' | 'migrate';
+  command: 'serve' | 'migrate' | 'users';
+  /** users: the action and its user name. */
+  users?: { action: 'add' | 'passwd' | 'list' | 'remove'; name: string; roles: string[] } | undefined;
   configFile: string | undefined;
   check: boolean;
   port: number | undefined;
@@ -44,19 +51,23 @@ export function parseCli(argv: readonly string[]): CliArgs {
         'log-level': { type: 'string' },
         version: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
+        role: { type: 'string', multiple: true },
       },
     });
   } catch (err) {
     throw new HubError('VALIDATION_FAILED', `${(err as Error).message}; see --help`);
   }
   const { values, positionals } = parsed;
-  if (positionals.length > 1 || (positionals[0] !== undefined && positionals[0] !== 'migrate')) {
+  const users = positionals[0] === 'users' ? parseUsers(positionals.slice(1), values.role ?? []) : undefined;
+  if (users === undefined && (positionals.length > 1 || (positionals[0] !== undefined && positionals[0] !== 'migrate'))) {
     throw new HubError('VALIDATION_FAILED', `unknown command "${positionals.join(' ')}"; see --help`);
   }
+  if (users === undefined && values.role !== undefined) throw new HubError('VALIDATION_FAILED', '--role is an option of `users add`; see --help');
   const port = values.port;
   if (port !== undefined && !/^\d+$/.test(port)) throw new HubError('VALIDATION_FAILED', `--port expects an integer from 0 to 65535, got "${port}"`);
   return {
-    command: positionals[0] === 'migrate' ? 'migrate' : 'serve',
+    command: users !== undefined ? 'users' : positionals[0] === 'migrate' ? 'migrate' : 'serve',
+    users,
     configFile: values.config,
     check: values.check,
     port: port === undefined ? undefined : Number(port),
@@ -64,4 +75,14 @@ export function parseCli(argv: readonly string[]): CliArgs {
     version: values.version,
     help: values.help,
   };
+}
+
+function parseUsers(args: string[], roles: string[]): NonNullable<CliArgs['users']> {
+  const [action, name, ...rest] = args;
+  if (action === 'list' && name === undefined) return { action, name: '', roles: [] };
+  if ((action === 'add' || action === 'passwd' || action === 'remove') && name !== undefined && rest.length === 0) {
+    if (action !== 'add' && roles.length > 0) throw new HubError('VALIDATION_FAILED', `--role is an option of \`users add\`, not of \`users ${action}\``);
+    return { action, name, roles: action === 'add' && roles.length === 0 ? ['viewer'] : roles };
+  }
+  throw new HubError('VALIDATION_FAILED', `users: expected add NAME, passwd NAME, list or remove NAME, got "${args.join(' ')}"; see --help`);
 }

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, formatProblem, loadConfig, packageRoot, type HubConfig } from './config/index.js';
+import { ConfigError, adminPasswordFromEnv, formatProblem, loadConfig, packageRoot, type HubConfig } from './config/index.js';
 import { errorMessage, HubError, toHubError } from './errors/index.js';
 import { createLogger, moduleLogger, type Logger } from './log/logger.js';
 import { HubMetrics } from './metrics/registry.js';
@@ -29,8 +29,9 @@ import type { Agent } from './domain/index.js';
 import type { ReplyTo } from './runtime/index.js';
 import { HELP, parseCli, type CliArgs } from './cli.js';
 import { NeuralEngine } from './neural/engine.js';
+import { AuthService } from './auth/service.js';
 import { MODELS_DIR } from './neural/dataset.js';
-import type { Store } from './storage/index.js';
+import type { Role, Store } from './storage/index.js';
 import { ClusterNode } from '../cluster/node.js';
 import { exposeActor } from '../cluster/remote-ref.js';
 import { isModuleOp, moduleOpRunner, runModuleOp } from '../actors/hive/module-ops.js';
@@ -90,6 +91,53 @@ async function probeNeural(config: HubConfig, log: Logger): Promise<string> {
   return `neural models valid (${models}; ${String(status['backend'])})`;
 }
 
+/** `users add|passwd|list|remove`: passwords come from stdin, never from the command line (it shows in ps and shell history). */
+async function users(config: HubConfig, log: Logger, u: NonNullable<CliArgs['users']>): Promise<number> {
+  prepareDataDir(config.database.data_dir);
+  const store = await openStore(config, log);
+  try {
+    await store.migrate();
+    const auth = new AuthService({ config, store: store.security, log: moduleLogger(log, 'security') });
+    const by = { kind: 'user' as const, id: 'cli', name: `cli:${os.userInfo().username}`, roles: ['admin' as const] };
+    switch (u.action) {
+      case 'list':
+        for (const x of await auth.listUsers()) process.stdout.write(`${x.username}\t${x.roles.join(',')}\t${x.created_at}\n`);
+        return 0;
+      case 'add': {
+        const created = await auth.addUser(u.name, await readPassword(), u.roles as Role[]);
+        await auth.audit('user.created', by.name, null, { username: created.username, roles: created.roles });
+        process.stdout.write(`user ${created.username} added with roles ${created.roles.join(', ')}\n`);
+        return 0;
+      }
+      case 'passwd':
+        await auth.setPassword(u.name, await readPassword());
+        await auth.audit('user.password_set', by.name, null, { username: u.name });
+        process.stdout.write(`password of ${u.name} set\n`);
+        return 0;
+      case 'remove':
+        await auth.removeUser(u.name);
+        await auth.audit('user.removed', by.name, null, { username: u.name });
+        process.stdout.write(`user ${u.name} removed\n`);
+        return 0;
+    }
+  } catch (err) {
+    return fail(err);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The first line of stdin (a terminal or a pipe: `echo "$PW" | ai-orchestrator-hub users add alice`). */
+async function readPassword(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('password: ');
+  let data = '';
+  for await (const chunk of process.stdin) {
+    data += String(chunk);
+    if (data.includes('\n')) break;
+  }
+  return data.split(/\r?\n/)[0] ?? '';
+}
+
 async function migrate(config: HubConfig, log: Logger): Promise<number> {
   prepareDataDir(config.database.data_dir);
   const store = await openStore(config, log);
@@ -105,14 +153,20 @@ async function migrate(config: HubConfig, log: Logger): Promise<number> {
 async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promise<void> {
   const startedAt = new Date();
   const nodeId = config.cluster.node_id;
-  if (!config.security.enabled) log.warn({ module: 'security' }, 'authentication is disabled (security.enabled = false): every route is open; never run like this in production');
-  else log.warn({ module: 'security' }, 'security.enabled is true, but this build has no authentication yet: every route is open');
+  if (!config.security.enabled) log.warn({ module: 'security' }, 'security: authentication is disabled (security.enabled = false): every route is open; never run like this in production');
   const handlers = await loadHandlers(config.agents.executors, process.cwd());
   await probeNeural(config, log);
   prepareDataDir(config.database.data_dir);
   const store = await openStore(config, moduleLogger(log, 'storage'));
   const applied = await store.migrate();
   log.info({ module: 'storage', engine: store.engine, applied }, `store ${describeStore(config)} ready`);
+  const auth = new AuthService({ config, store: store.security, log: moduleLogger(log, 'security') });
+  try {
+    if ((await auth.bootstrap(adminPasswordFromEnv())) === 'admin created') log.warn({ module: 'security', event: 'security.admin_created' }, 'security: first start: user admin created from HIVE_SECURITY_ADMIN_PASSWORD; unset it now');
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const system = new ActorSystem({
     name: 'hive',
     log: moduleLogger(log, 'runtime'),
@@ -160,13 +214,14 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
         : (await reporter.report())['current_metrics'],
   });
   const modules = moduleOpRunner(hive, nodeId, cluster && ((node, op) => cluster.transport.ask(node, 'modules', op)));
-  const router = buildRouter({ config, hive, store, metrics, reporter, nodeId, version: VERSION, startedAt, modules });
+  const router = buildRouter({ config, hive, store, metrics, reporter, nodeId, version: VERSION, startedAt, modules, auth });
   let edge: HttpEdge;
   try {
     edge = await HttpEdge.listen(config.server.host, config.server.port, router, {
       log: moduleLogger(log, 'edge'),
       maxBodyBytes: config.server.max_body_bytes,
       corsOrigins: config.server.cors_origins,
+      authorize: auth.enabled ? (permission, credentials, what) => auth.check(permission, credentials, what) : undefined,
       attach: (app) => ws.attach(app),
       onAnswered: (method, route, status, ms) => {
         metrics.httpRequests.inc({ method, route, status });
@@ -306,6 +361,7 @@ async function run(args: CliArgs): Promise<number | 'serving'> {
   if (args.check) return check(config, log);
   try {
     if (args.command === 'migrate') return await migrate(config, log);
+    if (args.command === 'users' && args.users !== undefined) return await users(config, log, args.users);
     const metrics = new HubMetrics();
     watchProcessErrors(log, metrics);
     await serve(config, log, metrics);

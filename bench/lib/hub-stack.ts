@@ -19,6 +19,7 @@ import { buildRouter } from '../../src/edge/routes/index.js';
 import { MetricsReporter } from '../../src/edge/metrics-report.js';
 import type { Router } from '../../src/edge/router.js';
 import { moduleOpRunner } from '../../actors/hive/module-ops.js';
+import { AuthService } from '../../src/auth/service.js';
 import { neuralFitModel } from '../../actors/neural-processor/fit-model.js';
 import { Hive } from '../../actors/hive/hive.js';
 import { TaskRunner } from '../../actors/task-distributor/runner.js';
@@ -60,7 +61,7 @@ export async function hubStack(env: Record<string, string>, extraHandlers: Recor
   runner.start();
   const sampler = new SystemSampler(config.performance.memory_limit_mb, os.availableParallelism());
   const reporter = new MetricsReporter({ config, hive, store, sampler, ws: () => ({ connections: 0, max_connections: 0, accepted_total: 0, refused_total: 0, messages_sent: 0, messages_received: 0, bytes_sent: 0, dropped: 0, errors_sent: 0, subscriptions: { tasks: 0, agents: 0, hive: 0, metrics: 0 } }) });
-  const router = buildRouter({ config, hive, store, metrics, reporter, nodeId: 'bench', version: 'bench', startedAt, modules: moduleOpRunner(hive, 'bench') });
+  const router = buildRouter({ config, hive, store, metrics, reporter, nodeId: 'bench', version: 'bench', startedAt, modules: moduleOpRunner(hive, 'bench'), auth: new AuthService({ config, store: store.security, log }) });
   await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({ type: 'agent.ensure_pool', replyTo }));
   return {
     config,

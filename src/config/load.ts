@@ -116,6 +116,7 @@ function crossChecks(c: Layer): ConfigProblem[] {
   if (c['cluster']?.['enabled'] === true && c['grpc']?.['enabled'] !== true) {
     problems.push({ source: merged, keyPath: 'cluster.enabled', message: 'cluster mode needs the gRPC server (grpc.enabled = true): nodes talk to each other over it' });
   }
+  if (c['security']?.['enabled'] === true) problems.push(...jwtSecretProblems(c['security']['jwt_secret'], merged));
   const rawUrl = c['database']?.['url'];
   const url = typeof rawUrl === 'string' ? rawUrl : '';
   if (url !== '' && !/^postgres(ql)?:\/\//.test(url)) {
@@ -129,6 +130,24 @@ function crossChecks(c: Layer): ConfigProblem[] {
     });
   }
   return problems;
+}
+
+/** Secrets that ship in documentation and examples: never accepted. */
+const KNOWN_SECRETS = new Set(['your-256-bit-secret-here-change-this-in-production', 'secret', 'changeme', 'change-me', 'jwt_secret', 'your-secret-key']);
+
+/** With security on, the JWT secret must be set, not a known example, and at least 32 bytes. */
+function jwtSecretProblems(value: unknown, source: string): ConfigProblem[] {
+  const secret = typeof value === 'string' ? value : '';
+  const fix = 'generate one with `openssl rand -hex 32` and set [security] jwt_secret or HIVE_SECURITY_JWT_SECRET';
+  if (secret === '') return [{ source, keyPath: 'security.jwt_secret', message: `missing while security.enabled is true; ${fix}` }];
+  if (KNOWN_SECRETS.has(secret.toLowerCase())) return [{ source, keyPath: 'security.jwt_secret', message: `is a published example value, not a secret; ${fix}` }];
+  if (Buffer.byteLength(secret, 'utf8') < 32) return [{ source, keyPath: 'security.jwt_secret', message: `is ${Buffer.byteLength(secret, 'utf8')} bytes; at least 32 are needed; ${fix}` }];
+  return [];
+}
+
+/** The first admin's password for a first start with security on (environment only). */
+export function adminPasswordFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return env['HIVE_SECURITY_ADMIN_PASSWORD'] ?? '';
 }
 
 function deepFreeze<T>(value: T): T {

@@ -101,6 +101,11 @@ export const SCHEMA = {
     jwt_secret: optStr,
     jwt_expiration_hours: num(0.01, 8760),
     refresh_token_expiration_days: num(0.01, 3650),
+    rate_limit_per_second: num(0, 1_000_000),
+    rate_limit_burst: int(1, 10_000_000),
+    login_max_failures: int(1, 1000),
+    login_window_seconds: int(1, 86_400),
+    login_lockout_seconds: int(1, 86_400),
   },
   logging: {
     level: { kind: 'enum', values: LOG_LEVELS },

@@ -68,7 +68,17 @@ export interface HubConfig {
     max_buffered_kb: number;
     broadcast_interval_seconds: number;
   };
-  readonly security: { enabled: boolean; jwt_secret: string; jwt_expiration_hours: number; refresh_token_expiration_days: number };
+  readonly security: {
+    enabled: boolean;
+    jwt_secret: string;
+    jwt_expiration_hours: number;
+    refresh_token_expiration_days: number;
+    rate_limit_per_second: number;
+    rate_limit_burst: number;
+    login_max_failures: number;
+    login_window_seconds: number;
+    login_lockout_seconds: number;
+  };
   readonly logging: { level: LogLevel };
   readonly grpc: { enabled: boolean; port: number; max_message_bytes: number; keepalive_time_ms: number; keepalive_timeout_ms: number; agent_grace_ms: number };
   readonly cluster: {

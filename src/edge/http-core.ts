@@ -8,6 +8,8 @@ import { HubError, errorMessage } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import { failure, ok } from './envelope.js';
 import type { EdgeResponse, Router } from './router.js';
+import { ANONYMOUS_ADMIN, type Credentials, type Principal } from '../auth/service.js';
+import { HTTP_PERMISSIONS, type Permission } from '../auth/permissions.js';
 
 export interface RawRequest {
   method: string;
@@ -15,7 +17,12 @@ export interface RawRequest {
   query: string;
   headers: Readonly<Record<string, string>>;
   body: Buffer;
+  /** The client's address (rate limits and the audit log). */
+  ip?: string;
 }
+
+/** Checks a request against the permission its route needs (src/auth): returns who asks, or throws 401/403/429. */
+export type Authorizer = (permission: Permission, credentials: Credentials, what: string) => Promise<Principal>;
 
 export interface RawResponse {
   status: number;
@@ -26,6 +33,8 @@ export interface RawResponse {
 
 export interface CoreOptions {
   log: Logger;
+  /** Without it every request is the anonymous admin (security disabled). */
+  authorize?: Authorizer | undefined;
   corsOrigins: readonly string[];
   /** Called once per answered request (metrics). */
   onAnswered?: (method: string, route: string, status: number, ms: number) => void;
@@ -67,7 +76,7 @@ const PREFLIGHT: ReadonlyArray<[string, string]> = [
   ['access-control-max-age', '600'],
 ];
 
-async function route(router: Router, raw: RawRequest): Promise<{ reply: EdgeResponse; pattern: string }> {
+async function route(router: Router, raw: RawRequest, authorize: Authorizer | undefined): Promise<{ reply: EdgeResponse; pattern: string }> {
   const match = router.match(raw.method, raw.path);
   if (match === undefined) {
     throw new HubError('NOT_FOUND', `no route ${raw.method} ${raw.path}`, { details: { method: raw.method, path: raw.path } });
@@ -76,12 +85,15 @@ async function route(router: Router, raw: RawRequest): Promise<{ reply: EdgeResp
     const err = new HubError('METHOD_NOT_ALLOWED', `${raw.path} does not accept ${raw.method}; it accepts ${match.allowed.join(', ')}`, { details: { method: raw.method, allowed: match.allowed } });
     throw Object.assign(err, { allow: match.allowed.join(', ') });
   }
+  // Who asks is settled before anything else is read: an unauthorised request learns nothing of its input.
+  const what = `${raw.method} ${match.route.pattern}`;
+  const principal = authorize === undefined ? ANONYMOUS_ADMIN : await authorize(HTTP_PERMISSIONS[what] ?? 'admin', { authorization: raw.headers['authorization'], apiKey: raw.headers['x-api-key'], ip: raw.ip }, what);
   const query = new URLSearchParams(raw.query);
   if (!match.route.query) {
     const first = [...query.keys()][0];
     if (first !== undefined) throw new HubError('VALIDATION_FAILED', `${first}: unknown query parameter; ${raw.method} ${match.route.pattern} takes none`, { details: { field: first } });
   }
-  const reply = await match.route.handler({ method: raw.method, path: raw.path, query, headers: raw.headers, params: match.params, body: parseBody(raw) });
+  const reply = await match.route.handler({ method: raw.method, path: raw.path, query, headers: raw.headers, params: match.params, body: parseBody(raw), principal, ip: raw.ip ?? 'unknown' });
   return { reply, pattern: match.route.pattern };
 }
 
@@ -95,7 +107,7 @@ export async function handleRequest(router: Router, raw: RawRequest, o: CoreOpti
   let headers: Array<[string, string]> = [];
   let body: string;
   try {
-    const r = await route(router, raw);
+    const r = await route(router, raw, o.authorize);
     pattern = r.pattern;
     status = r.reply.status;
     headers = Object.entries(r.reply.headers ?? {});
@@ -113,6 +125,9 @@ export async function handleRequest(router: Router, raw: RawRequest, o: CoreOpti
     else o.log.debug({ path: raw.path, status }, `request refused: ${raw.method} ${raw.path}`);
     const allow = (err as { allow?: unknown }).allow;
     if (typeof allow === 'string') headers.push(['allow', allow]);
+    const retryAfter = (err as { retryAfter?: unknown }).retryAfter;
+    if (typeof retryAfter === 'number') headers.push(['retry-after', String(retryAfter)]);
+    if (status === 401) headers.push(['www-authenticate', 'Bearer realm="ai-orchestrator-hub"']);
     headers.push(['content-type', 'application/json']);
     body = JSON.stringify(f.body);
   }

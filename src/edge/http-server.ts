@@ -92,7 +92,7 @@ function serve(res: uWS.HttpResponse, req: uWS.HttpRequest, router: Router, o: E
   req.forEach((k, v) => (headers[k] = v));
   // uWS request data is valid only until the first await: copy it now.
   const method = req.getMethod().toUpperCase();
-  const raw: Omit<RawRequest, 'body'> = { method, path: req.getUrl(), query: req.getQuery() ?? '', headers };
+  const raw: Omit<RawRequest, 'body'> = { method, path: req.getUrl(), query: req.getQuery() ?? '', headers, ip: Buffer.from(res.getRemoteAddressAsText()).toString() };
   let aborted = false;
   res.onAborted(() => (aborted = true));
   const declared = headers['content-length'] === undefined ? (headers['transfer-encoding'] === undefined ? 0 : -1) : Number(headers['content-length']);

@@ -1,5 +1,6 @@
 /** Routes by method and path pattern (`/api/agents/:id`); static segments win over parameters. */
 import { HubError } from '../errors/index.js';
+import type { Principal } from '../auth/service.js';
 
 export interface EdgeRequest {
   method: string;
@@ -9,6 +10,9 @@ export interface EdgeRequest {
   params: Readonly<Record<string, string>>;
   /** The parsed JSON body; undefined when the request had none. */
   body: unknown;
+  /** Who asks (the anonymous admin when security is disabled). */
+  principal: Principal;
+  ip: string;
 }
 
 export interface EdgeResponse {

@@ -6,6 +6,9 @@
 export const ERROR_CODES = {
   VALIDATION_FAILED: { http: 400, grpc: 3, retryable: false, summary: 'A request field or value is invalid.' },
   CONFIG_INVALID: { http: 500, grpc: 9, retryable: false, summary: 'The configuration failed validation.' },
+  UNAUTHENTICATED: { http: 401, grpc: 16, retryable: false, summary: 'No valid credentials: a missing, malformed, tampered, expired or revoked token or API key, or a wrong password.' },
+  FORBIDDEN: { http: 403, grpc: 7, retryable: false, summary: 'The principal is authenticated but its role does not allow this.' },
+  RATE_LIMITED: { http: 429, grpc: 8, retryable: true, summary: 'Too many requests (or failed logins): retry after the Retry-After seconds.' },
   NOT_FOUND: { http: 404, grpc: 5, retryable: false, summary: 'The route or resource does not exist.' },
   AGENT_NOT_FOUND: { http: 404, grpc: 5, retryable: false, summary: 'No agent has this id.' },
   TASK_NOT_FOUND: { http: 404, grpc: 5, retryable: false, summary: 'No task has this id.' },

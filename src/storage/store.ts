@@ -1,3 +1,4 @@
+import type { SecurityStore } from './sql/security-store.js';
 import type { QueryStats } from './sql/timed-executor.js';
 import type { Agent, AgentKind, AgentState, AgentStats, AgentType, Capability, NewAgent, NewTask, Priority, Task, TaskStatus } from '../domain/index.js';
 
@@ -217,6 +218,9 @@ export interface Store {
   declareMemberDead(nodeId: string, epoch: number, staleBefore: string, byNode: string): Promise<{ released: number; agents: number } | undefined>;
   /** A clean stop: status left. */
   leaveCluster(nodeId: string, epoch: number): Promise<void>;
+
+  /** Users, refresh tokens, API keys and the audit log. */
+  readonly security: SecurityStore;
 }
 
 export const MEMBER_STATUSES = ['joining', 'active', 'suspect', 'dead', 'left'] as const;

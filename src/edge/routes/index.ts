@@ -9,6 +9,8 @@ import type { MetricsReporter } from '../metrics-report.js';
 import { Router } from '../router.js';
 import { agentRoutes } from './agents.js';
 import { hiveRoutes, type ModuleOpRunner } from './hive.js';
+import { authRoutes } from './auth.js';
+import type { AuthService } from '../../auth/service.js';
 import { taskRoutes } from './tasks.js';
 
 export interface RouterDeps {
@@ -22,6 +24,7 @@ export interface RouterDeps {
   startedAt: Date;
   /** Runs a module operation here or on another node (?node=). */
   modules: ModuleOpRunner;
+  auth: AuthService;
 }
 
 export function buildRouter(d: RouterDeps): Router {
@@ -35,5 +38,6 @@ export function buildRouter(d: RouterDeps): Router {
   agentRoutes(router, d.hive);
   taskRoutes(router, d.hive, d.config);
   hiveRoutes(router, d.hive, d.modules);
+  authRoutes(router, d.auth);
   return router;
 }

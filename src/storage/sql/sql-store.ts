@@ -6,6 +6,7 @@ import type { Dialect, Executor } from './executor.js';
 import { rowToAgent, rowToEvent, rowToMember, rowToTask, toJson } from './rows.js';
 import { runMigrations, type Migration } from './migrate.js';
 import { QueryTimer, TimedExecutor, type QueryStats } from './timed-executor.js';
+import { SqlSecurityStore, type SecurityStore } from './security-store.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -30,6 +31,7 @@ export class Where {
 export class SqlStore implements Store {
   private readonly timer = new QueryTimer();
   protected readonly db: Executor;
+  readonly security: SecurityStore;
 
   constructor(
     driver: Executor,
@@ -39,6 +41,7 @@ export class SqlStore implements Store {
     private readonly closeFn: () => Promise<void>,
   ) {
     this.db = new TimedExecutor(driver, this.timer);
+    this.security = new SqlSecurityStore(this.db, dialect);
   }
 
   queryStats(): QueryStats {
