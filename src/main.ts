@@ -30,6 +30,7 @@ import type { ReplyTo } from './runtime/index.js';
 import { HELP, parseCli, type CliArgs } from './cli.js';
 import { NeuralEngine } from './neural/engine.js';
 import { AuthService } from './auth/service.js';
+import { WS_PERMISSIONS } from './auth/permissions.js';
 import { MODELS_DIR } from './neural/dataset.js';
 import type { Role, Store } from './storage/index.js';
 import { ClusterNode } from '../cluster/node.js';
@@ -208,6 +209,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     maxMessageBytes: Math.round(config.websocket.max_message_size_mb * 1_048_576),
     maxBufferedBytes: config.websocket.max_buffered_kb * 1024,
     broadcastSeconds: config.websocket.broadcast_interval_seconds,
+    authorize: auth.enabled ? (credentials) => auth.check(WS_PERMISSIONS['connect'] ?? 'read', credentials, 'WebSocket /ws') : undefined,
     snapshot: async (topic) =>
       topic === 'hive'
         ? hive.ask(hive.modules.swarm_coordinator, (replyTo: ReplyTo<HiveStatus>): SwarmCoordinatorMsg => ({ type: 'hive.status', replyTo }))
@@ -236,7 +238,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   let grpcServer: GrpcServer | undefined;
   if (config.grpc.enabled) {
     try {
-      grpcServer = await GrpcServer.start(config.server.host, { config, hive, events, log: moduleLogger(log, 'grpc'), extraServices: cluster ? [cluster.transport.service()] : [] });
+      grpcServer = await GrpcServer.start(config.server.host, { config, hive, events, auth, log: moduleLogger(log, 'grpc'), extraServices: cluster ? [cluster.transport.service()] : [] });
     } catch (err) {
       edge.close();
       await runner.stop(0);

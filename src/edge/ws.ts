@@ -11,6 +11,9 @@ import uWS from 'uWebSockets.js';
 import { errorMessage } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import { EVENT_TOPICS, type EventBus, type EventTopic, type HubEvent } from '../runtime/index.js';
+import { STATUS_CODES } from 'node:http';
+import type { Credentials, Principal } from '../auth/service.js';
+import { failure } from './envelope.js';
 
 export interface WsOptions {
   bus: EventBus;
@@ -21,6 +24,8 @@ export interface WsOptions {
   maxMessageBytes: number;
   maxBufferedBytes: number;
   broadcastSeconds: number;
+  /** Checks a connection's credentials (security enabled); refusals answer the upgrade with 401/403/429. */
+  authorize?: ((credentials: Credentials) => Promise<Principal>) | undefined;
   /** Current hive status and metrics, sent on subscribe and every broadcastSeconds. */
   snapshot: (topic: 'hive' | 'metrics') => Promise<unknown>;
 }
@@ -80,7 +85,31 @@ export class WsHub {
       compression: uWS.DISABLED,
       upgrade: (res, req, context) => {
         const refused = this.conns.size >= this.o.maxConnections;
-        res.upgrade<Conn>({ id: this.nextId++, topics: new Set(), refused }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+        const key = req.getHeader('sec-websocket-key');
+        const protocol = req.getHeader('sec-websocket-protocol');
+        const extensions = req.getHeader('sec-websocket-extensions');
+        const upgrade = (): void => void res.upgrade<Conn>({ id: this.nextId++, topics: new Set(), refused }, key, protocol, extensions, context);
+        if (this.o.authorize === undefined) return upgrade();
+        // Browsers cannot set headers on a WebSocket: a token or key may come as ?access_token= or ?api_key= too.
+        const query = new URLSearchParams(req.getQuery() ?? '');
+        const token = query.get('access_token');
+        const credentials = {
+          authorization: req.getHeader('authorization') || (token === null ? undefined : `Bearer ${token}`),
+          apiKey: req.getHeader('x-api-key') || (query.get('api_key') ?? undefined),
+          ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+        };
+        let aborted = false;
+        res.onAborted(() => (aborted = true));
+        this.o.authorize(credentials).then(
+          () => {
+            if (!aborted) res.cork(upgrade);
+          },
+          (err: unknown) => {
+            if (aborted) return;
+            const f = failure(err);
+            res.cork(() => void res.writeStatus(`${f.status} ${STATUS_CODES[f.status] ?? ''}`).writeHeader('content-type', 'application/json').end(JSON.stringify(f.body)));
+          },
+        );
       },
       open: (ws) => {
         if (ws.getUserData().refused) {

@@ -13,12 +13,16 @@ import type { Hive } from '../../actors/hive/hive.js';
 import { hiveProto } from './proto.js';
 import { hiveServiceImplementation } from './hive-service.js';
 import { RemoteAgents } from './agent-service.js';
+import { guarded } from './auth.js';
+import type { AuthService } from '../auth/service.js';
 
 export interface GrpcDeps {
   config: HubConfig;
   hive: Hive;
   events: EventBus;
   log: Logger;
+  /** Checks every RPC's permission (security enabled). */
+  auth?: AuthService | undefined;
   /** More services on the same port (the cluster transport). */
   extraServices?: ReadonlyArray<{ definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation }>;
 }
@@ -42,8 +46,8 @@ export class GrpcServer {
       'grpc.keepalive_permit_without_calls': 1,
     });
     const remoteAgents = new RemoteAgents({ hive: d.hive, log: d.log, graceMs: g.agent_grace_ms, pingMs: g.keepalive_time_ms });
-    server.addService(proto.hiveService, hiveServiceImplementation({ config: d.config, hive: d.hive, events: d.events, log: d.log, remoteInfo: (id) => remoteAgents.info(id) }));
-    server.addService(proto.agentService, { Connect: (stream: grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>) => remoteAgents.connect(stream) });
+    server.addService(proto.hiveService, guarded('HiveService', hiveServiceImplementation({ config: d.config, hive: d.hive, events: d.events, log: d.log, remoteInfo: (id) => remoteAgents.info(id) }), d.auth));
+    server.addService(proto.agentService, guarded('AgentService', { Connect: (stream: grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>) => remoteAgents.connect(stream) }, d.auth));
     for (const x of d.extraServices ?? []) server.addService(x.definition, x.implementation);
     const health = new HealthImplementation({ '': 'SERVING', 'hive.v1.HiveService': 'SERVING', 'hive.v1.AgentService': 'SERVING' });
     health.addToServer(server);

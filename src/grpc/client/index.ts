@@ -37,6 +37,28 @@ function unaryCall<T>(client: grpc.Client, method: string, req: Msg, deadlineMs:
   return new Promise((resolve, reject) => fn.call(client, req, { deadline: Date.now() + deadlineMs }, (err, value) => (err ? reject(err) : resolve(value))));
 }
 
+/** Credentials for a hub with security on: an API key, or an access token from POST /auth/login. */
+export interface HubAuth {
+  apiKey?: string | undefined;
+  token?: string | undefined;
+}
+
+/** Adds the credentials to every call's metadata. */
+function authInterceptor(auth: HubAuth): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        if (auth.apiKey !== undefined) metadata.set('x-api-key', auth.apiKey);
+        if (auth.token !== undefined) metadata.set('authorization', `Bearer ${auth.token}`);
+        next(metadata, listener);
+      },
+    });
+}
+
+function clientOptions(auth: HubAuth | undefined): grpc.ClientOptions {
+  return auth === undefined || (auth.apiKey === undefined && auth.token === undefined) ? {} : { interceptors: [authInterceptor(auth)] };
+}
+
 export class HiveClient {
   private readonly client: grpc.Client;
 
@@ -44,8 +66,9 @@ export class HiveClient {
     address: string,
     private readonly deadlineMs = 10_000,
     credentials = grpc.credentials.createInsecure(),
+    auth?: HubAuth,
   ) {
-    this.client = new (hiveProto().HiveServiceClient)(address, credentials);
+    this.client = new (hiveProto().HiveServiceClient)(address, credentials, clientOptions(auth));
   }
 
   submitTask(task: TaskInput): Promise<{ task: Msg; created: boolean }> {
@@ -112,6 +135,8 @@ export interface AgentOptions {
   /** Delay before reconnecting after the stream breaks, ms. */
   reconnectMs?: number;
   heartbeatMs?: number;
+  /** Credentials when the hub has security on (an API key with role agent, usually). */
+  auth?: HubAuth;
   /**
    * A resume token from an earlier process of this agent (RunningAgent.resumeToken):
    * inside the hub's grace the new process takes over that agent and gets its
@@ -136,7 +161,7 @@ export interface RunningAgent {
 
 /** Runs a remote agent until stop(). A handler's thrown error with `retryable: true` asks for a retry. */
 export function runAgent(handler: AgentHandler, o: AgentOptions): RunningAgent {
-  const client = new (hiveProto().AgentServiceClient)(o.address, grpc.credentials.createInsecure());
+  const client = new (hiveProto().AgentServiceClient)(o.address, grpc.credentials.createInsecure(), clientOptions(o.auth));
   const running = new Map<string, AbortController>();
   let stream: grpc.ClientDuplexStream<Msg, Msg> | undefined;
   let token = o.resumeToken ?? '';
