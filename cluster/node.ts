@@ -3,6 +3,7 @@
  * detection), the transport to the other nodes, and event forwarding, so that
  * observers on any node see every node's task, agent and hive events.
  */
+import { createHash } from 'node:crypto';
 import type { HubConfig } from '../src/config/index.js';
 import { HubError } from '../src/errors/index.js';
 import type { Logger } from '../src/log/logger.js';
@@ -64,6 +65,7 @@ export class ClusterNode {
       askTimeoutMs: c.ask_timeout_ms,
       maxMessageBytes: o.config.grpc.max_message_bytes,
       keepaliveMs: o.config.grpc.keepalive_time_ms,
+      clusterKey: o.config.security.enabled ? createHash('sha256').update(`hive-cluster:${o.config.security.jwt_secret}`).digest('hex') : undefined,
     });
     this.prober = new Prober(c.probe_timeout_ms);
     this.transport.expose('events', (payload, ctx) => this.receiveEvents(payload, ctx.sender));

@@ -9,6 +9,7 @@
  * stream is dialled again with backoff (100 ms doubling to 5 s); asks waiting
  * on it fail at once with NODE_UNREACHABLE.
  */
+import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { HubError, errorMessage, isErrorCode, toHubError } from '../src/errors/index.js';
 import type { Logger } from '../src/log/logger.js';
@@ -48,6 +49,8 @@ export interface TransportOptions {
   askTimeoutMs: number;
   maxMessageBytes: number;
   keepaliveMs: number;
+  /** With security on: the shared key every node presents (x-hive-cluster-key), derived from the JWT secret. */
+  clusterKey?: string | undefined;
 }
 
 export interface PeerStats {
@@ -292,7 +295,9 @@ export class NodeTransport {
       'grpc.keepalive_permit_without_calls': 1,
     });
     link.client = client;
-    const stream = (client as unknown as { Link: () => grpc.ClientDuplexStream<Frame, Frame> }).Link();
+    const metadata = new grpc.Metadata();
+    if (this.o.clusterKey !== undefined) metadata.set('x-hive-cluster-key', this.o.clusterKey);
+    const stream = (client as unknown as { Link: (m: grpc.Metadata) => grpc.ClientDuplexStream<Frame, Frame> }).Link(metadata);
     let ended = false;
     stream.on('data', (f: Frame) => {
       if (f.hello !== undefined) {
@@ -322,6 +327,11 @@ export class NodeTransport {
   }
 
   private accept(stream: grpc.ServerDuplexStream<Frame, Frame>): void {
+    if (this.o.clusterKey !== undefined && !sameKey(stream.metadata.get('x-hive-cluster-key')[0], this.o.clusterKey)) {
+      this.o.log.warn({ module: 'security', event: 'security.cluster_link_refused', peer: stream.getPeer() }, 'security: a cluster link without the right cluster key was refused');
+      stream.destroy(Object.assign(new Error('cluster link refused: wrong or missing x-hive-cluster-key'), { code: grpc.status.UNAUTHENTICATED }));
+      return;
+    }
     let link: PeerLink | undefined;
     stream.on('data', (f: Frame) => {
       if (link === undefined) {
@@ -407,6 +417,11 @@ export class NodeTransport {
       p.reject(new HubError(f.code !== undefined && isErrorCode(f.code) ? f.code : 'INTERNAL', f.message ?? `node ${e.sender} failed`, f.details ? { details: f.details } : {}));
     }
   }
+}
+
+function sameKey(given: unknown, expected: string): boolean {
+  if (typeof given !== 'string' || given.length !== expected.length) return false;
+  return timingSafeEqual(Buffer.from(given), Buffer.from(expected));
 }
 
 function encode(payload: unknown): Buffer {

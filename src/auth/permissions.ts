@@ -57,7 +57,7 @@ export const HTTP_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'GET /api/tasks/:id': 'read',
   'POST /api/tasks/:id/cancel': 'tasks.write',
   'POST /api/tasks/:id/retry': 'tasks.write',
-  'POST /api/tasks/:id/assign': 'tasks.write',
+  'POST /api/tasks/assign': 'tasks.write',
   'GET /api/hive/status': 'read',
   'GET /api/modules': 'read',
   'GET /api/modules/:name/status': 'read',
