@@ -16,6 +16,7 @@ import type { Hive } from '../../actors/hive/hive.js';
 import type { AgentManagementMsg, AgentView } from '../../actors/agent-management/messages.js';
 import { TaskFailure, type ExecutorContext, type ExecutorTask, type Handler } from '../../actors/agent/executors.js';
 import { parseJsonField, text } from './convert.js';
+import { isMalformed, malformedError } from './malformed.js';
 
 type Stream = grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>;
 
@@ -161,6 +162,7 @@ export class RemoteAgents {
     const ping = setInterval(() => stream.write({ ping: { sent_at_ms: Date.now() } }), this.d.pingMs);
     ping.unref();
     stream.on('data', (m: Record<string, unknown>) => {
+      if (isMalformed(m)) return reject(3, 'VALIDATION_FAILED', malformedError(m).message);
       const kind = m['msg'];
       if (agent === undefined) {
         if (kind !== 'register' || registering) return reject(9, 'INVALID_STATE', registering ? 'wait for Registered before sending more' : 'the first message must be Register');

@@ -14,6 +14,7 @@ import type { NeuralMsg } from '../../actors/neural-processor/messages.js';
 import type { Analysis } from '../neural/engine.js';
 import { agentToProto, newTaskFromProto, taskToProto, text, type ProtoNewTask } from './convert.js';
 import { toServiceError } from './errors.js';
+import { isMalformed, malformedError } from './malformed.js';
 
 export interface HiveServiceDeps {
   config: HubConfig;
@@ -40,6 +41,10 @@ export function remainingMs(call: { getDeadline(): grpc.Deadline }): number {
  */
 export function unary(fn: (req: Record<string, unknown>, timeoutMs: number | undefined) => Promise<unknown>): Unary {
   return (call, callback) => {
+    if (isMalformed(call.request)) {
+      callback(toServiceError(malformedError(call.request)));
+      return;
+    }
     const left = remainingMs(call);
     if (left <= 0) {
       callback(toServiceError(new HubError('DEADLINE_EXCEEDED', 'the call arrived after its deadline; nothing was done')));
@@ -116,6 +121,11 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
       return taskToProto(await tasks((replyTo: ReplyTo<Task>): TaskManagementMsg => ({ type: 'task.cancel', id, reason: r || 'cancelled by request', replyTo }), timeoutMs));
     }),
     WatchTasks: (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
+      if (isMalformed(call.request)) {
+        const e = toServiceError(malformedError(call.request));
+        call.destroy(Object.assign(new Error(e.details ?? 'malformed'), e));
+        return;
+      }
       const types = new Set((call.request['types'] as string[] | undefined) ?? []);
       const ids = new Set(((call.request['task_ids'] as string[] | undefined) ?? []).map((x) => x.toLowerCase()));
       const unsubscribe = d.events.subscribe((e) => {

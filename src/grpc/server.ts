@@ -14,6 +14,7 @@ import { hiveProto } from './proto.js';
 import { hiveServiceImplementation } from './hive-service.js';
 import { RemoteAgents } from './agent-service.js';
 import { guarded } from './auth.js';
+import { tolerant } from './malformed.js';
 import type { AuthService } from '../auth/service.js';
 
 export interface GrpcDeps {
@@ -46,8 +47,8 @@ export class GrpcServer {
       'grpc.keepalive_permit_without_calls': 1,
     });
     const remoteAgents = new RemoteAgents({ hive: d.hive, log: d.log, graceMs: g.agent_grace_ms, pingMs: g.keepalive_time_ms });
-    server.addService(proto.hiveService, guarded('HiveService', hiveServiceImplementation({ config: d.config, hive: d.hive, events: d.events, log: d.log, remoteInfo: (id) => remoteAgents.info(id) }), d.auth));
-    server.addService(proto.agentService, guarded('AgentService', { Connect: (stream: grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>) => remoteAgents.connect(stream) }, d.auth));
+    server.addService(tolerant(proto.hiveService), guarded('HiveService', hiveServiceImplementation({ config: d.config, hive: d.hive, events: d.events, log: d.log, remoteInfo: (id) => remoteAgents.info(id) }), d.auth));
+    server.addService(tolerant(proto.agentService), guarded('AgentService', { Connect: (stream: grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>) => remoteAgents.connect(stream) }, d.auth));
     for (const x of d.extraServices ?? []) server.addService(x.definition, x.implementation);
     const health = new HealthImplementation({ '': 'SERVING', 'hive.v1.HiveService': 'SERVING', 'hive.v1.AgentService': 'SERVING' });
     health.addToServer(server);

@@ -102,7 +102,7 @@ export function taskRoutes(router: Router, hive: Hive, config: HubConfig): void 
   });
 
   router.add('POST', '/api/tasks/redrive', 'Put dead (or failed) tasks back to pending: the ids given, or the oldest limit', async (req) => {
-    const input = object(req.body ?? {}, ['status', 'ids', 'limit']);
+    const input = object(req.body === undefined ? {} : req.body, ['status', 'ids', 'limit']);
     const status = input['status'] ?? 'dead';
     if (status !== 'dead' && status !== 'failed') throw invalid('status', `expected "dead" or "failed", got ${JSON.stringify(status)}`);
     let ids: string[] | undefined;
@@ -117,7 +117,7 @@ export function taskRoutes(router: Router, hive: Hive, config: HubConfig): void 
   });
 
   router.add('POST', '/api/tasks/assign', 'Assign a pending task to a local agent by hand (debugging)', async (req) => {
-    const input = object(req.body ?? {}, ['task_id', 'agent_id']);
+    const input = object(req.body === undefined ? {} : req.body, ['task_id', 'agent_id']);
     const taskId = uuidField(input, 'task_id');
     const agentId = uuidField(input, 'agent_id');
     const task = await ask((replyTo: ReplyTo<Task>): TaskManagementMsg => ({ type: 'task.assign', taskId, agentId, replyTo }));
