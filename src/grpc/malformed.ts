@@ -33,5 +33,5 @@ export function tolerant(def: grpc.ServiceDefinition): grpc.ServiceDefinition {
       },
     };
   }
-  return out as grpc.ServiceDefinition;
+  return out;
 }

@@ -162,7 +162,7 @@ describe('fuzz: hostile input never crashes, hangs or changes the hub', function
         const ws = new WebSocket(`ws://127.0.0.1:${hub.port}/ws?api_key=${adminKey}`);
         const events: any[] = [];
         const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
-        ws.on('message', (d) => events.push(JSON.parse(String(d))));
+        ws.on('message', (d) => events.push(JSON.parse((d as Buffer).toString())));
         ws.on('open', () => resolve({ ws, events, closed }));
         ws.on('error', reject);
       });

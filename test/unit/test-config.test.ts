@@ -82,7 +82,7 @@ describe('configuration', () => {
   });
 
   it('loads settings/production.toml', () => {
-    const c = loadConfig({ env: { HIVE_ENV: 'production' } });
+    const c = loadConfig({ env: { HIVE_ENV: 'production', HIVE_SECURITY_JWT_SECRET: 'p'.repeat(64) } });
     assert.equal(c.security.enabled, true);
     assert.match(c.database.url, /^postgres:\/\/ai_orchestrator@localhost:5432\/hive_db$/);
   });
@@ -100,7 +100,7 @@ describe('configuration', () => {
   it("keeps the guide's appended `port = 3002` inside [server] of production.toml", () => {
     const prod = readFileSync(path.join(ROOT, 'settings/production.toml'), 'utf8');
     const f = file('prod-appended.toml', `${prod}port = 3002\n`);
-    assert.equal(loadConfig({ env: { HIVE_ENV: 'production' }, configFile: f }).server.port, 3002);
+    assert.equal(loadConfig({ env: { HIVE_ENV: 'production', HIVE_SECURITY_JWT_SECRET: 'p'.repeat(64) }, configFile: f }).server.port, 3002);
   });
 
   it('documents every schema key in docs/configuration.md and settings/default.toml', () => {
