@@ -2,8 +2,10 @@
 
 Stubs: python3 -m grpc_tools.protoc -I proto --python_out=examples/python/gen --grpc_python_out=examples/python/gen proto/hive/v1/hive.proto
 Run:   PYTHONPATH=examples/python/gen python3 examples/python/agent.py 127.0.0.1:50051 [max_tasks]
+       (with security on: HIVE_API_KEY=hive_... an API key of role agent)
 """
 import json
+import os
 import queue
 import sys
 
@@ -24,7 +26,8 @@ def main(address: str, max_tasks: int) -> None:
             yield message
 
     done = 0
-    for message in stub.Connect(requests()):
+    key = os.environ.get("HIVE_API_KEY")
+    for message in stub.Connect(requests(), metadata=[("x-api-key", key)] if key else None):
         kind = message.WhichOneof("msg")
         if kind == "registered":
             print("REGISTERED", message.registered.agent_id, flush=True)
