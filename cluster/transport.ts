@@ -329,14 +329,14 @@ export class NodeTransport {
   private accept(stream: grpc.ServerDuplexStream<Frame, Frame>): void {
     if (this.o.clusterKey !== undefined && !sameKey(stream.metadata.get('x-hive-cluster-key')[0], this.o.clusterKey)) {
       this.o.log.warn({ module: 'security', event: 'security.cluster_link_refused', peer: stream.getPeer() }, 'security: a cluster link without the right cluster key was refused');
-      stream.destroy(Object.assign(new Error('cluster link refused: wrong or missing x-hive-cluster-key'), { code: grpc.status.UNAUTHENTICATED }));
+      stream.emit('error', Object.assign(new Error('cluster link refused: wrong or missing x-hive-cluster-key'), { code: grpc.status.UNAUTHENTICATED }));
       return;
     }
     let link: PeerLink | undefined;
     stream.on('data', (f: Frame) => {
       if (link === undefined) {
         if (f.hello === undefined || f.hello.node_id === '' || this.closed) {
-          stream.destroy(Object.assign(new Error('the first frame must be Hello with a node id'), { code: grpc.status.INVALID_ARGUMENT }));
+          stream.emit('error', Object.assign(new Error('the first frame must be Hello with a node id'), { code: grpc.status.INVALID_ARGUMENT }));
           return;
         }
         link = this.link(f.hello.node_id);

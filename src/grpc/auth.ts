@@ -34,7 +34,8 @@ export function guarded(service: string, impl: grpc.UntypedServiceImplementation
         (err: unknown) => {
           const e = toServiceError(err);
           if (callback !== undefined) callback(e);
-          else (call as unknown as { destroy(err: Error): void }).destroy(Object.assign(new Error(e.details ?? 'refused'), e));
+          // Streams end with a status by emitting it as an error (grpc-js turns it into the call's status).
+          else (call as unknown as { emit(event: 'error', err: Error): void }).emit('error', Object.assign(new Error(e.details ?? 'refused'), e));
         },
       );
     };

@@ -123,7 +123,7 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
     WatchTasks: (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
       if (isMalformed(call.request)) {
         const e = toServiceError(malformedError(call.request));
-        call.destroy(Object.assign(new Error(e.details ?? 'malformed'), e));
+        call.emit('error', Object.assign(new Error(e.details ?? 'malformed'), e));
         return;
       }
       const types = new Set((call.request['types'] as string[] | undefined) ?? []);
@@ -135,7 +135,7 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
         // A watcher that does not read is cut off rather than buffered without bound.
         if (call.writableLength > WATCH_BUFFER_BYTES) {
           end();
-          call.destroy(Object.assign(new Error('the watcher is too slow: more than 4 MiB of events unread'), { code: grpc.status.RESOURCE_EXHAUSTED }));
+          call.emit('error', Object.assign(new Error('the watcher is too slow: more than 4 MiB of events unread'), { code: grpc.status.RESOURCE_EXHAUSTED }));
           return;
         }
         call.write({ type: e.type, task: taskToProto(task), timestamp: e.timestamp });

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import WebSocket from 'ws';
-import { HTTP_PERMISSIONS, allows } from '../../src/auth/permissions.js';
+import { GRPC_PERMISSIONS, HTTP_PERMISSIONS, allows } from '../../src/auth/permissions.js';
 import { HiveClient, runAgent } from '../../src/grpc/client/index.js';
 import type { Role } from '../../src/storage/index.js';
 import { ROOT, hubEnv, runCli, startHub, type RunningHub } from '../helpers/cli.js';
@@ -116,6 +116,48 @@ describe('security (enabled)', function () {
     const agent = runAgent(() => 'done', { address: grpcAddress, name: 'keyed-agent', capabilities: [{ name: 'secure', proficiency: 1 }], auth: { apiKey: keys.agent } });
     assert.match(await agent.registered, /^[0-9a-f-]{36}$/);
     await agent.stop();
+  });
+
+  it('walks every gRPC method of the permission table with every role', async () => {
+    const proto = (await import('../../src/grpc/proto.js')).hiveProto();
+    const requests: Record<string, Record<string, unknown>> = {
+      SubmitTask: { task: { title: '' } },
+      SubmitTasks: { tasks: [] },
+      GetTask: { id: 'nope' },
+      ListTasks: {},
+      CancelTask: { id: 'nope' },
+      ListAgents: {},
+      GetHiveStatus: {},
+      AnalyzeText: { text: '' },
+    };
+    for (const [entry, permission] of Object.entries(GRPC_PERMISSIONS)) {
+      const [service, method] = entry.split('/') as [string, string];
+      for (const role of [undefined, 'admin', 'operator', 'viewer', 'agent'] as const) {
+        const meta = new grpc.Metadata();
+        if (role !== undefined) meta.set('x-api-key', keys[role]!);
+        const code = await new Promise<number>((resolve) => {
+          if (service === 'AgentService') {
+            const c = new proto.AgentServiceClient(grpcAddress, grpc.credentials.createInsecure()) as any;
+            const stream = c.Connect(meta);
+            stream.on('data', () => (stream.cancel(), resolve(0)));
+            stream.on('error', (e: grpc.ServiceError) => resolve(e.code === grpc.status.CANCELLED ? 0 : e.code));
+            stream.write({ register: { name: `walk-${role ?? 'nobody'}`, max_concurrency: 1 } });
+            return;
+          }
+          const c = new proto.HiveServiceClient(grpcAddress, grpc.credentials.createInsecure()) as any;
+          if (method === 'WatchTasks') {
+            const call = c.WatchTasks({}, meta, { deadline: Date.now() + 300 });
+            call.on('data', () => undefined);
+            call.on('error', (e: grpc.ServiceError) => resolve(e.code === grpc.status.DEADLINE_EXCEEDED ? 0 : e.code));
+            return;
+          }
+          c[method](requests[method] ?? {}, meta, (e: grpc.ServiceError | null) => resolve(e === null ? 0 : e.code));
+        });
+        const expected = role === undefined ? grpc.status.UNAUTHENTICATED : allows([role], permission) ? 'pass' : grpc.status.PERMISSION_DENIED;
+        if (expected === 'pass') assert.ok(code !== grpc.status.UNAUTHENTICATED && code !== grpc.status.PERMISSION_DENIED, `${entry} as ${role}: ${code}`);
+        else assert.equal(code, expected, `${entry} as ${role ?? 'nobody'}`);
+      }
+    }
   });
 
   it('accepts /ws with a token or key (header or query) and refuses it without', async () => {

@@ -97,7 +97,7 @@ describe('fuzz: hostile input never crashes, hangs or changes the hub', function
 
   before(async () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-fuzz-'));
-    hub = await startHub([], hubEnv({ HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_SECURITY_ENABLED: 'true', HIVE_SECURITY_JWT_SECRET: SECRET, HIVE_SECURITY_ADMIN_PASSWORD: 'fuzz admin password', HIVE_AGENTS_DEFAULT_POOL_SIZE: '2', HIVE_SERVER_MAX_BODY_BYTES: '65536', HIVE_WEBSOCKET_MAX_MESSAGE_SIZE_MB: '0.01', HIVE_SECURITY_LOGIN_MAX_FAILURES: '1000' }));
+    hub = await startHub([], hubEnv({ HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_SECURITY_ENABLED: 'true', HIVE_SECURITY_JWT_SECRET: SECRET, HIVE_SECURITY_ADMIN_PASSWORD: 'fuzz admin password', HIVE_AGENTS_DEFAULT_POOL_SIZE: '2', HIVE_SERVER_MAX_BODY_BYTES: '65536', HIVE_WEBSOCKET_MAX_MESSAGE_SIZE_MB: '0.01', HIVE_SECURITY_LOGIN_MAX_FAILURES: '1000', HIVE_GRPC_MAX_MESSAGE_BYTES: '65536' }));
     api = client(hub.port);
     grpcAddress = `127.0.0.1:${/"grpc_port":(\d+)/.exec(hub.output())![1]}`;
     const token = (await api.post('/auth/login', { username: 'admin', password: 'fuzz admin password' })).body.data.access_token;
@@ -252,6 +252,16 @@ describe('fuzz: hostile input never crashes, hangs or changes the hub', function
     await Promise.all(Array.from({ length: 8 }, async () => {
       while (next < calls.length) await calls[next++]!();
     }));
+    // A message over [grpc] max_message_bytes is refused before it is read.
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((resolve) =>
+        hive.SubmitTask({ task: { title: 'big', payload_json: JSON.stringify('z'.repeat(70_000 + i)) } }, meta, (err: grpc.ServiceError | null) => {
+          assert.equal(err?.code, grpc.status.RESOURCE_EXHAUSTED);
+          answers.grpc++;
+          resolve();
+        }),
+      );
+    }
     hive.close();
     raw.close();
     assert.deepEqual(await snapshot(), before);

@@ -23,8 +23,8 @@ async function listen(transport: NodeTransport, port = 0): Promise<{ server: grp
   return { server, port: bound };
 }
 
-async function peer(nodeId: string, o: { queueMax?: number; askTimeoutMs?: number } = {}): Promise<Peer> {
-  const transport = new NodeTransport({ nodeId, log: memoryLogger().log, batchMax: 100, queueMax: o.queueMax ?? 10_000, askTimeoutMs: o.askTimeoutMs ?? 2000, maxMessageBytes: 4 << 20, keepaliveMs: 10_000 });
+async function peer(nodeId: string, o: { queueMax?: number; askTimeoutMs?: number; clusterKey?: string } = {}): Promise<Peer> {
+  const transport = new NodeTransport({ nodeId, log: memoryLogger().log, batchMax: 100, queueMax: o.queueMax ?? 10_000, askTimeoutMs: o.askTimeoutMs ?? 2000, maxMessageBytes: 4 << 20, keepaliveMs: 10_000, clusterKey: o.clusterKey });
   return { transport, ...(await listen(transport)) };
 }
 
@@ -119,6 +119,26 @@ describe('cluster transport', function () {
     await new Promise((r) => setTimeout(r, 50));
     b.server.forceShutdown();
     await assert.rejects(pending, (e: HubError) => e.code === 'NODE_UNREACHABLE');
+  });
+
+  it('with security on, links only nodes that present the same cluster key', async () => {
+    const x = await peer('x', { clusterKey: 'k1' });
+    const y = await peer('y', { clusterKey: 'k2' });
+    const z = await peer('z', { clusterKey: 'k1' });
+    try {
+      x.transport.setPeers([addr('x', x), addr('y', y), addr('z', z)]);
+      y.transport.setPeers([addr('x', x), addr('y', y)]);
+      z.transport.setPeers([addr('x', x), addr('z', z)]);
+      await waitFor(() => x.transport.connectedPeers().includes('z'), 5000, 'x and z to link');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(!x.transport.connectedPeers().includes('y'), 'y has another key: refused');
+      assert.ok(x.transport.stats().peers.find((p) => p.node_id === 'y')!.reconnects >= 1);
+    } finally {
+      for (const p of [x, y, z]) {
+        p.transport.close();
+        p.server.forceShutdown();
+      }
+    }
   });
 
   it('dials again with backoff after the peer comes back on its port, and forgets peers that left', async () => {
