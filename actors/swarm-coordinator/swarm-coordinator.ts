@@ -64,7 +64,7 @@ async function hiveStatus(deps: ModuleDeps, peers: SwarmPeers, state: State): Pr
   const c = tasks.by_status;
   const uptime = (Date.now() - deps.startedAt.getTime()) / 1000;
   return {
-    hive_id: deps.nodeId, // one node, one hive; the cluster issue gives a cluster-wide id
+    hive_id: deps.nodeId, // one node, one hive; clusterStatus gives the cluster's id
     node_id: deps.nodeId,
     metrics: {
       total_agents: agents.total,

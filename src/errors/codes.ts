@@ -32,7 +32,7 @@ export const ERROR_CODES = {
   STARTUP_FAILED: { http: 500, grpc: 13, retryable: false, summary: 'The hub could not start (port, data directory, database).' },
   METHOD_NOT_ALLOWED: { http: 405, grpc: 12, retryable: false, summary: 'The route exists but not for this HTTP method.' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, grpc: 3, retryable: false, summary: 'A request body must be JSON (Content-Type: application/json).' },
-  NOT_IMPLEMENTED: { http: 501, grpc: 12, retryable: false, summary: 'The feature is not enabled in this build or configuration (e.g. the neural processor).' },
+  NOT_IMPLEMENTED: { http: 501, grpc: 12, retryable: false, summary: 'The feature is turned off in this configuration (e.g. [neural] enabled = false).' },
   PAYLOAD_TOO_LARGE: { http: 413, grpc: 8, retryable: false, summary: 'The body is larger than [server] max_body_bytes.' },
   MODEL_INVALID: { http: 500, grpc: 9, retryable: false, summary: 'A neural model file is missing, unreadable, or does not meet its contract (inputs, outputs, shapes).' },
   INTERNAL: { http: 500, grpc: 13, retryable: false, summary: 'An unexpected error; the log has the details.' },

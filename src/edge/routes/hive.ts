@@ -1,4 +1,4 @@
-/** /api/hive/status, /api/modules (status, restart, reset) and the neural routes (not enabled in this build). */
+/** /api/hive/status, /api/modules (status, restart, reset; ?node= another node) and the neural routes. */
 import type { ReplyTo } from '../../runtime/index.js';
 import type { Hive } from '../../../actors/hive/hive.js';
 import type { ModuleOp } from '../../../actors/hive/module-ops.js';
