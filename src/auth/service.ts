@@ -214,21 +214,33 @@ export class AuthService {
     return this.byToken(m[1]!);
   }
 
+  /** Tokens whose signature was verified, until their expiry: a token is immutable, so its check need not be repeated (bounded). */
+  private readonly verified = new Map<string, { sub: string; exp: number }>();
+
   private async byToken(token: string): Promise<Principal> {
-    let payload;
-    try {
-      ({ payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: ISSUER }));
-    } catch (err) {
-      throw unauthenticated(err instanceof joseErrors.JWTExpired ? 'access token expired; refresh it' : 'access token invalid');
-    }
-    if (payload['typ'] !== 'access' || typeof payload.sub !== 'string') throw unauthenticated('access token invalid');
-    const sub = payload.sub;
+    const sub = await this.verifiedSubject(token);
     const principal = await this.cached(`user:${sub}`, async () => {
       const u = await this.o.store.getUser(sub);
       return u === undefined ? null : { kind: 'user', id: u.id, name: u.username, roles: u.roles };
     });
     if (principal === null) throw unauthenticated('the user of this token no longer exists');
     return principal;
+  }
+
+  private async verifiedSubject(token: string): Promise<string> {
+    const hit = this.verified.get(token);
+    if (hit !== undefined && hit.exp * 1000 > Date.now()) return hit.sub;
+    if (hit !== undefined) this.verified.delete(token);
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: ISSUER }));
+    } catch (err) {
+      throw unauthenticated(err instanceof joseErrors.JWTExpired ? 'access token expired; refresh it' : 'access token invalid');
+    }
+    if (payload['typ'] !== 'access' || typeof payload.sub !== 'string' || typeof payload.exp !== 'number') throw unauthenticated('access token invalid');
+    if (this.verified.size >= 10_000) this.verified.delete(this.verified.keys().next().value as string);
+    this.verified.set(token, { sub: payload.sub, exp: payload.exp });
+    return payload.sub;
   }
 
   private async byKey(key: string): Promise<Principal> {
