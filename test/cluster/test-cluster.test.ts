@@ -189,3 +189,33 @@ describe('cluster: three nodes on one PostgreSQL', function () {
     assert.equal(Number(held[0]!.n), 0);
   });
 });
+
+describe('cluster: nodes with security on', function () {
+  this.timeout(120_000);
+  let tdb: TestDatabase;
+  const nodes: NodeProc[] = [];
+  const secret = 'cluster-security-'.padEnd(64, 's');
+
+  before(async function () {
+    await requirePostgres(this);
+    tdb = await createTestDatabase();
+    const security = { HIVE_SECURITY_ENABLED: 'true', HIVE_SECURITY_JWT_SECRET: secret, HIVE_SECURITY_ADMIN_PASSWORD: 'cluster admin password' };
+    nodes.push(await startNode(tdb.url, 's1', security));
+    nodes.push(await startNode(tdb.url, 's2', security));
+  });
+
+  after(async () => {
+    for (const n of nodes) if (n.child.exitCode === null && n.child.signalCode === null) n.child.kill('SIGKILL');
+    await tdb?.drop();
+  });
+
+  it('links nodes that share the JWT secret, and a token from one node is good on the other', async () => {
+    const login = await nodes[0]!.api.post('/auth/login', { username: 'admin', password: 'cluster admin password' });
+    assert.equal(login.status, 200);
+    const auth = { authorization: `Bearer ${login.body.data.access_token}` };
+    assert.equal((await nodes[1]!.api.get('/api/hive/status')).status, 401);
+    await waitFor(async () => (await nodes[1]!.api.get('/api/hive/status', auth)).body.data.nodes.filter((n: any) => n.reachable).length === 2, 20_000, 'both nodes reachable through the keyed link');
+    const remote = await nodes[0]!.api.get('/api/modules?node=s2', auth);
+    assert.equal(remote.body.data.node_id, 's2');
+  });
+});
