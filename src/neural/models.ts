@@ -96,7 +96,8 @@ export async function loadModel(spec: ModelSpec, providers: readonly ort.Inferen
   if (outputs.length !== c.outputs.length) throw invalid(spec.path, `outputs: expected ${c.outputs.length} names (${c.outputs.map((t) => t.role).join(', ')}), got ${outputs.length}`);
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, { executionProviders: [...providers], graphOptimizationLevel: 'all' });
+    // One thread per session: these models are small, and a thread pool would spin on the cores the event loop and the database need.
+    session = await ort.InferenceSession.create(bytes, { executionProviders: [...providers], graphOptimizationLevel: 'all', intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
   } catch (err) {
     throw invalid(spec.path, `ONNX Runtime refused it (${errorMessage(err)})`);
   }
