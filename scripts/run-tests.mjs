@@ -20,7 +20,7 @@ step('lint', 'npx', ['eslint', '.']);
 const statsFile = '.test-results.json';
 rmSync(statsFile, { force: true });
 console.log('\n== mocha');
-const mocha = spawnSync('npx', ['mocha', '--reporter', 'scripts/mocha-reporter.cjs', 'test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/cluster/**/*.test.ts', 'test/fuzz/**/*.test.ts'], {
+const mocha = spawnSync('npx', ['mocha', '--reporter', 'scripts/mocha-reporter.cjs', 'test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/cluster/**/*.test.ts', 'test/faults/**/*.test.ts', 'test/fuzz/**/*.test.ts'], {
   stdio: 'inherit',
   env: { ...process.env, HUB_TEST_STATS: statsFile },
 });

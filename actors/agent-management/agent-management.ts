@@ -10,7 +10,7 @@
 import { AGENT_STATES, learn, missingCapability, parseCapabilities, type Agent, type AgentState, type AgentUpdate, type NewAgent, type RequiredCapability } from '../../src/domain/index.js';
 import { HubError, assertNever } from '../../src/errors/index.js';
 import type { ActorContext, ActorSpec } from '../../src/runtime/index.js';
-import type { AgentFilter, Page } from '../../src/storage/index.js';
+import { OutageTracker, type AgentFilter, type Page } from '../../src/storage/index.js';
 import type { AgentOutcome } from '../task-distributor/runner.js';
 import type { Handler } from '../agent/executors.js';
 import type { ModuleDeps } from '../shared/deps.js';
@@ -28,6 +28,8 @@ interface State {
   completed: number;
   failed: number;
   dispatchers: Dispatchers;
+  /** The periodic flush pauses while the database is away (changes stay dirty and are stored once it is back). */
+  outage: OutageTracker;
 }
 
 async function loadLocalAgents(deps: ModuleDeps): Promise<Map<string, Agent>> {
@@ -43,7 +45,8 @@ async function loadLocalAgents(deps: ModuleDeps): Promise<Map<string, Agent>> {
 type Dispatchers = Map<string, Handler>;
 
 async function init(deps: ModuleDeps, dispatchers: Dispatchers): Promise<State> {
-  const state: State = { agents: await loadLocalAgents(deps), dirty: new Map(), registered: 0, removed: 0, completed: 0, failed: 0, dispatchers };
+  const outage = new OutageTracker(deps.log, 'agent_management flush');
+  const state: State = { agents: await loadLocalAgents(deps), dirty: new Map(), registered: 0, removed: 0, completed: 0, failed: 0, dispatchers, outage };
   for (const agent of state.agents.values()) if (runnable(state, agent)) deps.runner.setAgent(agent, dispatchers.get(agent.id));
   return state;
 }
@@ -220,7 +223,13 @@ async function flush(deps: ModuleDeps, state: State): Promise<void> {
       state.agents.set(agent.id, { ...agent, state: next });
     }
   }
-  for (const id of [...state.dirty.keys()]) await flushOne(deps, state, id);
+  try {
+    for (const id of [...state.dirty.keys()]) await flushOne(deps, state, id);
+    state.outage.ok();
+  } catch (err) {
+    // An outage is no crash: what is dirty stays dirty for the next flush.
+    if (!state.outage.failed(err)) throw err;
+  }
 }
 
 function poolAgents(state: State, executor: string): Agent[] {

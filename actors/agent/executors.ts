@@ -36,6 +36,8 @@ export const TASK_FAILURE_CODES = {
   INVALID_PAYLOAD: { retryable: 'no', summary: 'The payload does not fit the executor (e.g. sleep without an integer payload.ms).' },
   RESULT_NOT_JSON: { retryable: 'no', summary: 'The handler returned something that is not JSON (a cycle, a BigInt).' },
   EXECUTOR_MISSING: { retryable: 'yes', summary: "The agent's executor is not configured on this node." },
+  RESULT_INVALID: { retryable: 'yes', summary: 'A remote agent answered with a result no store can hold (a NUL character, nesting deeper than 64); the agent got Rejected.' },
+  RESULT_UNSTORABLE: { retryable: 'yes', summary: 'The database refused to store this result alone (its batch neighbours were stored); the attempt counts as failed.' },
   DEPENDENCY_FAILED: { retryable: 'no', summary: 'On a cancelled task: a task it depends on ended failed, dead or cancelled.' },
 } as const;
 

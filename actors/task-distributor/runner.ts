@@ -13,11 +13,11 @@
  * outlives restarts of task_management and agent_management, which drive it.
  */
 import { afterFailure, fitScore, missingCapability, type Agent, type BackoffPolicy, type Task } from '../../src/domain/index.js';
-import { errorMessage } from '../../src/errors/index.js';
+import { errorMessage, type HubError } from '../../src/errors/index.js';
 import type { HubConfig } from '../../src/config/index.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { EventBus } from '../../src/runtime/index.js';
-import type { Store, TaskFinish, TaskStart } from '../../src/storage/index.js';
+import { OutageTracker, writeIsolating, type FinishOutcome, type Store, type TaskFinish, type TaskStart } from '../../src/storage/index.js';
 import { AbortReason, RunControl, execute, type Outcome } from '../agent/execute.js';
 import { FIT_WIDTH, fitCapabilities, loadDiscount, writeFitFeatures, type FitSample } from '../../src/neural/fit-features.js';
 import { TaskFailure, type Handler } from '../agent/executors.js';
@@ -109,6 +109,8 @@ interface PendingFinish {
   outcome: Outcome;
   durationMs: number;
   fit?: number[] | undefined;
+  /** Set when this end replaces one the database refused (so a second refusal is not replaced again). */
+  replacesRefused?: true;
 }
 
 export interface RunnerStats {
@@ -160,7 +162,14 @@ export class TaskRunner {
   private fitModel: FitModel | undefined;
   private readonly c = { fit_scored: 0, fit_failures: 0, handoffs: 0, claims: 0, claimed: 0, released: 0, flushes: 0, stored_finishes: 0, stale_finishes: 0, retries_scheduled: 0, dead: 0, lease_extensions: 0, expired_requeued: 0, steals: 0, steal_attempts: 0 };
 
-  constructor(private readonly o: RunnerOptions) {}
+  /** Claims, heartbeats, sweeps and flushes pause while the database is away; ends wait here meanwhile. */
+  private readonly outage: OutageTracker;
+  /** No claim before this time (an outage's backoff). */
+  private claimNotBefore = 0;
+
+  constructor(private readonly o: RunnerOptions) {
+    this.outage = new OutageTracker(o.log, 'task runner');
+  }
 
   /** A runner with the [tasks] settings. */
   static fromConfig(config: HubConfig, parts: Pick<RunnerOptions, 'store' | 'events' | 'log' | 'nodeId' | 'handlers'>): TaskRunner {
@@ -413,7 +422,7 @@ export class TaskRunner {
   }
 
   private async claim(): Promise<void> {
-    if (this.stopped || this.evictedFor !== undefined) return;
+    if (this.stopped || this.evictedFor !== undefined || Date.now() < this.claimNotBefore) return;
     if (this.claiming) {
       this.claimAgain = true; // asked while a claim was in flight: claim again once it is done
       return;
@@ -425,6 +434,7 @@ export class TaskRunner {
     let got = 0;
     try {
       const tasks = await this.o.store.claimTasks({ nodeId: this.o.nodeId, limit: want, leaseMs: this.o.leaseMs, offer });
+      this.outage.ok();
       got = tasks.length;
       this.c.claims++;
       this.c.claimed += got;
@@ -433,7 +443,8 @@ export class TaskRunner {
       if (homeless.length > 0) await this.release(homeless, 'no single local agent meets every requirement', UNPLACEABLE_DELAY_MS);
       this.pumpAll();
     } catch (err) {
-      this.o.log.warn({ err }, `claiming tasks failed: ${errorMessage(err)}`);
+      if (this.outage.failed(err)) this.claimNotBefore = Date.now() + this.outage.delayMs();
+      else this.o.log.warn({ err }, `claiming tasks failed: ${errorMessage(err)}`);
     } finally {
       this.claiming = false;
     }
@@ -691,22 +702,57 @@ export class TaskRunner {
     try {
       const startedIds = starts.length > 0 ? await this.o.store.startTasks(starts) : [];
       for (const st of starts) this.starts.delete(st.id);
-      const out = finishes.length > 0 ? await this.o.store.finishTasks(finishes.map((f) => f.finish), this.o.nodeId) : { applied: [], stale: [], cascaded: [] };
-      if (finishes.length > 0) this.c.flushes++;
+      const { stored, out } = await this.storeFinishes(finishes);
+      this.outage.ok();
+      if (stored.length > 0) this.c.flushes++;
       this.publishStarts(startedIds);
       // Ends whose start was never stored on its own: their start is published with them, in lifecycle order.
-      const coalesced = new Set(finishes.filter((f) => this.starts.delete(f.finish.id)).map((f) => f.finish.id));
-      this.publishEnds(finishes, new Set(out.applied.map((a) => a.id)), coalesced);
+      const coalesced = new Set(stored.filter((f) => this.starts.delete(f.finish.id)).map((f) => f.finish.id));
+      this.publishEnds(stored, new Set(out.applied.map((a) => a.id)), coalesced);
       this.c.stale_finishes += out.stale.length;
       if (out.stale.length > 0) this.o.log.warn({ event: 'task.stale_finish', count: out.stale.length, task_ids: out.stale.slice(0, 10) }, `${out.stale.length} task ends refused: the tasks had moved on (lease expired, cancelled or claimed again)`);
       for (const t of out.cascaded) this.o.events.publish('tasks', 'task.cancelled', t);
       if (out.applied.some((a) => a.status === 'completed')) this.wake(); // dependants may be ready
     } catch (err) {
-      // Nothing is dropped: the batch goes back to the front and is tried again.
+      // Nothing is dropped: the batch goes back to the front and is tried again (bounded: claims pause meanwhile).
       this.finishes.unshift(...finishes);
-      this.o.log.error({ err, waiting: this.finishes.length }, `storing task ends failed, retrying: ${errorMessage(err)}`);
-      await new Promise((r) => setTimeout(r, 200));
+      if (!this.outage.failed(err)) this.o.log.error({ err, waiting: this.finishes.length }, `storing task ends failed, retrying: ${errorMessage(err)}`);
+      await new Promise((r) => setTimeout(r, this.outage.down ? this.outage.delayMs() : 200));
     }
+  }
+
+  /**
+   * Stores ends in one statement; an end the database refuses on its own account
+   * (a result it cannot hold) is replaced by a failed attempt, and its neighbours
+   * are stored. An outage midway puts what was not stored back at the front, and
+   * throws so the caller waits.
+   */
+  private async storeFinishes(finishes: PendingFinish[]): Promise<{ stored: PendingFinish[]; out: FinishOutcome }> {
+    const out: FinishOutcome = { applied: [], stale: [], cascaded: [] };
+    if (finishes.length === 0) return { stored: [], out };
+    const replaced: PendingFinish[] = [];
+    const written = await writeIsolating(finishes, (part) => this.o.store.finishTasks(part.map((f) => f.finish), this.o.nodeId), (f, err) => {
+      const r = this.refused(f, err);
+      if (r !== undefined) replaced.push(r);
+    });
+    // Nothing stored before the outage: the caller puts the whole batch back (the refused ones are found again).
+    if (written.unwritten !== undefined && written.parts.length === 0) throw written.unwritten.err;
+    this.finishes.unshift(...replaced, ...(written.unwritten?.items ?? []));
+    for (const p of written.parts) {
+      out.applied.push(...p.result.applied);
+      out.stale.push(...p.result.stale);
+      out.cascaded.push(...p.result.cascaded);
+    }
+    return { stored: written.parts.flatMap((p) => p.items), out };
+  }
+
+  /** The end to store instead of one the database refused: a failed attempt with RESULT_UNSTORABLE, under the task's retry policy. */
+  private refused(f: PendingFinish, err: HubError): PendingFinish | undefined {
+    this.o.log.error({ event: 'task.end_refused', task_id: f.task.id, agent_id: f.agentId, err }, `the database refused the end of task ${f.task.id} (its neighbours were stored): ${err.message}`);
+    if (f.replacesRefused === true) return undefined; // refused twice: its lease runs out and it is requeued
+    const outcome: Outcome = { kind: 'failed', error: { code: 'RESULT_UNSTORABLE', message: `the database refused this attempt's end: ${err.message}`.replaceAll('\u0000', ''), retryable: true } };
+    const finish = this.finishFor({ task: f.task, agentId: f.agentId, control: new RunControl(), startedAt: f.finish.startedAt ?? nowIso(), startedPerf: 0 }, outcome);
+    return finish === undefined ? undefined : { ...f, finish, outcome, replacesRefused: true };
   }
 
   /** Starts stored on their own (long tasks); coalesced ones are published with their ends, in lifecycle order. */
@@ -763,12 +809,24 @@ export class TaskRunner {
 
   private async heartbeat(): Promise<void> {
     if (this.stopped) return;
-    this.c.lease_extensions += await this.o.store.extendLeases(this.o.nodeId, this.o.leaseMs);
+    this.c.lease_extensions += await this.whileUp(() => this.o.store.extendLeases(this.o.nodeId, this.o.leaseMs), 0);
+  }
+
+  /** Runs a periodic store call; during an outage it is skipped quietly (the tracker logged it once) and gives `fallback`. */
+  private async whileUp<T>(call: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      const v = await call();
+      this.outage.ok();
+      return v;
+    } catch (err) {
+      if (this.outage.failed(err)) return fallback;
+      throw err;
+    }
   }
 
   private async sweep(): Promise<void> {
     if (this.stopped) return;
-    const requeued = await this.o.store.requeueExpired(this.o.nodeId, 1000);
+    const requeued = await this.whileUp(() => this.o.store.requeueExpired(this.o.nodeId, 1000), []);
     if (requeued.length === 0) return;
     this.c.expired_requeued += requeued.length;
     this.o.log.warn({ event: 'task.lease_expired', count: requeued.length }, `${requeued.length} tasks whose lease expired were requeued`);

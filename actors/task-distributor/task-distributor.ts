@@ -6,6 +6,7 @@
  */
 import { sourcesOf, isTerminal, taskHistory, type InferredCapability, type NewTask, type Task, type TaskStatus } from '../../src/domain/index.js';
 import { HubError, assertNever } from '../../src/errors/index.js';
+import { writeIsolating } from '../../src/storage/index.js';
 import { RateWindow, SampleWindow, round2 } from '../../src/metrics/windows.js';
 import type { ActorContext, ActorRef, ActorSpec, ReplyTo } from '../../src/runtime/index.js';
 import type { AgentManagementMsg, AgentSlot } from '../agent-management/messages.js';
@@ -163,31 +164,44 @@ async function storeSubmits(deps: ModuleDeps, peers: TaskPeers, ctx: Ctx, state:
     return out;
   }
   const now = Date.now();
-  const reserved = plain.map((b) => (b.task.run_at === null || Date.parse(b.task.run_at) <= now ? deps.runner.reserve(b.task.required_capabilities) : undefined));
-  let stored: Submitted[];
-  try {
-    stored = await deps.store.createTasks(
-      plain.map((b) => b.task),
-      deps.nodeId,
-      reserved.map((a) => (a === undefined ? undefined : { leaseMs: deps.config.tasks.lease_ms })),
-    );
-  } catch (err) {
-    for (const a of reserved) if (a !== undefined) deps.runner.unreserve(a);
-    for (const b of plain) b.replyTo.fail(err);
-    return out;
+  const entries = plain.map((b) => ({ b, agentId: b.task.run_at === null || Date.parse(b.task.run_at) <= now ? deps.runner.reserve(b.task.required_capabilities) : undefined }));
+  const unreserve = (agentId: string | undefined): void => void (agentId !== undefined && deps.runner.unreserve(agentId));
+  const claims = (part: typeof entries): Array<{ leaseMs: number } | undefined> => part.map((e) => (e.agentId === undefined ? undefined : { leaseMs: deps.config.tasks.lease_ms }));
+  // One bad submission fails alone: the group commit is split until it stands alone.
+  const written = await writeIsolating(
+    entries,
+    (part) => deps.store.createTasks(part.map((e) => e.b.task), deps.nodeId, claims(part)),
+    (e, err) => {
+      unreserve(e.agentId);
+      e.b.replyTo.fail(refusedAlone(err));
+    },
+  );
+  for (const e of written.unwritten?.items ?? []) {
+    unreserve(e.agentId);
+    e.b.replyTo.fail(written.unwritten!.err);
   }
-  stored.forEach((r, i) => {
-    const agentId = reserved[i];
-    if (r.created) deps.events.publish('tasks', 'task.created', r.task);
-    if (agentId !== undefined) {
-      if (r.created && r.task.status === 'assigned') deps.runner.handOff(agentId, r.task);
-      else deps.runner.unreserve(agentId);
-    }
-    plain[i]?.replyTo.ok(r);
-  });
+  const stored: Submitted[] = [];
+  for (const part of written.parts) {
+    part.result.forEach((r, i) => {
+      const e = part.items[i]!;
+      if (r.created) deps.events.publish('tasks', 'task.created', r.task);
+      if (e.agentId !== undefined) {
+        if (r.created && r.task.status === 'assigned') deps.runner.handOff(e.agentId, r.task);
+        else deps.runner.unreserve(e.agentId);
+      }
+      e.b.replyTo.ok(r);
+      stored.push(r);
+    });
+  }
   // Tasks stored pending (no idle agent took them) are for the next claim.
   if (stored.some((r) => r.created && r.task.status === 'pending')) deps.runner.wake();
   return [...out, ...stored];
+}
+
+/** A database refusal of one submission on its own: the client's value (400), not the hub's fault. */
+function refusedAlone(err: HubError): HubError {
+  if (err.code !== 'DATABASE_ERROR') return err;
+  return new HubError('VALIDATION_FAILED', `(body): the database refused this task: ${err.message.replace(/^database error: /, '')}`, { details: { field: '(body)' }, cause: err });
 }
 
 /** A bulk submission is one transaction: every task is stored, or none. */

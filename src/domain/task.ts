@@ -1,5 +1,6 @@
 import { asInput, capabilityName, int, invalid, list, oneOf, str, unit, type Input } from './validate.js';
 import type { TaskStatus } from './task-state.js';
+import { checkJsonValue, checkNoNul } from './json-value.js';
 
 export const PRIORITIES = ['low', 'medium', 'high', 'critical'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -83,13 +84,14 @@ export function parseNewTask(body: unknown, defaults: TaskDefaults, idempotencyK
   if (idempotencyKey !== null && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
     throw invalid('Idempotency-Key', 'must be 1 to 255 characters');
   }
+  if (idempotencyKey !== null) checkNoNul(idempotencyKey, 'Idempotency-Key');
   return {
     title: str(input, 'title', { required: true, maxLength: 256 }),
     description: str(input, 'description', { required: false, maxLength: 16_384 }),
     type: str(input, 'type', { required: false, maxLength: 64, fallback: 'general' }) || 'general',
     priority: oneOf(input, 'priority', PRIORITIES, 'medium'),
     required_capabilities: parseRequired(list(input, 'required_capabilities', 32)),
-    payload: input['payload'] ?? null,
+    payload: checkJsonValue(input['payload'] ?? null, 'payload'),
     max_attempts: int(input, 'max_attempts', 1, 1000, defaults.maxAttempts),
     timeout_ms: int(input, 'timeout_ms', 1, 86_400_000, defaults.timeoutMs),
     run_at: parseRunAt(input),

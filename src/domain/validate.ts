@@ -26,6 +26,7 @@ export function str(input: Input, key: string, opts: { required: boolean; maxLen
   if (typeof v !== 'string') throw invalid(key, `expected a string, got ${typeof v}`);
   if (opts.required && v.trim() === '') throw invalid(key, 'must not be empty');
   if (v.length > opts.maxLength) throw invalid(key, `must be at most ${opts.maxLength} characters`);
+  if (v.includes('\u0000')) throw invalid(key, 'must not contain the NUL character (U+0000)');
   return v;
 }
 

@@ -4,7 +4,7 @@
  * uses it (and bench/http.ts runs the same core on node:http for comparison).
  */
 import { STATUS_CODES } from 'node:http';
-import { HubError, errorMessage } from '../errors/index.js';
+import { HubError, errorMessage, isOutage } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import { failure, ok } from './envelope.js';
 import type { EdgeResponse, Router } from './router.js';
@@ -121,12 +121,14 @@ export async function handleRequest(router: Router, raw: RawRequest, o: CoreOpti
   } catch (err) {
     const f = failure(err);
     status = f.status;
-    if (status >= 500) o.log.error({ err, path: raw.path }, `request failed: ${raw.method} ${raw.path}`);
+    if (isOutage(err)) o.log.debug({ path: raw.path, code: (err as HubError).code }, `request refused during an outage: ${raw.method} ${raw.path}: ${errorMessage(err)}`);
+    else if (status >= 500) o.log.error({ err, path: raw.path }, `request failed: ${raw.method} ${raw.path}`);
     else o.log.debug({ path: raw.path, status }, `request refused: ${raw.method} ${raw.path}`);
     const allow = (err as { allow?: unknown }).allow;
     if (typeof allow === 'string') headers.push(['allow', allow]);
     const retryAfter = (err as { retryAfter?: unknown }).retryAfter;
     if (typeof retryAfter === 'number') headers.push(['retry-after', String(retryAfter)]);
+    else if (status === 503) headers.push(['retry-after', '1']); // every 503 is retryable: the outage, a full queue, a restarting module
     if (status === 401) headers.push(['www-authenticate', 'Bearer realm="ai-orchestrator-hub"']);
     headers.push(['content-type', 'application/json']);
     body = JSON.stringify(f.body);

@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   MODULE_UNAVAILABLE: { http: 503, grpc: 14, retryable: true, summary: 'The module is restarting or has failed.' },
   NODE_UNREACHABLE: { http: 503, grpc: 14, retryable: true, summary: 'The cluster node addressed is not a live member, or its link is down.' },
   DATABASE_UNAVAILABLE: { http: 503, grpc: 14, retryable: true, summary: 'The database cannot be reached.' },
+  STORAGE_UNAVAILABLE: { http: 503, grpc: 14, retryable: true, summary: 'The embedded store (SQLite) cannot write: the disk is full or the file is read-only; work resumes when space or access returns.' },
   DATABASE_ERROR: { http: 500, grpc: 13, retryable: false, summary: 'The database rejected a statement.' },
   STARTUP_FAILED: { http: 500, grpc: 13, retryable: false, summary: 'The hub could not start (port, data directory, database).' },
   METHOD_NOT_ALLOWED: { http: 405, grpc: 12, retryable: false, summary: 'The route exists but not for this HTTP method.' },

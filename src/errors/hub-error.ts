@@ -77,6 +77,17 @@ export function toHubError(err: unknown): HubError {
   return new HubError('INTERNAL', errorMessage(err), { cause: err });
 }
 
+/**
+ * True when err says a dependency is away (the database unreachable, the disk full):
+ * an expected, passing condition that retrying later fixes, not a fault of the caller
+ * or of the module that met it.
+ */
+export function isOutage(err: unknown): boolean {
+  if (!(err instanceof HubError)) return false;
+  if (err.code === 'DATABASE_UNAVAILABLE' || err.code === 'STORAGE_UNAVAILABLE') return true;
+  return err.code === 'ACTOR_CRASHED' && isOutage(err.cause);
+}
+
 /** Exhaustiveness guard for discriminated unions. */
 export function assertNever(value: never): never {
   throw new HubError('INTERNAL', `unexpected value: ${JSON.stringify(value)}`);

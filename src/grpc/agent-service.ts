@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
-import { parseNewAgent, type Task } from '../domain/index.js';
+import { checkJsonValue, parseNewAgent, type Task } from '../domain/index.js';
 import { HubError, errorMessage } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { ReplyTo } from '../runtime/index.js';
@@ -92,12 +92,22 @@ class RemoteAgent {
         this.send({ rejected: { status: 3, code: 'VALIDATION_FAILED', message: errorMessage(err), task_id: taskId } });
         return;
       }
+      try {
+        checkJsonValue(output, 'output_json');
+      } catch (err) {
+        // Valid JSON that no store can hold: refused, and this attempt fails (retried or ended by the task's policy).
+        this.send({ rejected: { status: 3, code: 'VALIDATION_FAILED', message: errorMessage(err), task_id: taskId } });
+        this.pending.delete(taskId);
+        p.reject(new TaskFailure(`the agent's result cannot be stored: ${errorMessage(err)}`, true, 'RESULT_INVALID'));
+        return;
+      }
       this.pending.delete(taskId);
       p.resolve(output);
     } else {
       const e = (r['error'] ?? {}) as { code?: string; message?: string; retryable?: boolean };
       this.pending.delete(taskId);
-      p.reject(new TaskFailure(e.message || 'the remote agent reported a failure', e.retryable === true, /^[A-Z][A-Z0-9_]{0,63}$/.test(e.code ?? '') ? (e.code) : 'TASK_FAILED'));
+      // The message is stored with the task: a NUL in it is replaced, not refused (it describes a failure, it is not data).
+      p.reject(new TaskFailure((e.message ?? '').replaceAll('\u0000', '\uFFFD') || 'the remote agent reported a failure', e.retryable === true, /^[A-Z][A-Z0-9_]{0,63}$/.test(e.code ?? '') ? (e.code) : 'TASK_FAILED'));
     }
     if (this.draining && this.pending.size === 0) this.send({ drained: {} });
   }

@@ -4,7 +4,7 @@
  * restart-with-backoff and restart intensity, mailbox bounds, dead letters,
  * and restart/reset of an actor by ref (a stopped or failed one is respawned).
  */
-import { ActorCrashedError, ActorStoppedError, HubError, MailboxFullError, errorMessage } from '../errors/index.js';
+import { ActorCrashedError, ActorStoppedError, HubError, MailboxFullError, errorMessage, isOutage } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { HubMetrics } from '../metrics/registry.js';
 import { systemClock, type Clock } from './clock.js';
@@ -187,6 +187,7 @@ export class ActorSystem {
   private async initCell(cell: Cell, ctx: ActorContext<unknown>): Promise<unknown> {
     const value = await cell.spec.init(ctx);
     cell.status = 'running';
+    cell.outageStreak = 0;
     return value;
   }
 
@@ -201,7 +202,8 @@ export class ActorSystem {
       return this.afterRestart(cell, sctx);
     }
     this.recordCrash(cell, env, err, log);
-    const decision = decide(cell.spec.supervision ?? this.options.defaultPolicy, cell.restartTimes, this.clock.now());
+    const outage = isOutage(err) ? cell.outageStreak++ : undefined;
+    const decision = decide(cell.spec.supervision ?? this.options.defaultPolicy, cell.restartTimes, this.clock.now(), outage);
     switch (decision.action) {
       case 'resume':
         return sctx.resume;
@@ -212,7 +214,10 @@ export class ActorSystem {
       case 'restart':
         cell.restartTimes = decision.recent;
         cell.status = 'restarting';
-        log.warn({ event: 'actor.restarting', delay_ms: decision.delayMs, recent_restarts: decision.recent.length }, `actor ${cell.path} restarting in ${decision.delayMs} ms`);
+        log.warn(
+          { event: 'actor.restarting', delay_ms: decision.delayMs, recent_restarts: decision.recent.length, outage: outage !== undefined },
+          `actor ${cell.path} restarting in ${decision.delayMs} ms${outage !== undefined ? ' (outage: not counted toward its restart intensity)' : ''}`,
+        );
         await this.clock.sleep(decision.delayMs);
         if (cell.stopRequested || this.shuttingDown) return sctx.resume; // stopped meanwhile: nothing left to restart
         cell.restartsTotal++;
@@ -228,8 +233,11 @@ export class ActorSystem {
     cell.lastErrorAt = new Date(this.clock.now()).toISOString();
     this.options.metrics.actorCrashes.inc({ actor: cell.path });
     const msgType = env?.kind === 'user' ? messageType(env.msg) : env?.kind ?? 'init';
-    log.error({ event: 'actor.crashed', err, message_type: msgType }, `actor ${cell.path} crashed handling ${msgType}: ${cell.lastError}`);
-    if (env?.kind === 'user' && env.reply !== undefined) env.reply.fail(new ActorCrashedError(cell.path, err));
+    // An outage is expected and passes: a warning with the message only (the stack says nothing new).
+    if (isOutage(err)) log.warn({ event: 'actor.crashed', outage: true, message_type: msgType }, `actor ${cell.path} stopped handling ${msgType}: ${cell.lastError}`);
+    else log.error({ event: 'actor.crashed', err, message_type: msgType }, `actor ${cell.path} crashed handling ${msgType}: ${cell.lastError}`);
+    // The caller of an ask that met an outage gets the outage (503, retryable), not a crash (500).
+    if (env?.kind === 'user' && env.reply !== undefined) env.reply.fail(isOutage(err) ? err : new ActorCrashedError(cell.path, err));
   }
 
   private afterRestart(cell: Cell, sctx: NactSupervisionContext): symbol {

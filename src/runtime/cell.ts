@@ -28,6 +28,8 @@ export class Cell {
   queued = 0;
   restartTimes: number[] = [];
   restartsTotal = 0;
+  /** Consecutive crashes caused by an outage (reset by a successful init): the backoff's exponent. */
+  outageStreak = 0;
   crashes = 0;
   lastError: string | undefined;
   lastErrorAt: string | undefined;

@@ -15,14 +15,27 @@ export type SupervisionDecision =
   | { action: 'resume' }
   | { action: 'stop' };
 
-/** Decides the response to a crash at `now`, given the times of earlier restarts. */
-export function decide(policy: SupervisionPolicy, restartTimes: readonly number[], now: number): SupervisionDecision {
+/** The longest wait between restarts while a dependency (the database) is away. */
+export const OUTAGE_BACKOFF_MAX_MS = 5000;
+
+/**
+ * Decides the response to a crash at `now`, given the times of earlier restarts.
+ * A crash caused by an outage (the database away: an expected condition, not a
+ * fault of the module) restarts with backoff over `outageStreak` consecutive outage
+ * crashes and is not counted toward the restart intensity, so an outage of any
+ * length never escalates; the module is running again soon after the database is.
+ */
+export function decide(policy: SupervisionPolicy, restartTimes: readonly number[], now: number, outageStreak?: number): SupervisionDecision {
   switch (policy.kind) {
     case 'resume':
       return { action: 'resume' };
     case 'stop':
       return { action: 'stop' };
     case 'restart': {
+      if (outageStreak !== undefined) {
+        const delayMs = Math.min(OUTAGE_BACKOFF_MAX_MS, policy.backoffInitialMs * 2 ** Math.min(outageStreak, 20));
+        return { action: 'restart', delayMs, recent: [...restartTimes] };
+      }
       const recent = restartTimes.filter((t) => now - t < policy.withinMs);
       if (recent.length >= policy.maxRestarts) return { action: 'escalate', recent };
       const delayMs = Math.min(policy.backoffMaxMs, policy.backoffInitialMs * 2 ** recent.length);

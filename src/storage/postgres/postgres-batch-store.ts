@@ -23,17 +23,29 @@ export class PostgresBatchStore extends SqlStore {
     if (open === undefined) return () => Promise.resolve();
     let client: pg.Client | undefined;
     let stopped = false;
+    let retrying = false;
+    // A dropped or refused LISTEN connection is opened again every second until it holds; polling covers the gap.
+    const retry = (c: pg.Client): void => {
+      void c.end().catch(() => undefined);
+      if (stopped || retrying) return;
+      retrying = true;
+      setTimeout(() => {
+        retrying = false;
+        connect().catch(() => undefined);
+      }, 1000).unref();
+    };
     const connect = async (): Promise<void> => {
       if (stopped) return;
       const c = open();
       c.on('notification', () => onTasks());
-      // A dropped LISTEN connection is opened again; polling covers the gap.
-      c.on('error', () => {
-        void c.end().catch(() => undefined);
-        setTimeout(() => void connect().catch(() => undefined), 1000).unref();
-      });
-      await c.connect();
-      await c.query(`LISTEN ${CHANNEL}`);
+      c.on('error', () => retry(c));
+      try {
+        await c.connect();
+        await c.query(`LISTEN ${CHANNEL}`);
+      } catch (err) {
+        retry(c);
+        throw err;
+      }
       client = c;
     };
     await connect();

@@ -79,16 +79,26 @@ export class PostgresExecutor extends ClientExecutor {
     } catch (err) {
       throw toStoreError(err);
     }
+    // A checked-out client has no pool listener: a connection that dies mid-transaction
+    // (server restart, pg_terminate_backend) would otherwise be an uncaught 'error' event.
+    // The query in flight rejects on its own; the client is discarded at release.
+    let broken: Error | undefined;
+    const onError = (err: Error): void => void (broken = err);
+    client.on('error', onError);
+    const release = (err?: Error | true): void => {
+      client.removeListener('error', onError);
+      client.release(err ?? broken);
+    };
     try {
       await client.query('BEGIN');
       const value = await fn(new ClientExecutor(client));
       await client.query('COMMIT');
-      client.release();
+      release();
       return value;
     } catch (err) {
       await client.query('ROLLBACK').then(
-        () => client.release(),
-        (rollbackErr: unknown) => client.release(rollbackErr instanceof Error ? rollbackErr : true),
+        () => release(),
+        (rollbackErr: unknown) => release(rollbackErr instanceof Error ? rollbackErr : true),
       );
       throw toStoreError(err);
     }

@@ -62,7 +62,8 @@ export function openPostgresStore(o: PostgresOptions): SqlStore {
     application_name: 'ai-orchestrator-hub',
   });
   // An idle client's connection dropped: pg emits on the pool; unhandled it would crash the process.
-  pool.on('error', (err) => o.log.error({ err, module: 'storage' }, `idle PostgreSQL connection failed: ${err.message}`));
+  // Logged without the client object (large, and it holds connection parameters): the pool replaces the connection.
+  pool.on('error', (err) => o.log.warn({ module: 'storage', code: (err as { code?: unknown }).code }, `idle PostgreSQL connection dropped: ${err.message}`));
   const store = new PostgresBatchStore(
     new PostgresExecutor(pool),
     postgresDialect,

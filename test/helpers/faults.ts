@@ -1,0 +1,79 @@
+/** Shared pieces of the fault tests: a private PostgreSQL server, a hub on it, and what the tests count. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { hubEnv, startHub, type RunningHub } from './cli.js';
+import { privatePostgresUnavailableReason, startPrivatePostgres, type PrivatePostgres } from './private-postgres.js';
+
+/** Skips (or, under CI, fails) a suite that needs a private PostgreSQL server. */
+export function requirePrivatePostgres(ctx: Mocha.Context): void {
+  const reason = privatePostgresUnavailableReason();
+  if (reason === undefined) return;
+  if (process.env['CI'] === 'true') throw new Error(`${reason}; CI must be able to run a private PostgreSQL server`);
+  console.log(`skipping fault tests: ${reason}`);
+  ctx.skip();
+}
+
+export interface FaultStack {
+  pg: PrivatePostgres;
+  dbUrl: string;
+  dataDir: string;
+  /** A direct connection for counting (reconnects itself after restarts). */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  env(extra?: Record<string, string>): NodeJS.ProcessEnv;
+  startHub(extra?: Record<string, string>, args?: string[]): Promise<RunningHub>;
+  close(): Promise<void>;
+}
+
+/** A private server with one database, and how to start hubs on it. */
+export async function faultStack(): Promise<FaultStack> {
+  const server = await startPrivatePostgres();
+  const dbUrl = await server.createDatabase('hive_fault');
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hub-fault-'));
+  const hubs: RunningHub[] = [];
+  const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv =>
+    hubEnv({ HIVE_DATABASE_URL: dbUrl, HIVE_DATABASE_DATA_DIR: dataDir, HIVE_SERVER_HOST: '127.0.0.1', HIVE_TASKS_MAX_PENDING: '1000000', ...extra });
+  return {
+    pg: server,
+    dbUrl,
+    dataDir,
+    async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+      const c = new pg.Client({ connectionString: dbUrl, connectionTimeoutMillis: 2000 });
+      await c.connect();
+      try {
+        return (await c.query(sql, params)).rows as T[];
+      } finally {
+        await c.end();
+      }
+    },
+    env,
+    async startHub(extra = {}, args = []) {
+      const h = await startHub(args, env(extra));
+      hubs.push(h);
+      return h;
+    },
+    async close() {
+      for (const h of hubs) if (h.child.exitCode === null && h.child.signalCode === null) await h.stop('SIGKILL');
+      server.destroy();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** True while the hub process has not exited. */
+export function alive(hub: RunningHub): boolean {
+  return hub.child.exitCode === null && hub.child.signalCode === null;
+}
+
+/** Tasks run more than once (at-least-once reruns): attempts beyond the first among completed tasks. */
+export async function reruns(stack: FaultStack): Promise<number> {
+  const [r] = await stack.query<{ n: number }>("SELECT COALESCE(sum(attempts - 1), 0)::int AS n FROM tasks WHERE status = 'completed'");
+  return r?.n ?? 0;
+}
+
+/** The p-quantile of a list of numbers. */
+export function quantile(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0;
+}
