@@ -1,4 +1,4 @@
-import { HubError, isOutage, toHubError } from '../errors/index.js';
+import { isOutage, toHubError, type HubError } from '../errors/index.js';
 
 /** What writeIsolating did: the parts written (with what each write returned), and what an outage left unwritten. */
 export interface IsolatedWrite<T, R> {
