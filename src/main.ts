@@ -9,7 +9,7 @@ import { errorMessage, HubError, toHubError } from './errors/index.js';
 import { createLogger, moduleLogger, type Logger } from './log/logger.js';
 import { HubMetrics } from './metrics/registry.js';
 import { ActorSystem } from './runtime/index.js';
-import { checkDataDir, describeStore, openStore, prepareDataDir } from './storage/index.js';
+import { acquireNodeLock, checkDataDir, describeStore, openStore, prepareDataDir } from './storage/index.js';
 import os from 'node:os';
 import { HttpEdge } from './edge/http-server.js';
 import { buildRouter } from './edge/routes/index.js';
@@ -159,6 +159,11 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   await probeNeural(config, log);
   prepareDataDir(config.database.data_dir);
   const store = await openStore(config, moduleLogger(log, 'storage'));
+  // Before anything touches a lease: a second process of this node id refuses here, having changed nothing.
+  const nodeLock = await acquireNodeLock({ url: config.database.url, dataDir: config.database.data_dir, nodeId, log: moduleLogger(log, 'storage') }).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   const applied = await store.migrate();
   log.info({ module: 'storage', engine: store.engine, applied }, `store ${describeStore(config)} ready`);
   const auth = new AuthService({ config, store: store.security, log: moduleLogger(log, 'security') });
@@ -190,7 +195,6 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   const events = new EventBus();
   events.subscribe((e) => (e.origin !== undefined ? undefined : e.topic === 'tasks' ? metrics.taskEvents : e.topic === 'agents' ? metrics.agentEvents : undefined)?.inc({ type: e.type }));
   const runner = TaskRunner.fromConfig(config, { store, events, log: moduleLogger(log, 'runner'), nodeId, handlers });
-  await runner.recover();
   const cluster = config.cluster.enabled ? clusterNode(config, store, events, runner, moduleLogger(log, 'cluster')) : undefined;
   const deps: ModuleDeps = { config, store, log: moduleLogger(log, 'hive'), nodeId, startedAt, events, runner, handlers, cluster: cluster && clusterView(cluster) };
   const hive = await Hive.start(system, deps);
@@ -250,6 +254,8 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   }
   // A cluster node joins once its gRPC port is known, and claims only once it is a member.
   if (cluster !== undefined && grpcServer !== undefined) await cluster.start({ node_id: nodeId, address: advertiseAddress(config), grpc_port: grpcServer.port, http_port: edge.port });
+  // The previous process's leases are taken back only now that this one holds the node lock and its ports.
+  await runner.recover(startedAt);
   runner.start();
   await cluster?.ready();
   log.info({ module: 'edge', port: edge.port, host: config.server.host, version: VERSION, profile: config.profile }, `hub listening on http://${config.server.host}:${edge.port}`);
@@ -269,6 +275,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     await cluster?.leave();
     await system.shutdown();
     await store.close();
+    await nodeLock.release();
     log.info('stopped');
   });
 }

@@ -187,13 +187,16 @@ export class TaskRunner {
   }
 
   /**
-   * At process start nothing runs here yet: tasks still leased to this node (by
-   * the process before, killed) go back to pending at once instead of waiting
-   * for their leases to expire.
+   * At process start nothing runs here yet: tasks still leased to this node by the
+   * process before (killed) go back to pending at once instead of waiting for their
+   * leases to expire. Only leases taken before `startedAt`: a task handed off by
+   * this process meanwhile is its own. Called once the node lock is held.
    */
-  async recover(): Promise<number> {
+  async recover(startedAt: Date): Promise<number> {
     let n = 0;
+    const before = startedAt.toISOString();
     for (const task of await this.o.store.listLeasedTasks(this.o.nodeId)) {
+      if (task.claimed_at !== null && task.claimed_at >= before) continue;
       const after = await this.o.store.transitionTask(task.id, {
         from: ['assigned', 'running'],
         to: 'pending',

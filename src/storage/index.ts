@@ -4,3 +4,4 @@ export { isUuid } from './sql/sql-store.js';
 export { ROLES, type Role, type User, type ApiKey, type AuditEntry, type RefreshToken, type SecurityStore } from './sql/security-store.js';
 export { writeIsolating, type IsolatedWrite } from './write-isolating.js';
 export { OutageTracker } from './outage.js';
+export { acquireNodeLock, type NodeLock } from './node-lock.js';
