@@ -214,6 +214,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     maxBufferedBytes: config.websocket.max_buffered_kb * 1024,
     broadcastSeconds: config.websocket.broadcast_interval_seconds,
     authorize: auth.enabled ? (credentials) => auth.check(WS_PERMISSIONS['connect'] ?? 'read', credentials, 'WebSocket /ws') : undefined,
+    watch: auth.enabled ? (credentials, onRevoked) => auth.watch(WS_PERMISSIONS['connect'] ?? 'read', credentials, 'WebSocket /ws', (err) => onRevoked(err.message)) : undefined,
     snapshot: async (topic) =>
       topic === 'hive'
         ? hive.ask(hive.modules.swarm_coordinator, (replyTo: ReplyTo<HiveStatus>): SwarmCoordinatorMsg => ({ type: 'hive.status', replyTo }))

@@ -159,6 +159,7 @@ async function attach(deps: ModuleDeps, state: State, id: string, dispatcher: Ha
   state.agents.set(id, next);
   await deps.store.updateAgent(id, { state: next.state });
   deps.runner.setAgent(next, dispatcher);
+  deps.runner.setReachable(id, true);
   deps.events.publish('agents', 'agent.state_changed', view(deps, state, next));
   return view(deps, state, next);
 }
@@ -309,6 +310,9 @@ export function agentManagementSpec(deps: ModuleDeps): ActorSpec<AgentManagement
           return state;
         case 'agent.detach':
           await detach(deps, state, msg.id, msg.reason);
+          return state;
+        case 'agent.disconnected':
+          deps.runner.setReachable(msg.id, false);
           return state;
         case 'agent.get':
           await answer(msg.replyTo, async () => view(deps, state, await getAgent(deps, state, msg.id)));

@@ -40,6 +40,8 @@ export type AgentManagementMsg =
   | { type: 'agent.attach'; id: string; dispatcher: Handler; replyTo: ReplyTo<AgentView> }
   /** A remote agent's connection is gone for good: its tasks go back to the queue, the agent is offline. */
   | { type: 'agent.detach'; id: string; reason: string }
+  /** A remote agent's connection broke: no new tasks until it resumes (its running ones wait for the grace). */
+  | { type: 'agent.disconnected'; id: string }
   | { type: 'agent.get'; id: string; replyTo: ReplyTo<AgentView> }
   | { type: 'agent.list'; filter: AgentFilter; replyTo: ReplyTo<Page<AgentView>> }
   | { type: 'agent.update'; id: string; update: AgentUpdate; replyTo: ReplyTo<AgentView> }

@@ -95,6 +95,13 @@ interface Slot {
   reserved: number;
   /** Agents with the same profile (local, same executor and capabilities) are interchangeable: the fit model has nothing to choose between them. */
   profile: string;
+  /** A remote agent whose connection is gone (within its grace): it keeps its running tasks and gets no new ones. */
+  unreachable?: boolean;
+}
+
+/** Whether an agent is given new tasks: not paused, and (a remote one) connected. */
+function takesWork(s: Slot): boolean {
+  return !s.agent.paused && s.unreachable !== true;
 }
 
 function profileOf(agent: Agent): string {
@@ -251,6 +258,20 @@ export class TaskRunner {
     this.wake();
   }
 
+  /**
+   * A remote agent's connection went away (false) or came back (true). Meanwhile it
+   * is given nothing new and its queued tasks go to other agents at once; its
+   * running ones wait for it (the grace of a resume).
+   */
+  setReachable(id: string, reachable: boolean): void {
+    const slot = this.slots.get(id);
+    if (slot === undefined) return;
+    slot.unreachable = !reachable;
+    if (!reachable) this.rehome(slot.deque.splice(0));
+    else this.pumpAll();
+    this.wake();
+  }
+
   /** Removes an agent: its running handlers are aborted and their tasks requeued; its deque goes to others. */
   removeAgent(id: string, reason: string): void {
     const slot = this.slots.get(id);
@@ -325,7 +346,7 @@ export class TaskRunner {
     let best: Slot | undefined;
     let bestScore = 0;
     for (const s of this.slots.values()) {
-      if (s.agent.paused || s.deque.length > 0 || s.running.size + s.reserved >= s.agent.max_concurrency) continue;
+      if (!takesWork(s) || s.deque.length > 0 || s.running.size + s.reserved >= s.agent.max_concurrency) continue;
       const score = fitScore(s.agent, required, { running: s.running.size + s.reserved, capacity: s.agent.max_concurrency });
       if (score > bestScore) {
         best = s;
@@ -376,7 +397,7 @@ export class TaskRunner {
     for (const s of this.slots.values()) {
       buffered += s.deque.length;
       running += s.running.size;
-      if (!s.agent.paused) capacity += s.agent.max_concurrency;
+      if (takesWork(s)) capacity += s.agent.max_concurrency;
       deques[s.agent.name] = s.deque.length;
     }
     const { steals, steal_attempts, ...rest } = this.c;
@@ -417,7 +438,7 @@ export class TaskRunner {
     const offer: Record<string, number> = {};
     for (const s of this.slots.values()) {
       buffered += s.deque.length + s.running.size;
-      if (s.agent.paused) continue;
+      if (!takesWork(s)) continue;
       target += s.agent.max_concurrency * this.o.prefetch;
       for (const c of s.agent.capabilities) offer[c.name] = Math.max(offer[c.name] ?? 0, c.proficiency);
     }
@@ -465,7 +486,7 @@ export class TaskRunner {
    */
   private async scoreFit(tasks: readonly Task[]): Promise<Map<Task, Map<string, number>> | undefined> {
     const model = this.fitModel;
-    const slots = [...this.slots.values()].filter((s) => !s.agent.paused);
+    const slots = [...this.slots.values()].filter(takesWork);
     if (model === undefined || slots.length < 2 || tasks.length === 0) return undefined;
     const pairs: Array<[Task, Slot]> = [];
     for (const t of tasks) {
@@ -511,7 +532,7 @@ export class TaskRunner {
       let bestScore = 0;
       const p = fit?.get(task);
       for (const s of this.slots.values()) {
-        if (s.agent.paused) continue;
+        if (!takesWork(s)) continue;
         const pSuccess = p?.get(s.agent.id);
         if (p !== undefined && pSuccess === undefined) continue; // not capable
         const score = pSuccess !== undefined ? Math.max(1e-6, pSuccess) * loadDiscount(this.loadOf(s)) : fitScore(s.agent, task.required_capabilities, this.loadOf(s));
@@ -557,7 +578,7 @@ export class TaskRunner {
 
   private pump(slot: Slot): void {
     let started = 0;
-    while (!this.stopped && !slot.agent.paused && this.slots.get(slot.agent.id) === slot && slot.running.size + slot.reserved < slot.agent.max_concurrency) {
+    while (!this.stopped && takesWork(slot) && this.slots.get(slot.agent.id) === slot && slot.running.size + slot.reserved < slot.agent.max_concurrency) {
       const task = slot.deque.shift() ?? this.steal(slot);
       if (task === undefined) break;
       this.run(slot, task);

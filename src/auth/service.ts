@@ -8,7 +8,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import type { HubConfig } from '../config/index.js';
-import { HubError, errorMessage } from '../errors/index.js';
+import { HubError, errorMessage, isOutage, toHubError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import { ROLES, type ApiKey, type Role, type SecurityStore, type User } from '../storage/index.js';
 import { DUMMY_HASH, MIN_PASSWORD_LENGTH, hashPassword, verifyPassword } from './passwords.js';
@@ -30,6 +30,16 @@ export interface Credentials {
   /** `X-API-Key` header (or `x-api-key` metadata). */
   apiKey?: string | undefined;
   ip?: string | undefined;
+}
+
+/** How often open streams' credentials are checked again. */
+const STREAM_RECHECK_MS = 500;
+
+interface WatchedStream {
+  permission: Permission;
+  c: Credentials;
+  what: string;
+  onRevoked: (err: HubError) => void;
 }
 
 export interface TokenPair {
@@ -54,7 +64,13 @@ export class AuthService {
   private readonly logins: LoginGuard;
   /** Principals recently checked against the database (a deleted user or revoked key stops within this time). */
   private readonly seen = new Map<string, { principal: Principal | null; at: number }>();
-  private static readonly SEEN_MS = 2000;
+  /** How long a looked-up principal is trusted (a removed user or revoked key is refused after at most this, on every node). */
+  private static readonly SEEN_MS = 1000;
+  /** Open streams and the credentials they were opened with, re-checked every STREAM_RECHECK_MS. */
+  private readonly streams = new Set<WatchedStream>();
+  private streamTimer: NodeJS.Timeout | undefined;
+  /** Cached principals looked up before this time are read again (set by each stream re-check pass). */
+  private freshAfter = 0;
 
   constructor(private readonly o: { config: HubConfig; store: SecurityStore; log: Logger }) {
     const s = o.config.security;
@@ -257,7 +273,7 @@ export class AuthService {
 
   private async cached(id: string, load: () => Promise<Principal | null>): Promise<Principal | null> {
     const hit = this.seen.get(id);
-    if (hit !== undefined && Date.now() - hit.at < AuthService.SEEN_MS) return hit.principal;
+    if (hit !== undefined && hit.at >= this.freshAfter && Date.now() - hit.at < AuthService.SEEN_MS) return hit.principal;
     const principal = await load();
     if (this.seen.size > 10_000) this.seen.clear();
     this.seen.set(id, { principal, at: Date.now() });
@@ -293,6 +309,47 @@ export class AuthService {
       throw new HubError('FORBIDDEN', `${what} needs permission ${permission}; ${principal.name} has roles ${principal.roles.join(', ')}`, { details: { permission } });
     }
     return principal;
+  }
+
+  /**
+   * Keeps an open stream (/ws, WatchTasks, AgentService) only as long as its
+   * credentials: every STREAM_RECHECK_MS they are checked again (without the rate
+   * limit, reading the principal afresh), and `onRevoked` is called once with the
+   * refusal when a key is revoked, a user removed or its role no longer allows
+   * `permission`, or a token expires: within STREAM_RECHECK_MS plus a lookup, on
+   * every node, since the state is in the database. During an outage streams are left open. Returns the unwatch.
+   */
+  watch(permission: Permission, c: Credentials, what: string, onRevoked: (err: HubError) => void): () => void {
+    if (!this.enabled || permission === 'public') return () => undefined;
+    const w: WatchedStream = { permission, c, what, onRevoked };
+    this.streams.add(w);
+    this.streamTimer ??= setInterval(() => void this.recheckStreams(), STREAM_RECHECK_MS);
+    this.streamTimer.unref();
+    return () => {
+      this.streams.delete(w);
+      if (this.streams.size === 0 && this.streamTimer !== undefined) {
+        clearInterval(this.streamTimer);
+        this.streamTimer = undefined;
+      }
+    };
+  }
+
+  private async recheckStreams(): Promise<void> {
+    // Each pass reads every principal afresh (once, however many streams share it).
+    this.freshAfter = Date.now();
+    for (const w of [...this.streams]) {
+      try {
+        const principal = await this.authenticate(w.c);
+        if (principal === undefined) throw unauthenticated('credentials gone');
+        if (!allows(principal.roles, w.permission)) throw new HubError('FORBIDDEN', `${w.what} needs permission ${w.permission}; ${principal.name} has roles ${principal.roles.join(', ')}`);
+      } catch (err) {
+        if (isOutage(err) || !this.streams.has(w)) continue;
+        this.streams.delete(w);
+        const e = toHubError(err);
+        w.onRevoked(e);
+        await this.audit('stream.closed', null, w.c.ip ?? null, { what: w.what, code: e.code, reason: e.message });
+      }
+    }
   }
 
   private limit(key: string): void {

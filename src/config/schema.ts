@@ -99,7 +99,7 @@ export const SCHEMA = {
   security: {
     enabled: bool,
     jwt_secret: optStr,
-    jwt_expiration_hours: num(0.01, 8760),
+    jwt_expiration_hours: num(0.001, 8760),
     refresh_token_expiration_days: num(0.01, 3650),
     rate_limit_per_second: num(0, 1_000_000),
     rate_limit_burst: int(1, 10_000_000),
@@ -117,6 +117,7 @@ export const SCHEMA = {
     keepalive_time_ms: int(1000, 86_400_000),
     keepalive_timeout_ms: int(100, 600_000),
     agent_grace_ms: int(0, 86_400_000),
+    max_unsent_bytes: int(65_536, 1_073_741_824),
   },
   cluster: {
     enabled: bool,

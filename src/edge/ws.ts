@@ -26,6 +26,8 @@ export interface WsOptions {
   broadcastSeconds: number;
   /** Checks a connection's credentials (security enabled); refusals answer the upgrade with 401/403/429. */
   authorize?: ((credentials: Credentials) => Promise<Principal>) | undefined;
+  /** Follows an open connection's credentials: calls onRevoked once they no longer hold; returns the unwatch. */
+  watch?: ((credentials: Credentials, onRevoked: (reason: string) => void) => () => void) | undefined;
   /** Current hive status and metrics, sent on subscribe and every broadcastSeconds. */
   snapshot: (topic: 'hive' | 'metrics') => Promise<unknown>;
 }
@@ -51,12 +53,17 @@ interface Conn {
   refused: boolean;
   /** Counted in EventBus.observe. */
   observing?: boolean;
+  /** What the connection authenticated with (security on): checked again while it is open. */
+  credentials?: Credentials;
+  unwatch?: () => void;
 }
 
 type Socket = uWS.WebSocket<Conn>;
 
 const CLOSE_TRY_AGAIN_LATER = 1013;
 const CLOSE_TOO_BIG = 1009;
+/** The connection's credentials were revoked, removed or expired (docs/api.md). */
+export const CLOSE_CREDENTIALS_REVOKED = 4401;
 
 export class WsHub {
   private readonly conns = new Set<Socket>();
@@ -74,6 +81,18 @@ export class WsHub {
     });
   }
 
+  /** Closes the connection with 4401 once its credentials no longer hold. */
+  private followCredentials(ws: Socket): void {
+    const data = ws.getUserData();
+    if (this.o.watch === undefined || data.credentials === undefined) return;
+    data.unwatch = this.o.watch(data.credentials, (reason) => {
+      if (!this.conns.has(ws)) return;
+      this.conns.delete(ws);
+      this.syncObserver(ws, true);
+      ws.end(CLOSE_CREDENTIALS_REVOKED, reason.slice(0, 120));
+    });
+  }
+
   attach(app: uWS.TemplatedApp): void {
     app.ws<Conn>('/ws', {
       // uWS cuts a connection off without a close frame above its limit: give it headroom and close with 1009 ourselves.
@@ -88,7 +107,8 @@ export class WsHub {
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');
         const extensions = req.getHeader('sec-websocket-extensions');
-        const upgrade = (): void => void res.upgrade<Conn>({ id: this.nextId++, topics: new Set(), refused }, key, protocol, extensions, context);
+        const upgrade = (credentials?: Credentials): void =>
+          void res.upgrade<Conn>({ id: this.nextId++, topics: new Set(), refused, ...(credentials ? { credentials } : {}) }, key, protocol, extensions, context);
         if (this.o.authorize === undefined) return upgrade();
         // Browsers cannot set headers on a WebSocket: a token or key may come as ?access_token= or ?api_key= too.
         const query = new URLSearchParams(req.getQuery() ?? '');
@@ -102,7 +122,7 @@ export class WsHub {
         res.onAborted(() => (aborted = true));
         this.o.authorize(credentials).then(
           () => {
-            if (!aborted) res.cork(upgrade);
+            if (!aborted) res.cork(() => upgrade(credentials));
           },
           (err: unknown) => {
             if (aborted) return;
@@ -119,6 +139,7 @@ export class WsHub {
         }
         this.conns.add(ws);
         this.counters.accepted_total++;
+        this.followCredentials(ws);
         this.sendTo(ws, { type: 'welcome', data: { topics: EVENT_TOPICS, heartbeat_interval: this.o.heartbeatSeconds }, timestamp: new Date().toISOString() });
       },
       message: (ws, message, isBinary) => {
@@ -133,6 +154,7 @@ export class WsHub {
       },
       close: (ws) => {
         this.conns.delete(ws);
+        ws.getUserData().unwatch?.();
         this.syncObserver(ws, true);
       },
     });

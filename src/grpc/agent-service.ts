@@ -6,8 +6,8 @@
  * that time attaches the new stream to them. Credits: the runner never gives an
  * agent more than its max_concurrency tasks at once.
  */
+import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
-import type * as grpc from '@grpc/grpc-js';
 import { checkJsonValue, parseNewAgent, type Task } from '../domain/index.js';
 import { HubError, errorMessage } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
@@ -16,6 +16,7 @@ import type { Hive } from '../../actors/hive/hive.js';
 import type { AgentManagementMsg, AgentView } from '../../actors/agent-management/messages.js';
 import { TaskFailure, type ExecutorContext, type ExecutorTask, type Handler } from '../../actors/agent/executors.js';
 import { parseJsonField, text } from './convert.js';
+import { SendBudget, approxBytes } from './send-budget.js';
 import { isMalformed, malformedError } from './malformed.js';
 
 type Stream = grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>;
@@ -30,6 +31,7 @@ export interface AgentServiceDeps {
   log: Logger;
   graceMs: number;
   pingMs: number;
+  maxUnsentBytes: number;
 }
 
 class RemoteAgent {
@@ -38,6 +40,7 @@ class RemoteAgent {
   private readonly pending = new Map<string, Pending & { task: ExecutorTask }>();
   private outbox: Array<Record<string, unknown>> = [];
   private graceTimer: NodeJS.Timeout | undefined;
+  private budget: SendBudget | undefined;
   draining = false;
 
   /** Set once the hub has stored the agent (tasks assigned before that wait in the outbox). */
@@ -47,6 +50,7 @@ class RemoteAgent {
   constructor(
     readonly token: string,
     readonly labels: Record<string, string>,
+    private readonly maxUnsentBytes: number,
   ) {}
 
   /** What the runner calls: sends the task (batched with others of this turn) and waits for its result. */
@@ -69,11 +73,17 @@ class RemoteAgent {
     if (this.outbox.length === 0 || this.stream === undefined) return;
     const tasks = this.outbox;
     this.outbox = [];
-    this.send({ assigned: { tasks } });
+    this.send({ assigned: { tasks } }, approxBytes(...tasks.map((t) => t['payload_json'] as string)));
   }
 
-  send(msg: Record<string, unknown>): void {
-    this.stream?.write(msg);
+  /** Writes to the agent; an agent that does not read past [grpc] max_unsent_bytes is cut (RESOURCE_EXHAUSTED), as if it had disconnected. */
+  send(msg: Record<string, unknown>, sizeBytes = 256): void {
+    const stream = this.stream;
+    if (stream === undefined || this.budget === undefined) return;
+    if (this.budget.write(stream, msg, sizeBytes)) return;
+    const limit = this.budget.maxBytes;
+    this.stream = undefined;
+    stream.emit('error', Object.assign(new Error(`the agent does not read: more than ${limit} bytes unsent ([grpc] max_unsent_bytes)`), { code: grpc.status.RESOURCE_EXHAUSTED }));
   }
 
   /** A TaskResult: settles the dispatcher's promise; unknown tasks are refused, nothing changes. */
@@ -131,6 +141,7 @@ class RemoteAgent {
     if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
     this.stream = stream;
+    this.budget = new SendBudget(this.maxUnsentBytes);
     this.connectedSince = new Date().toISOString();
     this.flushAssigned();
   }
@@ -156,6 +167,14 @@ export class RemoteAgents {
   info(agentId: string): { connected_since: string; labels: Record<string, string> } | undefined {
     const a = this.byId.get(agentId);
     return a === undefined ? undefined : { connected_since: a.stream === undefined ? '' : a.connectedSince, labels: a.labels };
+  }
+
+  private tell(msg: AgentManagementMsg, agentId: string): void {
+    try {
+      this.d.hive.tell(this.d.hive.modules.agent_management, msg);
+    } catch (err) {
+      this.d.log.warn({ err, agent_id: agentId }, `could not tell agent_management ${msg.type} of a remote agent`);
+    }
   }
 
   private ask<R>(build: (replyTo: ReplyTo<R>) => AgentManagementMsg): Promise<R> {
@@ -210,27 +229,38 @@ export class RemoteAgents {
           return reject(3, 'VALIDATION_FAILED', 'msg: expected register, heartbeat, progress, result, results or drain');
       }
     });
-    const gone = (): void => {
+    /**
+     * The stream is over. Ended by the agent after Drain (it declared itself gone): its
+     * tasks go to other agents at once. Broken (killed, network, cut by the hub): it
+     * gets no new task, and its running ones wait the grace for a resume.
+     */
+    let over = false;
+    const gone = (clean: boolean): void => {
       clearInterval(ping);
       const a = agent;
-      if (a === undefined || a.stream !== stream) return;
-      a.detach(this.d.graceMs, () => {
+      if (over || a === undefined || (a.stream !== stream && a.stream !== undefined)) return;
+      over = true;
+      const expire = (reason: string): void => {
         this.byToken.delete(a.token);
         this.byId.delete(a.id);
-        try {
-          this.d.hive.tell(this.d.hive.modules.agent_management, { type: 'agent.detach', id: a.id, reason: `remote agent ${a.name} disconnected and did not resume within ${this.d.graceMs} ms` });
-        } catch (err) {
-          this.d.log.warn({ err, agent_id: a.id }, 'could not detach a remote agent');
-        }
-      });
-      this.d.log.info({ event: 'agent.disconnected', agent_id: a.id, grace_ms: this.d.graceMs }, `remote agent ${a.name} disconnected; its tasks are kept for ${this.d.graceMs} ms`);
+        this.tell({ type: 'agent.detach', id: a.id, reason }, a.id);
+      };
+      if (clean) {
+        a.detach(0, () => expire(`remote agent ${a.name} ended its stream`));
+        this.d.log.info({ event: 'agent.disconnected', agent_id: a.id, clean: true }, `remote agent ${a.name} ended its stream; its tasks go to other agents`);
+        return;
+      }
+      this.tell({ type: 'agent.disconnected', id: a.id }, a.id);
+      a.detach(this.d.graceMs, () => expire(`remote agent ${a.name} disconnected and did not resume within ${this.d.graceMs} ms`));
+      this.d.log.info({ event: 'agent.disconnected', agent_id: a.id, grace_ms: this.d.graceMs }, `remote agent ${a.name} disconnected; it gets no new task, and its running ones are kept for ${this.d.graceMs} ms`);
     };
+    // A cancelled or broken call ends its reading side too: only an end after Drain is the agent saying it is gone.
     stream.on('end', () => {
-      gone();
+      gone(agent?.draining === true);
       stream.end();
     });
-    stream.on('error', gone);
-    stream.on('cancelled', gone);
+    stream.on('error', () => gone(false));
+    stream.on('cancelled', () => gone(false));
   }
 
   private async register(stream: Stream, r: Record<string, unknown> | undefined): Promise<RemoteAgent> {
@@ -255,7 +285,7 @@ export class RemoteAgents {
     const parsed = { ...parseNewAgent(body), kind: 'remote' as const, executor: null };
     const newToken = randomBytes(24).toString('base64url');
     // Made before the agent is stored: tasks the runner hands it at once wait in its outbox until Registered is sent.
-    const agent = new RemoteAgent(newToken, (r['labels'] as Record<string, string> | undefined) ?? {});
+    const agent = new RemoteAgent(newToken, (r['labels'] as Record<string, string> | undefined) ?? {}, this.d.maxUnsentBytes);
     const view = await this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.register', agent: parsed, dispatcher: agent.dispatcher, replyTo }));
     agent.id = view.id;
     agent.name = view.name;

@@ -18,6 +18,18 @@ function credentials(call: { metadata: grpc.Metadata; getPeer(): string }): Cred
 }
 
 type AnyCall = { metadata: grpc.Metadata; getPeer(): string };
+type StreamCall = { emit(event: 'error', err: Error): boolean; once(event: string, fn: () => void): unknown };
+
+/** Ends a stream with the error's status: emitted as an error, which grpc-js turns into the call's status. */
+function endWith(call: StreamCall, err: unknown): void {
+  const e = toServiceError(err);
+  call.emit('error', Object.assign(new Error(e.details ?? 'refused'), e));
+}
+
+/** Stops watching the credentials however the stream ends. */
+function followCredentials(call: StreamCall, unwatch: () => void): void {
+  for (const event of ['close', 'cancelled', 'error', 'finish']) call.once(event, unwatch);
+}
 type Handler = (call: AnyCall, callback?: grpc.sendUnaryData<unknown>) => void;
 
 /** Wraps each method of a service implementation with its permission check. */
@@ -29,13 +41,16 @@ export function guarded(service: string, impl: grpc.UntypedServiceImplementation
     const permission = GRPC_PERMISSIONS[what] ?? 'admin';
     const h = handler as unknown as Handler;
     out[method] = (call: AnyCall, callback?: grpc.sendUnaryData<unknown>) => {
-      auth.check(permission, credentials(call), what).then(
-        () => h(call, callback),
+      const c = credentials(call);
+      auth.check(permission, c, what).then(
+        () => {
+          // A stream lives only as long as its credentials (revoked key, removed user, expired token).
+          if (callback === undefined) followCredentials(call as unknown as StreamCall, auth.watch(permission, c, what, (err) => endWith(call as unknown as StreamCall, err)));
+          h(call, callback);
+        },
         (err: unknown) => {
-          const e = toServiceError(err);
-          if (callback !== undefined) callback(e);
-          // Streams end with a status by emitting it as an error (grpc-js turns it into the call's status).
-          else (call as unknown as { emit(event: 'error', err: Error): void }).emit('error', Object.assign(new Error(e.details ?? 'refused'), e));
+          if (callback !== undefined) callback(toServiceError(err));
+          else endWith(call as unknown as StreamCall, err);
         },
       );
     };

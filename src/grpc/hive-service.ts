@@ -1,6 +1,7 @@
 /** HiveService: the REST API's task and agent operations over gRPC (an adapter: actor messages in, protos out). */
 import * as grpc from '@grpc/grpc-js';
 import type { HubConfig } from '../config/index.js';
+import { SendBudget, approxBytes } from './send-budget.js';
 import { AGENT_KINDS, AGENT_STATES, AGENT_TYPES, PRIORITIES, TASK_STATUSES, invalid, parseAnalyzeText, type AgentKind, type AgentState, type AgentType, type Priority, type Task, type TaskStatus } from '../domain/index.js';
 import { HubError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
@@ -76,7 +77,6 @@ function taskId(value: unknown, field = 'id'): string {
   return value.toLowerCase();
 }
 
-const WATCH_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServiceImplementation {
   const tasks = <R>(build: (replyTo: ReplyTo<R>) => TaskManagementMsg, timeoutMs?: number): Promise<R> => d.hive.ask(d.hive.modules.task_management, build, timeoutMs);
@@ -126,19 +126,20 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
         call.emit('error', Object.assign(new Error(e.details ?? 'malformed'), e));
         return;
       }
+      const budget = new SendBudget(d.config.grpc.max_unsent_bytes);
       const types = new Set((call.request['types'] as string[] | undefined) ?? []);
       const ids = new Set(((call.request['task_ids'] as string[] | undefined) ?? []).map((x) => x.toLowerCase()));
       const unsubscribe = d.events.subscribe((e) => {
         if (e.topic !== 'tasks' || (types.size > 0 && !types.has(e.type))) return;
         const task = e.data as Task;
         if (ids.size > 0 && !ids.has(task.id)) return;
-        // A watcher that does not read is cut off rather than buffered without bound.
-        if (call.writableLength > WATCH_BUFFER_BYTES) {
+        const proto = taskToProto(task);
+        const msg = { type: e.type, task: proto, timestamp: e.timestamp };
+        // A watcher that does not read is cut off rather than buffered without bound (counted in bytes).
+        if (!budget.write(call, msg, approxBytes(proto['payload_json'] as string, proto['result_json'] as string, proto['description'] as string))) {
           end();
-          call.emit('error', Object.assign(new Error('the watcher is too slow: more than 4 MiB of events unread'), { code: grpc.status.RESOURCE_EXHAUSTED }));
-          return;
+          call.emit('error', Object.assign(new Error(`the watcher is too slow: more than ${budget.maxBytes} bytes of events unsent ([grpc] max_unsent_bytes)`), { code: grpc.status.RESOURCE_EXHAUSTED }));
         }
-        call.write({ type: e.type, task: taskToProto(task), timestamp: e.timestamp });
       });
       // Counted as an observer once, uncounted once, however the call ends.
       d.events.observe(1);

@@ -46,7 +46,7 @@ export class GrpcServer {
       'grpc.keepalive_timeout_ms': g.keepalive_timeout_ms,
       'grpc.keepalive_permit_without_calls': 1,
     });
-    const remoteAgents = new RemoteAgents({ hive: d.hive, log: d.log, graceMs: g.agent_grace_ms, pingMs: g.keepalive_time_ms });
+    const remoteAgents = new RemoteAgents({ hive: d.hive, log: d.log, graceMs: g.agent_grace_ms, pingMs: g.keepalive_time_ms, maxUnsentBytes: g.max_unsent_bytes });
     server.addService(tolerant(proto.hiveService), guarded('HiveService', hiveServiceImplementation({ config: d.config, hive: d.hive, events: d.events, log: d.log, remoteInfo: (id) => remoteAgents.info(id) }), d.auth));
     server.addService(tolerant(proto.agentService), guarded('AgentService', { Connect: (stream: grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>) => remoteAgents.connect(stream) }, d.auth));
     for (const x of d.extraServices ?? []) server.addService(x.definition, x.implementation);
