@@ -30,7 +30,12 @@ interface State {
   dispatchers: Dispatchers;
   /** The periodic flush pauses while the database is away (changes stay dirty and are stored once it is back). */
   outage: OutageTracker;
+  /** When offline agents were last checked against their retention (ms). */
+  sweptAt: number;
 }
+
+/** How often offline agents are checked against [agents] offline_retention_seconds. */
+const RETENTION_SWEEP_MS = 10_000;
 
 async function loadLocalAgents(deps: ModuleDeps): Promise<Map<string, Agent>> {
   const agents = new Map<string, Agent>();
@@ -46,7 +51,7 @@ type Dispatchers = Map<string, Handler>;
 
 async function init(deps: ModuleDeps, dispatchers: Dispatchers): Promise<State> {
   const outage = new OutageTracker(deps.log, 'agent_management flush');
-  const state: State = { agents: await loadLocalAgents(deps), dirty: new Map(), registered: 0, removed: 0, completed: 0, failed: 0, dispatchers, outage };
+  const state: State = { agents: await loadLocalAgents(deps), dirty: new Map(), registered: 0, removed: 0, completed: 0, failed: 0, dispatchers, outage, sweptAt: 0 };
   for (const agent of state.agents.values()) if (runnable(state, agent)) deps.runner.setAgent(agent, dispatchers.get(agent.id));
   return state;
 }
@@ -76,8 +81,12 @@ function checkExecutor(deps: ModuleDeps, agent: NewAgent): NewAgent {
 }
 
 async function register(deps: ModuleDeps, state: State, input: NewAgent, dispatcher?: Handler): Promise<AgentView> {
-  if (state.agents.size >= deps.config.agents.max_agents) {
-    throw new HubError('AGENT_LIMIT_REACHED', `this node already has ${state.agents.size} agents ([agents] max_agents = ${deps.config.agents.max_agents})`);
+  const previous = dispatcher === undefined ? undefined : formerSelf(state, input);
+  if (previous !== undefined) return takeOver(deps, state, previous, input, dispatcher!);
+  // Offline agents (remote ones gone past their grace) hold no slot: only live ones count.
+  const live = [...state.agents.values()].filter((a) => a.state !== 'offline').length;
+  if (live >= deps.config.agents.max_agents) {
+    throw new HubError('AGENT_LIMIT_REACHED', `this node already has ${live} live agents ([agents] max_agents = ${deps.config.agents.max_agents})`);
   }
   const agent = await deps.store.createAgent(checkExecutor(deps, input), deps.nodeId);
   state.agents.set(agent.id, agent);
@@ -87,6 +96,44 @@ async function register(deps: ModuleDeps, state: State, input: NewAgent, dispatc
   deps.log.info({ event: 'agent.registered', agent_id: agent.id, name: agent.name }, `agent ${agent.name} registered`);
   deps.events.publish('agents', 'agent.registered', view(deps, state, agent));
   return view(deps, state, agent);
+}
+
+/** A remote agent's earlier record: same name, same principal, not connected now. */
+function formerSelf(state: State, input: NewAgent): Agent | undefined {
+  if (input.kind !== 'remote' || input.owner === undefined || input.owner === null) return undefined;
+  for (const a of state.agents.values()) if (a.kind === 'remote' && a.name === input.name && a.owner === input.owner && !state.dispatchers.has(a.id)) return a;
+  return undefined;
+}
+
+/**
+ * A remote agent reconnecting without its resume token takes over its old record
+ * (id, stats, learned proficiencies) instead of adding another; what the old
+ * connection still ran is requeued. Its declared capabilities and limits win.
+ */
+async function takeOver(deps: ModuleDeps, state: State, previous: Agent, input: NewAgent, dispatcher: Handler): Promise<AgentView> {
+  deps.runner.removeAgent(previous.id, `agent ${previous.name} reconnected as a new session`);
+  const next: Agent = { ...previous, state: 'idle', type: input.type, capabilities: input.capabilities, max_concurrency: input.max_concurrency };
+  await deps.store.updateAgent(previous.id, { state: 'idle', type: next.type, capabilities: next.capabilities, max_concurrency: next.max_concurrency });
+  state.agents.set(next.id, next);
+  state.dirty.delete(next.id);
+  state.dispatchers.set(next.id, dispatcher);
+  deps.runner.setAgent(next, dispatcher);
+  deps.log.info({ event: 'agent.taken_over', agent_id: next.id, name: next.name }, `agent ${next.name} reconnected without its resume token and took over its record`);
+  deps.events.publish('agents', 'agent.state_changed', view(deps, state, next));
+  return view(deps, state, next);
+}
+
+/** Removes remote agents offline longer than [agents] offline_retention_seconds (their rows too). */
+async function removeStale(deps: ModuleDeps, state: State): Promise<void> {
+  const cutoff = new Date(Date.now() - deps.config.agents.offline_retention_seconds * 1000).toISOString();
+  for (const a of [...state.agents.values()]) {
+    if (a.kind !== 'remote' || a.state !== 'offline' || state.dispatchers.has(a.id) || a.updated_at > cutoff) continue;
+    await deps.store.deleteAgent(a.id);
+    state.agents.delete(a.id);
+    state.dirty.delete(a.id);
+    deps.log.info({ event: 'agent.expired', agent_id: a.id, name: a.name }, `offline agent ${a.name} removed after [agents] offline_retention_seconds`);
+    deps.events.publish('agents', 'agent.removed', { ...a });
+  }
 }
 
 async function getAgent(deps: ModuleDeps, state: State, id: string): Promise<Agent> {
@@ -226,6 +273,10 @@ async function flush(deps: ModuleDeps, state: State): Promise<void> {
   }
   try {
     for (const id of [...state.dirty.keys()]) await flushOne(deps, state, id);
+    if (Date.now() - state.sweptAt >= Math.min(RETENTION_SWEEP_MS, deps.config.agents.offline_retention_seconds * 1000)) {
+      state.sweptAt = Date.now();
+      await removeStale(deps, state);
+    }
     state.outage.ok();
   } catch (err) {
     // An outage is no crash: what is dirty stays dirty for the next flush.

@@ -56,6 +56,7 @@ export const SCHEMA = {
     pool_max_concurrency: int(1, 1024),
     scale_up_pending_per_slot: num(0.1, 1_000_000),
     scale_cooldown_seconds: int(1, 86_400),
+    offline_retention_seconds: int(0, 31_536_000),
   },
   tasks: {
     max_pending: int(1, 100_000_000),

@@ -28,6 +28,7 @@ export interface HubConfig {
     pool_max_concurrency: number;
     scale_up_pending_per_slot: number;
     scale_cooldown_seconds: number;
+    offline_retention_seconds: number;
   };
   readonly tasks: {
     max_pending: number;

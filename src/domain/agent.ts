@@ -35,6 +35,8 @@ export interface Agent {
   paused: boolean;
   /** Most tasks the agent runs at once. */
   max_concurrency: number;
+  /** Who registered a remote agent (`key:<id>`, `user:<id>`, `anonymous`); null for local agents. */
+  owner: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -46,6 +48,8 @@ export interface NewAgent {
   capabilities: Capability[];
   executor: string | null;
   kind: AgentKind;
+  /** A remote agent's principal (see Agent.owner). */
+  owner?: string | null;
   max_concurrency: number;
 }
 

@@ -17,6 +17,7 @@ import type { AgentManagementMsg, AgentView } from '../../actors/agent-managemen
 import { TaskFailure, type ExecutorContext, type ExecutorTask, type Handler } from '../../actors/agent/executors.js';
 import { parseJsonField, text } from './convert.js';
 import { SendBudget, approxBytes } from './send-budget.js';
+import { principalOf } from './auth.js';
 import { isMalformed, malformedError } from './malformed.js';
 
 type Stream = grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>;
@@ -51,6 +52,7 @@ class RemoteAgent {
     readonly token: string,
     readonly labels: Record<string, string>,
     private readonly maxUnsentBytes: number,
+    readonly owner: string,
   ) {}
 
   /** What the runner calls: sends the task (batched with others of this turn) and waits for its result. */
@@ -146,6 +148,13 @@ class RemoteAgent {
     this.flushAssigned();
   }
 
+  /** Ends the grace now without its expiry action (a new session takes over). */
+  endGrace(): void {
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    this.pending.clear();
+  }
+
   detach(graceMs: number, onExpired: () => void): void {
     this.stream = undefined;
     this.graceTimer = setTimeout(() => {
@@ -156,6 +165,12 @@ class RemoteAgent {
     }, graceMs);
     this.graceTimer.unref();
   }
+}
+
+/** The principal that opened the stream, as an agent's owner ("anonymous" without security). */
+function ownerOf(stream: Stream): string {
+  const p = principalOf(stream);
+  return p === undefined || p.kind === 'anonymous' ? 'anonymous' : `${p.kind}:${p.id}`;
 }
 
 export class RemoteAgents {
@@ -179,6 +194,21 @@ export class RemoteAgents {
 
   private ask<R>(build: (replyTo: ReplyTo<R>) => AgentManagementMsg): Promise<R> {
     return this.d.hive.ask(this.d.hive.modules.agent_management, build);
+  }
+
+  /**
+   * A new session of an agent (same name, same principal, no resume token) ends the
+   * old one still in its grace: the old session's tasks are requeued at once and the
+   * new one takes over the agent's record (agent_management decides).
+   */
+  private endFormerSession(name: string, owner: string): void {
+    for (const a of this.byId.values()) {
+      if (a.name !== name || a.owner !== owner || a.stream !== undefined) continue;
+      a.endGrace();
+      this.byToken.delete(a.token);
+      this.byId.delete(a.id);
+      this.tell({ type: 'agent.detach', id: a.id, reason: `agent ${a.name} connected again as a new session` }, a.id);
+    }
   }
 
   /** The Connect handler. */
@@ -282,10 +312,12 @@ export class RemoteAgents {
     const capabilities = ((r['capabilities'] as Array<{ name: string; proficiency: number }> | undefined) ?? []).map((c) => ({ name: c.name, proficiency: c.proficiency }));
     const body: Record<string, unknown> = { name: r['name'], capabilities, max_concurrency: Number(r['max_concurrency'] ?? 0) || 1 };
     if (r['type'] !== '' && r['type'] !== undefined) body['type'] = r['type'];
-    const parsed = { ...parseNewAgent(body), kind: 'remote' as const, executor: null };
+    const owner = ownerOf(stream);
+    const parsed = { ...parseNewAgent(body), kind: 'remote' as const, executor: null, owner };
+    this.endFormerSession(parsed.name, owner);
     const newToken = randomBytes(24).toString('base64url');
     // Made before the agent is stored: tasks the runner hands it at once wait in its outbox until Registered is sent.
-    const agent = new RemoteAgent(newToken, (r['labels'] as Record<string, string> | undefined) ?? {}, this.d.maxUnsentBytes);
+    const agent = new RemoteAgent(newToken, (r['labels'] as Record<string, string> | undefined) ?? {}, this.d.maxUnsentBytes, owner);
     const view = await this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.register', agent: parsed, dispatcher: agent.dispatcher, replyTo }));
     agent.id = view.id;
     agent.name = view.name;

@@ -6,7 +6,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { GRPC_PERMISSIONS } from '../auth/permissions.js';
-import type { AuthService, Credentials } from '../auth/service.js';
+import type { AuthService, Credentials, Principal } from '../auth/service.js';
 import { toServiceError } from './errors.js';
 
 function credentials(call: { metadata: grpc.Metadata; getPeer(): string }): Credentials {
@@ -32,6 +32,13 @@ function followCredentials(call: StreamCall, unwatch: () => void): void {
 }
 type Handler = (call: AnyCall, callback?: grpc.sendUnaryData<unknown>) => void;
 
+const principals = new WeakMap<object, Principal>();
+
+/** Who opened a call (security on); undefined without security. */
+export function principalOf(call: object): Principal | undefined {
+  return principals.get(call);
+}
+
 /** Wraps each method of a service implementation with its permission check. */
 export function guarded(service: string, impl: grpc.UntypedServiceImplementation, auth: AuthService | undefined): grpc.UntypedServiceImplementation {
   if (auth === undefined || !auth.enabled) return impl;
@@ -43,7 +50,8 @@ export function guarded(service: string, impl: grpc.UntypedServiceImplementation
     out[method] = (call: AnyCall, callback?: grpc.sendUnaryData<unknown>) => {
       const c = credentials(call);
       auth.check(permission, c, what).then(
-        () => {
+        (principal) => {
+          principals.set(call, principal);
           // A stream lives only as long as its credentials (revoked key, removed user, expired token).
           if (callback === undefined) followCredentials(call as unknown as StreamCall, auth.watch(permission, c, what, (err) => endWith(call as unknown as StreamCall, err)));
           h(call, callback);

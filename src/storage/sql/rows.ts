@@ -34,6 +34,7 @@ export function rowToAgent(d: Dialect, r: Row): Agent {
     stats: json(d, r['stats']) as Agent['stats'],
     paused: r['paused'] === true || r['paused'] === 1,
     max_concurrency: Number(r['max_concurrency']),
+    owner: (r['owner'] as string | null | undefined) ?? null,
     created_at: iso(r['created_at']),
     updated_at: iso(r['updated_at']),
   };

@@ -73,9 +73,9 @@ export class SqlStore implements Store {
   async createAgent(agent: NewAgent, nodeId: string): Promise<Agent> {
     const now = new Date().toISOString();
     const rows = await this.db.all(
-      `INSERT INTO agents (id, name, type, state, kind, executor, capabilities, node_id, stats, max_concurrency, created_at, updated_at)
-       VALUES (?, ?, ?, 'idle', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      [randomUUID(), agent.name, agent.type, agent.kind, agent.executor, toJson(agent.capabilities), nodeId, toJson(EMPTY_STATS), agent.max_concurrency, now, now],
+      `INSERT INTO agents (id, name, type, state, kind, executor, capabilities, node_id, stats, max_concurrency, owner, created_at, updated_at)
+       VALUES (?, ?, ?, 'idle', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      [randomUUID(), agent.name, agent.type, agent.kind, agent.executor, toJson(agent.capabilities), nodeId, toJson(EMPTY_STATS), agent.max_concurrency, agent.owner ?? null, now, now],
     );
     return rowToAgent(this.dialect, rows[0] ?? {});
   }
