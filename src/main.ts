@@ -173,6 +173,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     await store.close();
     throw err;
   }
+  const stopAuditRetention = auth.keepAuditRetention();
   const system = new ActorSystem({
     name: 'hive',
     log: moduleLogger(log, 'runtime'),
@@ -276,6 +277,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     await cluster?.leave();
     await system.shutdown();
     await store.close();
+    stopAuditRetention();
     await nodeLock.release();
     log.info('stopped');
   });

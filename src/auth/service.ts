@@ -369,6 +369,21 @@ export class AuthService {
     }
   }
 
+  /** Deletes audit records past [security] audit_retention_days now, then hourly (0 keeps them). Returns the stop. */
+  keepAuditRetention(): () => void {
+    const days = this.o.config.security.audit_retention_days;
+    if (days === 0) return () => undefined;
+    const prune = (): void =>
+      void this.o.store.pruneAudit(new Date(Date.now() - days * 86_400_000).toISOString()).then(
+        (n) => n > 0 && this.o.log.info({ module: 'security', event: 'security.audit_pruned', count: n }, `security: ${n} audit records older than ${days} days deleted`),
+        (err: unknown) => this.o.log.warn({ module: 'security', err }, `security: pruning the audit log failed: ${errorMessage(err)}`),
+      );
+    prune();
+    const timer = setInterval(prune, 3_600_000);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   listAudit(limit: number): Promise<Awaited<ReturnType<SecurityStore['listAudit']>>> {
     return this.o.store.listAudit(limit);
   }

@@ -107,6 +107,7 @@ export const SCHEMA = {
     login_max_failures: int(1, 1000),
     login_window_seconds: int(1, 86_400),
     login_lockout_seconds: int(1, 86_400),
+    audit_retention_days: int(0, 36_500),
   },
   logging: {
     level: { kind: 'enum', values: LOG_LEVELS },

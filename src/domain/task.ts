@@ -75,16 +75,29 @@ export interface TaskDefaults {
 
 const FIELDS = ['title', 'description', 'type', 'priority', 'required_capabilities', 'payload', 'max_attempts', 'timeout_ms', 'run_at', 'depends_on'];
 
+/** Bulk items' idempotency keys live under this prefix, so that no single submission's key can meet one. */
+export const BULK_KEY_PREFIX = 'bulk:';
+
+/** Validates a caller's Idempotency-Key: 1 to 255 characters, no NUL, not in the bulk items' namespace. */
+export function checkIdempotencyKey(key: string): string {
+  if (key.length === 0 || key.length > 255) throw invalid('Idempotency-Key', 'must be 1 to 255 characters');
+  checkNoNul(key, 'Idempotency-Key');
+  if (key.startsWith(BULK_KEY_PREFIX)) throw invalid('Idempotency-Key', `keys starting with "${BULK_KEY_PREFIX}" are reserved for the items of bulk submissions`);
+  return key;
+}
+
+/** The idempotency key of item `index` of a bulk submission sent with `key`. */
+export function bulkItemKey(key: string, index: number): string {
+  return `${BULK_KEY_PREFIX}${key}:${index}`;
+}
+
 /** Most dependencies one task may have. */
 export const MAX_DEPENDENCIES = 100;
 
 /** Validates a submission; throws VALIDATION_FAILED naming the field. */
 export function parseNewTask(body: unknown, defaults: TaskDefaults, idempotencyKey: string | null = null, extraFields: readonly string[] = []): NewTask {
   const input = asInput(body, '(body)', [...FIELDS, ...extraFields]);
-  if (idempotencyKey !== null && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
-    throw invalid('Idempotency-Key', 'must be 1 to 255 characters');
-  }
-  if (idempotencyKey !== null) checkNoNul(idempotencyKey, 'Idempotency-Key');
+  if (idempotencyKey !== null) checkIdempotencyKey(idempotencyKey);
   return {
     title: str(input, 'title', { required: true, maxLength: 256 }),
     description: str(input, 'description', { required: false, maxLength: 16_384 }),

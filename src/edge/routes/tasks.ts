@@ -1,5 +1,5 @@
 /** /api/tasks: submit (one or many), list, read, cancel, retry and assign tasks. */
-import { PRIORITIES, TASK_STATUSES, parseNewTask, planBulk, invalid, type NewTask, type Priority, type Task, type TaskStatus } from '../../domain/index.js';
+import { PRIORITIES, TASK_STATUSES, bulkItemKey, checkIdempotencyKey, parseNewTask, planBulk, invalid, type NewTask, type Priority, type Task, type TaskStatus } from '../../domain/index.js';
 import type { HubConfig } from '../../config/index.js';
 import { HubError } from '../../errors/index.js';
 import type { ReplyTo } from '../../runtime/index.js';
@@ -38,6 +38,7 @@ function uuidValue(v: unknown, key: string): string {
  * in insertion order (dependencies first) with the request order of each.
  */
 function parseBulk(body: unknown, config: HubConfig, key: string | null): { tasks: NewTask[]; order: number[] } {
+  if (key !== null) checkIdempotencyKey(key);
   const input = object(body, ['tasks']);
   const items = input['tasks'];
   if (!Array.isArray(items)) throw invalid('tasks', 'expected an array of tasks');
@@ -48,7 +49,8 @@ function parseBulk(body: unknown, config: HubConfig, key: string | null): { task
       const k = (item as { key?: unknown } | null)?.key;
       if (k !== undefined && typeof k !== 'string') throw invalid('key', 'expected a string');
       keys.push(k);
-      return parseNewTask(item, { maxAttempts: config.tasks.max_attempts, timeoutMs: config.tasks.default_timeout_ms }, key === null ? null : `${key}:${i}`, ['key']);
+      const task = parseNewTask(item, { maxAttempts: config.tasks.max_attempts, timeoutMs: config.tasks.default_timeout_ms }, null, ['key']);
+      return key === null ? task : { ...task, idempotency_key: bulkItemKey(key, i) };
     } catch (err) {
       if (!(err instanceof HubError) || err.code !== 'VALIDATION_FAILED') throw err;
       const inner = err.details?.['field'];

@@ -69,6 +69,8 @@ export interface SecurityStore {
 
   audit(e: { event: string; principal: string | null; ip: string | null; detail: unknown }): Promise<void>;
   listAudit(limit: number): Promise<AuditEntry[]>;
+  /** Deletes audit records older than `before` (ISO 8601); how many. */
+  pruneAudit(before: string): Promise<number>;
 }
 
 const str = (v: unknown): string => String(v);
@@ -144,7 +146,15 @@ export class SqlSecurityStore implements SecurityStore {
   }
 
   async useRefreshToken(id: string): Promise<boolean> {
-    return (await this.db.run('UPDATE refresh_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL', [new Date().toISOString(), id])) > 0;
+    // A family any of whose tokens was revoked is dead: this also catches the new token a
+    // concurrent winner got just before the loser's reuse revoked the family.
+    return (
+      (await this.db.run(
+        `UPDATE refresh_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM refresh_tokens f WHERE f.family_id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL)`,
+        [new Date().toISOString(), id],
+      )) > 0
+    );
   }
 
   async revokeRefreshFamily(familyId: string): Promise<number> {
@@ -176,6 +186,10 @@ export class SqlSecurityStore implements SecurityStore {
 
   async audit(e: { event: string; principal: string | null; ip: string | null; detail: unknown }): Promise<void> {
     await this.db.run('INSERT INTO audit_log (at, event, principal, ip, detail) VALUES (?, ?, ?, ?, ?)', [new Date().toISOString(), e.event, e.principal, e.ip, toJson(e.detail ?? null)]);
+  }
+
+  async pruneAudit(before: string): Promise<number> {
+    return this.db.run('DELETE FROM audit_log WHERE at < ?', [before]);
   }
 
   async listAudit(limit: number): Promise<AuditEntry[]> {
