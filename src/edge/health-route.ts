@@ -27,6 +27,9 @@ loopDelay.enable();
 async function databaseCheck(store: Store): Promise<HealthCheck> {
   try {
     const latency = await store.ping();
+    // Reads answer but writes fail (disk full, read-only file): degraded, with why; a restart would not help.
+    const writes = store.writeFailure();
+    if (writes !== undefined) return { status: 'degraded', engine: store.engine, latency_ms: round(latency), writes_failing_since: writes.since, error: writes.error };
     return { status: latency > 1000 ? 'degraded' : 'healthy', engine: store.engine, latency_ms: round(latency) };
   } catch (err) {
     return { status: 'unhealthy', engine: store.engine, error: errorMessage(err) };

@@ -142,6 +142,8 @@ export interface Store {
   poolStats(): PoolStats;
   /** Statement latency measured at the driver. */
   queryStats(): QueryStats;
+  /** Why writes fail now (a full disk, a read-only file), until one succeeds again; undefined while they work. */
+  writeFailure(): { since: string; error: string } | undefined;
   close(): Promise<void>;
 
   createAgent(agent: NewAgent, nodeId: string): Promise<Agent>;

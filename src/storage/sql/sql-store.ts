@@ -44,6 +44,10 @@ export class SqlStore implements Store {
     this.security = new SqlSecurityStore(this.db, dialect);
   }
 
+  writeFailure(): { since: string; error: string } | undefined {
+    return this.timer.writeFailure();
+  }
+
   queryStats(): QueryStats {
     return this.timer.read();
   }

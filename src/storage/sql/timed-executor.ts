@@ -1,5 +1,8 @@
 import { SampleWindow } from '../../metrics/windows.js';
+import { errorMessage, isOutage } from '../../errors/index.js';
 import type { Executor, Row } from './executor.js';
+
+const READ = /^\s*SELECT\b/i;
 
 /** Query latency as measured at the driver: last samples, and totals since start. */
 export interface QueryStats {
@@ -18,19 +21,19 @@ export class TimedExecutor implements Executor {
   ) {}
 
   all(sql: string, params?: readonly unknown[]): Promise<Row[]> {
-    return this.stats.time(() => this.inner.all(sql, params));
+    return this.stats.time(() => this.inner.all(sql, params), !READ.test(sql));
   }
 
   run(sql: string, params?: readonly unknown[]): Promise<number> {
-    return this.stats.time(() => this.inner.run(sql, params));
+    return this.stats.time(() => this.inner.run(sql, params), true);
   }
 
   exec(sql: string): Promise<void> {
-    return this.stats.time(() => this.inner.exec(sql));
+    return this.stats.time(() => this.inner.exec(sql), true);
   }
 
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
-    return this.inner.transaction((tx) => fn(new TimedExecutor(tx, this.stats)));
+    return this.stats.watchWrites(() => this.inner.transaction((tx) => fn(new TimedExecutor(tx, this.stats))));
   }
 }
 
@@ -39,12 +42,34 @@ export class QueryTimer {
   private queries = 0;
   private errors = 0;
 
-  async time<T>(work: () => Promise<T>): Promise<T> {
+  /** Set while writes fail for an outage (disk full, read-only file, database away); cleared by the next write that succeeds. */
+  private writesFailing: { since: string; error: string } | undefined;
+
+  /** Why writes fail now, if they do (health reports it). */
+  writeFailure(): { since: string; error: string } | undefined {
+    return this.writesFailing;
+  }
+
+  async watchWrites<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      const v = await work();
+      this.writesFailing = undefined;
+      return v;
+    } catch (err) {
+      if (isOutage(err)) this.writesFailing ??= { since: new Date().toISOString(), error: errorMessage(err) };
+      throw err;
+    }
+  }
+
+  async time<T>(work: () => Promise<T>, write = false): Promise<T> {
     const start = performance.now();
     try {
-      return await work();
+      const v = await work();
+      if (write) this.writesFailing = undefined;
+      return v;
     } catch (err) {
       this.errors++;
+      if (write && isOutage(err)) this.writesFailing ??= { since: new Date().toISOString(), error: errorMessage(err) };
       throw err;
     } finally {
       this.queries++;
