@@ -32,7 +32,7 @@ async function serve(impl: grpc.UntypedServiceImplementation): Promise<{ server:
 
 /** Tells from node a to node b over the transport; envelopes/s until b has them all. */
 async function transportPair(): Promise<number> {
-  const make = (nodeId: string): NodeTransport => new NodeTransport({ nodeId, log, batchMax: 1000, queueMax: envelopes + 10, askTimeoutMs: 60_000, maxMessageBytes: 64 << 20, keepaliveMs: 30_000 });
+  const make = (nodeId: string): NodeTransport => new NodeTransport({ nodeId, log, batchMax: 1000, queueMax: envelopes + 10, queueMaxBytes: 16 << 30, askTimeoutMs: 60_000, maxMessageBytes: 64 << 20, keepaliveMs: 30_000 });
   const a = make('a');
   const b = make('b');
   let received = 0;

@@ -62,6 +62,7 @@ export class ClusterNode {
       log: o.log,
       batchMax: c.batch_max,
       queueMax: c.peer_queue_max,
+      queueMaxBytes: c.peer_queue_max_bytes,
       askTimeoutMs: c.ask_timeout_ms,
       maxMessageBytes: o.config.grpc.max_message_bytes,
       keepaliveMs: o.config.grpc.keepalive_time_ms,

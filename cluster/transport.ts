@@ -4,7 +4,7 @@
  * correlation id, kind, JSON payload}. Envelopes sent in one event-loop turn go
  * out as one batch (at most [cluster] batch_max). A peer whose stream is slow
  * (write() says wait) or down keeps its envelopes queued up to
- * [cluster] peer_queue_max; beyond that tell and ask fail with QUEUE_FULL, so a
+ * [cluster] peer_queue_max envelopes and peer_queue_max_bytes of payload; beyond that tell and ask fail with QUEUE_FULL, so a
  * slow peer pushes back on its senders instead of growing memory. A broken
  * stream is dialled again with backoff (100 ms doubling to 5 s); asks waiting
  * on it fail at once with NODE_UNREACHABLE.
@@ -46,6 +46,8 @@ export interface TransportOptions {
   log: Logger;
   batchMax: number;
   queueMax: number;
+  /** Payload bytes queued for one peer before sends fail with QUEUE_FULL. */
+  queueMaxBytes: number;
   askTimeoutMs: number;
   maxMessageBytes: number;
   keepaliveMs: number;
@@ -87,18 +89,25 @@ class PeerLink {
   reconnectTimer: NodeJS.Timeout | undefined;
   readonly counts = { sent: 0, received: 0, batches_sent: 0, reconnects: 0 };
 
+  /** Payload bytes of the envelopes in `queue`. */
+  private queuedBytes = 0;
+
   constructor(
     readonly node: string,
     private readonly batchMax: number,
     private readonly queueMax: number,
+    private readonly queueMaxBytes: number,
   ) {}
 
   enqueue(e: Envelope): void {
     if (this.closed) throw new HubError('NODE_UNREACHABLE', `node ${this.node} is not a live member of the cluster`, { details: { node_id: this.node } });
-    if (this.queue.length >= this.queueMax) {
-      throw new HubError('QUEUE_FULL', `${this.queue.length} envelopes are waiting for node ${this.node}: it is slow or unreachable`, { details: { node_id: this.node, queued: this.queue.length } });
+    if (this.queue.length >= this.queueMax || (this.queuedBytes > 0 && this.queuedBytes + e.payload.length > this.queueMaxBytes)) {
+      throw new HubError('QUEUE_FULL', `${this.queue.length} envelopes (${this.queuedBytes} bytes) are waiting for node ${this.node}: it is slow or unreachable`, {
+        details: { node_id: this.node, queued: this.queue.length, queued_bytes: this.queuedBytes },
+      });
     }
     this.queue.push(e);
+    this.queuedBytes += e.payload.length;
     this.schedule();
   }
 
@@ -115,6 +124,7 @@ class PeerLink {
     while (stream !== undefined && this.queue.length > 0 && !this.waitingDrain) {
       const envelopes = this.queue.length <= this.batchMax ? this.queue : this.queue.slice(0, this.batchMax);
       this.queue = envelopes === this.queue ? [] : this.queue.slice(this.batchMax);
+      for (const e of envelopes) this.queuedBytes -= e.payload.length;
       this.counts.sent += envelopes.length;
       this.counts.batches_sent++;
       if (!stream.write({ batch: { envelopes } })) {
@@ -257,7 +267,7 @@ export class NodeTransport {
   private link(node: string): PeerLink {
     let link = this.links.get(node);
     if (link === undefined) {
-      link = new PeerLink(node, this.o.batchMax, this.o.queueMax);
+      link = new PeerLink(node, this.o.batchMax, this.o.queueMax, this.o.queueMaxBytes);
       this.links.set(node, link);
     }
     return link;

@@ -7,6 +7,9 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export interface HubProcess {
   httpPort: number;
   grpcPort: number;
+  pid: number;
+  /** Whether the process still runs. */
+  alive(): boolean;
   stop(): Promise<void>;
 }
 
@@ -28,5 +31,5 @@ export async function startHubProcess(env: Record<string, string>, profileDir = 
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.on('exit', (code) => reject(new Error(`hub exited ${code}: ${out.slice(-2000)}`)));
   });
-  return { ...ports, stop: () => new Promise((r) => (child.on('exit', () => r()), child.kill('SIGTERM'))) };
+  return { ...ports, pid: child.pid ?? 0, alive: () => child.exitCode === null && child.signalCode === null, stop: () => new Promise((r) => (child.on('exit', () => r()), child.kill('SIGTERM'))) };
 }

@@ -131,6 +131,7 @@ export const SCHEMA = {
     probe_peers: int(0, 64),
     probe_timeout_ms: int(10, 60_000),
     peer_queue_max: int(100, 10_000_000),
+    peer_queue_max_bytes: int(65_536, 17_179_869_184),
     batch_max: int(1, 100_000),
     ask_timeout_ms: int(10, 600_000),
   },

@@ -93,6 +93,7 @@ export interface HubConfig {
     probe_peers: number;
     probe_timeout_ms: number;
     peer_queue_max: number;
+    peer_queue_max_bytes: number;
     batch_max: number;
     ask_timeout_ms: number;
   };

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { hubEnv, startHub, type RunningHub } from './cli.js';
-import { privatePostgresUnavailableReason, startPrivatePostgres, type PrivatePostgres } from './private-postgres.js';
+import { privatePostgresUnavailableReason, startPrivatePostgres, type PrivatePostgres } from '../../bench/lib/private-postgres.js';
 
 /** Skips (or, under CI, fails) a suite that needs a private PostgreSQL server. */
 export function requirePrivatePostgres(ctx: Mocha.Context): void {

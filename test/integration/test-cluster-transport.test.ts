@@ -23,8 +23,8 @@ async function listen(transport: NodeTransport, port = 0): Promise<{ server: grp
   return { server, port: bound };
 }
 
-async function peer(nodeId: string, o: { queueMax?: number; askTimeoutMs?: number; clusterKey?: string } = {}): Promise<Peer> {
-  const transport = new NodeTransport({ nodeId, log: memoryLogger().log, batchMax: 100, queueMax: o.queueMax ?? 10_000, askTimeoutMs: o.askTimeoutMs ?? 2000, maxMessageBytes: 4 << 20, keepaliveMs: 10_000, clusterKey: o.clusterKey });
+async function peer(nodeId: string, o: { queueMax?: number; queueMaxBytes?: number; askTimeoutMs?: number; clusterKey?: string } = {}): Promise<Peer> {
+  const transport = new NodeTransport({ nodeId, log: memoryLogger().log, batchMax: 100, queueMax: o.queueMax ?? 10_000, queueMaxBytes: o.queueMaxBytes ?? 64 << 20, askTimeoutMs: o.askTimeoutMs ?? 2000, maxMessageBytes: 4 << 20, keepaliveMs: 10_000, clusterKey: o.clusterKey });
   return { transport, ...(await listen(transport)) };
 }
 
@@ -111,6 +111,21 @@ describe('cluster transport', function () {
     assert.throws(() => slow.transport.tell('t', 'x', 51), (e: HubError) => e.code === 'QUEUE_FULL');
     slow.transport.close();
     slow.server.forceShutdown();
+
+    // Bounded in bytes too: 40 KB payloads toward a peer that takes nothing stop at the byte bound.
+    const heavy = await peer('h', { queueMaxBytes: 1 << 20 });
+    heavy.transport.setPeers([addr('h', heavy), { node_id: 't', address: '127.0.0.1', grpc_port: 1 }]);
+    const big = 'p'.repeat(40_000);
+    let accepted = 0;
+    assert.throws(() => {
+      for (;;) {
+        heavy.transport.tell('t', 'x', big);
+        accepted++;
+      }
+    }, (e: HubError) => e.code === 'QUEUE_FULL' && (e.details?.['queued_bytes'] as number) <= 1 << 20);
+    assert.ok(accepted >= 20 && accepted <= 27, `${accepted} envelopes of 40 KB fit in 1 MiB`);
+    heavy.transport.close();
+    heavy.server.forceShutdown();
 
     b.transport.expose('never', () => new Promise(() => undefined));
     link(a, b);
