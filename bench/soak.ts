@@ -48,11 +48,28 @@ async function post(base: string, path: string, body: unknown): Promise<{ status
 }
 
 /** Tasks/s the hub completes with these agents: a burst of 5,000 timed to the last completion. */
-async function measureRate(base: string, db: pg.Client): Promise<number> {
+/** One query on a fresh connection (the server restarts under the soak), retried until it answers. */
+async function query(url: string, sql: string): Promise<Record<string, unknown>> {
+  for (let attempt = 0; ; attempt++) {
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      return (await c.query(sql)).rows[0] as Record<string, unknown>;
+    } catch (err) {
+      if (attempt >= 30) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+}
+
+async function measureRate(base: string, url: string): Promise<number> {
   const t0 = Date.now();
   for (let i = 0; i < 5; i++) await post(base, '/api/tasks/bulk', { tasks: Array.from({ length: 1000 }, (_, j) => ({ title: `measure-${i}-${j}` })) });
   for (;;) {
-    const n = Number((await db.query("SELECT count(*)::int AS n FROM tasks WHERE status = 'completed'")).rows[0].n);
+    const n = Number((await query(url, "SELECT count(*)::int AS n FROM tasks WHERE status = 'completed'"))['n']);
     if (n >= 5000) break;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -65,13 +82,10 @@ async function main(): Promise<void> {
   const hub = await startHubProcess({ HIVE_DATABASE_URL: url, HIVE_AGENTS_DEFAULT_POOL_SIZE: '2', HIVE_AGENTS_POOL_MAX_CONCURRENCY: '32', HIVE_TASKS_MAX_PENDING: '10000000', HIVE_GRPC_AGENT_GRACE_MS: '2000' });
   const base = `http://127.0.0.1:${hub.httpPort}`;
   const address = `127.0.0.1:${hub.grpcPort}`;
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  db.on('error', () => undefined);
   const steady: RunningAgent[] = [0, 1].map((i) => runAgent(() => ({ ok: true }), { address, name: `steady-${i}`, capabilities: [{ name: 'soak', proficiency: 1 }], maxConcurrency: 32 }));
   await Promise.all(steady.map((a) => a.registered));
 
-  const measured = fixedRate > 0 ? fixedRate * 2 : await measureRate(base, db);
+  const measured = fixedRate > 0 ? fixedRate * 2 : await measureRate(base, url);
   const rate = Math.max(10, Math.round(measured / 2));
   const t0 = Date.now();
   const start = await sample(base, t0);
@@ -145,19 +159,18 @@ async function main(): Promise<void> {
   let completed = 0;
   let total = 0;
   for (;;) {
-    const rows = (await db.query("SELECT count(*) FILTER (WHERE status = 'completed')::int AS c, count(*)::int AS t FROM tasks WHERE title LIKE 'soak-%'")).rows[0];
-    completed = Number(rows.c);
-    total = Number(rows.t);
+    const rows = await query(url, "SELECT count(*) FILTER (WHERE status = 'completed')::int AS c, count(*)::int AS t FROM tasks WHERE title LIKE 'soak-%'");
+    completed = Number(rows['c']);
+    total = Number(rows['t']);
     if (completed === total || Date.now() - drainStart > 120_000) break;
     await new Promise((r) => setTimeout(r, 500));
   }
-  const reruns = Number((await db.query("SELECT COALESCE(sum(attempts - 1), 0)::int AS n FROM tasks WHERE title LIKE 'soak-%' AND status = 'completed'")).rows[0].n);
+  const reruns = Number((await query(url, "SELECT COALESCE(sum(attempts - 1), 0)::int AS n FROM tasks WHERE title LIKE 'soak-%' AND status = 'completed'"))['n']);
   const last = await sample(base, t0);
   samples.push(last);
   // Compare like with like: the end against the first sample after warm-up (the 10-minute mark, or the second sample).
   const warm = samples.find((s) => s.at_s >= Math.min(600, minutes * 30)) ?? start;
   await Promise.all(steady.map((a) => a.stop().catch(() => undefined)));
-  await db.end();
   await hub.stop();
   server.destroy();
   emit('soak', {
