@@ -108,5 +108,20 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     },
   };
   handle.start();
+  // A test or bench that dies before destroy() leaves no server running behind it.
+  const onExit = (): void => {
+    try {
+      asPostgres(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
+    } catch {
+      // Already stopped.
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+  const destroy = handle.destroy;
+  handle.destroy = () => {
+    process.removeListener('exit', onExit);
+    destroy();
+  };
   return handle;
 }
