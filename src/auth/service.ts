@@ -71,6 +71,7 @@ export class AuthService {
   private streamTimer: NodeJS.Timeout | undefined;
   /** Cached principals looked up before this time are read again (set by each stream re-check pass). */
   private freshAfter = 0;
+  private rechecking = false;
 
   constructor(private readonly o: { config: HubConfig; store: SecurityStore; log: Logger }) {
     const s = o.config.security;
@@ -335,6 +336,16 @@ export class AuthService {
   }
 
   private async recheckStreams(): Promise<void> {
+    if (this.rechecking) return; // a slow pass (a slow database) is not overlapped by the next
+    this.rechecking = true;
+    try {
+      await this.recheckPass();
+    } finally {
+      this.rechecking = false;
+    }
+  }
+
+  private async recheckPass(): Promise<void> {
     // Each pass reads every principal afresh (once, however many streams share it).
     this.freshAfter = Date.now();
     for (const w of [...this.streams]) {
