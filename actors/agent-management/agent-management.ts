@@ -8,7 +8,7 @@
  * Accepts AgentManagementMsg.
  */
 import { AGENT_STATES, learn, missingCapability, parseCapabilities, type Agent, type AgentState, type AgentUpdate, type NewAgent, type RequiredCapability } from '../../src/domain/index.js';
-import { HubError, assertNever } from '../../src/errors/index.js';
+import { HubError, assertNever, errorMessage, isOutage } from '../../src/errors/index.js';
 import type { ActorContext, ActorSpec } from '../../src/runtime/index.js';
 import { OutageTracker, type AgentFilter, type Page } from '../../src/storage/index.js';
 import type { AgentOutcome } from '../task-distributor/runner.js';
@@ -261,6 +261,17 @@ async function flushOne(deps: ModuleDeps, state: State, id: string): Promise<voi
   if (agent.state !== storedState) deps.events.publish('agents', 'agent.state_changed', view(deps, state, agent));
 }
 
+/** One agent's flush; a refusal that is its own (not an outage) is logged and fails no other agent's. */
+async function flushIsolated(deps: ModuleDeps, state: State, id: string): Promise<void> {
+  try {
+    await flushOne(deps, state, id);
+  } catch (err) {
+    if (isOutage(err)) throw err;
+    state.dirty.delete(id); // stored again with its next change
+    deps.log.error({ event: 'agent.flush_refused', agent_id: id, err }, `storing agent ${id} failed (other agents are stored): ${errorMessage(err)}`);
+  }
+}
+
 /** Derives idle/working from the runner; stores what changed; tells observers of state changes. */
 async function flush(deps: ModuleDeps, state: State): Promise<void> {
   for (const agent of state.agents.values()) {
@@ -272,7 +283,7 @@ async function flush(deps: ModuleDeps, state: State): Promise<void> {
     }
   }
   try {
-    for (const id of [...state.dirty.keys()]) await flushOne(deps, state, id);
+    for (const id of [...state.dirty.keys()]) await flushIsolated(deps, state, id);
     if (Date.now() - state.sweptAt >= Math.min(RETENTION_SWEEP_MS, deps.config.agents.offline_retention_seconds * 1000)) {
       state.sweptAt = Date.now();
       await removeStale(deps, state);
