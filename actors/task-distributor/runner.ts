@@ -724,7 +724,7 @@ export class TaskRunner {
     const starts = this.dueStarts();
     const finishes = this.finishes.splice(0, this.o.flushMax);
     try {
-      const startedIds = starts.length > 0 ? await this.o.store.startTasks(starts) : [];
+      const startedIds = await this.storeStarts(starts);
       for (const st of starts) this.starts.delete(st.id);
       const { stored, out } = await this.storeFinishes(finishes);
       this.outage.ok();
@@ -743,6 +743,17 @@ export class TaskRunner {
       if (!this.outage.failed(err)) this.o.log.error({ err, waiting: this.finishes.length }, `storing task ends failed, retrying: ${errorMessage(err)}`);
       await new Promise((r) => setTimeout(r, this.outage.down ? this.outage.delayMs() : 200));
     }
+  }
+
+  /** Stores starts in one statement; one the database refuses is logged and dropped (the task's end is stored anyway). */
+  private async storeStarts(starts: TaskStart[]): Promise<string[]> {
+    if (starts.length === 0) return [];
+    const written = await writeIsolating(starts, (part) => this.o.store.startTasks(part), (st, err) => {
+      this.starts.delete(st.id);
+      this.o.log.error({ event: 'task.start_refused', task_id: st.id, err }, `the database refused the start of task ${st.id} (its neighbours were stored): ${err.message}`);
+    });
+    if (written.unwritten !== undefined) throw written.unwritten.err;
+    return written.parts.flatMap((p) => p.result);
   }
 
   /**

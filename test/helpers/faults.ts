@@ -2,7 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
+import { hiveProto } from '../../src/grpc/proto.js';
 import { hubEnv, startHub, type RunningHub } from './cli.js';
 import { privatePostgresUnavailableReason, startPrivatePostgres, type PrivatePostgres } from '../../bench/lib/private-postgres.js';
 
@@ -76,4 +78,22 @@ export async function reruns(stack: FaultStack): Promise<number> {
 export function quantile(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0;
+}
+
+/** A remote agent on a raw AgentService stream that answers every task at once; tells whether its stream is still open. */
+export function rawAgent(address: string, name: string, capability: string): { open(): boolean; completed(): number; close(): void } {
+  const c = new (hiveProto().AgentServiceClient)(address, grpc.credentials.createInsecure());
+  const s = (c as unknown as { Connect: () => grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>> }).Connect();
+  let ended = false;
+  let done = 0;
+  s.on('error', () => (ended = true));
+  s.on('end', () => (ended = true));
+  s.on('data', (m: Record<string, unknown>) => {
+    const tasks = (m['assigned'] as { tasks?: Array<{ id: string }> } | undefined)?.tasks ?? [];
+    if (tasks.length === 0) return;
+    s.write({ results: { results: tasks.map((t) => ({ task_id: t.id, success: true, output_json: '{"raw":true}' })) } });
+    done += tasks.length;
+  });
+  s.write({ register: { name, capabilities: [{ name: capability, proficiency: 1 }], max_concurrency: 16 } });
+  return { open: () => !ended, completed: () => done, close: () => s.cancel() };
 }
