@@ -74,6 +74,15 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`;
   const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const url = (db: string): string => `postgres://postgres@127.0.0.1:${port}/${db}`;
+  // A test or bench that dies before destroy() leaves no server running behind it.
+  const onExit = (): void => {
+    try {
+      asPostgres(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
+    } catch {
+      // Already stopped.
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
   const handle: PrivatePostgres = {
     port,
     adminUrl,
@@ -99,6 +108,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       return Number((r.rows[0] as { n: number }).n);
     },
     destroy() {
+      process.removeListener('exit', onExit);
       try {
         handle.stop();
       } catch {
@@ -108,20 +118,6 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     },
   };
   handle.start();
-  // A test or bench that dies before destroy() leaves no server running behind it.
-  const onExit = (): void => {
-    try {
-      asPostgres(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
-    } catch {
-      // Already stopped.
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
   process.once('exit', onExit);
-  const destroy = handle.destroy;
-  handle.destroy = () => {
-    process.removeListener('exit', onExit);
-    destroy();
-  };
   return handle;
 }
