@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, adminPasswordFromEnv, formatProblem, loadConfig, packageRoot, type HubConfig } from './config/index.js';
+import { ConfigError, adminPasswordFromEnv, formatProblem, loadConfig, packageRoot, stdoutIsJournal, type HubConfig } from './config/index.js';
 import { errorMessage, HubError, toHubError } from './errors/index.js';
 import { createLogger, moduleLogger, type Logger } from './log/logger.js';
 import { HubMetrics } from './metrics/registry.js';
@@ -369,7 +369,7 @@ async function run(args: CliArgs): Promise<number | 'serving'> {
   } catch (err) {
     return err instanceof ConfigError ? configFailure(err) : fail(err);
   }
-  const log = createLogger({ level: config.logging.level, nodeId: config.cluster.node_id });
+  const log = createLogger({ level: config.logging.level, nodeId: config.cluster.node_id, journald: stdoutIsJournal() });
   if (args.check) return check(config, log);
   try {
     if (args.command === 'migrate') return await migrate(config, log);

@@ -3,3 +3,4 @@ export * from './schema.js';
 export type * from './types.js';
 export type { ConfigProblem } from './check-value.js';
 export { packageRoot } from './package-root.js';
+export { stdoutIsJournal } from './journal.js';

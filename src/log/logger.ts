@@ -17,6 +17,18 @@ export interface LoggerOptions {
   nodeId: string;
   /** Where records go; stdout unless a test passes a stream. */
   destination?: NodeJS.WritableStream;
+  /** Prefix each record with its syslog priority (`<3>{...}`): stdout is the journal (config's stdoutIsJournal). */
+  journald?: boolean;
+}
+
+/** syslog priorities of pino's levels, as journald reads them from a `<N>` line prefix. */
+const PRIORITY: Record<string, number> = { fatal: 2, error: 3, warn: 4, info: 6, debug: 7, trace: 7 };
+
+/** `<N>` for a record line that starts with `{"level":"<label>"`; the record's JSON stays as it is (journald strips the prefix). */
+export function withPriority(line: string): string {
+  const end = line.indexOf('"', 10);
+  const label = line.startsWith('{"level":"') && end > 10 ? line.slice(10, end) : '';
+  return `<${PRIORITY[label] ?? 6}>${line}`;
 }
 
 /**
@@ -33,6 +45,7 @@ export function createLogger(options: LoggerOptions): Logger {
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
       hooks: {
+        ...(options.journald === true ? { streamWrite: withPriority } : {}),
         // Driver error messages can carry connection strings: censor passwords in them.
         logMethod(args, method) {
           const redacted = args.map((a) => (typeof a === 'string' ? redactText(a) : a)) as typeof args;

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { memoryLogger } from '../helpers/logs.js';
+import { fstatSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { redactUrl } from '../../src/log/redact.js';
+import { createLogger, withPriority } from '../../src/log/logger.js';
+import { stdoutIsJournal } from '../../src/config/index.js';
 
 describe('logger', () => {
   it('writes the level as a label and node_id on every record', () => {
@@ -23,5 +27,27 @@ describe('logger', () => {
   it('hides the password of a URL and leaves others alone', () => {
     assert.equal(redactUrl('postgres://a:b@h:5432/d'), 'postgres://a:***@h:5432/d');
     assert.equal(redactUrl('postgres://a@h/d'), 'postgres://a@h/d');
+  });
+
+  it('prefixes each record with its syslog priority under journald, keeping the JSON intact', () => {
+    const out = new PassThrough();
+    const lines: string[] = [];
+    out.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter((l) => l !== '')));
+    const log = createLogger({ level: 'debug', nodeId: 'n', destination: out, journald: true });
+    log.fatal('f');
+    log.error('e');
+    log.warn('w');
+    log.info('i');
+    log.debug('d');
+    assert.deepEqual(lines.map((l) => l.slice(0, 3)), ['<2>', '<3>', '<4>', '<6>', '<7>']);
+    for (const l of lines) assert.equal(typeof (JSON.parse(l.slice(3)) as { level: string }).level, 'string');
+    assert.equal(withPriority('not a record'), '<6>not a record');
+  });
+
+  it('writes no prefix when stdout is not the journal stream', () => {
+    assert.equal(stdoutIsJournal({}), false);
+    assert.equal(stdoutIsJournal({ JOURNAL_STREAM: '1:2' }), false);
+    const st = fstatSync(1);
+    assert.equal(stdoutIsJournal({ JOURNAL_STREAM: `${st.dev}:${st.ino}` }), true);
   });
 });
