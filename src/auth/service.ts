@@ -386,8 +386,8 @@ export class AuthService {
     if (days === 0) return () => undefined;
     const prune = (): void =>
       void this.o.store.pruneAudit(new Date(Date.now() - days * 86_400_000).toISOString()).then(
-        (n) => n > 0 && this.o.log.info({ module: 'security', event: 'security.audit_pruned', count: n }, `security: ${n} audit records older than ${days} days deleted`),
-        (err: unknown) => this.o.log.warn({ module: 'security', err }, `security: pruning the audit log failed: ${errorMessage(err)}`),
+        (n) => n > 0 && this.o.log.info({ event: 'security.audit_pruned', count: n }, `security: ${n} audit records older than ${days} days deleted`),
+        (err: unknown) => this.o.log.warn({ err }, `security: pruning the audit log failed: ${errorMessage(err)}`),
       );
     prune();
     const timer = setInterval(prune, 3_600_000);

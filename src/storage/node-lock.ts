@@ -67,7 +67,7 @@ async function acquirePostgresLock(url: string, nodeId: string, log: Logger): Pr
     // The lock connection's own failures are handled here: never an uncaught 'error' event.
     c.on('error', (err) => {
       if (released) return;
-      log.warn({ module: 'storage', event: 'node_lock.lost' }, `the node lock's connection dropped (${err.message}); taking the lock again`);
+      log.warn({ event: 'node_lock.lost' }, `the node lock's connection dropped (${err.message}); taking the lock again`);
       void c.end().catch(() => undefined);
       if (client === c) client = undefined;
       setTimeout(retake, 1000).unref();
@@ -84,8 +84,8 @@ async function acquirePostgresLock(url: string, nodeId: string, log: Logger): Pr
     if (released || client !== undefined) return;
     open().then(
       (ok) => {
-        if (ok) log.info({ module: 'storage', event: 'node_lock.retaken' }, `node lock for "${nodeId}" held again`);
-        else log.error({ module: 'storage', event: 'node_lock.taken_by_other' }, `another process took node id "${nodeId}" while this one was disconnected; stop one of them`);
+        if (ok) log.info({ event: 'node_lock.retaken' }, `node lock for "${nodeId}" held again`);
+        else log.error({ event: 'node_lock.taken_by_other' }, `another process took node id "${nodeId}" while this one was disconnected; stop one of them`);
         if (!ok) setTimeout(retake, 1000).unref();
       },
       () => setTimeout(retake, 1000).unref(),
