@@ -1,36 +1,25 @@
 /** Races on credentials and keys: concurrent refresh-token reuse, and the idempotency namespaces of single and bulk submissions. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { hubEnv, startHub, type RunningHub } from '../helpers/cli.js';
 import { client, type Client } from '../helpers/http.js';
+import { SECURED_ADMIN_PASSWORD, securedHub } from '../helpers/faults.js';
 
-const SECRET = 'race-secret-'.padEnd(64, 'r');
-const ADMIN_PASSWORD = 'race admin password';
 
 describe('faults: auth and idempotency races', function () {
   this.timeout(60_000);
-  let tmp: string;
-  let hub: RunningHub;
+  let secured: Awaited<ReturnType<typeof securedHub>>;
   let api: Client;
   let admin: Record<string, string>;
 
   before(async () => {
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-races-'));
-    hub = await startHub([], hubEnv({ HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_SECURITY_ENABLED: 'true', HIVE_SECURITY_JWT_SECRET: SECRET, HIVE_SECURITY_ADMIN_PASSWORD: ADMIN_PASSWORD, HIVE_SECURITY_RATE_LIMIT_PER_SECOND: '0', HIVE_AGENTS_DEFAULT_POOL_SIZE: '1' }));
-    api = client(hub.port);
-    const login = await api.post('/auth/login', { username: 'admin', password: ADMIN_PASSWORD });
-    admin = { authorization: `Bearer ${login.body.data.access_token}` };
+    secured = await securedHub('hub-races-', { HIVE_SECURITY_RATE_LIMIT_PER_SECOND: '0' });
+    api = client(secured.hub.port);
+    admin = secured.admin;
   });
-  after(async () => {
-    if (hub !== undefined) await hub.stop();
-    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
-  });
+  after(async () => secured?.close());
 
   it('lets one of two concurrent uses of a refresh token win, and the reuse revokes the winner\'s new token too (10 races)', async () => {
     for (let race = 0; race < 10; race++) {
-      const login = await api.post('/auth/login', { username: 'admin', password: ADMIN_PASSWORD });
+      const login = await api.post('/auth/login', { username: 'admin', password: SECURED_ADMIN_PASSWORD });
       const token = login.body.data.refresh_token as string;
       const [a, b] = await Promise.all([api.post('/auth/refresh', { refresh_token: token }), api.post('/auth/refresh', { refresh_token: token })]);
       const winners = [a, b].filter((r) => r.status === 200);

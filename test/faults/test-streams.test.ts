@@ -16,9 +16,8 @@ import { spawn } from 'node:child_process';
 import { ROOT, hubEnv, startHub, type RunningHub } from '../helpers/cli.js';
 import { client, type Client } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { SECURED_ADMIN_PASSWORD, securedHub } from '../helpers/faults.js';
 
-const SECRET = 'fault-secret-'.padEnd(64, 'q');
-const ADMIN_PASSWORD = 'fault admin password';
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -158,24 +157,18 @@ describe('faults: readers that stop reading', function () {
 
 describe('faults: credentials revoked while streams are open', function () {
   this.timeout(120_000);
-  let tmp: string;
+  let secured: Awaited<ReturnType<typeof securedHub>>;
   let hub: RunningHub;
   let api: Client;
   let admin: Record<string, string>;
   let env: NodeJS.ProcessEnv;
 
   before(async () => {
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-revoke-'));
-    env = hubEnv({ HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_SECURITY_ENABLED: 'true', HIVE_SECURITY_JWT_SECRET: SECRET, HIVE_AGENTS_DEFAULT_POOL_SIZE: '1', HIVE_SECURITY_ADMIN_PASSWORD: ADMIN_PASSWORD });
-    hub = await startHub([], env);
+    secured = await securedHub('hub-revoke-');
+    ({ hub, env, admin } = secured);
     api = client(hub.port);
-    const login = await api.post('/auth/login', { username: 'admin', password: ADMIN_PASSWORD });
-    admin = { authorization: `Bearer ${login.body.data.access_token}` };
   });
-  after(async () => {
-    if (hub !== undefined) await hub.stop();
-    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
-  });
+  after(async () => secured?.close());
 
   async function key(role: string): Promise<{ id: string; key: string }> {
     const r = await api.post('/api/auth/keys', { name: `${role}-${Math.random().toString(36).slice(2, 8)}`, role }, admin);
@@ -261,22 +254,19 @@ describe('faults: credentials revoked while streams are open', function () {
 
 describe('faults: an access token expires while its streams are open', function () {
   this.timeout(60_000);
-  let tmp: string;
+  let secured: Awaited<ReturnType<typeof securedHub>>;
   let hub: RunningHub;
 
   before(async () => {
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-expiry-'));
     // 0.001 h: tokens live 3.6 s.
-    hub = await startHub([], hubEnv({ HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_SECURITY_ENABLED: 'true', HIVE_SECURITY_JWT_SECRET: SECRET, HIVE_SECURITY_JWT_EXPIRATION_HOURS: '0.001', HIVE_AGENTS_DEFAULT_POOL_SIZE: '0', HIVE_SECURITY_ADMIN_PASSWORD: ADMIN_PASSWORD }));
+    secured = await securedHub('hub-expiry-', { HIVE_SECURITY_JWT_EXPIRATION_HOURS: '0.001', HIVE_AGENTS_DEFAULT_POOL_SIZE: '0' });
+    hub = secured.hub;
   });
-  after(async () => {
-    if (hub !== undefined) await hub.stop();
-    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
-  });
+  after(async () => secured?.close());
 
   it('closes /ws with 4401 and WatchTasks with UNAUTHENTICATED within 2 s of the expiry', async () => {
     const api = client(hub.port);
-    const login = await api.post('/auth/login', { username: 'admin', password: ADMIN_PASSWORD });
+    const login = await api.post('/auth/login', { username: 'admin', password: SECURED_ADMIN_PASSWORD });
     const expiresAt = Date.now() + Number(login.body.data.expires_in) * 1000;
     const bearer = { authorization: `Bearer ${login.body.data.access_token}` };
     const ws = await new Promise<{ closed: Promise<{ code: number; at: number }> }>((resolve, reject) => {

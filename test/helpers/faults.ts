@@ -97,3 +97,32 @@ export function rawAgent(address: string, name: string, capability: string): { o
   s.write({ register: { name, capabilities: [{ name: capability, proficiency: 1 }], max_concurrency: 16 } });
   return { open: () => !ended, completed: () => done, close: () => s.cancel() };
 }
+
+/** The admin password of securedHub(). */
+export const SECURED_ADMIN_PASSWORD = 'fault admin password';
+
+/** A hub with security on in its own data directory, an admin created at first start, and that admin's bearer header. */
+export async function securedHub(prefix: string, extra: Record<string, string> = {}): Promise<{ hub: RunningHub; env: NodeJS.ProcessEnv; admin: Record<string, string>; close(): Promise<void> }> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const env = hubEnv({
+    HIVE_DATABASE_DATA_DIR: dataDir,
+    HIVE_SERVER_HOST: '127.0.0.1',
+    HIVE_SECURITY_ENABLED: 'true',
+    HIVE_SECURITY_JWT_SECRET: 'fault-secret-'.padEnd(64, 'q'),
+    HIVE_SECURITY_ADMIN_PASSWORD: SECURED_ADMIN_PASSWORD,
+    HIVE_AGENTS_DEFAULT_POOL_SIZE: '1',
+    ...extra,
+  });
+  const hub = await startHub([], env);
+  const login = await fetch(`http://127.0.0.1:${hub.port}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: SECURED_ADMIN_PASSWORD }) });
+  const token = ((await login.json()) as { data: { access_token: string } }).data.access_token;
+  return {
+    hub,
+    env,
+    admin: { authorization: `Bearer ${token}` },
+    async close() {
+      await hub.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

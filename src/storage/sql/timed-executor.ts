@@ -53,23 +53,31 @@ export class QueryTimer {
   async watchWrites<T>(work: () => Promise<T>): Promise<T> {
     try {
       const v = await work();
-      this.writesFailing = undefined;
+      this.wrote();
       return v;
     } catch (err) {
-      if (isOutage(err)) this.writesFailing ??= { since: new Date().toISOString(), error: errorMessage(err) };
+      this.writeFailed(err);
       throw err;
     }
+  }
+
+  private wrote(): void {
+    this.writesFailing = undefined;
+  }
+
+  private writeFailed(err: unknown): void {
+    if (isOutage(err)) this.writesFailing ??= { since: new Date().toISOString(), error: errorMessage(err) };
   }
 
   async time<T>(work: () => Promise<T>, write = false): Promise<T> {
     const start = performance.now();
     try {
       const v = await work();
-      if (write) this.writesFailing = undefined;
+      if (write) this.wrote();
       return v;
     } catch (err) {
       this.errors++;
-      if (write && isOutage(err)) this.writesFailing ??= { since: new Date().toISOString(), error: errorMessage(err) };
+      if (write) this.writeFailed(err);
       throw err;
     } finally {
       this.queries++;
