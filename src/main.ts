@@ -2,14 +2,14 @@
  * The CLI and the only file that wires everything: configuration, logger,
  * store, actor system and hive, HTTP edge, signals.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, adminPasswordFromEnv, formatProblem, loadConfig, packageRoot, stdoutIsJournal, type HubConfig } from './config/index.js';
 import { errorMessage, HubError, toHubError } from './errors/index.js';
 import { createLogger, moduleLogger, type Logger } from './log/logger.js';
 import { HubMetrics } from './metrics/registry.js';
 import { ActorSystem } from './runtime/index.js';
-import { acquireNodeLock, checkDataDir, describeStore, openStore, prepareDataDir } from './storage/index.js';
+import { acquireNodeLock, describeStore, openStore, prepareDataDir } from './storage/index.js';
 import os from 'node:os';
 import { HttpEdge } from './edge/http-server.js';
 import { buildRouter } from './edge/routes/index.js';
@@ -27,11 +27,10 @@ import type { ModuleDeps } from '../actors/shared/deps.js';
 import type { AgentManagementMsg } from '../actors/agent-management/messages.js';
 import type { Agent } from './domain/index.js';
 import type { ReplyTo } from './runtime/index.js';
-import { HELP, parseCli, type CliArgs } from './cli.js';
-import { NeuralEngine } from './neural/engine.js';
+import { HELP, parseCli, type CliArgs } from './cli/args.js';
+import { probeNeural, runCheck } from './cli/check.js';
 import { AuthService } from './auth/service.js';
 import { WS_PERMISSIONS } from './auth/permissions.js';
-import { MODELS_DIR } from './neural/dataset.js';
 import type { Role, Store } from './storage/index.js';
 import { ClusterNode } from '../cluster/node.js';
 import { exposeActor } from '../cluster/remote-ref.js';
@@ -54,42 +53,6 @@ function configFailure(err: ConfigError): number {
   // No logger yet (the level itself may be what is wrong): write the record by hand, in the log's shape.
   process.stdout.write(`${JSON.stringify({ level: 'fatal', time: new Date().toISOString(), msg: err.message, code: err.code })}\n`);
   return 1;
-}
-
-async function check(config: HubConfig, log: Logger): Promise<number> {
-  try {
-    checkDataDir(config.database.data_dir);
-    const database = await probeDatabase(config, log);
-    const neural = await probeNeural(config, log);
-    process.stdout.write(`OK: configuration valid (${config.sources.join(', ')}); database ${database}; data directory ${config.database.data_dir} writable; ${neural}\n`);
-    return 0;
-  } catch (err) {
-    process.stderr.write(`FAILED: ${errorMessage(err)}\n`);
-    return 1;
-  }
-}
-
-/** Proves the database reachable without creating anything: an embedded file that does not exist yet is created at start. */
-async function probeDatabase(config: HubConfig, log: Logger): Promise<string> {
-  if (config.database.url === '' && config.database.data_dir !== ':memory:' && !existsSync(path.join(config.database.data_dir, 'hive.db'))) {
-    return `${describeStore(config)} will be created at start`;
-  }
-  const store = await openStore(config, log);
-  try {
-    return `${describeStore(config)} reachable (${(await store.ping()).toFixed(1)} ms)`;
-  } finally {
-    await store.close();
-  }
-}
-
-/** Opens and checks every neural model (then closes them): a broken model file stops the start with its name and what is wrong. */
-async function probeNeural(config: HubConfig, log: Logger): Promise<string> {
-  if (!config.neural.enabled) return 'neural processor disabled';
-  const engine = await NeuralEngine.open({ config, modelsDir: MODELS_DIR, log: moduleLogger(log, 'neural') });
-  const status = engine.status();
-  await engine.close();
-  const models = (status['models'] as Array<{ name: string; version: number }>).map((m) => `${m.name} v${m.version}`).join(', ');
-  return `neural models valid (${models}; ${String(status['backend'])})`;
 }
 
 /** `users add|passwd|list|remove`: passwords come from stdin, never from the command line (it shows in ps and shell history). */
@@ -370,7 +333,7 @@ async function run(args: CliArgs): Promise<number | 'serving'> {
     return err instanceof ConfigError ? configFailure(err) : fail(err);
   }
   const log = createLogger({ level: config.logging.level, nodeId: config.cluster.node_id, journald: stdoutIsJournal() });
-  if (args.check) return check(config, log);
+  if (args.check) return runCheck(config, log);
   try {
     if (args.command === 'migrate') return await migrate(config, log);
     if (args.command === 'users' && args.users !== undefined) return await users(config, log, args.users);
@@ -387,7 +350,8 @@ let args: CliArgs;
 try {
   args = parseCli(process.argv.slice(2));
 } catch (err) {
-  process.exit(fail(err));
+  // A bad command line is exit code 2 (as getopt tools do), a failure 1.
+  process.exit(fail(err) + 1);
 }
 const outcome = await run(args);
 if (outcome !== 'serving') process.exit(outcome);

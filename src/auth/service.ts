@@ -32,6 +32,15 @@ export interface Credentials {
   ip?: string | undefined;
 }
 
+/** Why a first start with security on and no users cannot create its admin; undefined when it can. */
+export function adminPasswordProblem(adminPassword: string): string | undefined {
+  if (adminPassword === '') {
+    return 'security is enabled and there are no users: set HIVE_SECURITY_ADMIN_PASSWORD (at least 12 characters) for the first start, or add one with `ai-orchestrator-hub users add admin --role admin`';
+  }
+  if (adminPassword.length < MIN_PASSWORD_LENGTH) return `HIVE_SECURITY_ADMIN_PASSWORD must be at least ${MIN_PASSWORD_LENGTH} characters`;
+  return undefined;
+}
+
 /** How often open streams' credentials are checked again. */
 const STREAM_RECHECK_MS = 500;
 
@@ -88,14 +97,8 @@ export class AuthService {
   async bootstrap(adminPassword: string): Promise<'disabled' | 'users exist' | 'admin created'> {
     if (!this.enabled) return 'disabled';
     if ((await this.o.store.countUsers()) > 0) return 'users exist';
-    if (adminPassword.length < MIN_PASSWORD_LENGTH) {
-      throw new HubError(
-        'STARTUP_FAILED',
-        adminPassword === ''
-          ? 'security is enabled and there are no users: set HIVE_SECURITY_ADMIN_PASSWORD (at least 12 characters) for the first start, or add one with `ai-orchestrator-hub users add admin --role admin`'
-          : `HIVE_SECURITY_ADMIN_PASSWORD must be at least ${MIN_PASSWORD_LENGTH} characters`,
-      );
-    }
+    const problem = adminPasswordProblem(adminPassword);
+    if (problem !== undefined) throw new HubError('STARTUP_FAILED', problem);
     await this.addUser('admin', adminPassword, ['admin']);
     await this.audit('user.created', null, null, { username: 'admin', roles: ['admin'], by: 'first start' });
     return 'admin created';

@@ -4,3 +4,4 @@ export type * from './types.js';
 export type { ConfigProblem } from './check-value.js';
 export { packageRoot } from './package-root.js';
 export { stdoutIsJournal } from './journal.js';
+export { inertKeys } from './inert.js';

@@ -65,7 +65,7 @@ function keepValid(specs: Readonly<Record<string, KeySpec>>, value: Record<strin
 }
 
 /** Environment variables that start with HIVE_ but are not configuration keys. */
-const NON_CONFIG_ENV = new Set(['HIVE_ENV', 'HIVE_SECURITY_ADMIN_PASSWORD']);
+const NON_CONFIG_ENV = new Set(['HIVE_ENV', 'HIVE_SECURITY_ADMIN_PASSWORD', 'HIVE_URL', 'HIVE_TOKEN', 'HIVE_API_KEY']);
 
 /** Turns HIVE_<SECTION>_<KEY> (and DATABASE_URL) variables into a layer, coercing by type. */
 export function envLayer(env: Readonly<Record<string, string | undefined>>, problems: ConfigProblem[]): Layer {

@@ -41,33 +41,81 @@ export function formatProblem(p: ConfigProblem): string {
   return `${p.source}: ${p.keyPath}: ${p.message}`;
 }
 
-/** Loads default.toml → settings/$HIVE_ENV.toml → --config → HIVE_* env → command line; validates; freezes. */
+/** Loads default.toml → settings/<profile>.toml → --config → HIVE_* env → command line; validates; freezes. */
 export function loadConfig(options: LoadOptions = {}): HubConfig {
   const env = options.env ?? readProcessEnv();
   const dir = options.settingsDir ?? SETTINGS_DIR;
-  const profile = env['HIVE_ENV'] !== undefined && env['HIVE_ENV'] !== '' ? env['HIVE_ENV'] : 'development';
   const problems: ConfigProblem[] = [];
   const layers: Layer[] = [];
   const sources: string[] = [];
-  const addFile = (file: string, requireAll: boolean): void => {
-    const raw = readTomlFile(file, problems);
+  const addRaw = (file: string, raw: Record<string, unknown> | undefined, requireAll: boolean): void => {
     sources.push(displayPath(file));
     if (raw !== undefined) layers.push(checkLayer(raw, displayPath(file), requireAll, problems));
   };
-  addFile(path.join(dir, 'default.toml'), true);
-  const profileFile = path.join(dir, `${profile}.toml`);
-  if (!/^[a-z0-9_-]+$/i.test(profile) || !existsSync(profileFile)) {
-    problems.push({ source: 'env HIVE_ENV', keyPath: 'HIVE_ENV', message: `no profile file ${displayPath(profileFile)} for HIVE_ENV=${JSON.stringify(profile)}` });
-  } else {
-    addFile(profileFile, false);
+  const configFile = options.configFile === undefined ? undefined : resolveConfigFile(options.configFile);
+  const fileRaw = configFile === undefined ? undefined : takeProfileKey(readTomlFile(configFile, problems), displayPath(configFile), problems);
+  const chosen = chooseProfile(fileRaw?.profile, env['HIVE_ENV'], configFile, dir, problems);
+  addRaw(path.join(dir, 'default.toml'), readTomlFile(path.join(dir, 'default.toml'), problems), true);
+  const profileFile = path.join(dir, `${chosen.profile}.toml`);
+  if (!/^[a-z0-9_-]+$/i.test(chosen.profile) || !existsSync(profileFile)) {
+    problems.push({ source: chosen.from, keyPath: 'profile', message: `no profile file ${displayPath(profileFile)} for profile ${JSON.stringify(chosen.profile)}` });
+  } else if (configFile === undefined || path.resolve(profileFile) !== configFile) {
+    addRaw(profileFile, takeProfileKey(readTomlFile(profileFile, problems), displayPath(profileFile), problems)?.rest, false);
   }
-  if (options.configFile !== undefined) addFile(path.resolve(options.configFile), false);
+  if (configFile !== undefined) addRaw(configFile, fileRaw?.rest, false);
   layers.push(envLayer(env, problems));
   layers.push(cliLayer(options, problems));
   const merged = mergeLayers(layers);
-  if (problems.length === 0) problems.push(...crossChecks(merged));
+  if (problems.length === 0) problems.push(...crossChecks(merged, chosen.profile));
   if (problems.length > 0) throw new ConfigError(problems);
-  return finish(merged, profile, sources);
+  return finish(merged, chosen, sources);
+}
+
+/**
+ * --config FILE as given, relative to the cwd; a relative path that is not there is
+ * looked up under the package root, so the guide's `--config settings/production.toml`
+ * works from any directory.
+ */
+export function resolveConfigFile(file: string): string {
+  const here = path.resolve(file);
+  if (path.isAbsolute(file) || existsSync(here)) return here;
+  const inPackage = path.join(packageRoot(), file);
+  return existsSync(inPackage) ? inPackage : here;
+}
+
+/** Splits a file's top-level `profile = "…"` key (the profile it is written for) from its sections. */
+function takeProfileKey(raw: Record<string, unknown> | undefined, source: string, problems: ConfigProblem[]): { profile: string | undefined; rest: Record<string, unknown> } | undefined {
+  if (raw === undefined) return undefined;
+  const { profile, ...rest } = raw;
+  if (profile === undefined) return { profile: undefined, rest };
+  if (typeof profile !== 'string' || !/^[a-z0-9_-]+$/i.test(profile)) {
+    problems.push({ source, keyPath: 'profile', message: `expected a profile name such as "production", got ${JSON.stringify(profile)}` });
+    return { profile: undefined, rest };
+  }
+  return { profile, rest };
+}
+
+/**
+ * The profile, and what said so: the --config file's `profile` key, else HIVE_ENV,
+ * else the --config file's name when settings/ has a profile of that name, else
+ * development. A file written for one profile never runs under another: a
+ * contradicting HIVE_ENV is an error.
+ */
+function chooseProfile(declared: string | undefined, hiveEnv: string | undefined, configFile: string | undefined, dir: string, problems: ConfigProblem[]): { profile: string; from: string } {
+  const envValue = hiveEnv !== undefined && hiveEnv !== '' ? hiveEnv : undefined;
+  if (declared !== undefined && configFile !== undefined) {
+    const from = `${displayPath(configFile)} (profile key)`;
+    if (envValue !== undefined && envValue !== declared) {
+      problems.push({ source: 'env HIVE_ENV', keyPath: 'HIVE_ENV', message: `HIVE_ENV=${envValue} contradicts profile = "${declared}" in ${displayPath(configFile)}; unset HIVE_ENV or change the file` });
+    }
+    return { profile: declared, from };
+  }
+  if (envValue !== undefined) return { profile: envValue, from: 'env HIVE_ENV' };
+  const named = configFile === undefined ? undefined : path.basename(configFile, '.toml');
+  if (named !== undefined && /^[a-z0-9_-]+$/i.test(named) && existsSync(path.join(dir, `${named}.toml`))) {
+    return { profile: named, from: `${displayPath(configFile ?? '')} (file name)` };
+  }
+  return { profile: 'development', from: 'default (no HIVE_ENV, no profile key)' };
 }
 
 /** The one place that reads process.env. */
@@ -95,7 +143,7 @@ function num(layer: Layer, section: string, key: string): number {
 }
 
 /** Rules that relate several keys; run only when every key is individually valid. */
-function crossChecks(c: Layer): ConfigProblem[] {
+function crossChecks(c: Layer, profile: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const merged = 'merged configuration';
   if (num(c, 'database', 'min_connections') > num(c, 'database', 'max_connections')) {
@@ -129,6 +177,9 @@ function crossChecks(c: Layer): ConfigProblem[] {
       message: 'cluster mode needs PostgreSQL: set database.url (or HIVE_DATABASE_URL); the embedded SQLite store is single-node only',
     });
   }
+  if (profile === 'production' && c['agents']?.['default_executor'] === 'echo' && num(c, 'agents', 'default_pool_size') > 0) {
+    problems.push({ source: merged, keyPath: 'agents.default_pool_size', message: 'the production profile never starts echo agents (they would "complete" real tasks by echoing them); set agents.default_executor to a real executor or default_pool_size = 0' });
+  }
   return problems;
 }
 
@@ -158,10 +209,10 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-function finish(merged: Layer, profile: string, sources: string[]): HubConfig {
+function finish(merged: Layer, chosen: { profile: string; from: string }, sources: string[]): HubConfig {
   const cluster = merged['cluster'] as { node_id: string };
   if (cluster.node_id === '') cluster.node_id = os.hostname();
-  const config = { ...merged, profile, sources } as unknown as HubConfig;
+  const config = { ...merged, profile: chosen.profile, profile_from: chosen.from, sources } as unknown as HubConfig;
   return deepFreeze(config);
 }
 

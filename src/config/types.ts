@@ -5,6 +5,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** The validated, frozen configuration; units are in the key names. */
 export interface HubConfig {
   readonly profile: string;
+  /** What chose the profile: a file's profile key, HIVE_ENV, a file name, or the default. */
+  readonly profile_from: string;
   readonly sources: readonly string[];
   readonly server: { host: string; port: number; workers: number; max_body_bytes: number; shutdown_grace_ms: number; cors_origins: readonly string[] };
   readonly database: {

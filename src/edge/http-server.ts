@@ -26,11 +26,20 @@ function probePort(host: string, port: number): Promise<string | undefined> {
   });
 }
 
-function portError(host: string, port: number, code: string): HubError {
+function portMessage(host: string, port: number, code: string, key: string): string {
   const what = code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound (${code})`;
-  return new HubError('STARTUP_FAILED', `port ${port} on ${host} ${what}; stop the other process or change [server] port (HIVE_SERVER_PORT or --port)`, {
-    details: { port, host, code },
-  });
+  const how = key === '[server] port' ? '(HIVE_SERVER_PORT or --port)' : `(HIVE_${key.replace(/[[\]]/g, '').replace(' ', '_').toUpperCase()})`;
+  return `port ${port} on ${host} ${what}; stop the other process or change ${key} ${how}`;
+}
+
+function portError(host: string, port: number, code: string): HubError {
+  return new HubError('STARTUP_FAILED', portMessage(host, port, code, '[server] port'), { details: { port, host, code } });
+}
+
+/** Why host:port cannot be bound now, in the words the start would use; undefined when it can (--check). */
+export async function portProblem(host: string, port: number, key: string): Promise<string | undefined> {
+  const code = await probePort(host, port);
+  return code === undefined ? undefined : portMessage(host, port, code, key);
 }
 
 export class HttpEdge {

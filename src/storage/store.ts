@@ -123,6 +123,13 @@ export interface TaskStart {
   startedAt: string;
 }
 
+export interface StoreContents {
+  tasks: number;
+  agents: number;
+  users: number;
+  api_keys: number;
+}
+
 export interface PoolStats {
   total: number;
   idle: number;
@@ -137,6 +144,10 @@ export interface Store {
   readonly engine: 'sqlite' | 'postgres';
   /** Applies pending migrations in one transaction; returns the versions applied. */
   migrate(): Promise<number[]>;
+  /** The highest migration applied; 0 for a database the hub never migrated. */
+  schemaVersion(): Promise<number>;
+  /** How many rows of each kind the store holds (restore refuses a non-empty store; a backup reports them). */
+  contents(): Promise<StoreContents>;
   /** Round-trips a trivial query; returns its latency in ms. */
   ping(): Promise<number>;
   poolStats(): PoolStats;

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { hubEnv, logRecords, runCli, startHub } from '../helpers/cli.js';
@@ -29,14 +29,58 @@ describe('CLI', function () {
 
   it('refuses an unknown option with one line', async () => {
     const r = await runCli(['--prot', '3']);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.match(r.stderr, /Unknown option '--prot'/);
   });
 
-  it('--check passes on the embedded store and says so in one line', async () => {
+  it('--check passes on the embedded store with one verdict per check, the profile and the files layered', async () => {
     const r = await runCli(['--check'], hubEnv({ HIVE_DATABASE_DATA_DIR: dataDir('check') }));
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^OK: configuration valid \(.*settings\/default\.toml.*\); database sqlite:.*will be created at start; data directory .* writable; neural models valid \(task-text v1, agent-fit v1; cpu\)\n$/);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.equal(lines[0], 'profile: test (chosen by env HIVE_ENV)');
+    assert.equal(lines[1], 'files: settings/default.toml, settings/test.toml');
+    for (const want of [/^ok +configuration valid$/, /^ok +\[server\] port 0: an ephemeral port/, /^ok +data directory .*check writable by \S+ \(uid \d+\)$/, /^ok +database sqlite:.*will be created at start$/, /^ok +neural models valid \(task-text v1, agent-fit v1; cpu\)$/]) {
+      assert.ok(lines.some((l) => want.test(l)), `${String(want)} in ${r.stdout}`);
+    }
+    assert.equal(lines.at(-1), 'OK: the hub can start with this configuration');
+  });
+
+  it('takes the profile from the --config file: its profile key, else its name; a contradicting HIVE_ENV is refused', async () => {
+    const env = { ...hubEnv({ HIVE_DATABASE_DATA_DIR: dataDir('profile'), HIVE_SECURITY_JWT_SECRET: 'f'.repeat(64), HIVE_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }) };
+    delete env['HIVE_ENV'];
+    const byKey = await runCli(['--config', 'settings/production.toml', '--check'], env);
+    assert.match(byKey.stdout, /^profile: production \(chosen by settings\/production\.toml \(profile key\)\)\nfiles: settings\/default\.toml, settings\/production\.toml\n/);
+    const copy = path.join(tmp, 'etc', 'production.toml');
+    mkdirSync(path.dirname(copy), { recursive: true });
+    writeFileSync(copy, '[server]\nport = 3009\n');
+    const byName = await runCli(['--config', copy, '--check'], env);
+    assert.match(byName.stdout, new RegExp(`^profile: production \\(chosen by ${copy.replace(/[.]/g, '\\.')} \\(file name\\)\\)\\nfiles: settings/default\\.toml, settings/production\\.toml, ${copy.replace(/[.]/g, '\\.')}\\n`));
+    const contradicted = await runCli(['--config', 'settings/production.toml', '--check'], { ...env, HIVE_ENV: 'development' });
+    assert.equal(contradicted.code, 1);
+    assert.match(contradicted.stderr, /HIVE_ENV=development contradicts profile = "production" in settings\/production\.toml/);
+    const echoPool = await runCli(['--config', 'settings/production.toml', '--check'], { ...env, HIVE_AGENTS_DEFAULT_POOL_SIZE: '2' });
+    assert.equal(echoPool.code, 1);
+    assert.match(echoPool.stderr, /agents\.default_pool_size: the production profile never starts echo agents/);
+  });
+
+  it('--check refuses what the start would refuse: the port in use, an unwritable data directory; and warns about inert keys', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const file = path.join(tmp, 'not-a-dir');
+    writeFileSync(file, 'x');
+    try {
+      const r = await runCli(['--check'], hubEnv({ HIVE_SERVER_HOST: '127.0.0.1', HIVE_SERVER_PORT: String(port), HIVE_DATABASE_DATA_DIR: path.join(file, 'data'), HIVE_DATABASE_MAX_CONNECTIONS: '50', HIVE_CLUSTER_BATCH_MAX: '7' }));
+      assert.equal(r.code, 1);
+      assert.match(r.stdout, new RegExp(`^FAILED port ${port} on 127\\.0\\.0\\.1 is already in use; stop the other process or change \\[server\\] port`, 'm'));
+      assert.match(r.stdout, /^FAILED data directory .*not-a-dir\/data is not writable \(ENOTDIR/m);
+      assert.match(r.stdout, /^warn +database\.max_connections = 50 has no effect: the embedded SQLite store/m);
+      assert.match(r.stdout, /^warn +cluster\.batch_max = 7 has no effect: cluster\.enabled is false/m);
+      assert.match(r.stdout, /^FAILED: 2 checks failed \(2 warnings\)$/m);
+      assert.match(r.stderr, /^FAILED: port /m);
+    } finally {
+      blocker.close();
+    }
   });
 
   const broken: Array<[string, RegExp[]]> = [
@@ -143,9 +187,10 @@ describe('CLI', function () {
     it('--config settings/production.toml --check exits 0 once a JWT secret is set, as the guide does', async () => {
       // production.toml points at postgres://ai_orchestrator@localhost:5432/hive_db: made here as docs/operations.md does, if missing.
       await ensureProductionDatabase();
-      const r = await runCli(['--config', 'settings/production.toml', '--check'], hubEnv({ HIVE_ENV: 'production', HIVE_SECURITY_JWT_SECRET: 'f'.repeat(64) }));
+      const r = await runCli(['--config', 'settings/production.toml', '--check'], hubEnv({ HIVE_ENV: 'production', HIVE_SECURITY_JWT_SECRET: 'f'.repeat(64), HIVE_SECURITY_ADMIN_PASSWORD: 'first admin password' }));
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /^OK: .*settings\/production\.toml.*postgres:\/\/ai_orchestrator@localhost:5432\/hive_db reachable/);
+      assert.match(r.stdout, /^files: settings\/default\.toml, settings\/production\.toml$/m);
+      assert.match(r.stdout, /^ok +database postgres:\/\/ai_orchestrator@localhost:5432\/hive_db reachable/m);
     });
   });
 });

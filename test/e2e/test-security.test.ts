@@ -196,6 +196,12 @@ describe('security: rate limits, the users CLI, refusals to start', function () 
     const r = await runCli([], env('nousers'));
     assert.equal(r.code, 1);
     assert.match(r.stderr, /no users: set HIVE_SECURITY_ADMIN_PASSWORD/);
+    const noAdmin = await runCli(['--check'], env('nousers'));
+    assert.equal(noAdmin.code, 1);
+    assert.match(noAdmin.stdout, /^FAILED security is enabled and there are no users: set HIVE_SECURITY_ADMIN_PASSWORD/m);
+    const withAdmin = await runCli(['--check'], env('nousers', { HIVE_SECURITY_ADMIN_PASSWORD: ADMIN_PASSWORD }));
+    assert.equal(withAdmin.code, 0, withAdmin.stdout);
+    assert.match(withAdmin.stdout, /^ok +security on, no users yet: the start creates admin/m);
     const check = await runCli(['--check'], env('nousers', { HIVE_SECURITY_JWT_SECRET: 'your-256-bit-secret-here-change-this-in-production' }));
     assert.equal(check.code, 1);
     assert.match(check.stderr, /security\.jwt_secret: is a published example value, not a secret; generate one with `openssl rand -hex 32`/);

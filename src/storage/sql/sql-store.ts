@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EMPTY_STATS, PRIORITY_RANK, TASK_STATUSES, type Agent, type NewAgent, type NewTask, type Task, type TaskStatus } from '../../domain/index.js';
-import type { AgentFilter, AgentPatch, ClaimRequest, FinishOutcome, Member, MemberAddress, Page, PoolStats, Store, TaskEvent, TaskFilter, TaskFinish, TaskStart, TaskTransition } from '../store.js';
-import { HubError } from '../../errors/index.js';
+import type { AgentFilter, AgentPatch, ClaimRequest, FinishOutcome, Member, MemberAddress, Page, PoolStats, Store, StoreContents, TaskEvent, TaskFilter, TaskFinish, TaskStart, TaskTransition } from '../store.js';
+import { HubError, isOutage } from '../../errors/index.js';
 import type { Dialect, Executor } from './executor.js';
 import { rowToAgent, rowToEvent, rowToMember, rowToTask, toJson } from './rows.js';
 import { runMigrations, type Migration } from './migrate.js';
@@ -58,6 +58,23 @@ export class SqlStore implements Store {
 
   migrate(): Promise<number[]> {
     return runMigrations(this.db, this.dialect, this.migrations);
+  }
+
+  async schemaVersion(): Promise<number> {
+    // A fresh database has no schema_migrations table yet: version 0, not an error.
+    const rows = await this.db.all('SELECT max(version) AS v FROM schema_migrations').catch((err: unknown) => {
+      if (isOutage(err)) throw err;
+      return [{ v: 0 }];
+    });
+    return Number(rows[0]?.['v'] ?? 0);
+  }
+
+  async contents(): Promise<StoreContents> {
+    if ((await this.schemaVersion()) === 0) return { tasks: 0, agents: 0, users: 0, api_keys: 0 };
+    const [row] = await this.db.all(
+      'SELECT (SELECT count(*) FROM tasks) AS tasks, (SELECT count(*) FROM agents) AS agents, (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM api_keys) AS api_keys',
+    );
+    return { tasks: Number(row?.['tasks'] ?? 0), agents: Number(row?.['agents'] ?? 0), users: Number(row?.['users'] ?? 0), api_keys: Number(row?.['api_keys'] ?? 0) };
   }
 
   async ping(): Promise<number> {
