@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, adminPasswordFromEnv, formatProblem, loadConfig, packageRoot, stdoutIsJournal, type HubConfig } from './config/index.js';
 import { errorMessage, HubError, toHubError } from './errors/index.js';
-import { createLogger, moduleLogger, type Logger } from './log/logger.js';
+import { createLogger, moduleLogger, reopenLogFiles, type Logger } from './log/logger.js';
 import { HubMetrics } from './metrics/registry.js';
 import { ActorSystem } from './runtime/index.js';
 import { acquireNodeLock, describeStore, openStore, prepareDataDir } from './storage/index.js';
@@ -224,6 +224,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   runner.start();
   await cluster?.ready();
   log.info({ module: 'edge', port: edge.port, host: config.server.host, version: VERSION, profile: config.profile }, `hub listening on http://${config.server.host}:${edge.port}`);
+  onHangup(log);
   onSignals(async (signal) => {
     log.info({ signal }, `${signal} received: stopping`);
     edge.close();
@@ -298,6 +299,14 @@ async function drain(hive: Hive, graceMs: number, log: Logger): Promise<void> {
   }
 }
 
+/** SIGHUP (logrotate, `systemctl reload`) reopens the log file instead of ending the process. */
+function onHangup(log: Logger): void {
+  process.on('SIGHUP', () => {
+    const files = reopenLogFiles();
+    log.info({ event: 'log.reopened', files }, files === 0 ? 'SIGHUP: no log file to reopen ([logging] file is empty)' : 'SIGHUP: log file reopened');
+  });
+}
+
 function onSignals(stop: (signal: string) => Promise<void>): void {
   let stopping = false;
   const handler = (signal: string): void => {
@@ -332,14 +341,17 @@ async function run(args: CliArgs): Promise<number | 'serving'> {
   } catch (err) {
     return err instanceof ConfigError ? configFailure(err) : fail(err);
   }
-  const log = createLogger({ level: config.logging.level, nodeId: config.cluster.node_id, journald: stdoutIsJournal() });
+  const journald = stdoutIsJournal();
+  const log = createLogger({ level: config.logging.level, nodeId: config.cluster.node_id, journald });
   if (args.check) return runCheck(config, log);
   try {
     if (args.command === 'migrate') return await migrate(config, log);
     if (args.command === 'users' && args.users !== undefined) return await users(config, log, args.users);
+    // Only a serving hub writes [logging] file: a --check or migrate run by another user must not create it.
+    const serveLog = config.logging.file === '' ? log : createLogger({ level: config.logging.level, nodeId: config.cluster.node_id, journald, file: config.logging.file });
     const metrics = new HubMetrics();
-    watchProcessErrors(log, metrics);
-    await serve(config, log, metrics);
+    watchProcessErrors(serveLog, metrics);
+    await serve(config, serveLog, metrics);
     return 'serving';
   } catch (err) {
     return fail(err, log);

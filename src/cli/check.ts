@@ -2,7 +2,7 @@
  * `--check`: everything the start would refuse, checked without starting and
  * without changing anything, each with its own verdict line, then a summary.
  */
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { adminPasswordFromEnv, inertKeys, type HubConfig } from '../config/index.js';
@@ -31,6 +31,7 @@ export async function runCheck(config: HubConfig, log: Logger, write = (s: strin
   };
   await attempt(() => ports(config));
   await attempt(() => dataDir(config));
+  if (config.logging.file !== '') await attempt(() => logFile(config.logging.file));
   await attempt(() => database(config, log));
   await attempt(() => models(config, log));
   for (const w of inertKeys(config)) verdicts.push({ level: 'warn', text: w });
@@ -64,6 +65,20 @@ function dataDir(config: HubConfig): Promise<Verdict> {
   checkDataDir(config.database.data_dir);
   const who = os.userInfo();
   return Promise.resolve({ level: 'ok', text: `data directory ${path.resolve(config.database.data_dir)} writable by ${who.username} (uid ${who.uid})` });
+}
+
+/** The log file, or the nearest existing directory above it (the start creates the rest), must be writable. */
+function logFile(file: string): Promise<Verdict> {
+  const full = path.resolve(file);
+  let probe = full;
+  while (!existsSync(probe)) probe = path.dirname(probe);
+  try {
+    if (probe !== full && !statSync(probe).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    accessSync(probe, constants.W_OK);
+  } catch (err) {
+    throw new Error(`log file ${full} ([logging] file) cannot be written (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)} at ${probe})`);
+  }
+  return Promise.resolve({ level: 'ok', text: `log file ${full} writable` });
 }
 
 /** Reachable, at which migration, and, with security on, whether the start can have an admin. */

@@ -111,6 +111,7 @@ export const SCHEMA = {
   },
   logging: {
     level: { kind: 'enum', values: LOG_LEVELS },
+    file: optStr,
   },
   grpc: {
     enabled: bool,

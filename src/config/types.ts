@@ -83,7 +83,7 @@ export interface HubConfig {
     login_lockout_seconds: number;
     audit_retention_days: number;
   };
-  readonly logging: { level: LogLevel };
+  readonly logging: { level: LogLevel; file: string };
   readonly grpc: { enabled: boolean; port: number; max_message_bytes: number; keepalive_time_ms: number; keepalive_timeout_ms: number; agent_grace_ms: number; max_unsent_bytes: number };
   readonly cluster: {
     enabled: boolean;

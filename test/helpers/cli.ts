@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { parseStrictJson } from './strict-json.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -63,9 +64,12 @@ export function startHub(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 20_
           port: Number(m[1]),
           child,
           output: () => out,
-          stop: (signal = 'SIGTERM') => {
+          stop: async (signal = 'SIGTERM') => {
             child.kill(signal);
-            return exited;
+            const code = await exited;
+            // Every record a hub wrote in a test is strict JSON: no key twice (a crash may cut the last line).
+            logRecords(out.slice(0, out.lastIndexOf('\n') + 1));
+            return code;
           },
         });
       }
@@ -79,10 +83,10 @@ export function startHub(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 20_
   });
 }
 
-/** Parsed JSON log records from a hub's stdout. */
+/** Parsed JSON log records from a hub's stdout; a record with a key twice fails the test. */
 export function logRecords(stdout: string): Array<Record<string, unknown>> {
   return stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+    .map((l) => parseStrictJson(l) as Record<string, unknown>);
 }

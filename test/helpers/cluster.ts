@@ -1,6 +1,7 @@
 /** Cluster tests: hub node processes sharing one PostgreSQL database, and reads of its tables. */
 import pg from 'pg';
 import { hubEnv, startHub, type RunningHub } from './cli.js';
+import { parseStrictJson } from './strict-json.js';
 import { client, type Client } from './http.js';
 
 export interface NodeProc extends RunningHub {
@@ -45,5 +46,5 @@ export function logEvents(node: RunningHub, event: string): Array<Record<string,
     .output()
     .split('\n')
     .filter((l) => l.includes(`"event":"${event}"`))
-    .map((l) => JSON.parse(l) as Record<string, any>);
+    .map((l) => parseStrictJson(l) as Record<string, any>);
 }

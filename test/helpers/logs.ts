@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { parseStrictJson } from './strict-json.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 
 /** A logger that keeps its JSON records in memory, for assertions. */
@@ -6,7 +7,7 @@ export function memoryLogger(level = 'debug'): { log: Logger; records: Array<Rec
   const records: Array<Record<string, unknown>> = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line.trim() !== '') records.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n')) if (line.trim() !== '') records.push(parseStrictJson(line) as Record<string, unknown>);
       cb();
     },
   });

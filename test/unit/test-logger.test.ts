@@ -15,6 +15,19 @@ describe('logger', () => {
     assert.equal(records[0]?.['module'], 'x');
   });
 
+  it('never writes a key twice: a bound key repeated in a record is dropped, a different value kept aside', () => {
+    const { log, records } = memoryLogger();
+    const security = log.child({ module: 'security' });
+    security.info({ module: 'security', event: 'x' }, 'same');
+    security.info({ module: 'storage', node_id: 'other', level: 'loud', msg: 'inner' }, 'different');
+    log.info({ module: 'edge' }, 'root');
+    // memoryLogger parses strictly: a duplicate key would have thrown above.
+    assert.equal(records.length, 3);
+    assert.equal(records[0]?.['module'], 'security');
+    assert.deepEqual([records[1]?.['module'], records[1]?.['module_field'], records[1]?.['node_id_field'], records[1]?.['level'], records[1]?.['level_field'], records[1]?.['msg_field']], ['security', 'storage', 'other', 'info', 'loud', 'inner']);
+    assert.equal(records[2]?.['module'], 'edge');
+  });
+
   it('redacts secrets in fields, headers, messages and errors', () => {
     const { log, records } = memoryLogger();
     log.info({ security: { jwt_secret: 'topsecret' }, password: 'hunter2', headers: { authorization: 'Bearer abc' } }, 'connecting to postgres://u:pw123@db/x');
