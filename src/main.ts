@@ -4,12 +4,12 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, adminPasswordFromEnv, formatProblem, loadConfig, packageRoot, stdoutIsJournal, type HubConfig } from './config/index.js';
+import { ConfigError, adminPasswordFromEnv, formatProblem, loadConfig, packageRoot, readProcessEnv, stdoutIsJournal, type HubConfig } from './config/index.js';
 import { errorMessage, HubError, toHubError } from './errors/index.js';
 import { createLogger, moduleLogger, reopenLogFiles, type Logger } from './log/logger.js';
 import { HubMetrics } from './metrics/registry.js';
 import { ActorSystem } from './runtime/index.js';
-import { acquireNodeLock, describeStore, openStore, prepareDataDir } from './storage/index.js';
+import { acquireNodeLock, backupStore, describeStore, openStore, prepareDataDir, restoreStore } from './storage/index.js';
 import os from 'node:os';
 import { HttpEdge } from './edge/http-server.js';
 import { buildRouter } from './edge/routes/index.js';
@@ -29,6 +29,7 @@ import type { Agent } from './domain/index.js';
 import type { ReplyTo } from './runtime/index.js';
 import { HELP, parseCli, type CliArgs } from './cli/args.js';
 import { probeNeural, runCheck } from './cli/check.js';
+import { runClient } from './cli/client.js';
 import { AuthService } from './auth/service.js';
 import { WS_PERMISSIONS } from './auth/permissions.js';
 import type { Role, Store } from './storage/index.js';
@@ -100,6 +101,31 @@ async function readPassword(): Promise<string> {
     if (data.includes('\n')) break;
   }
   return data.split(/\r?\n/)[0] ?? '';
+}
+
+const describeContents = (c: { tasks: number; agents: number; users: number; api_keys: number }): string => `${c.tasks} tasks, ${c.agents} agents, ${c.users} users, ${c.api_keys} API keys`;
+
+/** `backup --out FILE`: while the hub runs, from a connection of its own. */
+async function backup(config: HubConfig, file: string): Promise<number> {
+  try {
+    const r = await backupStore(config, file, readProcessEnv());
+    process.stdout.write(`backup of ${describeStore(config)} written to ${r.file} (${(r.bytes / 1_048_576).toFixed(1)} MiB in ${(r.ms / 1000).toFixed(1)} s): ${describeContents(r.contents)}\n`);
+    return 0;
+  } catch (err) {
+    return fail(err);
+  }
+}
+
+/** `restore FILE [--force]`: with no hub running on the store. */
+async function restore(config: HubConfig, log: Logger, file: string, force: boolean): Promise<number> {
+  try {
+    const r = await restoreStore(config, file, { force, log: moduleLogger(log, 'storage'), env: readProcessEnv() });
+    const migrated = r.applied.length === 0 ? 'schema up to date' : `migrations ${r.applied.join(', ')} applied`;
+    process.stdout.write(`restored ${file} into ${describeStore(config)} in ${(r.ms / 1000).toFixed(1)} s (${migrated}): ${describeContents(r.contents)}\n`);
+    return 0;
+  } catch (err) {
+    return fail(err);
+  }
 }
 
 async function migrate(config: HubConfig, log: Logger): Promise<number> {
@@ -335,6 +361,8 @@ function watchProcessErrors(log: Logger, metrics: HubMetrics): void {
 async function run(args: CliArgs): Promise<number | 'serving'> {
   if (args.help) return process.stdout.write(HELP), 0;
   if (args.version) return process.stdout.write(`${VERSION}\n`), 0;
+  // Operator commands talk to a running hub over its REST API: they need no configuration of their own.
+  if (args.command === 'client' && args.client !== undefined) return runClient(args.client, readProcessEnv());
   let config: HubConfig;
   try {
     config = loadConfig({ configFile: args.configFile, port: args.port, logLevel: args.logLevel });
@@ -347,6 +375,8 @@ async function run(args: CliArgs): Promise<number | 'serving'> {
   try {
     if (args.command === 'migrate') return await migrate(config, log);
     if (args.command === 'users' && args.users !== undefined) return await users(config, log, args.users);
+    if (args.command === 'backup' && args.file !== undefined) return await backup(config, args.file);
+    if (args.command === 'restore' && args.file !== undefined) return await restore(config, log, args.file, args.force);
     // Only a serving hub writes [logging] file: a --check or migrate run by another user must not create it.
     const serveLog = config.logging.file === '' ? log : createLogger({ level: config.logging.level, nodeId: config.cluster.node_id, journald, file: config.logging.file });
     const metrics = new HubMetrics();

@@ -5,3 +5,4 @@ export { ROLES, type Role, type User, type ApiKey, type AuditEntry, type Refresh
 export { writeIsolating, type IsolatedWrite } from './write-isolating.js';
 export { OutageTracker } from './outage.js';
 export { acquireNodeLock, type NodeLock } from './node-lock.js';
+export { backupStore, restoreStore, backupFormat, type BackupReport, type RestoreReport } from './backup.js';

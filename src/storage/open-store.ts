@@ -16,7 +16,7 @@ export function describeStore(config: HubConfig): string {
   return redactUrl(config.database.url);
 }
 
-function sqliteFile(config: HubConfig): string {
+export function sqliteFile(config: HubConfig): string {
   return config.database.data_dir === ':memory:' ? ':memory:' : path.join(config.database.data_dir, 'hive.db');
 }
 
