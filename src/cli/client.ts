@@ -89,7 +89,7 @@ async function perform(c: ClientCommand, hub: Api): Promise<{ data: unknown; tex
     case 'tasks list': {
       const query = new URLSearchParams({ limit: String(c.limit ?? 100), order: 'desc' });
       if (c.status !== undefined) query.set('status', c.status);
-      const data = await hub.call('GET', `/api/tasks?${query}`);
+      const data = await hub.call('GET', `/api/tasks?${query.toString()}`);
       const tasks = data['tasks'] as Data[];
       const rows = tasks.map((t) => [t['id'], t['status'], t['priority'], `${String(t['attempts'])}/${String(t['max_attempts'])}`, t['assigned_agent'] ?? '-', t['created_at'], t['title']]);
       return { data, text: `${table(['ID', 'STATUS', 'PRIORITY', 'ATTEMPTS', 'AGENT', 'CREATED', 'TITLE'], rows)}${tasks.length} of ${String(data['total'])} tasks (newest first)\n` };
@@ -149,13 +149,13 @@ async function status(hub: Api): Promise<{ data: unknown; text: string }> {
   const m = hive['metrics'] as Data;
   const h = health ?? { status: 'unhealthy (503)' };
   const lines = [
-    `hub      ${hub.url}  ${String(h['status'])}  version ${String(h['version'] ?? '?')}  node ${String(h['node_id'] ?? hive['node_id'])}  up ${String(h['uptime_seconds'] ?? '?')} s`,
+    `hub      ${hub.url}  ${String(h['status'])}  version ${display(h['version'])}  node ${display(h['node_id'] ?? hive['node_id'])}  up ${display(h['uptime_seconds'])} s`,
     `tasks    pending ${String(m['pending_tasks'])}  running ${String(m['running_tasks'])}  completed ${String(m['completed_tasks'])}  failed ${String(m['failed_tasks'])}  dead ${String(m['dead_tasks'])}  cancelled ${String(m['cancelled_tasks'])}  (${String(m['tasks_per_second'])}/s)`,
     `agents   ${String(m['total_agents'])} (${String(m['active_agents'])} working, ${String(m['idle_agents'])} idle)`,
   ];
   const checks = (h['checks'] ?? {}) as Record<string, Data>;
   const bad = Object.entries(checks).filter(([, v]) => v['status'] !== 'healthy');
-  for (const [name, v] of bad) lines.push(`check    ${name}: ${String(v['status'])}${v['error'] !== undefined ? ` (${String(v['error'])})` : ''}`);
+  for (const [name, v] of bad) lines.push(`check    ${name}: ${String(v['status'])}${v['error'] !== undefined ? ` (${display(v['error'])})` : ''}`);
   const modules = Object.entries((hive['modules'] ?? {}) as Record<string, Data>).map(([name, v]) => ({ name, ...v }));
   return { data: { health: health ?? null, hive }, text: `${lines.join('\n')}\n\n${modulesTable(modules)}` };
 }
@@ -184,7 +184,7 @@ function modulesTable(modules: Data[]): string {
 
 function display(v: unknown): string {
   if (v === null || v === undefined) return '-';
-  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean);
 }
 
 /** Left-aligned columns, two spaces apart; cells are one line. */
