@@ -184,7 +184,8 @@ function modulesTable(modules: Data[]): string {
 
 function display(v: unknown): string {
   if (v === null || v === undefined) return '-';
-  return typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean);
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
 }
 
 /** Left-aligned columns, two spaces apart; cells are one line. */
