@@ -193,7 +193,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({ type: 'agent.ensure_pool', replyTo }));
   const sampler = new SystemSampler(config.performance.memory_limit_mb, config.performance.cpu_cores || os.availableParallelism());
   // The reporter reads WebSocket stats and the hub sends the reporter's metrics: each refers to the other lazily.
-  const reporter: MetricsReporter = new MetricsReporter({ config, hive, store, sampler, ws: () => ws.stats(), cluster: cluster && (() => cluster.stats()) });
+  const reporter: MetricsReporter = new MetricsReporter({ config, hive, store, sampler, ws: () => ws.stats(), cluster: cluster && (() => cluster.stats()), members: cluster && (() => cluster.members()) });
   const ws: WsHub = new WsHub({
     bus: events,
     log: moduleLogger(log, 'websocket'),

@@ -4,6 +4,7 @@
  * websocket, neural, cluster}, trends, collection_timestamp). Every number is
  * measured: process counters, module summaries, driver timings, socket counts.
  */
+import type { HubMetrics } from '../metrics/registry.js';
 import type { HubConfig } from '../config/index.js';
 import type { SystemSampler, SystemSample } from '../metrics/system.js';
 import type { ReplyTo } from '../runtime/index.js';
@@ -33,7 +34,12 @@ export interface MetricsDeps {
   ws: () => WsStats;
   /** Membership and transport figures, in cluster mode. */
   cluster?: (() => Record<string, unknown>) | undefined;
+  /** Cluster members and their status, in cluster mode. */
+  members?: (() => ReadonlyArray<{ status: string }>) | undefined;
 }
+
+const MODULE_STATES = ['starting', 'running', 'restarting', 'failed', 'stopped'] as const;
+const MEMBER_STATES = ['joining', 'active', 'suspect', 'dead', 'left'] as const;
 
 const TREND_INTERVAL_MS = 10_000;
 const TREND_SAMPLES = 60;
@@ -64,6 +70,24 @@ export class MetricsReporter {
     const sys = this.d.sampler.read();
     this.samples.push(trendOf(sys, agents, tasks, this.d.ws()));
     if (this.samples.length > TREND_SAMPLES) this.samples.shift();
+  }
+
+  /** Sets the scrape-time gauges of /metrics/prometheus from the same readings /metrics reports. */
+  async publish(m: HubMetrics): Promise<void> {
+    // A module that cannot answer must not fail the scrape: its state is what the alert needs.
+    const tasks = await this.summaries().then(([, t]) => t, () => undefined);
+    const sys = this.d.sampler.read();
+    m.cpuPercent.set(sys.cpu_percent);
+    m.memoryPercent.set(sys.memory.percent);
+    if (tasks !== undefined) {
+      for (const [status, n] of Object.entries(tasks.by_status)) m.tasks.set({ status }, n);
+      m.queueDepth.set(tasks.queue_depth);
+      m.queueMax.set(tasks.max_pending);
+    }
+    for (const mod of this.d.hive.status()) for (const state of MODULE_STATES) m.moduleState.set({ module: mod.name, state }, mod.status === state ? 1 : 0);
+    const members = this.d.members?.() ?? [];
+    for (const status of MEMBER_STATES) m.clusterMembers.set({ status }, members.filter((x) => x.status === status).length);
+    m.databaseUp.set((await this.d.store.ping().catch(() => -1)) >= 0 ? 1 : 0);
   }
 
   async report(): Promise<Record<string, unknown>> {

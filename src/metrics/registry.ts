@@ -18,6 +18,15 @@ export class HubMetrics {
   readonly httpDuration: Histogram<'method' | 'route'>;
   readonly taskEvents: Counter<'type'>;
   readonly agentEvents: Counter<'type'>;
+  /** Set at each scrape from the hub's own readings (MetricsReporter.publish): what deploy/prometheus/alerts.yml watches. */
+  readonly cpuPercent: Gauge;
+  readonly memoryPercent: Gauge;
+  readonly tasks: Gauge<'status'>;
+  readonly queueDepth: Gauge;
+  readonly queueMax: Gauge;
+  readonly moduleState: Gauge<'module' | 'state'>;
+  readonly clusterMembers: Gauge<'status'>;
+  readonly databaseUp: Gauge;
 
   constructor(options: { defaultMetrics: boolean } = { defaultMetrics: true }) {
     const registers = [this.registry];
@@ -70,5 +79,13 @@ export class HubMetrics {
     });
     this.taskEvents = new Counter({ name: 'hive_task_events_total', help: 'Task lifecycle events (task.created, task.completed, ...)', labelNames: ['type'], registers });
     this.agentEvents = new Counter({ name: 'hive_agent_events_total', help: 'Agent lifecycle events (agent.registered, ...)', labelNames: ['type'], registers });
+    this.cpuPercent = new Gauge({ name: 'hive_cpu_percent', help: 'Process CPU use, percent of [performance] cpu_cores', registers });
+    this.memoryPercent = new Gauge({ name: 'hive_memory_percent', help: 'Resident memory, percent of [performance] memory_limit_mb', registers });
+    this.tasks = new Gauge({ name: 'hive_tasks', help: 'Tasks in the store by status', labelNames: ['status'], registers });
+    this.queueDepth = new Gauge({ name: 'hive_queue_depth', help: 'Pending tasks (submissions beyond hive_queue_max_pending get QUEUE_FULL)', registers });
+    this.queueMax = new Gauge({ name: 'hive_queue_max_pending', help: '[tasks] max_pending', registers });
+    this.moduleState = new Gauge({ name: 'hive_module_state', help: 'Module actor state: 1 for the state it is in', labelNames: ['module', 'state'], registers });
+    this.clusterMembers = new Gauge({ name: 'hive_cluster_members', help: 'Cluster members by status (cluster mode)', labelNames: ['status'], registers });
+    this.databaseUp = new Gauge({ name: 'hive_database_up', help: '1 when the database answered a ping at this scrape', registers });
   }
 }
