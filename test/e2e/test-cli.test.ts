@@ -187,10 +187,14 @@ describe('CLI', function () {
     it('--config settings/production.toml --check exits 0 once a JWT secret is set, as the guide does', async () => {
       // production.toml points at postgres://ai_orchestrator@localhost:5432/hive_db: made here as docs/operations.md does, if missing.
       await ensureProductionDatabase();
-      const r = await runCli(['--config', 'settings/production.toml', '--check'], hubEnv({ HIVE_ENV: 'production', HIVE_SECURITY_JWT_SECRET: 'f'.repeat(64), HIVE_SECURITY_ADMIN_PASSWORD: 'first admin password' }));
+      // The file's URL names localhost:5432; a test server elsewhere (HUB_TEST_PG_URL) is given by DATABASE_URL, as an operator would.
+      const admin = new URL(PG_ADMIN_URL);
+      const onDefault = (admin.hostname === '127.0.0.1' || admin.hostname === 'localhost') && (admin.port === '' || admin.port === '5432');
+      const url = `postgres://ai_orchestrator@${onDefault ? 'localhost:5432' : admin.host}/hive_db`;
+      const r = await runCli(['--config', 'settings/production.toml', '--check'], hubEnv({ HIVE_ENV: 'production', HIVE_SECURITY_JWT_SECRET: 'f'.repeat(64), HIVE_SECURITY_ADMIN_PASSWORD: 'first admin password', ...(onDefault ? {} : { DATABASE_URL: url }) }));
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^files: settings\/default\.toml, settings\/production\.toml$/m);
-      assert.match(r.stdout, /^ok +database postgres:\/\/ai_orchestrator@localhost:5432\/hive_db reachable/m);
+      assert.ok(r.stdout.includes(`ok     database ${url} reachable`), r.stdout);
     });
   });
 });
