@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, adminPasswordFromEnv, formatProblem, loadConfig, packageRoot, readProcessEnv, stdoutIsJournal, type HubConfig } from './config/index.js';
+import { ConfigError, adminPasswordFromEnv, formatProblem, loadConfig, packageRoot, readProcessEnv, stderrIsJournal, stdoutIsJournal, type HubConfig } from './config/index.js';
 import { errorMessage, HubError, toHubError } from './errors/index.js';
-import { createLogger, moduleLogger, reopenLogFiles, type Logger } from './log/logger.js';
+import { createLogger, moduleLogger, reopenLogFiles, withPriority, type Logger } from './log/logger.js';
 import { HubMetrics } from './metrics/registry.js';
 import { ActorSystem } from './runtime/index.js';
 import { acquireNodeLock, backupStore, describeStore, openStore, prepareDataDir, restoreStore } from './storage/index.js';
@@ -40,19 +40,23 @@ import type { ClusterView } from '../actors/shared/deps.js';
 
 const VERSION = (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 
+/** Under systemd, stderr lines carry priority err, so that `journalctl -p err` shows why a start failed. */
+const ERR_PREFIX = stderrIsJournal() ? '<3>' : '';
+
 /** One clear line on stderr (and, when a logger exists, a fatal log record); exit code 1. */
 function fail(err: unknown, log?: Logger): number {
   const e = toHubError(err);
-  process.stderr.write(`ai-orchestrator-hub: ${e.message}\n`);
+  process.stderr.write(`${ERR_PREFIX}ai-orchestrator-hub: ${e.message}\n`);
   log?.fatal({ err: e, code: e.code }, e.message);
   return 1;
 }
 
 function configFailure(err: ConfigError): number {
-  process.stderr.write(`ai-orchestrator-hub: invalid configuration (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'})\n`);
-  for (const p of err.problems) process.stderr.write(`  ${formatProblem(p)}\n`);
+  process.stderr.write(`${ERR_PREFIX}ai-orchestrator-hub: invalid configuration (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'})\n`);
+  for (const p of err.problems) process.stderr.write(`${ERR_PREFIX}  ${formatProblem(p)}\n`);
   // No logger yet (the level itself may be what is wrong): write the record by hand, in the log's shape.
-  process.stdout.write(`${JSON.stringify({ level: 'fatal', time: new Date().toISOString(), msg: err.message, code: err.code })}\n`);
+  const line = `${JSON.stringify({ level: 'fatal', time: new Date().toISOString(), msg: err.message, code: err.code })}\n`;
+  process.stdout.write(stdoutIsJournal() ? withPriority(line) : line);
   return 1;
 }
 

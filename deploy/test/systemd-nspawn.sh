@@ -15,6 +15,8 @@ DB=hive_nspawn_$$
 rm -rf "$OUT"; mkdir -p "$OUT"
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB" -c "DO \$\$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ai_orchestrator') THEN CREATE ROLE ai_orchestrator LOGIN; END IF; END\$\$" -c "CREATE DATABASE $DB OWNER ai_orchestrator"
 
+# Every run installs afresh: no configuration or secrets kept from a previous run.
+rm -rf "$R/etc/ai-orchestrator-hub" "$R/var/lib/ai-orchestrator-hub" "$R/var/log/ai-orchestrator-hub" "$R"/var/log/journal/*
 # Node.js and npm of the host, read-only in the container (Debian 12's own nodejs is 18).
 ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$R/usr/bin/npm"
 touch "$R/usr/bin/node"
@@ -42,6 +44,7 @@ cat > "$R/usr/local/bin/hubcheck" <<'CHECK'
 exec > /results/check.txt 2>&1
 health() { node -e "fetch('http://127.0.0.1:3001/health').then(r => r.json()).then(b => { console.log(b.data.status); process.exit(0) }, () => process.exit(1))"; }
 for _ in $(seq 1 60); do health && break; sleep 1; done
+echo "== journal"; journalctl -u ai-orchestrator-hub -o cat --no-pager | head -n 40
 echo "== show"; systemctl show ai-orchestrator-hub -p ActiveState -p SubState -p User -p NRestarts -p MainPID
 echo "== process"; ps -o user=,comm=,args= -p "$(systemctl show -p MainPID --value ai-orchestrator-hub)"
 echo "== journal warning and above"; journalctl -u ai-orchestrator-hub -p warning -o cat --no-pager
@@ -51,6 +54,12 @@ echo "== reload"; systemctl reload ai-orchestrator-hub; sleep 1; grep -c '"event
 echo "== state dir"; ls -ld /var/lib/ai-orchestrator-hub /var/log/ai-orchestrator-hub
 echo "== stop"; systemctl stop ai-orchestrator-hub; systemctl show ai-orchestrator-hub -p Result -p ExecMainStatus -p ActiveState
 journalctl -u ai-orchestrator-hub -o cat --no-pager | tail -n 3
+echo "== a broken configuration: the start fails at priority err"
+cp /etc/ai-orchestrator-hub/production.toml /root/production.toml.good
+echo 'bogus = 1' >> /etc/ai-orchestrator-hub/production.toml
+systemctl start ai-orchestrator-hub; sleep 4; systemctl stop ai-orchestrator-hub
+echo "err records: $(journalctl -u ai-orchestrator-hub -p err -o cat --no-pager | grep -c 'server.bogus: unknown key')"
+cp /root/production.toml.good /etc/ai-orchestrator-hub/production.toml
 echo "== security"; systemd-analyze security ai-orchestrator-hub.service --no-pager | tail -n 1
 echo "== done"
 CHECK
@@ -58,4 +67,4 @@ chmod +x "$R/usr/local/bin/hubcheck"
 timeout 300 systemd-nspawn -q --register=no --keep-unit -D "$R" "${BINDS[@]}" -b --console=pipe > "$OUT/boot.log" 2>&1 || true
 psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
 cat "$OUT/check.txt"
-grep -q '^== done' "$OUT/check.txt"
+grep -q '^ActiveState=active' "$OUT/check.txt" && grep -q '^err records: [1-9]' "$OUT/check.txt" && grep -q '^ExecMainStatus=0' "$OUT/check.txt" && grep -q '^== done' "$OUT/check.txt"

@@ -7,12 +7,21 @@ import { fstatSync } from 'node:fs';
  * syslog priority prefix (`<3>` …) that journald turns into PRIORITY.
  */
 export function stdoutIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
+  return isJournal(1, env);
+}
+
+/** The same for stderr (systemd's default StandardError=inherit makes it stdout's stream): failure lines get `<3>`. */
+export function stderrIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
+  return isJournal(2, env);
+}
+
+function isJournal(fd: number, env: NodeJS.ProcessEnv): boolean {
   const stream = env['JOURNAL_STREAM'];
   if (stream === undefined || stream === '') return false;
   try {
-    const st = fstatSync(1);
+    const st = fstatSync(fd);
     return stream === `${st.dev}:${st.ino}`;
   } catch {
-    return false; // no stdout to inspect: no prefix
+    return false; // nothing to inspect: no prefix
   }
 }
