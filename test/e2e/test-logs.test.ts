@@ -63,6 +63,20 @@ describe('logs', function () {
     for (const l of inFile) assert.ok(l.startsWith('{"level":"'), 'the file gets no prefix');
   });
 
+  it('under the journal a start that fails says so at priority err (stderr) and fatal (the record)', async () => {
+    const out = path.join(tmp, 'journal-failure');
+    const fd = openSync(out, 'w');
+    const st = fstatSync(fd);
+    const env = hubEnv({ HIVE_SERVER_PROT: '1', JOURNAL_STREAM: `${st.dev}:${st.ino}` });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    assert.equal(await new Promise<number | null>((resolve) => child.on('exit', resolve)), 1);
+    const lines = readFileSync(out, 'utf8').split('\n').filter((l) => l !== '');
+    assert.ok(lines.some((l) => l.startsWith('<3>ai-orchestrator-hub: invalid configuration (1 problem)')), lines.join('\n'));
+    assert.ok(lines.some((l) => /^<3> {2}env HIVE_SERVER_PROT: /.test(l)));
+    assert.ok(lines.some((l) => l.startsWith('<2>{"level":"fatal"')));
+  });
+
   it('an unwritable log file fails --check and the start with its path', async function () {
     if (process.getuid?.() === 0 && os.platform() === 'linux') {
       // root writes anywhere: make the path impossible instead (a file where a directory is needed).
