@@ -34,7 +34,7 @@ export type TaskManagementMsg =
   | { type: 'task.submit'; task: NewTask; replyTo: ReplyTo<Submitted> }
   | { type: 'task.submit_bulk'; tasks: NewTask[]; replyTo: ReplyTo<Submitted[]> }
   /** A group commit of submissions was stored (sent by the actor's own storing to itself). */
-  | { type: 'task.flushed'; stored: Submitted[] }
+  | { type: 'task.flushed' }
   | { type: 'task.get'; id: string; replyTo: ReplyTo<TaskDetail> }
   | { type: 'task.list'; filter: TaskFilter; replyTo: ReplyTo<Page<Task>> }
   | { type: 'task.cancel'; id: string; reason: string; replyTo: ReplyTo<Task> }

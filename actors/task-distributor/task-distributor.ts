@@ -107,6 +107,11 @@ async function checkRoom(deps: ModuleDeps, state: State, n: number): Promise<voi
   }
 }
 
+/**
+ * The one rule for a stored submission, on every path: count it (before its
+ * submitter hears back, so that the next submission's room check sees it) and
+ * publish task.created when it is new.
+ */
 function accepted(deps: ModuleDeps, state: State, result: Submitted): Submitted {
   if (result.created) {
     state.since.submitted++;
@@ -129,39 +134,56 @@ function accepted(deps: ModuleDeps, state: State, result: Submitted): Submitted 
 function startFlush(deps: ModuleDeps, peers: TaskPeers, state: State, queue: SubmitQueue, ctx: Ctx): void {
   queue.flushing = true;
   const batch = queue.items.splice(0);
-  const done = (stored: Submitted[]): void => {
+  const done = (): void => {
     queue.flushing = false;
     try {
-      ctx.tell(ctx.self, { type: 'task.flushed', stored });
+      ctx.tell(ctx.self, { type: 'task.flushed' });
     } catch {
       // stopped or full: the next submission (or the next init) starts the next commit
     }
   };
   void storeSubmits(deps, peers, ctx, state, batch).then(done, (err: unknown) => {
     for (const b of batch) b.replyTo.fail(err);
-    done([]);
+    done();
   });
 }
 
-async function storeSubmits(deps: ModuleDeps, peers: TaskPeers, ctx: Ctx, state: State, batch: PendingSubmit[]): Promise<Submitted[]> {
-  const out: Submitted[] = [];
+async function storeSubmits(deps: ModuleDeps, peers: TaskPeers, ctx: Ctx, state: State, batch: PendingSubmit[]): Promise<void> {
   await inferCapabilities(deps, peers, ctx, batch.map((b) => b.task));
-  for (const b of batch.filter((x) => x.task.depends_on.length > 0)) {
+  const withDeps = await storeWithDependencies(deps, state, batch.filter((x) => x.task.depends_on.length > 0));
+  const plain = await storePlain(deps, state, batch.filter((b) => b.task.depends_on.length === 0));
+  // Tasks stored pending (no idle agent took them; dependencies that may be done already) are for the next claim.
+  if ([...withDeps, ...plain].some((r) => r.created && r.task.status === 'pending')) deps.runner.wake();
+}
+
+/**
+ * Submissions with dependencies, one by one (a bad reference fails only its own), under
+ * the same rules as the others: room under max_pending, a task.created event.
+ */
+async function storeWithDependencies(deps: ModuleDeps, state: State, batch: PendingSubmit[]): Promise<Submitted[]> {
+  const out: Submitted[] = [];
+  for (const b of batch) {
     try {
+      await checkRoom(deps, state, 1);
       const [r] = await deps.store.createTasks([b.task], deps.nodeId);
-      if (r !== undefined) out.push(r);
-      b.replyTo.ok(r as Submitted);
+      if (r === undefined) throw new HubError('INTERNAL', 'the store answered no task for a submission');
+      out.push(accepted(deps, state, r));
+      b.replyTo.ok(r);
     } catch (err) {
       b.replyTo.fail(err);
     }
   }
-  const plain = batch.filter((b) => b.task.depends_on.length === 0);
-  if (plain.length === 0) return out;
+  return out;
+}
+
+/** Submissions without dependencies: one group commit, split only around a refused one; direct hand-off to idle agents. */
+async function storePlain(deps: ModuleDeps, state: State, plain: PendingSubmit[]): Promise<Submitted[]> {
+  if (plain.length === 0) return [];
   try {
     await checkRoom(deps, state, plain.length);
   } catch (err) {
     for (const b of plain) b.replyTo.fail(err);
-    return out;
+    return [];
   }
   const now = Date.now();
   const entries = plain.map((b) => ({ b, agentId: b.task.run_at === null || Date.parse(b.task.run_at) <= now ? deps.runner.reserve(b.task.required_capabilities) : undefined }));
@@ -184,7 +206,7 @@ async function storeSubmits(deps: ModuleDeps, peers: TaskPeers, ctx: Ctx, state:
   for (const part of written.parts) {
     part.result.forEach((r, i) => {
       const e = part.items[i]!;
-      if (r.created) deps.events.publish('tasks', 'task.created', r.task);
+      accepted(deps, state, r);
       if (e.agentId !== undefined) {
         if (r.created && r.task.status === 'assigned') deps.runner.handOff(e.agentId, r.task);
         else deps.runner.unreserve(e.agentId);
@@ -193,9 +215,7 @@ async function storeSubmits(deps: ModuleDeps, peers: TaskPeers, ctx: Ctx, state:
       stored.push(r);
     });
   }
-  // Tasks stored pending (no idle agent took them) are for the next claim.
-  if (stored.some((r) => r.created && r.task.status === 'pending')) deps.runner.wake();
-  return [...out, ...stored];
+  return stored;
 }
 
 /** A database refusal of one submission on its own: the client's value (400), not the hub's fault. */
@@ -324,12 +344,7 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
           if (!queue.flushing) startFlush(deps, peers, state, queue, ctx);
           return state;
         case 'task.flushed':
-          for (const r of msg.stored) {
-            if (r.created) {
-              state.since.submitted++;
-              if (state.counts !== undefined) state.counts.value.pending++;
-            } else state.since.deduplicated++;
-          }
+          // The stored submissions were counted as they were stored (accepted()).
           if (queue.items.length > 0 && !queue.flushing) startFlush(deps, peers, state, queue, ctx);
           return state;
         case 'task.submit_bulk':
