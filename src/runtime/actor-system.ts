@@ -14,6 +14,11 @@ import { PendingReply, type ReplyTo } from './reply.js';
 import { decide, type SupervisionPolicy } from './supervision.js';
 import { ActorRef, type AnyActorRef, type ActorContext, type ActorInfo, type ActorSpec, type DeadLetter, type DeadLetterReason } from './types.js';
 
+/** The Cell behind a ref: every ref is created here over a Cell (types.ts declares only its handle). */
+function cellOf(ref: AnyActorRef | ActorRef<unknown>): Cell {
+  return ref.cell as Cell;
+}
+
 export interface ActorSystemOptions {
   name: string;
   log: Logger;
@@ -47,12 +52,12 @@ export class ActorSystem {
 
   /** Sends a message; throws MailboxFullError at the bound; reports a dead letter if the actor is gone. */
   tell<M>(ref: ActorRef<M>, msg: M): void {
-    this.enqueue(ref.cell, { kind: 'user', msg, reply: undefined });
+    this.enqueue(cellOf(ref), { kind: 'user', msg, reply: undefined });
   }
 
   /** Sends a message carrying a reply channel and waits for the reply, at most timeoutMs. */
   ask<M, R>(ref: ActorRef<M>, build: (replyTo: ReplyTo<R>) => M, timeoutMs = this.options.askTimeoutMs): Promise<R> {
-    const cell = ref.cell;
+    const cell = cellOf(ref);
     const reply = new PendingReply<R>((r) => cell.pending.delete(r as PendingReply<unknown>));
     cell.pending.set(reply as PendingReply<unknown>, cell.incarnation);
     reply.startTimer(cell.path, timeoutMs);
@@ -66,7 +71,7 @@ export class ActorSystem {
 
   /** Restarts an actor as its supervisor would (state rebuilt by init); respawns it if it stopped or failed. */
   restart(ref: AnyActorRef): void {
-    const cell = ref.cell;
+    const cell = cellOf(ref);
     if (cell.alive) {
       this.dispatchInternal(cell, { kind: 'restart' });
       return;
@@ -84,23 +89,23 @@ export class ActorSystem {
 
   /** Re-runs an actor's init without a restart (keeps children): rebuilds state from storage. */
   reset(ref: AnyActorRef): void {
-    if (!ref.cell.alive) throw new ActorStoppedError(ref.cell.path);
-    this.dispatchInternal(ref.cell, { kind: 'reset' });
+    if (!cellOf(ref).alive) throw new ActorStoppedError(cellOf(ref).path);
+    this.dispatchInternal(cellOf(ref), { kind: 'reset' });
   }
 
   /** Stops an actor and its children; waiting messages and open asks become dead letters. */
   stop(ref: AnyActorRef): void {
-    this.stopCell(ref.cell);
+    this.stopCell(cellOf(ref));
   }
 
   /** Snapshot of an actor. */
   info(ref: AnyActorRef): ActorInfo {
-    return ref.cell.info();
+    return cellOf(ref).info();
   }
 
   /** Snapshots of an actor's children. */
   childrenInfo(ref: AnyActorRef): ActorInfo[] {
-    return [...ref.cell.children.values()].map((c) => c.info());
+    return [...cellOf(ref).children.values()].map((c) => c.info());
   }
 
   onDeadLetter(listener: (d: DeadLetter) => void): void {
@@ -321,7 +326,7 @@ export class ActorSystem {
         path: cell.path,
         log: this.logFor(cell),
         spawn: <M, S>(spec: ActorSpec<M, S>) => this.spawnCell(cell, spec) as ActorRef<M>,
-        stop: (ref) => this.stopCell(ref.cell),
+        stop: (ref) => this.stopCell(cellOf(ref)),
         tell: (ref, msg) => this.tell(ref, msg),
         ask: (ref, build, timeoutMs) => this.ask(ref, build, timeoutMs),
       };

@@ -1,15 +1,24 @@
 import type { Logger } from '../log/logger.js';
 import type { SupervisionPolicy } from './supervision.js';
 import type { ReplyTo } from './reply.js';
-import type { Cell } from './cell.js';
+
+/**
+ * What a ref knows of the cell behind it. The actor system creates every ref over
+ * its own Cell and reads it back with cellOf(); declaring only this much here keeps
+ * types.ts free of cell.ts (which imports these types): no import cycle.
+ */
+export interface CellHandle {
+  readonly path: string;
+  readonly name: string;
+}
 
 /** A typed handle to an actor; stable across restarts of the actor behind it. */
 export class ActorRef<Msg> {
   /** Phantom field: makes ActorRef<A> and ActorRef<B> distinct types. */
   declare readonly __msg?: (msg: Msg) => void;
   /** @internal */
-  readonly cell: Cell;
-  constructor(cell: Cell) {
+  readonly cell: CellHandle;
+  constructor(cell: CellHandle) {
     this.cell = cell;
   }
   get path(): string {

@@ -1,7 +1,6 @@
 export * from './store.js';
 export { openStore, describeStore, prepareDataDir, checkDataDir } from './open-store.js';
 export { isUuid } from './sql/sql-store.js';
-export { ROLES, type Role, type User, type ApiKey, type AuditEntry, type RefreshToken, type SecurityStore } from './sql/security-store.js';
 export { writeIsolating, type IsolatedWrite } from './write-isolating.js';
 export { OutageTracker } from './outage.js';
 export { acquireNodeLock, type NodeLock } from './node-lock.js';

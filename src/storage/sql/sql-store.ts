@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { EMPTY_STATS, PRIORITY_RANK, TASK_STATUSES, type Agent, type NewAgent, type NewTask, type Task, type TaskStatus } from '../../domain/index.js';
-import type { AgentFilter, AgentPatch, ClaimRequest, FinishOutcome, Member, MemberAddress, Page, PoolStats, Store, StoreContents, TaskEvent, TaskFilter, TaskFinish, TaskStart, TaskTransition } from '../store.js';
+import type { AgentFilter, AgentPatch, ClaimRequest, FinishOutcome, Member, MemberAddress, Page, PoolStats, SecurityStore, Store, StoreContents, TaskEvent, TaskFilter, TaskFinish, TaskStart, TaskTransition } from '../store.js';
 import { HubError, isOutage } from '../../errors/index.js';
 import type { Dialect, Executor } from './executor.js';
 import { rowToAgent, rowToEvent, rowToMember, rowToTask, toJson } from './rows.js';
 import { runMigrations, type Migration } from './migrate.js';
 import { QueryTimer, TimedExecutor, type QueryStats } from './timed-executor.js';
-import { SqlSecurityStore, type SecurityStore } from './security-store.js';
+import { SqlSecurityStore } from './security-store.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
