@@ -41,15 +41,6 @@ export function remoteRef<Msg>(transport: NodeTransport, node: string, target: s
   };
 }
 
-/** A ref to a local actor with the NodeRef shape. */
-export function localRef<Msg>(system: ActorSystem, node: string, ref: ActorRef<Msg>): NodeRef<Msg> {
-  return {
-    node,
-    tell: (msg) => system.tell(ref, msg),
-    ask: <R>(build: (replyTo: ReplyTo<R>) => Msg, timeoutMs?: number) => system.ask(ref, build, timeoutMs),
-  };
-}
-
 /**
  * Serves a local actor to other nodes as `target`: a tell is told, an ask is
  * asked with a real reply channel. `accept` checks the message type first, so

@@ -384,11 +384,6 @@ export class TaskRunner {
     return this.slots.get(agentId)?.running.size ?? 0;
   }
 
-  isRunning(taskId: string): boolean {
-    for (const slot of this.slots.values()) if (slot.running.has(taskId)) return true;
-    return false;
-  }
-
   stats(): RunnerStats {
     let buffered = 0;
     let running = 0;

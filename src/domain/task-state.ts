@@ -34,6 +34,14 @@ export function sourcesOf(to: TaskStatus): TaskStatus[] {
   return TASK_STATUSES.filter((from) => canTransition(from, to));
 }
 
+/**
+ * For the stores, before they record a move: a move outside the lifecycle is the
+ * hub's own bug (INTERNAL), caught in the transaction that would write it.
+ */
+export function checkRecordedMove(id: string, from: TaskStatus, to: TaskStatus): void {
+  if (!canTransition(from, to)) throw new HubError('INTERNAL', `task ${id}: ${from} -> ${to} is not a transition of the task lifecycle`, { details: { task_id: id, from, to } });
+}
+
 /** Refuses an illegal lifecycle move with INVALID_STATE. */
 export function assertTransition(id: string, from: TaskStatus, to: TaskStatus): void {
   if (!canTransition(from, to)) {

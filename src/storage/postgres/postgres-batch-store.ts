@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { PRIORITY_RANK, type NewTask, type Task } from '../../domain/index.js';
+import { PRIORITY_RANK, checkRecordedMove, type NewTask, type Task } from '../../domain/index.js';
 import { SqlStore } from '../sql/sql-store.js';
 import { rowToTask, toJson } from '../sql/rows.js';
 import type { Executor, Row } from '../sql/executor.js';
@@ -192,6 +192,7 @@ export class PostgresBatchStore extends SqlStore {
     const applied = items.filter((i) => appliedIds.has(i.id)).map((i) => ({ id: i.id, status: i.status }));
     const stale = items.filter((i) => !appliedIds.has(i.id)).map((i) => i.id);
     const exceptional = items.filter((i) => appliedIds.has(i.id) && i.status !== 'completed');
+    for (const i of exceptional) checkRecordedMove(i.id, 'running', i.status);
     if (exceptional.length > 0) {
       await tx.run(
         `INSERT INTO task_events (task_id, from_status, to_status, agent_id, node_id, detail, created_at)

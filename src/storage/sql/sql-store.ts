@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EMPTY_STATS, PRIORITY_RANK, TASK_STATUSES, type Agent, type NewAgent, type NewTask, type Task, type TaskStatus } from '../../domain/index.js';
+import { EMPTY_STATS, PRIORITY_RANK, TASK_STATUSES, assertTransition, checkRecordedMove, type Agent, type NewAgent, type NewTask, type Task, type TaskStatus } from '../../domain/index.js';
 import type { AgentFilter, AgentPatch, ClaimRequest, FinishOutcome, Member, MemberAddress, Page, PoolStats, SecurityStore, Store, StoreContents, TaskEvent, TaskFilter, TaskFinish, TaskStart, TaskTransition } from '../store.js';
 import { HubError, isOutage } from '../../errors/index.js';
 import type { Dialect, Executor } from './executor.js';
@@ -230,6 +230,7 @@ export class SqlStore implements Store {
       const from = before[0]?.['status'] as TaskStatus | undefined;
       if (from === undefined || !tr.from.includes(from)) return undefined;
       if (tr.attempt !== undefined && Number(before[0]?.['attempts']) !== tr.attempt) return undefined;
+      assertTransition(id, from, tr.to);
       const sets = ['status = ?', 'updated_at = ?'];
       const params: unknown[] = [tr.to, new Date().toISOString()];
       for (const [key, value] of Object.entries(tr.patch ?? {})) {
@@ -491,6 +492,8 @@ export class SqlStore implements Store {
   }
 
   protected async insertEvent(tx: Executor, taskId: string, from: TaskStatus | null, to: TaskStatus, agentId: string | null, nodeId: string, detail: unknown): Promise<void> {
+    // Every recorded move is one of the lifecycle's (src/domain/task-state.ts): a code path writing another fails here, in its transaction.
+    if (from !== null) checkRecordedMove(taskId, from, to);
     await tx.run(
       'INSERT INTO task_events (task_id, from_status, to_status, agent_id, node_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       [taskId, from, to, agentId, nodeId, toJson(detail), new Date().toISOString()],
