@@ -4,7 +4,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'bin/**', 'scripts/*.mjs', 'scripts/*.cjs', 'test/fixtures/**/*.mjs', 'eslint.config.js'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'data/**',
+      'bin/**',
+      'scripts/*.mjs',
+      'scripts/*.cjs',
+      'test/fixtures/**/*.mjs',
+      'eslint.config.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -17,8 +28,11 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       'no-empty': ['error', { allowEmptyCatch: false }],
-      'no-restricted-syntax': ['error', { selector: "MemberExpression[object.name='it'][property.name='only']", message: '.only is banned' },
-        { selector: "MemberExpression[object.name='describe'][property.name='only']", message: '.only is banned' }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "MemberExpression[object.name='it'][property.name='only']", message: '.only is banned' },
+        { selector: "MemberExpression[object.name='describe'][property.name='only']", message: '.only is banned' },
+      ],
     },
   },
   {

@@ -42,7 +42,8 @@ function makeAgents(random: () => number): SimAgent[] {
     const capabilities = CAPS.map((name) => {
       const declared = 0.3 + 0.6 * random();
       // Hidden skill: unrelated to the declaration half of the time, near it otherwise.
-      skill[name] = random() < 0.5 ? 0.1 + 0.85 * random() : Math.min(0.98, Math.max(0.05, declared + 0.2 * (random() - 0.5)));
+      skill[name] =
+        random() < 0.5 ? 0.1 + 0.85 * random() : Math.min(0.98, Math.max(0.05, declared + 0.2 * (random() - 0.5)));
       return { name, proficiency: Math.round(declared * 100) / 100 };
     });
     return { capabilities, stats: { ...EMPTY_STATS }, skill };
@@ -54,8 +55,14 @@ function update(a: SimAgent, cap: string, success: boolean): void {
   const s = a.stats;
   const completed = s.tasks_completed + (success ? 1 : 0);
   const failed = s.tasks_failed + (success ? 0 : 1);
-  a.stats = { tasks_completed: completed, tasks_failed: failed, success_rate: completed / (completed + failed), average_duration_ms: 50 };
-  if (learningRate > 0) a.capabilities = learn(a.capabilities, [{ name: cap, min_proficiency: 0 }], success, learningRate);
+  a.stats = {
+    tasks_completed: completed,
+    tasks_failed: failed,
+    success_rate: completed / (completed + failed),
+    average_duration_ms: 50,
+  };
+  if (learningRate > 0)
+    a.capabilities = learn(a.capabilities, [{ name: cap, min_proficiency: 0 }], success, learningRate);
 }
 
 type Chooser = 'declared' | 'fit' | 'random' | 'oracle';
@@ -73,14 +80,28 @@ async function run(chooser: Chooser, seed: number, engine: NeuralEngine | undefi
     const draw = outcomes();
     let chosen = 0;
     if (chooser === 'random') chosen = Math.floor(picks() * agents.length);
-    else if (chooser === 'oracle') chosen = agents.reduce((b, a, i) => (a.skill[cap]! > agents[b]!.skill[cap]! ? i : b), 0);
-    else if (chooser === 'declared') chosen = agents.reduce((b, a, i) => (fitScore(a, [{ name: cap, min_proficiency: 0 }], { running: 0, capacity: 1 }) > fitScore(agents[b]!, [{ name: cap, min_proficiency: 0 }], { running: 0, capacity: 1 }) ? i : b), 0);
+    else if (chooser === 'oracle')
+      chosen = agents.reduce((b, a, i) => (a.skill[cap]! > agents[b]!.skill[cap]! ? i : b), 0);
+    else if (chooser === 'declared')
+      chosen = agents.reduce(
+        (b, a, i) =>
+          fitScore(a, [{ name: cap, min_proficiency: 0 }], { running: 0, capacity: 1 }) >
+          fitScore(agents[b]!, [{ name: cap, min_proficiency: 0 }], { running: 0, capacity: 1 })
+            ? i
+            : b,
+        0,
+      );
     else {
       const x = new Float32Array(agents.length * FIT_WIDTH);
-      agents.forEach((a, i) => writeFitFeatures(a, [{ name: cap, weight: 1 }], { running: 0, capacity: 1 }, x, i * FIT_WIDTH));
+      agents.forEach((a, i) =>
+        writeFitFeatures(a, [{ name: cap, weight: 1 }], { running: 0, capacity: 1 }, x, i * FIT_WIDTH),
+      );
       const p = await engine!.fit(x, agents.length);
       chosen = Array.from(p).reduce((b, v, i) => (v > p[b]! ? i : b), 0);
-      pending.push({ features: Array.from(x.slice(chosen * FIT_WIDTH, (chosen + 1) * FIT_WIDTH)), success: draw < agents[chosen]!.skill[cap]! });
+      pending.push({
+        features: Array.from(x.slice(chosen * FIT_WIDTH, (chosen + 1) * FIT_WIDTH)),
+        success: draw < agents[chosen]!.skill[cap]!,
+      });
       if (pending.length >= retrainEvery) {
         engine!.record(pending.splice(0));
         await engine!.maybeRetrain();
@@ -106,15 +127,29 @@ for (let seed = 1; seed <= seeds; seed++) {
   // A fresh engine per seed: the fit model starts from the shipped one each time.
   const config = loadConfig({ env: { HIVE_ENV: 'test', HIVE_NEURAL_RETRAIN_MIN_SAMPLES: String(retrainEvery) } });
   const engine = await NeuralEngine.open({ config, modelsDir: MODELS_DIR, log });
-  for (const c of ['declared', 'fit', 'random', 'oracle'] as const) bySeed[c].push(await run(c, seed, c === 'fit' ? engine : undefined));
+  for (const c of ['declared', 'fit', 'random', 'oracle'] as const)
+    bySeed[c].push(await run(c, seed, c === 'fit' ? engine : undefined));
   await engine.close();
-  process.stderr.write(`seed ${seed}: ${(['declared', 'fit', 'random', 'oracle'] as const).map((c) => `${c} ${bySeed[c].at(-1)!.join('/')}`).join('; ')}\n`);
+  process.stderr.write(
+    `seed ${seed}: ${(['declared', 'fit', 'random', 'oracle'] as const).map((c) => `${c} ${bySeed[c].at(-1)!.join('/')}`).join('; ')}\n`,
+  );
 }
 const summary = Object.fromEntries(
   checkpoints.map((k, i) => [
     `after_${k}`,
-    Object.fromEntries((['declared', 'fit', 'random', 'oracle'] as const).map((c) => [c, stats(bySeed[c].map((r) => r[i]!))])),
+    Object.fromEntries(
+      (['declared', 'fit', 'random', 'oracle'] as const).map((c) => [c, stats(bySeed[c].map((r) => r[i]!))]),
+    ),
   ]),
 );
-emit('assignment-quality', { agents: agentsN, tasks: tasksN, seeds, retrain_every: retrainEvery, learning_rate: learningRate, window: WINDOW, success_rate_by_seed: bySeed, success_rate: summary });
+emit('assignment-quality', {
+  agents: agentsN,
+  tasks: tasksN,
+  seeds,
+  retrain_every: retrainEvery,
+  learning_rate: learningRate,
+  window: WINDOW,
+  success_rate_by_seed: bySeed,
+  success_rate: summary,
+});
 process.exit(0);

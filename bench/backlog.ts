@@ -38,7 +38,13 @@ async function fill(url: string, count: number, priority: 'low' | 'medium', rank
 async function processRate(withBacklog: boolean): Promise<number> {
   const db = await benchDatabase('hive_backlog');
   // Agents start only after the fill, so the timed part is claiming and running the n head tasks.
-  const stack = await hubStack({ HIVE_DATABASE_URL: db.url, HIVE_AGENTS_DEFAULT_POOL_SIZE: '0', HIVE_AGENTS_POOL_MAX_CONCURRENCY: '64', HIVE_TASKS_CLAIM_BATCH: '1000', HIVE_TASKS_MAX_PENDING: '100000000' });
+  const stack = await hubStack({
+    HIVE_DATABASE_URL: db.url,
+    HIVE_AGENTS_DEFAULT_POOL_SIZE: '0',
+    HIVE_AGENTS_POOL_MAX_CONCURRENCY: '64',
+    HIVE_TASKS_CLAIM_BATCH: '1000',
+    HIVE_TASKS_MAX_PENDING: '100000000',
+  });
   try {
     if (withBacklog) await fill(db.url, backlog, 'low', 0);
     await fill(db.url, n, 'medium', 1);
@@ -50,7 +56,11 @@ async function processRate(withBacklog: boolean): Promise<number> {
     });
     const t0 = performance.now();
     const { hive } = stack;
-    await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({ type: 'agent.ensure_pool', size: 4, replyTo }));
+    await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({
+      type: 'agent.ensure_pool',
+      size: 4,
+      replyTo,
+    }));
     await all;
     return Math.round(n / ((performance.now() - t0) / 1000));
   } finally {
@@ -68,5 +78,15 @@ for (let r = 0; r < runs; r++) {
 }
 const e = median(empty);
 const l = median(loaded);
-emit('backlog', { n, backlog, runs, tasks_per_s_empty_table: empty, tasks_per_s_with_backlog: loaded, median_empty: e, median_with_backlog: l, ratio: Math.round((l / e) * 100) / 100, target_ratio: 0.8 });
+emit('backlog', {
+  n,
+  backlog,
+  runs,
+  tasks_per_s_empty_table: empty,
+  tasks_per_s_with_backlog: loaded,
+  median_empty: e,
+  median_with_backlog: l,
+  ratio: Math.round((l / e) * 100) / 100,
+  target_ratio: 0.8,
+});
 process.exit(0);

@@ -27,7 +27,16 @@ async function fill(env: Record<string, string>): Promise<void> {
   await store.migrate();
   const defaults = { maxAttempts: 3, timeoutMs: 300_000 };
   for (let done = 0; done < TASKS; done += 1000) {
-    const batch = Array.from({ length: Math.min(1000, TASKS - done) }, (_, i) => parseNewTask({ title: `backup bench ${done + i}`, description: 'a task of typical size '.repeat(8), payload: { n: done + i, doc: 'q3.pdf' } }, defaults));
+    const batch = Array.from({ length: Math.min(1000, TASKS - done) }, (_, i) =>
+      parseNewTask(
+        {
+          title: `backup bench ${done + i}`,
+          description: 'a task of typical size '.repeat(8),
+          payload: { n: done + i, doc: 'q3.pdf' },
+        },
+        defaults,
+      ),
+    );
     await store.createTasks(batch, 'bench');
   }
   await store.close();
@@ -35,8 +44,15 @@ async function fill(env: Record<string, string>): Promise<void> {
 
 async function engine(name: 'sqlite' | 'postgres'): Promise<Record<string, unknown>> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), `hub-bench-backup-${name}-`));
-  const dbs = name === 'postgres' ? [await benchDatabase(), ...(await Promise.all(Array.from({ length: RUNS }, () => benchDatabase())))] : [];
-  const envOf = (i: number): Record<string, string> => ({ HIVE_ENV: 'test', HIVE_DATABASE_DATA_DIR: path.join(tmp, `store-${i}`), HIVE_DATABASE_URL: dbs[i]?.url ?? '' });
+  const dbs =
+    name === 'postgres'
+      ? [await benchDatabase(), ...(await Promise.all(Array.from({ length: RUNS }, () => benchDatabase())))]
+      : [];
+  const envOf = (i: number): Record<string, string> => ({
+    HIVE_ENV: 'test',
+    HIVE_DATABASE_DATA_DIR: path.join(tmp, `store-${i}`),
+    HIVE_DATABASE_URL: dbs[i]?.url ?? '',
+  });
   try {
     await fill(envOf(0));
     const backups: Array<{ ms: number; bytes: number }> = [];

@@ -26,13 +26,25 @@ const log = createLogger({ level: 'error', nodeId: 'bench' });
 async function serve(impl: grpc.UntypedServiceImplementation): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server();
   server.addService(clusterProto().service, impl);
-  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  const port = await new Promise<number>((res, rej) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+  );
   return { server, port };
 }
 
 /** Tells from node a to node b over the transport; envelopes/s until b has them all. */
 async function transportPair(): Promise<number> {
-  const make = (nodeId: string): NodeTransport => new NodeTransport({ nodeId, log, batchMax: 1000, queueMax: envelopes + 10, queueMaxBytes: 16 << 30, askTimeoutMs: 60_000, maxMessageBytes: 64 << 20, keepaliveMs: 30_000 });
+  const make = (nodeId: string): NodeTransport =>
+    new NodeTransport({
+      nodeId,
+      log,
+      batchMax: 1000,
+      queueMax: envelopes + 10,
+      queueMaxBytes: 16 << 30,
+      askTimeoutMs: 60_000,
+      maxMessageBytes: 64 << 20,
+      keepaliveMs: 30_000,
+    });
   const a = make('a');
   const b = make('b');
   let received = 0;
@@ -43,7 +55,10 @@ async function transportPair(): Promise<number> {
   });
   const sa = await serve(a.service().implementation);
   const sb = await serve(b.service().implementation);
-  const members = [{ node_id: 'a', address: '127.0.0.1', grpc_port: sa.port }, { node_id: 'b', address: '127.0.0.1', grpc_port: sb.port }];
+  const members = [
+    { node_id: 'a', address: '127.0.0.1', grpc_port: sa.port },
+    { node_id: 'b', address: '127.0.0.1', grpc_port: sb.port },
+  ];
   a.setPeers(members);
   b.setPeers(members);
   while (!a.connectedPeers().includes('b')) await new Promise((r) => setTimeout(r, 5));
@@ -110,13 +125,24 @@ async function clusterThroughput(nodes: number): Promise<number> {
   for (let i = 0; i < nodes; i++) procs.push(await startHubProcess(env(i)));
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
-  const completed = async (): Promise<number> => Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM tasks WHERE status = 'completed'`)).rows[0]?.n ?? 0);
+  const completed = async (): Promise<number> =>
+    Number(
+      (await client.query<{ n: string }>(`SELECT count(*) AS n FROM tasks WHERE status = 'completed'`)).rows[0]?.n ?? 0,
+    );
   const t0 = performance.now();
   const batches: Array<Promise<unknown>> = [];
   for (let i = 0; i < tasks; i += 1000) {
     const port = procs[(i / 1000) % nodes]!.httpPort;
-    const body = JSON.stringify({ tasks: Array.from({ length: Math.min(1000, tasks - i) }, (_, j) => ({ title: `b${i + j}` })) });
-    batches.push(fetch(`http://127.0.0.1:${port}/api/tasks/bulk`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.text()));
+    const body = JSON.stringify({
+      tasks: Array.from({ length: Math.min(1000, tasks - i) }, (_, j) => ({ title: `b${i + j}` })),
+    });
+    batches.push(
+      fetch(`http://127.0.0.1:${port}/api/tasks/bulk`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      }).then((r) => r.text()),
+    );
     if (batches.length >= nodes * 2) await Promise.all(batches.splice(0));
   }
   await Promise.all(batches);
@@ -135,7 +161,9 @@ for (let r = 0; r < runs; r++) {
   pair.push(await transportPair());
   raw.push(await rawBidi());
   for (const n of [1, 2, 3]) byNodes[String(n)]!.push(await clusterThroughput(n));
-  process.stderr.write(`run ${r + 1}/${runs}: transport ${pair[r]}/s, raw bidi ${raw[r]}/s; tasks/s by nodes 1: ${byNodes['1']![r]}, 2: ${byNodes['2']![r]}, 3: ${byNodes['3']![r]}\n`);
+  process.stderr.write(
+    `run ${r + 1}/${runs}: transport ${pair[r]}/s, raw bidi ${raw[r]}/s; tasks/s by nodes 1: ${byNodes['1']![r]}, 2: ${byNodes['2']![r]}, 3: ${byNodes['3']![r]}\n`,
+  );
 }
 emit('cluster', {
   envelopes,

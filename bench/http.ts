@@ -24,7 +24,11 @@ const duration = Number(arg('duration', '5'));
 const connections = Number(arg('connections', '50'));
 const store = arg('store', 'memory');
 
-const server = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./http-servers.ts', import.meta.url)), store], { stdio: ['ignore', 'pipe', 'inherit'] });
+const server = spawn(
+  process.execPath,
+  ['--import', 'tsx', fileURLToPath(new URL('./http-servers.ts', import.meta.url)), store],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
 const ports = await new Promise<{ uws: number; node: number }>((resolve, reject) => {
   let out = '';
   server.stdout.on('data', (d: Buffer) => {
@@ -35,14 +39,34 @@ const ports = await new Promise<{ uws: number; node: number }>((resolve, reject)
   server.on('exit', (code) => reject(new Error(`bench servers exited with ${code}`)));
 });
 
-const body = JSON.stringify({ title: 'bench task', priority: 'medium', required_capabilities: ['general'], payload: { n: 1 } });
+const body = JSON.stringify({
+  title: 'bench task',
+  priority: 'medium',
+  required_capabilities: ['general'],
+  payload: { n: 1 },
+});
 const endpoints = {
   'GET /health': { method: 'GET' as const, path: '/health' },
-  'POST /api/tasks': { method: 'POST' as const, path: '/api/tasks', body, headers: { 'content-type': 'application/json' } },
+  'POST /api/tasks': {
+    method: 'POST' as const,
+    path: '/api/tasks',
+    body,
+    headers: { 'content-type': 'application/json' },
+  },
 };
 
-async function measure(port: number, e: (typeof endpoints)[keyof typeof endpoints]): Promise<{ rps: number; p50: number; p99: number; errors: number; non2xx: number }> {
-  const r = await autocannon({ url: `http://127.0.0.1:${port}${e.path}`, method: e.method, body: 'body' in e ? e.body : undefined, headers: 'headers' in e ? e.headers : undefined, connections, duration });
+async function measure(
+  port: number,
+  e: (typeof endpoints)[keyof typeof endpoints],
+): Promise<{ rps: number; p50: number; p99: number; errors: number; non2xx: number }> {
+  const r = await autocannon({
+    url: `http://127.0.0.1:${port}${e.path}`,
+    method: e.method,
+    body: 'body' in e ? e.body : undefined,
+    headers: 'headers' in e ? e.headers : undefined,
+    connections,
+    duration,
+  });
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx };
 }
 
@@ -62,8 +86,20 @@ for (const [name, e] of Object.entries(endpoints)) {
   const uws = median(samples.uws.map((s) => s.rps));
   const node = median(samples.node.map((s) => s.rps));
   results[name] = {
-    uws: { rps_median: uws, rps_runs: samples.uws.map((s) => s.rps), p50_ms: median(samples.uws.map((s) => s.p50)), p99_ms: median(samples.uws.map((s) => s.p99)), errors: samples.uws.reduce((n, s) => n + s.errors + s.non2xx, 0) },
-    node_http: { rps_median: node, rps_runs: samples.node.map((s) => s.rps), p50_ms: median(samples.node.map((s) => s.p50)), p99_ms: median(samples.node.map((s) => s.p99)), errors: samples.node.reduce((n, s) => n + s.errors + s.non2xx, 0) },
+    uws: {
+      rps_median: uws,
+      rps_runs: samples.uws.map((s) => s.rps),
+      p50_ms: median(samples.uws.map((s) => s.p50)),
+      p99_ms: median(samples.uws.map((s) => s.p99)),
+      errors: samples.uws.reduce((n, s) => n + s.errors + s.non2xx, 0),
+    },
+    node_http: {
+      rps_median: node,
+      rps_runs: samples.node.map((s) => s.rps),
+      p50_ms: median(samples.node.map((s) => s.p50)),
+      p99_ms: median(samples.node.map((s) => s.p99)),
+      errors: samples.node.reduce((n, s) => n + s.errors + s.non2xx, 0),
+    },
     ratio_uws_to_node: Math.round((uws / node) * 100) / 100,
   };
 }

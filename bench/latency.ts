@@ -31,7 +31,15 @@ async function once(): Promise<{ p50: number; p99: number; max: number; n: numbe
     if (t0 !== undefined) latencies.push(performance.now() - t0);
     return null;
   };
-  const stack = await hubStack({ HIVE_DATABASE_URL: db.url, HIVE_AGENTS_DEFAULT_POOL_SIZE: '4', HIVE_AGENTS_DEFAULT_EXECUTOR: 'stamp', HIVE_AGENTS_POOL_MAX_CONCURRENCY: '8' }, { stamp });
+  const stack = await hubStack(
+    {
+      HIVE_DATABASE_URL: db.url,
+      HIVE_AGENTS_DEFAULT_POOL_SIZE: '4',
+      HIVE_AGENTS_DEFAULT_EXECUTOR: 'stamp',
+      HIVE_AGENTS_POOL_MAX_CONCURRENCY: '8',
+    },
+    { stamp },
+  );
   try {
     const total = rate * seconds;
     const start = performance.now();
@@ -43,13 +51,25 @@ async function once(): Promise<{ p50: number; p99: number; max: number; n: numbe
       const k = `k${i}`;
       const task = { ...noopTask(i), payload: { k } };
       submittedAt.set(k, performance.now());
-      pending.push(stack.hive.ask(stack.hive.modules.task_management, (replyTo: ReplyTo<Submitted>): TaskManagementMsg => ({ type: 'task.submit', task, replyTo }), 30_000));
+      pending.push(
+        stack.hive.ask(
+          stack.hive.modules.task_management,
+          (replyTo: ReplyTo<Submitted>): TaskManagementMsg => ({ type: 'task.submit', task, replyTo }),
+          30_000,
+        ),
+      );
     }
     await Promise.all(pending);
     const elapsed = (performance.now() - start) / 1000;
     while (latencies.length < total) await new Promise((r) => setTimeout(r, 10));
     const sorted = [...latencies].sort((a, b) => a - b);
-    return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? 0, achieved_rate: Math.round(total / elapsed) };
+    return {
+      n: sorted.length,
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      max: sorted[sorted.length - 1] ?? 0,
+      achieved_rate: Math.round(total / elapsed),
+    };
   } finally {
     await stack.close();
     await db.drop();
@@ -60,7 +80,9 @@ const results = [];
 for (let r = 0; r < runs; r++) {
   const res = await once();
   results.push(res);
-  process.stderr.write(`run ${r + 1}/${runs}: p50 ${res.p50.toFixed(2)} ms, p99 ${res.p99.toFixed(2)} ms at ${res.achieved_rate}/s\n`);
+  process.stderr.write(
+    `run ${r + 1}/${runs}: p50 ${res.p50.toFixed(2)} ms, p99 ${res.p99.toFixed(2)} ms at ${res.achieved_rate}/s\n`,
+  );
 }
 const round = (n: number): number => Math.round(n * 100) / 100;
 emit('latency', {
@@ -68,7 +90,11 @@ emit('latency', {
   rate,
   seconds,
   runs,
-  submit_to_start_ms: { p50_median: round(median(results.map((r) => r.p50))), p99_median: round(median(results.map((r) => r.p99))), max: round(Math.max(...results.map((r) => r.max))) },
+  submit_to_start_ms: {
+    p50_median: round(median(results.map((r) => r.p50))),
+    p99_median: round(median(results.map((r) => r.p99))),
+    max: round(Math.max(...results.map((r) => r.max))),
+  },
   per_run: results.map((r) => ({ ...r, p50: round(r.p50), p99: round(r.p99), max: round(r.max) })),
   targets_ms: { p50: 1, p99: 5 },
 });

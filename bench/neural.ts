@@ -23,7 +23,10 @@ const runs = Number(arg('runs', '3'));
 const seconds = Number(arg('seconds', '5'));
 const log = createLogger({ level: 'error', nodeId: 'bench' });
 
-const WORDS = 'fix deploy translate analyse report server database invoice customer summary german french latency cluster model chart revenue prove integral outage backup certificate email draft review'.split(' ');
+const WORDS =
+  'fix deploy translate analyse report server database invoice customer summary german french latency cluster model chart revenue prove integral outage backup certificate email draft review'.split(
+    ' ',
+  );
 
 function text(i: number): string {
   const w = (k: number): string => WORDS[(i * 7 + k * 13 + (i >> k)) % WORDS.length]!;
@@ -32,7 +35,14 @@ function text(i: number): string {
 
 /** Analyses/s of `count` distinct texts, `inFlight` at a time. */
 async function inProcess(batchMax: number, count: number): Promise<number> {
-  const config = loadConfig({ env: { HIVE_ENV: 'test', HIVE_NEURAL_CACHE_SIZE: '0', HIVE_NEURAL_BATCH_MAX: String(batchMax), HIVE_NEURAL_BATCH_WAIT_MS: batchMax === 1 ? '0' : '1' } });
+  const config = loadConfig({
+    env: {
+      HIVE_ENV: 'test',
+      HIVE_NEURAL_CACHE_SIZE: '0',
+      HIVE_NEURAL_BATCH_MAX: String(batchMax),
+      HIVE_NEURAL_BATCH_WAIT_MS: batchMax === 1 ? '0' : '1',
+    },
+  });
   const engine = await NeuralEngine.open({ config, modelsDir: MODELS_DIR, log });
   await Promise.all(Array.from({ length: 512 }, (_, i) => engine.analyze(text(-1 - i)))); // warm up
   const inFlight = 4096;
@@ -62,7 +72,10 @@ async function overHttp(port: number, mode: 'distinct' | 'cached' | 'health'): P
             method: 'POST',
             path: '/api/neural/analyze',
             headers: { 'content-type': 'application/json' },
-            setupRequest: (req) => ({ ...req, body: JSON.stringify({ text: mode === 'cached' ? 'Translate the user manual into German' : text(i++) }) }),
+            setupRequest: (req) => ({
+              ...req,
+              body: JSON.stringify({ text: mode === 'cached' ? 'Translate the user manual into German' : text(i++) }),
+            }),
           },
     ],
   });
@@ -76,10 +89,16 @@ const http: Record<'distinct' | 'cached' | 'health', number[]> = { distinct: [],
 for (let r = 0; r < runs; r++) {
   batched.push(await inProcess(256, n));
   unbatched.push(await inProcess(1, Math.max(5000, Math.round(n / 10))));
-  const hub = await startHubProcess({ HIVE_SERVER_HOST: '127.0.0.1', HIVE_DATABASE_DATA_DIR: ':memory:', HIVE_NEURAL_CACHE_SIZE: '100000' });
+  const hub = await startHubProcess({
+    HIVE_SERVER_HOST: '127.0.0.1',
+    HIVE_DATABASE_DATA_DIR: ':memory:',
+    HIVE_NEURAL_CACHE_SIZE: '100000',
+  });
   for (const mode of ['distinct', 'cached', 'health'] as const) http[mode].push(await overHttp(hub.httpPort, mode));
   await hub.stop();
-  process.stderr.write(`run ${r + 1}/${runs}: in process batched ${batched[r]}/s, unbatched ${unbatched[r]}/s; HTTP distinct ${http.distinct[r]}/s, cached ${http.cached[r]}/s, /health ${http.health[r]}/s\n`);
+  process.stderr.write(
+    `run ${r + 1}/${runs}: in process batched ${batched[r]}/s, unbatched ${unbatched[r]}/s; HTTP distinct ${http.distinct[r]}/s, cached ${http.cached[r]}/s, /health ${http.health[r]}/s\n`,
+  );
 }
 emit('neural', {
   n,

@@ -23,25 +23,47 @@ const profile = arg('profile', '');
 
 async function throughRemoteAgents(connections: number): Promise<number> {
   const db = await benchDatabase('hive_remote');
-  const hub = await startHubProcess({ HIVE_DATABASE_URL: db.url, HIVE_AGENTS_DEFAULT_POOL_SIZE: '0', HIVE_TASKS_MAX_PENDING: '10000000' }, profile);
+  const hub = await startHubProcess(
+    { HIVE_DATABASE_URL: db.url, HIVE_AGENTS_DEFAULT_POOL_SIZE: '0', HIVE_TASKS_MAX_PENDING: '10000000' },
+    profile,
+  );
   const address = `127.0.0.1:${hub.grpcPort}`;
-  const agents = Array.from({ length: connections }, (_, i) => runAgent(() => null, { address, name: `bench-${i}`, capabilities: [{ name: 'bench', proficiency: 1 }], maxConcurrency: Math.ceil(256 / connections) }));
+  const agents = Array.from({ length: connections }, (_, i) =>
+    runAgent(() => null, {
+      address,
+      name: `bench-${i}`,
+      capabilities: [{ name: 'bench', proficiency: 1 }],
+      maxConcurrency: Math.ceil(256 / connections),
+    }),
+  );
   await Promise.all(agents.map((a) => a.registered));
   const client = new HiveClient(address, 60_000);
   const before = Number((await client.hiveStatus())['completed_tasks']);
   let stop = (): void => undefined;
-  const all = count === 'watch' ? new Promise<void>((resolve) => {
-    let done = 0;
-    stop = client.watchTasks(() => {
-      if (++done === n) resolve();
-    }, { types: ['task.completed'] });
-  }) : (async () => {
-    while (Number((await client.hiveStatus())['completed_tasks']) - before < n) await new Promise((r) => setTimeout(r, 20));
-  })();
+  const all =
+    count === 'watch'
+      ? new Promise<void>((resolve) => {
+          let done = 0;
+          stop = client.watchTasks(
+            () => {
+              if (++done === n) resolve();
+            },
+            { types: ['task.completed'] },
+          );
+        })
+      : (async () => {
+          while (Number((await client.hiveStatus())['completed_tasks']) - before < n)
+            await new Promise((r) => setTimeout(r, 20));
+        })();
   await client.hiveStatus();
   const t0 = performance.now();
   for (let i = 0; i < n; i += 1000) {
-    await client.submitTasks(Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({ title: `r${i + j}`, required_capabilities: [{ name: 'bench', min_proficiency: 0 }] })));
+    await client.submitTasks(
+      Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({
+        title: `r${i + j}`,
+        required_capabilities: [{ name: 'bench', min_proficiency: 0 }],
+      })),
+    );
   }
   await all;
   const rate = Math.round(n / ((performance.now() - t0) / 1000));
@@ -57,16 +79,22 @@ async function throughRemoteAgents(connections: number): Promise<number> {
 async function rawUnary(): Promise<number> {
   const server = new grpc.Server();
   new HealthImplementation({ '': 'SERVING' }).addToServer(server);
-  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
-  const Health = (grpc.loadPackageDefinition(protoLoader.loadSync(healthProtoPath, { keepCase: true })) as any).grpc.health.v1.Health as grpc.ServiceClientConstructor;
+  const port = await new Promise<number>((res, rej) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+  );
+  const Health = (grpc.loadPackageDefinition(protoLoader.loadSync(healthProtoPath, { keepCase: true })) as any).grpc
+    .health.v1.Health as grpc.ServiceClientConstructor;
   const c = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as any;
-  const check = (): Promise<void> => new Promise((res, rej) => c.Check({ service: '' }, (e: Error | null) => (e ? rej(e) : res())));
+  const check = (): Promise<void> =>
+    new Promise((res, rej) => c.Check({ service: '' }, (e: Error | null) => (e ? rej(e) : res())));
   await check();
   const t0 = performance.now();
   let next = 0;
-  await Promise.all(Array.from({ length: 64 }, async () => {
-    while (next++ < n) await check();
-  }));
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next++ < n) await check();
+    }),
+  );
   const rate = Math.round(n / ((performance.now() - t0) / 1000));
   c.close();
   server.forceShutdown();
@@ -80,7 +108,9 @@ for (let r = 0; r < runs; r++) {
   one.push(await throughRemoteAgents(1));
   eight.push(await throughRemoteAgents(8));
   raw.push(await rawUnary());
-  process.stderr.write(`run ${r + 1}/${runs}: 1 connection ${one[r]}/s, 8 connections ${eight[r]}/s, raw unary ${raw[r]}/s\n`);
+  process.stderr.write(
+    `run ${r + 1}/${runs}: 1 connection ${one[r]}/s, 8 connections ${eight[r]}/s, raw unary ${raw[r]}/s\n`,
+  );
 }
 emit('remote-agents', {
   n,

@@ -4,7 +4,17 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const [name, ...rest] = process.argv.slice(2);
-const known = ['throughput', 'latency', 'backlog', 'http', 'remote-agents', 'cluster', 'neural', 'assignment-quality', 'security'];
+const known = [
+  'throughput',
+  'latency',
+  'backlog',
+  'http',
+  'remote-agents',
+  'cluster',
+  'neural',
+  'assignment-quality',
+  'security',
+];
 if (name === undefined || !known.includes(name)) {
   process.stderr.write(`usage: npm run bench -- <${known.join('|')}> [options]\n`);
   process.exit(2);

@@ -28,7 +28,8 @@ interface Sample {
 
 async function sample(base: string, t0: number): Promise<Sample> {
   const text = await (await fetch(`${base}/metrics/prometheus`)).text();
-  const v = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const v = (name: string): number =>
+    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
   return {
     at_s: Math.round((Date.now() - t0) / 1000),
     rss_mb: Math.round(v('process_resident_memory_bytes') / 1_048_576),
@@ -40,7 +41,11 @@ async function sample(base: string, t0: number): Promise<Sample> {
 
 async function post(base: string, path: string, body: unknown): Promise<{ status: number; data: any }> {
   try {
-    const r = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const r = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: r.status, data: ((await r.json()) as { data?: unknown }).data };
   } catch {
     return { status: 0, data: undefined };
@@ -67,7 +72,10 @@ async function query(url: string, sql: string): Promise<Record<string, unknown>>
 
 async function measureRate(base: string, url: string): Promise<number> {
   const t0 = Date.now();
-  for (let i = 0; i < 5; i++) await post(base, '/api/tasks/bulk', { tasks: Array.from({ length: 1000 }, (_, j) => ({ title: `measure-${i}-${j}` })) });
+  for (let i = 0; i < 5; i++)
+    await post(base, '/api/tasks/bulk', {
+      tasks: Array.from({ length: 1000 }, (_, j) => ({ title: `measure-${i}-${j}` })),
+    });
   for (;;) {
     const n = Number((await query(url, "SELECT count(*)::int AS n FROM tasks WHERE status = 'completed'"))['n']);
     if (n >= 5000) break;
@@ -79,10 +87,23 @@ async function measureRate(base: string, url: string): Promise<number> {
 async function main(): Promise<void> {
   const server = await startPrivatePostgres();
   const url = await server.createDatabase('hive_soak');
-  const hub = await startHubProcess({ HIVE_DATABASE_URL: url, HIVE_AGENTS_DEFAULT_POOL_SIZE: '2', HIVE_AGENTS_POOL_MAX_CONCURRENCY: '32', HIVE_TASKS_MAX_PENDING: '10000000', HIVE_GRPC_AGENT_GRACE_MS: '2000' });
+  const hub = await startHubProcess({
+    HIVE_DATABASE_URL: url,
+    HIVE_AGENTS_DEFAULT_POOL_SIZE: '2',
+    HIVE_AGENTS_POOL_MAX_CONCURRENCY: '32',
+    HIVE_TASKS_MAX_PENDING: '10000000',
+    HIVE_GRPC_AGENT_GRACE_MS: '2000',
+  });
   const base = `http://127.0.0.1:${hub.httpPort}`;
   const address = `127.0.0.1:${hub.grpcPort}`;
-  const steady: RunningAgent[] = [0, 1].map((i) => runAgent(() => ({ ok: true }), { address, name: `steady-${i}`, capabilities: [{ name: 'soak', proficiency: 1 }], maxConcurrency: 32 }));
+  const steady: RunningAgent[] = [0, 1].map((i) =>
+    runAgent(() => ({ ok: true }), {
+      address,
+      name: `steady-${i}`,
+      capabilities: [{ name: 'soak', proficiency: 1 }],
+      maxConcurrency: 32,
+    }),
+  );
   await Promise.all(steady.map((a) => a.registered));
 
   const measured = fixedRate > 0 ? fixedRate * 2 : await measureRate(base, url);
@@ -99,7 +120,10 @@ async function main(): Promise<void> {
     let n = 0;
     while (running) {
       const t = Date.now();
-      const tasks = Array.from({ length: Math.max(1, Math.round(rate / 5)) }, (_, i) => ({ title: `soak-${n}-${i}`, ...(i % 2 === 0 ? { required_capabilities: [{ name: 'soak', min_proficiency: 0 }] } : {}) }));
+      const tasks = Array.from({ length: Math.max(1, Math.round(rate / 5)) }, (_, i) => ({
+        title: `soak-${n}-${i}`,
+        ...(i % 2 === 0 ? { required_capabilities: [{ name: 'soak', min_proficiency: 0 }] } : {}),
+      }));
       const r = await post(base, '/api/tasks/bulk', { tasks });
       if (r.status === 201 || r.status === 200) counts.acknowledged += tasks.length;
       else if (r.status === 503) counts.refused_503++;
@@ -112,7 +136,12 @@ async function main(): Promise<void> {
   // A remote agent that connects, works for 5 to 15 s, and leaves (cleanly or by cutting its stream), over and over.
   const churner = (async () => {
     while (running) {
-      const a = runAgent(() => ({ churned: true }), { address, name: `churn-${counts.agent_sessions % 3}`, capabilities: [{ name: 'soak', proficiency: 0.8 }], maxConcurrency: 8 });
+      const a = runAgent(() => ({ churned: true }), {
+        address,
+        name: `churn-${counts.agent_sessions % 3}`,
+        capabilities: [{ name: 'soak', proficiency: 0.8 }],
+        maxConcurrency: 8,
+      });
       counts.agent_sessions++;
       await Promise.race([a.registered, new Promise((r) => setTimeout(r, 10_000))]);
       await new Promise((r) => setTimeout(r, 5000 + Math.random() * 10_000));
@@ -159,13 +188,23 @@ async function main(): Promise<void> {
   let completed = 0;
   let total = 0;
   for (;;) {
-    const rows = await query(url, "SELECT count(*) FILTER (WHERE status = 'completed')::int AS c, count(*)::int AS t FROM tasks WHERE title LIKE 'soak-%'");
+    const rows = await query(
+      url,
+      "SELECT count(*) FILTER (WHERE status = 'completed')::int AS c, count(*)::int AS t FROM tasks WHERE title LIKE 'soak-%'",
+    );
     completed = Number(rows['c']);
     total = Number(rows['t']);
     if (completed === total || Date.now() - drainStart > 120_000) break;
     await new Promise((r) => setTimeout(r, 500));
   }
-  const reruns = Number((await query(url, "SELECT COALESCE(sum(attempts - 1), 0)::int AS n FROM tasks WHERE title LIKE 'soak-%' AND status = 'completed'"))['n']);
+  const reruns = Number(
+    (
+      await query(
+        url,
+        "SELECT COALESCE(sum(attempts - 1), 0)::int AS n FROM tasks WHERE title LIKE 'soak-%' AND status = 'completed'",
+      )
+    )['n'],
+  );
   const last = await sample(base, t0);
   samples.push(last);
   // Compare like with like: the end against the first sample after warm-up (the 10-minute mark, or the second sample).
@@ -174,7 +213,12 @@ async function main(): Promise<void> {
   await hub.stop();
   server.destroy();
   emit('soak', {
-    config: { minutes, restart_minutes: restartMinutes, measured_tasks_per_s: Math.round(measured), soak_tasks_per_s: rate },
+    config: {
+      minutes,
+      restart_minutes: restartMinutes,
+      measured_tasks_per_s: Math.round(measured),
+      soak_tasks_per_s: rate,
+    },
     figures: {
       acknowledged: counts.acknowledged,
       stored: total,

@@ -18,7 +18,10 @@ import type { Logger } from '../src/log/logger.js';
 import { errorMessage } from '../src/errors/index.js';
 import type { Member, MemberAddress, Store } from '../src/storage/index.js';
 
-export type MembershipStore = Pick<Store, 'joinCluster' | 'heartbeatMember' | 'listMembers' | 'suspectMember' | 'declareMemberDead' | 'leaveCluster'>;
+export type MembershipStore = Pick<
+  Store,
+  'joinCluster' | 'heartbeatMember' | 'listMembers' | 'suspectMember' | 'declareMemberDead' | 'leaveCluster'
+>;
 
 export interface MembershipOptions {
   store: MembershipStore;
@@ -46,7 +49,16 @@ export class Membership {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private readonly probeFailures = new Map<string, number>();
-  private readonly c = { heartbeats: 0, heartbeat_failures: 0, probes: 0, probe_failures: 0, suspected: 0, declared_dead: 0, released_leases: 0, evictions: 0 };
+  private readonly c = {
+    heartbeats: 0,
+    heartbeat_failures: 0,
+    probes: 0,
+    probe_failures: 0,
+    suspected: 0,
+    declared_dead: 0,
+    released_leases: 0,
+    evictions: 0,
+  };
 
   constructor(private readonly o: MembershipOptions) {}
 
@@ -69,13 +81,21 @@ export class Membership {
   }
 
   stats(): typeof this.c & { epoch: number; members: number; live: number } {
-    return { ...this.c, epoch: this.epochNow, members: this.members.length, live: this.members.filter((m) => LIVE.has(m.status)).length };
+    return {
+      ...this.c,
+      epoch: this.epochNow,
+      members: this.members.length,
+      live: this.members.filter((m) => LIVE.has(m.status)).length,
+    };
   }
 
   async join(): Promise<Member> {
     const me = await this.o.store.joinCluster(this.o.self);
     this.epochNow = me.epoch;
-    this.o.log.info({ event: 'cluster.joined', epoch: me.epoch, address: me.address, grpc_port: me.grpc_port }, `joined the cluster as ${me.node_id} (epoch ${me.epoch})`);
+    this.o.log.info(
+      { event: 'cluster.joined', epoch: me.epoch, address: me.address, grpc_port: me.grpc_port },
+      `joined the cluster as ${me.node_id} (epoch ${me.epoch})`,
+    );
     await this.refresh();
     return me;
   }
@@ -121,7 +141,10 @@ export class Membership {
     // Declared dead (we stalled past dead_after_ms): our leases are gone. Stop, then rejoin.
     this.c.evictions++;
     const reason = `node ${this.o.self.node_id} (epoch ${this.epochNow}) was declared dead by the cluster`;
-    this.o.log.error({ event: 'cluster.evicted', epoch: this.epochNow }, `${reason}: its leases were released; dropping its work and rejoining`);
+    this.o.log.error(
+      { event: 'cluster.evicted', epoch: this.epochNow },
+      `${reason}: its leases were released; dropping its work and rejoining`,
+    );
     this.o.onEvicted(reason);
     await this.join();
     this.o.onRejoined(this.epochNow);
@@ -162,7 +185,10 @@ export class Membership {
   private async suspect(p: Member, why: string): Promise<void> {
     if (await this.o.store.suspectMember(p.node_id, p.epoch)) {
       this.c.suspected++;
-      this.o.log.warn({ event: 'cluster.suspect', peer: p.node_id, peer_epoch: p.epoch }, `node ${p.node_id} is suspect: ${why}`);
+      this.o.log.warn(
+        { event: 'cluster.suspect', peer: p.node_id, peer_epoch: p.epoch },
+        `node ${p.node_id} is suspect: ${why}`,
+      );
     }
   }
 
@@ -176,7 +202,14 @@ export class Membership {
     this.c.released_leases += r.released;
     this.probeFailures.delete(p.node_id);
     this.o.log.warn(
-      { event: 'cluster.dead', peer: p.node_id, peer_epoch: p.epoch, released: r.released, agents_offline: r.agents, silent_ms: age },
+      {
+        event: 'cluster.dead',
+        peer: p.node_id,
+        peer_epoch: p.epoch,
+        released: r.released,
+        agents_offline: r.agents,
+        silent_ms: age,
+      },
       `node ${p.node_id} declared dead after ${age} ms without a heartbeat: ${r.released} leases released, ${r.agents} agents offline`,
     );
     await this.refresh();

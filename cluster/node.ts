@@ -39,7 +39,11 @@ const FORWARDED_TOPICS = new Set<EventTopic>(['tasks', 'agents', 'hive']);
 function isForwardedEvent(value: unknown): value is ForwardedEvent {
   if (typeof value !== 'object' || value === null) return false;
   const e = value as Record<string, unknown>;
-  return typeof e['type'] === 'string' && typeof e['timestamp'] === 'string' && (EVENT_TOPICS as readonly unknown[]).includes(e['topic']);
+  return (
+    typeof e['type'] === 'string' &&
+    typeof e['timestamp'] === 'string' &&
+    (EVENT_TOPICS as readonly unknown[]).includes(e['topic'])
+  );
 }
 
 export class ClusterNode {
@@ -66,7 +70,9 @@ export class ClusterNode {
       askTimeoutMs: c.ask_timeout_ms,
       maxMessageBytes: o.config.grpc.max_message_bytes,
       keepaliveMs: o.config.grpc.keepalive_time_ms,
-      clusterKey: o.config.security.enabled ? createHash('sha256').update(`hive-cluster:${o.config.security.jwt_secret}`).digest('hex') : undefined,
+      clusterKey: o.config.security.enabled
+        ? createHash('sha256').update(`hive-cluster:${o.config.security.jwt_secret}`).digest('hex')
+        : undefined,
     });
     this.prober = new Prober(c.probe_timeout_ms);
     this.transport.expose('events', (payload, ctx) => this.receiveEvents(payload, ctx.sender));
@@ -132,7 +138,8 @@ export class ClusterNode {
     });
     this.stopObserving = this.o.events.onObserving(() => this.announceInterest());
     this.stopCancels = this.o.events.subscribe((e) => {
-      if (e.origin === undefined && e.type === 'task.cancelled') this.transport.broadcast('cancelled', (e.data as { id: string }).id);
+      if (e.origin === undefined && e.type === 'task.cancelled')
+        this.transport.broadcast('cancelled', (e.data as { id: string }).id);
     });
     return me;
   }
@@ -148,7 +155,14 @@ export class ClusterNode {
   }
 
   stats(): Record<string, unknown> {
-    return { enabled: true, node_id: this.nodeId, ...(this.membership?.stats() ?? {}), ...this.c, observed_by: [...this.interested], transport: this.transport.stats() };
+    return {
+      enabled: true,
+      node_id: this.nodeId,
+      ...(this.membership?.stats() ?? {}),
+      ...this.c,
+      observed_by: [...this.interested],
+      transport: this.transport.stats(),
+    };
   }
 
   /** First step of a clean stop: no more forwarding, links closed (peers stop sending here). */

@@ -3,7 +3,13 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 
-type HealthClient = grpc.Client & { Check: (req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void) => void };
+type HealthClient = grpc.Client & {
+  Check: (
+    req: { service: string },
+    opts: grpc.CallOptions,
+    cb: (err: grpc.ServiceError | null, res?: { status: string }) => void,
+  ) => void;
+};
 
 let Health: grpc.ServiceClientConstructor | undefined;
 
@@ -17,13 +23,19 @@ export class Prober {
     const target = `${address.includes(':') ? `[${address}]` : address}:${port}`;
     let c = this.clients.get(target);
     if (c === undefined) {
-      Health ??= (grpc.loadPackageDefinition(protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String })) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } }).grpc.health.v1.Health;
+      Health ??= (
+        grpc.loadPackageDefinition(
+          protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String }),
+        ) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } }
+      ).grpc.health.v1.Health;
       c = new Health(target, grpc.credentials.createInsecure()) as unknown as HealthClient;
       this.clients.set(target, c);
     }
     const client = c;
     return new Promise((resolve) => {
-      client.Check({ service: '' }, { deadline: Date.now() + this.timeoutMs }, (err, res) => resolve(err === null && res?.status === 'SERVING'));
+      client.Check({ service: '' }, { deadline: Date.now() + this.timeoutMs }, (err, res) =>
+        resolve(err === null && res?.status === 'SERVING'),
+      );
     });
   }
 

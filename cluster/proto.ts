@@ -15,8 +15,16 @@ let loaded: ClusterProto | undefined;
 
 export function clusterProto(): ClusterProto {
   if (loaded !== undefined) return loaded;
-  const def = protoLoader.loadSync(CLUSTER_PROTO_FILE, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as { cluster: { v1: Record<string, grpc.ServiceClientConstructor> } };
+  const def = protoLoader.loadSync(CLUSTER_PROTO_FILE, {
+    keepCase: true,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    cluster: { v1: Record<string, grpc.ServiceClientConstructor> };
+  };
   const Client = pkg.cluster.v1['ClusterService'];
   if (Client === undefined) throw new Error(`${CLUSTER_PROTO_FILE} lacks ClusterService`);
   loaded = { service: Client.service, Client };

@@ -37,7 +37,8 @@ export function remoteRef<Msg>(transport: NodeTransport, node: string, target: s
   return {
     node,
     tell: (msg) => transport.tell(node, target, msg),
-    ask: <R>(build: (replyTo: ReplyTo<R>) => Msg, timeoutMs?: number) => transport.ask<R>(node, target, withoutReplyTo(build(REMOTE_REPLY)), timeoutMs),
+    ask: <R>(build: (replyTo: ReplyTo<R>) => Msg, timeoutMs?: number) =>
+      transport.ask<R>(node, target, withoutReplyTo(build(REMOTE_REPLY)), timeoutMs),
   };
 }
 
@@ -46,7 +47,13 @@ export function remoteRef<Msg>(transport: NodeTransport, node: string, target: s
  * asked with a real reply channel. `accept` checks the message type first, so
  * a peer can only send what this actor is meant to take from other nodes.
  */
-export function exposeActor<Msg>(transport: NodeTransport, system: ActorSystem, target: string, ref: ActorRef<Msg>, accept: (msg: unknown) => msg is Omit<Msg, 'replyTo'>): void {
+export function exposeActor<Msg>(
+  transport: NodeTransport,
+  system: ActorSystem,
+  target: string,
+  ref: ActorRef<Msg>,
+  accept: (msg: unknown) => msg is Omit<Msg, 'replyTo'>,
+): void {
   transport.expose(target, (payload, ctx) => {
     if (!accept(payload)) throw new Error(`${target} does not take this message from other nodes`);
     if (!ctx.ask) return system.tell(ref, payload as Msg);

@@ -100,11 +100,21 @@ class PeerLink {
   ) {}
 
   enqueue(e: Envelope): void {
-    if (this.closed) throw new HubError('NODE_UNREACHABLE', `node ${this.node} is not a live member of the cluster`, { details: { node_id: this.node } });
-    if (this.queue.length >= this.queueMax || (this.queuedBytes > 0 && this.queuedBytes + e.payload.length > this.queueMaxBytes)) {
-      throw new HubError('QUEUE_FULL', `${this.queue.length} envelopes (${this.queuedBytes} bytes) are waiting for node ${this.node}: it is slow or unreachable`, {
-        details: { node_id: this.node, queued: this.queue.length, queued_bytes: this.queuedBytes },
+    if (this.closed)
+      throw new HubError('NODE_UNREACHABLE', `node ${this.node} is not a live member of the cluster`, {
+        details: { node_id: this.node },
       });
+    if (
+      this.queue.length >= this.queueMax ||
+      (this.queuedBytes > 0 && this.queuedBytes + e.payload.length > this.queueMaxBytes)
+    ) {
+      throw new HubError(
+        'QUEUE_FULL',
+        `${this.queue.length} envelopes (${this.queuedBytes} bytes) are waiting for node ${this.node}: it is slow or unreachable`,
+        {
+          details: { node_id: this.node, queued: this.queue.length, queued_bytes: this.queuedBytes },
+        },
+      );
     }
     this.queue.push(e);
     this.queuedBytes += e.payload.length;
@@ -180,7 +190,10 @@ export class NodeTransport {
 
   /** The gRPC implementation of ClusterService (added to the node's gRPC server). */
   service(): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
-    return { definition: clusterProto().service, implementation: { Link: (stream: grpc.ServerDuplexStream<Frame, Frame>) => this.accept(stream) } };
+    return {
+      definition: clusterProto().service,
+      implementation: { Link: (stream: grpc.ServerDuplexStream<Frame, Frame>) => this.accept(stream) },
+    };
   }
 
   /**
@@ -200,11 +213,18 @@ export class NodeTransport {
         this.dial(link);
       }
     }
-    for (const [node, link] of this.links) if (!live.has(node)) this.closeLink(node, link, `node ${node} left the cluster or was declared dead`);
+    for (const [node, link] of this.links)
+      if (!live.has(node)) this.closeLink(node, link, `node ${node} left the cluster or was declared dead`);
   }
 
   tell(node: string, target: string, payload: unknown): void {
-    this.requireLink(node).enqueue({ target, sender: this.o.nodeId, correlation_id: 0, kind: 'TELL', payload: encode(payload) });
+    this.requireLink(node).enqueue({
+      target,
+      sender: this.o.nodeId,
+      correlation_id: 0,
+      kind: 'TELL',
+      payload: encode(payload),
+    });
   }
 
   /** Sends to every peer with a link (or those `to` accepts); a peer whose queue is full or that is gone is skipped. */
@@ -229,7 +249,11 @@ export class NodeTransport {
       const id = (this.seq = (this.seq % Number.MAX_SAFE_INTEGER) + 1);
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new HubError('ACTOR_TIMEOUT', `node ${node} did not answer ${target} within ${timeoutMs} ms`, { details: { node_id: node, target, timeout_ms: timeoutMs } }));
+        reject(
+          new HubError('ACTOR_TIMEOUT', `node ${node} did not answer ${target} within ${timeoutMs} ms`, {
+            details: { node_id: node, target, timeout_ms: timeoutMs },
+          }),
+        );
       }, timeoutMs);
       timer.unref();
       this.pending.set(id, { node, resolve: resolve as (v: unknown) => void, reject, timer });
@@ -249,7 +273,12 @@ export class NodeTransport {
   }
 
   stats(): { peers: PeerStats[]; pending_asks: number; unknown_target: number; handler_errors: number } {
-    const peers = [...this.links.values()].map((l) => ({ node_id: l.node, connected: l.stream !== undefined, queued: l.queue.length, ...l.counts }));
+    const peers = [...this.links.values()].map((l) => ({
+      node_id: l.node,
+      connected: l.stream !== undefined,
+      queued: l.queue.length,
+      ...l.counts,
+    }));
     return { peers, pending_asks: this.pending.size, ...this.counts };
   }
 
@@ -260,7 +289,10 @@ export class NodeTransport {
 
   private requireLink(node: string): PeerLink {
     const link = this.links.get(node);
-    if (link === undefined || link.closed) throw new HubError('NODE_UNREACHABLE', `node ${node} is not a live member of the cluster`, { details: { node_id: node } });
+    if (link === undefined || link.closed)
+      throw new HubError('NODE_UNREACHABLE', `node ${node} is not a live member of the cluster`, {
+        details: { node_id: node },
+      });
     return link;
   }
 
@@ -307,12 +339,17 @@ export class NodeTransport {
     link.client = client;
     const metadata = new grpc.Metadata();
     if (this.o.clusterKey !== undefined) metadata.set('x-hive-cluster-key', this.o.clusterKey);
-    const stream = (client as unknown as { Link: (m: grpc.Metadata) => grpc.ClientDuplexStream<Frame, Frame> }).Link(metadata);
+    const stream = (client as unknown as { Link: (m: grpc.Metadata) => grpc.ClientDuplexStream<Frame, Frame> }).Link(
+      metadata,
+    );
     let ended = false;
     stream.on('data', (f: Frame) => {
       if (f.hello !== undefined) {
         link.attach(stream);
-        this.o.log.info({ event: 'cluster.link_up', peer: link.node, peer_epoch: f.hello.epoch }, `linked to node ${link.node} at ${link.address}`);
+        this.o.log.info(
+          { event: 'cluster.link_up', peer: link.node, peer_epoch: f.hello.epoch },
+          `linked to node ${link.node} at ${link.address}`,
+        );
       } else if (f.batch !== undefined) this.receive(link, f.batch.envelopes);
     });
     const gone = (err?: Error): void => {
@@ -338,21 +375,37 @@ export class NodeTransport {
 
   private accept(stream: grpc.ServerDuplexStream<Frame, Frame>): void {
     if (this.o.clusterKey !== undefined && !sameKey(stream.metadata.get('x-hive-cluster-key')[0], this.o.clusterKey)) {
-      this.o.log.warn({ module: 'security', event: 'security.cluster_link_refused', peer: stream.getPeer() }, 'security: a cluster link without the right cluster key was refused');
-      stream.emit('error', Object.assign(new Error('cluster link refused: wrong or missing x-hive-cluster-key'), { code: grpc.status.UNAUTHENTICATED }));
+      this.o.log.warn(
+        { module: 'security', event: 'security.cluster_link_refused', peer: stream.getPeer() },
+        'security: a cluster link without the right cluster key was refused',
+      );
+      stream.emit(
+        'error',
+        Object.assign(new Error('cluster link refused: wrong or missing x-hive-cluster-key'), {
+          code: grpc.status.UNAUTHENTICATED,
+        }),
+      );
       return;
     }
     let link: PeerLink | undefined;
     stream.on('data', (f: Frame) => {
       if (link === undefined) {
         if (f.hello === undefined || f.hello.node_id === '' || this.closed) {
-          stream.emit('error', Object.assign(new Error('the first frame must be Hello with a node id'), { code: grpc.status.INVALID_ARGUMENT }));
+          stream.emit(
+            'error',
+            Object.assign(new Error('the first frame must be Hello with a node id'), {
+              code: grpc.status.INVALID_ARGUMENT,
+            }),
+          );
           return;
         }
         link = this.link(f.hello.node_id);
         link.attach(stream);
         stream.write({ hello: { node_id: this.o.nodeId, epoch: this.epoch } });
-        this.o.log.info({ event: 'cluster.link_up', peer: link.node, peer_epoch: f.hello.epoch }, `node ${link.node} linked to this node`);
+        this.o.log.info(
+          { event: 'cluster.link_up', peer: link.node, peer_epoch: f.hello.epoch },
+          `node ${link.node} linked to this node`,
+        );
         return;
       }
       if (f.batch !== undefined) this.receive(link, f.batch.envelopes);
@@ -390,7 +443,13 @@ export class NodeTransport {
     const answer = (kind: EnvelopeKind, payload: unknown): void => {
       if (!ask) return;
       try {
-        link.enqueue({ target: '', sender: this.o.nodeId, correlation_id: e.correlation_id, kind, payload: encode(payload) });
+        link.enqueue({
+          target: '',
+          sender: this.o.nodeId,
+          correlation_id: e.correlation_id,
+          kind,
+          payload: encode(payload),
+        });
       } catch {
         // the link is gone or full: the asker times out
       }
@@ -408,7 +467,10 @@ export class NodeTransport {
           const h = toHubError(err);
           if (!ask) {
             this.counts.handler_errors++;
-            this.o.log.warn({ err, target: e.target, sender: e.sender }, `a message from node ${e.sender} to ${e.target} failed: ${errorMessage(err)}`);
+            this.o.log.warn(
+              { err, target: e.target, sender: e.sender },
+              `a message from node ${e.sender} to ${e.target} failed: ${errorMessage(err)}`,
+            );
           }
           answer('FAILURE', { code: h.code, message: h.message, details: h.details ?? null });
         },
@@ -424,7 +486,13 @@ export class NodeTransport {
     if (e.kind === 'REPLY') p.resolve(value);
     else {
       const f = (value ?? {}) as { code?: string; message?: string; details?: Record<string, unknown> | null };
-      p.reject(new HubError(f.code !== undefined && isErrorCode(f.code) ? f.code : 'INTERNAL', f.message ?? `node ${e.sender} failed`, f.details ? { details: f.details } : {}));
+      p.reject(
+        new HubError(
+          f.code !== undefined && isErrorCode(f.code) ? f.code : 'INTERNAL',
+          f.message ?? `node ${e.sender} failed`,
+          f.details ? { details: f.details } : {},
+        ),
+      );
     }
   }
 }
@@ -439,5 +507,7 @@ function encode(payload: unknown): Buffer {
 }
 
 function decode(bytes: Buffer | Uint8Array): unknown {
-  return bytes.length === 0 ? null : (JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as unknown);
+  return bytes.length === 0
+    ? null
+    : (JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as unknown);
 }

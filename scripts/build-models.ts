@@ -8,7 +8,14 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CAPABILITY_LABELS, MODELS_DIR, PRIORITY_LABELS, loadTaskDataset, splitDataset, type LabelledTask } from '../src/neural/dataset.js';
+import {
+  CAPABILITY_LABELS,
+  MODELS_DIR,
+  PRIORITY_LABELS,
+  loadTaskDataset,
+  splitDataset,
+  type LabelledTask,
+} from '../src/neural/dataset.js';
 import { inferredFrom, scoreClassifier } from '../src/neural/evaluate.js';
 import { FIT_FEATURES, FIT_WIDTH } from '../src/neural/fit-features.js';
 import { agentFitOnnx, textClassifierOnnx } from '../src/neural/onnx-export.js';
@@ -29,7 +36,10 @@ function fitClassifier(tasks: LabelledTask[]): ClassifierWeights {
 }
 
 /** Probabilities of one text under trained weights (the same sums the ONNX graph computes). */
-function predict(w: ClassifierWeights, text: string): { capabilities: Array<{ name: string; probability: number }>; priority: string } {
+function predict(
+  w: ClassifierWeights,
+  text: string,
+): { capabilities: Array<{ name: string; probability: number }>; priority: string } {
   const f = textFeatures(text);
   const C = CAPABILITY_LABELS.length;
   const P = PRIORITY_LABELS.length;
@@ -54,10 +64,13 @@ const folds = Array.from({ length: 5 }, (_, k) => train.filter((_, i) => i % 5 =
 const cv = THRESHOLDS.map((threshold) => {
   const f1s = folds.map((fold, k) => {
     const w = fitClassifier(folds.filter((_, j) => j !== k).flat());
-    return scoreClassifier(fold, fold.map((t) => {
-      const p = predict(w, t.text);
-      return { capabilities: inferredFrom(p.capabilities, threshold).map((c) => c.name), priority: p.priority };
-    })).micro_f1;
+    return scoreClassifier(
+      fold,
+      fold.map((t) => {
+        const p = predict(w, t.text);
+        return { capabilities: inferredFrom(p.capabilities, threshold).map((c) => c.name), priority: p.priority };
+      }),
+    ).micro_f1;
   });
   return { threshold, micro_f1: Math.round((f1s.reduce((a, b) => a + b, 0) / f1s.length) * 1000) / 1000 };
 });
@@ -69,13 +82,22 @@ const classifier = textClassifierOnnx(weights, {
   version: 1,
   labels: [...CAPABILITY_LABELS],
   priorities: [...PRIORITY_LABELS],
-  info: { trained_on: train.length, held_out: heldOut.length, features: `unigrams, bigrams and character 4-grams hashed into ${HASH_BUCKETS} buckets`, cross_validation: cv, threshold: chosen.threshold },
+  info: {
+    trained_on: train.length,
+    held_out: heldOut.length,
+    features: `unigrams, bigrams and character 4-grams hashed into ${HASH_BUCKETS} buckets`,
+    cross_validation: cv,
+    threshold: chosen.threshold,
+  },
 });
 writeFileSync(path.join(MODELS_DIR, 'text-classifier.onnx'), classifier);
 
-const csv = readFileSync(path.join(MODELS_DIR, 'data', 'fit-outcomes.csv'), 'utf8').trim().split('\n');
+const csv = readFileSync(path.join(MODELS_DIR, 'data', 'fit-outcomes.csv'), 'utf8')
+  .trim()
+  .split('\n');
 const header = csv[0]!.split(',');
-if (header.slice(0, FIT_WIDTH).join(',') !== FIT_FEATURES.join(',')) throw new Error(`fit-outcomes.csv: expected columns ${FIT_FEATURES.join(',')},success`);
+if (header.slice(0, FIT_WIDTH).join(',') !== FIT_FEATURES.join(','))
+  throw new Error(`fit-outcomes.csv: expected columns ${FIT_FEATURES.join(',')},success`);
 const body = csv.slice(1).map((l) => l.split(',').map(Number));
 const x = new Float32Array(body.length * FIT_WIDTH);
 const y = new Uint8Array(body.length);
@@ -84,7 +106,15 @@ body.forEach((r, i) => {
   y[i] = r[FIT_WIDTH]! > 0 ? 1 : 0;
 });
 const fit = trainLogistic(x, y, FIT_WIDTH, { iterations: 2000, lr: 2 });
-writeFileSync(path.join(MODELS_DIR, 'agent-fit.onnx'), agentFitOnnx(fit, { kind: 'agent_fit', name: 'agent-fit', version: 1, info: { trained_on: body.length, features: [...FIT_FEATURES] } }));
+writeFileSync(
+  path.join(MODELS_DIR, 'agent-fit.onnx'),
+  agentFitOnnx(fit, {
+    kind: 'agent_fit',
+    name: 'agent-fit',
+    version: 1,
+    info: { trained_on: body.length, features: [...FIT_FEATURES] },
+  }),
+);
 
 process.stdout.write(
   `${JSON.stringify({ text_classifier: { file: 'models/text-classifier.onnx', bytes: classifier.length, trained_on: train.length, held_out: heldOut.length, cross_validation: cv, chosen_threshold: chosen.threshold }, agent_fit: { file: 'models/agent-fit.onnx', trained_on: body.length, weights: Object.fromEntries(FIT_FEATURES.map((f, k) => [f, Math.round(fit.w[k]! * 1000) / 1000])), bias: Math.round(fit.b * 1000) / 1000 } }, null, 2)}\n`,

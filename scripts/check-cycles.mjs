@@ -8,9 +8,19 @@ import ts from 'typescript';
 // node scripts/check-cycles.mjs [DIR ...]: the folders to check (default src actors cluster).
 const roots = process.argv.length > 2 ? process.argv.slice(2) : ['src', 'actors', 'cluster'];
 const configPath = ts.findConfigFile(process.cwd(), ts.sys.fileExists, 'tsconfig.json');
-const parsed = ts.parseJsonConfigFileContent(ts.readConfigFile(configPath, ts.sys.readFile).config, ts.sys, path.dirname(configPath));
+const parsed = ts.parseJsonConfigFileContent(
+  ts.readConfigFile(configPath, ts.sys.readFile).config,
+  ts.sys,
+  path.dirname(configPath),
+);
 const inScope = (f) => roots.some((r) => f.startsWith(path.resolve(r) + path.sep)) && !f.endsWith('.d.ts');
-const files = [...new Set([...parsed.fileNames, ...roots.flatMap((r) => ts.sys.readDirectory(path.resolve(r), ['.ts']))].map((f) => path.resolve(f)))].filter(inScope);
+const files = [
+  ...new Set(
+    [...parsed.fileNames, ...roots.flatMap((r) => ts.sys.readDirectory(path.resolve(r), ['.ts']))].map((f) =>
+      path.resolve(f),
+    ),
+  ),
+].filter(inScope);
 
 const edges = new Map();
 for (const file of files) {
@@ -18,7 +28,8 @@ for (const file of files) {
   const targets = new Set();
   for (const ref of info.importedFiles) {
     const r = ts.resolveModuleName(ref.fileName, file, parsed.options, ts.sys).resolvedModule;
-    if (r && !r.isExternalLibraryImport && inScope(path.resolve(r.resolvedFileName))) targets.add(path.resolve(r.resolvedFileName));
+    if (r && !r.isExternalLibraryImport && inScope(path.resolve(r.resolvedFileName)))
+      targets.add(path.resolve(r.resolvedFileName));
   }
   edges.set(file, [...targets]);
 }

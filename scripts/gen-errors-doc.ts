@@ -3,7 +3,25 @@ import { writeFileSync } from 'node:fs';
 import { ERROR_CODES } from '../src/errors/index.js';
 import { TASK_FAILURE_CODES } from '../actors/agent/executors.js';
 
-const GRPC = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
+const GRPC = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+];
 
 const lines = [
   '# Error codes',
@@ -14,7 +32,10 @@ const lines = [
   '',
   '| code | HTTP | gRPC | retryable | meaning |',
   '| --- | --- | --- | --- | --- |',
-  ...Object.entries(ERROR_CODES).map(([code, e]) => `| \`${code}\` | ${e.http} | ${GRPC[e.grpc]} (${e.grpc}) | ${e.retryable ? 'yes' : 'no'} | ${e.summary} |`),
+  ...Object.entries(ERROR_CODES).map(
+    ([code, e]) =>
+      `| \`${code}\` | ${e.http} | ${GRPC[e.grpc]} (${e.grpc}) | ${e.retryable ? 'yes' : 'no'} | ${e.summary} |`,
+  ),
   '',
   'Validation errors name the field in the message (`title: is required`) and in `details.field`.',
   '5xx errors are logged at `error`, 4xx at `debug`. `INTERNAL` answers never carry the underlying message; the log has it.',

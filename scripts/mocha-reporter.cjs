@@ -7,7 +7,8 @@ class HubReporter extends Mocha.reporters.Spec {
     super(runner, options);
     runner.once(Mocha.Runner.constants.EVENT_RUN_END, () => {
       const { passes, failures, pending } = runner.stats;
-      if (process.env.HUB_TEST_STATS) fs.writeFileSync(process.env.HUB_TEST_STATS, JSON.stringify({ passes, failures, pending }));
+      if (process.env.HUB_TEST_STATS)
+        fs.writeFileSync(process.env.HUB_TEST_STATS, JSON.stringify({ passes, failures, pending }));
     });
   }
 }

@@ -21,10 +21,24 @@ step('import cycles', 'node', ['scripts/check-cycles.mjs']);
 const statsFile = '.test-results.json';
 rmSync(statsFile, { force: true });
 console.log('\n== mocha');
-const mocha = spawnSync('npx', ['mocha', '--reporter', 'scripts/mocha-reporter.cjs', 'test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/cluster/**/*.test.ts', 'test/faults/**/*.test.ts', 'test/fuzz/**/*.test.ts'], {
-  stdio: 'inherit',
-  env: { ...process.env, HUB_TEST_STATS: statsFile },
-});
+const mocha = spawnSync(
+  'npx',
+  [
+    'mocha',
+    '--reporter',
+    'scripts/mocha-reporter.cjs',
+    'test/unit/**/*.test.ts',
+    'test/integration/**/*.test.ts',
+    'test/e2e/**/*.test.ts',
+    'test/cluster/**/*.test.ts',
+    'test/faults/**/*.test.ts',
+    'test/fuzz/**/*.test.ts',
+  ],
+  {
+    stdio: 'inherit',
+    env: { ...process.env, HUB_TEST_STATS: statsFile },
+  },
+);
 let stats;
 try {
   stats = JSON.parse(readFileSync(statsFile, 'utf8'));

@@ -35,7 +35,14 @@ for (let i = 0; i < arg('rows', 4000); i++) {
   const load = random();
   const avgMs = Math.exp(random() * 10);
   const p = match < 1 ? 0.15 * match + 0.05 : skill * (1 - 0.15 * load);
-  const features = [match, declared, successRate, Math.min(1, Math.log1p(done) / Math.log(1001)), Math.min(1, Math.log1p(avgMs) / Math.log1p(600_000)), load];
+  const features = [
+    match,
+    declared,
+    successRate,
+    Math.min(1, Math.log1p(done) / Math.log(1001)),
+    Math.min(1, Math.log1p(avgMs) / Math.log1p(600_000)),
+    load,
+  ];
   lines.push([...features.map((f) => f.toFixed(4)), random() < p ? 1 : 0].join(','));
 }
 const file = path.join(MODELS_DIR, 'data', 'fit-outcomes.csv');

@@ -4,12 +4,29 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, adminPasswordFromEnv, formatProblem, loadConfig, packageRoot, readProcessEnv, stderrIsJournal, stdoutIsJournal, type HubConfig } from './config/index.js';
+import {
+  ConfigError,
+  adminPasswordFromEnv,
+  formatProblem,
+  loadConfig,
+  packageRoot,
+  readProcessEnv,
+  stderrIsJournal,
+  stdoutIsJournal,
+  type HubConfig,
+} from './config/index.js';
 import { errorMessage, HubError, toHubError } from './errors/index.js';
 import { createLogger, moduleLogger, reopenLogFiles, withPriority, type Logger } from './log/logger.js';
 import { HubMetrics } from './metrics/registry.js';
 import { ActorSystem } from './runtime/index.js';
-import { acquireNodeLock, backupStore, describeStore, openStore, prepareDataDir, restoreStore } from './storage/index.js';
+import {
+  acquireNodeLock,
+  backupStore,
+  describeStore,
+  openStore,
+  prepareDataDir,
+  restoreStore,
+} from './storage/index.js';
 import os from 'node:os';
 import { HttpEdge } from './edge/http-server.js';
 import { buildRouter } from './edge/routes/index.js';
@@ -38,7 +55,8 @@ import { exposeActor } from '../cluster/remote-ref.js';
 import { isModuleOp, moduleOpRunner, runModuleOp } from '../actors/hive/module-ops.js';
 import type { ClusterView } from '../actors/shared/deps.js';
 
-const VERSION = (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string })
+  .version;
 
 /** Under systemd, stderr lines carry priority err, so that `journalctl -p err` shows why a start failed. */
 const ERR_PREFIX = stderrIsJournal() ? '<3>' : '';
@@ -52,7 +70,9 @@ function fail(err: unknown, log?: Logger): number {
 }
 
 function configFailure(err: ConfigError): number {
-  process.stderr.write(`${ERR_PREFIX}ai-orchestrator-hub: invalid configuration (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'})\n`);
+  process.stderr.write(
+    `${ERR_PREFIX}ai-orchestrator-hub: invalid configuration (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'})\n`,
+  );
   for (const p of err.problems) process.stderr.write(`${ERR_PREFIX}  ${formatProblem(p)}\n`);
   // No logger yet (the level itself may be what is wrong): write the record by hand, in the log's shape.
   const line = `${JSON.stringify({ level: 'fatal', time: new Date().toISOString(), msg: err.message, code: err.code })}\n`;
@@ -70,7 +90,8 @@ async function users(config: HubConfig, log: Logger, u: NonNullable<CliArgs['use
     const by = { kind: 'user' as const, id: 'cli', name: `cli:${os.userInfo().username}`, roles: ['admin' as const] };
     switch (u.action) {
       case 'list':
-        for (const x of await auth.listUsers()) process.stdout.write(`${x.username}\t${x.roles.join(',')}\t${x.created_at}\n`);
+        for (const x of await auth.listUsers())
+          process.stdout.write(`${x.username}\t${x.roles.join(',')}\t${x.created_at}\n`);
         return 0;
       case 'add': {
         const created = await auth.addUser(u.name, await readPassword(), u.roles as Role[]);
@@ -107,13 +128,16 @@ async function readPassword(): Promise<string> {
   return data.split(/\r?\n/)[0] ?? '';
 }
 
-const describeContents = (c: { tasks: number; agents: number; users: number; api_keys: number }): string => `${c.tasks} tasks, ${c.agents} agents, ${c.users} users, ${c.api_keys} API keys`;
+const describeContents = (c: { tasks: number; agents: number; users: number; api_keys: number }): string =>
+  `${c.tasks} tasks, ${c.agents} agents, ${c.users} users, ${c.api_keys} API keys`;
 
 /** `backup --out FILE`: while the hub runs, from a connection of its own. */
 async function backup(config: HubConfig, file: string): Promise<number> {
   try {
     const r = await backupStore(config, file, readProcessEnv());
-    process.stdout.write(`backup of ${describeStore(config)} written to ${r.file} (${(r.bytes / 1_048_576).toFixed(1)} MiB in ${(r.ms / 1000).toFixed(1)} s): ${describeContents(r.contents)}\n`);
+    process.stdout.write(
+      `backup of ${describeStore(config)} written to ${r.file} (${(r.bytes / 1_048_576).toFixed(1)} MiB in ${(r.ms / 1000).toFixed(1)} s): ${describeContents(r.contents)}\n`,
+    );
     return 0;
   } catch (err) {
     return fail(err);
@@ -125,7 +149,9 @@ async function restore(config: HubConfig, log: Logger, file: string, force: bool
   try {
     const r = await restoreStore(config, file, { force, log: moduleLogger(log, 'storage'), env: readProcessEnv() });
     const migrated = r.applied.length === 0 ? 'schema up to date' : `migrations ${r.applied.join(', ')} applied`;
-    process.stdout.write(`restored ${file} into ${describeStore(config)} in ${(r.ms / 1000).toFixed(1)} s (${migrated}): ${describeContents(r.contents)}\n`);
+    process.stdout.write(
+      `restored ${file} into ${describeStore(config)} in ${(r.ms / 1000).toFixed(1)} s (${migrated}): ${describeContents(r.contents)}\n`,
+    );
     return 0;
   } catch (err) {
     return fail(err);
@@ -137,7 +163,11 @@ async function migrate(config: HubConfig, log: Logger): Promise<number> {
   const store = await openStore(config, log);
   try {
     const applied = await store.migrate();
-    process.stdout.write(applied.length === 0 ? `database ${describeStore(config)} is up to date\n` : `applied migrations ${applied.join(', ')} to ${describeStore(config)}\n`);
+    process.stdout.write(
+      applied.length === 0
+        ? `database ${describeStore(config)} is up to date\n`
+        : `applied migrations ${applied.join(', ')} to ${describeStore(config)}\n`,
+    );
     return 0;
   } finally {
     await store.close();
@@ -147,13 +177,22 @@ async function migrate(config: HubConfig, log: Logger): Promise<number> {
 async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promise<void> {
   const startedAt = new Date();
   const nodeId = config.cluster.node_id;
-  if (!config.security.enabled) log.warn({ module: 'security' }, 'security: authentication is disabled (security.enabled = false): every route is open; never run like this in production');
+  if (!config.security.enabled)
+    log.warn(
+      { module: 'security' },
+      'security: authentication is disabled (security.enabled = false): every route is open; never run like this in production',
+    );
   const handlers = await loadHandlers(config.agents.executors, process.cwd());
   await probeNeural(config, log);
   prepareDataDir(config.database.data_dir);
   const store = await openStore(config, moduleLogger(log, 'storage'));
   // Before anything touches a lease: a second process of this node id refuses here, having changed nothing.
-  const nodeLock = await acquireNodeLock({ url: config.database.url, dataDir: config.database.data_dir, nodeId, log: moduleLogger(log, 'storage') }).catch(async (err: unknown) => {
+  const nodeLock = await acquireNodeLock({
+    url: config.database.url,
+    dataDir: config.database.data_dir,
+    nodeId,
+    log: moduleLogger(log, 'storage'),
+  }).catch(async (err: unknown) => {
     await store.close();
     throw err;
   });
@@ -161,7 +200,11 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   log.info({ module: 'storage', engine: store.engine, applied }, `store ${describeStore(config)} ready`);
   const auth = new AuthService({ config, store: store.security, log: moduleLogger(log, 'security') });
   try {
-    if ((await auth.bootstrap(adminPasswordFromEnv())) === 'admin created') log.warn({ module: 'security', event: 'security.admin_created' }, 'security: first start: user admin created from HIVE_SECURITY_ADMIN_PASSWORD; unset it now');
+    if ((await auth.bootstrap(adminPasswordFromEnv())) === 'admin created')
+      log.warn(
+        { module: 'security', event: 'security.admin_created' },
+        'security: first start: user admin created from HIVE_SECURITY_ADMIN_PASSWORD; unset it now',
+      );
   } catch (err) {
     await store.close();
     throw err;
@@ -187,17 +230,53 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     },
   });
   const events = new EventBus();
-  events.subscribe((e) => (e.origin !== undefined ? undefined : e.topic === 'tasks' ? metrics.taskEvents : e.topic === 'agents' ? metrics.agentEvents : undefined)?.inc({ type: e.type }));
+  events.subscribe((e) =>
+    (e.origin !== undefined
+      ? undefined
+      : e.topic === 'tasks'
+        ? metrics.taskEvents
+        : e.topic === 'agents'
+          ? metrics.agentEvents
+          : undefined
+    )?.inc({ type: e.type }),
+  );
   const runner = TaskRunner.fromConfig(config, { store, events, log: moduleLogger(log, 'runner'), nodeId, handlers });
-  const cluster = config.cluster.enabled ? clusterNode(config, store, events, runner, moduleLogger(log, 'cluster')) : undefined;
-  const deps: ModuleDeps = { config, store, log: moduleLogger(log, 'hive'), nodeId, startedAt, events, runner, handlers, cluster: cluster && clusterView(cluster) };
+  const cluster = config.cluster.enabled
+    ? clusterNode(config, store, events, runner, moduleLogger(log, 'cluster'))
+    : undefined;
+  const deps: ModuleDeps = {
+    config,
+    store,
+    log: moduleLogger(log, 'hive'),
+    nodeId,
+    startedAt,
+    events,
+    runner,
+    handlers,
+    cluster: cluster && clusterView(cluster),
+  };
   const hive = await Hive.start(system, deps);
   if (cluster !== undefined) serveToCluster(cluster, system, hive);
-  if (config.neural.enabled && config.neural.fit_placement) runner.useFitModel(neuralFitModel(system, hive.modules.neural));
-  await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({ type: 'agent.ensure_pool', replyTo }));
-  const sampler = new SystemSampler(config.performance.memory_limit_mb, config.performance.cpu_cores || os.availableParallelism());
+  if (config.neural.enabled && config.neural.fit_placement)
+    runner.useFitModel(neuralFitModel(system, hive.modules.neural));
+  await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({
+    type: 'agent.ensure_pool',
+    replyTo,
+  }));
+  const sampler = new SystemSampler(
+    config.performance.memory_limit_mb,
+    config.performance.cpu_cores || os.availableParallelism(),
+  );
   // The reporter reads WebSocket stats and the hub sends the reporter's metrics: each refers to the other lazily.
-  const reporter: MetricsReporter = new MetricsReporter({ config, hive, store, sampler, ws: () => ws.stats(), cluster: cluster && (() => cluster.stats()), members: cluster && (() => cluster.members()) });
+  const reporter: MetricsReporter = new MetricsReporter({
+    config,
+    hive,
+    store,
+    sampler,
+    ws: () => ws.stats(),
+    cluster: cluster && (() => cluster.stats()),
+    members: cluster && (() => cluster.members()),
+  });
   const ws: WsHub = new WsHub({
     bus: events,
     log: moduleLogger(log, 'websocket'),
@@ -207,22 +286,43 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     maxMessageBytes: Math.round(config.websocket.max_message_size_mb * 1_048_576),
     maxBufferedBytes: config.websocket.max_buffered_kb * 1024,
     broadcastSeconds: config.websocket.broadcast_interval_seconds,
-    authorize: auth.enabled ? (credentials) => auth.check(WS_PERMISSIONS['connect'] ?? 'read', credentials, 'WebSocket /ws') : undefined,
-    watch: auth.enabled ? (credentials, onRevoked) => auth.watch(WS_PERMISSIONS['connect'] ?? 'read', credentials, 'WebSocket /ws', (err) => onRevoked(err.message)) : undefined,
+    authorize: auth.enabled
+      ? (credentials) => auth.check(WS_PERMISSIONS['connect'] ?? 'read', credentials, 'WebSocket /ws')
+      : undefined,
+    watch: auth.enabled
+      ? (credentials, onRevoked) =>
+          auth.watch(WS_PERMISSIONS['connect'] ?? 'read', credentials, 'WebSocket /ws', (err) => onRevoked(err.message))
+      : undefined,
     snapshot: async (topic) =>
       topic === 'hive'
-        ? hive.ask(hive.modules.swarm_coordinator, (replyTo: ReplyTo<HiveStatus>): SwarmCoordinatorMsg => ({ type: 'hive.status', replyTo }))
+        ? hive.ask(hive.modules.swarm_coordinator, (replyTo: ReplyTo<HiveStatus>): SwarmCoordinatorMsg => ({
+            type: 'hive.status',
+            replyTo,
+          }))
         : (await reporter.report())['current_metrics'],
   });
   const modules = moduleOpRunner(hive, nodeId, cluster && ((node, op) => cluster.transport.ask(node, 'modules', op)));
-  const router = buildRouter({ config, hive, store, metrics, reporter, nodeId, version: VERSION, startedAt, modules, auth });
+  const router = buildRouter({
+    config,
+    hive,
+    store,
+    metrics,
+    reporter,
+    nodeId,
+    version: VERSION,
+    startedAt,
+    modules,
+    auth,
+  });
   let edge: HttpEdge;
   try {
     edge = await HttpEdge.listen(config.server.host, config.server.port, router, {
       log: moduleLogger(log, 'edge'),
       maxBodyBytes: config.server.max_body_bytes,
       corsOrigins: config.server.cors_origins,
-      authorize: auth.enabled ? (permission, credentials, what) => auth.check(permission, credentials, what) : undefined,
+      authorize: auth.enabled
+        ? (permission, credentials, what) => auth.check(permission, credentials, what)
+        : undefined,
       attach: (app) => ws.attach(app),
       onAnswered: (method, route, status, ms) => {
         metrics.httpRequests.inc({ method, route, status });
@@ -237,7 +337,14 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   let grpcServer: GrpcServer | undefined;
   if (config.grpc.enabled) {
     try {
-      grpcServer = await GrpcServer.start(config.server.host, { config, hive, events, auth, log: moduleLogger(log, 'grpc'), extraServices: cluster ? [cluster.transport.service()] : [] });
+      grpcServer = await GrpcServer.start(config.server.host, {
+        config,
+        hive,
+        events,
+        auth,
+        log: moduleLogger(log, 'grpc'),
+        extraServices: cluster ? [cluster.transport.service()] : [],
+      });
     } catch (err) {
       edge.close();
       await runner.stop(0);
@@ -245,15 +352,27 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
       await store.close();
       throw err;
     }
-    log.info({ module: 'grpc', grpc_port: grpcServer.port }, `gRPC listening on ${config.server.host}:${grpcServer.port}`);
+    log.info(
+      { module: 'grpc', grpc_port: grpcServer.port },
+      `gRPC listening on ${config.server.host}:${grpcServer.port}`,
+    );
   }
   // A cluster node joins once its gRPC port is known, and claims only once it is a member.
-  if (cluster !== undefined && grpcServer !== undefined) await cluster.start({ node_id: nodeId, address: advertiseAddress(config), grpc_port: grpcServer.port, http_port: edge.port });
+  if (cluster !== undefined && grpcServer !== undefined)
+    await cluster.start({
+      node_id: nodeId,
+      address: advertiseAddress(config),
+      grpc_port: grpcServer.port,
+      http_port: edge.port,
+    });
   // The previous process's leases are taken back only now that this one holds the node lock and its ports.
   await runner.recover(startedAt);
   runner.start();
   await cluster?.ready();
-  log.info({ module: 'edge', port: edge.port, host: config.server.host, version: VERSION, profile: config.profile }, `hub listening on http://${config.server.host}:${edge.port}`);
+  log.info(
+    { module: 'edge', port: edge.port, host: config.server.host, version: VERSION, profile: config.profile },
+    `hub listening on http://${config.server.host}:${edge.port}`,
+  );
   onHangup(log);
   onSignals(async (signal) => {
     log.info({ signal }, `${signal} received: stopping`);
@@ -285,7 +404,10 @@ function clusterNode(config: HubConfig, store: Store, events: EventBus, runner: 
     events,
     onEvicted: (reason) => {
       const dropped = runner.evict(reason);
-      log.warn({ event: 'cluster.evicted', dropped }, `stopped claiming; ${dropped} queued or running tasks dropped (other nodes own them now)`);
+      log.warn(
+        { event: 'cluster.evicted', dropped },
+        `stopped claiming; ${dropped} queued or running tasks dropped (other nodes own them now)`,
+      );
     },
     onRejoined: (epoch) => {
       runner.resume();
@@ -296,14 +418,25 @@ function clusterNode(config: HubConfig, store: Store, events: EventBus, runner: 
 }
 
 function clusterView(cluster: ClusterNode): ClusterView {
-  return { members: () => cluster.members(), ask: (node, module, build, timeoutMs) => cluster.ask(node, module, build, timeoutMs) };
+  return {
+    members: () => cluster.members(),
+    ask: (node, module, build, timeoutMs) => cluster.ask(node, module, build, timeoutMs),
+  };
 }
 
 /** What this node serves to the other nodes: its hive status and module operations. */
 function serveToCluster(cluster: ClusterNode, system: ActorSystem, hive: Hive): void {
-  exposeActor(cluster.transport, system, 'swarm_coordinator', hive.modules.swarm_coordinator, (m): m is Omit<SwarmCoordinatorMsg, 'replyTo'> => typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'hive.status');
+  exposeActor(
+    cluster.transport,
+    system,
+    'swarm_coordinator',
+    hive.modules.swarm_coordinator,
+    (m): m is Omit<SwarmCoordinatorMsg, 'replyTo'> =>
+      typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'hive.status',
+  );
   cluster.transport.expose('modules', (op) => {
-    if (!isModuleOp(op)) throw new HubError('VALIDATION_FAILED', 'modules: expected {op: list | status | restart | reset, name}');
+    if (!isModuleOp(op))
+      throw new HubError('VALIDATION_FAILED', 'modules: expected {op: list | status | restart | reset, name}');
     return runModuleOp(hive, cluster.nodeId, op);
   });
   // Being declared dead marked this node's agents offline: after the rejoin, store their real states again.
@@ -333,7 +466,10 @@ async function drain(hive: Hive, graceMs: number, log: Logger): Promise<void> {
 function onHangup(log: Logger): void {
   process.on('SIGHUP', () => {
     const files = reopenLogFiles();
-    log.info({ event: 'log.reopened', files }, files === 0 ? 'SIGHUP: no log file to reopen ([logging] file is empty)' : 'SIGHUP: log file reopened');
+    log.info(
+      { event: 'log.reopened', files },
+      files === 0 ? 'SIGHUP: no log file to reopen ([logging] file is empty)' : 'SIGHUP: log file reopened',
+    );
   });
 }
 
@@ -363,8 +499,8 @@ function watchProcessErrors(log: Logger, metrics: HubMetrics): void {
 }
 
 async function run(args: CliArgs): Promise<number | 'serving'> {
-  if (args.help) return process.stdout.write(HELP), 0;
-  if (args.version) return process.stdout.write(`${VERSION}\n`), 0;
+  if (args.help) return (process.stdout.write(HELP), 0);
+  if (args.version) return (process.stdout.write(`${VERSION}\n`), 0);
   // Operator commands talk to a running hub over its REST API: they need no configuration of their own.
   if (args.command === 'client' && args.client !== undefined) return runClient(args.client, readProcessEnv());
   let config: HubConfig;
@@ -382,7 +518,15 @@ async function run(args: CliArgs): Promise<number | 'serving'> {
     if (args.command === 'backup' && args.file !== undefined) return await backup(config, args.file);
     if (args.command === 'restore' && args.file !== undefined) return await restore(config, log, args.file, args.force);
     // Only a serving hub writes [logging] file: a --check or migrate run by another user must not create it.
-    const serveLog = config.logging.file === '' ? log : createLogger({ level: config.logging.level, nodeId: config.cluster.node_id, journald, file: config.logging.file });
+    const serveLog =
+      config.logging.file === ''
+        ? log
+        : createLogger({
+            level: config.logging.level,
+            nodeId: config.cluster.node_id,
+            journald,
+            file: config.logging.file,
+          });
     const metrics = new HubMetrics();
     watchProcessErrors(serveLog, metrics);
     await serve(config, serveLog, metrics);

@@ -7,7 +7,17 @@
  * state, stats and learning from task outcomes are stored every second.
  * Accepts AgentManagementMsg.
  */
-import { AGENT_STATES, learn, missingCapability, parseCapabilities, type Agent, type AgentState, type AgentUpdate, type NewAgent, type RequiredCapability } from '../../src/domain/index.js';
+import {
+  AGENT_STATES,
+  learn,
+  missingCapability,
+  parseCapabilities,
+  type Agent,
+  type AgentState,
+  type AgentUpdate,
+  type NewAgent,
+  type RequiredCapability,
+} from '../../src/domain/index.js';
 import { HubError, assertNever, errorMessage, isOutage } from '../../src/errors/index.js';
 import type { ActorContext, ActorSpec } from '../../src/runtime/index.js';
 import { OutageTracker, type AgentFilter, type Page } from '../../src/storage/index.js';
@@ -51,8 +61,19 @@ type Dispatchers = Map<string, Handler>;
 
 async function init(deps: ModuleDeps, dispatchers: Dispatchers): Promise<State> {
   const outage = new OutageTracker(deps.log, 'agent_management flush');
-  const state: State = { agents: await loadLocalAgents(deps), dirty: new Map(), registered: 0, removed: 0, completed: 0, failed: 0, dispatchers, outage, sweptAt: 0 };
-  for (const agent of state.agents.values()) if (runnable(state, agent)) deps.runner.setAgent(agent, dispatchers.get(agent.id));
+  const state: State = {
+    agents: await loadLocalAgents(deps),
+    dirty: new Map(),
+    registered: 0,
+    removed: 0,
+    completed: 0,
+    failed: 0,
+    dispatchers,
+    outage,
+    sweptAt: 0,
+  };
+  for (const agent of state.agents.values())
+    if (runnable(state, agent)) deps.runner.setAgent(agent, dispatchers.get(agent.id));
   return state;
 }
 
@@ -75,7 +96,11 @@ function checkExecutor(deps: ModuleDeps, agent: NewAgent): NewAgent {
   if (agent.kind === 'remote') return agent;
   const executor = agent.executor ?? deps.config.agents.default_executor;
   if (!deps.handlers.has(executor)) {
-    throw new HubError('VALIDATION_FAILED', `executor: unknown executor "${executor}"; known: ${[...deps.handlers.keys()].join(', ')}`, { details: { field: 'executor' } });
+    throw new HubError(
+      'VALIDATION_FAILED',
+      `executor: unknown executor "${executor}"; known: ${[...deps.handlers.keys()].join(', ')}`,
+      { details: { field: 'executor' } },
+    );
   }
   return { ...agent, executor };
 }
@@ -86,7 +111,10 @@ async function register(deps: ModuleDeps, state: State, input: NewAgent, dispatc
   // Offline agents (remote ones gone past their grace) hold no slot: only live ones count.
   const live = [...state.agents.values()].filter((a) => a.state !== 'offline').length;
   if (live >= deps.config.agents.max_agents) {
-    throw new HubError('AGENT_LIMIT_REACHED', `this node already has ${live} live agents ([agents] max_agents = ${deps.config.agents.max_agents})`);
+    throw new HubError(
+      'AGENT_LIMIT_REACHED',
+      `this node already has ${live} live agents ([agents] max_agents = ${deps.config.agents.max_agents})`,
+    );
   }
   const agent = await deps.store.createAgent(checkExecutor(deps, input), deps.nodeId);
   state.agents.set(agent.id, agent);
@@ -101,7 +129,9 @@ async function register(deps: ModuleDeps, state: State, input: NewAgent, dispatc
 /** A remote agent's earlier record: same name, same principal, not connected now. */
 function formerSelf(state: State, input: NewAgent): Agent | undefined {
   if (input.kind !== 'remote' || input.owner === undefined || input.owner === null) return undefined;
-  for (const a of state.agents.values()) if (a.kind === 'remote' && a.name === input.name && a.owner === input.owner && !state.dispatchers.has(a.id)) return a;
+  for (const a of state.agents.values())
+    if (a.kind === 'remote' && a.name === input.name && a.owner === input.owner && !state.dispatchers.has(a.id))
+      return a;
   return undefined;
 }
 
@@ -110,15 +140,35 @@ function formerSelf(state: State, input: NewAgent): Agent | undefined {
  * (id, stats, learned proficiencies) instead of adding another; what the old
  * connection still ran is requeued. Its declared capabilities and limits win.
  */
-async function takeOver(deps: ModuleDeps, state: State, previous: Agent, input: NewAgent, dispatcher: Handler): Promise<AgentView> {
+async function takeOver(
+  deps: ModuleDeps,
+  state: State,
+  previous: Agent,
+  input: NewAgent,
+  dispatcher: Handler,
+): Promise<AgentView> {
   deps.runner.removeAgent(previous.id, `agent ${previous.name} reconnected as a new session`);
-  const next: Agent = { ...previous, state: 'idle', type: input.type, capabilities: input.capabilities, max_concurrency: input.max_concurrency };
-  await deps.store.updateAgent(previous.id, { state: 'idle', type: next.type, capabilities: next.capabilities, max_concurrency: next.max_concurrency });
+  const next: Agent = {
+    ...previous,
+    state: 'idle',
+    type: input.type,
+    capabilities: input.capabilities,
+    max_concurrency: input.max_concurrency,
+  };
+  await deps.store.updateAgent(previous.id, {
+    state: 'idle',
+    type: next.type,
+    capabilities: next.capabilities,
+    max_concurrency: next.max_concurrency,
+  });
   state.agents.set(next.id, next);
   state.dirty.delete(next.id);
   state.dispatchers.set(next.id, dispatcher);
   deps.runner.setAgent(next, dispatcher);
-  deps.log.info({ event: 'agent.taken_over', agent_id: next.id, name: next.name }, `agent ${next.name} reconnected without its resume token and took over its record`);
+  deps.log.info(
+    { event: 'agent.taken_over', agent_id: next.id, name: next.name },
+    `agent ${next.name} reconnected without its resume token and took over its record`,
+  );
   deps.events.publish('agents', 'agent.state_changed', view(deps, state, next));
   return view(deps, state, next);
 }
@@ -131,14 +181,18 @@ async function removeStale(deps: ModuleDeps, state: State): Promise<void> {
     await deps.store.deleteAgent(a.id);
     state.agents.delete(a.id);
     state.dirty.delete(a.id);
-    deps.log.info({ event: 'agent.expired', agent_id: a.id, name: a.name }, `offline agent ${a.name} removed after [agents] offline_retention_seconds`);
+    deps.log.info(
+      { event: 'agent.expired', agent_id: a.id, name: a.name },
+      `offline agent ${a.name} removed after [agents] offline_retention_seconds`,
+    );
     deps.events.publish('agents', 'agent.removed', { ...a });
   }
 }
 
 async function getAgent(deps: ModuleDeps, state: State, id: string): Promise<Agent> {
   const agent = state.agents.get(id) ?? (await deps.store.getAgent(id));
-  if (agent === undefined) throw new HubError('AGENT_NOT_FOUND', `no agent with id ${id}`, { details: { agent_id: id } });
+  if (agent === undefined)
+    throw new HubError('AGENT_NOT_FOUND', `no agent with id ${id}`, { details: { agent_id: id } });
   return agent;
 }
 
@@ -147,12 +201,18 @@ async function list(deps: ModuleDeps, state: State, filter: AgentFilter): Promis
   return { total: page.total, items: page.items.map((a) => view(deps, state, a)) };
 }
 
-async function update(deps: ModuleDeps, state: State, id: string, patch: AgentUpdate & { paused?: boolean }): Promise<AgentView> {
+async function update(
+  deps: ModuleDeps,
+  state: State,
+  id: string,
+  patch: AgentUpdate & { paused?: boolean },
+): Promise<AgentView> {
   await getAgent(deps, state, id);
   const current = state.agents.get(id);
   if (current !== undefined && state.dirty.has(id)) await flushOne(deps, state, id); // keep learned values
   const stored = await deps.store.updateAgent(id, patch);
-  if (stored === undefined) throw new HubError('AGENT_NOT_FOUND', `no agent with id ${id}`, { details: { agent_id: id } });
+  if (stored === undefined)
+    throw new HubError('AGENT_NOT_FOUND', `no agent with id ${id}`, { details: { agent_id: id } });
   const merged = current === undefined ? stored : { ...stored, state: current.state };
   if (current !== undefined) {
     state.agents.set(id, merged);
@@ -178,21 +238,44 @@ async function remove(deps: ModuleDeps, state: State, id: string): Promise<Agent
   return shown;
 }
 
-async function checkAssignable(deps: ModuleDeps, state: State, id: string, required: RequiredCapability[]): Promise<AgentSlot> {
+async function checkAssignable(
+  deps: ModuleDeps,
+  state: State,
+  id: string,
+  required: RequiredCapability[],
+): Promise<AgentSlot> {
   const agent = await getAgent(deps, state, id);
   const details = { agent_id: id };
-  if (!state.agents.has(id) || !runnable(state, agent)) throw new HubError('AGENT_NOT_LOCAL', `agent ${agent.name} runs on node ${agent.node_id}, not on this node`, { details });
-  if (agent.paused) throw new HubError('AGENT_PAUSED', `agent ${agent.name} is paused; resume it with POST /api/agents/${id}/resume`, { details });
-  if (agent.state === 'failed' || agent.state === 'offline') throw new HubError('INVALID_STATE', `agent ${agent.name} is ${agent.state}`, { details: { ...details, state: agent.state } });
+  if (!state.agents.has(id) || !runnable(state, agent))
+    throw new HubError('AGENT_NOT_LOCAL', `agent ${agent.name} runs on node ${agent.node_id}, not on this node`, {
+      details,
+    });
+  if (agent.paused)
+    throw new HubError('AGENT_PAUSED', `agent ${agent.name} is paused; resume it with POST /api/agents/${id}/resume`, {
+      details,
+    });
+  if (agent.state === 'failed' || agent.state === 'offline')
+    throw new HubError('INVALID_STATE', `agent ${agent.name} is ${agent.state}`, {
+      details: { ...details, state: agent.state },
+    });
   const running = deps.runner.load(id);
-  if (running >= agent.max_concurrency) throw new HubError('AGENT_BUSY', `agent ${agent.name} already runs ${running} of max_concurrency ${agent.max_concurrency} tasks`, { details: { ...details, running } });
+  if (running >= agent.max_concurrency)
+    throw new HubError(
+      'AGENT_BUSY',
+      `agent ${agent.name} already runs ${running} of max_concurrency ${agent.max_concurrency} tasks`,
+      { details: { ...details, running } },
+    );
   const missing = missingCapability(agent, required);
   if (missing !== undefined) {
     const has = agent.capabilities.find((c) => c.name === missing.name);
     const why = has === undefined ? 'does not have it' : `has proficiency ${has.proficiency}`;
-    throw new HubError('CAPABILITY_MISMATCH', `agent ${agent.name} cannot take this task: it requires capability "${missing.name}" at proficiency >= ${missing.min_proficiency}, and the agent ${why}`, {
-      details: { ...details, capability: missing.name, min_proficiency: missing.min_proficiency },
-    });
+    throw new HubError(
+      'CAPABILITY_MISMATCH',
+      `agent ${agent.name} cannot take this task: it requires capability "${missing.name}" at proficiency >= ${missing.min_proficiency}, and the agent ${why}`,
+      {
+        details: { ...details, capability: missing.name, min_proficiency: missing.min_proficiency },
+      },
+    );
   }
   return { agent, running, free: agent.max_concurrency - running };
 }
@@ -200,7 +283,8 @@ async function checkAssignable(deps: ModuleDeps, state: State, id: string, requi
 /** A remote agent reconnected within its grace (or after it): it runs tasks again through the new connection. */
 async function attach(deps: ModuleDeps, state: State, id: string, dispatcher: Handler): Promise<AgentView> {
   const agent = state.agents.get(id);
-  if (agent === undefined || agent.kind !== 'remote') throw new HubError('AGENT_NOT_FOUND', `no remote agent with id ${id} on this node`, { details: { agent_id: id } });
+  if (agent === undefined || agent.kind !== 'remote')
+    throw new HubError('AGENT_NOT_FOUND', `no remote agent with id ${id} on this node`, { details: { agent_id: id } });
   state.dispatchers.set(id, dispatcher);
   const next: Agent = { ...agent, state: deps.runner.load(id) > 0 ? 'working' : 'idle' };
   state.agents.set(id, next);
@@ -235,9 +319,16 @@ function outcomes(deps: ModuleDeps, state: State, batch: AgentOutcome[]): void {
     const completed = s.tasks_completed + o.completed;
     const failed = s.tasks_failed + o.failed;
     const n = completed + failed;
-    const stats = { tasks_completed: completed, tasks_failed: failed, success_rate: n === 0 ? 1 : completed / n, average_duration_ms: n === 0 ? 0 : (s.average_duration_ms * (n - o.completed - o.failed) + o.durationMsTotal) / n };
+    const stats = {
+      tasks_completed: completed,
+      tasks_failed: failed,
+      success_rate: n === 0 ? 1 : completed / n,
+      average_duration_ms: n === 0 ? 0 : (s.average_duration_ms * (n - o.completed - o.failed) + o.durationMsTotal) / n,
+    };
     let capabilities = agent.capabilities;
-    if (rate > 0) for (const r of o.results) if (r.required.length > 0) capabilities = learn(capabilities, r.required, r.success, rate);
+    if (rate > 0)
+      for (const r of o.results)
+        if (r.required.length > 0) capabilities = learn(capabilities, r.required, r.success, rate);
     markDirty(state, agent.id);
     const next = { ...agent, stats, capabilities };
     state.agents.set(agent.id, next);
@@ -268,7 +359,10 @@ async function flushIsolated(deps: ModuleDeps, state: State, id: string): Promis
   } catch (err) {
     if (isOutage(err)) throw err;
     state.dirty.delete(id); // stored again with its next change
-    deps.log.error({ event: 'agent.flush_refused', agent_id: id, err }, `storing agent ${id} failed (other agents are stored): ${errorMessage(err)}`);
+    deps.log.error(
+      { event: 'agent.flush_refused', agent_id: id, err },
+      `storing agent ${id} failed (other agents are stored): ${errorMessage(err)}`,
+    );
   }
 }
 
@@ -284,7 +378,10 @@ async function flush(deps: ModuleDeps, state: State): Promise<void> {
   }
   try {
     for (const id of [...state.dirty.keys()]) await flushIsolated(deps, state, id);
-    if (Date.now() - state.sweptAt >= Math.min(RETENTION_SWEEP_MS, deps.config.agents.offline_retention_seconds * 1000)) {
+    if (
+      Date.now() - state.sweptAt >=
+      Math.min(RETENTION_SWEEP_MS, deps.config.agents.offline_retention_seconds * 1000)
+    ) {
       state.sweptAt = Date.now();
       await removeStale(deps, state);
     }
@@ -308,15 +405,27 @@ async function ensurePool(deps: ModuleDeps, state: State, size: number): Promise
     const name = `pool-${executor}-${i}`;
     if (used.has(name)) continue;
     const capabilities = parseCapabilities(caps, 'agents.default_capabilities');
-    const created = await register(deps, state, { name, type: 'worker', capabilities, executor, kind: 'local', max_concurrency: deps.config.agents.pool_max_concurrency });
+    const created = await register(deps, state, {
+      name,
+      type: 'worker',
+      capabilities,
+      executor,
+      kind: 'local',
+      max_concurrency: deps.config.agents.pool_max_concurrency,
+    });
     pool.push(created);
   }
-  const idle = pool.filter((a) => deps.runner.load(a.id) === 0).sort((a, b) => b.created_at.localeCompare(a.created_at));
+  const idle = pool
+    .filter((a) => deps.runner.load(a.id) === 0)
+    .sort((a, b) => b.created_at.localeCompare(a.created_at));
   while (pool.length > size && idle.length > 0) {
     const victim = idle.shift();
     if (victim === undefined) break;
     await remove(deps, state, victim.id);
-    pool.splice(pool.findIndex((a) => a.id === victim.id), 1);
+    pool.splice(
+      pool.findIndex((a) => a.id === victim.id),
+      1,
+    );
   }
   return pool;
 }

@@ -77,7 +77,10 @@ function raceAbort(run: () => unknown, control: RunControl, timeoutMs: number): 
       return reject(err);
     }
     if (!(value instanceof Promise)) return resolve(value);
-    const timer = setTimeout(() => control.abort(new AbortReason('timeout', `task exceeded its timeout of ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => control.abort(new AbortReason('timeout', `task exceeded its timeout of ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const settle = (): void => {
       clearTimeout(timer);
       control.onAbort(undefined);
@@ -109,7 +112,12 @@ function failed(code: string, message: string, retryable: boolean): Outcome {
  * abandoned at the abort (its late result is dropped), so a stuck handler never
  * holds an agent slot. Results must be JSON.
  */
-export async function execute(handler: Handler, task: ExecutorTask, ctx: RunContext, control: RunControl): Promise<Outcome> {
+export async function execute(
+  handler: Handler,
+  task: ExecutorTask,
+  ctx: RunContext,
+  control: RunControl,
+): Promise<Outcome> {
   const full = {
     agent: ctx.agent,
     get log(): Logger {
@@ -125,13 +133,22 @@ export async function execute(handler: Handler, task: ExecutorTask, ctx: RunCont
   } catch (err) {
     if (control.reason !== undefined) {
       const reason = control.reason;
-      if (reason instanceof AbortReason && reason.kind === 'timeout') return failed('TASK_TIMEOUT', reason.message, true);
+      if (reason instanceof AbortReason && reason.kind === 'timeout')
+        return failed('TASK_TIMEOUT', reason.message, true);
       return { kind: 'cancelled', reason: errorMessage(reason) };
     }
     if (err instanceof TaskFailure) return failed(err.code, err.message, err.retryable);
-    if (err instanceof TypeError && /JSON|circular|BigInt/i.test(err.message)) return failed('RESULT_NOT_JSON', `the handler's result is not JSON: ${err.message}`, false);
+    if (err instanceof TypeError && /JSON|circular|BigInt/i.test(err.message))
+      return failed('RESULT_NOT_JSON', `the handler's result is not JSON: ${err.message}`, false);
     // Plain errors from user handlers may say what they are: {code: "UPPER_SNAKE", retryable: true}.
-    const { code, retryable } = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; retryable?: unknown };
-    return failed(typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : 'TASK_FAILED', errorMessage(err), retryable === true);
+    const { code, retryable } = (typeof err === 'object' && err !== null ? err : {}) as {
+      code?: unknown;
+      retryable?: unknown;
+    };
+    return failed(
+      typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : 'TASK_FAILED',
+      errorMessage(err),
+      retryable === true,
+    );
   }
 }

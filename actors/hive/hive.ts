@@ -26,13 +26,18 @@ function hiveSpec(deps: ModuleDeps, system: ActorSystem): ActorSpec<HiveMsg, Mod
       const agents = ctx.spawn(agentManagementSpec(deps));
       const tasks = ctx.spawn(taskManagementSpec(deps, { agents, neural }));
       const modules = (): ActorInfo[] => system.childrenInfo(ctx.self);
-      const swarm = ctx.spawn(swarmCoordinatorSpec(deps, { ask: (ref, build) => system.ask(ref, build), agents, tasks, modules }));
+      const swarm = ctx.spawn(
+        swarmCoordinatorSpec(deps, { ask: (ref, build) => system.ask(ref, build), agents, tasks, modules }),
+      );
       return { agent_management: agents, task_management: tasks, swarm_coordinator: swarm, neural };
     },
     receive: (refs, msg) => {
       switch (msg.type) {
         case 'module.failed':
-          deps.log.error({ event: 'module.failed', failed_module: msg.name, error: msg.error }, `module ${msg.name} failed and stays stopped until restarted (POST /api/modules/${msg.name}/restart)`);
+          deps.log.error(
+            { event: 'module.failed', failed_module: msg.name, error: msg.error },
+            `module ${msg.name} failed and stays stopped until restarted (POST /api/modules/${msg.name}/restart)`,
+          );
           return refs;
         case 'hive.modules':
           msg.replyTo.ok(refs);
@@ -68,19 +73,30 @@ export class Hive {
   /** Spawns the supervision tree and waits until every module is up. */
   static async start(system: ActorSystem, deps: ModuleDeps): Promise<Hive> {
     const root = system.spawn(hiveSpec(deps, system));
-    const modules = await system.ask(root, (replyTo: ReplyTo<ModuleRefs>): HiveMsg => ({ type: 'hive.modules', replyTo }));
+    const modules = await system.ask(root, (replyTo: ReplyTo<ModuleRefs>): HiveMsg => ({
+      type: 'hive.modules',
+      replyTo,
+    }));
     const hive = new Hive(system, root, modules);
     await Promise.all(MODULE_NAMES.map((name) => hive.ping(name)));
     hive.every(TICK_MS, () => system.tell(modules.agent_management, { type: 'agent.flush' }));
     hive.every(TICK_MS, () => system.tell(modules.swarm_coordinator, { type: 'swarm.tick' }));
-    if (deps.config.neural.enabled) hive.every(deps.config.neural.retrain_interval_seconds * 1000, () => system.tell(modules.neural, { type: 'neural.tick' }));
+    if (deps.config.neural.enabled)
+      hive.every(deps.config.neural.retrain_interval_seconds * 1000, () =>
+        system.tell(modules.neural, { type: 'neural.tick' }),
+      );
     // What the runner stored reaches the modules as one notice per batch (stats, learning, rates).
     deps.runner.listen((outcomes) => {
       try {
         system.tell(modules.agent_management, { type: 'agent.outcomes', outcomes });
         const completed = outcomes.reduce((n, o) => n + o.completed, 0);
         const failed = outcomes.reduce((n, o) => n + o.failed, 0);
-        system.tell(modules.task_management, { type: 'task.ended', completed, failed, durationsMs: outcomes.map((o) => o.durationMsTotal / Math.max(1, o.completed + o.failed)) });
+        system.tell(modules.task_management, {
+          type: 'task.ended',
+          completed,
+          failed,
+          durationsMs: outcomes.map((o) => o.durationMsTotal / Math.max(1, o.completed + o.failed)),
+        });
       } catch {
         // a module restarting or full: these are statistics, the tasks themselves are stored
       }
@@ -110,7 +126,9 @@ export class Hive {
   /** Throws MODULE_NOT_FOUND for a name that is not a module. */
   ref(name: string): AnyActorRef {
     if (!(MODULE_NAMES as readonly string[]).includes(name)) {
-      throw new HubError('MODULE_NOT_FOUND', `no module named "${name}"; modules: ${MODULE_NAMES.join(', ')}`, { details: { module: name } });
+      throw new HubError('MODULE_NOT_FOUND', `no module named "${name}"; modules: ${MODULE_NAMES.join(', ')}`, {
+        details: { module: name },
+      });
     }
     return this.modules[name as ModuleName];
   }
@@ -118,7 +136,13 @@ export class Hive {
   /** Each module's status from the supervision tree, plus the hive root itself. */
   status(): ModuleStatus[] {
     return [this.system.info(this.root), ...MODULE_NAMES.map((n) => this.system.info(this.modules[n]))].map((i) => {
-      const s: ModuleStatus = { name: i.name, status: i.status, restarts: i.restarts, crashes: i.crashes, mailbox_depth: i.mailboxDepth };
+      const s: ModuleStatus = {
+        name: i.name,
+        status: i.status,
+        restarts: i.restarts,
+        crashes: i.crashes,
+        mailbox_depth: i.mailboxDepth,
+      };
       if (i.lastError !== undefined) s.last_error = i.lastError;
       if (i.lastErrorAt !== undefined) s.last_error_at = i.lastErrorAt;
       return s;

@@ -13,9 +13,13 @@ export interface ModuleRefs {
 }
 
 export type ModuleName = keyof ModuleRefs;
-export const MODULE_NAMES: readonly ModuleName[] = ['agent_management', 'task_management', 'swarm_coordinator', 'neural'];
+export const MODULE_NAMES: readonly ModuleName[] = [
+  'agent_management',
+  'task_management',
+  'swarm_coordinator',
+  'neural',
+];
 
 /** Messages to the hive root supervisor. */
 export type HiveMsg =
-  | { type: 'module.failed'; name: string; error: string }
-  | { type: 'hive.modules'; replyTo: ReplyTo<ModuleRefs> };
+  { type: 'module.failed'; name: string; error: string } | { type: 'hive.modules'; replyTo: ReplyTo<ModuleRefs> };

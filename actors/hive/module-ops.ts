@@ -20,14 +20,17 @@ export function isModuleOp(value: unknown): value is ModuleOp {
 
 function moduleName(name: string): ModuleName {
   if (!(MODULE_NAMES as readonly string[]).includes(name)) {
-    throw new HubError('MODULE_NOT_FOUND', `no module named "${name}"; modules: ${MODULE_NAMES.join(', ')}`, { details: { module: name } });
+    throw new HubError('MODULE_NOT_FOUND', `no module named "${name}"; modules: ${MODULE_NAMES.join(', ')}`, {
+      details: { module: name },
+    });
   }
   return name as ModuleName;
 }
 
 function statusOf(hive: Hive, name: string): ModuleStatus {
   const s = hive.status().find((m) => m.name === name);
-  if (s === undefined) throw new HubError('MODULE_NOT_FOUND', `no module named "${name}"`, { details: { module: name } });
+  if (s === undefined)
+    throw new HubError('MODULE_NOT_FOUND', `no module named "${name}"`, { details: { module: name } });
   return s;
 }
 
@@ -62,10 +65,21 @@ export async function runModuleOp(hive: Hive, nodeId: string, o: ModuleOp): Prom
  * Serves module operations for this node and, given `remote`, forwards those
  * for another node of the cluster; without it (one node) another node is refused.
  */
-export function moduleOpRunner(hive: Hive, nodeId: string, remote?: (node: string, op: ModuleOp) => Promise<Record<string, unknown>>) {
+export function moduleOpRunner(
+  hive: Hive,
+  nodeId: string,
+  remote?: (node: string, op: ModuleOp) => Promise<Record<string, unknown>>,
+) {
   return (node: string | undefined, op: ModuleOp): Promise<Record<string, unknown>> => {
     if (node === undefined || node === nodeId) return runModuleOp(hive, nodeId, op);
-    if (remote === undefined) return Promise.reject(new HubError('NODE_UNREACHABLE', `node: this hub is not in cluster mode; its only node is ${nodeId}, not ${node}`, { details: { field: 'node', node_id: node } }));
+    if (remote === undefined)
+      return Promise.reject(
+        new HubError(
+          'NODE_UNREACHABLE',
+          `node: this hub is not in cluster mode; its only node is ${nodeId}, not ${node}`,
+          { details: { field: 'node', node_id: node } },
+        ),
+      );
     return remote(node, op);
   };
 }

@@ -5,7 +5,12 @@ import type { NeuralMsg } from './messages.js';
 /** The neural processor's fit model as the runner uses it: through the module, so a restart or a retrained model takes over at once. */
 export function neuralFitModel(system: ActorSystem, neural: ActorRef<NeuralMsg>): FitModel {
   return {
-    score: (features, rows) => system.ask(neural, (replyTo: ReplyTo<Float32Array>): NeuralMsg => ({ type: 'neural.fit', features, rows, replyTo }), 2000),
+    score: (features, rows) =>
+      system.ask(
+        neural,
+        (replyTo: ReplyTo<Float32Array>): NeuralMsg => ({ type: 'neural.fit', features, rows, replyTo }),
+        2000,
+      ),
     record: (samples) => {
       try {
         system.tell(neural, { type: 'neural.outcomes', samples });

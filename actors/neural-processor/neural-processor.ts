@@ -21,7 +21,12 @@ interface State {
   engine: NeuralEngine | undefined;
 }
 
-const DISABLED = (): HubError => new HubError('NOT_IMPLEMENTED', 'the neural processor is disabled ([neural] enabled = false); set it to true to analyse text and score agent fit', { details: { module: 'neural' } });
+const DISABLED = (): HubError =>
+  new HubError(
+    'NOT_IMPLEMENTED',
+    'the neural processor is disabled ([neural] enabled = false); set it to true to analyse text and score agent fit',
+    { details: { module: 'neural' } },
+  );
 
 /** Where this node keeps what the neural processor learnt (none for an in-memory store). */
 export function neuralStateDir(deps: Pick<ModuleDeps, 'config'>): string | undefined {
@@ -32,7 +37,12 @@ export function neuralStateDir(deps: Pick<ModuleDeps, 'config'>): string | undef
 function settle<R>(replyTo: ReplyTo<R>, work: Promise<R>): void {
   work.then(
     (value) => replyTo.ok(value),
-    (err: unknown) => replyTo.fail(err instanceof HubError ? err : new HubError('INTERNAL', `neural inference failed: ${err instanceof Error ? err.message : String(err)}`)),
+    (err: unknown) =>
+      replyTo.fail(
+        err instanceof HubError
+          ? err
+          : new HubError('INTERNAL', `neural inference failed: ${err instanceof Error ? err.message : String(err)}`),
+      ),
   );
 }
 
@@ -45,7 +55,12 @@ export function neuralSpec(deps: ModuleDeps): ActorSpec<NeuralMsg, State> {
       const previous = current;
       current = undefined;
       if (!deps.config.neural.enabled) return { engine: undefined };
-      const engine = await NeuralEngine.open({ config: deps.config, modelsDir: MODELS_DIR, log: deps.log, stateDir: neuralStateDir(deps) });
+      const engine = await NeuralEngine.open({
+        config: deps.config,
+        modelsDir: MODELS_DIR,
+        log: deps.log,
+        stateDir: neuralStateDir(deps),
+      });
       current = engine;
       if (previous !== undefined) void previous.close();
       return { engine };
@@ -73,7 +88,11 @@ export function neuralSpec(deps: ModuleDeps): ActorSpec<NeuralMsg, State> {
           return state;
         case 'neural.retrain':
           if (e === undefined) msg.replyTo.fail(DISABLED());
-          else msg.replyTo.ok({ version: (await e.maybeRetrain(true)) ?? null, samples: Number((e.status()['fit_training'] as { samples: number }).samples) });
+          else
+            msg.replyTo.ok({
+              version: (await e.maybeRetrain(true)) ?? null,
+              samples: Number((e.status()['fit_training'] as { samples: number }).samples),
+            });
           return state;
         case 'neural.status':
           msg.replyTo.ok(e === undefined ? { enabled: false, reason: '[neural] enabled = false' } : e.status());

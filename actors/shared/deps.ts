@@ -28,5 +28,10 @@ export interface ClusterView {
   /** The members as last read from cluster_members (this node included). */
   members(): readonly Member[];
   /** Asks a module on another node (the message must be plain data: it travels as JSON). */
-  ask<M, R>(node: string, module: 'swarm_coordinator' | 'task_management' | 'agent_management', build: (replyTo: ReplyTo<R>) => M, timeoutMs?: number): Promise<R>;
+  ask<M, R>(
+    node: string,
+    module: 'swarm_coordinator' | 'task_management' | 'agent_management',
+    build: (replyTo: ReplyTo<R>) => M,
+    timeoutMs?: number,
+  ): Promise<R>;
 }

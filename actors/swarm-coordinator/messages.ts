@@ -42,7 +42,12 @@ export interface HiveStatus {
   };
   modules: Record<string, { status: string; restarts: number }>;
   nodes: HiveNode[];
-  scaling: { enabled: boolean; pool: { size: number; min: number; max: number }; decisions: number; last_decision: unknown };
+  scaling: {
+    enabled: boolean;
+    pool: { size: number; min: number; max: number };
+    decisions: number;
+    last_decision: unknown;
+  };
 }
 
 export type SwarmCoordinatorMsg =

@@ -43,13 +43,25 @@ async function scale(deps: ModuleDeps, peers: SwarmPeers, state: State): Promise
     pendingPerSlot: a.scale_up_pending_per_slot,
   });
   if (decision === undefined) return;
-  const pool = await peers.ask<AgentManagementMsg, Agent[]>(peers.agents, (replyTo) => ({ type: 'agent.ensure_pool', size: decision.to, replyTo }));
+  const pool = await peers.ask<AgentManagementMsg, Agent[]>(peers.agents, (replyTo) => ({
+    type: 'agent.ensure_pool',
+    size: decision.to,
+    replyTo,
+  }));
   const applied = { ...decision, to: pool.length, at: new Date().toISOString() };
   state.lastDecisionAt = Date.now();
   state.last = applied;
   state.decisions++;
-  deps.log.info({ event: 'hive.scaling', ...applied, pending: tasks.queue_depth, capacity: agents.capacity }, `pool ${applied.action.replace('_', ' ')} from ${applied.from} to ${applied.to}: ${applied.reason}`);
-  deps.events.publish('hive', 'hive.scaling', { ...applied, pending: tasks.queue_depth, capacity: agents.capacity, utilization_percent: agents.utilization_percent });
+  deps.log.info(
+    { event: 'hive.scaling', ...applied, pending: tasks.queue_depth, capacity: agents.capacity },
+    `pool ${applied.action.replace('_', ' ')} from ${applied.from} to ${applied.to}: ${applied.reason}`,
+  );
+  deps.events.publish('hive', 'hive.scaling', {
+    ...applied,
+    pending: tasks.queue_depth,
+    capacity: agents.capacity,
+    utilization_percent: agents.utilization_percent,
+  });
 }
 
 export interface SwarmPeers {
@@ -82,8 +94,20 @@ async function hiveStatus(deps: ModuleDeps, peers: SwarmPeers, state: State): Pr
       agent_utilization_percent: agents.utilization_percent,
     },
     modules: Object.fromEntries(peers.modules().map((m) => [m.name, { status: m.status, restarts: m.restarts }])),
-    nodes: [{ node_id: deps.nodeId, status: 'active', started_at: deps.startedAt.toISOString(), uptime_seconds: Math.round(uptime) }],
-    scaling: { enabled: deps.config.agents.pool_max_size > 0, pool: agents.pool, decisions: state.decisions, last_decision: state.last ?? null },
+    nodes: [
+      {
+        node_id: deps.nodeId,
+        status: 'active',
+        started_at: deps.startedAt.toISOString(),
+        uptime_seconds: Math.round(uptime),
+      },
+    ],
+    scaling: {
+      enabled: deps.config.agents.pool_max_size > 0,
+      pool: agents.pool,
+      decisions: state.decisions,
+      last_decision: state.last ?? null,
+    },
   };
 }
 
@@ -94,7 +118,12 @@ const LIVE = new Set(['joining', 'active', 'suspect']);
  * cluster-wide); agent counts and rates are summed over the nodes that answer;
  * nodes lists every member with its membership status.
  */
-async function clusterStatus(deps: ModuleDeps, cluster: ClusterView, peers: SwarmPeers, state: State): Promise<HiveStatus> {
+async function clusterStatus(
+  deps: ModuleDeps,
+  cluster: ClusterView,
+  peers: SwarmPeers,
+  state: State,
+): Promise<HiveStatus> {
   const local = await hiveStatus(deps, peers, state);
   const members = cluster.members();
   const answers = new Map<string, HiveStatus>([[deps.nodeId, local]]);
@@ -103,8 +132,16 @@ async function clusterStatus(deps: ModuleDeps, cluster: ClusterView, peers: Swar
       .filter((m) => m.node_id !== deps.nodeId && LIVE.has(m.status))
       .map((m) =>
         cluster
-          .ask<SwarmCoordinatorMsg, HiveStatus>(m.node_id, 'swarm_coordinator', (replyTo) => ({ type: 'hive.status', scope: 'node', replyTo }), 1500)
-          .then((s) => answers.set(m.node_id, s), () => undefined),
+          .ask<SwarmCoordinatorMsg, HiveStatus>(
+            m.node_id,
+            'swarm_coordinator',
+            (replyTo) => ({ type: 'hive.status', scope: 'node', replyTo }),
+            1500,
+          )
+          .then(
+            (s) => answers.set(m.node_id, s),
+            () => undefined,
+          ),
       ),
   );
   const metrics = { ...local.metrics, total_agents: 0, active_agents: 0, idle_agents: 0, tasks_per_second: 0 };
@@ -116,7 +153,8 @@ async function clusterStatus(deps: ModuleDeps, cluster: ClusterView, peers: Swar
     metrics.tasks_per_second += s.metrics.tasks_per_second;
     busy += (s.metrics.agent_utilization_percent * s.metrics.total_agents) / 100;
   }
-  metrics.agent_utilization_percent = metrics.total_agents === 0 ? 0 : Math.round((busy / metrics.total_agents) * 1000) / 10;
+  metrics.agent_utilization_percent =
+    metrics.total_agents === 0 ? 0 : Math.round((busy / metrics.total_agents) * 1000) / 10;
   const nodes = members.map((m) => {
     const s = answers.get(m.node_id);
     return {
@@ -130,7 +168,14 @@ async function clusterStatus(deps: ModuleDeps, cluster: ClusterView, peers: Swar
       heartbeat_at: m.heartbeat_at,
       uptime_seconds: LIVE.has(m.status) ? Math.round((Date.now() - Date.parse(m.started_at)) / 1000) : 0,
       reachable: s !== undefined,
-      ...(s === undefined ? {} : { total_agents: s.metrics.total_agents, active_agents: s.metrics.active_agents, tasks_per_second: s.metrics.tasks_per_second, modules: s.modules }),
+      ...(s === undefined
+        ? {}
+        : {
+            total_agents: s.metrics.total_agents,
+            active_agents: s.metrics.active_agents,
+            tasks_per_second: s.metrics.tasks_per_second,
+            modules: s.modules,
+          }),
     };
   });
   return { ...local, hive_id: `cluster:${members.map((m) => m.node_id).sort()[0] ?? deps.nodeId}`, metrics, nodes };
@@ -144,7 +189,11 @@ export function swarmCoordinatorSpec(deps: ModuleDeps, peers: SwarmPeers): Actor
     receive: async (state, msg) => {
       switch (msg.type) {
         case 'hive.status':
-          await answer(msg.replyTo, () => (msg.scope === 'node' || deps.cluster === undefined ? hiveStatus(deps, peers, state) : clusterStatus(deps, deps.cluster, peers, state)));
+          await answer(msg.replyTo, () =>
+            msg.scope === 'node' || deps.cluster === undefined
+              ? hiveStatus(deps, peers, state)
+              : clusterStatus(deps, deps.cluster, peers, state),
+          );
           return state;
         case 'swarm.tick':
           await scale(deps, peers, state);

@@ -9,7 +9,14 @@ export interface TaskSummary {
   queue_depth: number;
   max_pending: number;
   totals: { submitted: number; completed: number; failed: number; dead: number; cancelled: number };
-  since_start: { submitted: number; deduplicated: number; cancelled: number; retried: number; redriven: number; manual_assignments: number };
+  since_start: {
+    submitted: number;
+    deduplicated: number;
+    cancelled: number;
+    retried: number;
+    redriven: number;
+    manual_assignments: number;
+  };
   tasks_per_second: number;
   average_task_ms: number;
   p99_task_ms: number;
@@ -40,7 +47,13 @@ export type TaskManagementMsg =
   | { type: 'task.cancel'; id: string; reason: string; replyTo: ReplyTo<Task> }
   | { type: 'task.retry'; id: string; replyTo: ReplyTo<Task> }
   /** Puts failed or dead tasks back to pending: the ids given, or the oldest `limit` with that status. */
-  | { type: 'task.redrive'; status: 'failed' | 'dead'; ids: string[] | undefined; limit: number; replyTo: ReplyTo<Redriven> }
+  | {
+      type: 'task.redrive';
+      status: 'failed' | 'dead';
+      ids: string[] | undefined;
+      limit: number;
+      replyTo: ReplyTo<Redriven>;
+    }
   | { type: 'task.assign'; taskId: string; agentId: string; replyTo: ReplyTo<Task> }
   | { type: 'task.summarize'; replyTo: ReplyTo<TaskSummary> }
   /** What the runner stored (a notice): completions and failures for the rate and duration windows. */

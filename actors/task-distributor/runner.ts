@@ -12,14 +12,34 @@
  * Running handlers belong to the node, not to an actor incarnation: the runner
  * outlives restarts of task_management and agent_management, which drive it.
  */
-import { afterFailure, fitScore, missingCapability, type Agent, type BackoffPolicy, type Task } from '../../src/domain/index.js';
+import {
+  afterFailure,
+  fitScore,
+  missingCapability,
+  type Agent,
+  type BackoffPolicy,
+  type Task,
+} from '../../src/domain/index.js';
 import { errorMessage, type HubError } from '../../src/errors/index.js';
 import type { HubConfig } from '../../src/config/index.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { EventBus } from '../../src/runtime/index.js';
-import { OutageTracker, writeIsolating, type FinishOutcome, type Store, type TaskFinish, type TaskStart } from '../../src/storage/index.js';
+import {
+  OutageTracker,
+  writeIsolating,
+  type FinishOutcome,
+  type Store,
+  type TaskFinish,
+  type TaskStart,
+} from '../../src/storage/index.js';
 import { AbortReason, RunControl, execute, type Outcome } from '../agent/execute.js';
-import { FIT_WIDTH, fitCapabilities, loadDiscount, writeFitFeatures, type FitSample } from '../../src/neural/fit-features.js';
+import {
+  FIT_WIDTH,
+  fitCapabilities,
+  loadDiscount,
+  writeFitFeatures,
+  type FitSample,
+} from '../../src/neural/fit-features.js';
 import { TaskFailure, type Handler } from '../agent/executors.js';
 
 let lastMs = 0;
@@ -105,7 +125,10 @@ function takesWork(s: Slot): boolean {
 }
 
 function profileOf(agent: Agent): string {
-  const caps = agent.capabilities.map((c) => `${c.name}:${c.proficiency}`).sort().join(',');
+  const caps = agent.capabilities
+    .map((c) => `${c.name}:${c.proficiency}`)
+    .sort()
+    .join(',');
   return agent.kind === 'local' ? `local|${agent.executor ?? ''}|${caps}` : `remote|${agent.id}`;
 }
 
@@ -167,7 +190,23 @@ export class TaskRunner {
   private readonly timers: NodeJS.Timeout[] = [];
   private onOutcomes: ((outcomes: AgentOutcome[]) => void) | undefined;
   private fitModel: FitModel | undefined;
-  private readonly c = { fit_scored: 0, fit_failures: 0, handoffs: 0, claims: 0, claimed: 0, released: 0, flushes: 0, stored_finishes: 0, stale_finishes: 0, retries_scheduled: 0, dead: 0, lease_extensions: 0, expired_requeued: 0, steals: 0, steal_attempts: 0 };
+  private readonly c = {
+    fit_scored: 0,
+    fit_failures: 0,
+    handoffs: 0,
+    claims: 0,
+    claimed: 0,
+    released: 0,
+    flushes: 0,
+    stored_finishes: 0,
+    stale_finishes: 0,
+    retries_scheduled: 0,
+    dead: 0,
+    lease_extensions: 0,
+    expired_requeued: 0,
+    steals: 0,
+    steal_attempts: 0,
+  };
 
   /** Claims, heartbeats, sweeps and flushes pause while the database is away; ends wait here meanwhile. */
   private readonly outage: OutageTracker;
@@ -179,7 +218,10 @@ export class TaskRunner {
   }
 
   /** A runner with the [tasks] settings. */
-  static fromConfig(config: HubConfig, parts: Pick<RunnerOptions, 'store' | 'events' | 'log' | 'nodeId' | 'handlers'>): TaskRunner {
+  static fromConfig(
+    config: HubConfig,
+    parts: Pick<RunnerOptions, 'store' | 'events' | 'log' | 'nodeId' | 'handlers'>,
+  ): TaskRunner {
     const t = config.tasks;
     return new TaskRunner({
       ...parts,
@@ -189,7 +231,12 @@ export class TaskRunner {
       prefetch: t.prefetch,
       flushWindowMs: t.flush_window_ms,
       flushMax: t.flush_max,
-      backoff: { initialMs: t.backoff_initial_ms, maxMs: t.backoff_max_ms, multiplier: t.backoff_multiplier, jitter: t.backoff_jitter },
+      backoff: {
+        initialMs: t.backoff_initial_ms,
+        maxMs: t.backoff_max_ms,
+        multiplier: t.backoff_multiplier,
+        jitter: t.backoff_jitter,
+      },
     });
   }
 
@@ -214,7 +261,11 @@ export class TaskRunner {
       });
       if (after !== undefined) n++;
     }
-    if (n > 0) this.o.log.warn({ event: 'task.recovered', count: n }, `${n} tasks leased to this node by its previous process were requeued`);
+    if (n > 0)
+      this.o.log.warn(
+        { event: 'task.recovered', count: n },
+        `${n} tasks leased to this node by its previous process were requeued`,
+      );
     return n;
   }
 
@@ -232,10 +283,16 @@ export class TaskRunner {
 
   /** Starts the lease heartbeat, the expiry sweep, the periodic claim (delayed tasks coming due) and LISTEN. */
   start(): void {
-    void this.o.store.listenForTasks(() => this.wake()).then(
-      (stop) => (this.unlisten = stop),
-      (err: unknown) => this.o.log.warn({ err }, `listening for new tasks failed; polling every second instead: ${errorMessage(err)}`),
-    );
+    void this.o.store
+      .listenForTasks(() => this.wake())
+      .then(
+        (stop) => (this.unlisten = stop),
+        (err: unknown) =>
+          this.o.log.warn(
+            { err },
+            `listening for new tasks failed; polling every second instead: ${errorMessage(err)}`,
+          ),
+      );
     this.every(Math.max(50, Math.floor(this.o.leaseMs / 3)), () => this.heartbeat());
     this.every(1000, () => this.sweep());
     this.every(1000, () => this.wake());
@@ -247,7 +304,15 @@ export class TaskRunner {
    */
   setAgent(agent: Agent, handler?: Handler): void {
     const slot = this.slots.get(agent.id);
-    if (slot === undefined) this.slots.set(agent.id, { agent, handler, deque: [], running: new Map(), reserved: 0, profile: profileOf(agent) });
+    if (slot === undefined)
+      this.slots.set(agent.id, {
+        agent,
+        handler,
+        deque: [],
+        running: new Map(),
+        reserved: 0,
+        profile: profileOf(agent),
+      });
     else {
       slot.agent = agent;
       slot.profile = profileOf(agent);
@@ -347,7 +412,10 @@ export class TaskRunner {
     let bestScore = 0;
     for (const s of this.slots.values()) {
       if (!takesWork(s) || s.deque.length > 0 || s.running.size + s.reserved >= s.agent.max_concurrency) continue;
-      const score = fitScore(s.agent, required, { running: s.running.size + s.reserved, capacity: s.agent.max_concurrency });
+      const score = fitScore(s.agent, required, {
+        running: s.running.size + s.reserved,
+        capacity: s.agent.max_concurrency,
+      });
       if (score > bestScore) {
         best = s;
         bestScore = score;
@@ -368,7 +436,9 @@ export class TaskRunner {
   handOff(agentId: string, task: Task): void {
     const slot = this.slots.get(agentId);
     if (slot === undefined) {
-      void this.release([task], 'its agent left before the hand-off').catch((err: unknown) => this.o.log.warn({ err }, 'releasing a task failed'));
+      void this.release([task], 'its agent left before the hand-off').catch((err: unknown) =>
+        this.o.log.warn({ err }, 'releasing a task failed'),
+      );
       return;
     }
     slot.reserved = Math.max(0, slot.reserved - 1);
@@ -410,8 +480,10 @@ export class TaskRunner {
     const queued = [...this.slots.values()].flatMap((s) => s.deque.splice(0));
     await this.release(queued, 'node stopping');
     const deadline = Date.now() + graceMs;
-    while ([...this.slots.values()].some((s) => s.running.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    for (const s of this.slots.values()) for (const r of s.running.values()) r.control.abort(new RequeueReason('node stopping'));
+    while ([...this.slots.values()].some((s) => s.running.size > 0) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    for (const s of this.slots.values())
+      for (const r of s.running.values()) r.control.abort(new RequeueReason('node stopping'));
     while ([...this.slots.values()].some((s) => s.running.size > 0)) await new Promise((r) => setTimeout(r, 5));
     await this.flushNow();
   }
@@ -452,14 +524,20 @@ export class TaskRunner {
     this.claiming = true;
     let got = 0;
     try {
-      const tasks = await this.o.store.claimTasks({ nodeId: this.o.nodeId, limit: want, leaseMs: this.o.leaseMs, offer });
+      const tasks = await this.o.store.claimTasks({
+        nodeId: this.o.nodeId,
+        limit: want,
+        leaseMs: this.o.leaseMs,
+        offer,
+      });
       this.outage.ok();
       got = tasks.length;
       this.c.claims++;
       this.c.claimed += got;
       const homeless = this.place(tasks, await this.scoreFit(tasks));
       // Each requirement is on offer, but not all of them from one agent: try again later, not at once.
-      if (homeless.length > 0) await this.release(homeless, 'no single local agent meets every requirement', UNPLACEABLE_DELAY_MS);
+      if (homeless.length > 0)
+        await this.release(homeless, 'no single local agent meets every requirement', UNPLACEABLE_DELAY_MS);
       this.pumpAll();
     } catch (err) {
       if (this.outage.failed(err)) this.claimNotBefore = Date.now() + this.outage.delayMs();
@@ -469,7 +547,8 @@ export class TaskRunner {
     }
     const again = this.claimAgain;
     this.claimAgain = false;
-    if (got === want || again) this.wake(); // there may be more
+    if (got === want || again)
+      this.wake(); // there may be more
     else this.queueDrained = true;
   }
 
@@ -492,7 +571,15 @@ export class TaskRunner {
     }
     if (pairs.length === 0) return undefined;
     const x = new Float32Array(pairs.length * FIT_WIDTH);
-    pairs.forEach(([t, s], i) => writeFitFeatures(s.agent, fitCapabilities(t.required_capabilities, t.inferred_capabilities), this.loadOf(s), x, i * FIT_WIDTH));
+    pairs.forEach(([t, s], i) =>
+      writeFitFeatures(
+        s.agent,
+        fitCapabilities(t.required_capabilities, t.inferred_capabilities),
+        this.loadOf(s),
+        x,
+        i * FIT_WIDTH,
+      ),
+    );
     let p: Float32Array;
     try {
       p = await model.score(x, pairs.length);
@@ -530,7 +617,10 @@ export class TaskRunner {
         if (!takesWork(s)) continue;
         const pSuccess = p?.get(s.agent.id);
         if (p !== undefined && pSuccess === undefined) continue; // not capable
-        const score = pSuccess !== undefined ? Math.max(1e-6, pSuccess) * loadDiscount(this.loadOf(s)) : fitScore(s.agent, task.required_capabilities, this.loadOf(s));
+        const score =
+          pSuccess !== undefined
+            ? Math.max(1e-6, pSuccess) * loadDiscount(this.loadOf(s))
+            : fitScore(s.agent, task.required_capabilities, this.loadOf(s));
         if (score > bestScore) {
           best = s;
           bestScore = score;
@@ -552,7 +642,10 @@ export class TaskRunner {
   /** Tasks of a removed or paused agent go to other capable agents, or back to pending. */
   private rehome(tasks: Task[]): void {
     const homeless = this.place(tasks);
-    if (homeless.length > 0) void this.release(homeless, 'its agent left').catch((err: unknown) => this.o.log.warn({ err }, 'releasing tasks failed'));
+    if (homeless.length > 0)
+      void this.release(homeless, 'its agent left').catch((err: unknown) =>
+        this.o.log.warn({ err }, 'releasing tasks failed'),
+      );
     this.pumpAll();
   }
 
@@ -564,7 +657,8 @@ export class TaskRunner {
       reason,
       delayMs,
     );
-    for (const t of tasks) this.o.events.publish('tasks', 'task.requeued', { ...t, status: 'pending', assigned_agent: null });
+    for (const t of tasks)
+      this.o.events.publish('tasks', 'task.requeued', { ...t, status: 'pending', assigned_agent: null });
   }
 
   private pumpAll(): void {
@@ -573,7 +667,12 @@ export class TaskRunner {
 
   private pump(slot: Slot): void {
     let started = 0;
-    while (!this.stopped && takesWork(slot) && this.slots.get(slot.agent.id) === slot && slot.running.size + slot.reserved < slot.agent.max_concurrency) {
+    while (
+      !this.stopped &&
+      takesWork(slot) &&
+      this.slots.get(slot.agent.id) === slot &&
+      slot.running.size + slot.reserved < slot.agent.max_concurrency
+    ) {
       const task = slot.deque.shift() ?? this.steal(slot);
       if (task === undefined) break;
       this.run(slot, task);
@@ -614,25 +713,52 @@ export class TaskRunner {
     const handler = this.o.handlers.get(agent.executor ?? this.o.defaultExecutor);
     if (handler !== undefined) return handler;
     return () => {
-      throw new TaskFailure(`agent ${agent.name} has executor "${agent.executor}", which this node does not have`, true, 'EXECUTOR_MISSING');
+      throw new TaskFailure(
+        `agent ${agent.name} has executor "${agent.executor}", which this node does not have`,
+        true,
+        'EXECUTOR_MISSING',
+      );
     };
   }
 
   private run(slot: Slot, task: Task): void {
     const agent = slot.agent;
     task.assigned_agent = agent.id;
-    const r: Running = { task, agentId: agent.id, control: new RunControl(), startedAt: nowIso(), startedPerf: performance.now() };
+    const r: Running = {
+      task,
+      agentId: agent.id,
+      control: new RunControl(),
+      startedAt: nowIso(),
+      startedPerf: performance.now(),
+    };
     if (this.fitModel !== undefined) {
       r.fit = new Array<number>(FIT_WIDTH);
-      writeFitFeatures(agent, fitCapabilities(task.required_capabilities, task.inferred_capabilities), { running: slot.running.size, capacity: agent.max_concurrency }, r.fit);
+      writeFitFeatures(
+        agent,
+        fitCapabilities(task.required_capabilities, task.inferred_capabilities),
+        { running: slot.running.size, capacity: agent.max_concurrency },
+        r.fit,
+      );
     }
     slot.running.set(task.id, r);
-    this.starts.set(task.id, { start: { id: task.id, epoch: task.lease_epoch, agentId: agent.id, startedAt: r.startedAt }, perf: r.startedPerf });
+    this.starts.set(task.id, {
+      start: { id: task.id, epoch: task.lease_epoch, agentId: agent.id, startedAt: r.startedAt },
+      perf: r.startedPerf,
+    });
     this.startTimer ??= setTimeout(() => {
       this.startTimer = undefined;
       void this.flushNow();
     }, START_DELAY_MS);
-    const input = { id: task.id, title: task.title, description: task.description, type: task.type, priority: task.priority, payload: task.payload, attempt: task.attempts, timeout_ms: task.timeout_ms };
+    const input = {
+      id: task.id,
+      title: task.title,
+      description: task.description,
+      type: task.type,
+      priority: task.priority,
+      payload: task.payload,
+      attempt: task.attempts,
+      timeout_ms: task.timeout_ms,
+    };
     const parent = this.o.log;
     // A child logger per task is costly on the hot path: made only if the handler logs.
     const ctx = {
@@ -648,7 +774,14 @@ export class TaskRunner {
     slot.running.delete(r.task.id);
     const finish = this.finishFor(r, outcome);
     if (finish !== undefined) {
-      this.finishes.push({ finish, task: r.task, agentId: r.agentId, outcome, durationMs: performance.now() - r.startedPerf, fit: r.fit });
+      this.finishes.push({
+        finish,
+        task: r.task,
+        agentId: r.agentId,
+        outcome,
+        durationMs: performance.now() - r.startedPerf,
+        fit: r.fit,
+      });
       this.scheduleFlush();
     }
     this.pump(slot);
@@ -671,7 +804,14 @@ export class TaskRunner {
         const next = afterFailure(this.o.backoff, outcome.error.retryable, t.attempts, t.max_attempts);
         const detail = { code: outcome.error.code, attempt: t.attempts, max_attempts: t.max_attempts };
         if (next.action === 'retry') {
-          return { ...base, status: 'pending', error: outcome.error, completedAt: null, runAt: new Date(Date.now() + next.delayMs).toISOString(), detail: { ...detail, reason: 'retry', delay_ms: next.delayMs } };
+          return {
+            ...base,
+            status: 'pending',
+            error: outcome.error,
+            completedAt: null,
+            runAt: new Date(Date.now() + next.delayMs).toISOString(),
+            detail: { ...detail, reason: 'retry', delay_ms: next.delayMs },
+          };
         }
         return { ...base, status: next.action, error: outcome.error, completedAt: now, detail };
       }
@@ -729,13 +869,21 @@ export class TaskRunner {
       const coalesced = new Set(stored.filter((f) => this.starts.delete(f.finish.id)).map((f) => f.finish.id));
       this.publishEnds(stored, new Set(out.applied.map((a) => a.id)), coalesced);
       this.c.stale_finishes += out.stale.length;
-      if (out.stale.length > 0) this.o.log.warn({ event: 'task.stale_finish', count: out.stale.length, task_ids: out.stale.slice(0, 10) }, `${out.stale.length} task ends refused: the tasks had moved on (lease expired, cancelled or claimed again)`);
+      if (out.stale.length > 0)
+        this.o.log.warn(
+          { event: 'task.stale_finish', count: out.stale.length, task_ids: out.stale.slice(0, 10) },
+          `${out.stale.length} task ends refused: the tasks had moved on (lease expired, cancelled or claimed again)`,
+        );
       for (const t of out.cascaded) this.o.events.publish('tasks', 'task.cancelled', t);
       if (out.applied.some((a) => a.status === 'completed')) this.wake(); // dependants may be ready
     } catch (err) {
       // Nothing is dropped: the batch goes back to the front and is tried again (bounded: claims pause meanwhile).
       this.finishes.unshift(...finishes);
-      if (!this.outage.failed(err)) this.o.log.error({ err, waiting: this.finishes.length }, `storing task ends failed, retrying: ${errorMessage(err)}`);
+      if (!this.outage.failed(err))
+        this.o.log.error(
+          { err, waiting: this.finishes.length },
+          `storing task ends failed, retrying: ${errorMessage(err)}`,
+        );
       await new Promise((r) => setTimeout(r, this.outage.down ? this.outage.delayMs() : 200));
     }
   }
@@ -743,10 +891,17 @@ export class TaskRunner {
   /** Stores starts in one statement; one the database refuses is logged and dropped (the task's end is stored anyway). */
   private async storeStarts(starts: TaskStart[]): Promise<string[]> {
     if (starts.length === 0) return [];
-    const written = await writeIsolating(starts, (part) => this.o.store.startTasks(part), (st, err) => {
-      this.starts.delete(st.id);
-      this.o.log.error({ event: 'task.start_refused', task_id: st.id, err }, `the database refused the start of task ${st.id} (its neighbours were stored): ${err.message}`);
-    });
+    const written = await writeIsolating(
+      starts,
+      (part) => this.o.store.startTasks(part),
+      (st, err) => {
+        this.starts.delete(st.id);
+        this.o.log.error(
+          { event: 'task.start_refused', task_id: st.id, err },
+          `the database refused the start of task ${st.id} (its neighbours were stored): ${err.message}`,
+        );
+      },
+    );
     if (written.unwritten !== undefined) throw written.unwritten.err;
     return written.parts.flatMap((p) => p.result);
   }
@@ -761,10 +916,18 @@ export class TaskRunner {
     const out: FinishOutcome = { applied: [], stale: [], cascaded: [] };
     if (finishes.length === 0) return { stored: [], out };
     const replaced: PendingFinish[] = [];
-    const written = await writeIsolating(finishes, (part) => this.o.store.finishTasks(part.map((f) => f.finish), this.o.nodeId), (f, err) => {
-      const r = this.refused(f, err);
-      if (r !== undefined) replaced.push(r);
-    });
+    const written = await writeIsolating(
+      finishes,
+      (part) =>
+        this.o.store.finishTasks(
+          part.map((f) => f.finish),
+          this.o.nodeId,
+        ),
+      (f, err) => {
+        const r = this.refused(f, err);
+        if (r !== undefined) replaced.push(r);
+      },
+    );
     // Nothing stored before the outage: the caller puts the whole batch back (the refused ones are found again).
     if (written.unwritten !== undefined && written.parts.length === 0) throw written.unwritten.err;
     this.finishes.unshift(...replaced, ...(written.unwritten?.items ?? []));
@@ -778,10 +941,29 @@ export class TaskRunner {
 
   /** The end to store instead of one the database refused: a failed attempt with RESULT_UNSTORABLE, under the task's retry policy. */
   private refused(f: PendingFinish, err: HubError): PendingFinish | undefined {
-    this.o.log.error({ event: 'task.end_refused', task_id: f.task.id, agent_id: f.agentId, err }, `the database refused the end of task ${f.task.id} (its neighbours were stored): ${err.message}`);
+    this.o.log.error(
+      { event: 'task.end_refused', task_id: f.task.id, agent_id: f.agentId, err },
+      `the database refused the end of task ${f.task.id} (its neighbours were stored): ${err.message}`,
+    );
     if (f.replacesRefused === true) return undefined; // refused twice: its lease runs out and it is requeued
-    const outcome: Outcome = { kind: 'failed', error: { code: 'RESULT_UNSTORABLE', message: `the database refused this attempt's end: ${err.message}`.replaceAll('\u0000', ''), retryable: true } };
-    const finish = this.finishFor({ task: f.task, agentId: f.agentId, control: new RunControl(), startedAt: f.finish.startedAt ?? nowIso(), startedPerf: 0 }, outcome);
+    const outcome: Outcome = {
+      kind: 'failed',
+      error: {
+        code: 'RESULT_UNSTORABLE',
+        message: `the database refused this attempt's end: ${err.message}`.replaceAll('\u0000', ''),
+        retryable: true,
+      },
+    };
+    const finish = this.finishFor(
+      {
+        task: f.task,
+        agentId: f.agentId,
+        control: new RunControl(),
+        startedAt: f.finish.startedAt ?? nowIso(),
+        startedPerf: 0,
+      },
+      outcome,
+    );
     return finish === undefined ? undefined : { ...f, finish, outcome, replacesRefused: true };
   }
 
@@ -803,7 +985,8 @@ export class TaskRunner {
     const samples: FitSample[] = [];
     for (const f of finishes) {
       if (!applied.has(f.finish.id)) continue;
-      if (f.fit !== undefined && (f.outcome.kind === 'completed' || f.outcome.kind === 'failed')) samples.push({ features: f.fit, success: f.outcome.kind === 'completed' });
+      if (f.fit !== undefined && (f.outcome.kind === 'completed' || f.outcome.kind === 'failed'))
+        samples.push({ features: f.fit, success: f.outcome.kind === 'completed' });
       // Event data is built only if a listener reads it (most only count events).
       const t = (): Task => ({
         ...f.task,
@@ -814,7 +997,15 @@ export class TaskRunner {
         error: f.finish.error ?? null,
         assigned_agent: f.finish.status === 'pending' ? null : f.agentId,
       });
-      if (coalesced.has(f.finish.id)) this.o.events.publish('tasks', 'task.started', () => ({ ...t(), status: 'running', completed_at: null, result: null, error: null, assigned_agent: f.agentId }));
+      if (coalesced.has(f.finish.id))
+        this.o.events.publish('tasks', 'task.started', () => ({
+          ...t(),
+          status: 'running',
+          completed_at: null,
+          result: null,
+          error: null,
+          assigned_agent: f.agentId,
+        }));
       this.c.stored_finishes++;
       if (f.finish.status === 'completed') this.o.events.publish('tasks', 'task.completed', t);
       else if (f.finish.status === 'pending') {
@@ -825,7 +1016,13 @@ export class TaskRunner {
         this.o.events.publish('tasks', f.finish.status === 'dead' ? 'task.dead' : 'task.failed', t);
       }
       if (f.outcome.kind === 'completed' || f.outcome.kind === 'failed') {
-        const o = outcomes.get(f.agentId) ?? { agentId: f.agentId, completed: 0, failed: 0, durationMsTotal: 0, results: [] };
+        const o = outcomes.get(f.agentId) ?? {
+          agentId: f.agentId,
+          completed: 0,
+          failed: 0,
+          durationMsTotal: 0,
+          results: [],
+        };
         if (f.outcome.kind === 'completed') o.completed++;
         else o.failed++;
         o.durationMsTotal += f.durationMs;
@@ -859,7 +1056,10 @@ export class TaskRunner {
     const requeued = await this.whileUp(() => this.o.store.requeueExpired(this.o.nodeId, 1000), []);
     if (requeued.length === 0) return;
     this.c.expired_requeued += requeued.length;
-    this.o.log.warn({ event: 'task.lease_expired', count: requeued.length }, `${requeued.length} tasks whose lease expired were requeued`);
+    this.o.log.warn(
+      { event: 'task.lease_expired', count: requeued.length },
+      `${requeued.length} tasks whose lease expired were requeued`,
+    );
     for (const t of requeued) this.o.events.publish('tasks', 'task.requeued', t);
     this.wake();
   }

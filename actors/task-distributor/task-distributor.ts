@@ -4,7 +4,15 @@
  * State: counters and windows since start; every task change is stored before
  * the reply, so a restart or reset never loses a task. Accepts TaskManagementMsg.
  */
-import { sourcesOf, isTerminal, taskHistory, type InferredCapability, type NewTask, type Task, type TaskStatus } from '../../src/domain/index.js';
+import {
+  sourcesOf,
+  isTerminal,
+  taskHistory,
+  type InferredCapability,
+  type NewTask,
+  type Task,
+  type TaskStatus,
+} from '../../src/domain/index.js';
 import { HubError, assertNever } from '../../src/errors/index.js';
 import { writeIsolating } from '../../src/storage/index.js';
 import { RateWindow, SampleWindow, round2 } from '../../src/metrics/windows.js';
@@ -29,18 +37,39 @@ const INFER_TIMEOUT_MS = 2000;
  * preference when matching, not a requirement). When the processor is off or
  * fails, tasks are stored as they came: inference never fails a submission.
  */
-async function inferCapabilities(deps: ModuleDeps, peers: TaskPeers, ctx: Ctx, tasks: readonly NewTask[]): Promise<void> {
+async function inferCapabilities(
+  deps: ModuleDeps,
+  peers: TaskPeers,
+  ctx: Ctx,
+  tasks: readonly NewTask[],
+): Promise<void> {
   if (!deps.config.neural.enabled || !deps.config.neural.infer_capabilities || peers.neural === undefined) return;
-  const open = tasks.filter((t) => t.required_capabilities.length === 0 && t.inferred_capabilities == null && `${t.title} ${t.description}`.trim() !== '');
+  const open = tasks.filter(
+    (t) =>
+      t.required_capabilities.length === 0 &&
+      t.inferred_capabilities == null &&
+      `${t.title} ${t.description}`.trim() !== '',
+  );
   if (open.length === 0) return;
   try {
-    const inferred = await ctx.ask(peers.neural, (replyTo: ReplyTo<InferredCapability[][]>): NeuralMsg => ({ type: 'neural.infer', texts: open.map((t) => `${t.title}. ${t.description}`), replyTo }), INFER_TIMEOUT_MS);
+    const inferred = await ctx.ask(
+      peers.neural,
+      (replyTo: ReplyTo<InferredCapability[][]>): NeuralMsg => ({
+        type: 'neural.infer',
+        texts: open.map((t) => `${t.title}. ${t.description}`),
+        replyTo,
+      }),
+      INFER_TIMEOUT_MS,
+    );
     open.forEach((t, i) => {
       const caps = inferred[i];
       if (caps !== undefined) t.inferred_capabilities = caps;
     });
   } catch (err) {
-    deps.log.warn({ err, count: open.length }, `capabilities of ${open.length} tasks not inferred: ${err instanceof Error ? err.message : String(err)}`);
+    deps.log.warn(
+      { err, count: open.length },
+      `capabilities of ${open.length} tasks not inferred: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
@@ -101,9 +130,13 @@ async function checkRoom(deps: ModuleDeps, state: State, n: number): Promise<voi
   const pending = (await counts(deps, state)).pending;
   const max = deps.config.tasks.max_pending;
   if (pending + n > max) {
-    throw new HubError('QUEUE_FULL', `${pending} tasks are pending ([tasks] max_pending = ${max}); ${n === 1 ? 'this task does' : `these ${n} tasks do`} not fit; retry later`, {
-      details: { pending, max_pending: max, submitted: n },
-    });
+    throw new HubError(
+      'QUEUE_FULL',
+      `${pending} tasks are pending ([tasks] max_pending = ${max}); ${n === 1 ? 'this task does' : `these ${n} tasks do`} not fit; retry later`,
+      {
+        details: { pending, max_pending: max, submitted: n },
+      },
+    );
   }
 }
 
@@ -148,10 +181,29 @@ function startFlush(deps: ModuleDeps, peers: TaskPeers, state: State, queue: Sub
   });
 }
 
-async function storeSubmits(deps: ModuleDeps, peers: TaskPeers, ctx: Ctx, state: State, batch: PendingSubmit[]): Promise<void> {
-  await inferCapabilities(deps, peers, ctx, batch.map((b) => b.task));
-  const withDeps = await storeWithDependencies(deps, state, batch.filter((x) => x.task.depends_on.length > 0));
-  const plain = await storePlain(deps, state, batch.filter((b) => b.task.depends_on.length === 0));
+async function storeSubmits(
+  deps: ModuleDeps,
+  peers: TaskPeers,
+  ctx: Ctx,
+  state: State,
+  batch: PendingSubmit[],
+): Promise<void> {
+  await inferCapabilities(
+    deps,
+    peers,
+    ctx,
+    batch.map((b) => b.task),
+  );
+  const withDeps = await storeWithDependencies(
+    deps,
+    state,
+    batch.filter((x) => x.task.depends_on.length > 0),
+  );
+  const plain = await storePlain(
+    deps,
+    state,
+    batch.filter((b) => b.task.depends_on.length === 0),
+  );
   // Tasks stored pending (no idle agent took them; dependencies that may be done already) are for the next claim.
   if ([...withDeps, ...plain].some((r) => r.created && r.task.status === 'pending')) deps.runner.wake();
 }
@@ -186,13 +238,26 @@ async function storePlain(deps: ModuleDeps, state: State, plain: PendingSubmit[]
     return [];
   }
   const now = Date.now();
-  const entries = plain.map((b) => ({ b, agentId: b.task.run_at === null || Date.parse(b.task.run_at) <= now ? deps.runner.reserve(b.task.required_capabilities) : undefined }));
-  const unreserve = (agentId: string | undefined): void => void (agentId !== undefined && deps.runner.unreserve(agentId));
-  const claims = (part: typeof entries): Array<{ leaseMs: number } | undefined> => part.map((e) => (e.agentId === undefined ? undefined : { leaseMs: deps.config.tasks.lease_ms }));
+  const entries = plain.map((b) => ({
+    b,
+    agentId:
+      b.task.run_at === null || Date.parse(b.task.run_at) <= now
+        ? deps.runner.reserve(b.task.required_capabilities)
+        : undefined,
+  }));
+  const unreserve = (agentId: string | undefined): void =>
+    void (agentId !== undefined && deps.runner.unreserve(agentId));
+  const claims = (part: typeof entries): Array<{ leaseMs: number } | undefined> =>
+    part.map((e) => (e.agentId === undefined ? undefined : { leaseMs: deps.config.tasks.lease_ms }));
   // One bad submission fails alone: the group commit is split until it stands alone.
   const written = await writeIsolating(
     entries,
-    (part) => deps.store.createTasks(part.map((e) => e.b.task), deps.nodeId, claims(part)),
+    (part) =>
+      deps.store.createTasks(
+        part.map((e) => e.b.task),
+        deps.nodeId,
+        claims(part),
+      ),
     (e, err) => {
       unreserve(e.agentId);
       e.b.replyTo.fail(refusedAlone(err));
@@ -221,11 +286,21 @@ async function storePlain(deps: ModuleDeps, state: State, plain: PendingSubmit[]
 /** A database refusal of one submission on its own: the client's value (400), not the hub's fault. */
 function refusedAlone(err: HubError): HubError {
   if (err.code !== 'DATABASE_ERROR') return err;
-  return new HubError('VALIDATION_FAILED', `(body): the database refused this task: ${err.message.replace(/^database error: /, '')}`, { details: { field: '(body)' }, cause: err });
+  return new HubError(
+    'VALIDATION_FAILED',
+    `(body): the database refused this task: ${err.message.replace(/^database error: /, '')}`,
+    { details: { field: '(body)' }, cause: err },
+  );
 }
 
 /** A bulk submission is one transaction: every task is stored, or none. */
-async function submitMany(deps: ModuleDeps, peers: TaskPeers, ctx: Ctx, state: State, tasks: NewTask[]): Promise<Submitted[]> {
+async function submitMany(
+  deps: ModuleDeps,
+  peers: TaskPeers,
+  ctx: Ctx,
+  state: State,
+  tasks: NewTask[],
+): Promise<Submitted[]> {
   await checkRoom(deps, state, tasks.length);
   await inferCapabilities(deps, peers, ctx, tasks);
   const r = (await deps.store.createTasks(tasks, deps.nodeId)).map((x) => accepted(deps, state, x));
@@ -248,28 +323,57 @@ async function detail(deps: ModuleDeps, id: string): Promise<TaskDetail> {
 async function cancel(deps: ModuleDeps, state: State, id: string, reason: string): Promise<Task> {
   const before = await getTask(deps, id);
   const refuse = (status: TaskStatus): HubError =>
-    new HubError('INVALID_STATE', `task ${id} is ${status}; only tasks that have not ended can be cancelled`, { details: { task_id: id, status } });
+    new HubError('INVALID_STATE', `task ${id} is ${status}; only tasks that have not ended can be cancelled`, {
+      details: { task_id: id, status },
+    });
   if (isTerminal(before.status)) throw refuse(before.status);
-  const after = await deps.store.transitionTask(id, { from: sourcesOf('cancelled'), to: 'cancelled', nodeId: deps.nodeId, detail: { reason }, patch: { completed_at: new Date().toISOString(), lease_owner: null, lease_expires_at: null } });
+  const after = await deps.store.transitionTask(id, {
+    from: sourcesOf('cancelled'),
+    to: 'cancelled',
+    nodeId: deps.nodeId,
+    detail: { reason },
+    patch: { completed_at: new Date().toISOString(), lease_owner: null, lease_expires_at: null },
+  });
   if (after === undefined) throw refuse((await getTask(deps, id)).status); // it ended meanwhile
   // A running handler is told through its signal; its late result is refused by the fenced finish.
   deps.runner.abort(id, reason);
   state.since.cancelled++;
   deps.log.info({ event: 'task.cancelled', task_id: id, reason }, 'task cancelled');
   deps.events.publish('tasks', 'task.cancelled', after);
-  for (const t of await deps.store.cancelDependants([id], `a task it depends on was cancelled (${id})`, deps.nodeId)) deps.events.publish('tasks', 'task.cancelled', t);
+  for (const t of await deps.store.cancelDependants([id], `a task it depends on was cancelled (${id})`, deps.nodeId))
+    deps.events.publish('tasks', 'task.cancelled', t);
   return after;
 }
 
-const RESET_PATCH = { attempts: 0, error: null, result: null, assigned_agent: null, started_at: null, completed_at: null, claimed_at: null, lease_owner: null, lease_expires_at: null, run_at: null } as const;
+const RESET_PATCH = {
+  attempts: 0,
+  error: null,
+  result: null,
+  assigned_agent: null,
+  started_at: null,
+  completed_at: null,
+  claimed_at: null,
+  lease_owner: null,
+  lease_expires_at: null,
+  run_at: null,
+} as const;
 
 async function retry(deps: ModuleDeps, state: State, id: string): Promise<Task> {
   const before = await getTask(deps, id);
   if (before.status !== 'failed' && before.status !== 'dead') {
-    throw new HubError('INVALID_STATE', `task ${id} is ${before.status}; only failed or dead tasks can be retried`, { details: { task_id: id, status: before.status } });
+    throw new HubError('INVALID_STATE', `task ${id} is ${before.status}; only failed or dead tasks can be retried`, {
+      details: { task_id: id, status: before.status },
+    });
   }
-  const after = await deps.store.transitionTask(id, { from: ['failed', 'dead'], to: 'pending', patch: RESET_PATCH, nodeId: deps.nodeId, detail: { reason: 'retried by request' } });
-  if (after === undefined) throw new HubError('INVALID_STATE', `task ${id} changed meanwhile; try again`, { details: { task_id: id } });
+  const after = await deps.store.transitionTask(id, {
+    from: ['failed', 'dead'],
+    to: 'pending',
+    patch: RESET_PATCH,
+    nodeId: deps.nodeId,
+    detail: { reason: 'retried by request' },
+  });
+  if (after === undefined)
+    throw new HubError('INVALID_STATE', `task ${id} changed meanwhile; try again`, { details: { task_id: id } });
   state.since.retried++;
   deps.events.publish('tasks', 'task.requeued', after);
   deps.runner.wake();
@@ -277,11 +381,23 @@ async function retry(deps: ModuleDeps, state: State, id: string): Promise<Task> 
 }
 
 /** Bulk redrive of the dead-letter set (or of failed tasks). */
-async function redrive(deps: ModuleDeps, state: State, status: 'failed' | 'dead', ids: string[] | undefined, limit: number): Promise<Redriven> {
+async function redrive(
+  deps: ModuleDeps,
+  state: State,
+  status: 'failed' | 'dead',
+  ids: string[] | undefined,
+  limit: number,
+): Promise<Redriven> {
   const candidates = ids ?? (await deps.store.listTasks({ status, limit, offset: 0 })).items.map((t) => t.id);
   const tasks: Task[] = [];
   for (const id of candidates) {
-    const after = await deps.store.transitionTask(id, { from: [status], to: 'pending', patch: RESET_PATCH, nodeId: deps.nodeId, detail: { reason: 'redriven' } });
+    const after = await deps.store.transitionTask(id, {
+      from: [status],
+      to: 'pending',
+      patch: RESET_PATCH,
+      nodeId: deps.nodeId,
+      detail: { reason: 'redriven' },
+    });
     if (after === undefined) continue;
     tasks.push(after);
     deps.events.publish('tasks', 'task.requeued', after);
@@ -291,17 +407,41 @@ async function redrive(deps: ModuleDeps, state: State, status: 'failed' | 'dead'
   return { tasks, redriven: tasks.length };
 }
 
-async function manualAssign(deps: ModuleDeps, peers: TaskPeers, state: State, taskId: string, agentId: string, ctx: Ctx): Promise<Task> {
+async function manualAssign(
+  deps: ModuleDeps,
+  peers: TaskPeers,
+  state: State,
+  taskId: string,
+  agentId: string,
+  ctx: Ctx,
+): Promise<Task> {
   const task = await getTask(deps, taskId);
   if (task.status !== 'pending') {
-    throw new HubError('INVALID_STATE', `task ${taskId} is ${task.status}; only pending tasks can be assigned`, { details: { task_id: taskId, status: task.status } });
+    throw new HubError('INVALID_STATE', `task ${taskId} is ${task.status}; only pending tasks can be assigned`, {
+      details: { task_id: taskId, status: task.status },
+    });
   }
   if (peers.agents === undefined) throw new HubError('MODULE_UNAVAILABLE', 'agent_management is not available');
-  await ctx.ask(peers.agents, (replyTo: ReplyTo<AgentSlot>): AgentManagementMsg => ({ type: 'agent.check_assignable', id: agentId, required: task.required_capabilities, replyTo }));
-  const [claimed] = await deps.store.claimTasks({ nodeId: deps.nodeId, limit: 1, leaseMs: deps.config.tasks.lease_ms, ids: [taskId] });
-  if (claimed === undefined) throw new HubError('INVALID_STATE', `task ${taskId} was taken meanwhile`, { details: { task_id: taskId } });
+  await ctx.ask(peers.agents, (replyTo: ReplyTo<AgentSlot>): AgentManagementMsg => ({
+    type: 'agent.check_assignable',
+    id: agentId,
+    required: task.required_capabilities,
+    replyTo,
+  }));
+  const [claimed] = await deps.store.claimTasks({
+    nodeId: deps.nodeId,
+    limit: 1,
+    leaseMs: deps.config.tasks.lease_ms,
+    ids: [taskId],
+  });
+  if (claimed === undefined)
+    throw new HubError('INVALID_STATE', `task ${taskId} was taken meanwhile`, { details: { task_id: taskId } });
   if (!deps.runner.assign(agentId, claimed)) {
-    await deps.store.releaseTasks([{ id: claimed.id, epoch: claimed.lease_epoch }], deps.nodeId, 'manual assignment: the agent left');
+    await deps.store.releaseTasks(
+      [{ id: claimed.id, epoch: claimed.lease_epoch }],
+      deps.nodeId,
+      'manual assignment: the agent left',
+    );
     throw new HubError('AGENT_NOT_FOUND', `agent ${agentId} left meanwhile`, { details: { agent_id: agentId } });
   }
   state.since.manual_assignments++;
@@ -315,7 +455,13 @@ async function summarize(deps: ModuleDeps, state: State): Promise<TaskSummary> {
     by_status: { ...c },
     queue_depth: c.pending,
     max_pending: deps.config.tasks.max_pending,
-    totals: { submitted: Object.values(c).reduce((a, b) => a + b, 0), completed: c.completed, failed: c.failed, dead: c.dead, cancelled: c.cancelled },
+    totals: {
+      submitted: Object.values(c).reduce((a, b) => a + b, 0),
+      completed: c.completed,
+      failed: c.failed,
+      dead: c.dead,
+      cancelled: c.cancelled,
+    },
     since_start: { ...state.since },
     tasks_per_second: round2(state.finishes.rate()),
     average_task_ms: round2(state.durations.mean()),

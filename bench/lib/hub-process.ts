@@ -18,8 +18,18 @@ export interface HubProcess {
  * listens. `profileDir`: the process writes a V8 CPU profile there when it stops.
  */
 export async function startHubProcess(env: Record<string, string>, profileDir = ''): Promise<HubProcess> {
-  const args = [...(profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]), '--import', 'tsx', 'src/main.ts', '--log-level', 'info'];
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, HIVE_ENV: 'test', HIVE_LOGGING_LEVEL: 'warn', ...env } });
+  const args = [
+    ...(profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]),
+    '--import',
+    'tsx',
+    'src/main.ts',
+    '--log-level',
+    'info',
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, HIVE_ENV: 'test', HIVE_LOGGING_LEVEL: 'warn', ...env },
+  });
   let out = '';
   const ports = await new Promise<{ httpPort: number; grpcPort: number }>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
@@ -31,5 +41,10 @@ export async function startHubProcess(env: Record<string, string>, profileDir = 
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.on('exit', (code) => reject(new Error(`hub exited ${code}: ${out.slice(-2000)}`)));
   });
-  return { ...ports, pid: child.pid ?? 0, alive: () => child.exitCode === null && child.signalCode === null, stop: () => new Promise((r) => (child.on('exit', () => r()), child.kill('SIGTERM'))) };
+  return {
+    ...ports,
+    pid: child.pid ?? 0,
+    alive: () => child.exitCode === null && child.signalCode === null,
+    stop: () => new Promise((r) => (child.on('exit', () => r()), child.kill('SIGTERM'))),
+  };
 }

@@ -36,9 +36,14 @@ export interface HubStack {
   close(): Promise<void>;
 }
 
-export async function hubStack(env: Record<string, string>, extraHandlers: Record<string, Handler> = {}): Promise<HubStack> {
+export async function hubStack(
+  env: Record<string, string>,
+  extraHandlers: Record<string, Handler> = {},
+): Promise<HubStack> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hub-bench-'));
-  const config = loadConfig({ env: { HIVE_ENV: 'test', HIVE_DATABASE_DATA_DIR: dataDir, HIVE_LOGGING_LEVEL: 'error', ...env } });
+  const config = loadConfig({
+    env: { HIVE_ENV: 'test', HIVE_DATABASE_DATA_DIR: dataDir, HIVE_LOGGING_LEVEL: 'error', ...env },
+  });
   const log = createLogger({ level: (env['HIVE_LOGGING_LEVEL'] as 'error' | undefined) ?? 'error', nodeId: 'bench' });
   const metrics = new HubMetrics();
   const store = await openStore(config, log);
@@ -48,7 +53,13 @@ export async function hubStack(env: Record<string, string>, extraHandlers: Recor
     name: 'bench',
     log,
     metrics,
-    defaultPolicy: { kind: 'restart', maxRestarts: s.max_restarts, withinMs: s.within_seconds * 1000, backoffInitialMs: s.backoff_initial_ms, backoffMaxMs: s.backoff_max_ms },
+    defaultPolicy: {
+      kind: 'restart',
+      maxRestarts: s.max_restarts,
+      withinMs: s.within_seconds * 1000,
+      backoffInitialMs: s.backoff_initial_ms,
+      backoffMaxMs: s.backoff_max_ms,
+    },
     mailboxBound: s.mailbox_bound,
     askTimeoutMs: s.ask_timeout_ms,
   });
@@ -57,12 +68,44 @@ export async function hubStack(env: Record<string, string>, extraHandlers: Recor
   const handlers = new Map(Object.entries({ ...BUILTIN_HANDLERS, ...extraHandlers }));
   const runner = TaskRunner.fromConfig(config, { store, events, log, nodeId: 'bench', handlers });
   const hive = await Hive.start(system, { config, store, log, nodeId: 'bench', startedAt, events, runner, handlers });
-  if (config.neural.enabled && config.neural.fit_placement) runner.useFitModel(neuralFitModel(system, hive.modules.neural));
+  if (config.neural.enabled && config.neural.fit_placement)
+    runner.useFitModel(neuralFitModel(system, hive.modules.neural));
   runner.start();
   const sampler = new SystemSampler(config.performance.memory_limit_mb, os.availableParallelism());
-  const reporter = new MetricsReporter({ config, hive, store, sampler, ws: () => ({ connections: 0, max_connections: 0, accepted_total: 0, refused_total: 0, messages_sent: 0, messages_received: 0, bytes_sent: 0, dropped: 0, errors_sent: 0, subscriptions: { tasks: 0, agents: 0, hive: 0, metrics: 0 } }) });
-  const router = buildRouter({ config, hive, store, metrics, reporter, nodeId: 'bench', version: 'bench', startedAt, modules: moduleOpRunner(hive, 'bench'), auth: new AuthService({ config, store: store.security, log }) });
-  await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({ type: 'agent.ensure_pool', replyTo }));
+  const reporter = new MetricsReporter({
+    config,
+    hive,
+    store,
+    sampler,
+    ws: () => ({
+      connections: 0,
+      max_connections: 0,
+      accepted_total: 0,
+      refused_total: 0,
+      messages_sent: 0,
+      messages_received: 0,
+      bytes_sent: 0,
+      dropped: 0,
+      errors_sent: 0,
+      subscriptions: { tasks: 0, agents: 0, hive: 0, metrics: 0 },
+    }),
+  });
+  const router = buildRouter({
+    config,
+    hive,
+    store,
+    metrics,
+    reporter,
+    nodeId: 'bench',
+    version: 'bench',
+    startedAt,
+    modules: moduleOpRunner(hive, 'bench'),
+    auth: new AuthService({ config, store: store.security, log }),
+  });
+  await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({
+    type: 'agent.ensure_pool',
+    replyTo,
+  }));
   return {
     config,
     hive,

@@ -66,7 +66,12 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const bin = pgBinDir();
   if (bin === undefined) throw new Error('no PostgreSQL server binaries');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hive-pg-'));
-  if (process.getuid?.() === 0) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
+  if (process.getuid?.() === 0)
+    chownSync(
+      dir,
+      Number(execFileSync('id', ['-u', 'postgres']).toString()),
+      Number(execFileSync('id', ['-g', 'postgres']).toString()),
+    );
   const data = path.join(dir, 'data');
   const port = await freePort();
   asPostgres(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']);
@@ -103,7 +108,10 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     async terminate(applicationName) {
       const c = new pg.Client({ connectionString: adminUrl });
       await c.connect();
-      const r = await c.query('SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name LIKE $1', [`${applicationName}%`]);
+      const r = await c.query(
+        'SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name LIKE $1',
+        [`${applicationName}%`],
+      );
       await c.end();
       return Number((r.rows[0] as { n: number }).n);
     },

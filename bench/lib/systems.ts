@@ -34,13 +34,32 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 }
 
 export function noopTask(i: number): NewTask {
-  return { title: `noop-${i}`, description: '', type: 'noop', priority: 'medium', required_capabilities: [], payload: { i }, max_attempts: 3, timeout_ms: 60_000, run_at: null, idempotency_key: null, depends_on: [] };
+  return {
+    title: `noop-${i}`,
+    description: '',
+    type: 'noop',
+    priority: 'medium',
+    required_capabilities: [],
+    payload: { i },
+    max_attempts: 3,
+    timeout_ms: 60_000,
+    run_at: null,
+    idempotency_key: null,
+    depends_on: [],
+  };
 }
 
 /** The hub in-process: 4 echo agents of max_concurrency 64, batched claims and group commit (the defaults). */
 export async function runHub(n: number, env: Record<string, string> = {}): Promise<RunResult> {
   const db = await benchDatabase();
-  const stack = await hubStack({ HIVE_DATABASE_URL: db.url, HIVE_AGENTS_DEFAULT_POOL_SIZE: '4', HIVE_AGENTS_POOL_MAX_CONCURRENCY: '64', HIVE_TASKS_MAX_PENDING: '100000000', HIVE_TASKS_CLAIM_BATCH: '1000', ...env });
+  const stack = await hubStack({
+    HIVE_DATABASE_URL: db.url,
+    HIVE_AGENTS_DEFAULT_POOL_SIZE: '4',
+    HIVE_AGENTS_POOL_MAX_CONCURRENCY: '64',
+    HIVE_TASKS_MAX_PENDING: '100000000',
+    HIVE_TASKS_CLAIM_BATCH: '1000',
+    ...env,
+  });
   try {
     let done = 0;
     const all = deferred();
@@ -50,7 +69,11 @@ export async function runHub(n: number, env: Record<string, string> = {}): Promi
     const t0 = performance.now();
     for (let i = 0; i < n; i += BATCH) {
       const tasks = Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => noopTask(i + j));
-      await stack.hive.ask(stack.hive.modules.task_management, (replyTo: ReplyTo<Submitted[]>): TaskManagementMsg => ({ type: 'task.submit_bulk', tasks, replyTo }), 120_000);
+      await stack.hive.ask(
+        stack.hive.modules.task_management,
+        (replyTo: ReplyTo<Submitted[]>): TaskManagementMsg => ({ type: 'task.submit_bulk', tasks, replyTo }),
+        120_000,
+      );
     }
     await all.promise;
     return result(n, t0);
@@ -77,13 +100,19 @@ export async function runPgBoss(n: number): Promise<RunResult> {
           await new Promise((r) => setTimeout(r, 2));
           continue;
         }
-        await boss.complete('bench', jobs.map((j) => j.id));
+        await boss.complete(
+          'bench',
+          jobs.map((j) => j.id),
+        );
         done += jobs.length;
       }
     };
     const workers = [worker(), worker()];
     for (let i = 0; i < n; i += BATCH) {
-      await boss.insert('bench', Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => ({ data: { i: i + j } })));
+      await boss.insert(
+        'bench',
+        Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => ({ data: { i: i + j } })),
+      );
     }
     await Promise.all(workers);
     return result(n, t0);
@@ -121,7 +150,9 @@ export async function runGraphile(n: number): Promise<RunResult> {
   try {
     const t0 = performance.now();
     for (let i = 0; i < n; i += BATCH) {
-      await utils.addJobs(Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => ({ identifier: 'bench', payload: { i: i + j } })));
+      await utils.addJobs(
+        Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => ({ identifier: 'bench', payload: { i: i + j } })),
+      );
     }
     await all.promise;
     return result(n, t0);
@@ -151,7 +182,13 @@ export async function runBullmq(n: number): Promise<RunResult> {
   try {
     const t0 = performance.now();
     for (let i = 0; i < n; i += BATCH) {
-      await queue.addBulk(Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => ({ name: 'bench', data: { i: i + j }, opts: { removeOnComplete: true } })));
+      await queue.addBulk(
+        Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => ({
+          name: 'bench',
+          data: { i: i + j },
+          opts: { removeOnComplete: true },
+        })),
+      );
     }
     await all.promise;
     return result(n, t0);

@@ -6,7 +6,16 @@
  */
 import type { Role } from '../storage/index.js';
 
-export const PERMISSIONS = ['public', 'authenticated', 'read', 'tasks.write', 'agents.write', 'modules.write', 'agent.connect', 'admin'] as const;
+export const PERMISSIONS = [
+  'public',
+  'authenticated',
+  'read',
+  'tasks.write',
+  'agents.write',
+  'modules.write',
+  'agent.connect',
+  'admin',
+] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** What each role may do ('public' and 'authenticated' are granted by being anyone / anyone signed in). */

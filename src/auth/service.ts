@@ -22,7 +22,12 @@ export interface Principal {
   roles: Role[];
 }
 
-export const ANONYMOUS_ADMIN: Principal = { kind: 'anonymous', id: 'anonymous', name: 'anonymous (security disabled)', roles: ['admin'] };
+export const ANONYMOUS_ADMIN: Principal = {
+  kind: 'anonymous',
+  id: 'anonymous',
+  name: 'anonymous (security disabled)',
+  roles: ['admin'],
+};
 
 export interface Credentials {
   /** `Authorization` header (or gRPC metadata) value. */
@@ -37,7 +42,8 @@ export function adminPasswordProblem(adminPassword: string): string | undefined 
   if (adminPassword === '') {
     return 'security is enabled and there are no users: set HIVE_SECURITY_ADMIN_PASSWORD (at least 12 characters) for the first start, or add one with `ai-orchestrator-hub users add admin --role admin`';
   }
-  if (adminPassword.length < MIN_PASSWORD_LENGTH) return `HIVE_SECURITY_ADMIN_PASSWORD must be at least ${MIN_PASSWORD_LENGTH} characters`;
+  if (adminPassword.length < MIN_PASSWORD_LENGTH)
+    return `HIVE_SECURITY_ADMIN_PASSWORD must be at least ${MIN_PASSWORD_LENGTH} characters`;
   return undefined;
 }
 
@@ -107,16 +113,30 @@ export class AuthService {
   // ----------------------------------------------------------------- users
 
   async addUser(username: string, password: string, roles: readonly Role[]): Promise<User> {
-    if (!USERNAME.test(username)) throw new HubError('VALIDATION_FAILED', 'username: expected letters, digits, _ . @ -; at most 64 characters', { details: { field: 'username' } });
-    if (password.length < MIN_PASSWORD_LENGTH) throw new HubError('VALIDATION_FAILED', `password: must be at least ${MIN_PASSWORD_LENGTH} characters`, { details: { field: 'password' } });
-    if (roles.length === 0 || roles.some((r) => !(ROLES as readonly string[]).includes(r))) throw new HubError('VALIDATION_FAILED', `roles: expected one or more of ${ROLES.join(', ')}`, { details: { field: 'roles' } });
-    if ((await this.o.store.getUserByName(username)) !== undefined) throw new HubError('CONFLICT', `user ${username} already exists`, { details: { field: 'username' } });
+    if (!USERNAME.test(username))
+      throw new HubError('VALIDATION_FAILED', 'username: expected letters, digits, _ . @ -; at most 64 characters', {
+        details: { field: 'username' },
+      });
+    if (password.length < MIN_PASSWORD_LENGTH)
+      throw new HubError('VALIDATION_FAILED', `password: must be at least ${MIN_PASSWORD_LENGTH} characters`, {
+        details: { field: 'password' },
+      });
+    if (roles.length === 0 || roles.some((r) => !(ROLES as readonly string[]).includes(r)))
+      throw new HubError('VALIDATION_FAILED', `roles: expected one or more of ${ROLES.join(', ')}`, {
+        details: { field: 'roles' },
+      });
+    if ((await this.o.store.getUserByName(username)) !== undefined)
+      throw new HubError('CONFLICT', `user ${username} already exists`, { details: { field: 'username' } });
     return this.o.store.createUser(username, await hashPassword(password), roles);
   }
 
   async setPassword(username: string, password: string): Promise<void> {
-    if (password.length < MIN_PASSWORD_LENGTH) throw new HubError('VALIDATION_FAILED', `password: must be at least ${MIN_PASSWORD_LENGTH} characters`, { details: { field: 'password' } });
-    if (!(await this.o.store.setPassword(username, await hashPassword(password)))) throw new HubError('NOT_FOUND', `no user ${username}`);
+    if (password.length < MIN_PASSWORD_LENGTH)
+      throw new HubError('VALIDATION_FAILED', `password: must be at least ${MIN_PASSWORD_LENGTH} characters`, {
+        details: { field: 'password' },
+      });
+    if (!(await this.o.store.setPassword(username, await hashPassword(password))))
+      throw new HubError('NOT_FOUND', `no user ${username}`);
   }
 
   async removeUser(username: string): Promise<void> {
@@ -135,15 +155,23 @@ export class AuthService {
     const locked = this.logins.locked(guardKey);
     if (locked > 0) {
       await this.audit('login.locked_out', username, ip, { retry_after: locked });
-      throw Object.assign(new HubError('RATE_LIMITED', `too many failed logins for ${username}; try again in ${locked} s`, { details: { retry_after: locked } }), { retryAfter: locked });
+      throw Object.assign(
+        new HubError('RATE_LIMITED', `too many failed logins for ${username}; try again in ${locked} s`, {
+          details: { retry_after: locked },
+        }),
+        { retryAfter: locked },
+      );
     }
     const user = await this.o.store.getUserByName(username);
     // Verify against a dummy hash for unknown users too: the answer takes as long either way.
     const ok = await verifyPassword(password, user?.password_hash ?? DUMMY_HASH);
     if (user === undefined || !ok) {
       const lockedNow = this.logins.fail(guardKey);
-      await this.audit('login.failed', username, ip, { reason: user === undefined ? 'unknown user' : 'wrong password' });
-      if (lockedNow) await this.audit('login.lockout', username, ip, { seconds: this.o.config.security.login_lockout_seconds });
+      await this.audit('login.failed', username, ip, {
+        reason: user === undefined ? 'unknown user' : 'wrong password',
+      });
+      if (lockedNow)
+        await this.audit('login.lockout', username, ip, { seconds: this.o.config.security.login_lockout_seconds });
       throw unauthenticated('wrong username or password');
     }
     this.logins.succeed(guardKey);
@@ -163,8 +191,19 @@ export class AuthService {
       .setExpirationTime(Math.floor(Date.now() / 1000) + expiresIn)
       .sign(this.key);
     const refresh = randomBytes(32).toString('base64url');
-    await this.o.store.insertRefreshToken({ userId: user.id, familyId, tokenHash: sha256(refresh), expiresAt: new Date(Date.now() + s.refresh_token_expiration_days * 86_400_000).toISOString() });
-    return { access_token: access, refresh_token: refresh, token_type: 'Bearer', expires_in: expiresIn, user: { id: user.id, username: user.username, roles: user.roles } };
+    await this.o.store.insertRefreshToken({
+      userId: user.id,
+      familyId,
+      tokenHash: sha256(refresh),
+      expiresAt: new Date(Date.now() + s.refresh_token_expiration_days * 86_400_000).toISOString(),
+    });
+    return {
+      access_token: access,
+      refresh_token: refresh,
+      token_type: 'Bearer',
+      expires_in: expiresIn,
+      user: { id: user.id, username: user.username, roles: user.roles },
+    };
   }
 
   /** Rotation: the token is spent and a new pair issued in its family. A spent or revoked token revokes the whole family. */
@@ -200,8 +239,14 @@ export class AuthService {
   // ----------------------------------------------------------------- keys
 
   async createKey(name: string, role: Role, by: Principal, ip: string): Promise<ApiKey & { key: string }> {
-    if (!/^[\w .:@-]{1,64}$/.test(name)) throw new HubError('VALIDATION_FAILED', 'name: expected 1 to 64 letters, digits, spaces or _ . : @ -', { details: { field: 'name' } });
-    if (!(ROLES as readonly string[]).includes(role)) throw new HubError('VALIDATION_FAILED', `role: expected one of ${ROLES.join(', ')}`, { details: { field: 'role' } });
+    if (!/^[\w .:@-]{1,64}$/.test(name))
+      throw new HubError('VALIDATION_FAILED', 'name: expected 1 to 64 letters, digits, spaces or _ . : @ -', {
+        details: { field: 'name' },
+      });
+    if (!(ROLES as readonly string[]).includes(role))
+      throw new HubError('VALIDATION_FAILED', `role: expected one of ${ROLES.join(', ')}`, {
+        details: { field: 'role' },
+      });
     const prefix = randomBytes(4).toString('hex');
     const key = `hive_${prefix}_${randomBytes(24).toString('base64url')}`;
     const stored = await this.o.store.createApiKey({ name, prefix, keyHash: sha256(key), role, createdBy: by.name });
@@ -255,9 +300,12 @@ export class AuthService {
     try {
       ({ payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'], issuer: ISSUER }));
     } catch (err) {
-      throw unauthenticated(err instanceof joseErrors.JWTExpired ? 'access token expired; refresh it' : 'access token invalid');
+      throw unauthenticated(
+        err instanceof joseErrors.JWTExpired ? 'access token expired; refresh it' : 'access token invalid',
+      );
     }
-    if (payload['typ'] !== 'access' || typeof payload.sub !== 'string' || typeof payload.exp !== 'number') throw unauthenticated('access token invalid');
+    if (payload['typ'] !== 'access' || typeof payload.sub !== 'string' || typeof payload.exp !== 'number')
+      throw unauthenticated('access token invalid');
     if (this.verified.size >= 10_000) this.verified.delete(this.verified.keys().next().value as string);
     this.verified.set(token, { sub: payload.sub, exp: payload.exp });
     return payload.sub;
@@ -277,7 +325,8 @@ export class AuthService {
 
   private async cached(id: string, load: () => Promise<Principal | null>): Promise<Principal | null> {
     const hit = this.seen.get(id);
-    if (hit !== undefined && hit.at >= this.freshAfter && Date.now() - hit.at < AuthService.SEEN_MS) return hit.principal;
+    if (hit !== undefined && hit.at >= this.freshAfter && Date.now() - hit.at < AuthService.SEEN_MS)
+      return hit.principal;
     const principal = await load();
     if (this.seen.size > 10_000) this.seen.clear();
     this.seen.set(id, { principal, at: Date.now() });
@@ -305,12 +354,18 @@ export class AuthService {
     }
     if (principal === undefined) {
       this.limit(`ip:${ip}`);
-      throw unauthenticated(`${what} needs authentication: send Authorization: Bearer <access token> (POST /auth/login) or X-API-Key`);
+      throw unauthenticated(
+        `${what} needs authentication: send Authorization: Bearer <access token> (POST /auth/login) or X-API-Key`,
+      );
     }
     this.limit(`${principal.kind}:${principal.id}`);
     if (!allows(principal.roles, permission)) {
       await this.audit('permission.denied', principal.name, ip, { what, permission, roles: principal.roles });
-      throw new HubError('FORBIDDEN', `${what} needs permission ${permission}; ${principal.name} has roles ${principal.roles.join(', ')}`, { details: { permission } });
+      throw new HubError(
+        'FORBIDDEN',
+        `${what} needs permission ${permission}; ${principal.name} has roles ${principal.roles.join(', ')}`,
+        { details: { permission } },
+      );
     }
     return principal;
   }
@@ -355,7 +410,11 @@ export class AuthService {
       try {
         const principal = await this.authenticate(w.c);
         if (principal === undefined) throw unauthenticated('credentials gone');
-        if (!allows(principal.roles, w.permission)) throw new HubError('FORBIDDEN', `${w.what} needs permission ${w.permission}; ${principal.name} has roles ${principal.roles.join(', ')}`);
+        if (!allows(principal.roles, w.permission))
+          throw new HubError(
+            'FORBIDDEN',
+            `${w.what} needs permission ${w.permission}; ${principal.name} has roles ${principal.roles.join(', ')}`,
+          );
       } catch (err) {
         if (isOutage(err) || !this.streams.has(w)) continue;
         this.streams.delete(w);
@@ -368,18 +427,32 @@ export class AuthService {
 
   private limit(key: string): void {
     const wait = this.limiter.take(key);
-    if (wait > 0) throw Object.assign(new HubError('RATE_LIMITED', `rate limit of ${this.o.config.security.rate_limit_per_second} requests per second exceeded; retry in ${wait} s`, { details: { retry_after: wait } }), { retryAfter: wait });
+    if (wait > 0)
+      throw Object.assign(
+        new HubError(
+          'RATE_LIMITED',
+          `rate limit of ${this.o.config.security.rate_limit_per_second} requests per second exceeded; retry in ${wait} s`,
+          { details: { retry_after: wait } },
+        ),
+        { retryAfter: wait },
+      );
   }
 
   // ----------------------------------------------------------------- audit
 
   /** A security event: stored in audit_log and logged (module security). */
   async audit(event: string, principal: string | null, ip: string | null, detail: unknown): Promise<void> {
-    this.o.log.info({ module: 'security', event: `security.${event}`, principal, ip, detail }, `security: ${event}${principal === null ? '' : ` (${principal})`}`);
+    this.o.log.info(
+      { module: 'security', event: `security.${event}`, principal, ip, detail },
+      `security: ${event}${principal === null ? '' : ` (${principal})`}`,
+    );
     try {
       await this.o.store.audit({ event, principal, ip, detail });
     } catch (err) {
-      this.o.log.error({ err, module: 'security' }, `security: the audit record of ${event} could not be stored: ${errorMessage(err)}`);
+      this.o.log.error(
+        { err, module: 'security' },
+        `security: the audit record of ${event} could not be stored: ${errorMessage(err)}`,
+      );
     }
   }
 
@@ -389,7 +462,12 @@ export class AuthService {
     if (days === 0) return () => undefined;
     const prune = (): void =>
       void this.o.store.pruneAudit(new Date(Date.now() - days * 86_400_000).toISOString()).then(
-        (n) => n > 0 && this.o.log.info({ event: 'security.audit_pruned', count: n }, `security: ${n} audit records older than ${days} days deleted`),
+        (n) =>
+          n > 0 &&
+          this.o.log.info(
+            { event: 'security.audit_pruned', count: n },
+            `security: ${n} audit records older than ${days} days deleted`,
+          ),
         (err: unknown) => this.o.log.warn({ err }, `security: pruning the audit log failed: ${errorMessage(err)}`),
       );
     prune();

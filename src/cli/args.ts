@@ -173,7 +173,8 @@ function refuseForeignOptions(command: CliArgs['command'], values: Values): void
   for (const [name, value] of Object.entries(values)) {
     const given = value !== undefined && value !== false;
     if (given && name !== 'help' && !allowed.includes(name as keyof typeof OPTIONS)) {
-      const where = command === 'serve' ? 'starting the hub' : command === 'client' ? 'operator commands' : `\`${command}\``;
+      const where =
+        command === 'serve' ? 'starting the hub' : command === 'client' ? 'operator commands' : `\`${command}\``;
       throw usage(`--${name} is not an option of ${where}`);
     }
   }
@@ -192,7 +193,8 @@ function parseUsers(args: string[], roles: string[]): UsersAction {
     return { action, name: '', roles: [] };
   }
   if ((action === 'add' || action === 'passwd' || action === 'remove') && name !== undefined && rest.length === 0) {
-    if (action !== 'add' && roles.length > 0) throw usage(`--role is an option of \`users add\`, not of \`users ${action}\``);
+    if (action !== 'add' && roles.length > 0)
+      throw usage(`--role is an option of \`users add\`, not of \`users ${action}\``);
     return { action, name, roles: action === 'add' && roles.length === 0 ? ['viewer'] : roles };
   }
   throw usage(`users: expected add NAME, passwd NAME, list or remove NAME, got "${args.join(' ')}"`);
@@ -202,13 +204,20 @@ function parseClient(resource: ClientCommand['resource'], args: string[], values
   const actions = CLIENT_ACTIONS[resource];
   const [action = '', id, ...extra] = resource === 'status' ? ['', ...args] : args;
   const shape = actions[action];
-  const expected = Object.entries(actions).map(([a, s]) => (s === 'id' ? `${a} ${resource === 'modules' ? 'NAME' : 'ID'}` : a)).join(', ');
+  const expected = Object.entries(actions)
+    .map(([a, s]) => (s === 'id' ? `${a} ${resource === 'modules' ? 'NAME' : 'ID'}` : a))
+    .join(', ');
   if (shape === undefined || extra.length > 0 || (shape === 'id') !== (id !== undefined)) {
-    throw usage(resource === 'status' ? `status takes no arguments, got "${args.join(' ')}"` : `${resource}: expected ${expected}, got "${args.join(' ')}"`);
+    throw usage(
+      resource === 'status'
+        ? `status takes no arguments, got "${args.join(' ')}"`
+        : `${resource}: expected ${expected}, got "${args.join(' ')}"`,
+    );
   }
   const only = (option: keyof typeof OPTIONS, where: string[]): void => {
     const v = values[option];
-    if (v !== undefined && v !== false && !where.includes(`${resource} ${action}`)) throw usage(`--${option} is an option of ${where.map((w) => `\`${w}\``).join(' and ')}`);
+    if (v !== undefined && v !== false && !where.includes(`${resource} ${action}`))
+      throw usage(`--${option} is an option of ${where.map((w) => `\`${w}\``).join(' and ')}`);
   };
   only('status', ['tasks list', 'tasks redrive']);
   only('limit', ['tasks list', 'tasks redrive']);

@@ -18,7 +18,12 @@ import { adminPasswordProblem } from '../auth/service.js';
 type Verdict = { level: 'ok' | 'warn' | 'FAILED'; text: string };
 
 /** Runs every check, prints one line each (failures on stderr too), returns the exit code. */
-export async function runCheck(config: HubConfig, log: Logger, write = (s: string): void => void process.stdout.write(s), writeErr = (s: string): void => void process.stderr.write(s)): Promise<number> {
+export async function runCheck(
+  config: HubConfig,
+  log: Logger,
+  write = (s: string): void => void process.stdout.write(s),
+  writeErr = (s: string): void => void process.stderr.write(s),
+): Promise<number> {
   write(`profile: ${config.profile} (chosen by ${config.profile_from})\n`);
   write(`files: ${config.sources.join(', ')}\n`);
   const verdicts: Verdict[] = [{ level: 'ok', text: 'configuration valid' }];
@@ -42,7 +47,11 @@ export async function runCheck(config: HubConfig, log: Logger, write = (s: strin
   const failed = verdicts.filter((v) => v.level === 'FAILED').length;
   const warnings = verdicts.filter((v) => v.level === 'warn').length;
   const tail = warnings === 0 ? '' : ` (${warnings} warning${warnings === 1 ? '' : 's'})`;
-  write(failed === 0 ? `OK: the hub can start with this configuration${tail}\n` : `FAILED: ${failed} check${failed === 1 ? '' : 's'} failed${tail}\n`);
+  write(
+    failed === 0
+      ? `OK: the hub can start with this configuration${tail}\n`
+      : `FAILED: ${failed} check${failed === 1 ? '' : 's'} failed${tail}\n`,
+  );
   return failed === 0 ? 0 : 1;
 }
 
@@ -56,7 +65,11 @@ async function ports(config: HubConfig): Promise<Verdict[]> {
       continue;
     }
     const problem = await portProblem(config.server.host, port, key);
-    out.push(problem === undefined ? { level: 'ok', text: `${key} ${port} on ${config.server.host} is free` } : { level: 'FAILED', text: problem });
+    out.push(
+      problem === undefined
+        ? { level: 'ok', text: `${key} ${port} on ${config.server.host} is free` }
+        : { level: 'FAILED', text: problem },
+    );
   }
   return out;
 }
@@ -64,7 +77,10 @@ async function ports(config: HubConfig): Promise<Verdict[]> {
 function dataDir(config: HubConfig): Promise<Verdict> {
   checkDataDir(config.database.data_dir);
   const who = os.userInfo();
-  return Promise.resolve({ level: 'ok', text: `data directory ${path.resolve(config.database.data_dir)} writable by ${who.username} (uid ${who.uid})` });
+  return Promise.resolve({
+    level: 'ok',
+    text: `data directory ${path.resolve(config.database.data_dir)} writable by ${who.username} (uid ${who.uid})`,
+  });
 }
 
 /** The log file, or the nearest existing directory above it (the start creates the rest), must be writable. */
@@ -73,23 +89,31 @@ function logFile(file: string): Promise<Verdict> {
   let probe = full;
   while (!existsSync(probe)) probe = path.dirname(probe);
   try {
-    if (probe !== full && !statSync(probe).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    if (probe !== full && !statSync(probe).isDirectory())
+      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     accessSync(probe, constants.W_OK);
   } catch (err) {
-    throw new Error(`log file ${full} ([logging] file) cannot be written (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)} at ${probe})`);
+    throw new Error(
+      `log file ${full} ([logging] file) cannot be written (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)} at ${probe})`,
+    );
   }
   return Promise.resolve({ level: 'ok', text: `log file ${full} writable` });
 }
 
 /** Reachable, at which migration, and, with security on, whether the start can have an admin. */
 async function database(config: HubConfig, log: Logger): Promise<Verdict[]> {
-  const fresh = config.database.url === '' && config.database.data_dir !== ':memory:' && !existsSync(path.join(config.database.data_dir, 'hive.db'));
+  const fresh =
+    config.database.url === '' &&
+    config.database.data_dir !== ':memory:' &&
+    !existsSync(path.join(config.database.data_dir, 'hive.db'));
   const users = async (count: () => Promise<number>): Promise<Verdict | undefined> => {
     if (!config.security.enabled) return undefined;
     const n = await count();
     if (n > 0) return { level: 'ok', text: `security on: ${n} user${n === 1 ? '' : 's'}` };
     const problem = adminPasswordProblem(adminPasswordFromEnv());
-    return problem === undefined ? { level: 'ok', text: 'security on, no users yet: the start creates admin from HIVE_SECURITY_ADMIN_PASSWORD' } : { level: 'FAILED', text: problem };
+    return problem === undefined
+      ? { level: 'ok', text: 'security on, no users yet: the start creates admin from HIVE_SECURITY_ADMIN_PASSWORD' }
+      : { level: 'FAILED', text: problem };
   };
   if (fresh) {
     const u = await users(() => Promise.resolve(0));
@@ -101,7 +125,10 @@ async function database(config: HubConfig, log: Logger): Promise<Verdict[]> {
     const version = await store.schemaVersion();
     const schema = version === 0 ? 'not migrated yet (the start migrates)' : `at migration ${version}`;
     const u = await users(async () => (version === 0 ? 0 : (await store.contents()).users));
-    return [{ level: 'ok', text: `database ${describeStore(config)} reachable (${latency.toFixed(1)} ms), ${schema}` }, ...(u ? [u] : [])];
+    return [
+      { level: 'ok', text: `database ${describeStore(config)} reachable (${latency.toFixed(1)} ms), ${schema}` },
+      ...(u ? [u] : []),
+    ];
   } finally {
     await store.close();
   }
@@ -113,7 +140,9 @@ export async function probeNeural(config: HubConfig, log: Logger): Promise<strin
   const engine = await NeuralEngine.open({ config, modelsDir: MODELS_DIR, log: moduleLogger(log, 'neural') });
   const status = engine.status();
   await engine.close();
-  const list = (status['models'] as Array<{ name: string; version: number }>).map((m) => `${m.name} v${m.version}`).join(', ');
+  const list = (status['models'] as Array<{ name: string; version: number }>)
+    .map((m) => `${m.name} v${m.version}`)
+    .join(', ');
   return `neural models valid (${list}; ${String(status['backend'])})`;
 }
 

@@ -46,26 +46,41 @@ function api(command: ClientCommand, env: Env): Api {
         });
       } catch (err) {
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-        throw new ApiFailure(`hub unreachable at ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, EXIT.unreachable);
+        throw new ApiFailure(
+          `hub unreachable at ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
+          EXIT.unreachable,
+        );
       }
       const text = await res.text();
       let envelope: { success?: boolean; data?: Data; error?: { code: string; message: string } };
       try {
         envelope = JSON.parse(text) as typeof envelope;
       } catch {
-        throw new ApiFailure(`${url}${path} answered ${res.status} with something that is not the hub's JSON: ${text.slice(0, 120)}`, EXIT.refused);
+        throw new ApiFailure(
+          `${url}${path} answered ${res.status} with something that is not the hub's JSON: ${text.slice(0, 120)}`,
+          EXIT.refused,
+        );
       }
       if (res.ok && envelope.success === true) return envelope.data ?? {};
       const e = envelope.error ?? { code: `HTTP_${res.status}`, message: text.slice(0, 200) };
       const hint = res.status === 401 ? ' (give --token, HIVE_TOKEN or HIVE_API_KEY)' : '';
-      const code = res.status === 401 || res.status === 403 ? EXIT.unauthenticated : res.status === 404 ? EXIT.notFound : EXIT.refused;
+      const code =
+        res.status === 401 || res.status === 403
+          ? EXIT.unauthenticated
+          : res.status === 404
+            ? EXIT.notFound
+            : EXIT.refused;
       throw new ApiFailure(`${e.code}: ${e.message}${hint}`, code);
     },
   };
 }
 
 /** Runs one operator command; returns its exit code. */
-export async function runClient(command: ClientCommand, env: Env, io: Out = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s) }): Promise<number> {
+export async function runClient(
+  command: ClientCommand,
+  env: Env,
+  io: Out = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s) },
+): Promise<number> {
   const hub = api(command, env);
   try {
     const { data, text } = await perform(command, hub);
@@ -91,19 +106,54 @@ async function perform(c: ClientCommand, hub: Api): Promise<{ data: unknown; tex
       if (c.status !== undefined) query.set('status', c.status);
       const data = await hub.call('GET', `/api/tasks?${query.toString()}`);
       const tasks = data['tasks'] as Data[];
-      const rows = tasks.map((t) => [t['id'], t['status'], t['priority'], `${String(t['attempts'])}/${String(t['max_attempts'])}`, t['assigned_agent'] ?? '-', t['created_at'], t['title']]);
-      return { data, text: `${table(['ID', 'STATUS', 'PRIORITY', 'ATTEMPTS', 'AGENT', 'CREATED', 'TITLE'], rows)}${tasks.length} of ${String(data['total'])} tasks (newest first)\n` };
+      const rows = tasks.map((t) => [
+        t['id'],
+        t['status'],
+        t['priority'],
+        `${String(t['attempts'])}/${String(t['max_attempts'])}`,
+        t['assigned_agent'] ?? '-',
+        t['created_at'],
+        t['title'],
+      ]);
+      return {
+        data,
+        text: `${table(['ID', 'STATUS', 'PRIORITY', 'ATTEMPTS', 'AGENT', 'CREATED', 'TITLE'], rows)}${tasks.length} of ${String(data['total'])} tasks (newest first)\n`,
+      };
     }
     case 'tasks show': {
       const t = await hub.call('GET', `/api/tasks/${enc(id)}`);
-      const fields = ['id', 'title', 'status', 'priority', 'type', 'attempts', 'max_attempts', 'assigned_agent', 'created_at', 'started_at', 'completed_at', 'error', 'result'];
+      const fields = [
+        'id',
+        'title',
+        'status',
+        'priority',
+        'type',
+        'attempts',
+        'max_attempts',
+        'assigned_agent',
+        'created_at',
+        'started_at',
+        'completed_at',
+        'error',
+        'result',
+      ];
       const head = fields.map((f) => `${f.padEnd(15)}${display(t[f])}`).join('\n');
       const events = (t['events'] as Data[] | undefined) ?? [];
-      const rows = events.map((e) => [e['created_at'], `${display(e['from_status'])} -> ${display(e['to_status'])}`, e['agent_id'] ?? '-', e['node_id'] ?? '-', display(e['detail'])]);
+      const rows = events.map((e) => [
+        e['created_at'],
+        `${display(e['from_status'])} -> ${display(e['to_status'])}`,
+        e['agent_id'] ?? '-',
+        e['node_id'] ?? '-',
+        display(e['detail']),
+      ]);
       return { data: t, text: `${head}\n\n${table(['AT', 'TRANSITION', 'AGENT', 'NODE', 'DETAIL'], rows)}` };
     }
     case 'tasks cancel': {
-      const t = await hub.call('POST', `/api/tasks/${enc(id)}/cancel`, c.reason === undefined ? {} : { reason: c.reason });
+      const t = await hub.call(
+        'POST',
+        `/api/tasks/${enc(id)}/cancel`,
+        c.reason === undefined ? {} : { reason: c.reason },
+      );
       return { data: t, text: `task ${id} ${String(t['status'])}\n` };
     }
     case 'tasks retry': {
@@ -115,8 +165,20 @@ async function perform(c: ClientCommand, hub: Api): Promise<{ data: unknown; tex
     case 'agents list': {
       const data = await hub.call('GET', `/api/agents?limit=${c.limit ?? 1000}`);
       const agents = data['agents'] as Data[];
-      const rows = agents.map((a) => [a['id'], a['name'], a['kind'], a['state'], a['paused'] === true ? 'yes' : 'no', `${String(a['running_tasks'])}/${String(a['max_concurrency'])}`, a['node_id'], (a['capabilities'] as Data[]).map((x) => `${String(x['name'])}:${String(x['proficiency'])}`).join(',')]);
-      return { data, text: `${table(['ID', 'NAME', 'KIND', 'STATE', 'PAUSED', 'RUNNING', 'NODE', 'CAPABILITIES'], rows)}${agents.length} of ${String(data['total'])} agents\n` };
+      const rows = agents.map((a) => [
+        a['id'],
+        a['name'],
+        a['kind'],
+        a['state'],
+        a['paused'] === true ? 'yes' : 'no',
+        `${String(a['running_tasks'])}/${String(a['max_concurrency'])}`,
+        a['node_id'],
+        (a['capabilities'] as Data[]).map((x) => `${String(x['name'])}:${String(x['proficiency'])}`).join(','),
+      ]);
+      return {
+        data,
+        text: `${table(['ID', 'NAME', 'KIND', 'STATE', 'PAUSED', 'RUNNING', 'NODE', 'CAPABILITIES'], rows)}${agents.length} of ${String(data['total'])} agents\n`,
+      };
     }
     case 'agents pause':
     case 'agents resume': {
@@ -133,7 +195,10 @@ async function perform(c: ClientCommand, hub: Api): Promise<{ data: unknown; tex
     }
     case 'modules restart': {
       const data = await hub.call('POST', `/api/modules/${enc(id)}/restart`, {});
-      return { data, text: `module ${id} restarted: ${String(data['status'])}, ${String(data['restarts'])} restarts\n` };
+      return {
+        data,
+        text: `module ${id} restarted: ${String(data['status'])}, ${String(data['restarts'])} restarts\n`,
+      };
     }
   }
   throw new ApiFailure(`unknown operator command "${key}"`, EXIT.refused);
@@ -155,7 +220,10 @@ async function status(hub: Api): Promise<{ data: unknown; text: string }> {
   ];
   const checks = (h['checks'] ?? {}) as Record<string, Data>;
   const bad = Object.entries(checks).filter(([, v]) => v['status'] !== 'healthy');
-  for (const [name, v] of bad) lines.push(`check    ${name}: ${String(v['status'])}${v['error'] !== undefined ? ` (${display(v['error'])})` : ''}`);
+  for (const [name, v] of bad)
+    lines.push(
+      `check    ${name}: ${String(v['status'])}${v['error'] !== undefined ? ` (${display(v['error'])})` : ''}`,
+    );
   const modules = Object.entries((hive['modules'] ?? {}) as Record<string, Data>).map(([name, v]) => ({ name, ...v }));
   return { data: { health: health ?? null, hive }, text: `${lines.join('\n')}\n\n${modulesTable(modules)}` };
 }
@@ -178,7 +246,14 @@ async function redrive(c: ClientCommand, hub: Api): Promise<{ data: unknown; tex
 }
 
 function modulesTable(modules: Data[]): string {
-  const rows = modules.map((m) => [m['name'], m['status'], m['restarts'], m['crashes'] ?? '-', m['mailbox_depth'] ?? '-', m['last_error'] ?? '-']);
+  const rows = modules.map((m) => [
+    m['name'],
+    m['status'],
+    m['restarts'],
+    m['crashes'] ?? '-',
+    m['mailbox_depth'] ?? '-',
+    m['last_error'] ?? '-',
+  ]);
   return table(['MODULE', 'STATUS', 'RESTARTS', 'CRASHES', 'MAILBOX', 'LAST ERROR'], rows);
 }
 
@@ -192,5 +267,7 @@ function display(v: unknown): string {
 export function table(head: string[], rows: unknown[][]): string {
   const cells = [head, ...rows.map((r) => r.map((v) => display(v).replace(/\s+/g, ' ')))];
   const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return cells.map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i] ?? 0))).join('  ')).join('\n') + '\n';
+  return (
+    cells.map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i] ?? 0))).join('  ')).join('\n') + '\n'
+  );
 }

@@ -31,7 +31,9 @@ export function checkValue(spec: KeySpec, value: unknown, keyPath: string, sourc
   const bad = (): ConfigProblem[] => [{ source, keyPath, message: `expected ${describeSpec(spec)}, ${got(value)}` }];
   switch (spec.kind) {
     case 'int':
-      return typeof value === 'number' && Number.isInteger(value) && value >= spec.min && value <= spec.max ? [] : bad();
+      return typeof value === 'number' && Number.isInteger(value) && value >= spec.min && value <= spec.max
+        ? []
+        : bad();
     case 'number':
       return typeof value === 'number' && Number.isFinite(value) && value >= spec.min && value <= spec.max ? [] : bad();
     case 'bool':
@@ -77,7 +79,11 @@ export function checkTable(
     const spec = specs[key];
     if (spec === undefined) {
       const hint = didYouMean(key, known);
-      problems.push({ source, keyPath: `${keyPath}.${key}`, message: `unknown key${hint ? `; did you mean "${hint}"?` : ''}` });
+      problems.push({
+        source,
+        keyPath: `${keyPath}.${key}`,
+        message: `unknown key${hint ? `; did you mean "${hint}"?` : ''}`,
+      });
     } else {
       problems.push(...checkValue(spec, v, `${keyPath}.${key}`, source));
     }

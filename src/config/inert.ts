@@ -19,19 +19,42 @@ interface InertRule {
 }
 
 const RULES: readonly InertRule[] = [
-  { inert: (c) => c.database.url === '', section: 'database', keys: ['max_connections', 'min_connections', 'connection_timeout_seconds', 'idle_timeout_seconds'], why: 'the embedded SQLite store (database.url is empty) has no connection pool' },
-  { inert: (c) => !c.cluster.enabled, section: 'cluster', except: ['enabled', 'node_id'], why: 'cluster.enabled is false' },
+  {
+    inert: (c) => c.database.url === '',
+    section: 'database',
+    keys: ['max_connections', 'min_connections', 'connection_timeout_seconds', 'idle_timeout_seconds'],
+    why: 'the embedded SQLite store (database.url is empty) has no connection pool',
+  },
+  {
+    inert: (c) => !c.cluster.enabled,
+    section: 'cluster',
+    except: ['enabled', 'node_id'],
+    why: 'cluster.enabled is false',
+  },
   { inert: (c) => !c.security.enabled, section: 'security', except: ['enabled'], why: 'security.enabled is false' },
   { inert: (c) => !c.grpc.enabled, section: 'grpc', except: ['enabled'], why: 'grpc.enabled is false' },
   { inert: (c) => !c.neural.enabled, section: 'neural', except: ['enabled'], why: 'neural.enabled is false' },
-  { inert: (c) => c.neural.enabled && !c.neural.gpu_enabled, section: 'neural', keys: ['gpu_memory_limit_mb', 'cuda_version'], why: 'neural.gpu_enabled is false' },
-  { inert: (c) => c.agents.pool_max_size === 0, section: 'agents', keys: ['pool_min_size', 'scale_up_pending_per_slot', 'scale_cooldown_seconds'], why: 'agents.pool_max_size is 0 (no pool scaling)' },
+  {
+    inert: (c) => c.neural.enabled && !c.neural.gpu_enabled,
+    section: 'neural',
+    keys: ['gpu_memory_limit_mb', 'cuda_version'],
+    why: 'neural.gpu_enabled is false',
+  },
+  {
+    inert: (c) => c.agents.pool_max_size === 0,
+    section: 'agents',
+    keys: ['pool_min_size', 'scale_up_pending_per_slot', 'scale_cooldown_seconds'],
+    why: 'agents.pool_max_size is 0 (no pool scaling)',
+  },
 ];
 
 let defaults: Record<string, Record<string, unknown>> | undefined;
 
 function defaultOf(section: string, key: string): unknown {
-  defaults ??= (readTomlFile(path.join(SETTINGS_DIR, 'default.toml'), []) ?? {}) as Record<string, Record<string, unknown>>;
+  defaults ??= (readTomlFile(path.join(SETTINGS_DIR, 'default.toml'), []) ?? {}) as Record<
+    string,
+    Record<string, unknown>
+  >;
   return defaults[section]?.[key];
 }
 

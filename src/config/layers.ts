@@ -29,7 +29,11 @@ export function readTomlFile(file: string, problems: ConfigProblem[]): Record<st
   } catch (err) {
     if (err instanceof TomlError) {
       const first = err.message.split('\n')[0] ?? err.message;
-      problems.push({ source: `${source}:${err.line}:${err.column}`, keyPath: '(syntax)', message: `invalid TOML: ${first}` });
+      problems.push({
+        source: `${source}:${err.line}:${err.column}`,
+        keyPath: '(syntax)',
+        message: `invalid TOML: ${first}`,
+      });
     } else {
       problems.push({ source, keyPath: '(syntax)', message: `invalid TOML: ${String(err)}` });
     }
@@ -38,7 +42,12 @@ export function readTomlFile(file: string, problems: ConfigProblem[]): Record<st
 }
 
 /** Checks a parsed layer section by section; returns only the valid parts. */
-export function checkLayer(raw: Record<string, unknown>, source: string, requireAll: boolean, problems: ConfigProblem[]): Layer {
+export function checkLayer(
+  raw: Record<string, unknown>,
+  source: string,
+  requireAll: boolean,
+  problems: ConfigProblem[],
+): Layer {
   const sections = Object.keys(SCHEMA);
   const layer: Layer = {};
   for (const [name, value] of Object.entries(raw)) {
@@ -54,14 +63,22 @@ export function checkLayer(raw: Record<string, unknown>, source: string, require
     if (isTable(value)) layer[name] = keepValid(specs, value, name, found);
   }
   if (requireAll) {
-    for (const name of sections) if (!(name in raw)) problems.push({ source, keyPath: name, message: 'missing section' });
+    for (const name of sections)
+      if (!(name in raw)) problems.push({ source, keyPath: name, message: 'missing section' });
   }
   return layer;
 }
 
-function keepValid(specs: Readonly<Record<string, KeySpec>>, value: Record<string, unknown>, section: string, found: ConfigProblem[]): Record<string, unknown> {
+function keepValid(
+  specs: Readonly<Record<string, KeySpec>>,
+  value: Record<string, unknown>,
+  section: string,
+  found: ConfigProblem[],
+): Record<string, unknown> {
   const badKeys = new Set(found.map((p) => p.keyPath.split('.').slice(0, 2).join('.')));
-  return Object.fromEntries(Object.entries(value).filter(([k]) => specs[k] !== undefined && !badKeys.has(`${section}.${k}`)));
+  return Object.fromEntries(
+    Object.entries(value).filter(([k]) => specs[k] !== undefined && !badKeys.has(`${section}.${k}`)),
+  );
 }
 
 /** Environment variables that start with HIVE_ but are not configuration keys. */
@@ -75,7 +92,9 @@ export function envLayer(env: Readonly<Record<string, string | undefined>>, prob
   };
   const databaseUrl = env['DATABASE_URL'];
   if (databaseUrl !== undefined && databaseUrl !== '') put('database', 'url', databaseUrl);
-  const names = Object.keys(env).filter((n) => n.startsWith('HIVE_') && !NON_CONFIG_ENV.has(n)).sort();
+  const names = Object.keys(env)
+    .filter((n) => n.startsWith('HIVE_') && !NON_CONFIG_ENV.has(n))
+    .sort();
   for (const name of names) {
     const target = envTarget(name);
     if (target === undefined) {

@@ -28,9 +28,13 @@ export interface LoadOptions {
 export class ConfigError extends HubError {
   readonly problems: readonly ConfigProblem[];
   constructor(problems: readonly ConfigProblem[]) {
-    super('CONFIG_INVALID', `invalid configuration: ${problems.length} problem(s): ${problems.map(formatProblem).join('; ')}`, {
-      details: { problems },
-    });
+    super(
+      'CONFIG_INVALID',
+      `invalid configuration: ${problems.length} problem(s): ${problems.map(formatProblem).join('; ')}`,
+      {
+        details: { problems },
+      },
+    );
     this.name = 'ConfigError';
     this.problems = problems;
   }
@@ -53,14 +57,25 @@ export function loadConfig(options: LoadOptions = {}): HubConfig {
     if (raw !== undefined) layers.push(checkLayer(raw, displayPath(file), requireAll, problems));
   };
   const configFile = options.configFile === undefined ? undefined : resolveConfigFile(options.configFile);
-  const fileRaw = configFile === undefined ? undefined : takeProfileKey(readTomlFile(configFile, problems), displayPath(configFile), problems);
+  const fileRaw =
+    configFile === undefined
+      ? undefined
+      : takeProfileKey(readTomlFile(configFile, problems), displayPath(configFile), problems);
   const chosen = chooseProfile(fileRaw?.profile, env['HIVE_ENV'], configFile, dir, problems);
   addRaw(path.join(dir, 'default.toml'), readTomlFile(path.join(dir, 'default.toml'), problems), true);
   const profileFile = path.join(dir, `${chosen.profile}.toml`);
   if (!/^[a-z0-9_-]+$/i.test(chosen.profile) || !existsSync(profileFile)) {
-    problems.push({ source: chosen.from, keyPath: 'profile', message: `no profile file ${displayPath(profileFile)} for profile ${JSON.stringify(chosen.profile)}` });
+    problems.push({
+      source: chosen.from,
+      keyPath: 'profile',
+      message: `no profile file ${displayPath(profileFile)} for profile ${JSON.stringify(chosen.profile)}`,
+    });
   } else if (configFile === undefined || path.resolve(profileFile) !== configFile) {
-    addRaw(profileFile, takeProfileKey(readTomlFile(profileFile, problems), displayPath(profileFile), problems)?.rest, false);
+    addRaw(
+      profileFile,
+      takeProfileKey(readTomlFile(profileFile, problems), displayPath(profileFile), problems)?.rest,
+      false,
+    );
   }
   if (configFile !== undefined) addRaw(configFile, fileRaw?.rest, false);
   layers.push(envLayer(env, problems));
@@ -84,12 +99,20 @@ export function resolveConfigFile(file: string): string {
 }
 
 /** Splits a file's top-level `profile = "…"` key (the profile it is written for) from its sections. */
-function takeProfileKey(raw: Record<string, unknown> | undefined, source: string, problems: ConfigProblem[]): { profile: string | undefined; rest: Record<string, unknown> } | undefined {
+function takeProfileKey(
+  raw: Record<string, unknown> | undefined,
+  source: string,
+  problems: ConfigProblem[],
+): { profile: string | undefined; rest: Record<string, unknown> } | undefined {
   if (raw === undefined) return undefined;
   const { profile, ...rest } = raw;
   if (profile === undefined) return { profile: undefined, rest };
   if (typeof profile !== 'string' || !/^[a-z0-9_-]+$/i.test(profile)) {
-    problems.push({ source, keyPath: 'profile', message: `expected a profile name such as "production", got ${JSON.stringify(profile)}` });
+    problems.push({
+      source,
+      keyPath: 'profile',
+      message: `expected a profile name such as "production", got ${JSON.stringify(profile)}`,
+    });
     return { profile: undefined, rest };
   }
   return { profile, rest };
@@ -101,12 +124,22 @@ function takeProfileKey(raw: Record<string, unknown> | undefined, source: string
  * development. A file written for one profile never runs under another: a
  * contradicting HIVE_ENV is an error.
  */
-function chooseProfile(declared: string | undefined, hiveEnv: string | undefined, configFile: string | undefined, dir: string, problems: ConfigProblem[]): { profile: string; from: string } {
+function chooseProfile(
+  declared: string | undefined,
+  hiveEnv: string | undefined,
+  configFile: string | undefined,
+  dir: string,
+  problems: ConfigProblem[],
+): { profile: string; from: string } {
   const envValue = hiveEnv !== undefined && hiveEnv !== '' ? hiveEnv : undefined;
   if (declared !== undefined && configFile !== undefined) {
     const from = `${displayPath(configFile)} (profile key)`;
     if (envValue !== undefined && envValue !== declared) {
-      problems.push({ source: 'env HIVE_ENV', keyPath: 'HIVE_ENV', message: `HIVE_ENV=${envValue} contradicts profile = "${declared}" in ${displayPath(configFile)}; unset HIVE_ENV or change the file` });
+      problems.push({
+        source: 'env HIVE_ENV',
+        keyPath: 'HIVE_ENV',
+        message: `HIVE_ENV=${envValue} contradicts profile = "${declared}" in ${displayPath(configFile)}; unset HIVE_ENV or change the file`,
+      });
     }
     return { profile: declared, from };
   }
@@ -127,8 +160,14 @@ function cliLayer(options: LoadOptions, problems: ConfigProblem[]): Layer {
   const layer: Layer = {};
   const source = 'command line';
   if (options.port !== undefined) {
-    if (Number.isInteger(options.port) && options.port >= 0 && options.port <= 65535) layer['server'] = { port: options.port };
-    else problems.push({ source, keyPath: 'server.port', message: `--port expects an integer from 0 to 65535, got ${String(options.port)}` });
+    if (Number.isInteger(options.port) && options.port >= 0 && options.port <= 65535)
+      layer['server'] = { port: options.port };
+    else
+      problems.push({
+        source,
+        keyPath: 'server.port',
+        message: `--port expects an integer from 0 to 65535, got ${String(options.port)}`,
+      });
   }
   if (options.logLevel !== undefined) {
     const raw = { logging: { level: options.logLevel } };
@@ -147,52 +186,106 @@ function crossChecks(c: Layer, profile: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const merged = 'merged configuration';
   if (num(c, 'database', 'min_connections') > num(c, 'database', 'max_connections')) {
-    problems.push({ source: merged, keyPath: 'database.min_connections', message: 'must not exceed database.max_connections' });
+    problems.push({
+      source: merged,
+      keyPath: 'database.min_connections',
+      message: 'must not exceed database.max_connections',
+    });
   }
   if (num(c, 'tasks', 'backoff_initial_ms') > num(c, 'tasks', 'backoff_max_ms')) {
-    problems.push({ source: merged, keyPath: 'tasks.backoff_initial_ms', message: 'must not exceed tasks.backoff_max_ms' });
+    problems.push({
+      source: merged,
+      keyPath: 'tasks.backoff_initial_ms',
+      message: 'must not exceed tasks.backoff_max_ms',
+    });
   }
   if (num(c, 'supervision', 'backoff_initial_ms') > num(c, 'supervision', 'backoff_max_ms')) {
-    problems.push({ source: merged, keyPath: 'supervision.backoff_initial_ms', message: 'must not exceed supervision.backoff_max_ms' });
+    problems.push({
+      source: merged,
+      keyPath: 'supervision.backoff_initial_ms',
+      message: 'must not exceed supervision.backoff_max_ms',
+    });
   }
   if (num(c, 'cluster', 'heartbeat_interval_ms') >= num(c, 'cluster', 'suspect_after_ms')) {
-    problems.push({ source: merged, keyPath: 'cluster.heartbeat_interval_ms', message: 'must be less than cluster.suspect_after_ms' });
+    problems.push({
+      source: merged,
+      keyPath: 'cluster.heartbeat_interval_ms',
+      message: 'must be less than cluster.suspect_after_ms',
+    });
   }
   if (num(c, 'cluster', 'suspect_after_ms') > num(c, 'cluster', 'dead_after_ms')) {
-    problems.push({ source: merged, keyPath: 'cluster.suspect_after_ms', message: 'must not exceed cluster.dead_after_ms' });
+    problems.push({
+      source: merged,
+      keyPath: 'cluster.suspect_after_ms',
+      message: 'must not exceed cluster.dead_after_ms',
+    });
   }
   if (c['cluster']?.['enabled'] === true && c['grpc']?.['enabled'] !== true) {
-    problems.push({ source: merged, keyPath: 'cluster.enabled', message: 'cluster mode needs the gRPC server (grpc.enabled = true): nodes talk to each other over it' });
+    problems.push({
+      source: merged,
+      keyPath: 'cluster.enabled',
+      message: 'cluster mode needs the gRPC server (grpc.enabled = true): nodes talk to each other over it',
+    });
   }
   if (c['security']?.['enabled'] === true) problems.push(...jwtSecretProblems(c['security']['jwt_secret'], merged));
   const rawUrl = c['database']?.['url'];
   const url = typeof rawUrl === 'string' ? rawUrl : '';
   if (url !== '' && !/^postgres(ql)?:\/\//.test(url)) {
-    problems.push({ source: merged, keyPath: 'database.url', message: 'expected empty (embedded SQLite) or a postgres:// or postgresql:// URL' });
+    problems.push({
+      source: merged,
+      keyPath: 'database.url',
+      message: 'expected empty (embedded SQLite) or a postgres:// or postgresql:// URL',
+    });
   }
   if (c['cluster']?.['enabled'] === true && url === '') {
     problems.push({
       source: merged,
       keyPath: 'cluster.enabled',
-      message: 'cluster mode needs PostgreSQL: set database.url (or HIVE_DATABASE_URL); the embedded SQLite store is single-node only',
+      message:
+        'cluster mode needs PostgreSQL: set database.url (or HIVE_DATABASE_URL); the embedded SQLite store is single-node only',
     });
   }
-  if (profile === 'production' && c['agents']?.['default_executor'] === 'echo' && num(c, 'agents', 'default_pool_size') > 0) {
-    problems.push({ source: merged, keyPath: 'agents.default_pool_size', message: 'the production profile never starts echo agents (they would "complete" real tasks by echoing them); set agents.default_executor to a real executor or default_pool_size = 0' });
+  if (
+    profile === 'production' &&
+    c['agents']?.['default_executor'] === 'echo' &&
+    num(c, 'agents', 'default_pool_size') > 0
+  ) {
+    problems.push({
+      source: merged,
+      keyPath: 'agents.default_pool_size',
+      message:
+        'the production profile never starts echo agents (they would "complete" real tasks by echoing them); set agents.default_executor to a real executor or default_pool_size = 0',
+    });
   }
   return problems;
 }
 
 /** Secrets that ship in documentation and examples: never accepted. */
-const KNOWN_SECRETS = new Set(['your-256-bit-secret-here-change-this-in-production', 'secret', 'changeme', 'change-me', 'jwt_secret', 'your-secret-key']);
+const KNOWN_SECRETS = new Set([
+  'your-256-bit-secret-here-change-this-in-production',
+  'secret',
+  'changeme',
+  'change-me',
+  'jwt_secret',
+  'your-secret-key',
+]);
 
 /** With security on, the JWT secret must be set, not a known example, and at least 32 bytes. */
 function jwtSecretProblems(value: unknown, source: string): ConfigProblem[] {
   const secret = typeof value === 'string' ? value : '';
   const fix = 'generate one with `openssl rand -hex 32` and set [security] jwt_secret or HIVE_SECURITY_JWT_SECRET';
-  if (secret === '') return [{ source, keyPath: 'security.jwt_secret', message: `missing while security.enabled is true; ${fix}` }];
-  if (KNOWN_SECRETS.has(secret.toLowerCase())) return [{ source, keyPath: 'security.jwt_secret', message: `is a published example value, not a secret; ${fix}` }];
-  if (Buffer.byteLength(secret, 'utf8') < 32) return [{ source, keyPath: 'security.jwt_secret', message: `is ${Buffer.byteLength(secret, 'utf8')} bytes; at least 32 are needed; ${fix}` }];
+  if (secret === '')
+    return [{ source, keyPath: 'security.jwt_secret', message: `missing while security.enabled is true; ${fix}` }];
+  if (KNOWN_SECRETS.has(secret.toLowerCase()))
+    return [{ source, keyPath: 'security.jwt_secret', message: `is a published example value, not a secret; ${fix}` }];
+  if (Buffer.byteLength(secret, 'utf8') < 32)
+    return [
+      {
+        source,
+        keyPath: 'security.jwt_secret',
+        message: `is ${Buffer.byteLength(secret, 'utf8')} bytes; at least 32 are needed; ${fix}`,
+      },
+    ];
   return [];
 }
 

@@ -87,7 +87,16 @@ export const SCHEMA = {
     retrain_interval_seconds: int(1, 86_400),
     retrain_min_samples: int(1, 10_000_000),
     retrain_window: int(10, 10_000_000),
-    models: { kind: 'table_of', entry: { path: str, kind: { kind: 'enum', values: ['text_classifier', 'agent_fit'] }, inputs: { kind: 'string_list' }, outputs: { kind: 'string_list' }, labels: { kind: 'string_list' } } },
+    models: {
+      kind: 'table_of',
+      entry: {
+        path: str,
+        kind: { kind: 'enum', values: ['text_classifier', 'agent_fit'] },
+        inputs: { kind: 'string_list' },
+        outputs: { kind: 'string_list' },
+        labels: { kind: 'string_list' },
+      },
+    },
   },
   websocket: {
     max_connections: int(0, 1_000_000),

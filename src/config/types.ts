@@ -8,7 +8,14 @@ export interface HubConfig {
   /** What chose the profile: a file's profile key, HIVE_ENV, a file name, or the default. */
   readonly profile_from: string;
   readonly sources: readonly string[];
-  readonly server: { host: string; port: number; workers: number; max_body_bytes: number; shutdown_grace_ms: number; cors_origins: readonly string[] };
+  readonly server: {
+    host: string;
+    port: number;
+    workers: number;
+    max_body_bytes: number;
+    shutdown_grace_ms: number;
+    cors_origins: readonly string[];
+  };
   readonly database: {
     url: string;
     data_dir: string;
@@ -17,7 +24,12 @@ export interface HubConfig {
     connection_timeout_seconds: number;
     idle_timeout_seconds: number;
   };
-  readonly performance: { memory_limit_mb: number; memory_warning_threshold: number; cpu_warning_threshold: number; cpu_cores: number };
+  readonly performance: {
+    memory_limit_mb: number;
+    memory_warning_threshold: number;
+    cpu_warning_threshold: number;
+    cpu_cores: number;
+  };
   readonly agents: {
     max_agents: number;
     default_pool_size: number;
@@ -61,7 +73,18 @@ export interface HubConfig {
     retrain_interval_seconds: number;
     retrain_min_samples: number;
     retrain_window: number;
-    models: Readonly<Record<string, { path: string; kind: 'text_classifier' | 'agent_fit'; inputs: readonly string[]; outputs: readonly string[]; labels: readonly string[] }>>;
+    models: Readonly<
+      Record<
+        string,
+        {
+          path: string;
+          kind: 'text_classifier' | 'agent_fit';
+          inputs: readonly string[];
+          outputs: readonly string[];
+          labels: readonly string[];
+        }
+      >
+    >;
   };
   readonly websocket: {
     max_connections: number;
@@ -84,7 +107,15 @@ export interface HubConfig {
     audit_retention_days: number;
   };
   readonly logging: { level: LogLevel; file: string };
-  readonly grpc: { enabled: boolean; port: number; max_message_bytes: number; keepalive_time_ms: number; keepalive_timeout_ms: number; agent_grace_ms: number; max_unsent_bytes: number };
+  readonly grpc: {
+    enabled: boolean;
+    port: number;
+    max_message_bytes: number;
+    keepalive_time_ms: number;
+    keepalive_timeout_ms: number;
+    agent_grace_ms: number;
+    max_unsent_bytes: number;
+  };
   readonly cluster: {
     enabled: boolean;
     node_id: string;

@@ -82,12 +82,14 @@ export const MAX_CONCURRENCY = 1024;
 /** Validates a PATCH body: at least one of name, type, capabilities, max_concurrency. */
 export function parseAgentUpdate(body: unknown): AgentUpdate {
   const input = asInput(body, '(body)', ['name', 'type', 'capabilities', 'max_concurrency']);
-  if (Object.keys(input).length === 0) throw invalid('(body)', 'expected at least one of name, type, capabilities, max_concurrency');
+  if (Object.keys(input).length === 0)
+    throw invalid('(body)', 'expected at least one of name, type, capabilities, max_concurrency');
   const update: AgentUpdate = {};
   if (input['name'] !== undefined) update.name = str(input, 'name', { required: true, maxLength: 128 });
   if (input['type'] !== undefined) update.type = oneOf(input, 'type', AGENT_TYPES, 'worker');
   if (input['capabilities'] !== undefined) update.capabilities = parseCapabilities(list(input, 'capabilities', 64));
-  if (input['max_concurrency'] !== undefined) update.max_concurrency = int(input, 'max_concurrency', 1, MAX_CONCURRENCY, 1);
+  if (input['max_concurrency'] !== undefined)
+    update.max_concurrency = int(input, 'max_concurrency', 1, MAX_CONCURRENCY, 1);
   return update;
 }
 

@@ -2,7 +2,10 @@ import type { Agent, Capability } from './agent.js';
 import type { RequiredCapability } from './task.js';
 
 /** The first requirement the agent does not meet, or undefined when it meets all. */
-export function missingCapability(agent: Pick<Agent, 'capabilities'>, required: readonly RequiredCapability[]): RequiredCapability | undefined {
+export function missingCapability(
+  agent: Pick<Agent, 'capabilities'>,
+  required: readonly RequiredCapability[],
+): RequiredCapability | undefined {
   return required.find((req) => {
     const cap = agent.capabilities.find((c) => c.name === req.name);
     return cap === undefined || cap.proficiency < req.min_proficiency;
@@ -23,7 +26,10 @@ export function fitScore(
   const proficiency =
     required.length === 0
       ? 1
-      : required.reduce((sum, req) => sum + (agent.capabilities.find((c) => c.name === req.name)?.proficiency ?? 0), 0) / required.length;
+      : required.reduce(
+          (sum, req) => sum + (agent.capabilities.find((c) => c.name === req.name)?.proficiency ?? 0),
+          0,
+        ) / required.length;
   const free = load.capacity <= 0 ? 0 : Math.max(0, 1 - load.running / load.capacity);
   return proficiency * (0.5 + 0.5 * agent.stats.success_rate) * (0.25 + 0.75 * free);
 }
@@ -33,7 +39,12 @@ export function fitScore(
  * towards 1 on success and towards 0 on failure by `rate` of the distance,
  * so proficiency stays within [0, 1].
  */
-export function learn(capabilities: readonly Capability[], required: readonly RequiredCapability[], success: boolean, rate: number): Capability[] {
+export function learn(
+  capabilities: readonly Capability[],
+  required: readonly RequiredCapability[],
+  success: boolean,
+  rate: number,
+): Capability[] {
   const names = new Set(required.map((r) => r.name));
   return capabilities.map((c) => {
     if (!names.has(c.name)) return c;

@@ -16,7 +16,8 @@ export function planBulk(items: NewTask[], keys: ReadonlyArray<string | undefine
   keys.forEach((k, i) => {
     if (k === undefined) return;
     if (!KEY.test(k)) throw invalid(`tasks[${i}].key`, 'expected 1 to 64 letters, digits, _ . -');
-    if (byKey.has(k)) throw invalid(`tasks[${i}].key`, `duplicate key ${JSON.stringify(k)} (also tasks[${byKey.get(k)}])`);
+    if (byKey.has(k))
+      throw invalid(`tasks[${i}].key`, `duplicate key ${JSON.stringify(k)} (also tasks[${byKey.get(k)}])`);
     byKey.set(k, i);
   });
   for (const t of items) t.id ??= randomUUID();
@@ -28,7 +29,11 @@ export function planBulk(items: NewTask[], keys: ReadonlyArray<string | undefine
         edges[i]?.push(target);
         return items[target]?.id ?? ref;
       }
-      if (!UUID.test(ref)) throw invalid(`tasks[${i}].depends_on[${j}]`, `${JSON.stringify(ref)} is neither a task id nor the key of another item`);
+      if (!UUID.test(ref))
+        throw invalid(
+          `tasks[${i}].depends_on[${j}]`,
+          `${JSON.stringify(ref)} is neither a task id nor the key of another item`,
+        );
       return ref;
     });
   });

@@ -17,7 +17,13 @@ export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () 
 }
 
 /** A permanent failure ends the task failed; a retryable one retries until max_attempts, then the task is dead. */
-export function afterFailure(policy: BackoffPolicy, retryable: boolean, attempt: number, maxAttempts: number, random?: () => number): AfterFailure {
+export function afterFailure(
+  policy: BackoffPolicy,
+  retryable: boolean,
+  attempt: number,
+  maxAttempts: number,
+  random?: () => number,
+): AfterFailure {
   if (!retryable) return { action: 'failed' };
   if (attempt >= maxAttempts) return { action: 'dead' };
   return { action: 'retry', delayMs: backoffDelay(policy, attempt, random) };

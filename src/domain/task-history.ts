@@ -13,7 +13,15 @@ export interface HistoryEvent {
   created_at: string;
 }
 
-const RANK: Record<TaskStatus, number> = { pending: 0, assigned: 1, running: 2, completed: 3, failed: 3, dead: 3, cancelled: 3 };
+const RANK: Record<TaskStatus, number> = {
+  pending: 0,
+  assigned: 1,
+  running: 2,
+  completed: 3,
+  failed: 3,
+  dead: 3,
+  cancelled: 3,
+};
 
 /**
  * A task's history: the recorded events (failures, retries, requeues, cancels,
@@ -23,15 +31,33 @@ const RANK: Record<TaskStatus, number> = { pending: 0, assigned: 1, running: 2, 
  */
 export function taskHistory(task: Task, recorded: readonly HistoryEvent[]): HistoryEvent[] {
   const synth: HistoryEvent[] = [];
-  const add = (from: TaskStatus | null, to: TaskStatus, at: string | null, agent: string | null, detail: unknown): void => {
+  const add = (
+    from: TaskStatus | null,
+    to: TaskStatus,
+    at: string | null,
+    agent: string | null,
+    detail: unknown,
+  ): void => {
     if (at === null) return;
     // A recorded event for the same step wins (it carries the reason).
     if (recorded.some((e) => e.to_status === to && Math.abs(Date.parse(e.created_at) - Date.parse(at)) < 5)) return;
-    synth.push({ id: null, task_id: task.id, from_status: from, to_status: to, agent_id: agent, node_id: to === 'pending' ? null : task.lease_owner, detail, created_at: at });
+    synth.push({
+      id: null,
+      task_id: task.id,
+      from_status: from,
+      to_status: to,
+      agent_id: agent,
+      node_id: to === 'pending' ? null : task.lease_owner,
+      detail,
+      created_at: at,
+    });
   };
   add(null, 'pending', task.created_at, null, { reason: 'submitted' });
   add('pending', 'assigned', task.claimed_at, task.assigned_agent, { reason: 'claimed' });
   add('assigned', 'running', task.started_at, task.assigned_agent, null);
   if (task.status === 'completed') add('running', 'completed', task.completed_at, task.assigned_agent, null);
-  return [...recorded, ...synth].sort((a, b) => a.created_at.localeCompare(b.created_at) || RANK[a.to_status] - RANK[b.to_status] || (a.id ?? 0) - (b.id ?? 0));
+  return [...recorded, ...synth].sort(
+    (a, b) =>
+      a.created_at.localeCompare(b.created_at) || RANK[a.to_status] - RANK[b.to_status] || (a.id ?? 0) - (b.id ?? 0),
+  );
 }

@@ -39,12 +39,17 @@ export function sourcesOf(to: TaskStatus): TaskStatus[] {
  * hub's own bug (INTERNAL), caught in the transaction that would write it.
  */
 export function checkRecordedMove(id: string, from: TaskStatus, to: TaskStatus): void {
-  if (!canTransition(from, to)) throw new HubError('INTERNAL', `task ${id}: ${from} -> ${to} is not a transition of the task lifecycle`, { details: { task_id: id, from, to } });
+  if (!canTransition(from, to))
+    throw new HubError('INTERNAL', `task ${id}: ${from} -> ${to} is not a transition of the task lifecycle`, {
+      details: { task_id: id, from, to },
+    });
 }
 
 /** Refuses an illegal lifecycle move with INVALID_STATE. */
 export function assertTransition(id: string, from: TaskStatus, to: TaskStatus): void {
   if (!canTransition(from, to)) {
-    throw new HubError('INVALID_STATE', `task ${id} cannot move from ${from} to ${to}`, { details: { task_id: id, from, to } });
+    throw new HubError('INVALID_STATE', `task ${id} cannot move from ${from} to ${to}`, {
+      details: { task_id: id, from, to },
+    });
   }
 }

@@ -73,7 +73,18 @@ export interface TaskDefaults {
   timeoutMs: number;
 }
 
-const FIELDS = ['title', 'description', 'type', 'priority', 'required_capabilities', 'payload', 'max_attempts', 'timeout_ms', 'run_at', 'depends_on'];
+const FIELDS = [
+  'title',
+  'description',
+  'type',
+  'priority',
+  'required_capabilities',
+  'payload',
+  'max_attempts',
+  'timeout_ms',
+  'run_at',
+  'depends_on',
+];
 
 /** Bulk items' idempotency keys live under this prefix, so that no single submission's key can meet one. */
 export const BULK_KEY_PREFIX = 'bulk:';
@@ -82,7 +93,11 @@ export const BULK_KEY_PREFIX = 'bulk:';
 export function checkIdempotencyKey(key: string): string {
   if (key.length === 0 || key.length > 255) throw invalid('Idempotency-Key', 'must be 1 to 255 characters');
   checkNoNul(key, 'Idempotency-Key');
-  if (key.startsWith(BULK_KEY_PREFIX)) throw invalid('Idempotency-Key', `keys starting with "${BULK_KEY_PREFIX}" are reserved for the items of bulk submissions`);
+  if (key.startsWith(BULK_KEY_PREFIX))
+    throw invalid(
+      'Idempotency-Key',
+      `keys starting with "${BULK_KEY_PREFIX}" are reserved for the items of bulk submissions`,
+    );
   return key;
 }
 
@@ -95,7 +110,12 @@ export function bulkItemKey(key: string, index: number): string {
 export const MAX_DEPENDENCIES = 100;
 
 /** Validates a submission; throws VALIDATION_FAILED naming the field. */
-export function parseNewTask(body: unknown, defaults: TaskDefaults, idempotencyKey: string | null = null, extraFields: readonly string[] = []): NewTask {
+export function parseNewTask(
+  body: unknown,
+  defaults: TaskDefaults,
+  idempotencyKey: string | null = null,
+  extraFields: readonly string[] = [],
+): NewTask {
   const input = asInput(body, '(body)', [...FIELDS, ...extraFields]);
   if (idempotencyKey !== null) checkIdempotencyKey(idempotencyKey);
   return {
@@ -117,7 +137,8 @@ export function parseNewTask(body: unknown, defaults: TaskDefaults, idempotencyK
 function parseDependsOn(items: readonly unknown[]): string[] {
   const seen = new Set<string>();
   return items.map((item, i) => {
-    if (typeof item !== 'string' || item.length === 0 || item.length > 64) throw invalid(`depends_on[${i}]`, 'expected a task id');
+    if (typeof item !== 'string' || item.length === 0 || item.length > 64)
+      throw invalid(`depends_on[${i}]`, 'expected a task id');
     if (seen.has(item)) throw invalid(`depends_on[${i}]`, `duplicate dependency ${JSON.stringify(item)}`);
     seen.add(item);
     return item;
@@ -128,7 +149,10 @@ function parseRequired(items: readonly unknown[]): RequiredCapability[] {
   const seen = new Set<string>();
   return items.map((item, i) => {
     const field = `required_capabilities[${i}]`;
-    const req = typeof item === 'string' ? { name: capabilityName(item, field), min_proficiency: 0 } : parseRequiredObject(item, field);
+    const req =
+      typeof item === 'string'
+        ? { name: capabilityName(item, field), min_proficiency: 0 }
+        : parseRequiredObject(item, field);
     if (seen.has(req.name)) throw invalid(`${field}.name`, `duplicate capability "${req.name}"`);
     seen.add(req.name);
     return req;
@@ -139,7 +163,8 @@ function parseRequiredObject(item: unknown, field: string): RequiredCapability {
   const input = asInput(item, field, ['name', 'min_proficiency']);
   return {
     name: capabilityName(input['name'], `${field}.name`),
-    min_proficiency: input['min_proficiency'] === undefined ? 0 : unit(input['min_proficiency'], `${field}.min_proficiency`),
+    min_proficiency:
+      input['min_proficiency'] === undefined ? 0 : unit(input['min_proficiency'], `${field}.min_proficiency`),
   };
 }
 

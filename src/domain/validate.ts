@@ -10,14 +10,19 @@ export function invalid(field: string, message: string): HubError {
 
 /** Checks that `value` is a plain object with only the allowed keys. */
 export function asInput(value: unknown, field: string, allowed: readonly string[]): Input {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(field, 'expected a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalid(field, 'expected a JSON object');
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) throw invalid(field === '(body)' ? key : `${field}.${key}`, 'unknown field');
   }
   return value as Input;
 }
 
-export function str(input: Input, key: string, opts: { required: boolean; maxLength: number; fallback?: string }): string {
+export function str(
+  input: Input,
+  key: string,
+  opts: { required: boolean; maxLength: number; fallback?: string },
+): string {
   const v = input[key];
   if (v === undefined || v === null) {
     if (opts.required) throw invalid(key, 'is required');

@@ -29,7 +29,14 @@ async function databaseCheck(store: Store): Promise<HealthCheck> {
     const latency = await store.ping();
     // Reads answer but writes fail (disk full, read-only file): degraded, with why; a restart would not help.
     const writes = store.writeFailure();
-    if (writes !== undefined) return { status: 'degraded', engine: store.engine, latency_ms: round(latency), writes_failing_since: writes.since, error: writes.error };
+    if (writes !== undefined)
+      return {
+        status: 'degraded',
+        engine: store.engine,
+        latency_ms: round(latency),
+        writes_failing_since: writes.since,
+        error: writes.error,
+      };
     return { status: latency > 1000 ? 'degraded' : 'healthy', engine: store.engine, latency_ms: round(latency) };
   } catch (err) {
     return { status: 'unhealthy', engine: store.engine, error: errorMessage(err) };
@@ -49,7 +56,12 @@ async function pingCheck(hive: Hive, name: ModuleName): Promise<HealthCheck> {
 function memoryCheck(config: HubConfig): HealthCheck {
   const rssMb = process.memoryUsage.rss() / 1_048_576;
   const percent = (rssMb / config.performance.memory_limit_mb) * 100;
-  return { status: thresholdHealth(percent, config.performance.memory_warning_threshold), rss_mb: round(rssMb), limit_mb: config.performance.memory_limit_mb, percent: round(percent) };
+  return {
+    status: thresholdHealth(percent, config.performance.memory_warning_threshold),
+    rss_mb: round(rssMb),
+    limit_mb: config.performance.memory_limit_mb,
+    percent: round(percent),
+  };
 }
 
 function eventLoopCheck(): HealthCheck {
@@ -62,9 +74,19 @@ function eventLoopCheck(): HealthCheck {
 /** Pending tasks against [tasks] max_pending: degraded above 90 %, unhealthy when full. */
 async function queueCheck(d: HealthDeps, mailboxDepth: number): Promise<HealthCheck> {
   try {
-    const t = await d.hive.ask(d.hive.modules.task_management, (replyTo: ReplyTo<TaskSummary>): TaskManagementMsg => ({ type: 'task.summarize', replyTo }), PING_DEADLINE_MS);
+    const t = await d.hive.ask(
+      d.hive.modules.task_management,
+      (replyTo: ReplyTo<TaskSummary>): TaskManagementMsg => ({ type: 'task.summarize', replyTo }),
+      PING_DEADLINE_MS,
+    );
     const percent = (t.queue_depth / t.max_pending) * 100;
-    return { status: thresholdHealth(percent, 90), pending: t.queue_depth, max_pending: t.max_pending, running: t.by_status.assigned + t.by_status.running, mailbox_depth: mailboxDepth };
+    return {
+      status: thresholdHealth(percent, 90),
+      pending: t.queue_depth,
+      max_pending: t.max_pending,
+      running: t.by_status.assigned + t.by_status.running,
+      mailbox_depth: mailboxDepth,
+    };
   } catch (err) {
     return { status: 'unhealthy', error: errorMessage(err), mailbox_depth: mailboxDepth };
   }
@@ -75,7 +97,10 @@ function round(n: number): number {
 }
 
 async function detailedChecks(d: HealthDeps): Promise<Record<string, HealthCheck>> {
-  const [database, ...pings] = await Promise.all([databaseCheck(d.store), ...MODULE_NAMES.map((n) => pingCheck(d.hive, n))]);
+  const [database, ...pings] = await Promise.all([
+    databaseCheck(d.store),
+    ...MODULE_NAMES.map((n) => pingCheck(d.hive, n)),
+  ]);
   const taskModule = d.hive.status().find((m) => m.name === 'task_management');
   const queue = await queueCheck(d, taskModule?.mailbox_depth ?? 0);
   return {
@@ -100,7 +125,12 @@ export function healthRoute(d: HealthDeps): (req: EdgeRequest) => Promise<EdgeRe
       version: d.version,
       uptime_seconds: Math.round((Date.now() - d.startedAt.getTime()) / 1000),
       node_id: d.nodeId,
-      modules: Object.fromEntries(modules.map((m) => [m.name, { status: m.status, restarts: m.restarts, ...(m.last_error ? { last_error: m.last_error } : {}) }])),
+      modules: Object.fromEntries(
+        modules.map((m) => [
+          m.name,
+          { status: m.status, restarts: m.restarts, ...(m.last_error ? { last_error: m.last_error } : {}) },
+        ]),
+      ),
     };
     if (detailed) data['checks'] = checks;
     return { status: status === 'unhealthy' ? 503 : 200, body: ok(data) };

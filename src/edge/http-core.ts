@@ -52,12 +52,18 @@ function parseBody(raw: RawRequest): unknown {
   if (raw.body.length === 0) return undefined;
   const type = raw.headers['content-type'] ?? '';
   if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
-    throw new HubError('UNSUPPORTED_MEDIA_TYPE', `Content-Type: expected application/json, got ${JSON.stringify(type || '(none)')}`, { details: { field: 'Content-Type' } });
+    throw new HubError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Content-Type: expected application/json, got ${JSON.stringify(type || '(none)')}`,
+      { details: { field: 'Content-Type' } },
+    );
   }
   try {
     return JSON.parse(raw.body.toString('utf8')) as unknown;
   } catch (err) {
-    throw new HubError('VALIDATION_FAILED', `(body): malformed JSON: ${errorMessage(err)}`, { details: { field: '(body)' } });
+    throw new HubError('VALIDATION_FAILED', `(body): malformed JSON: ${errorMessage(err)}`, {
+      details: { field: '(body)' },
+    });
   }
 }
 
@@ -76,24 +82,55 @@ const PREFLIGHT: ReadonlyArray<[string, string]> = [
   ['access-control-max-age', '600'],
 ];
 
-async function route(router: Router, raw: RawRequest, authorize: Authorizer | undefined): Promise<{ reply: EdgeResponse; pattern: string }> {
+async function route(
+  router: Router,
+  raw: RawRequest,
+  authorize: Authorizer | undefined,
+): Promise<{ reply: EdgeResponse; pattern: string }> {
   const match = router.match(raw.method, raw.path);
   if (match === undefined) {
-    throw new HubError('NOT_FOUND', `no route ${raw.method} ${raw.path}`, { details: { method: raw.method, path: raw.path } });
+    throw new HubError('NOT_FOUND', `no route ${raw.method} ${raw.path}`, {
+      details: { method: raw.method, path: raw.path },
+    });
   }
   if ('allowed' in match) {
-    const err = new HubError('METHOD_NOT_ALLOWED', `${raw.path} does not accept ${raw.method}; it accepts ${match.allowed.join(', ')}`, { details: { method: raw.method, allowed: match.allowed } });
+    const err = new HubError(
+      'METHOD_NOT_ALLOWED',
+      `${raw.path} does not accept ${raw.method}; it accepts ${match.allowed.join(', ')}`,
+      { details: { method: raw.method, allowed: match.allowed } },
+    );
     throw Object.assign(err, { allow: match.allowed.join(', ') });
   }
   // Who asks is settled before anything else is read: an unauthorised request learns nothing of its input.
   const what = `${raw.method} ${match.route.pattern}`;
-  const principal = authorize === undefined ? ANONYMOUS_ADMIN : await authorize(HTTP_PERMISSIONS[what] ?? 'admin', { authorization: raw.headers['authorization'], apiKey: raw.headers['x-api-key'], ip: raw.ip }, what);
+  const principal =
+    authorize === undefined
+      ? ANONYMOUS_ADMIN
+      : await authorize(
+          HTTP_PERMISSIONS[what] ?? 'admin',
+          { authorization: raw.headers['authorization'], apiKey: raw.headers['x-api-key'], ip: raw.ip },
+          what,
+        );
   const query = new URLSearchParams(raw.query);
   if (!match.route.query) {
     const first = [...query.keys()][0];
-    if (first !== undefined) throw new HubError('VALIDATION_FAILED', `${first}: unknown query parameter; ${raw.method} ${match.route.pattern} takes none`, { details: { field: first } });
+    if (first !== undefined)
+      throw new HubError(
+        'VALIDATION_FAILED',
+        `${first}: unknown query parameter; ${raw.method} ${match.route.pattern} takes none`,
+        { details: { field: first } },
+      );
   }
-  const reply = await match.route.handler({ method: raw.method, path: raw.path, query, headers: raw.headers, params: match.params, body: parseBody(raw), principal, ip: raw.ip ?? 'unknown' });
+  const reply = await match.route.handler({
+    method: raw.method,
+    path: raw.path,
+    query,
+    headers: raw.headers,
+    params: match.params,
+    body: parseBody(raw),
+    principal,
+    ip: raw.ip ?? 'unknown',
+  });
   return { reply, pattern: match.route.pattern };
 }
 
@@ -121,7 +158,11 @@ export async function handleRequest(router: Router, raw: RawRequest, o: CoreOpti
   } catch (err) {
     const f = failure(err);
     status = f.status;
-    if (isOutage(err)) o.log.debug({ path: raw.path, code: (err as HubError).code }, `request refused during an outage: ${raw.method} ${raw.path}: ${errorMessage(err)}`);
+    if (isOutage(err))
+      o.log.debug(
+        { path: raw.path, code: (err as HubError).code },
+        `request refused during an outage: ${raw.method} ${raw.path}: ${errorMessage(err)}`,
+      );
     else if (status >= 500) o.log.error({ err, path: raw.path }, `request failed: ${raw.method} ${raw.path}`);
     else o.log.debug({ path: raw.path, status }, `request refused: ${raw.method} ${raw.path}`);
     const allow = (err as { allow?: unknown }).allow;
@@ -144,7 +185,12 @@ export function failureResponse(err: unknown): RawResponse {
 }
 
 function encode(status: number, headers: Array<[string, string]>, body: string): RawResponse {
-  return { status, statusLine: `${status} ${STATUS_CODES[status] ?? ''}`, headers: [...headers, ...SECURITY_HEADERS], body };
+  return {
+    status,
+    statusLine: `${status} ${STATUS_CODES[status] ?? ''}`,
+    headers: [...headers, ...SECURITY_HEADERS],
+    body,
+  };
 }
 
 /** The envelope for a value (re-exported for route modules). */

@@ -28,12 +28,17 @@ function probePort(host: string, port: number): Promise<string | undefined> {
 
 function portMessage(host: string, port: number, code: string, key: string): string {
   const what = code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound (${code})`;
-  const how = key === '[server] port' ? '(HIVE_SERVER_PORT or --port)' : `(HIVE_${key.replace(/[[\]]/g, '').replace(' ', '_').toUpperCase()})`;
+  const how =
+    key === '[server] port'
+      ? '(HIVE_SERVER_PORT or --port)'
+      : `(HIVE_${key.replace(/[[\]]/g, '').replace(' ', '_').toUpperCase()})`;
   return `port ${port} on ${host} ${what}; stop the other process or change ${key} ${how}`;
 }
 
 function portError(host: string, port: number, code: string): HubError {
-  return new HubError('STARTUP_FAILED', portMessage(host, port, code, '[server] port'), { details: { port, host, code } });
+  return new HubError('STARTUP_FAILED', portMessage(host, port, code, '[server] port'), {
+    details: { port, host, code },
+  });
 }
 
 /** Why host:port cannot be bound now, in the words the start would use; undefined when it can (--check). */
@@ -67,7 +72,9 @@ export class HttpEdge {
 }
 
 function tooLarge(max: number): HubError {
-  return new HubError('PAYLOAD_TOO_LARGE', `the request body is larger than ${max} bytes ([server] max_body_bytes)`, { details: { max_body_bytes: max } });
+  return new HubError('PAYLOAD_TOO_LARGE', `the request body is larger than ${max} bytes ([server] max_body_bytes)`, {
+    details: { max_body_bytes: max },
+  });
 }
 
 function write(res: uWS.HttpResponse, reply: RawResponse, close = false): void {
@@ -101,12 +108,31 @@ function serve(res: uWS.HttpResponse, req: uWS.HttpRequest, router: Router, o: E
   req.forEach((k, v) => (headers[k] = v));
   // uWS request data is valid only until the first await: copy it now.
   const method = req.getMethod().toUpperCase();
-  const raw: Omit<RawRequest, 'body'> = { method, path: req.getUrl(), query: req.getQuery() ?? '', headers, ip: Buffer.from(res.getRemoteAddressAsText()).toString() };
+  const raw: Omit<RawRequest, 'body'> = {
+    method,
+    path: req.getUrl(),
+    query: req.getQuery() ?? '',
+    headers,
+    ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+  };
   let aborted = false;
   res.onAborted(() => (aborted = true));
-  const declared = headers['content-length'] === undefined ? (headers['transfer-encoding'] === undefined ? 0 : -1) : Number(headers['content-length']);
+  const declared =
+    headers['content-length'] === undefined
+      ? headers['transfer-encoding'] === undefined
+        ? 0
+        : -1
+      : Number(headers['content-length']);
   if (declared > o.maxBodyBytes || Number.isNaN(declared)) {
-    write(res, failureResponse(Number.isNaN(declared) ? new HubError('VALIDATION_FAILED', 'Content-Length: not a number', { details: { field: 'Content-Length' } }) : tooLarge(o.maxBodyBytes)), true);
+    write(
+      res,
+      failureResponse(
+        Number.isNaN(declared)
+          ? new HubError('VALIDATION_FAILED', 'Content-Length: not a number', { details: { field: 'Content-Length' } })
+          : tooLarge(o.maxBodyBytes),
+      ),
+      true,
+    );
     return;
   }
   readBody(res, o.maxBodyBytes, declared)

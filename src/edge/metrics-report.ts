@@ -60,8 +60,14 @@ export class MetricsReporter {
   private summaries(): Promise<[AgentSummary, TaskSummary]> {
     const { hive } = this.d;
     return Promise.all([
-      hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<AgentSummary>): AgentManagementMsg => ({ type: 'agent.summarize', replyTo })),
-      hive.ask(hive.modules.task_management, (replyTo: ReplyTo<TaskSummary>): TaskManagementMsg => ({ type: 'task.summarize', replyTo })),
+      hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<AgentSummary>): AgentManagementMsg => ({
+        type: 'agent.summarize',
+        replyTo,
+      })),
+      hive.ask(hive.modules.task_management, (replyTo: ReplyTo<TaskSummary>): TaskManagementMsg => ({
+        type: 'task.summarize',
+        replyTo,
+      })),
     ]);
   }
 
@@ -75,7 +81,10 @@ export class MetricsReporter {
   /** Sets the scrape-time gauges of /metrics/prometheus from the same readings /metrics reports. */
   async publish(m: HubMetrics): Promise<void> {
     // A module that cannot answer must not fail the scrape: its state is what the alert needs.
-    const tasks = await this.summaries().then(([, t]) => t, () => undefined);
+    const tasks = await this.summaries().then(
+      ([, t]) => t,
+      () => undefined,
+    );
     const sys = this.d.sampler.read();
     m.cpuPercent.set(sys.cpu_percent);
     m.memoryPercent.set(sys.memory.percent);
@@ -84,9 +93,11 @@ export class MetricsReporter {
       m.queueDepth.set(tasks.queue_depth);
       m.queueMax.set(tasks.max_pending);
     }
-    for (const mod of this.d.hive.status()) for (const state of MODULE_STATES) m.moduleState.set({ module: mod.name, state }, mod.status === state ? 1 : 0);
+    for (const mod of this.d.hive.status())
+      for (const state of MODULE_STATES) m.moduleState.set({ module: mod.name, state }, mod.status === state ? 1 : 0);
     const members = this.d.members?.() ?? [];
-    for (const status of MEMBER_STATES) m.clusterMembers.set({ status }, members.filter((x) => x.status === status).length);
+    for (const status of MEMBER_STATES)
+      m.clusterMembers.set({ status }, members.filter((x) => x.status === status).length);
     m.databaseUp.set((await this.d.store.ping().catch(() => -1)) >= 0 ? 1 : 0);
   }
 
@@ -96,9 +107,17 @@ export class MetricsReporter {
     const ws = this.d.ws();
     const latency = await this.d.store.ping().catch(() => -1);
     const neural = await this.d.hive
-      .ask(this.d.hive.modules.neural, (replyTo: ReplyTo<Record<string, unknown>>): NeuralMsg => ({ type: 'neural.status', replyTo }), 1000)
+      .ask(
+        this.d.hive.modules.neural,
+        (replyTo: ReplyTo<Record<string, unknown>>): NeuralMsg => ({ type: 'neural.status', replyTo }),
+        1000,
+      )
       .then((s) => ({ available: s['enabled'] === true, ...s }))
-      .catch((err: unknown) => ({ enabled: this.d.config.neural.enabled, available: false, reason: err instanceof Error ? err.message : String(err) }));
+      .catch((err: unknown) => ({
+        enabled: this.d.config.neural.enabled,
+        available: false,
+        reason: err instanceof Error ? err.message : String(err),
+      }));
     const now = trendOf(system, agents, tasks, ws);
     const first = this.samples[0];
     return {
@@ -106,11 +125,21 @@ export class MetricsReporter {
         system,
         agent_management: agents,
         task_management: tasks,
-        database: { engine: this.d.store.engine, pool: this.d.store.poolStats(), ping_ms: Math.round(latency * 1000) / 1000, reachable: latency >= 0, queries: this.d.store.queryStats() },
+        database: {
+          engine: this.d.store.engine,
+          pool: this.d.store.poolStats(),
+          ping_ms: Math.round(latency * 1000) / 1000,
+          reachable: latency >= 0,
+          queries: this.d.store.queryStats(),
+        },
         websocket: ws,
         neural,
         cluster: this.d.cluster?.() ?? { enabled: false, nodes: 1 },
-        modules: Object.fromEntries(this.d.hive.status().map((m) => [m.name, { status: m.status, restarts: m.restarts, mailbox_depth: m.mailbox_depth }])),
+        modules: Object.fromEntries(
+          this.d.hive
+            .status()
+            .map((m) => [m.name, { status: m.status, restarts: m.restarts, mailbox_depth: m.mailbox_depth }]),
+        ),
       },
       trends: {
         interval_seconds: TREND_INTERVAL_MS / 1000,

@@ -46,10 +46,25 @@ export type Match = { route: Route; params: Record<string, string> } | { allowed
 export class Router {
   private readonly compiled: Compiled[] = [];
 
-  add(method: string, pattern: string, summary: string, handler: RouteHandler, options: { query?: boolean } = {}): this {
+  add(
+    method: string,
+    pattern: string,
+    summary: string,
+    handler: RouteHandler,
+    options: { query?: boolean } = {},
+  ): this {
     const segments = pattern.split('/').slice(1);
-    if (this.compiled.some((r) => r.method === method && r.pattern === pattern)) throw new Error(`route ${method} ${pattern} added twice`);
-    this.compiled.push({ method, pattern, handler, summary, query: options.query === true, segments, params: segments.filter((s) => s.startsWith(':')).length });
+    if (this.compiled.some((r) => r.method === method && r.pattern === pattern))
+      throw new Error(`route ${method} ${pattern} added twice`);
+    this.compiled.push({
+      method,
+      pattern,
+      handler,
+      summary,
+      query: options.query === true,
+      segments,
+      params: segments.filter((s) => s.startsWith(':')).length,
+    });
     this.compiled.sort((a, b) => a.params - b.params);
     return this;
   }
@@ -83,7 +98,9 @@ function matchSegments(segments: readonly string[], parts: readonly string[]): R
       try {
         params[seg.slice(1)] = decodeURIComponent(part);
       } catch {
-        throw new HubError('VALIDATION_FAILED', `${seg.slice(1)}: malformed percent-encoding in the path`, { details: { field: seg.slice(1) } });
+        throw new HubError('VALIDATION_FAILED', `${seg.slice(1)}: malformed percent-encoding in the path`, {
+          details: { field: seg.slice(1) },
+        });
       }
     } else if (seg !== part) {
       return undefined;

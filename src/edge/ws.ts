@@ -70,7 +70,15 @@ export class WsHub {
   private nextId = 1;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unsubscribe: () => void;
-  private readonly counters = { accepted_total: 0, refused_total: 0, messages_sent: 0, messages_received: 0, bytes_sent: 0, dropped: 0, errors_sent: 0 };
+  private readonly counters = {
+    accepted_total: 0,
+    refused_total: 0,
+    messages_sent: 0,
+    messages_received: 0,
+    bytes_sent: 0,
+    dropped: 0,
+    errors_sent: 0,
+  };
 
   constructor(private readonly o: WsOptions) {
     this.unsubscribe = o.bus.subscribe((e) => this.broadcast(e));
@@ -108,7 +116,13 @@ export class WsHub {
         const protocol = req.getHeader('sec-websocket-protocol');
         const extensions = req.getHeader('sec-websocket-extensions');
         const upgrade = (credentials?: Credentials): void =>
-          void res.upgrade<Conn>({ id: this.nextId++, topics: new Set(), refused, ...(credentials ? { credentials } : {}) }, key, protocol, extensions, context);
+          void res.upgrade<Conn>(
+            { id: this.nextId++, topics: new Set(), refused, ...(credentials ? { credentials } : {}) },
+            key,
+            protocol,
+            extensions,
+            context,
+          );
         if (this.o.authorize === undefined) return upgrade();
         // Browsers cannot set headers on a WebSocket: a token or key may come as ?access_token= or ?api_key= too.
         const query = new URLSearchParams(req.getQuery() ?? '');
@@ -127,7 +141,13 @@ export class WsHub {
           (err: unknown) => {
             if (aborted) return;
             const f = failure(err);
-            res.cork(() => void res.writeStatus(`${f.status} ${STATUS_CODES[f.status] ?? ''}`).writeHeader('content-type', 'application/json').end(JSON.stringify(f.body)));
+            res.cork(
+              () =>
+                void res
+                  .writeStatus(`${f.status} ${STATUS_CODES[f.status] ?? ''}`)
+                  .writeHeader('content-type', 'application/json')
+                  .end(JSON.stringify(f.body)),
+            );
           },
         );
       },
@@ -140,13 +160,20 @@ export class WsHub {
         this.conns.add(ws);
         this.counters.accepted_total++;
         this.followCredentials(ws);
-        this.sendTo(ws, { type: 'welcome', data: { topics: EVENT_TOPICS, heartbeat_interval: this.o.heartbeatSeconds }, timestamp: new Date().toISOString() });
+        this.sendTo(ws, {
+          type: 'welcome',
+          data: { topics: EVENT_TOPICS, heartbeat_interval: this.o.heartbeatSeconds },
+          timestamp: new Date().toISOString(),
+        });
       },
       message: (ws, message, isBinary) => {
         this.counters.messages_received++;
         if (message.byteLength > this.o.maxMessageBytes) {
           this.conns.delete(ws);
-          ws.end(CLOSE_TOO_BIG, `message of ${message.byteLength} bytes is above max_message_size_mb (${this.o.maxMessageBytes} bytes)`);
+          ws.end(
+            CLOSE_TOO_BIG,
+            `message of ${message.byteLength} bytes is above max_message_size_mb (${this.o.maxMessageBytes} bytes)`,
+          );
           return;
         }
         const text = isBinary ? undefined : Buffer.from(message).toString('utf8');
@@ -190,7 +217,11 @@ export class WsHub {
     }
     const m = msg as { type?: unknown; topics?: unknown };
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg) || typeof m.type !== 'string') {
-      this.sendError(ws, 'VALIDATION_FAILED', 'type: expected a message {"type": "subscribe" | "unsubscribe" | "ping", ...}');
+      this.sendError(
+        ws,
+        'VALIDATION_FAILED',
+        'type: expected a message {"type": "subscribe" | "unsubscribe" | "ping", ...}',
+      );
       return;
     }
     switch (m.type) {
@@ -202,12 +233,20 @@ export class WsHub {
         this.changeTopics(ws, m.type, m.topics);
         return;
       default:
-        this.sendError(ws, 'VALIDATION_FAILED', `type: unknown message type ${JSON.stringify(m.type.slice(0, 64))}; expected subscribe, unsubscribe or ping`);
+        this.sendError(
+          ws,
+          'VALIDATION_FAILED',
+          `type: unknown message type ${JSON.stringify(m.type.slice(0, 64))}; expected subscribe, unsubscribe or ping`,
+        );
     }
   }
 
   private changeTopics(ws: Socket, action: 'subscribe' | 'unsubscribe', topics: unknown): void {
-    if (!Array.isArray(topics) || topics.length === 0 || topics.some((t) => typeof t !== 'string' || !(EVENT_TOPICS as readonly string[]).includes(t))) {
+    if (
+      !Array.isArray(topics) ||
+      topics.length === 0 ||
+      topics.some((t) => typeof t !== 'string' || !(EVENT_TOPICS as readonly string[]).includes(t))
+    ) {
       this.sendError(ws, 'VALIDATION_FAILED', `topics: expected a non-empty array of ${EVENT_TOPICS.join(', ')}`);
       return;
     }
@@ -236,7 +275,12 @@ export class WsHub {
   private async snapshotTo(ws: Socket, topic: 'hive' | 'metrics'): Promise<void> {
     try {
       const data = await this.o.snapshot(topic);
-      if (this.conns.has(ws)) this.sendTo(ws, { type: topic === 'hive' ? 'hive.status' : 'metrics.update', data, timestamp: new Date().toISOString() });
+      if (this.conns.has(ws))
+        this.sendTo(ws, {
+          type: topic === 'hive' ? 'hive.status' : 'metrics.update',
+          data,
+          timestamp: new Date().toISOString(),
+        });
     } catch (err) {
       this.o.log.warn({ err }, `could not build the ${topic} snapshot for a WebSocket client`);
     }
@@ -252,7 +296,11 @@ export class WsHub {
   }
 
   private heartbeat(): void {
-    const text = JSON.stringify({ type: 'heartbeat', data: { connections: this.conns.size }, timestamp: new Date().toISOString() });
+    const text = JSON.stringify({
+      type: 'heartbeat',
+      data: { connections: this.conns.size },
+      timestamp: new Date().toISOString(),
+    });
     for (const ws of [...this.conns]) this.sendText(ws, text);
   }
 
@@ -260,7 +308,11 @@ export class WsHub {
     let text: string | undefined;
     for (const ws of [...this.conns]) {
       if (!ws.getUserData().topics.has(e.topic)) continue;
-      text ??= JSON.stringify(e.origin === undefined ? { type: e.type, data: e.data, timestamp: e.timestamp } : { type: e.type, data: e.data, timestamp: e.timestamp, node_id: e.origin });
+      text ??= JSON.stringify(
+        e.origin === undefined
+          ? { type: e.type, data: e.data, timestamp: e.timestamp }
+          : { type: e.type, data: e.data, timestamp: e.timestamp, node_id: e.origin },
+      );
       this.sendText(ws, text);
     }
   }
@@ -279,7 +331,10 @@ export class WsHub {
     if (ws.getBufferedAmount() > this.o.maxBufferedBytes) {
       this.conns.delete(ws);
       this.counters.dropped++;
-      this.o.log.warn({ event: 'ws.dropped', conn: ws.getUserData().id, buffered: ws.getBufferedAmount() }, `WebSocket client dropped: more than ${this.o.maxBufferedBytes} bytes unsent (slow consumer)`);
+      this.o.log.warn(
+        { event: 'ws.dropped', conn: ws.getUserData().id, buffered: ws.getBufferedAmount() },
+        `WebSocket client dropped: more than ${this.o.maxBufferedBytes} bytes unsent (slow consumer)`,
+      );
       ws.close();
       return;
     }

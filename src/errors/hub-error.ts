@@ -34,7 +34,9 @@ export class HubError extends Error {
 /** Thrown by ask() when the actor does not reply within the deadline. */
 export class AskTimeoutError extends HubError {
   constructor(path: string, timeoutMs: number) {
-    super('ACTOR_TIMEOUT', `actor ${path} did not reply within ${timeoutMs} ms`, { details: { path, timeout_ms: timeoutMs } });
+    super('ACTOR_TIMEOUT', `actor ${path} did not reply within ${timeoutMs} ms`, {
+      details: { path, timeout_ms: timeoutMs },
+    });
     this.name = 'AskTimeoutError';
   }
 }
@@ -60,7 +62,10 @@ export class ActorStoppedError extends HubError {
 /** Rejects an ask whose handler threw: the actor crashed on this message. */
 export class ActorCrashedError extends HubError {
   constructor(path: string, cause: unknown) {
-    super('ACTOR_CRASHED', `actor ${path} crashed while handling the message: ${errorMessage(cause)}`, { cause, details: { path } });
+    super('ACTOR_CRASHED', `actor ${path} crashed while handling the message: ${errorMessage(cause)}`, {
+      cause,
+      details: { path },
+    });
     this.name = 'ActorCrashedError';
   }
 }

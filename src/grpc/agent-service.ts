@@ -60,13 +60,29 @@ class RemoteAgent {
     new Promise((resolve, reject) => {
       this.pending.set(task.id, { resolve, reject, task });
       ctx.signal.addEventListener('abort', () => {
-        if (this.pending.delete(task.id)) this.send({ cancel: { task_id: task.id, reason: String((ctx.signal.reason as Error | undefined)?.message ?? 'cancelled') } });
+        if (this.pending.delete(task.id))
+          this.send({
+            cancel: {
+              task_id: task.id,
+              reason: String((ctx.signal.reason as Error | undefined)?.message ?? 'cancelled'),
+            },
+          });
       });
       this.assign(task);
     });
 
   private assign(task: ExecutorTask): void {
-    this.outbox.push({ id: task.id, title: task.title, description: task.description, type: task.type, priority: task.priority, payload_json: JSON.stringify(task.payload ?? null), attempts: task.attempt, timeout_ms: task.timeout_ms, status: 'running' });
+    this.outbox.push({
+      id: task.id,
+      title: task.title,
+      description: task.description,
+      type: task.type,
+      priority: task.priority,
+      payload_json: JSON.stringify(task.payload ?? null),
+      attempts: task.attempt,
+      timeout_ms: task.timeout_ms,
+      status: 'running',
+    });
     if (this.outbox.length === 1) queueMicrotask(() => this.flushAssigned());
   }
 
@@ -85,7 +101,12 @@ class RemoteAgent {
     if (this.budget.write(stream, msg, sizeBytes)) return;
     const limit = this.budget.maxBytes;
     this.stream = undefined;
-    stream.emit('error', Object.assign(new Error(`the agent does not read: more than ${limit} bytes unsent ([grpc] max_unsent_bytes)`), { code: grpc.status.RESOURCE_EXHAUSTED }));
+    stream.emit(
+      'error',
+      Object.assign(new Error(`the agent does not read: more than ${limit} bytes unsent ([grpc] max_unsent_bytes)`), {
+        code: grpc.status.RESOURCE_EXHAUSTED,
+      }),
+    );
   }
 
   /** A TaskResult: settles the dispatcher's promise; unknown tasks are refused, nothing changes. */
@@ -93,7 +114,14 @@ class RemoteAgent {
     const taskId = text(r['task_id']);
     const p = this.pending.get(taskId);
     if (p === undefined) {
-      this.send({ rejected: { status: 9, code: 'INVALID_STATE', message: `task ${taskId} is not assigned to this agent (or was cancelled, or already reported)`, task_id: taskId } });
+      this.send({
+        rejected: {
+          status: 9,
+          code: 'INVALID_STATE',
+          message: `task ${taskId} is not assigned to this agent (or was cancelled, or already reported)`,
+          task_id: taskId,
+        },
+      });
       return;
     }
     if (r['success'] === true) {
@@ -119,7 +147,13 @@ class RemoteAgent {
       const e = (r['error'] ?? {}) as { code?: string; message?: string; retryable?: boolean };
       this.pending.delete(taskId);
       // The message is stored with the task: a NUL in it is replaced, not refused (it describes a failure, it is not data).
-      p.reject(new TaskFailure((e.message ?? '').replaceAll('\u0000', '\uFFFD') || 'the remote agent reported a failure', e.retryable === true, /^[A-Z][A-Z0-9_]{0,63}$/.test(e.code ?? '') ? (e.code) : 'TASK_FAILED'));
+      p.reject(
+        new TaskFailure(
+          (e.message ?? '').replaceAll('\u0000', '\uFFFD') || 'the remote agent reported a failure',
+          e.retryable === true,
+          /^[A-Z][A-Z0-9_]{0,63}$/.test(e.code ?? '') ? e.code : 'TASK_FAILED',
+        ),
+      );
     }
     if (this.draining && this.pending.size === 0) this.send({ drained: {} });
   }
@@ -181,7 +215,9 @@ export class RemoteAgents {
 
   info(agentId: string): { connected_since: string; labels: Record<string, string> } | undefined {
     const a = this.byId.get(agentId);
-    return a === undefined ? undefined : { connected_since: a.stream === undefined ? '' : a.connectedSince, labels: a.labels };
+    return a === undefined
+      ? undefined
+      : { connected_since: a.stream === undefined ? '' : a.connectedSince, labels: a.labels };
   }
 
   private tell(msg: AgentManagementMsg, agentId: string): void {
@@ -224,7 +260,12 @@ export class RemoteAgents {
       if (isMalformed(m)) return reject(3, 'VALIDATION_FAILED', malformedError(m).message);
       const kind = m['msg'];
       if (agent === undefined) {
-        if (kind !== 'register' || registering) return reject(9, 'INVALID_STATE', registering ? 'wait for Registered before sending more' : 'the first message must be Register');
+        if (kind !== 'register' || registering)
+          return reject(
+            9,
+            'INVALID_STATE',
+            registering ? 'wait for Registered before sending more' : 'the first message must be Register',
+          );
         registering = true;
         this.register(stream, m['register'] as Record<string, unknown>).then(
           (a) => {
@@ -241,22 +282,35 @@ export class RemoteAgents {
       }
       switch (kind) {
         case 'register':
-          return reject(9, 'INVALID_STATE', 'this stream already registered agent ' + agent.id + '; a second Register is refused');
+          return reject(
+            9,
+            'INVALID_STATE',
+            'this stream already registered agent ' + agent.id + '; a second Register is refused',
+          );
         case 'result':
           return agent.result(m['result'] as Record<string, unknown>);
         case 'results':
-          for (const r of ((m['results'] as { results?: Array<Record<string, unknown>> }).results ?? [])) agent.result(r);
+          for (const r of (m['results'] as { results?: Array<Record<string, unknown>> }).results ?? []) agent.result(r);
           return;
         case 'drain':
           agent.draining = true;
-          void this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.set_paused', id: agent!.id, paused: true, replyTo })).catch(() => undefined);
+          void this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({
+            type: 'agent.set_paused',
+            id: agent!.id,
+            paused: true,
+            replyTo,
+          })).catch(() => undefined);
           if (agent.inFlight === 0) stream.write({ drained: {} });
           return;
         case 'heartbeat':
         case 'progress':
           return;
         default:
-          return reject(3, 'VALIDATION_FAILED', 'msg: expected register, heartbeat, progress, result, results or drain');
+          return reject(
+            3,
+            'VALIDATION_FAILED',
+            'msg: expected register, heartbeat, progress, result, results or drain',
+          );
       }
     });
     /**
@@ -277,12 +331,20 @@ export class RemoteAgents {
       };
       if (clean) {
         a.detach(0, () => expire(`remote agent ${a.name} ended its stream`));
-        this.d.log.info({ event: 'agent.disconnected', agent_id: a.id, clean: true }, `remote agent ${a.name} ended its stream; its tasks go to other agents`);
+        this.d.log.info(
+          { event: 'agent.disconnected', agent_id: a.id, clean: true },
+          `remote agent ${a.name} ended its stream; its tasks go to other agents`,
+        );
         return;
       }
       this.tell({ type: 'agent.disconnected', id: a.id }, a.id);
-      a.detach(this.d.graceMs, () => expire(`remote agent ${a.name} disconnected and did not resume within ${this.d.graceMs} ms`));
-      this.d.log.info({ event: 'agent.disconnected', agent_id: a.id, grace_ms: this.d.graceMs }, `remote agent ${a.name} disconnected; it gets no new task, and its running ones are kept for ${this.d.graceMs} ms`);
+      a.detach(this.d.graceMs, () =>
+        expire(`remote agent ${a.name} disconnected and did not resume within ${this.d.graceMs} ms`),
+      );
+      this.d.log.info(
+        { event: 'agent.disconnected', agent_id: a.id, grace_ms: this.d.graceMs },
+        `remote agent ${a.name} disconnected; it gets no new task, and its running ones are kept for ${this.d.graceMs} ms`,
+      );
     };
     // A cancelled or broken call ends its reading side too: only an end after Drain is the agent saying it is gone.
     stream.on('end', () => {
@@ -297,33 +359,65 @@ export class RemoteAgents {
     if (r === undefined) throw new HubError('VALIDATION_FAILED', 'register: missing');
     const token = text(r['resume_token']);
     const previous = token === '' ? undefined : this.byToken.get(token);
-    if (token !== '' && previous === undefined) throw new HubError('NOT_FOUND', 'resume_token: unknown or expired; register without it to start a new agent', { details: { field: 'resume_token' } });
+    if (token !== '' && previous === undefined)
+      throw new HubError('NOT_FOUND', 'resume_token: unknown or expired; register without it to start a new agent', {
+        details: { field: 'resume_token' },
+      });
     if (previous !== undefined) {
-      await this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.attach', id: previous.id, dispatcher: previous.dispatcher, replyTo }));
-      stream.write({ registered: { agent_id: previous.id, resume_token: previous.token, grace_ms: this.d.graceMs, resumed: true } });
+      await this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({
+        type: 'agent.attach',
+        id: previous.id,
+        dispatcher: previous.dispatcher,
+        replyTo,
+      }));
+      stream.write({
+        registered: { agent_id: previous.id, resume_token: previous.token, grace_ms: this.d.graceMs, resumed: true },
+      });
       if (r['redeliver'] === true) {
         const running = new Set(((r['running_task_ids'] as string[] | undefined) ?? []).map((id) => id.toLowerCase()));
         const n = previous.redeliver(running);
-        if (n > 0) this.d.log.info({ event: 'agent.redelivered', agent_id: previous.id, tasks: n }, `remote agent ${previous.name} resumed; ${n} task(s) it no longer ran sent again`);
+        if (n > 0)
+          this.d.log.info(
+            { event: 'agent.redelivered', agent_id: previous.id, tasks: n },
+            `remote agent ${previous.name} resumed; ${n} task(s) it no longer ran sent again`,
+          );
       }
       previous.attach(stream);
       return previous;
     }
-    const capabilities = ((r['capabilities'] as Array<{ name: string; proficiency: number }> | undefined) ?? []).map((c) => ({ name: c.name, proficiency: c.proficiency }));
-    const body: Record<string, unknown> = { name: r['name'], capabilities, max_concurrency: Number(r['max_concurrency'] ?? 0) || 1 };
+    const capabilities = ((r['capabilities'] as Array<{ name: string; proficiency: number }> | undefined) ?? []).map(
+      (c) => ({ name: c.name, proficiency: c.proficiency }),
+    );
+    const body: Record<string, unknown> = {
+      name: r['name'],
+      capabilities,
+      max_concurrency: Number(r['max_concurrency'] ?? 0) || 1,
+    };
     if (r['type'] !== '' && r['type'] !== undefined) body['type'] = r['type'];
     const owner = ownerOf(stream);
     const parsed = { ...parseNewAgent(body), kind: 'remote' as const, executor: null, owner };
     this.endFormerSession(parsed.name, owner);
     const newToken = randomBytes(24).toString('base64url');
     // Made before the agent is stored: tasks the runner hands it at once wait in its outbox until Registered is sent.
-    const agent = new RemoteAgent(newToken, (r['labels'] as Record<string, string> | undefined) ?? {}, this.d.maxUnsentBytes, owner);
-    const view = await this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.register', agent: parsed, dispatcher: agent.dispatcher, replyTo }));
+    const agent = new RemoteAgent(
+      newToken,
+      (r['labels'] as Record<string, string> | undefined) ?? {},
+      this.d.maxUnsentBytes,
+      owner,
+    );
+    const view = await this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({
+      type: 'agent.register',
+      agent: parsed,
+      dispatcher: agent.dispatcher,
+      replyTo,
+    }));
     agent.id = view.id;
     agent.name = view.name;
     this.byToken.set(newToken, agent);
     this.byId.set(agent.id, agent);
-    stream.write({ registered: { agent_id: agent.id, resume_token: newToken, grace_ms: this.d.graceMs, resumed: false } });
+    stream.write({
+      registered: { agent_id: agent.id, resume_token: newToken, grace_ms: this.d.graceMs, resumed: false },
+    });
     agent.attach(stream);
     return agent;
   }

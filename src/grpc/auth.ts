@@ -40,7 +40,11 @@ export function principalOf(call: object): Principal | undefined {
 }
 
 /** Wraps each method of a service implementation with its permission check. */
-export function guarded(service: string, impl: grpc.UntypedServiceImplementation, auth: AuthService | undefined): grpc.UntypedServiceImplementation {
+export function guarded(
+  service: string,
+  impl: grpc.UntypedServiceImplementation,
+  auth: AuthService | undefined,
+): grpc.UntypedServiceImplementation {
   if (auth === undefined || !auth.enabled) return impl;
   const out: grpc.UntypedServiceImplementation = {};
   for (const [method, handler] of Object.entries(impl)) {
@@ -53,7 +57,11 @@ export function guarded(service: string, impl: grpc.UntypedServiceImplementation
         (principal) => {
           principals.set(call, principal);
           // A stream lives only as long as its credentials (revoked key, removed user, expired token).
-          if (callback === undefined) followCredentials(call as unknown as StreamCall, auth.watch(permission, c, what, (err) => endWith(call as unknown as StreamCall, err)));
+          if (callback === undefined)
+            followCredentials(
+              call as unknown as StreamCall,
+              auth.watch(permission, c, what, (err) => endWith(call as unknown as StreamCall, err)),
+            );
           h(call, callback);
         },
         (err: unknown) => {

@@ -32,7 +32,12 @@ export function parseJsonField(text: string, field: string): unknown {
 /** Validates a proto NewTask with the same rules as the REST API (errors name the field). */
 export function newTaskFromProto(t: ProtoNewTask | null | undefined, defaults: TaskDefaults, field = 'task'): NewTask {
   if (t === null || t === undefined) throw invalid(field, 'is required');
-  const body: Record<string, unknown> = { title: t.title, required_capabilities: t.required_capabilities, payload: parseJsonField(t.payload_json, `${field}.payload_json`), depends_on: t.depends_on };
+  const body: Record<string, unknown> = {
+    title: t.title,
+    required_capabilities: t.required_capabilities,
+    payload: parseJsonField(t.payload_json, `${field}.payload_json`),
+    depends_on: t.depends_on,
+  };
   if (t.description !== '') body['description'] = t.description;
   if (t.type !== '') body['type'] = t.type;
   if (t.priority !== '') body['priority'] = t.priority;
@@ -67,7 +72,9 @@ export function taskToProto(t: Task): Record<string, unknown> {
   };
 }
 
-export function agentToProto(a: Agent & { running_tasks?: number; connected_since?: string; labels?: Record<string, string> }): Record<string, unknown> {
+export function agentToProto(
+  a: Agent & { running_tasks?: number; connected_since?: string; labels?: Record<string, string> },
+): Record<string, unknown> {
   return {
     id: a.id,
     name: a.name,

@@ -8,5 +8,9 @@ export function toServiceError(err: unknown): Partial<grpc.StatusObject> {
   const e = toHubError(err);
   const metadata = new grpc.Metadata();
   metadata.set(ERROR_CODE_KEY, e.code);
-  return { code: e.grpcStatus, details: e.code === 'INTERNAL' ? 'internal error; see the hub log' : e.message, metadata };
+  return {
+    code: e.grpcStatus,
+    details: e.code === 'INTERNAL' ? 'internal error; see the hub log' : e.message,
+    metadata,
+  };
 }

@@ -2,7 +2,21 @@
 import * as grpc from '@grpc/grpc-js';
 import type { HubConfig } from '../config/index.js';
 import { SendBudget, approxBytes } from './send-budget.js';
-import { AGENT_KINDS, AGENT_STATES, AGENT_TYPES, PRIORITIES, TASK_STATUSES, invalid, parseAnalyzeText, type AgentKind, type AgentState, type AgentType, type Priority, type Task, type TaskStatus } from '../domain/index.js';
+import {
+  AGENT_KINDS,
+  AGENT_STATES,
+  AGENT_TYPES,
+  PRIORITIES,
+  TASK_STATUSES,
+  invalid,
+  parseAnalyzeText,
+  type AgentKind,
+  type AgentState,
+  type AgentType,
+  type Priority,
+  type Task,
+  type TaskStatus,
+} from '../domain/index.js';
 import { HubError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { EventBus, ReplyTo } from '../runtime/index.js';
@@ -26,7 +40,10 @@ export interface HiveServiceDeps {
   remoteInfo: (agentId: string) => { connected_since: string; labels: Record<string, string> } | undefined;
 }
 
-type Unary = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
+type Unary = (
+  call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>,
+  callback: grpc.sendUnaryData<unknown>,
+) => void;
 
 /** Milliseconds left before the call's deadline; Infinity when it has none. */
 export function remainingMs(call: { getDeadline(): grpc.Deadline }): number {
@@ -48,7 +65,9 @@ export function unary(fn: (req: Record<string, unknown>, timeoutMs: number | und
     }
     const left = remainingMs(call);
     if (left <= 0) {
-      callback(toServiceError(new HubError('DEADLINE_EXCEEDED', 'the call arrived after its deadline; nothing was done')));
+      callback(
+        toServiceError(new HubError('DEADLINE_EXCEEDED', 'the call arrived after its deadline; nothing was done')),
+      );
       return;
     }
     fn(call.request, Number.isFinite(left) ? Math.max(1, Math.floor(left)) : undefined).then(
@@ -60,7 +79,8 @@ export function unary(fn: (req: Record<string, unknown>, timeoutMs: number | und
 
 function oneOf<T extends string>(value: unknown, values: readonly T[], field: string): T | undefined {
   if (value === '' || value === undefined) return undefined;
-  if (typeof value !== 'string' || !(values as readonly string[]).includes(value)) throw invalid(field, `expected one of ${values.join(', ')}, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || !(values as readonly string[]).includes(value))
+    throw invalid(field, `expected one of ${values.join(', ')}, got ${JSON.stringify(value)}`);
   return value as T;
 }
 
@@ -73,34 +93,48 @@ function paging(req: Record<string, unknown>): { limit: number; offset: number }
 }
 
 function taskId(value: unknown, field = 'id'): string {
-  if (typeof value !== 'string' || !isUuid(value)) throw invalid(field, `expected a task id (UUID), got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || !isUuid(value))
+    throw invalid(field, `expected a task id (UUID), got ${JSON.stringify(value)}`);
   return value.toLowerCase();
 }
 
-
 export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServiceImplementation {
-  const tasks = <R>(build: (replyTo: ReplyTo<R>) => TaskManagementMsg, timeoutMs?: number): Promise<R> => d.hive.ask(d.hive.modules.task_management, build, timeoutMs);
-  const agents = <R>(build: (replyTo: ReplyTo<R>) => AgentManagementMsg, timeoutMs?: number): Promise<R> => d.hive.ask(d.hive.modules.agent_management, build, timeoutMs);
+  const tasks = <R>(build: (replyTo: ReplyTo<R>) => TaskManagementMsg, timeoutMs?: number): Promise<R> =>
+    d.hive.ask(d.hive.modules.task_management, build, timeoutMs);
+  const agents = <R>(build: (replyTo: ReplyTo<R>) => AgentManagementMsg, timeoutMs?: number): Promise<R> =>
+    d.hive.ask(d.hive.modules.agent_management, build, timeoutMs);
   const defaults = { maxAttempts: d.config.tasks.max_attempts, timeoutMs: d.config.tasks.default_timeout_ms };
   const withRemote = (a: AgentView): Record<string, unknown> => agentToProto({ ...a, ...(d.remoteInfo(a.id) ?? {}) });
 
   return {
     SubmitTask: unary(async (req, timeoutMs) => {
       const task = newTaskFromProto(req['task'] as ProtoNewTask | undefined, defaults);
-      const r = await tasks((replyTo: ReplyTo<Submitted>): TaskManagementMsg => ({ type: 'task.submit', task, replyTo }), timeoutMs);
+      const r = await tasks(
+        (replyTo: ReplyTo<Submitted>): TaskManagementMsg => ({ type: 'task.submit', task, replyTo }),
+        timeoutMs,
+      );
       return { task: taskToProto(r.task), created: r.created };
     }),
     SubmitTasks: unary(async (req, timeoutMs) => {
       const items = (req['tasks'] as ProtoNewTask[] | undefined) ?? [];
-      if (items.length === 0 || items.length > 1000) throw invalid('tasks', `expected 1 to 1000 tasks, got ${items.length}`);
+      if (items.length === 0 || items.length > 1000)
+        throw invalid('tasks', `expected 1 to 1000 tasks, got ${items.length}`);
       const parsed = items.map((t, i) => newTaskFromProto(t, defaults, `tasks[${i}]`));
-      const r = await tasks((replyTo: ReplyTo<Submitted[]>): TaskManagementMsg => ({ type: 'task.submit_bulk', tasks: parsed, replyTo }), timeoutMs);
+      const r = await tasks(
+        (replyTo: ReplyTo<Submitted[]>): TaskManagementMsg => ({ type: 'task.submit_bulk', tasks: parsed, replyTo }),
+        timeoutMs,
+      );
       const created = r.filter((x) => x.created).length;
       return { tasks: r.map((x) => taskToProto(x.task)), created, deduplicated: r.length - created };
     }),
     GetTask: unary(async (req, timeoutMs) => {
       const id = taskId(req['id']);
-      return taskToProto(await tasks((replyTo: ReplyTo<TaskDetail>): TaskManagementMsg => ({ type: 'task.get', id, replyTo }), timeoutMs));
+      return taskToProto(
+        await tasks(
+          (replyTo: ReplyTo<TaskDetail>): TaskManagementMsg => ({ type: 'task.get', id, replyTo }),
+          timeoutMs,
+        ),
+      );
     }),
     ListTasks: unary(async (req, timeoutMs) => {
       const agent = req['agent_id'] === '' ? undefined : taskId(req['agent_id'], 'agent_id');
@@ -111,14 +145,27 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
         capability: req['capability'] === '' ? undefined : String(req['capability']),
         ...paging(req),
       };
-      const page = await tasks((replyTo: ReplyTo<Page<Task>>): TaskManagementMsg => ({ type: 'task.list', filter, replyTo }), timeoutMs);
+      const page = await tasks(
+        (replyTo: ReplyTo<Page<Task>>): TaskManagementMsg => ({ type: 'task.list', filter, replyTo }),
+        timeoutMs,
+      );
       return { tasks: page.items.map(taskToProto), total: page.total };
     }),
     CancelTask: unary(async (req, timeoutMs) => {
       const id = taskId(req['id']);
       const r = text(req['reason']);
       if (r.length > 512) throw invalid('reason', 'must be at most 512 characters');
-      return taskToProto(await tasks((replyTo: ReplyTo<Task>): TaskManagementMsg => ({ type: 'task.cancel', id, reason: r || 'cancelled by request', replyTo }), timeoutMs));
+      return taskToProto(
+        await tasks(
+          (replyTo: ReplyTo<Task>): TaskManagementMsg => ({
+            type: 'task.cancel',
+            id,
+            reason: r || 'cancelled by request',
+            replyTo,
+          }),
+          timeoutMs,
+        ),
+      );
     }),
     WatchTasks: (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
       if (isMalformed(call.request)) {
@@ -136,9 +183,27 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
         const proto = taskToProto(task);
         const msg = { type: e.type, task: proto, timestamp: e.timestamp };
         // A watcher that does not read is cut off rather than buffered without bound (counted in bytes).
-        if (!budget.write(call, msg, approxBytes(proto['payload_json'] as string, proto['result_json'] as string, proto['description'] as string))) {
+        if (
+          !budget.write(
+            call,
+            msg,
+            approxBytes(
+              proto['payload_json'] as string,
+              proto['result_json'] as string,
+              proto['description'] as string,
+            ),
+          )
+        ) {
           end();
-          call.emit('error', Object.assign(new Error(`the watcher is too slow: more than ${budget.maxBytes} bytes of events unsent ([grpc] max_unsent_bytes)`), { code: grpc.status.RESOURCE_EXHAUSTED }));
+          call.emit(
+            'error',
+            Object.assign(
+              new Error(
+                `the watcher is too slow: more than ${budget.maxBytes} bytes of events unsent ([grpc] max_unsent_bytes)`,
+              ),
+              { code: grpc.status.RESOURCE_EXHAUSTED },
+            ),
+          );
         }
       });
       // Counted as an observer once, uncounted once, however the call ends.
@@ -161,18 +226,37 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
         capability: req['capability'] === '' ? undefined : String(req['capability']),
         ...paging(req),
       };
-      const page = await agents((replyTo: ReplyTo<Page<AgentView>>): AgentManagementMsg => ({ type: 'agent.list', filter, replyTo }), timeoutMs);
+      const page = await agents(
+        (replyTo: ReplyTo<Page<AgentView>>): AgentManagementMsg => ({ type: 'agent.list', filter, replyTo }),
+        timeoutMs,
+      );
       return { agents: page.items.map(withRemote), total: page.total };
     }),
     GetHiveStatus: unary(async (_req, timeoutMs) => {
-      const s = await d.hive.ask(d.hive.modules.swarm_coordinator, (replyTo: ReplyTo<HiveStatus>): SwarmCoordinatorMsg => ({ type: 'hive.status', replyTo }), timeoutMs);
+      const s = await d.hive.ask(
+        d.hive.modules.swarm_coordinator,
+        (replyTo: ReplyTo<HiveStatus>): SwarmCoordinatorMsg => ({ type: 'hive.status', replyTo }),
+        timeoutMs,
+      );
       return { hive_id: s.hive_id, node_id: s.node_id, ...s.metrics };
     }),
     AnalyzeText: unary(async (req, timeoutMs) => {
       const text = parseAnalyzeText({ text: req['text'] });
-      const [a] = await d.hive.ask(d.hive.modules.neural, (replyTo: ReplyTo<Analysis[]>): NeuralMsg => ({ type: 'neural.analyze', texts: [text], replyTo }), timeoutMs);
+      const [a] = await d.hive.ask(
+        d.hive.modules.neural,
+        (replyTo: ReplyTo<Analysis[]>): NeuralMsg => ({ type: 'neural.analyze', texts: [text], replyTo }),
+        timeoutMs,
+      );
       if (a === undefined) throw new HubError('INTERNAL', 'the neural processor answered nothing');
-      return { capabilities: a.capabilities, priority_hint: a.priority_hint, keywords: a.keywords, tokens: a.tokens, model_name: a.model.name, model_version: a.model.version, cached: a.cached };
+      return {
+        capabilities: a.capabilities,
+        priority_hint: a.priority_hint,
+        keywords: a.keywords,
+        tokens: a.tokens,
+        model_name: a.model.name,
+        model_version: a.model.version,
+        cached: a.cached,
+      };
     }),
   };
 }

@@ -14,7 +14,11 @@ export function isMalformed(message: unknown): boolean {
 }
 
 export function malformedError(message: unknown): HubError {
-  return new HubError('VALIDATION_FAILED', `(message): malformed protobuf: ${String((message as Record<string, unknown>)[MALFORMED])}`, { details: { field: '(message)' } });
+  return new HubError(
+    'VALIDATION_FAILED',
+    `(message): malformed protobuf: ${String((message as Record<string, unknown>)[MALFORMED])}`,
+    { details: { field: '(message)' } },
+  );
 }
 
 /** The service definition with deserializers that never throw. */

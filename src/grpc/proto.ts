@@ -6,7 +6,13 @@ import { packageRoot } from '../config/index.js';
 
 export const PROTO_FILE = path.join(packageRoot(), 'proto', 'hive', 'v1', 'hive.proto');
 
-export const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
+export const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
 
 export interface HiveProto {
   packageDefinition: protoLoader.PackageDefinition;
@@ -22,10 +28,19 @@ let loaded: HiveProto | undefined;
 export function hiveProto(): HiveProto {
   if (loaded !== undefined) return loaded;
   const packageDefinition = protoLoader.loadSync(PROTO_FILE, LOADER_OPTIONS);
-  const pkg = grpc.loadPackageDefinition(packageDefinition) as unknown as { hive: { v1: Record<string, grpc.ServiceClientConstructor> } };
+  const pkg = grpc.loadPackageDefinition(packageDefinition) as unknown as {
+    hive: { v1: Record<string, grpc.ServiceClientConstructor> };
+  };
   const HiveServiceClient = pkg.hive.v1['HiveService'];
   const AgentServiceClient = pkg.hive.v1['AgentService'];
-  if (HiveServiceClient === undefined || AgentServiceClient === undefined) throw new Error(`${PROTO_FILE} lacks HiveService or AgentService`);
-  loaded = { packageDefinition, hiveService: HiveServiceClient.service, agentService: AgentServiceClient.service, HiveServiceClient, AgentServiceClient };
+  if (HiveServiceClient === undefined || AgentServiceClient === undefined)
+    throw new Error(`${PROTO_FILE} lacks HiveService or AgentService`);
+  loaded = {
+    packageDefinition,
+    hiveService: HiveServiceClient.service,
+    agentService: AgentServiceClient.service,
+    HiveServiceClient,
+    AgentServiceClient,
+  };
   return loaded;
 }

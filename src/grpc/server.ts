@@ -25,7 +25,10 @@ export interface GrpcDeps {
   /** Checks every RPC's permission (security enabled). */
   auth?: AuthService | undefined;
   /** More services on the same port (the cluster transport). */
-  extraServices?: ReadonlyArray<{ definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation }>;
+  extraServices?: ReadonlyArray<{
+    definition: grpc.ServiceDefinition;
+    implementation: grpc.UntypedServiceImplementation;
+  }>;
 }
 
 export class GrpcServer {
@@ -46,18 +49,56 @@ export class GrpcServer {
       'grpc.keepalive_timeout_ms': g.keepalive_timeout_ms,
       'grpc.keepalive_permit_without_calls': 1,
     });
-    const remoteAgents = new RemoteAgents({ hive: d.hive, log: d.log, graceMs: g.agent_grace_ms, pingMs: g.keepalive_time_ms, maxUnsentBytes: g.max_unsent_bytes });
-    server.addService(tolerant(proto.hiveService), guarded('HiveService', hiveServiceImplementation({ config: d.config, hive: d.hive, events: d.events, log: d.log, remoteInfo: (id) => remoteAgents.info(id) }), d.auth));
-    server.addService(tolerant(proto.agentService), guarded('AgentService', { Connect: (stream: grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>) => remoteAgents.connect(stream) }, d.auth));
+    const remoteAgents = new RemoteAgents({
+      hive: d.hive,
+      log: d.log,
+      graceMs: g.agent_grace_ms,
+      pingMs: g.keepalive_time_ms,
+      maxUnsentBytes: g.max_unsent_bytes,
+    });
+    server.addService(
+      tolerant(proto.hiveService),
+      guarded(
+        'HiveService',
+        hiveServiceImplementation({
+          config: d.config,
+          hive: d.hive,
+          events: d.events,
+          log: d.log,
+          remoteInfo: (id) => remoteAgents.info(id),
+        }),
+        d.auth,
+      ),
+    );
+    server.addService(
+      tolerant(proto.agentService),
+      guarded(
+        'AgentService',
+        {
+          Connect: (stream: grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>) =>
+            remoteAgents.connect(stream),
+        },
+        d.auth,
+      ),
+    );
     for (const x of d.extraServices ?? []) server.addService(x.definition, x.implementation);
-    const health = new HealthImplementation({ '': 'SERVING', 'hive.v1.HiveService': 'SERVING', 'hive.v1.AgentService': 'SERVING' });
+    const health = new HealthImplementation({
+      '': 'SERVING',
+      'hive.v1.HiveService': 'SERVING',
+      'hive.v1.AgentService': 'SERVING',
+    });
     health.addToServer(server);
     new ReflectionService(proto.packageDefinition).addToServer(server);
     const address = host.includes(':') ? `[${host}]:${g.port}` : `${host}:${g.port}`;
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err === null ? resolve(p) : reject(err))),
+      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err === null ? resolve(p) : reject(err),
+      ),
     ).catch((err: unknown) => {
-      throw new HubError('STARTUP_FAILED', `gRPC port ${g.port} on ${host} cannot be bound (${err instanceof Error ? err.message : String(err)}); change [grpc] port (HIVE_GRPC_PORT) or set [grpc] enabled = false`);
+      throw new HubError(
+        'STARTUP_FAILED',
+        `gRPC port ${g.port} on ${host} cannot be bound (${err instanceof Error ? err.message : String(err)}); change [grpc] port (HIVE_GRPC_PORT) or set [grpc] enabled = false`,
+      );
     });
     return new GrpcServer(server, health, port, remoteAgents);
   }

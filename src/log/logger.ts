@@ -5,11 +5,26 @@ export type { Logger };
 
 /** Paths pino censors wherever they appear in a log record. */
 const REDACT_PATHS = [
-  'jwt_secret', '*.jwt_secret', '*.*.jwt_secret',
-  'password', '*.password', '*.*.password',
-  'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
-  'headers["x-api-key"]', '*.headers["x-api-key"]',
-  'api_key', '*.api_key', 'token', '*.token', 'refresh_token', '*.refresh_token', 'access_token', '*.access_token',
+  'jwt_secret',
+  '*.jwt_secret',
+  '*.*.jwt_secret',
+  'password',
+  '*.password',
+  '*.*.password',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  'headers["x-api-key"]',
+  '*.headers["x-api-key"]',
+  'api_key',
+  '*.api_key',
+  'token',
+  '*.token',
+  'refresh_token',
+  '*.refresh_token',
+  'access_token',
+  '*.access_token',
 ];
 
 export interface LoggerOptions {
@@ -51,7 +66,12 @@ function destinationOf(options: LoggerOptions): pino.DestinationStream {
 
 function openLogFile(file: string): pino.DestinationStream & { reopen(): void } {
   try {
-    const stream = pino.destination({ dest: file, sync: true, append: true, mkdir: true }) as unknown as pino.DestinationStream & { reopen(): void };
+    const stream = pino.destination({
+      dest: file,
+      sync: true,
+      append: true,
+      mkdir: true,
+    }) as unknown as pino.DestinationStream & { reopen(): void };
     openFiles.add(stream);
     return stream;
   } catch (err) {

@@ -31,7 +31,12 @@ export class HubMetrics {
   constructor(options: { defaultMetrics: boolean } = { defaultMetrics: true }) {
     const registers = [this.registry];
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
-    this.actorCrashes = new Counter({ name: 'hive_actor_crashes_total', help: 'Actor handler failures', labelNames: ['actor'], registers });
+    this.actorCrashes = new Counter({
+      name: 'hive_actor_crashes_total',
+      help: 'Actor handler failures',
+      labelNames: ['actor'],
+      registers,
+    });
     this.actorRestarts = new Counter({
       name: 'hive_actor_restarts_total',
       help: 'Actor restarts by the supervisor (reason: crash or manual)',
@@ -68,8 +73,18 @@ export class HubMetrics {
       labelNames: ['module'],
       registers,
     });
-    this.mailboxDepth = new Gauge({ name: 'hive_mailbox_depth', help: 'Messages waiting per actor', labelNames: ['actor'], registers });
-    this.httpRequests = new Counter({ name: 'hive_http_requests_total', help: 'HTTP requests answered, by route pattern and status', labelNames: ['method', 'route', 'status'], registers });
+    this.mailboxDepth = new Gauge({
+      name: 'hive_mailbox_depth',
+      help: 'Messages waiting per actor',
+      labelNames: ['actor'],
+      registers,
+    });
+    this.httpRequests = new Counter({
+      name: 'hive_http_requests_total',
+      help: 'HTTP requests answered, by route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
     this.httpDuration = new Histogram({
       name: 'hive_http_request_duration_seconds',
       help: 'Time from a request read to its answer',
@@ -77,15 +92,56 @@ export class HubMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
-    this.taskEvents = new Counter({ name: 'hive_task_events_total', help: 'Task lifecycle events (task.created, task.completed, ...)', labelNames: ['type'], registers });
-    this.agentEvents = new Counter({ name: 'hive_agent_events_total', help: 'Agent lifecycle events (agent.registered, ...)', labelNames: ['type'], registers });
-    this.cpuPercent = new Gauge({ name: 'hive_cpu_percent', help: 'Process CPU use, percent of [performance] cpu_cores', registers });
-    this.memoryPercent = new Gauge({ name: 'hive_memory_percent', help: 'Resident memory, percent of [performance] memory_limit_mb', registers });
-    this.tasks = new Gauge({ name: 'hive_tasks', help: 'Tasks in the store by status', labelNames: ['status'], registers });
-    this.queueDepth = new Gauge({ name: 'hive_queue_depth', help: 'Pending tasks (submissions beyond hive_queue_max_pending get QUEUE_FULL)', registers });
+    this.taskEvents = new Counter({
+      name: 'hive_task_events_total',
+      help: 'Task lifecycle events (task.created, task.completed, ...)',
+      labelNames: ['type'],
+      registers,
+    });
+    this.agentEvents = new Counter({
+      name: 'hive_agent_events_total',
+      help: 'Agent lifecycle events (agent.registered, ...)',
+      labelNames: ['type'],
+      registers,
+    });
+    this.cpuPercent = new Gauge({
+      name: 'hive_cpu_percent',
+      help: 'Process CPU use, percent of [performance] cpu_cores',
+      registers,
+    });
+    this.memoryPercent = new Gauge({
+      name: 'hive_memory_percent',
+      help: 'Resident memory, percent of [performance] memory_limit_mb',
+      registers,
+    });
+    this.tasks = new Gauge({
+      name: 'hive_tasks',
+      help: 'Tasks in the store by status',
+      labelNames: ['status'],
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: 'hive_queue_depth',
+      help: 'Pending tasks (submissions beyond hive_queue_max_pending get QUEUE_FULL)',
+      registers,
+    });
     this.queueMax = new Gauge({ name: 'hive_queue_max_pending', help: '[tasks] max_pending', registers });
-    this.moduleState = new Gauge({ name: 'hive_module_state', help: 'Module actor state: 1 for the state it is in', labelNames: ['module', 'state'], registers });
-    this.clusterMembers = new Gauge({ name: 'hive_cluster_members', help: 'Cluster members by status (cluster mode)', labelNames: ['status'], registers });
-    this.databaseUp = new Gauge({ name: 'hive_database_up', help: '1 when the database answered a ping at this scrape', registers });
+    this.moduleState = new Gauge({
+      name: 'hive_module_state',
+      help: 'Module actor state: 1 for the state it is in',
+      labelNames: ['module', 'state'],
+      registers,
+    });
+    this.clusterMembers = new Gauge({
+      name: 'hive_cluster_members',
+      help: 'Cluster members by status (cluster mode)',
+      labelNames: ['status'],
+      registers,
+    });
+    this.databaseUp = new Gauge({
+      name: 'hive_database_up',
+      help: '1 when the database answered a ping at this scrape',
+      registers,
+    });
   }
 }

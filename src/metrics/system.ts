@@ -6,7 +6,15 @@ const RESOLUTION_MS = 10;
 
 export interface SystemSample {
   cpu_percent: number;
-  memory: { rss_mb: number; heap_used_mb: number; heap_total_mb: number; percent: number; limit_mb: number; system_total_mb: number; system_free_mb: number };
+  memory: {
+    rss_mb: number;
+    heap_used_mb: number;
+    heap_total_mb: number;
+    percent: number;
+    limit_mb: number;
+    system_total_mb: number;
+    system_free_mb: number;
+  };
   load_average: number[];
   event_loop_lag_ms: number;
   event_loop_lag_p99_ms: number;

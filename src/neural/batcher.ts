@@ -54,13 +54,15 @@ export class MicroBatcher<I, O> {
     this.inFlight++;
     this.counts.batches++;
     this.counts.items += batch.length;
-    this.run(batch.map((b) => b.item)).then(
-      (out) => batch.forEach((b, i) => b.resolve(out[i] as O)),
-      (err: unknown) => batch.forEach((b) => b.reject(err)),
-    ).finally(() => {
-      this.inFlight--;
-      if (this.queue.length > 0) this.schedule();
-    });
+    this.run(batch.map((b) => b.item))
+      .then(
+        (out) => batch.forEach((b, i) => b.resolve(out[i] as O)),
+        (err: unknown) => batch.forEach((b) => b.reject(err)),
+      )
+      .finally(() => {
+        this.inFlight--;
+        if (this.queue.length > 0) this.schedule();
+      });
   }
 }
 

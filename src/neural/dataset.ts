@@ -7,7 +7,15 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../config/index.js';
 
-export const CAPABILITY_LABELS = ['code', 'data-analysis', 'research', 'writing', 'math', 'translation', 'operations'] as const;
+export const CAPABILITY_LABELS = [
+  'code',
+  'data-analysis',
+  'research',
+  'writing',
+  'math',
+  'translation',
+  'operations',
+] as const;
 export const PRIORITY_LABELS = ['low', 'medium', 'high', 'critical'] as const;
 
 export const MODELS_DIR = path.join(packageRoot(), 'models');
@@ -27,10 +35,15 @@ export function loadTaskDataset(file = path.join(MODELS_DIR, 'data', 'tasks.tsv'
       if (line.trim() === '' || line.startsWith('#')) return;
       const [caps, priority, ...rest] = line.split('|');
       const text = rest.join('|').trim();
-      const capabilities = (caps ?? '').split(',').map((c) => c.trim()).filter((c) => c !== '');
+      const capabilities = (caps ?? '')
+        .split(',')
+        .map((c) => c.trim())
+        .filter((c) => c !== '');
       const unknown = capabilities.find((c) => !(CAPABILITY_LABELS as readonly string[]).includes(c));
       if (text === '' || unknown !== undefined || !(PRIORITY_LABELS as readonly string[]).includes(priority ?? '')) {
-        throw new Error(`${file}:${i + 1}: expected capabilities|priority|text with known labels, got ${JSON.stringify(line.slice(0, 80))}`);
+        throw new Error(
+          `${file}:${i + 1}: expected capabilities|priority|text with known labels, got ${JSON.stringify(line.slice(0, 80))}`,
+        );
       }
       out.push({ text, capabilities, priority: priority! });
     });

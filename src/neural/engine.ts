@@ -44,25 +44,40 @@ export interface NeuralEngineOptions {
 export type Backend = 'cpu' | 'cuda';
 
 /** Execution providers to use, and why: CUDA only when asked for and present. */
-async function chooseBackend(config: HubConfig, log: Logger, probe: string): Promise<{ backend: Backend; providers: ort.InferenceSession.ExecutionProviderConfig[]; reason: string }> {
+async function chooseBackend(
+  config: HubConfig,
+  log: Logger,
+  probe: string,
+): Promise<{ backend: Backend; providers: ort.InferenceSession.ExecutionProviderConfig[]; reason: string }> {
   const cpu = { backend: 'cpu' as const, providers: ['cpu'] };
   if (!config.neural.gpu_enabled) return { ...cpu, reason: 'gpu_enabled is false' };
   const cuda = ort.listSupportedBackends().find((b) => b.name === 'cuda');
   const limit = config.neural.gpu_memory_limit_mb;
-  const cudaProvider: ort.InferenceSession.ExecutionProviderConfig = { name: 'cuda', ...(limit > 0 ? { gpuMemLimit: limit * 1024 * 1024 } : {}) };
+  const cudaProvider: ort.InferenceSession.ExecutionProviderConfig = {
+    name: 'cuda',
+    ...(limit > 0 ? { gpuMemLimit: limit * 1024 * 1024 } : {}),
+  };
   let reason: string;
   if (cuda === undefined) reason = 'this onnxruntime-node build has no CUDA execution provider';
-  else if (!cudaLibraryPresent()) reason = 'onnxruntime-node was installed without its CUDA provider library (libonnxruntime_providers_cuda.so)';
+  else if (!cudaLibraryPresent())
+    reason = 'onnxruntime-node was installed without its CUDA provider library (libonnxruntime_providers_cuda.so)';
   else {
     try {
       const s = await ort.InferenceSession.create(probe, { executionProviders: [cudaProvider], logSeverityLevel: 4 });
       await s.release();
-      return { backend: 'cuda', providers: [cudaProvider, 'cpu'], reason: 'gpu_enabled and the CUDA execution provider loaded' };
+      return {
+        backend: 'cuda',
+        providers: [cudaProvider, 'cpu'],
+        reason: 'gpu_enabled and the CUDA execution provider loaded',
+      };
     } catch (err) {
       reason = `the CUDA execution provider did not load (${errorMessage(err).split('\n')[0]})`;
     }
   }
-  log.warn({ module: 'neural', event: 'neural.cpu_fallback' }, `neural: gpu_enabled is true but ${reason}; running on CPU`);
+  log.warn(
+    { module: 'neural', event: 'neural.cpu_fallback' },
+    `neural: gpu_enabled is true but ${reason}; running on CPU`,
+  );
   return { ...cpu, reason };
 }
 
@@ -71,7 +86,10 @@ function cudaLibraryPresent(): boolean {
   try {
     const root = path.dirname(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node')));
     const bin = path.join(root, 'bin', 'napi-v6', process.platform, process.arch);
-    return existsSync(path.join(bin, 'libonnxruntime_providers_cuda.so')) || existsSync(path.join(bin, 'onnxruntime_providers_cuda.dll'));
+    return (
+      existsSync(path.join(bin, 'libonnxruntime_providers_cuda.so')) ||
+      existsSync(path.join(bin, 'onnxruntime_providers_cuda.dll'))
+    );
   } catch {
     return false;
   }
@@ -85,7 +103,15 @@ export class NeuralEngine {
   private samplesSinceTrain = 0;
   private fitWeights: LogisticWeights | undefined;
   private retiring: LoadedModel[] = [];
-  private readonly c = { analyses: 0, inferred: 0, fit_runs: 0, fit_rows: 0, retrains: 0, retrain_failures: 0, last_retrain_at: '' };
+  private readonly c = {
+    analyses: 0,
+    inferred: 0,
+    fit_runs: 0,
+    fit_rows: 0,
+    retrains: 0,
+    retrain_failures: 0,
+    last_retrain_at: '',
+  };
 
   private constructor(
     private readonly o: NeuralEngineOptions,
@@ -97,7 +123,10 @@ export class NeuralEngine {
   ) {
     const n = o.config.neural;
     this.cache = new LruCache(n.cache_size);
-    this.batcher = new MicroBatcher((rows) => this.runClassifier(rows), { maxBatch: n.batch_max, waitMs: n.batch_wait_ms });
+    this.batcher = new MicroBatcher((rows) => this.runClassifier(rows), {
+      maxBatch: n.batch_max,
+      waitMs: n.batch_wait_ms,
+    });
     this.fitWeights = readLogisticWeights(fitModel.bytes);
   }
 
@@ -110,10 +139,16 @@ export class NeuralEngine {
     const kept = o.stateDir === undefined || userFit ? undefined : path.join(o.stateDir, 'agent-fit.onnx');
     let fit: LoadedModel;
     try {
-      fit = await loadModel(kept !== undefined && existsSync(kept) ? { kind: 'agent_fit', path: kept } : specs.agent_fit, chosen.providers);
+      fit = await loadModel(
+        kept !== undefined && existsSync(kept) ? { kind: 'agent_fit', path: kept } : specs.agent_fit,
+        chosen.providers,
+      );
     } catch (err) {
       if (kept === undefined || !existsSync(kept)) throw err;
-      o.log.warn({ err, module: 'neural' }, `neural: the retrained fit model ${kept} is unusable (${errorMessage(err)}); using the built-in one`);
+      o.log.warn(
+        { err, module: 'neural' },
+        `neural: the retrained fit model ${kept} is unusable (${errorMessage(err)}); using the built-in one`,
+      );
       fit = await loadModel(specs.agent_fit, chosen.providers);
     }
     const classifier = await loadModel(specs.text_classifier, chosen.providers);
@@ -149,10 +184,18 @@ export class NeuralEngine {
     const L = m.labels.length;
     const P = PRIORITY_LABELS.length;
     return rows.map((row, i) => {
-      const capabilities = m.labels.map((name, k) => ({ name, probability: Math.round(caps[i * L + k]! * 10_000) / 10_000 })).sort((a, b) => b.probability - a.probability);
+      const capabilities = m.labels
+        .map((name, k) => ({ name, probability: Math.round(caps[i * L + k]! * 10_000) / 10_000 }))
+        .sort((a, b) => b.probability - a.probability);
       let best = 0;
       for (let k = 1; k < P; k++) if (pri[i * P + k]! > pri[i * P + best]!) best = k;
-      return { capabilities, priority_hint: PRIORITY_LABELS[best]!, keywords: row.keywords, tokens: row.tokens, model: { name: m.name, version: m.version } };
+      return {
+        capabilities,
+        priority_hint: PRIORITY_LABELS[best]!,
+        keywords: row.keywords,
+        tokens: row.tokens,
+        model: { name: m.name, version: m.version },
+      };
     });
   }
 
@@ -161,7 +204,10 @@ export class NeuralEngine {
    * path): one run per batch_max texts, no cache and no per-text answer object,
    * so inference costs a submission as little as it can.
    */
-  async infer(texts: readonly string[], threshold: number): Promise<Array<Array<{ name: string; probability: number }>>> {
+  async infer(
+    texts: readonly string[],
+    threshold: number,
+  ): Promise<Array<Array<{ name: string; probability: number }>>> {
     const m = this.classifier;
     const L = m.labels.length;
     const out: Array<Array<{ name: string; probability: number }>> = [];
@@ -183,7 +229,8 @@ export class NeuralEngine {
           if (p >= threshold) picked.push({ name: m.labels[k]!, probability: Math.round(p * 10_000) / 10_000 });
         }
         // As inferredFrom: at least the most likely one when it reaches half the threshold.
-        if (picked.length === 0 && caps[j * L + best]! >= threshold / 2) picked.push({ name: m.labels[best]!, probability: Math.round(caps[j * L + best]! * 10_000) / 10_000 });
+        if (picked.length === 0 && caps[j * L + best]! >= threshold / 2)
+          picked.push({ name: m.labels[best]!, probability: Math.round(caps[j * L + best]! * 10_000) / 10_000 });
         out.push(picked.sort((a, b) => b.probability - a.probability));
       }
       this.c.inferred += rows.length;
@@ -228,9 +275,18 @@ export class NeuralEngine {
       y[i] = s.success ? 1 : 0;
     });
     try {
-      const weights = trainLogistic(x, y, FIT_WIDTH, { iterations: 300, lr: 1, ...(this.fitWeights ? { init: this.fitWeights } : {}) });
+      const weights = trainLogistic(x, y, FIT_WIDTH, {
+        iterations: 300,
+        lr: 1,
+        ...(this.fitWeights ? { init: this.fitWeights } : {}),
+      });
       const version = this.fitModel.version + 1;
-      const bytes = agentFitOnnx(weights, { kind: 'agent_fit', name: 'agent-fit', version, info: { trained_on: this.samples.length, retrained_in_process: true } });
+      const bytes = agentFitOnnx(weights, {
+        kind: 'agent_fit',
+        name: 'agent-fit',
+        version,
+        info: { trained_on: this.samples.length, retrained_in_process: true },
+      });
       const file = this.keep(bytes);
       const next = await loadModel({ kind: 'agent_fit', path: file }, this.providers);
       const old = this.fitModel;
@@ -239,7 +295,10 @@ export class NeuralEngine {
       this.retire(old);
       this.c.retrains++;
       this.c.last_retrain_at = new Date().toISOString();
-      this.o.log.info({ module: 'neural', event: 'neural.retrained', version, samples: this.samples.length }, `neural: agent-fit model retrained on ${this.samples.length} outcomes (version ${version})`);
+      this.o.log.info(
+        { module: 'neural', event: 'neural.retrained', version, samples: this.samples.length },
+        `neural: agent-fit model retrained on ${this.samples.length} outcomes (version ${version})`,
+      );
       return version;
     } catch (err) {
       this.c.retrain_failures++;
@@ -279,11 +338,44 @@ export class NeuralEngine {
       backend_reason: this.backendReason,
       gpu_enabled: this.o.config.neural.gpu_enabled,
       cuda_version: this.o.config.neural.cuda_version,
-      models: [this.classifier, this.fitModel].map((m) => ({ kind: m.kind, name: m.name, version: m.version, path: m.path, inputs: m.inputs, outputs: m.outputs, ...(m.kind === 'text_classifier' ? { labels: m.labels } : {}) })),
-      cache: { size: this.cache.size, capacity: this.cache.capacity, hits: this.cache.hits, misses: this.cache.misses, hit_rate: round2(this.cache.hits / Math.max(1, this.cache.hits + this.cache.misses)) },
-      inferences: { analyses: this.c.analyses, inferred_for_tasks: this.c.inferred, batches: b.batches, batched_items: b.items, average_batch: round2(b.items / Math.max(1, b.batches)), fit_runs: this.c.fit_runs, fit_rows: this.c.fit_rows },
-      latency_ms: { p50: round2(this.latency.percentile(50)), p99: round2(this.latency.percentile(99)), samples: this.latency.count },
-      fit_training: { samples: this.samples.length, since_last: this.samplesSinceTrain, retrains: this.c.retrains, failures: this.c.retrain_failures, last_at: this.c.last_retrain_at || null, version: this.fitModel.version },
+      models: [this.classifier, this.fitModel].map((m) => ({
+        kind: m.kind,
+        name: m.name,
+        version: m.version,
+        path: m.path,
+        inputs: m.inputs,
+        outputs: m.outputs,
+        ...(m.kind === 'text_classifier' ? { labels: m.labels } : {}),
+      })),
+      cache: {
+        size: this.cache.size,
+        capacity: this.cache.capacity,
+        hits: this.cache.hits,
+        misses: this.cache.misses,
+        hit_rate: round2(this.cache.hits / Math.max(1, this.cache.hits + this.cache.misses)),
+      },
+      inferences: {
+        analyses: this.c.analyses,
+        inferred_for_tasks: this.c.inferred,
+        batches: b.batches,
+        batched_items: b.items,
+        average_batch: round2(b.items / Math.max(1, b.batches)),
+        fit_runs: this.c.fit_runs,
+        fit_rows: this.c.fit_rows,
+      },
+      latency_ms: {
+        p50: round2(this.latency.percentile(50)),
+        p99: round2(this.latency.percentile(99)),
+        samples: this.latency.count,
+      },
+      fit_training: {
+        samples: this.samples.length,
+        since_last: this.samplesSinceTrain,
+        retrains: this.c.retrains,
+        failures: this.c.retrain_failures,
+        last_at: this.c.last_retrain_at || null,
+        version: this.fitModel.version,
+      },
     };
   }
 
@@ -291,7 +383,9 @@ export class NeuralEngine {
   async close(): Promise<void> {
     const deadline = Date.now() + 5000;
     while (this.batcher.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    await Promise.all([this.classifier, this.fitModel, ...this.retiring].map((m) => m.session.release().catch(() => undefined)));
+    await Promise.all(
+      [this.classifier, this.fitModel, ...this.retiring].map((m) => m.session.release().catch(() => undefined)),
+    );
     this.retiring = [];
   }
 }

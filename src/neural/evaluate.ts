@@ -44,11 +44,17 @@ export function scoreClassifier(truth: readonly LabelledTask[], predicted: reado
     fn += lfn;
     const precision = ltp + lfp === 0 ? 0 : ltp / (ltp + lfp);
     const recall = ltp + lfn === 0 ? 0 : ltp / (ltp + lfn);
-    per[label] = { precision: round(precision), recall: round(recall), f1: round(f1(precision, recall)), support: ltp + lfn };
+    per[label] = {
+      precision: round(precision),
+      recall: round(recall),
+      f1: round(f1(precision, recall)),
+      support: ltp + lfn,
+    };
   }
   truth.forEach((t, i) => {
     const p = predicted[i]!;
-    if (p.capabilities.length === t.capabilities.length && t.capabilities.every((c) => p.capabilities.includes(c))) exact++;
+    if (p.capabilities.length === t.capabilities.length && t.capabilities.every((c) => p.capabilities.includes(c)))
+      exact++;
     if (p.priority === t.priority) priorityRight++;
   });
   const counts = PRIORITY_LABELS.map((p) => truth.filter((t) => t.priority === p).length);
@@ -71,7 +77,10 @@ export function scoreClassifier(truth: readonly LabelledTask[], predicted: reado
  * one at or above `threshold`, and at least the most likely one when it reaches
  * half the threshold (every task in the data needs at least one).
  */
-export function inferredFrom(probabilities: ReadonlyArray<{ name: string; probability: number }>, threshold: number): Array<{ name: string; probability: number }> {
+export function inferredFrom(
+  probabilities: ReadonlyArray<{ name: string; probability: number }>,
+  threshold: number,
+): Array<{ name: string; probability: number }> {
   const sorted = [...probabilities].sort((a, b) => b.probability - a.probability);
   const picked = sorted.filter((c) => c.probability >= threshold);
   if (picked.length === 0 && sorted[0] !== undefined && sorted[0].probability >= threshold / 2) picked.push(sorted[0]);

@@ -6,7 +6,14 @@
  */
 import type { Agent, RequiredCapability } from '../domain/index.js';
 
-export const FIT_FEATURES = ['capability_match', 'proficiency', 'success_rate', 'experience', 'avg_duration', 'load'] as const;
+export const FIT_FEATURES = [
+  'capability_match',
+  'proficiency',
+  'success_rate',
+  'experience',
+  'avg_duration',
+  'load',
+] as const;
 export const FIT_WIDTH = FIT_FEATURES.length;
 
 /** A capability the task is expected to need: required (weight 1) or inferred from its text (weight = probability). */
@@ -21,13 +28,22 @@ export interface FitSample {
 }
 
 /** The capabilities a task's fit is judged on: its required ones, else those inferred from its text. */
-export function fitCapabilities(required: readonly RequiredCapability[], inferred: ReadonlyArray<{ name: string; probability: number }> | null): WeightedCapability[] {
+export function fitCapabilities(
+  required: readonly RequiredCapability[],
+  inferred: ReadonlyArray<{ name: string; probability: number }> | null,
+): WeightedCapability[] {
   if (required.length > 0) return required.map((r) => ({ name: r.name, weight: 1 }));
   return (inferred ?? []).map((c) => ({ name: c.name, weight: c.probability }));
 }
 
 /** Writes the pair's features at `out[offset ..]`. */
-export function writeFitFeatures(agent: Pick<Agent, 'capabilities' | 'stats'>, caps: readonly WeightedCapability[], load: { running: number; capacity: number }, out: Float32Array | number[], offset = 0): void {
+export function writeFitFeatures(
+  agent: Pick<Agent, 'capabilities' | 'stats'>,
+  caps: readonly WeightedCapability[],
+  load: { running: number; capacity: number },
+  out: Float32Array | number[],
+  offset = 0,
+): void {
   let weight = 0;
   let matched = 0;
   let proficiency = 0;

@@ -44,22 +44,50 @@ interface TensorContract {
 
 function contract(kind: ModelKind, labels: number): { inputs: TensorContract[]; outputs: TensorContract[] } {
   return kind === 'text_classifier'
-    ? { inputs: [{ role: 'ids', type: 'int32' }, { role: 'weights', type: 'float32' }], outputs: [{ role: 'capabilities', type: 'float32', width: labels }, { role: 'priority', type: 'float32', width: PRIORITY_LABELS.length }] }
-    : { inputs: [{ role: 'features', type: 'float32', width: FIT_WIDTH }], outputs: [{ role: 'p_success', type: 'float32', width: 1 }] };
+    ? {
+        inputs: [
+          { role: 'ids', type: 'int32' },
+          { role: 'weights', type: 'float32' },
+        ],
+        outputs: [
+          { role: 'capabilities', type: 'float32', width: labels },
+          { role: 'priority', type: 'float32', width: PRIORITY_LABELS.length },
+        ],
+      }
+    : {
+        inputs: [{ role: 'features', type: 'float32', width: FIT_WIDTH }],
+        outputs: [{ role: 'p_success', type: 'float32', width: 1 }],
+      };
 }
 
 function invalid(file: string, message: string): HubError {
   return new HubError('MODEL_INVALID', `neural model ${file}: ${message}`, { details: { path: file } });
 }
 
-function checkTensor(file: string, side: 'input' | 'output', name: string, c: TensorContract, meta: readonly ort.InferenceSession.ValueMetadata[]): void {
+function checkTensor(
+  file: string,
+  side: 'input' | 'output',
+  name: string,
+  c: TensorContract,
+  meta: readonly ort.InferenceSession.ValueMetadata[],
+): void {
   const m = meta.find((x) => x.name === name);
-  if (m === undefined) throw invalid(file, `has no ${side} "${name}" (for ${c.role}); its ${side}s are ${meta.map((x) => `"${x.name}"`).join(', ') || 'none'}`);
+  if (m === undefined)
+    throw invalid(
+      file,
+      `has no ${side} "${name}" (for ${c.role}); its ${side}s are ${meta.map((x) => `"${x.name}"`).join(', ') || 'none'}`,
+    );
   if (!m.isTensor) throw invalid(file, `${side} "${name}" is not a tensor`);
-  if (m.type !== c.type) throw invalid(file, `${side} "${name}" (${c.role}) has element type ${m.type}; the contract needs ${c.type}`);
-  if (m.shape.length !== 2) throw invalid(file, `${side} "${name}" (${c.role}) has rank ${m.shape.length}; the contract needs [batch, ${c.width ?? 'width'}]`);
+  if (m.type !== c.type)
+    throw invalid(file, `${side} "${name}" (${c.role}) has element type ${m.type}; the contract needs ${c.type}`);
+  if (m.shape.length !== 2)
+    throw invalid(
+      file,
+      `${side} "${name}" (${c.role}) has rank ${m.shape.length}; the contract needs [batch, ${c.width ?? 'width'}]`,
+    );
   const last = m.shape[1];
-  if (c.width !== undefined && typeof last === 'number' && last !== c.width) throw invalid(file, `${side} "${name}" (${c.role}) is [batch, ${last}]; the contract needs [batch, ${c.width}]`);
+  if (c.width !== undefined && typeof last === 'number' && last !== c.width)
+    throw invalid(file, `${side} "${name}" (${c.role}) is [batch, ${last}]; the contract needs [batch, ${c.width}]`);
 }
 
 export interface ModelSpec {
@@ -73,7 +101,10 @@ export interface ModelSpec {
 }
 
 /** Opens and checks one model; `providers` are the execution providers to try, in order. */
-export async function loadModel(spec: ModelSpec, providers: readonly ort.InferenceSession.ExecutionProviderConfig[]): Promise<LoadedModel> {
+export async function loadModel(
+  spec: ModelSpec,
+  providers: readonly ort.InferenceSession.ExecutionProviderConfig[],
+): Promise<LoadedModel> {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(spec.path);
@@ -86,18 +117,35 @@ export async function loadModel(spec: ModelSpec, providers: readonly ort.Inferen
   } catch (err) {
     throw invalid(spec.path, `is not an ONNX model (${errorMessage(err)})`);
   }
-  if (meta !== undefined && meta.kind !== spec.kind) throw invalid(spec.path, `is a ${meta.kind} model, configured as ${spec.kind}`);
+  if (meta !== undefined && meta.kind !== spec.kind)
+    throw invalid(spec.path, `is a ${meta.kind} model, configured as ${spec.kind}`);
   const labels = spec.labels !== undefined && spec.labels.length > 0 ? [...spec.labels] : (meta?.labels ?? []);
-  if (spec.kind === 'text_classifier' && labels.length === 0) throw invalid(spec.path, 'names no capability for its output columns: set labels in [neural.models.<name>]');
+  if (spec.kind === 'text_classifier' && labels.length === 0)
+    throw invalid(spec.path, 'names no capability for its output columns: set labels in [neural.models.<name>]');
   const c = contract(spec.kind, labels.length);
   const inputs = spec.inputs !== undefined && spec.inputs.length > 0 ? [...spec.inputs] : c.inputs.map((t) => t.role);
-  const outputs = spec.outputs !== undefined && spec.outputs.length > 0 ? [...spec.outputs] : c.outputs.map((t) => t.role);
-  if (inputs.length !== c.inputs.length) throw invalid(spec.path, `inputs: expected ${c.inputs.length} names (${c.inputs.map((t) => t.role).join(', ')}), got ${inputs.length}`);
-  if (outputs.length !== c.outputs.length) throw invalid(spec.path, `outputs: expected ${c.outputs.length} names (${c.outputs.map((t) => t.role).join(', ')}), got ${outputs.length}`);
+  const outputs =
+    spec.outputs !== undefined && spec.outputs.length > 0 ? [...spec.outputs] : c.outputs.map((t) => t.role);
+  if (inputs.length !== c.inputs.length)
+    throw invalid(
+      spec.path,
+      `inputs: expected ${c.inputs.length} names (${c.inputs.map((t) => t.role).join(', ')}), got ${inputs.length}`,
+    );
+  if (outputs.length !== c.outputs.length)
+    throw invalid(
+      spec.path,
+      `outputs: expected ${c.outputs.length} names (${c.outputs.map((t) => t.role).join(', ')}), got ${outputs.length}`,
+    );
   let session: ort.InferenceSession;
   try {
     // One thread per session: these models are small, and a thread pool would spin on the cores the event loop and the database need.
-    session = await ort.InferenceSession.create(bytes, { executionProviders: [...providers], graphOptimizationLevel: 'all', intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
+    session = await ort.InferenceSession.create(bytes, {
+      executionProviders: [...providers],
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+    });
   } catch (err) {
     throw invalid(spec.path, `ONNX Runtime refused it (${errorMessage(err)})`);
   }
@@ -108,19 +156,42 @@ export async function loadModel(spec: ModelSpec, providers: readonly ort.Inferen
     await session.release();
     throw err;
   }
-  return { kind: spec.kind, name: meta?.name ?? path.basename(spec.path, '.onnx'), version: meta?.version ?? 1, path: spec.path, session, inputs, outputs, labels, bytes };
+  return {
+    kind: spec.kind,
+    name: meta?.name ?? path.basename(spec.path, '.onnx'),
+    version: meta?.version ?? 1,
+    path: spec.path,
+    session,
+    inputs,
+    outputs,
+    labels,
+    bytes,
+  };
 }
 
-export const BUILT_IN: Record<ModelKind, string> = { text_classifier: 'text-classifier.onnx', agent_fit: 'agent-fit.onnx' };
+export const BUILT_IN: Record<ModelKind, string> = {
+  text_classifier: 'text-classifier.onnx',
+  agent_fit: 'agent-fit.onnx',
+};
 
 /** The model of each kind: a user model from [neural.models] if one is configured for it, else the built-in file. */
-export function modelSpecs(config: HubConfig, modelsDir: string, baseDir = process.cwd()): Record<ModelKind, ModelSpec> {
+export function modelSpecs(
+  config: HubConfig,
+  modelsDir: string,
+  baseDir = process.cwd(),
+): Record<ModelKind, ModelSpec> {
   const specs: Record<ModelKind, ModelSpec> = {
     text_classifier: { kind: 'text_classifier', path: path.join(modelsDir, BUILT_IN.text_classifier) },
     agent_fit: { kind: 'agent_fit', path: path.join(modelsDir, BUILT_IN.agent_fit) },
   };
   for (const [, m] of Object.entries(config.neural.models)) {
-    specs[m.kind] = { kind: m.kind, path: path.resolve(baseDir, m.path), inputs: m.inputs, outputs: m.outputs, labels: m.labels };
+    specs[m.kind] = {
+      kind: m.kind,
+      path: path.resolve(baseDir, m.path),
+      inputs: m.inputs,
+      outputs: m.outputs,
+      labels: m.labels,
+    };
   }
   return specs;
 }

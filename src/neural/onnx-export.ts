@@ -34,19 +34,46 @@ export interface ModelMeta {
 }
 
 function floats(name: string, dims: number[], data: Float32Array): InstanceType<typeof onnx.TensorProto> {
-  return onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+  return onnx.TensorProto.create({
+    name,
+    dims,
+    dataType: FLOAT,
+    rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  });
 }
 
 function int64s(name: string, values: number[]): InstanceType<typeof onnx.TensorProto> {
   return onnx.TensorProto.create({ name, dims: [values.length], dataType: INT64, int64Data: values });
 }
 
-function valueInfo(name: string, elemType: number, dims: Array<number | string>): InstanceType<typeof onnx.ValueInfoProto> {
-  return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } });
+function valueInfo(
+  name: string,
+  elemType: number,
+  dims: Array<number | string>,
+): InstanceType<typeof onnx.ValueInfoProto> {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  });
 }
 
-function node(opType: string, input: string[], output: string[], attrs: Array<{ name: string; i: number }> = []): InstanceType<typeof onnx.NodeProto> {
-  return onnx.NodeProto.create({ opType, input, output, attribute: attrs.map((a) => ({ name: a.name, i: a.i, type: onnx.AttributeProto.AttributeType.INT })) });
+function node(
+  opType: string,
+  input: string[],
+  output: string[],
+  attrs: Array<{ name: string; i: number }> = [],
+): InstanceType<typeof onnx.NodeProto> {
+  return onnx.NodeProto.create({
+    opType,
+    input,
+    output,
+    attribute: attrs.map((a) => ({ name: a.name, i: a.i, type: onnx.AttributeProto.AttributeType.INT })),
+  });
 }
 
 function model(graph: InstanceType<typeof onnx.GraphProto>, meta: ModelMeta): Uint8Array {
@@ -83,7 +110,14 @@ export function textClassifierOnnx(w: ClassifierWeights, meta: ModelMeta): Uint8
       ...bagHead('pri', 'pri_logits'),
       node('Softmax', ['pri_logits'], ['priority'], [{ name: 'axis', i: 1 }]),
     ],
-    initializer: [floats('cap_W', [w.buckets, C], w.wc), floats('cap_b', [C], w.bc), floats('pri_W', [w.buckets, P], w.wp), floats('pri_b', [P], w.bp), int64s('axis1', [1]), int64s('axis2', [2])],
+    initializer: [
+      floats('cap_W', [w.buckets, C], w.wc),
+      floats('cap_b', [C], w.bc),
+      floats('pri_W', [w.buckets, P], w.wp),
+      floats('pri_b', [P], w.bp),
+      int64s('axis1', [1]),
+      int64s('axis2', [2]),
+    ],
     input: [valueInfo('ids', INT32, ['batch', 'width']), valueInfo('weights', FLOAT, ['batch', 'width'])],
     output: [valueInfo('capabilities', FLOAT, ['batch', C]), valueInfo('priority', FLOAT, ['batch', P])],
   });
@@ -94,7 +128,11 @@ export function agentFitOnnx(w: LogisticWeights, meta: ModelMeta): Uint8Array {
   const width = w.w.length;
   const graph = onnx.GraphProto.create({
     name: meta.name,
-    node: [node('MatMul', ['features', 'W'], ['xw']), node('Add', ['xw', 'b'], ['logit']), node('Sigmoid', ['logit'], ['p_success'])],
+    node: [
+      node('MatMul', ['features', 'W'], ['xw']),
+      node('Add', ['xw', 'b'], ['logit']),
+      node('Sigmoid', ['logit'], ['p_success']),
+    ],
     initializer: [floats('W', [width, 1], w.w), floats('b', [1], new Float32Array([w.b]))],
     input: [valueInfo('features', FLOAT, ['batch', width])],
     output: [valueInfo('p_success', FLOAT, ['batch', 1])],
@@ -123,4 +161,3 @@ export function readLogisticWeights(bytes: Uint8Array): LogisticWeights | undefi
   const b = tensor('b');
   return w === undefined || b === undefined ? undefined : { w, b: b[0] ?? 0 };
 }
-

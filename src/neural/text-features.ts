@@ -13,7 +13,9 @@ export const MAX_FEATURES = 256;
 const PAD = 0;
 
 const STOPWORDS = new Set(
-  'a an and are as at be by can do for from has have how i if in into is it its me my new next no not now of on or our out please so some than that the their them then there these this those to up us we what when where which who why will with without would you your all any also been being both but each few more most much only other over own same should such too very via just get make use need needs want let before after while until about'.split(' '),
+  'a an and are as at be by can do for from has have how i if in into is it its me my new next no not now of on or our out please so some than that the their them then there these this those to up us we what when where which who why will with without would you your all any also been being both but each few more most much only other over own same should such too very via just get make use need needs want let before after while until about'.split(
+    ' ',
+  ),
 );
 
 /** Lower-case word tokens: letters and digits (Unicode), apostrophes inside words dropped. */
@@ -101,7 +103,8 @@ function wordFeatures(word: string): WordFeatures {
   buckets[0] = bucketOf(hash);
   for (let i = 0; i + 4 <= len; i++) {
     let g = SEED_CHARGRAM;
-    for (let k = i; k < i + 4; k++) g = Math.imul(g ^ (k === 0 ? 60 : k === len - 1 ? 62 : word.charCodeAt(k - 1)), PRIME);
+    for (let k = i; k < i + 4; k++)
+      g = Math.imul(g ^ (k === 0 ? 60 : k === len - 1 ? 62 : word.charCodeAt(k - 1)), PRIME);
     buckets[i + 1] = bucketOf(g);
   }
   f = { hash, buckets };
@@ -176,7 +179,9 @@ function keywords(content: readonly string[]): string[] {
       counts.push(1);
     }
   }
-  const order = words.map((_, i) => i).sort((a, b) => counts[b]! - counts[a]! || words[b]!.length - words[a]!.length || (words[a]! < words[b]! ? -1 : 1));
+  const order = words
+    .map((_, i) => i)
+    .sort((a, b) => counts[b]! - counts[a]! || words[b]!.length - words[a]!.length || (words[a]! < words[b]! ? -1 : 1));
   return order.slice(0, 8).map((i) => words[i]!);
 }
 

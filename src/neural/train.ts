@@ -52,10 +52,19 @@ export interface ClassifierData {
   priority: number[];
 }
 
-export function trainClassifier(data: ClassifierData, o: { buckets: number; labels: number; priorities: number; epochs?: number; lr?: number; l2?: number; seed?: number }): ClassifierWeights {
+export function trainClassifier(
+  data: ClassifierData,
+  o: { buckets: number; labels: number; priorities: number; epochs?: number; lr?: number; l2?: number; seed?: number },
+): ClassifierWeights {
   const C = o.labels;
   const P = o.priorities;
-  const w: ClassifierWeights = { buckets: o.buckets, wc: new Float32Array(o.buckets * C), bc: new Float32Array(C), wp: new Float32Array(o.buckets * P), bp: new Float32Array(P) };
+  const w: ClassifierWeights = {
+    buckets: o.buckets,
+    wc: new Float32Array(o.buckets * C),
+    bc: new Float32Array(C),
+    wp: new Float32Array(o.buckets * P),
+    bp: new Float32Array(P),
+  };
   const epochs = o.epochs ?? 60;
   const l2 = o.l2 ?? 1e-5;
   const random = rng(o.seed ?? 1);
@@ -90,7 +99,7 @@ export function trainClassifier(data: ClassifierData, o: { buckets: number; labe
         max = Math.max(max, s);
       }
       let sum = 0;
-      for (let p = 0; p < P; p++) sum += (z[p] = Math.exp(z[p]! - max));
+      for (let p = 0; p < P; p++) sum += z[p] = Math.exp(z[p]! - max);
       const cw = classWeight[data.priority[i]!]!;
       for (let p = 0; p < P; p++) {
         const g = cw * (z[p]! / sum - (p === data.priority[i] ? 1 : 0));
@@ -111,7 +120,12 @@ export interface LogisticWeights {
 }
 
 /** Logistic regression on dense rows (x: rows × width, row-major); warm starts from `init`. */
-export function trainLogistic(x: Float32Array, y: Uint8Array, width: number, o: { iterations?: number; lr?: number; l2?: number; init?: LogisticWeights } = {}): LogisticWeights {
+export function trainLogistic(
+  x: Float32Array,
+  y: Uint8Array,
+  width: number,
+  o: { iterations?: number; lr?: number; l2?: number; init?: LogisticWeights } = {},
+): LogisticWeights {
   const n = y.length;
   const w = new Float64Array(width);
   let b = o.init?.b ?? 0;

@@ -4,15 +4,37 @@
  * restart-with-backoff and restart intensity, mailbox bounds, dead letters,
  * and restart/reset of an actor by ref (a stopped or failed one is respawned).
  */
-import { ActorCrashedError, ActorStoppedError, HubError, MailboxFullError, errorMessage, isOutage } from '../errors/index.js';
+import {
+  ActorCrashedError,
+  ActorStoppedError,
+  HubError,
+  MailboxFullError,
+  errorMessage,
+  isOutage,
+} from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { HubMetrics } from '../metrics/registry.js';
 import { systemClock, type Clock } from './clock.js';
 import { Cell, RestartSignal, messageType, type CellState, type Envelope } from './cell.js';
-import { nactDispatch, nactSpawn, nactStart, nactStop, type NactRef, type NactSupervisionContext } from './nact-bindings.js';
+import {
+  nactDispatch,
+  nactSpawn,
+  nactStart,
+  nactStop,
+  type NactRef,
+  type NactSupervisionContext,
+} from './nact-bindings.js';
 import { PendingReply, type ReplyTo } from './reply.js';
 import { decide, type SupervisionPolicy } from './supervision.js';
-import { ActorRef, type AnyActorRef, type ActorContext, type ActorInfo, type ActorSpec, type DeadLetter, type DeadLetterReason } from './types.js';
+import {
+  ActorRef,
+  type AnyActorRef,
+  type ActorContext,
+  type ActorInfo,
+  type ActorSpec,
+  type DeadLetter,
+  type DeadLetterReason,
+} from './types.js';
 
 /** The Cell behind a ref: every ref is created here over a Cell (types.ts declares only its handle). */
 function cellOf(ref: AnyActorRef | ActorRef<unknown>): Cell {
@@ -147,7 +169,12 @@ export class ActorSystem {
     const nact = nactSpawn<CellState>(parentRef, (state, raw) => this.handle(cell, state, raw as Envelope), cell.name, {
       initialState: { ready: false },
       onCrash: (msg, err, sctx, child) => this.onCrash(cell, msg as Envelope | undefined, err, sctx, child),
-      afterStop: (_state, sctx) => this.afterStop(cell, incarnation, sctx.mailbox.map((m) => m.message as Envelope)),
+      afterStop: (_state, sctx) =>
+        this.afterStop(
+          cell,
+          incarnation,
+          sctx.mailbox.map((m) => m.message as Envelope),
+        ),
     });
     cell.nact = nact;
     this.dispatchInternal(cell, { kind: 'init' });
@@ -196,7 +223,13 @@ export class ActorSystem {
     return value;
   }
 
-  private async onCrash(cell: Cell, env: Envelope | undefined, err: unknown, sctx: NactSupervisionContext, child: NactRef | undefined): Promise<symbol> {
+  private async onCrash(
+    cell: Cell,
+    env: Envelope | undefined,
+    err: unknown,
+    sctx: NactSupervisionContext,
+    child: NactRef | undefined,
+  ): Promise<symbol> {
     if (child !== undefined) return this.onChildEscalated(cell, child.name, err, sctx);
     const log = this.logFor(cell);
     if (err instanceof RestartSignal) {
@@ -208,7 +241,12 @@ export class ActorSystem {
     }
     this.recordCrash(cell, env, err, log);
     const outage = isOutage(err) ? cell.outageStreak++ : undefined;
-    const decision = decide(cell.spec.supervision ?? this.options.defaultPolicy, cell.restartTimes, this.clock.now(), outage);
+    const decision = decide(
+      cell.spec.supervision ?? this.options.defaultPolicy,
+      cell.restartTimes,
+      this.clock.now(),
+      outage,
+    );
     switch (decision.action) {
       case 'resume':
         return sctx.resume;
@@ -220,7 +258,12 @@ export class ActorSystem {
         cell.restartTimes = decision.recent;
         cell.status = 'restarting';
         log.warn(
-          { event: 'actor.restarting', delay_ms: decision.delayMs, recent_restarts: decision.recent.length, outage: outage !== undefined },
+          {
+            event: 'actor.restarting',
+            delay_ms: decision.delayMs,
+            recent_restarts: decision.recent.length,
+            outage: outage !== undefined,
+          },
           `actor ${cell.path} restarting in ${decision.delayMs} ms${outage !== undefined ? ' (outage: not counted toward its restart intensity)' : ''}`,
         );
         await this.clock.sleep(decision.delayMs);
@@ -237,12 +280,21 @@ export class ActorSystem {
     cell.lastError = errorMessage(err);
     cell.lastErrorAt = new Date(this.clock.now()).toISOString();
     this.options.metrics.actorCrashes.inc({ actor: cell.path });
-    const msgType = env?.kind === 'user' ? messageType(env.msg) : env?.kind ?? 'init';
+    const msgType = env?.kind === 'user' ? messageType(env.msg) : (env?.kind ?? 'init');
     // An outage is expected and passes: a warning with the message only (the stack says nothing new).
-    if (isOutage(err)) log.warn({ event: 'actor.crashed', outage: true, message_type: msgType }, `actor ${cell.path} stopped handling ${msgType}: ${cell.lastError}`);
-    else log.error({ event: 'actor.crashed', err, message_type: msgType }, `actor ${cell.path} crashed handling ${msgType}: ${cell.lastError}`);
+    if (isOutage(err))
+      log.warn(
+        { event: 'actor.crashed', outage: true, message_type: msgType },
+        `actor ${cell.path} stopped handling ${msgType}: ${cell.lastError}`,
+      );
+    else
+      log.error(
+        { event: 'actor.crashed', err, message_type: msgType },
+        `actor ${cell.path} crashed handling ${msgType}: ${cell.lastError}`,
+      );
     // The caller of an ask that met an outage gets the outage (503, retryable), not a crash (500).
-    if (env?.kind === 'user' && env.reply !== undefined) env.reply.fail(isOutage(err) ? err : new ActorCrashedError(cell.path, err));
+    if (env?.kind === 'user' && env.reply !== undefined)
+      env.reply.fail(isOutage(err) ? err : new ActorCrashedError(cell.path, err));
   }
 
   private afterRestart(cell: Cell, sctx: NactSupervisionContext): symbol {
@@ -261,7 +313,10 @@ export class ActorSystem {
   private escalate(cell: Cell, err: unknown, recent: number, sctx: NactSupervisionContext, log: Logger): symbol {
     cell.status = 'failed';
     this.options.metrics.actorEscalations.inc({ actor: cell.path });
-    log.error({ event: 'actor.escalated', recent_restarts: recent }, `actor ${cell.path} crashed ${recent + 1} times within its restart window; escalating`);
+    log.error(
+      { event: 'actor.escalated', recent_restarts: recent },
+      `actor ${cell.path} crashed ${recent + 1} times within its restart window; escalating`,
+    );
     if (cell.parent !== undefined) return sctx.escalate;
     this.options.onRootFailed?.(cell.info(), err);
     return sctx.stop;
@@ -294,7 +349,8 @@ export class ActorSystem {
       if (cell.status !== 'failed') cell.status = 'stopped';
       // A failed actor stays listed (health shows it; restart respawns it); one stopped on request leaves its parent.
       const siblings = cell.parent?.children;
-      if (cell.stopRequested && cell.status === 'stopped' && siblings?.get(cell.name) === cell) siblings.delete(cell.name);
+      if (cell.stopRequested && cell.status === 'stopped' && siblings?.get(cell.name) === cell)
+        siblings.delete(cell.name);
     }
     for (const env of leftovers) {
       if (env.kind !== 'user') continue;
@@ -312,7 +368,10 @@ export class ActorSystem {
   private deadLetter(cell: Cell, reason: DeadLetterReason, msg: unknown): void {
     const d: DeadLetter = { path: cell.path, reason, messageType: messageType(msg) };
     this.options.metrics.deadLetters.inc({ actor: cell.path, reason });
-    this.logFor(cell).warn({ event: 'actor.dead_letter', reason, message_type: d.messageType }, `dead letter to ${cell.path} (${reason})`);
+    this.logFor(cell).warn(
+      { event: 'actor.dead_letter', reason, message_type: d.messageType },
+      `dead letter to ${cell.path} (${reason})`,
+    );
     for (const l of this.deadLetterListeners) l(d);
   }
 

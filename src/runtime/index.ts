@@ -1,5 +1,14 @@
 export { ActorSystem, type ActorSystemOptions } from './actor-system.js';
-export { ActorRef, type AnyActorRef, type ActorContext, type ActorSpec, type ActorInfo, type ActorStatus, type DeadLetter, type ReplyTo } from './types.js';
+export {
+  ActorRef,
+  type AnyActorRef,
+  type ActorContext,
+  type ActorSpec,
+  type ActorInfo,
+  type ActorStatus,
+  type DeadLetter,
+  type ReplyTo,
+} from './types.js';
 export { decide, type SupervisionPolicy, type SupervisionDecision } from './supervision.js';
 export { systemClock, type Clock } from './clock.js';
 export { EventBus, EVENT_TOPICS, type EventTopic, type HubEvent, type EventListener } from './event-bus.js';

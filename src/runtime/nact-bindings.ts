@@ -34,13 +34,23 @@ export interface NactSupervisionContext {
 
 export interface NactSpawnOptions<S> {
   initialState: S;
-  onCrash: (msg: unknown, err: unknown, ctx: NactSupervisionContext, child: NactRef | undefined) => symbol | Promise<symbol>;
+  onCrash: (
+    msg: unknown,
+    err: unknown,
+    ctx: NactSupervisionContext,
+    child: NactRef | undefined,
+  ) => symbol | Promise<symbol>;
   afterStop: (state: S, ctx: NactStopContext) => void;
 }
 
 interface NactModule {
   start(options?: { name: string }): NactRef;
-  spawn<S>(parent: NactRef, f: (state: S, msg: unknown, ctx: NactContext) => Promise<S>, name: string, options: NactSpawnOptions<S>): NactRef;
+  spawn<S>(
+    parent: NactRef,
+    f: (state: S, msg: unknown, ctx: NactContext) => Promise<S>,
+    name: string,
+    options: NactSpawnOptions<S>,
+  ): NactRef;
   dispatch(ref: NactRef, msg: unknown): void;
   stop(ref: NactRef): void;
 }

@@ -25,7 +25,12 @@ export const OUTAGE_BACKOFF_MAX_MS = 5000;
  * crashes and is not counted toward the restart intensity, so an outage of any
  * length never escalates; the module is running again soon after the database is.
  */
-export function decide(policy: SupervisionPolicy, restartTimes: readonly number[], now: number, outageStreak?: number): SupervisionDecision {
+export function decide(
+  policy: SupervisionPolicy,
+  restartTimes: readonly number[],
+  now: number,
+  outageStreak?: number,
+): SupervisionDecision {
   switch (policy.kind) {
     case 'resume':
       return { action: 'resume' };

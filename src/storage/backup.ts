@@ -37,18 +37,36 @@ const COUNT_SQL =
   'SELECT (SELECT count(*) FROM tasks) AS tasks, (SELECT count(*) FROM agents) AS agents, (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM api_keys) AS api_keys';
 
 function contentsOf(row: Record<string, unknown> | undefined): StoreContents {
-  return { tasks: Number(row?.['tasks'] ?? 0), agents: Number(row?.['agents'] ?? 0), users: Number(row?.['users'] ?? 0), api_keys: Number(row?.['api_keys'] ?? 0) };
+  return {
+    tasks: Number(row?.['tasks'] ?? 0),
+    agents: Number(row?.['agents'] ?? 0),
+    users: Number(row?.['users'] ?? 0),
+    api_keys: Number(row?.['api_keys'] ?? 0),
+  };
 }
 
 /** Writes a backup of the configured store to `file` (atomically: a temporary file renamed at the end). */
-export async function backupStore(config: HubConfig, file: string, env: Readonly<Record<string, string | undefined>>): Promise<BackupReport> {
+export async function backupStore(
+  config: HubConfig,
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<BackupReport> {
   const started = performance.now();
   const target = path.resolve(file);
   const tmp = `${target}.partial-${process.pid}`;
   try {
-    const contents = config.database.url === '' ? await backupSqlite(config, tmp) : await backupPostgres(config.database.url, tmp, env);
+    const contents =
+      config.database.url === ''
+        ? await backupSqlite(config, tmp)
+        : await backupPostgres(config.database.url, tmp, env);
     renameSync(tmp, target);
-    return { file: target, engine: config.database.url === '' ? 'sqlite' : 'postgres', bytes: statSync(target).size, ms: performance.now() - started, contents };
+    return {
+      file: target,
+      engine: config.database.url === '' ? 'sqlite' : 'postgres',
+      bytes: statSync(target).size,
+      ms: performance.now() - started,
+      contents,
+    };
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
@@ -57,7 +75,8 @@ export async function backupStore(config: HubConfig, file: string, env: Readonly
 
 async function backupSqlite(config: HubConfig, tmp: string): Promise<StoreContents> {
   const source = sqliteFile(config);
-  if (source === ':memory:' || !existsSync(source)) throw new HubError('NOT_FOUND', `no embedded database at ${source} to back up ([database] data_dir)`);
+  if (source === ':memory:' || !existsSync(source))
+    throw new HubError('NOT_FOUND', `no embedded database at ${source} to back up ([database] data_dir)`);
   const db = new Database(source, { fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
@@ -79,7 +98,10 @@ async function backupSqlite(config: HubConfig, tmp: string): Promise<StoreConten
 }
 
 /** libpq-style environment for pg_dump / pg_restore: the password travels in PGPASSWORD, never on a command line (ps shows those). */
-function pgTool(url: string, env: Readonly<Record<string, string | undefined>>): { args: string[]; env: NodeJS.ProcessEnv } {
+function pgTool(
+  url: string,
+  env: Readonly<Record<string, string | undefined>>,
+): { args: string[]; env: NodeJS.ProcessEnv } {
   const u = new URL(url);
   const password = decodeURIComponent(u.password);
   u.password = '';
@@ -92,13 +114,30 @@ function runTool(tool: string, args: string[], env: NodeJS.ProcessEnv): Promise<
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err: NodeJS.ErrnoException) =>
-      reject(new HubError('STARTUP_FAILED', err.code === 'ENOENT' ? `${tool} not found: install the PostgreSQL client tools (postgresql-client), of the server's major version or newer` : `${tool}: ${err.message}`)),
+      reject(
+        new HubError(
+          'STARTUP_FAILED',
+          err.code === 'ENOENT'
+            ? `${tool} not found: install the PostgreSQL client tools (postgresql-client), of the server's major version or newer`
+            : `${tool}: ${err.message}`,
+        ),
+      ),
     );
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new HubError('INTERNAL', `${tool} exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' / ')}`))));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            new HubError('INTERNAL', `${tool} exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' / ')}`),
+          ),
+    );
   });
 }
 
-async function backupPostgres(url: string, tmp: string, env: Readonly<Record<string, string | undefined>>): Promise<StoreContents> {
+async function backupPostgres(
+  url: string,
+  tmp: string,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<StoreContents> {
   const client = new pg.Client({ connectionString: url });
   await client.connect().catch((err: unknown) => {
     throw new HubError('DATABASE_UNAVAILABLE', `database unreachable at ${redactUrl(url)}: ${errorMessage(err)}`);
@@ -108,7 +147,11 @@ async function backupPostgres(url: string, tmp: string, env: Readonly<Record<str
     const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
     const contents = contentsOf((await client.query(COUNT_SQL)).rows[0] as Record<string, unknown>);
     const tool = pgTool(url, env);
-    await runTool('pg_dump', ['--format=custom', '--no-owner', '--no-privileges', `--snapshot=${snapshot}`, '--file', tmp, ...tool.args], tool.env);
+    await runTool(
+      'pg_dump',
+      ['--format=custom', '--no-owner', '--no-privileges', `--snapshot=${snapshot}`, '--file', tmp, ...tool.args],
+      tool.env,
+    );
     await client.query('COMMIT');
     return contents;
   } finally {
@@ -122,7 +165,10 @@ export function backupFormat(file: string): 'sqlite' | 'postgres' {
   try {
     fd = openSync(file, 'r');
   } catch (err) {
-    throw new HubError('NOT_FOUND', `cannot read the backup ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+    throw new HubError(
+      'NOT_FOUND',
+      `cannot read the backup ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`,
+    );
   }
   const head = Buffer.alloc(16);
   try {
@@ -132,7 +178,11 @@ export function backupFormat(file: string): 'sqlite' | 'postgres' {
   }
   if (head.subarray(0, 16).toString('latin1') === 'SQLite format 3\0') return 'sqlite';
   if (head.subarray(0, 5).toString('latin1') === 'PGDMP') return 'postgres';
-  throw new HubError('VALIDATION_FAILED', `${file} is neither a backup of the embedded store (SQLite) nor a pg_dump custom-format file`, { details: { field: 'FILE' } });
+  throw new HubError(
+    'VALIDATION_FAILED',
+    `${file} is neither a backup of the embedded store (SQLite) nor a pg_dump custom-format file`,
+    { details: { field: 'FILE' } },
+  );
 }
 
 export interface RestoreReport {
@@ -147,29 +197,61 @@ export interface RestoreReport {
  * that holds tasks, agents, users or keys unless `force`, and refuses while a
  * hub of this node id runs on it (the node lock).
  */
-export async function restoreStore(config: HubConfig, file: string, o: { force: boolean; log: Logger; env: Readonly<Record<string, string | undefined>> }): Promise<RestoreReport> {
+export async function restoreStore(
+  config: HubConfig,
+  file: string,
+  o: { force: boolean; log: Logger; env: Readonly<Record<string, string | undefined>> },
+): Promise<RestoreReport> {
   const { force, log } = o;
   const started = performance.now();
   const engine = config.database.url === '' ? 'sqlite' : 'postgres';
   const format = backupFormat(file);
   if (format !== engine) {
-    throw new HubError('VALIDATION_FAILED', `${file} is a ${format === 'sqlite' ? 'backup of the embedded store' : 'PostgreSQL dump'}, but the configured store is ${describeStore(config)}; restore it into a store of the same engine`, { details: { field: 'FILE' } });
+    throw new HubError(
+      'VALIDATION_FAILED',
+      `${file} is a ${format === 'sqlite' ? 'backup of the embedded store' : 'PostgreSQL dump'}, but the configured store is ${describeStore(config)}; restore it into a store of the same engine`,
+      { details: { field: 'FILE' } },
+    );
   }
   prepareDataDir(config.database.data_dir);
-  const lock = await acquireNodeLock({ url: config.database.url, dataDir: config.database.data_dir, nodeId: config.cluster.node_id, log }).catch((err: unknown) => {
-    throw new HubError('CONFLICT', `a hub is running on ${describeStore(config)}: stop it (every node of a cluster) before restoring; ${errorMessage(err)}`);
+  const lock = await acquireNodeLock({
+    url: config.database.url,
+    dataDir: config.database.data_dir,
+    nodeId: config.cluster.node_id,
+    log,
+  }).catch((err: unknown) => {
+    throw new HubError(
+      'CONFLICT',
+      `a hub is running on ${describeStore(config)}: stop it (every node of a cluster) before restoring; ${errorMessage(err)}`,
+    );
   });
   try {
     const before = await openStore(config, log);
     const held = await before.contents().finally(() => before.close());
     const total = held.tasks + held.agents + held.users + held.api_keys;
     if (total > 0 && !force) {
-      throw new HubError('CONFLICT', `the store ${describeStore(config)} is not empty (${held.tasks} tasks, ${held.agents} agents, ${held.users} users, ${held.api_keys} API keys); restore --force replaces everything in it`);
+      throw new HubError(
+        'CONFLICT',
+        `the store ${describeStore(config)} is not empty (${held.tasks} tasks, ${held.agents} agents, ${held.users} users, ${held.api_keys} API keys); restore --force replaces everything in it`,
+      );
     }
     if (engine === 'sqlite') restoreSqlite(config, file);
     else {
       const tool = pgTool(config.database.url, o.env);
-      await runTool('pg_restore', ['--clean', '--if-exists', '--no-owner', '--no-privileges', '--single-transaction', '--exit-on-error', ...tool.args, file], tool.env);
+      await runTool(
+        'pg_restore',
+        [
+          '--clean',
+          '--if-exists',
+          '--no-owner',
+          '--no-privileges',
+          '--single-transaction',
+          '--exit-on-error',
+          ...tool.args,
+          file,
+        ],
+        tool.env,
+      );
     }
     const after = await openStore(config, log);
     try {
@@ -189,9 +271,16 @@ function restoreSqlite(config: HubConfig, file: string): void {
   const check = new Database(file, { readonly: true, fileMustExist: true });
   try {
     const ok = check.pragma('quick_check', { simple: true });
-    if (ok !== 'ok') throw new HubError('VALIDATION_FAILED', `the backup ${file} failed its integrity check: ${String(ok)}`, { details: { field: 'FILE' } });
+    if (ok !== 'ok')
+      throw new HubError('VALIDATION_FAILED', `the backup ${file} failed its integrity check: ${String(ok)}`, {
+        details: { field: 'FILE' },
+      });
     if (check.prepare("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").get() === undefined) {
-      throw new HubError('VALIDATION_FAILED', `${file} is an SQLite file but not a hub backup (no schema_migrations table)`, { details: { field: 'FILE' } });
+      throw new HubError(
+        'VALIDATION_FAILED',
+        `${file} is an SQLite file but not a hub backup (no schema_migrations table)`,
+        { details: { field: 'FILE' } },
+      );
     }
   } finally {
     check.close();

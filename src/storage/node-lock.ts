@@ -22,14 +22,22 @@ export interface NodeLock {
 }
 
 /** Takes the node's lock, or throws STARTUP_FAILED naming the node and what holds it. */
-export async function acquireNodeLock(o: { url: string; dataDir: string; nodeId: string; log: Logger }): Promise<NodeLock> {
+export async function acquireNodeLock(o: {
+  url: string;
+  dataDir: string;
+  nodeId: string;
+  log: Logger;
+}): Promise<NodeLock> {
   if (o.url !== '') return acquirePostgresLock(o.url, o.nodeId, o.log);
   if (o.dataDir === ':memory:') return { release: () => Promise.resolve() };
   return acquireSqliteLock(o.dataDir);
 }
 
 function refused(nodeId: string, holder: string): HubError {
-  return new HubError('STARTUP_FAILED', `node id "${nodeId}" is already in use by another running process (${holder}); stop it first, or give this process its own [cluster] node_id`);
+  return new HubError(
+    'STARTUP_FAILED',
+    `node id "${nodeId}" is already in use by another running process (${holder}); stop it first, or give this process its own [cluster] node_id`,
+  );
 }
 
 function acquireSqliteLock(dataDir: string): NodeLock {
@@ -55,7 +63,10 @@ function acquireSqliteLock(dataDir: string): NodeLock {
 }
 
 async function lockOn(client: pg.Client, nodeId: string): Promise<boolean> {
-  const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_NAMESPACE, nodeId]);
+  const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [
+    LOCK_NAMESPACE,
+    nodeId,
+  ]);
   return r.rows[0]?.ok === true;
 }
 
@@ -63,11 +74,18 @@ async function acquirePostgresLock(url: string, nodeId: string, log: Logger): Pr
   let released = false;
   let client: pg.Client | undefined;
   const open = async (): Promise<boolean> => {
-    const c = new pg.Client({ connectionString: url, application_name: 'ai-orchestrator-hub-lock', connectionTimeoutMillis: 4000 });
+    const c = new pg.Client({
+      connectionString: url,
+      application_name: 'ai-orchestrator-hub-lock',
+      connectionTimeoutMillis: 4000,
+    });
     // The lock connection's own failures are handled here: never an uncaught 'error' event.
     c.on('error', (err) => {
       if (released) return;
-      log.warn({ event: 'node_lock.lost' }, `the node lock's connection dropped (${err.message}); taking the lock again`);
+      log.warn(
+        { event: 'node_lock.lost' },
+        `the node lock's connection dropped (${err.message}); taking the lock again`,
+      );
       void c.end().catch(() => undefined);
       if (client === c) client = undefined;
       setTimeout(retake, 1000).unref();
@@ -85,7 +103,11 @@ async function acquirePostgresLock(url: string, nodeId: string, log: Logger): Pr
     open().then(
       (ok) => {
         if (ok) log.info({ event: 'node_lock.retaken' }, `node lock for "${nodeId}" held again`);
-        else log.error({ event: 'node_lock.taken_by_other' }, `another process took node id "${nodeId}" while this one was disconnected; stop one of them`);
+        else
+          log.error(
+            { event: 'node_lock.taken_by_other' },
+            `another process took node id "${nodeId}" while this one was disconnected; stop one of them`,
+          );
         if (!ok) setTimeout(retake, 1000).unref();
       },
       () => setTimeout(retake, 1000).unref(),

@@ -30,9 +30,13 @@ export function prepareDataDir(dir: string): void {
     unlinkSync(probe);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err);
-    throw new HubError('STARTUP_FAILED', `data directory ${path.resolve(dir)} is not writable (${code}); fix its permissions or set [database] data_dir`, {
-      cause: err,
-    });
+    throw new HubError(
+      'STARTUP_FAILED',
+      `data directory ${path.resolve(dir)} is not writable (${code}); fix its permissions or set [database] data_dir`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -46,7 +50,9 @@ export function checkDataDir(dir: string): void {
     accessSync(probe, constants.W_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err);
-    throw new HubError('STARTUP_FAILED', `data directory ${path.resolve(dir)} is not writable (${code} at ${probe})`, { cause: err });
+    throw new HubError('STARTUP_FAILED', `data directory ${path.resolve(dir)} is not writable (${code} at ${probe})`, {
+      cause: err,
+    });
   }
 }
 
@@ -76,8 +82,12 @@ export async function openStore(config: HubConfig, log: Logger): Promise<Store> 
     });
     await Promise.race([store.ping(), timeout]).finally(() => clearTimeout(timer));
   } catch (err) {
-    await store.close().catch((closeErr: unknown) => log.warn({ err: closeErr }, 'closing the unreachable store failed'));
-    throw new HubError('DATABASE_UNAVAILABLE', `database unreachable at ${describeStore(config)}: ${causeOf(err)}`, { cause: err });
+    await store
+      .close()
+      .catch((closeErr: unknown) => log.warn({ err: closeErr }, 'closing the unreachable store failed'));
+    throw new HubError('DATABASE_UNAVAILABLE', `database unreachable at ${describeStore(config)}: ${causeOf(err)}`, {
+      cause: err,
+    });
   }
   return store;
 }

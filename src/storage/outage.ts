@@ -26,7 +26,10 @@ export class OutageTracker {
     this.failures++;
     if (this.downSince === undefined) {
       this.downSince = Date.now();
-      this.log.warn({ event: 'storage.unavailable', component: this.what }, `${this.what}: database unavailable, pausing and retrying until it is back: ${errorMessage(err)}`);
+      this.log.warn(
+        { event: 'storage.unavailable', component: this.what },
+        `${this.what}: database unavailable, pausing and retrying until it is back: ${errorMessage(err)}`,
+      );
     }
     return true;
   }
@@ -37,7 +40,10 @@ export class OutageTracker {
     const ms = Date.now() - this.downSince;
     this.downSince = undefined;
     this.failures = 0;
-    this.log.info({ event: 'storage.recovered', component: this.what, outage_ms: ms }, `${this.what}: database back after ${ms} ms; resuming`);
+    this.log.info(
+      { event: 'storage.recovered', component: this.what, outage_ms: ms },
+      `${this.what}: database back after ${ms} ms; resuming`,
+    );
   }
 
   /** The wait before the next try: 100 ms doubling to 1 s (so work resumes within about a second of the database's return). */

@@ -1,5 +1,17 @@
 import type { QueryStats } from './sql/timed-executor.js';
-import type { Agent, AgentKind, AgentState, AgentStats, AgentType, Capability, NewAgent, NewTask, Priority, Task, TaskStatus } from '../domain/index.js';
+import type {
+  Agent,
+  AgentKind,
+  AgentState,
+  AgentStats,
+  AgentType,
+  Capability,
+  NewAgent,
+  NewTask,
+  Priority,
+  Task,
+  TaskStatus,
+} from '../domain/index.js';
 
 export interface PageRequest {
   limit: number;
@@ -172,7 +184,11 @@ export interface Store {
    * Inserts several tasks in one transaction: all of them are stored, or none.
    * `claims[i]`, when given, stores task i already claimed by this node (direct hand-off).
    */
-  createTasks(tasks: readonly NewTask[], nodeId: string, claims?: ReadonlyArray<{ leaseMs: number } | undefined>): Promise<Array<{ task: Task; created: boolean }>>;
+  createTasks(
+    tasks: readonly NewTask[],
+    nodeId: string,
+    claims?: ReadonlyArray<{ leaseMs: number } | undefined>,
+  ): Promise<Array<{ task: Task; created: boolean }>>;
   getTask(id: string): Promise<Task | undefined>;
   listTasks(filter: TaskFilter): Promise<Page<Task>>;
   /** Applies a transition if the task is still in an allowed status; undefined when it is not (or is missing). */
@@ -188,7 +204,12 @@ export interface Store {
   /** Stores attempt ends in one transaction, fenced on the claim epoch; readies and cancels dependants. */
   finishTasks(items: readonly TaskFinish[], nodeId: string): Promise<FinishOutcome>;
   /** Puts claimed tasks this node cannot run back to pending (the attempt is not counted), claimable again after delayMs. */
-  releaseTasks(items: ReadonlyArray<{ id: string; epoch: number }>, nodeId: string, reason: string, delayMs?: number): Promise<number>;
+  releaseTasks(
+    items: ReadonlyArray<{ id: string; epoch: number }>,
+    nodeId: string,
+    reason: string,
+    delayMs?: number,
+  ): Promise<number>;
   /** Extends the leases this node holds; returns how many. */
   extendLeases(nodeId: string, leaseMs: number): Promise<number>;
   /** Requeues tasks whose lease expired (any owner): the owner died or stalled. */
@@ -227,7 +248,12 @@ export interface Store {
    * back to pending at once) and marks its agents offline. Undefined when
    * another node got there first or the member is alive after all.
    */
-  declareMemberDead(nodeId: string, epoch: number, staleBefore: string, byNode: string): Promise<{ released: number; agents: number } | undefined>;
+  declareMemberDead(
+    nodeId: string,
+    epoch: number,
+    staleBefore: string,
+    byNode: string,
+  ): Promise<{ released: number; agents: number } | undefined>;
   /** A clean stop: status left. */
   leaveCluster(nodeId: string, epoch: number): Promise<void>;
 

@@ -15,7 +15,11 @@ export interface IsolatedWrite<T, R> {
  * written is returned as `unwritten`. A clean batch costs one write; k poisoned
  * items cost about 2·k·log2(n) more.
  */
-export async function writeIsolating<T, R>(items: readonly T[], write: (batch: T[]) => Promise<R>, onPoison: (item: T, err: HubError) => void): Promise<IsolatedWrite<T, R>> {
+export async function writeIsolating<T, R>(
+  items: readonly T[],
+  write: (batch: T[]) => Promise<R>,
+  onPoison: (item: T, err: HubError) => void,
+): Promise<IsolatedWrite<T, R>> {
   const out: IsolatedWrite<T, R> = { parts: [], unwritten: undefined };
   const pending: T[][] = [[...items]];
   while (pending.length > 0) {

@@ -19,7 +19,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     const tmp = mkdtempSync(path.join(os.tmpdir(), `hub-backup-${engine}-`));
     const dbs: TestDatabase[] = [];
     const envOf = async (name: string, extra: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> => {
-      const url = engine === 'postgres' ? (dbs[dbs.push(await createTestDatabase()) - 1]!.url) : '';
+      const url = engine === 'postgres' ? dbs[dbs.push(await createTestDatabase()) - 1]!.url : '';
       return hubEnv({
         HIVE_DATABASE_DATA_DIR: path.join(tmp, name),
         HIVE_DATABASE_URL: url,
@@ -42,11 +42,18 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const source = await envOf('source', { HIVE_SECURITY_ADMIN_PASSWORD: ADMIN });
       const hub = await startHub([], source);
       const api = client(hub.port);
-      const token = (await api.post('/auth/login', { username: 'admin', password: ADMIN })).body.data.access_token as string;
+      const token = (await api.post('/auth/login', { username: 'admin', password: ADMIN })).body.data
+        .access_token as string;
       const auth = { authorization: `Bearer ${token}` };
-      assert.equal((await api.post('/api/auth/users', { username: 'ops', password: 'ops password 12', roles: ['operator'] }, auth)).status, 201);
+      assert.equal(
+        (await api.post('/api/auth/users', { username: 'ops', password: 'ops password 12', roles: ['operator'] }, auth))
+          .status,
+        201,
+      );
       const key = (await api.post('/api/auth/keys', { name: 'ci', role: 'operator' }, auth)).body.data.key as string;
-      const agent = (await api.post('/api/agents', { name: 'backup-agent', capabilities: ['nothing-asks-for-this'] }, auth)).body.data.id as string;
+      const agent = (
+        await api.post('/api/agents', { name: 'backup-agent', capabilities: ['nothing-asks-for-this'] }, auth)
+      ).body.data.id as string;
 
       // Load: submissions one after another, each with the time it was acknowledged.
       const acked: Array<{ id: string; at: number }> = [];
@@ -67,12 +74,18 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       loading = false;
       await load;
       assert.equal(backup.code, 0, backup.stderr);
-      assert.match(backup.stdout, /^backup of .* written to .* \(\d+\.\d MiB in \d+\.\d s\): \d+ tasks, 2 agents, 2 users, 1 API keys\n$/);
+      assert.match(
+        backup.stdout,
+        /^backup of .* written to .* \(\d+\.\d MiB in \d+\.\d s\): \d+ tasks, 2 agents, 2 users, 1 API keys\n$/,
+      );
       const inBackup = Number(/(\d+) tasks/.exec(backup.stdout)![1]);
       const before = acked.filter((a) => a.at < backupStarted);
       const during = acked.filter((a) => a.at <= backupEnded);
       assert.ok(before.length > 20, `load ran before the backup (${before.length} tasks)`);
-      assert.ok(inBackup >= before.length && inBackup <= during.length, `the backup holds ${inBackup} tasks: at least the ${before.length} acknowledged before it, at most the ${during.length} acknowledged by its end`);
+      assert.ok(
+        inBackup >= before.length && inBackup <= during.length,
+        `the backup holds ${inBackup} tasks: at least the ${before.length} acknowledged before it, at most the ${during.length} acknowledged by its end`,
+      );
       assert.ok(acked.length > during.length, 'the hub kept accepting tasks while and after the backup ran');
       assert.equal(await hub.stop(), 0);
       assert.ok(statSync(file).size > 0);
@@ -80,10 +93,18 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const target = await envOf('target');
       const restored = await runCli(['restore', file], target, 60_000);
       assert.equal(restored.code, 0, restored.stderr);
-      assert.match(restored.stdout, new RegExp(`^restored .* in \\d+\\.\\d s \\(schema up to date\\): ${inBackup} tasks, 2 agents, 2 users, 1 API keys\\n$`));
+      assert.match(
+        restored.stdout,
+        new RegExp(
+          `^restored .* in \\d+\\.\\d s \\(schema up to date\\): ${inBackup} tasks, 2 agents, 2 users, 1 API keys\\n$`,
+        ),
+      );
       const again = await runCli(['restore', file], target, 60_000);
       assert.equal(again.code, 1);
-      assert.match(again.stderr, /is not empty \(\d+ tasks, 2 agents, 2 users, 1 API keys\); restore --force replaces everything in it/);
+      assert.match(
+        again.stderr,
+        /is not empty \(\d+ tasks, 2 agents, 2 users, 1 API keys\); restore --force replaces everything in it/,
+      );
 
       const revived = await startHub([], target);
       try {
@@ -91,11 +112,20 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         const login = await api2.post('/auth/login', { username: 'ops', password: 'ops password 12' });
         assert.equal(login.status, 200, 'the user restored with its password');
         const byKey = { 'x-api-key': key };
-        const agents = (await api2.get('/api/agents?limit=1000', byKey)).body.data.agents as Array<{ id: string; name: string }>;
-        assert.ok(agents.some((a) => a.id === agent && a.name === 'backup-agent'), 'the agent and the API key restored');
+        const agents = (await api2.get('/api/agents?limit=1000', byKey)).body.data.agents as Array<{
+          id: string;
+          name: string;
+        }>;
+        assert.ok(
+          agents.some((a) => a.id === agent && a.name === 'backup-agent'),
+          'the agent and the API key restored',
+        );
         const seen = new Set<string>();
         for (let offset = 0; ; offset += 1000) {
-          const page = (await api2.get(`/api/tasks?limit=1000&offset=${offset}`, byKey)).body.data as { tasks: Array<{ id: string }>; total: number };
+          const page = (await api2.get(`/api/tasks?limit=1000&offset=${offset}`, byKey)).body.data as {
+            tasks: Array<{ id: string }>;
+            total: number;
+          };
           for (const t of page.tasks) seen.add(t.id);
           if (offset + 1000 >= page.total) break;
         }
@@ -113,7 +143,10 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       writeFileSync(junk, 'not a backup at all');
       const notBackup = await runCli(['restore', junk], env);
       assert.equal(notBackup.code, 1);
-      assert.match(notBackup.stderr, /is neither a backup of the embedded store \(SQLite\) nor a pg_dump custom-format file/);
+      assert.match(
+        notBackup.stderr,
+        /is neither a backup of the embedded store \(SQLite\) nor a pg_dump custom-format file/,
+      );
       const hub = await startHub([], env);
       try {
         const file = path.join(tmp, 'refusal.backup');
@@ -122,7 +155,10 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         assert.equal(busy.code, 1);
         assert.match(busy.stderr, /a hub is running on .*: stop it \(every node of a cluster\) before restoring/);
         // The engines are compared before anything is opened: the other engine's store need not even exist.
-        const other = engine === 'sqlite' ? { ...env, HIVE_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' } : { ...env, HIVE_DATABASE_URL: '', HIVE_DATABASE_DATA_DIR: path.join(tmp, 'other') };
+        const other =
+          engine === 'sqlite'
+            ? { ...env, HIVE_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }
+            : { ...env, HIVE_DATABASE_URL: '', HIVE_DATABASE_DATA_DIR: path.join(tmp, 'other') };
         const wrong = await runCli(['restore', file], other);
         assert.equal(wrong.code, 1);
         assert.match(wrong.stderr, /restore it into a store of the same engine/);

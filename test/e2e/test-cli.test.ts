@@ -39,26 +39,58 @@ describe('CLI', function () {
     const lines = r.stdout.trimEnd().split('\n');
     assert.equal(lines[0], 'profile: test (chosen by env HIVE_ENV)');
     assert.equal(lines[1], 'files: settings/default.toml, settings/test.toml');
-    for (const want of [/^ok +configuration valid$/, /^ok +\[server\] port 0: an ephemeral port/, /^ok +data directory .*check writable by \S+ \(uid \d+\)$/, /^ok +database sqlite:.*will be created at start$/, /^ok +neural models valid \(task-text v1, agent-fit v1; cpu\)$/]) {
-      assert.ok(lines.some((l) => want.test(l)), `${String(want)} in ${r.stdout}`);
+    for (const want of [
+      /^ok +configuration valid$/,
+      /^ok +\[server\] port 0: an ephemeral port/,
+      /^ok +data directory .*check writable by \S+ \(uid \d+\)$/,
+      /^ok +database sqlite:.*will be created at start$/,
+      /^ok +neural models valid \(task-text v1, agent-fit v1; cpu\)$/,
+    ]) {
+      assert.ok(
+        lines.some((l) => want.test(l)),
+        `${String(want)} in ${r.stdout}`,
+      );
     }
     assert.equal(lines.at(-1), 'OK: the hub can start with this configuration');
   });
 
   it('takes the profile from the --config file: its profile key, else its name; a contradicting HIVE_ENV is refused', async () => {
-    const env = { ...hubEnv({ HIVE_DATABASE_DATA_DIR: dataDir('profile'), HIVE_SECURITY_JWT_SECRET: 'f'.repeat(64), HIVE_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }) };
+    const env = {
+      ...hubEnv({
+        HIVE_DATABASE_DATA_DIR: dataDir('profile'),
+        HIVE_SECURITY_JWT_SECRET: 'f'.repeat(64),
+        HIVE_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+      }),
+    };
     delete env['HIVE_ENV'];
     const byKey = await runCli(['--config', 'settings/production.toml', '--check'], env);
-    assert.match(byKey.stdout, /^profile: production \(chosen by settings\/production\.toml \(profile key\)\)\nfiles: settings\/default\.toml, settings\/production\.toml\n/);
+    assert.match(
+      byKey.stdout,
+      /^profile: production \(chosen by settings\/production\.toml \(profile key\)\)\nfiles: settings\/default\.toml, settings\/production\.toml\n/,
+    );
     const copy = path.join(tmp, 'etc', 'production.toml');
     mkdirSync(path.dirname(copy), { recursive: true });
     writeFileSync(copy, '[server]\nport = 3009\n');
     const byName = await runCli(['--config', copy, '--check'], env);
-    assert.match(byName.stdout, new RegExp(`^profile: production \\(chosen by ${copy.replace(/[.]/g, '\\.')} \\(file name\\)\\)\\nfiles: settings/default\\.toml, settings/production\\.toml, ${copy.replace(/[.]/g, '\\.')}\\n`));
-    const contradicted = await runCli(['--config', 'settings/production.toml', '--check'], { ...env, HIVE_ENV: 'development' });
+    assert.match(
+      byName.stdout,
+      new RegExp(
+        `^profile: production \\(chosen by ${copy.replace(/[.]/g, '\\.')} \\(file name\\)\\)\\nfiles: settings/default\\.toml, settings/production\\.toml, ${copy.replace(/[.]/g, '\\.')}\\n`,
+      ),
+    );
+    const contradicted = await runCli(['--config', 'settings/production.toml', '--check'], {
+      ...env,
+      HIVE_ENV: 'development',
+    });
     assert.equal(contradicted.code, 1);
-    assert.match(contradicted.stderr, /HIVE_ENV=development contradicts profile = "production" in settings\/production\.toml/);
-    const echoPool = await runCli(['--config', 'settings/production.toml', '--check'], { ...env, HIVE_AGENTS_DEFAULT_POOL_SIZE: '2' });
+    assert.match(
+      contradicted.stderr,
+      /HIVE_ENV=development contradicts profile = "production" in settings\/production\.toml/,
+    );
+    const echoPool = await runCli(['--config', 'settings/production.toml', '--check'], {
+      ...env,
+      HIVE_AGENTS_DEFAULT_POOL_SIZE: '2',
+    });
     assert.equal(echoPool.code, 1);
     assert.match(echoPool.stderr, /agents\.default_pool_size: the production profile never starts echo agents/);
   });
@@ -70,9 +102,24 @@ describe('CLI', function () {
     const file = path.join(tmp, 'not-a-dir');
     writeFileSync(file, 'x');
     try {
-      const r = await runCli(['--check'], hubEnv({ HIVE_SERVER_HOST: '127.0.0.1', HIVE_SERVER_PORT: String(port), HIVE_DATABASE_DATA_DIR: path.join(file, 'data'), HIVE_DATABASE_MAX_CONNECTIONS: '50', HIVE_CLUSTER_BATCH_MAX: '7' }));
+      const r = await runCli(
+        ['--check'],
+        hubEnv({
+          HIVE_SERVER_HOST: '127.0.0.1',
+          HIVE_SERVER_PORT: String(port),
+          HIVE_DATABASE_DATA_DIR: path.join(file, 'data'),
+          HIVE_DATABASE_MAX_CONNECTIONS: '50',
+          HIVE_CLUSTER_BATCH_MAX: '7',
+        }),
+      );
       assert.equal(r.code, 1);
-      assert.match(r.stdout, new RegExp(`^FAILED port ${port} on 127\\.0\\.0\\.1 is already in use; stop the other process or change \\[server\\] port`, 'm'));
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `^FAILED port ${port} on 127\\.0\\.0\\.1 is already in use; stop the other process or change \\[server\\] port`,
+          'm',
+        ),
+      );
       assert.match(r.stdout, /^FAILED data directory .*not-a-dir\/data is not writable \(ENOTDIR/m);
       assert.match(r.stdout, /^warn +database\.max_connections = 50 has no effect: the embedded SQLite store/m);
       assert.match(r.stdout, /^warn +cluster\.batch_max = 7 has no effect: cluster\.enabled is false/m);
@@ -85,8 +132,20 @@ describe('CLI', function () {
 
   const broken: Array<[string, RegExp[]]> = [
     ['bad-syntax.toml', [/test\/fixtures\/bad-syntax\.toml:3:\d+: \(syntax\): invalid TOML/]],
-    ['bad-value.toml', [/server\.port: expected an integer from 0 to 65535, got "three thousand" \(string\)/, /database\.max_connections: expected an integer from 1 to 1000, got 0/]],
-    ['unknown-key.toml', [/server\.prot: unknown key; did you mean "port"\?/, /databse: unknown section \[databse\]; did you mean \[database\]\?/]],
+    [
+      'bad-value.toml',
+      [
+        /server\.port: expected an integer from 0 to 65535, got "three thousand" \(string\)/,
+        /database\.max_connections: expected an integer from 1 to 1000, got 0/,
+      ],
+    ],
+    [
+      'unknown-key.toml',
+      [
+        /server\.prot: unknown key; did you mean "port"\?/,
+        /databse: unknown section \[databse\]; did you mean \[database\]\?/,
+      ],
+    ],
     ['bad-cross-field.toml', [/database\.min_connections: must not exceed database\.max_connections/]],
     ['bad-enum.toml', [/logging\.level: expected one of "trace", .*got "verbose"/]],
   ];
@@ -110,7 +169,14 @@ describe('CLI', function () {
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const port = (blocker.address() as net.AddressInfo).port;
     try {
-      const r = await runCli([], hubEnv({ HIVE_SERVER_HOST: '127.0.0.1', HIVE_SERVER_PORT: String(port), HIVE_DATABASE_DATA_DIR: dataDir('port') }));
+      const r = await runCli(
+        [],
+        hubEnv({
+          HIVE_SERVER_HOST: '127.0.0.1',
+          HIVE_SERVER_PORT: String(port),
+          HIVE_DATABASE_DATA_DIR: dataDir('port'),
+        }),
+      );
       assert.equal(r.code, 1);
       assert.ok(r.elapsedMs < 5000 + 2000, `took ${r.elapsedMs} ms (including tsx start-up)`);
       assert.equal(r.stderr.trim().split('\n').length, 1);
@@ -122,7 +188,10 @@ describe('CLI', function () {
   });
 
   it('fails within 5 s when the database is unreachable, hiding the password', async () => {
-    const r = await runCli([], hubEnv({ HIVE_DATABASE_URL: 'postgres://hub:s3cret@127.0.0.1:1/hive_db', HIVE_DATABASE_DATA_DIR: dataDir('db') }));
+    const r = await runCli(
+      [],
+      hubEnv({ HIVE_DATABASE_URL: 'postgres://hub:s3cret@127.0.0.1:1/hive_db', HIVE_DATABASE_DATA_DIR: dataDir('db') }),
+    );
     assert.equal(r.code, 1);
     assert.ok(r.elapsedMs < 7000, `took ${r.elapsedMs} ms`);
     assert.match(r.stderr, /database unreachable at postgres:\/\/hub:\*\*\*@127\.0\.0\.1:1\/hive_db: .*ECONNREFUSED/);
@@ -134,7 +203,10 @@ describe('CLI', function () {
     writeFileSync(file, 'x');
     const r = await runCli([], hubEnv({ HIVE_DATABASE_DATA_DIR: path.join(file, 'data') }));
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`data directory ${path.join(file, 'data').replace(/[.]/g, '\\.')} is not writable \\(ENOTDIR\\)`));
+    assert.match(
+      r.stderr,
+      new RegExp(`data directory ${path.join(file, 'data').replace(/[.]/g, '\\.')} is not writable \\(ENOTDIR\\)`),
+    );
   });
 
   it('fails on invalid TOML with file, line and column', async () => {
@@ -148,10 +220,19 @@ describe('CLI', function () {
     const hub = await startHub([], hubEnv({ HIVE_DATABASE_DATA_DIR: dataDir('serve'), HIVE_SERVER_HOST: '127.0.0.1' }));
     const res = await fetch(`http://127.0.0.1:${hub.port}/health`);
     assert.equal(res.status, 200);
-    const body = (await res.json()) as { success: boolean; data: { status: string; modules: Record<string, { status: string }> } };
+    const body = (await res.json()) as {
+      success: boolean;
+      data: { status: string; modules: Record<string, { status: string }> };
+    };
     assert.equal(body.success, true);
     assert.equal(body.data.status, 'healthy');
-    assert.deepEqual(Object.keys(body.data.modules).sort(), ['agent_management', 'hive', 'neural', 'swarm_coordinator', 'task_management']);
+    assert.deepEqual(Object.keys(body.data.modules).sort(), [
+      'agent_management',
+      'hive',
+      'neural',
+      'swarm_coordinator',
+      'task_management',
+    ]);
     assert.equal(await hub.stop('SIGTERM'), 0);
     const logs = logRecords(hub.output());
     assert.ok(logs.some((l) => l['msg'] === 'stopped'));
@@ -176,7 +257,10 @@ describe('CLI', function () {
     after(async () => db?.drop());
 
     it('uses PostgreSQL when HIVE_DATABASE_URL is set', async () => {
-      const hub = await startHub([], hubEnv({ HIVE_DATABASE_URL: db.url, HIVE_DATABASE_DATA_DIR: dataDir('pg'), HIVE_SERVER_HOST: '127.0.0.1' }));
+      const hub = await startHub(
+        [],
+        hubEnv({ HIVE_DATABASE_URL: db.url, HIVE_DATABASE_DATA_DIR: dataDir('pg'), HIVE_SERVER_HOST: '127.0.0.1' }),
+      );
       const res = await fetch(`http://127.0.0.1:${hub.port}/health?detailed=true`);
       const body = (await res.json()) as { data: { checks: { database: { engine: string; status: string } } } };
       assert.equal(body.data.checks.database.engine, 'postgres');
@@ -189,9 +273,19 @@ describe('CLI', function () {
       await ensureProductionDatabase();
       // The file's URL names localhost:5432; a test server elsewhere (HUB_TEST_PG_URL) is given by DATABASE_URL, as an operator would.
       const admin = new URL(PG_ADMIN_URL);
-      const onDefault = (admin.hostname === '127.0.0.1' || admin.hostname === 'localhost') && (admin.port === '' || admin.port === '5432');
+      const onDefault =
+        (admin.hostname === '127.0.0.1' || admin.hostname === 'localhost') &&
+        (admin.port === '' || admin.port === '5432');
       const url = `postgres://ai_orchestrator@${onDefault ? 'localhost:5432' : admin.host}/hive_db`;
-      const r = await runCli(['--config', 'settings/production.toml', '--check'], hubEnv({ HIVE_ENV: 'production', HIVE_SECURITY_JWT_SECRET: 'f'.repeat(64), HIVE_SECURITY_ADMIN_PASSWORD: 'first admin password', ...(onDefault ? {} : { DATABASE_URL: url }) }));
+      const r = await runCli(
+        ['--config', 'settings/production.toml', '--check'],
+        hubEnv({
+          HIVE_ENV: 'production',
+          HIVE_SECURITY_JWT_SECRET: 'f'.repeat(64),
+          HIVE_SECURITY_ADMIN_PASSWORD: 'first admin password',
+          ...(onDefault ? {} : { DATABASE_URL: url }),
+        }),
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^files: settings\/default\.toml, settings\/production\.toml$/m);
       assert.ok(r.stdout.includes(`ok     database ${url} reachable`), r.stdout);
@@ -204,8 +298,10 @@ async function ensureProductionDatabase(): Promise<void> {
   const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
   await admin.connect();
   try {
-    if ((await admin.query("SELECT 1 FROM pg_roles WHERE rolname = 'ai_orchestrator'")).rowCount === 0) await admin.query('CREATE ROLE ai_orchestrator LOGIN');
-    if ((await admin.query("SELECT 1 FROM pg_database WHERE datname = 'hive_db'")).rowCount === 0) await admin.query('CREATE DATABASE hive_db OWNER ai_orchestrator');
+    if ((await admin.query("SELECT 1 FROM pg_roles WHERE rolname = 'ai_orchestrator'")).rowCount === 0)
+      await admin.query('CREATE ROLE ai_orchestrator LOGIN');
+    if ((await admin.query("SELECT 1 FROM pg_database WHERE datname = 'hive_db'")).rowCount === 0)
+      await admin.query('CREATE DATABASE hive_db OWNER ai_orchestrator');
   } finally {
     await admin.end();
   }

@@ -15,7 +15,12 @@ describe('crash recovery', function () {
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('completes every acknowledged task after SIGKILL mid-run and a restart', async () => {
-    const env = hubEnv({ HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_AGENTS_DEFAULT_POOL_SIZE: '3', HIVE_AGENTS_DEFAULT_EXECUTOR: 'sleep' });
+    const env = hubEnv({
+      HIVE_DATABASE_DATA_DIR: tmp,
+      HIVE_SERVER_HOST: '127.0.0.1',
+      HIVE_AGENTS_DEFAULT_POOL_SIZE: '3',
+      HIVE_AGENTS_DEFAULT_EXECUTOR: 'sleep',
+    });
     const first = await startHub([], env);
     const api = client(first.port);
     const ids: string[] = [];
@@ -24,12 +29,20 @@ describe('crash recovery', function () {
       assert.equal(r.status, 201);
       ids.push(r.body.data.id);
     }
-    await waitFor(async () => (await api.get('/api/tasks?status=running')).body.data.total > 0, 10_000, 'tasks to be running');
+    await waitFor(
+      async () => (await api.get('/api/tasks?status=running')).body.data.total > 0,
+      10_000,
+      'tasks to be running',
+    );
     assert.equal(await first.stop('SIGKILL'), null);
 
     const second = await startHub([], env);
     const api2 = client(second.port);
-    await waitFor(async () => (await api2.get('/api/tasks?status=completed&limit=1000')).body.data.total === 30, 30_000, 'all 30 tasks to complete after the restart');
+    await waitFor(
+      async () => (await api2.get('/api/tasks?status=completed&limit=1000')).body.data.total === 30,
+      30_000,
+      'all 30 tasks to complete after the restart',
+    );
     for (const id of ids) {
       const t = (await api2.get(`/api/tasks/${id}`)).body.data;
       assert.equal(t.status, 'completed');
@@ -68,23 +81,42 @@ describe('crash recovery on PostgreSQL', function () {
     const first = await startHub([], env);
     const api = client(first.port);
     for (let b = 0; b < 10; b++) {
-      const r = await api.post('/api/tasks/bulk', { tasks: Array.from({ length: 1000 }, (_, i) => ({ title: `crash-${b}-${i}`, payload: { ms: 2 } })) });
+      const r = await api.post('/api/tasks/bulk', {
+        tasks: Array.from({ length: 1000 }, (_, i) => ({ title: `crash-${b}-${i}`, payload: { ms: 2 } })),
+      });
       assert.equal(r.status, 201);
     }
-    await waitFor(async () => (await api.get('/api/tasks?status=completed&limit=1')).body.data.total >= 2000, 60_000, '2,000 completions before the kill');
+    await waitFor(
+      async () => (await api.get('/api/tasks?status=completed&limit=1')).body.data.total >= 2000,
+      60_000,
+      '2,000 completions before the kill',
+    );
     assert.equal(await first.stop('SIGKILL'), null);
     const pg = new (await import('pg')).default.Client({ connectionString: db!.url });
     await pg.connect();
-    const atKill = (await pg.query("SELECT count(*)::int AS n FROM tasks WHERE status IN ('assigned', 'running')")).rows[0].n as number;
+    const atKill = (await pg.query("SELECT count(*)::int AS n FROM tasks WHERE status IN ('assigned', 'running')"))
+      .rows[0].n as number;
 
     const second = await startHub([], env);
     const api2 = client(second.port);
-    await waitFor(async () => (await api2.get('/api/tasks?status=completed&limit=1')).body.data.total === 10_000, 90_000, 'all 10,000 tasks to complete');
-    const rows = (await pg.query('SELECT status, count(*)::int AS n, count(completed_at)::int AS done FROM tasks GROUP BY status')).rows;
+    await waitFor(
+      async () => (await api2.get('/api/tasks?status=completed&limit=1')).body.data.total === 10_000,
+      90_000,
+      'all 10,000 tasks to complete',
+    );
+    const rows = (
+      await pg.query('SELECT status, count(*)::int AS n, count(completed_at)::int AS done FROM tasks GROUP BY status')
+    ).rows;
     assert.deepEqual(rows, [{ status: 'completed', n: 10_000, done: 10_000 }]);
-    const doubled = (await pg.query("SELECT task_id FROM task_events WHERE to_status = 'completed' GROUP BY task_id HAVING count(*) > 1")).rows;
+    const doubled = (
+      await pg.query(
+        "SELECT task_id FROM task_events WHERE to_status = 'completed' GROUP BY task_id HAVING count(*) > 1",
+      )
+    ).rows;
     assert.deepEqual(doubled, [], 'no task recorded completed twice');
-    const recovered = (await pg.query("SELECT count(*)::int AS n FROM task_events WHERE detail->>'reason' LIKE 'recovered at start%'")).rows[0].n as number;
+    const recovered = (
+      await pg.query("SELECT count(*)::int AS n FROM task_events WHERE detail->>'reason' LIKE 'recovered at start%'")
+    ).rows[0].n as number;
     assert.ok(atKill > 0, 'the kill came while tasks were in flight');
     assert.equal(recovered, atKill, 'every task in flight at the kill was requeued at the restart');
     await pg.end();

@@ -36,7 +36,9 @@ describe('deploy', function () {
     assert.ok(score <= 2.5, `exposure ${score}: ${r.stdout.slice(-400)}`);
     const unit = readFileSync(UNIT, 'utf8');
     const stop = Number(/^TimeoutStopSec=(\d+)s$/m.exec(unit)?.[1]);
-    const grace = Number(/^shutdown_grace_ms = (\d+)$/m.exec(readFileSync(path.join(ROOT, 'settings/default.toml'), 'utf8'))?.[1]);
+    const grace = Number(
+      /^shutdown_grace_ms = (\d+)$/m.exec(readFileSync(path.join(ROOT, 'settings/default.toml'), 'utf8'))?.[1],
+    );
     assert.ok(stop * 1000 > grace * 2, `TimeoutStopSec ${stop}s leaves room above shutdown_grace_ms ${grace}`);
   });
 
@@ -44,7 +46,11 @@ describe('deploy', function () {
     requireTool(this, 'promtool', 'prometheus');
     execFileSync('promtool', ['check', 'rules', 'alerts.yml'], { cwd: path.join(ROOT, 'deploy/prometheus') });
     execFileSync('promtool', ['test', 'rules', 'alerts.test.yml'], { cwd: path.join(ROOT, 'deploy/prometheus') });
-    const used = new Set([...readFileSync(path.join(ROOT, 'deploy/prometheus/alerts.yml'), 'utf8').matchAll(/\b(hive_[a-z_]+)/g)].map((m) => m[1]!.replace(/_bucket$/, '')));
+    const used = new Set(
+      [...readFileSync(path.join(ROOT, 'deploy/prometheus/alerts.yml'), 'utf8').matchAll(/\b(hive_[a-z_]+)/g)].map(
+        (m) => m[1]!.replace(/_bucket$/, ''),
+      ),
+    );
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-alerts-'));
     const hub = await startHub([], hubEnv({ HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1' }));
     try {
@@ -76,11 +82,16 @@ describe('deploy', function () {
     });
     after(async () => {
       if (root === undefined) return;
-      spawnSync(path.join(ROOT, 'deploy/install.sh'), ['--root', root, '--user', user, '--uninstall', '--purge'], { encoding: 'utf8' });
+      spawnSync(path.join(ROOT, 'deploy/install.sh'), ['--root', root, '--user', user, '--uninstall', '--purge'], {
+        encoding: 'utf8',
+      });
       rmSync(root, { recursive: true, force: true });
       await db?.drop();
     });
-    const install = (...extra: string[]) => spawnSync(path.join(ROOT, 'deploy/install.sh'), ['--root', root, '--user', user, '--no-systemctl', ...extra], { encoding: 'utf8' });
+    const install = (...extra: string[]) =>
+      spawnSync(path.join(ROOT, 'deploy/install.sh'), ['--root', root, '--user', user, '--no-systemctl', ...extra], {
+        encoding: 'utf8',
+      });
 
     it('installs the layout, idempotently, and the installed hub checks, starts and stops as the service user', async () => {
       const first = install();
@@ -88,46 +99,86 @@ describe('deploy', function () {
       const secret = readFileSync(installed('etc/ai-orchestrator-hub/env'), 'utf8');
       const again = install();
       assert.equal(again.status, 0, again.stderr);
-      assert.equal(readFileSync(installed('etc/ai-orchestrator-hub/env'), 'utf8'), secret, 'a second run keeps the generated secret');
+      assert.equal(
+        readFileSync(installed('etc/ai-orchestrator-hub/env'), 'utf8'),
+        secret,
+        'a second run keeps the generated secret',
+      );
       assert.match(secret, /^HIVE_SECURITY_JWT_SECRET=[0-9a-f]{64}$/m);
       const mode = (p: string): string => (statSync(installed(p)).mode & 0o777).toString(8);
       assert.equal(mode('etc/ai-orchestrator-hub/env'), '600');
       assert.equal(mode('var/lib/ai-orchestrator-hub'), '750');
       assert.equal(mode('opt/ai-orchestrator-hub/ai-orchestrator-hub'), '755');
       assert.ok(existsSync(installed('opt/ai-orchestrator-hub/dist/src/main.js')), 'built');
-      assert.ok(!existsSync(installed('opt/ai-orchestrator-hub/node_modules/typescript')), 'production dependencies only');
+      assert.ok(
+        !existsSync(installed('opt/ai-orchestrator-hub/node_modules/typescript')),
+        'production dependencies only',
+      );
       const unit = installed('etc/systemd/system/ai-orchestrator-hub.service');
-      assert.match(readFileSync(unit, 'utf8'), new RegExp(`^ExecStart=${installed('opt/ai-orchestrator-hub/ai-orchestrator-hub')} --config ${installed('etc/ai-orchestrator-hub/production.toml')}$`, 'm'));
+      assert.match(
+        readFileSync(unit, 'utf8'),
+        new RegExp(
+          `^ExecStart=${installed('opt/ai-orchestrator-hub/ai-orchestrator-hub')} --config ${installed('etc/ai-orchestrator-hub/production.toml')}$`,
+          'm',
+        ),
+      );
       if (has('systemd-analyze')) {
         const verify = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
         assert.equal(verify.status, 0, verify.stderr);
         assert.equal(verify.stderr.trim(), '', 'systemd-analyze verify is clean');
       }
       if (has('logrotate')) {
-        const lr = spawnSync('logrotate', ['--debug', '--state', path.join(root, 'logrotate.state'), installed('etc/logrotate.d/ai-orchestrator-hub')], { encoding: 'utf8' });
+        const lr = spawnSync(
+          'logrotate',
+          ['--debug', '--state', path.join(root, 'logrotate.state'), installed('etc/logrotate.d/ai-orchestrator-hub')],
+          { encoding: 'utf8' },
+        );
         assert.equal(lr.status, 0, lr.stderr);
       }
 
       const exe = installed('opt/ai-orchestrator-hub/ai-orchestrator-hub');
       const config = installed('etc/ai-orchestrator-hub/production.toml');
-      const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', DATABASE_URL: db.url, HIVE_SERVER_HOST: '127.0.0.1', HIVE_SERVER_PORT: '0', HIVE_GRPC_PORT: '0' };
-      const asUser = (args: string[], extra: Record<string, string> = {}) => spawnSync('runuser', ['-u', user, '--', exe, ...args], { encoding: 'utf8', env: { ...env, ...extra }, cwd: '/' });
+      const env = {
+        PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+        DATABASE_URL: db.url,
+        HIVE_SERVER_HOST: '127.0.0.1',
+        HIVE_SERVER_PORT: '0',
+        HIVE_GRPC_PORT: '0',
+      };
+      const asUser = (args: string[], extra: Record<string, string> = {}) =>
+        spawnSync('runuser', ['-u', user, '--', exe, ...args], {
+          encoding: 'utf8',
+          env: { ...env, ...extra },
+          cwd: '/',
+        });
       const check = asUser(['--config', config, '--check'], { HIVE_SECURITY_ADMIN_PASSWORD: 'installed admin pw' });
       assert.equal(check.status, 0, check.stdout + check.stderr);
       assert.match(check.stdout, /^profile: production /);
-      assert.match(check.stdout, new RegExp(`data directory ${installed('var/lib/ai-orchestrator-hub')} writable by ${user}`));
+      assert.match(
+        check.stdout,
+        new RegExp(`data directory ${installed('var/lib/ai-orchestrator-hub')} writable by ${user}`),
+      );
       const noAdmin = asUser(['--config', config, '--check']);
       assert.equal(noAdmin.status, 1, 'no users and no admin password: --check refuses as the start would');
 
       // Started as systemd would: the service user's uid and gid, the executable itself as the process (the wrapper execs node).
       const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
       const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
-      const child = spawn(exe, ['--config', config], { env: { ...env, HIVE_SECURITY_ADMIN_PASSWORD: 'installed admin pw' }, cwd: '/', uid, gid });
+      const child = spawn(exe, ['--config', config], {
+        env: { ...env, HIVE_SECURITY_ADMIN_PASSWORD: 'installed admin pw' },
+        cwd: '/',
+        uid,
+        gid,
+      });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      const port = await waitFor(() => /"port":(\d+)[^\n]*hub listening/.exec(out)?.[1], 60_000, `the installed hub to listen: ${out}`);
+      const port = await waitFor(
+        () => /"port":(\d+)[^\n]*hub listening/.exec(out)?.[1],
+        60_000,
+        `the installed hub to listen: ${out}`,
+      );
       const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { data: { status: string } };
       assert.equal(health.data.status, 'healthy');
       assert.match(out, /"profile":"production"/);
@@ -135,7 +186,11 @@ describe('deploy', function () {
       child.kill('SIGTERM');
       assert.equal(await exited, 0, out);
 
-      const removed = spawnSync(path.join(ROOT, 'deploy/install.sh'), ['--root', root, '--user', user, '--uninstall', '--no-systemctl'], { encoding: 'utf8' });
+      const removed = spawnSync(
+        path.join(ROOT, 'deploy/install.sh'),
+        ['--root', root, '--user', user, '--uninstall', '--no-systemctl'],
+        { encoding: 'utf8' },
+      );
       assert.equal(removed.status, 0, removed.stderr);
       assert.ok(!existsSync(installed('opt/ai-orchestrator-hub')) && !existsSync(unit));
       assert.ok(existsSync(config), '--uninstall keeps the configuration');

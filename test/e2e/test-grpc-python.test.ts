@@ -12,7 +12,10 @@ import { ROOT, hubEnv, startHub, type RunningHub } from '../helpers/cli.js';
 import { client } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-function run(args: string[], env: NodeJS.ProcessEnv): { done: Promise<number | null>; out: () => string; err: () => string } {
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): { done: Promise<number | null>; out: () => string; err: () => string } {
   const p = spawn('/usr/bin/python3', args, { env, cwd: ROOT });
   let out = '';
   let err = '';
@@ -28,8 +31,23 @@ describe('gRPC interoperability with Python (grpcio)', function () {
 
   before(async () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-py-'));
-    execFileSync('/usr/bin/python3', ['-m', 'grpc_tools.protoc', '-I', path.join(ROOT, 'proto'), `--python_out=${tmp}`, `--grpc_python_out=${tmp}`, path.join(ROOT, 'proto/hive/v1/hive.proto')]);
-    hub = await startHub([], hubEnv({ HIVE_DATABASE_DATA_DIR: path.join(tmp, 'data'), HIVE_SERVER_HOST: '127.0.0.1', HIVE_AGENTS_DEFAULT_POOL_SIZE: '0' }));
+    execFileSync('/usr/bin/python3', [
+      '-m',
+      'grpc_tools.protoc',
+      '-I',
+      path.join(ROOT, 'proto'),
+      `--python_out=${tmp}`,
+      `--grpc_python_out=${tmp}`,
+      path.join(ROOT, 'proto/hive/v1/hive.proto'),
+    ]);
+    hub = await startHub(
+      [],
+      hubEnv({
+        HIVE_DATABASE_DATA_DIR: path.join(tmp, 'data'),
+        HIVE_SERVER_HOST: '127.0.0.1',
+        HIVE_AGENTS_DEFAULT_POOL_SIZE: '0',
+      }),
+    );
   });
 
   after(async () => {
@@ -41,7 +59,11 @@ describe('gRPC interoperability with Python (grpcio)', function () {
     const address = `127.0.0.1:${/"grpc_port":(\d+)/.exec(hub.output())?.[1]}`;
     const env = { ...process.env, PYTHONPATH: tmp };
     const agent = run(['examples/python/agent.py', address, '20'], env);
-    await waitFor(() => agent.out().includes('REGISTERED') || agent.err().length > 0, 20_000, 'the Python agent to register');
+    await waitFor(
+      () => agent.out().includes('REGISTERED') || agent.err().length > 0,
+      20_000,
+      'the Python agent to register',
+    );
     assert.equal(agent.err(), '');
     const agents = (await client(hub.port).get('/api/agents?kind=remote')).body.data.agents;
     assert.ok(agents.some((a: { name: string; kind: string }) => a.name === 'python-agent' && a.kind === 'remote'));
@@ -52,7 +74,10 @@ describe('gRPC interoperability with Python (grpcio)', function () {
     assert.equal(report.completed, 20);
     const results: Array<{ echo: number; by: string }> = Object.values(report.results);
     for (const r of results) assert.equal(r.by, 'python');
-    assert.deepEqual(results.map((r) => r.echo).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
+    assert.deepEqual(
+      results.map((r) => r.echo).sort((a, b) => a - b),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
     assert.equal(await agent.done, 0, agent.err());
     assert.match(agent.out(), /DONE 20/);
   });

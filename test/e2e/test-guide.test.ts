@@ -19,7 +19,8 @@ function guideSuite(engine: 'sqlite' | 'postgres'): void {
     let hub: RunningHub;
     let api: Client;
     let url: string;
-    const jq = (pathAndQuery: string, filter: string, method = 'GET'): Promise<string> => sh(`curl -s -X ${method} ${url}${pathAndQuery} | jq -c '${filter}'`);
+    const jq = (pathAndQuery: string, filter: string, method = 'GET'): Promise<string> =>
+      sh(`curl -s -X ${method} ${url}${pathAndQuery} | jq -c '${filter}'`);
     const jqLines = async (pathAndQuery: string, filter: string): Promise<any[]> =>
       (await jq(pathAndQuery, filter))
         .trim()
@@ -33,7 +34,11 @@ function guideSuite(engine: 'sqlite' | 'postgres'): void {
         db = await createTestDatabase();
       }
       tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-guide-'));
-      const env: Record<string, string> = { HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_AGENTS_DEFAULT_POOL_SIZE: '4' };
+      const env: Record<string, string> = {
+        HIVE_DATABASE_DATA_DIR: tmp,
+        HIVE_SERVER_HOST: '127.0.0.1',
+        HIVE_AGENTS_DEFAULT_POOL_SIZE: '4',
+      };
       if (db !== undefined) env['HIVE_DATABASE_URL'] = db.url;
       hub = await startHub([], hubEnv(env));
       api = client(hub.port);
@@ -51,12 +56,21 @@ function guideSuite(engine: 'sqlite' | 'postgres'): void {
       assert.equal(health.data.status, 'healthy');
       assert.equal(typeof health.data.uptime_seconds, 'number');
       const detailed = JSON.parse(await sh(`curl -s "${url}/health?detailed=true" | jq -c .`));
-      for (const check of ['database', 'memory', 'event_loop', 'queue', 'module_agent_management', 'module_task_management', 'module_swarm_coordinator']) {
+      for (const check of [
+        'database',
+        'memory',
+        'event_loop',
+        'queue',
+        'module_agent_management',
+        'module_task_management',
+        'module_swarm_coordinator',
+      ]) {
         assert.equal(detailed.data.checks[check].status, 'healthy', check);
       }
       assert.equal(detailed.data.checks.database.engine, engine);
       const current = JSON.parse(await jq('/metrics', '.data.current_metrics'));
-      for (const k of ['system', 'agent_management', 'task_management', 'database', 'websocket', 'neural']) assert.ok(current[k], k);
+      for (const k of ['system', 'agent_management', 'task_management', 'database', 'websocket', 'neural'])
+        assert.ok(current[k], k);
       assert.ok(current.system.memory.rss_mb > 10);
       assert.ok(current.system.load_average.length === 3);
     });
@@ -71,7 +85,11 @@ function guideSuite(engine: 'sqlite' | 'postgres'): void {
       assert.equal((await jq('/api/agents', '.data.agents | length')).trim(), '4');
       const submitted = await api.post('/api/tasks', { title: 'guide task', payload: { hello: 'world' } });
       assert.equal(submitted.status, 201);
-      await waitFor(async () => (await api.get(`/api/tasks/${submitted.body.data.id}`)).body.data.status === 'completed', 10_000, 'the task to complete');
+      await waitFor(
+        async () => (await api.get(`/api/tasks/${submitted.body.data.id}`)).body.data.status === 'completed',
+        10_000,
+        'the task to complete',
+      );
       const tasks = await jqLines('/api/tasks', '.data.tasks[] | {id, status, assigned_agent}');
       const mine = tasks.find((t) => t.id === submitted.body.data.id);
       assert.equal(mine.status, 'completed');
@@ -96,12 +114,17 @@ function guideSuite(engine: 'sqlite' | 'postgres'): void {
     });
 
     it('capability matching: pending tasks show what they require; manual assignment refuses clearly, then works', async () => {
-      const t = await api.post('/api/tasks', { title: 'needs a gpu', required_capabilities: [{ name: 'gpu', min_proficiency: 0.5 }] });
+      const t = await api.post('/api/tasks', {
+        title: 'needs a gpu',
+        required_capabilities: [{ name: 'gpu', min_proficiency: 0.5 }],
+      });
       const required = await jqLines('/api/tasks/pending', '.data.tasks[].required_capabilities');
       assert.deepEqual(required, [[{ name: 'gpu', min_proficiency: 0.5 }]]);
       // The guide's literal placeholders are refused, naming the field.
       const placeholder = JSON.parse(
-        await sh(`curl -s -X POST ${url}/api/tasks/assign -H "Content-Type: application/json" -d '{"task_id": "task-uuid", "agent_id": "agent-uuid"}'`),
+        await sh(
+          `curl -s -X POST ${url}/api/tasks/assign -H "Content-Type: application/json" -d '{"task_id": "task-uuid", "agent_id": "agent-uuid"}'`,
+        ),
       );
       assert.equal(placeholder.error.code, 'VALIDATION_FAILED');
       assert.match(placeholder.error.message, /^task_id: /);
@@ -113,7 +136,10 @@ function guideSuite(engine: 'sqlite' | 'postgres'): void {
       const gpu = await api.post('/api/agents', { name: 'gpu-worker', capabilities: ['gpu:0.4'], executor: 'echo' });
       assert.equal(gpu.status, 201);
       // Proficiency 0.4 < 0.5: still refused, and automatic dispatch leaves the task pending too.
-      assert.equal((await api.post('/api/tasks/assign', { task_id: t.body.data.id, agent_id: gpu.body.data.id })).body.error.code, 'CAPABILITY_MISMATCH');
+      assert.equal(
+        (await api.post('/api/tasks/assign', { task_id: t.body.data.id, agent_id: gpu.body.data.id })).body.error.code,
+        'CAPABILITY_MISMATCH',
+      );
       assert.equal((await api.post(`/api/agents/${gpu.body.data.id}/pause`)).body.data.paused, true);
       await api.patch(`/api/agents/${gpu.body.data.id}`, { capabilities: ['gpu:0.9'] });
       await api.post('/api/tasks/bulk', { tasks: [{ title: 'filler' }] }); // a dispatch round happens: the paused agent gets nothing
@@ -123,20 +149,40 @@ function guideSuite(engine: 'sqlite' | 'postgres'): void {
       assert.equal(paused.body.error.code, 'AGENT_PAUSED');
       // Resuming makes the distributor hand the task over by itself, or the manual assignment does.
       await api.post(`/api/agents/${gpu.body.data.id}/resume`);
-      await waitFor(async () => (await api.get(`/api/tasks/${t.body.data.id}`)).body.data.status === 'completed', 10_000, 'the gpu task to complete');
+      await waitFor(
+        async () => (await api.get(`/api/tasks/${t.body.data.id}`)).body.data.status === 'completed',
+        10_000,
+        'the gpu task to complete',
+      );
       const done = (await api.get(`/api/tasks/${t.body.data.id}`)).body.data;
       assert.equal(done.assigned_agent, gpu.body.data.id);
-      assert.deepEqual(done.events.map((e: any) => e.to_status), ['pending', 'assigned', 'running', 'completed']);
+      assert.deepEqual(
+        done.events.map((e: any) => e.to_status),
+        ['pending', 'assigned', 'running', 'completed'],
+      );
     });
 
     it('manual assignment hands a pending task to the agent named', async () => {
-      const a = await api.post('/api/agents', { name: 'only-translation', capabilities: ['translation'], executor: 'echo' });
-      const t = await api.post('/api/tasks', { title: 'translate', required_capabilities: ['translation'], run_at: new Date(Date.now() + 3_600_000).toISOString(), payload: 7 });
+      const a = await api.post('/api/agents', {
+        name: 'only-translation',
+        capabilities: ['translation'],
+        executor: 'echo',
+      });
+      const t = await api.post('/api/tasks', {
+        title: 'translate',
+        required_capabilities: ['translation'],
+        run_at: new Date(Date.now() + 3_600_000).toISOString(),
+        payload: 7,
+      });
       // run_at keeps the distributor away from it; an operator can still force it.
       const assigned = await api.post('/api/tasks/assign', { task_id: t.body.data.id, agent_id: a.body.data.id });
       assert.equal(assigned.status, 200, JSON.stringify(assigned.body));
       assert.equal(assigned.body.data.status, 'assigned');
-      await waitFor(async () => (await api.get(`/api/tasks/${t.body.data.id}`)).body.data.status === 'completed', 10_000, 'the assigned task to complete');
+      await waitFor(
+        async () => (await api.get(`/api/tasks/${t.body.data.id}`)).body.data.status === 'completed',
+        10_000,
+        'the assigned task to complete',
+      );
       assert.equal((await api.get(`/api/tasks/${t.body.data.id}`)).body.data.result, 7);
       const again = await api.post('/api/tasks/assign', { task_id: t.body.data.id, agent_id: a.body.data.id });
       assert.equal(again.body.error.code, 'INVALID_STATE');
@@ -152,14 +198,22 @@ function guideSuite(engine: 'sqlite' | 'postgres'): void {
       assert.equal(reset.data.action, 'reset');
       assert.equal((await jq('/api/agents', '.data.agents | length')).trim(), '6');
       const t = await api.post('/api/tasks', { title: 'after restart', payload: 'still works' });
-      await waitFor(async () => (await api.get(`/api/tasks/${t.body.data.id}`)).body.data.status === 'completed', 10_000, 'a task after the restart');
+      await waitFor(
+        async () => (await api.get(`/api/tasks/${t.body.data.id}`)).body.data.status === 'completed',
+        10_000,
+        'a task after the restart',
+      );
     });
 
     it("neural processing: the guide's status, analyze, restart and clear-cache commands", async () => {
       const status = JSON.parse(await sh(`curl -s ${url}/api/modules/neural/status`));
       assert.equal(status.success, true);
       assert.equal(status.data.backend, 'cpu');
-      const analyze = JSON.parse(await sh(`curl -s -X POST ${url}/api/neural/analyze -H "Content-Type: application/json" -d '{"text": "test input"}'`));
+      const analyze = JSON.parse(
+        await sh(
+          `curl -s -X POST ${url}/api/neural/analyze -H "Content-Type: application/json" -d '{"text": "test input"}'`,
+        ),
+      );
       assert.equal(analyze.success, true);
       assert.equal(analyze.data.capabilities.length, 7);
       assert.equal(analyze.data.model.name, 'task-text');
@@ -176,7 +230,10 @@ function guideSuite(engine: 'sqlite' | 'postgres'): void {
       assert.match(r.headers.get('content-type') ?? '', /^text\/plain/);
       assert.match(r.body as string, /^process_cpu_user_seconds_total /m);
       assert.match(r.body as string, /^hive_task_events_total\{type="task.completed"\} \d+/m);
-      assert.match(r.body as string, /^hive_http_requests_total\{method="GET",route="\/api\/agents",status="200"\} \d+/m);
+      assert.match(
+        r.body as string,
+        /^hive_http_requests_total\{method="GET",route="\/api\/agents",status="200"\} \d+/m,
+      );
     });
   });
 }

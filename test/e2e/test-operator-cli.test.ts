@@ -15,7 +15,8 @@ describe('operator CLI', function () {
   let stack: Awaited<ReturnType<typeof securedHub>>;
   let url: string;
   let key: string;
-  const op = (args: string[], extra: Record<string, string> = {}) => runCli(args, hubEnv({ HIVE_URL: url, HIVE_API_KEY: key, ...extra }));
+  const op = (args: string[], extra: Record<string, string> = {}) =>
+    runCli(args, hubEnv({ HIVE_URL: url, HIVE_API_KEY: key, ...extra }));
 
   before(async () => {
     stack = await securedHub('hub-opcli-');
@@ -55,17 +56,40 @@ describe('operator CLI', function () {
 
   it('lists, shows, cancels, retries and redrives tasks, with exit 5 for an unknown task', async () => {
     const api = client(stack.hub.port);
-    const stuck = (await api.post('/api/tasks', { title: 'waits for nobody', required_capabilities: ['nobody-has-this'] }, stack.admin)).body.data.id as string;
-    const failer = (await api.post('/api/agents', { name: 'failer', executor: 'fail', capabilities: ['fails'] }, stack.admin)).body.data.id as string;
+    const stuck = (
+      await api.post(
+        '/api/tasks',
+        { title: 'waits for nobody', required_capabilities: ['nobody-has-this'] },
+        stack.admin,
+      )
+    ).body.data.id as string;
+    const failer = (
+      await api.post('/api/agents', { name: 'failer', executor: 'fail', capabilities: ['fails'] }, stack.admin)
+    ).body.data.id as string;
     const doomed = [];
-    for (let i = 0; i < 3; i++) doomed.push((await api.post('/api/tasks', { title: `doomed ${i}`, required_capabilities: ['fails'], max_attempts: 1, payload: { retryable: true } }, stack.admin)).body.data.id as string);
-    await waitFor(async () => (await api.get('/api/tasks?status=dead', stack.admin)).body.data.total === 3, 10_000, 'three dead tasks');
+    for (let i = 0; i < 3; i++)
+      doomed.push(
+        (
+          await api.post(
+            '/api/tasks',
+            { title: `doomed ${i}`, required_capabilities: ['fails'], max_attempts: 1, payload: { retryable: true } },
+            stack.admin,
+          )
+        ).body.data.id as string,
+      );
+    await waitFor(
+      async () => (await api.get('/api/tasks?status=dead', stack.admin)).body.data.total === 3,
+      10_000,
+      'three dead tasks',
+    );
 
     const list = await op(['tasks', 'list', '--status', 'pending']);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^ID +STATUS +PRIORITY +ATTEMPTS +AGENT +CREATED +TITLE$/m);
     assert.match(list.stdout, new RegExp(`^${stuck} +pending +medium +0/3 +- .* waits for nobody$`, 'm'));
-    const json = JSON.parse((await op(['tasks', 'list', '--status', 'dead', '--json'])).stdout) as { tasks: Array<{ id: string }> };
+    const json = JSON.parse((await op(['tasks', 'list', '--status', 'dead', '--json'])).stdout) as {
+      tasks: Array<{ id: string }>;
+    };
     assert.deepEqual(json.tasks.map((t) => t.id).sort(), [...doomed].sort());
 
     const show = await op(['tasks', 'show', stuck]);
@@ -96,7 +120,8 @@ describe('operator CLI', function () {
 
   it('lists, pauses, resumes and removes agents; lists and restarts modules', async () => {
     const api = client(stack.hub.port);
-    const id = (await api.post('/api/agents', { name: 'cli-agent', capabilities: ['x:0.5'] }, stack.admin)).body.data.id as string;
+    const id = (await api.post('/api/agents', { name: 'cli-agent', capabilities: ['x:0.5'] }, stack.admin)).body.data
+      .id as string;
     const list = await op(['agents', 'list']);
     assert.match(list.stdout, new RegExp(`^${id} +cli-agent +local +idle +no +0/1 +\\S+ +x:0\\.5$`, 'm'));
     assert.match((await op(['agents', 'pause', id])).stdout, /agent cli-agent .* paused/);

@@ -37,7 +37,14 @@ describe('security (enabled)', function () {
   let adminToken = '';
 
   const env = (extra: Record<string, string> = {}) =>
-    hubEnv({ HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_SECURITY_ENABLED: 'true', HIVE_SECURITY_JWT_SECRET: SECRET, HIVE_AGENTS_DEFAULT_POOL_SIZE: '1', ...extra });
+    hubEnv({
+      HIVE_DATABASE_DATA_DIR: tmp,
+      HIVE_SERVER_HOST: '127.0.0.1',
+      HIVE_SECURITY_ENABLED: 'true',
+      HIVE_SECURITY_JWT_SECRET: SECRET,
+      HIVE_AGENTS_DEFAULT_POOL_SIZE: '1',
+      ...extra,
+    });
 
   before(async () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-security-'));
@@ -48,7 +55,11 @@ describe('security (enabled)', function () {
     assert.equal(login.status, 200, JSON.stringify(login.body));
     adminToken = login.body.data.access_token;
     for (const role of ['admin', 'operator', 'viewer', 'agent'] as const) {
-      const r = await api.post('/api/auth/keys', { name: `${role} key`, role }, { authorization: `Bearer ${adminToken}` });
+      const r = await api.post(
+        '/api/auth/keys',
+        { name: `${role} key`, role },
+        { authorization: `Bearer ${adminToken}` },
+      );
       assert.equal(r.status, 201);
       keys[role] = r.body.data.key;
     }
@@ -61,7 +72,10 @@ describe('security (enabled)', function () {
 
   it('walks every route of the permission table with every role: allowed ones pass the check, others get 403, no credentials 401', async () => {
     const fill = (pattern: string): string =>
-      pattern.replace(':id', '2b1e7c4e-3f7e-4c8e-9d43-000000000000').replace(':name', 'swarm_coordinator').replace(':username', 'nobody-here');
+      pattern
+        .replace(':id', '2b1e7c4e-3f7e-4c8e-9d43-000000000000')
+        .replace(':name', 'swarm_coordinator')
+        .replace(':username', 'nobody-here');
     let checked = 0;
     for (const [entry, permission] of Object.entries(HTTP_PERMISSIONS)) {
       const [method, pattern] = entry.split(' ') as [string, string];
@@ -70,8 +84,13 @@ describe('security (enabled)', function () {
       for (const role of [undefined, 'admin', 'operator', 'viewer', 'agent'] as const) {
         const headers: Record<string, string> = role === undefined ? {} : { 'x-api-key': keys[role]! };
         const r = await api.call(method, url, method === 'GET' || method === 'DELETE' ? undefined : {}, headers);
-        const expected = permission === 'public' ? 'pass' : role === undefined ? 401 : allows([role], permission) ? 'pass' : 403;
-        if (expected === 'pass') assert.ok(r.status !== 401 && r.status !== 403, `${entry} as ${role ?? 'nobody'}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+        const expected =
+          permission === 'public' ? 'pass' : role === undefined ? 401 : allows([role], permission) ? 'pass' : 403;
+        if (expected === 'pass')
+          assert.ok(
+            r.status !== 401 && r.status !== 403,
+            `${entry} as ${role ?? 'nobody'}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`,
+          );
         else {
           assert.equal(r.status, expected, `${entry} as ${role ?? 'nobody'}`);
           assert.equal(r.body.error.code, expected === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN');
@@ -90,30 +109,54 @@ describe('security (enabled)', function () {
     assert.equal(r.status, 401);
     assert.equal(r.body.error.code, 'UNAUTHENTICATED');
     assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="ai-orchestrator-hub"');
-    assert.equal((await api.post('/auth/login', { username: 'admin', password: ADMIN_PASSWORD, role: 'admin' })).status, 400, 'unknown fields are refused');
+    assert.equal(
+      (await api.post('/auth/login', { username: 'admin', password: ADMIN_PASSWORD, role: 'admin' })).status,
+      400,
+      'unknown fields are refused',
+    );
     const me = await api.get('/api/auth/me', { authorization: `Bearer ${adminToken}` });
     assert.deepEqual([me.body.data.name, me.body.data.roles], ['admin', ['admin']]);
   });
 
   it('logout revokes the session: its refresh token no longer works', async () => {
     const s = (await api.post('/auth/login', { username: 'admin', password: ADMIN_PASSWORD })).body.data;
-    const out = await api.post('/auth/logout', { refresh_token: s.refresh_token }, { authorization: `Bearer ${s.access_token}` });
+    const out = await api.post(
+      '/auth/logout',
+      { refresh_token: s.refresh_token },
+      { authorization: `Bearer ${s.access_token}` },
+    );
     assert.equal(out.body.data.revoked, 1);
     assert.equal((await api.post('/auth/refresh', { refresh_token: s.refresh_token })).status, 401);
   });
 
   it('checks every RPC: none without credentials, viewers read but do not submit, agent keys connect agents', async () => {
     const anonymous = new HiveClient(grpcAddress, 5000);
-    await assert.rejects(anonymous.hiveStatus(), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED && e.metadata.get('hive-error-code')[0] === 'UNAUTHENTICATED');
+    await assert.rejects(
+      anonymous.hiveStatus(),
+      (e: grpc.ServiceError) =>
+        e.code === grpc.status.UNAUTHENTICATED && e.metadata.get('hive-error-code')[0] === 'UNAUTHENTICATED',
+    );
     const viewer = new HiveClient(grpcAddress, 5000, undefined, { apiKey: keys.viewer });
     assert.equal(typeof (await viewer.hiveStatus())['pending_tasks'], 'number');
-    await assert.rejects(viewer.submitTask({ title: 'nope' }), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
+    await assert.rejects(
+      viewer.submitTask({ title: 'nope' }),
+      (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED,
+    );
     const operator = new HiveClient(grpcAddress, 5000, undefined, { token: adminToken });
     assert.equal((await operator.submitTask({ title: 'by token' })).created, true);
     const agentKeyClient = new HiveClient(grpcAddress, 5000, undefined, { apiKey: keys.agent });
-    await assert.rejects(agentKeyClient.listTasks(), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED, 'agent keys do not read tasks');
+    await assert.rejects(
+      agentKeyClient.listTasks(),
+      (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED,
+      'agent keys do not read tasks',
+    );
     for (const c of [anonymous, viewer, operator, agentKeyClient]) c.close();
-    const agent = runAgent(() => 'done', { address: grpcAddress, name: 'keyed-agent', capabilities: [{ name: 'secure', proficiency: 1 }], auth: { apiKey: keys.agent } });
+    const agent = runAgent(() => 'done', {
+      address: grpcAddress,
+      name: 'keyed-agent',
+      capabilities: [{ name: 'secure', proficiency: 1 }],
+      auth: { apiKey: keys.agent },
+    });
     assert.match(await agent.registered, /^[0-9a-f-]{36}$/);
     await agent.stop();
   });
@@ -153,8 +196,17 @@ describe('security (enabled)', function () {
           }
           c[method](requests[method] ?? {}, meta, (e: grpc.ServiceError | null) => resolve(e === null ? 0 : e.code));
         });
-        const expected = role === undefined ? grpc.status.UNAUTHENTICATED : allows([role], permission) ? 'pass' : grpc.status.PERMISSION_DENIED;
-        if (expected === 'pass') assert.ok(code !== Number(grpc.status.UNAUTHENTICATED) && code !== Number(grpc.status.PERMISSION_DENIED), `${entry} as ${role}: ${code}`);
+        const expected =
+          role === undefined
+            ? grpc.status.UNAUTHENTICATED
+            : allows([role], permission)
+              ? 'pass'
+              : grpc.status.PERMISSION_DENIED;
+        if (expected === 'pass')
+          assert.ok(
+            code !== Number(grpc.status.UNAUTHENTICATED) && code !== Number(grpc.status.PERMISSION_DENIED),
+            `${entry} as ${role}: ${code}`,
+          );
         else assert.equal(code, expected, `${entry} as ${role ?? 'nobody'}`);
       }
     }
@@ -175,10 +227,24 @@ describe('security: rate limits, the users CLI, refusals to start', function () 
   before(() => (tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-security-cli-'))));
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
-  const env = (dir: string, extra: Record<string, string> = {}) => hubEnv({ HIVE_DATABASE_DATA_DIR: path.join(tmp, dir), HIVE_SERVER_HOST: '127.0.0.1', HIVE_SECURITY_ENABLED: 'true', HIVE_SECURITY_JWT_SECRET: SECRET, ...extra });
+  const env = (dir: string, extra: Record<string, string> = {}) =>
+    hubEnv({
+      HIVE_DATABASE_DATA_DIR: path.join(tmp, dir),
+      HIVE_SERVER_HOST: '127.0.0.1',
+      HIVE_SECURITY_ENABLED: 'true',
+      HIVE_SECURITY_JWT_SECRET: SECRET,
+      ...extra,
+    });
 
   it('answers 429 with Retry-After past the rate limit', async () => {
-    const hub = await startHub([], env('limits', { HIVE_SECURITY_ADMIN_PASSWORD: ADMIN_PASSWORD, HIVE_SECURITY_RATE_LIMIT_PER_SECOND: '2', HIVE_SECURITY_RATE_LIMIT_BURST: '5' }));
+    const hub = await startHub(
+      [],
+      env('limits', {
+        HIVE_SECURITY_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        HIVE_SECURITY_RATE_LIMIT_PER_SECOND: '2',
+        HIVE_SECURITY_RATE_LIMIT_BURST: '5',
+      }),
+    );
     const api = client(hub.port);
     const statuses: number[] = [];
     let retryAfter: string | null = null;
@@ -198,13 +264,22 @@ describe('security: rate limits, the users CLI, refusals to start', function () 
     assert.match(r.stderr, /no users: set HIVE_SECURITY_ADMIN_PASSWORD/);
     const noAdmin = await runCli(['--check'], env('nousers'));
     assert.equal(noAdmin.code, 1);
-    assert.match(noAdmin.stdout, /^FAILED security is enabled and there are no users: set HIVE_SECURITY_ADMIN_PASSWORD/m);
+    assert.match(
+      noAdmin.stdout,
+      /^FAILED security is enabled and there are no users: set HIVE_SECURITY_ADMIN_PASSWORD/m,
+    );
     const withAdmin = await runCli(['--check'], env('nousers', { HIVE_SECURITY_ADMIN_PASSWORD: ADMIN_PASSWORD }));
     assert.equal(withAdmin.code, 0, withAdmin.stdout);
     assert.match(withAdmin.stdout, /^ok +security on, no users yet: the start creates admin/m);
-    const check = await runCli(['--check'], env('nousers', { HIVE_SECURITY_JWT_SECRET: 'your-256-bit-secret-here-change-this-in-production' }));
+    const check = await runCli(
+      ['--check'],
+      env('nousers', { HIVE_SECURITY_JWT_SECRET: 'your-256-bit-secret-here-change-this-in-production' }),
+    );
     assert.equal(check.code, 1);
-    assert.match(check.stderr, /security\.jwt_secret: is a published example value, not a secret; generate one with `openssl rand -hex 32`/);
+    assert.match(
+      check.stderr,
+      /security\.jwt_secret: is a published example value, not a secret; generate one with `openssl rand -hex 32`/,
+    );
     const prod = await runCli(['--config', 'settings/production.toml', '--check'], hubEnv({ HIVE_ENV: 'production' }));
     assert.equal(prod.code, 1);
     assert.match(prod.stderr, /security\.jwt_secret: missing while security\.enabled is true/);
@@ -213,7 +288,10 @@ describe('security: rate limits, the users CLI, refusals to start', function () 
   it('manages users from the command line, reading passwords from stdin', async () => {
     const run = (args: string[], stdin = ''): Promise<{ code: number | null; out: string; err: string }> =>
       new Promise((resolve) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env: env('cli') });
+        const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+          cwd: ROOT,
+          env: env('cli'),
+        });
         let out = '';
         let err = '';
         child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -221,7 +299,10 @@ describe('security: rate limits, the users CLI, refusals to start', function () 
         child.on('exit', (code) => resolve({ code, out, err }));
         child.stdin.end(stdin);
       });
-    assert.equal((await run(['users', 'add', 'alice', '--role', 'operator', '--role', 'viewer'], 'alice password 1\n')).code, 0);
+    assert.equal(
+      (await run(['users', 'add', 'alice', '--role', 'operator', '--role', 'viewer'], 'alice password 1\n')).code,
+      0,
+    );
     assert.match((await run(['users', 'list'])).out, /^alice\toperator,viewer\t/m);
     const short = await run(['users', 'passwd', 'alice'], 'short\n');
     assert.equal(short.code, 1);

@@ -27,7 +27,9 @@ function byTask(events: Array<{ type: string; id: string }>): Map<string, string
 async function stalledClient(port: number): Promise<net.Socket> {
   const socket = net.connect(port, '127.0.0.1');
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  socket.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  socket.write(
+    `GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
   await new Promise<void>((resolve) => socket.once('data', () => resolve()));
   const payload = Buffer.from(JSON.stringify({ type: 'subscribe', topics: ['tasks'] }));
   const mask = randomBytes(4);
@@ -67,13 +69,16 @@ describe('WebSocket /ws', function () {
     if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('delivers each task\'s lifecycle events in order to a ws-package observer', async () => {
+  it("delivers each task's lifecycle events in order to a ws-package observer", async () => {
     const o = await observer(hub.port, ['tasks']);
     assert.equal(o.events[0].type, 'welcome');
     const ids: string[] = [];
-    for (let i = 0; i < 30; i++) ids.push((await api.post('/api/tasks', { title: `ws-${i}`, payload: i })).body.data.id);
+    for (let i = 0; i < 30; i++)
+      ids.push((await api.post('/api/tasks', { title: `ws-${i}`, payload: i })).body.data.id);
     await waitFor(() => o.events.filter((e) => e.type === 'task.completed').length >= 30, 20_000, '30 completions');
-    const seq = byTask(o.events.filter((e) => e.type?.startsWith('task.')).map((e) => ({ type: e.type, id: e.data.id })));
+    const seq = byTask(
+      o.events.filter((e) => e.type?.startsWith('task.')).map((e) => ({ type: e.type, id: e.data.id })),
+    );
     for (const id of ids) assert.deepEqual(seq.get(id), LIFECYCLE, id);
     const completed = o.events.find((e) => e.type === 'task.completed' && e.data.id === ids[3]);
     assert.equal(completed.data.result, 3);
@@ -81,8 +86,12 @@ describe('WebSocket /ws', function () {
     o.ws.close();
   });
 
-  it('delivers each task\'s lifecycle events in order to a python3-websockets observer', async () => {
-    const py = spawn('/usr/bin/python3', [path.join(ROOT, 'test/interop/ws_observer.py'), `ws://127.0.0.1:${hub.port}/ws`, '20']);
+  it("delivers each task's lifecycle events in order to a python3-websockets observer", async () => {
+    const py = spawn('/usr/bin/python3', [
+      path.join(ROOT, 'test/interop/ws_observer.py'),
+      `ws://127.0.0.1:${hub.port}/ws`,
+      '20',
+    ]);
     let out = '';
     let err = '';
     py.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -93,7 +102,10 @@ describe('WebSocket /ws', function () {
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) ids.push((await api.post('/api/tasks', { title: `py-${i}` })).body.data.id);
     assert.equal(await exited, 0, err);
-    const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const lines = out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
     const seq = byTask(lines);
     for (const id of ids) assert.deepEqual(seq.get(id), LIFECYCLE, id);
   });
@@ -106,7 +118,14 @@ describe('WebSocket /ws', function () {
     o.ws.send(JSON.stringify({ type: 'subscribe', topics: ['weather'] }));
     o.ws.send(Buffer.from([1, 2, 3]));
     o.ws.send(JSON.stringify({ type: 'subscribe', topics: ['hive', 'agents', 'metrics'] }));
-    await waitFor(() => o.events.some((e) => e.type === 'hive.status') && o.events.some((e) => e.type === 'heartbeat') && o.events.some((e) => e.type === 'metrics.update'), 10_000, 'hive.status, metrics.update and a heartbeat');
+    await waitFor(
+      () =>
+        o.events.some((e) => e.type === 'hive.status') &&
+        o.events.some((e) => e.type === 'heartbeat') &&
+        o.events.some((e) => e.type === 'metrics.update'),
+      10_000,
+      'hive.status, metrics.update and a heartbeat',
+    );
     assert.ok(o.events.some((e) => e.type === 'pong'));
     const errors = o.events.filter((e) => e.type === 'error');
     assert.equal(errors.length, 4);
@@ -117,11 +136,21 @@ describe('WebSocket /ws', function () {
     assert.equal(o.events.find((e) => e.type === 'hive.status').data.metrics.total_agents, 4);
     assert.ok(o.events.find((e) => e.type === 'metrics.update').data.system);
     const a = await api.post('/api/agents', { name: 'watched', capabilities: ['x'] });
-    await waitFor(() => o.events.some((e) => e.type === 'agent.registered' && e.data.id === a.body.data.id), 5000, 'agent.registered');
+    await waitFor(
+      () => o.events.some((e) => e.type === 'agent.registered' && e.data.id === a.body.data.id),
+      5000,
+      'agent.registered',
+    );
     await api.post(`/api/agents/${a.body.data.id}/pause`);
     await api.del(`/api/agents/${a.body.data.id}`);
-    await waitFor(() => o.events.some((e) => e.type === 'agent.removed' && e.data.id === a.body.data.id), 5000, 'agent.removed');
-    assert.ok(o.events.some((e) => e.type === 'agent.state_changed' && e.data.id === a.body.data.id && e.data.paused === true));
+    await waitFor(
+      () => o.events.some((e) => e.type === 'agent.removed' && e.data.id === a.body.data.id),
+      5000,
+      'agent.removed',
+    );
+    assert.ok(
+      o.events.some((e) => e.type === 'agent.state_changed' && e.data.id === a.body.data.id && e.data.paused === true),
+    );
     o.ws.close();
   });
 
@@ -144,7 +173,11 @@ describe('WebSocket /ws', function () {
     assert.equal(ws.connections, 6);
     assert.ok(ws.refused_total >= 1);
     for (const o of open) o.ws.close();
-    await waitFor(async () => (await api.get('/metrics')).body.data.current_metrics.websocket.connections === 0, 5000, 'connections to close');
+    await waitFor(
+      async () => (await api.get('/metrics')).body.data.current_metrics.websocket.connections === 0,
+      5000,
+      'connections to close',
+    );
   });
 
   it('drops a client that does not read, without delaying one that does', async () => {
@@ -152,19 +185,29 @@ describe('WebSocket /ws', function () {
     const slow = await stalledClient(hub.port);
     const payload = 'p'.repeat(40_000);
     const ids: string[] = [];
-    for (let i = 0; i < 150; i++) ids.push((await api.post('/api/tasks', { title: `flood-${i}`, payload })).body.data.id);
-    await waitFor(() => fast.events.filter((e) => e.type === 'task.completed' && ids.includes(e.data.id)).length === 150, 30_000, 'the fast client to see 150 completions');
+    for (let i = 0; i < 150; i++)
+      ids.push((await api.post('/api/tasks', { title: `flood-${i}`, payload })).body.data.id);
+    await waitFor(
+      () => fast.events.filter((e) => e.type === 'task.completed' && ids.includes(e.data.id)).length === 150,
+      30_000,
+      'the fast client to see 150 completions',
+    );
     const ws = (await api.get('/metrics')).body.data.current_metrics.websocket;
     assert.equal(ws.dropped, 1, 'the stalled client was dropped and counted');
     assert.equal(ws.connections, 1, 'only the fast client is left');
-    const seq = byTask(fast.events.filter((e) => e.type?.startsWith('task.')).map((e) => ({ type: e.type, id: e.data.id })));
+    const seq = byTask(
+      fast.events.filter((e) => e.type?.startsWith('task.')).map((e) => ({ type: e.type, id: e.data.id })),
+    );
     for (const id of ids) assert.deepEqual(seq.get(id), LIFECYCLE, id);
     slow.destroy();
     fast.ws.close();
   });
 
   it('answers CORS preflights for configured origins only', async () => {
-    const allowed = await fetch(`${api.base}/api/tasks`, { method: 'OPTIONS', headers: { origin: 'https://ops.example', 'access-control-request-method': 'POST' } });
+    const allowed = await fetch(`${api.base}/api/tasks`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://ops.example', 'access-control-request-method': 'POST' },
+    });
     assert.equal(allowed.status, 204);
     assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://ops.example');
     assert.match(allowed.headers.get('access-control-allow-methods') ?? '', /POST/);

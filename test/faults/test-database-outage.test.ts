@@ -8,14 +8,31 @@
 import assert from 'node:assert/strict';
 import { client, type Client } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { alive, faultStack, quantile, rawAgent, requirePrivatePostgres, reruns, type FaultStack } from '../helpers/faults.js';
+import {
+  alive,
+  faultStack,
+  quantile,
+  rawAgent,
+  requirePrivatePostgres,
+  reruns,
+  type FaultStack,
+} from '../helpers/faults.js';
 import type { RunningHub } from '../helpers/cli.js';
 
-const HUB = { HIVE_AGENTS_DEFAULT_POOL_SIZE: '4', HIVE_AGENTS_POOL_MAX_CONCURRENCY: '16', HIVE_AGENTS_DEFAULT_EXECUTOR: 'sleep' };
+const HUB = {
+  HIVE_AGENTS_DEFAULT_POOL_SIZE: '4',
+  HIVE_AGENTS_POOL_MAX_CONCURRENCY: '16',
+  HIVE_AGENTS_DEFAULT_EXECUTOR: 'sleep',
+};
 
 async function submitBulk(api: Client, n: number, ms: number): Promise<void> {
   for (let done = 0; done < n; done += 1000) {
-    const r = await api.post('/api/tasks/bulk', { tasks: Array.from({ length: Math.min(1000, n - done) }, (_, i) => ({ title: `fault-${done + i}`, payload: { ms } })) });
+    const r = await api.post('/api/tasks/bulk', {
+      tasks: Array.from({ length: Math.min(1000, n - done) }, (_, i) => ({
+        title: `fault-${done + i}`,
+        payload: { ms },
+      })),
+    });
     assert.equal(r.status, 201, JSON.stringify(r.body));
   }
 }
@@ -74,8 +91,19 @@ describe('faults: the database restarts and goes away', function () {
       this.timeout(seconds * 1000 + 120_000);
       const total = (await api.get('/api/tasks?limit=1')).body.data.total as number;
       await waitFor(async () => (await completed(stack)) === total, 60_000, 'earlier tasks to complete');
-      const agent = rawAgent(`127.0.0.1:${/"grpc_port":(\d+)/.exec(hub.output())?.[1]}`, `raw-${seconds}`, `outage-${seconds}`);
-      await waitFor(async () => ((await api.get('/api/agents?limit=100')).body.data.agents as Array<{ name: string }>).some((a) => a.name === `raw-${seconds}`), 5000, 'the remote agent registered');
+      const agent = rawAgent(
+        `127.0.0.1:${/"grpc_port":(\d+)/.exec(hub.output())?.[1]}`,
+        `raw-${seconds}`,
+        `outage-${seconds}`,
+      );
+      await waitFor(
+        async () =>
+          ((await api.get('/api/agents?limit=100')).body.data.agents as Array<{ name: string }>).some(
+            (a) => a.name === `raw-${seconds}`,
+          ),
+        5000,
+        'the remote agent registered',
+      );
       // Long enough that none ends before the stop: those running end during the outage and wait in memory.
       await submitBulk(api, 500, 300);
       stack.pg.stop();
@@ -103,19 +131,32 @@ describe('faults: the database restarts and goes away', function () {
       await waitFor(() => modulesRunning(api), 15_000, 'every module running again without an operator');
       const r = await api.post('/api/tasks', { title: 'after the outage', payload: { ms: 1 } });
       assert.equal(r.status, 201);
-      await waitFor(async () => (await api.get(`/api/tasks/${r.body.data.id}`)).body.data.status === 'completed', 30_000, 'a task submitted after the outage to complete');
+      await waitFor(
+        async () => (await api.get(`/api/tasks/${r.body.data.id}`)).body.data.status === 'completed',
+        30_000,
+        'a task submitted after the outage to complete',
+      );
       await waitFor(async () => (await api.get('/health')).status === 200, 15_000, '/health healthy again');
-      const forAgent = await api.post('/api/tasks', { title: 'for the remote agent', required_capabilities: [{ name: `outage-${seconds}`, min_proficiency: 0 }] });
+      const forAgent = await api.post('/api/tasks', {
+        title: 'for the remote agent',
+        required_capabilities: [{ name: `outage-${seconds}`, min_proficiency: 0 }],
+      });
       assert.equal(forAgent.status, 201);
-      await waitFor(async () => (await api.get(`/api/tasks/${forAgent.body.data.id}`)).body.data.status === 'completed', 10_000, 'the remote agent, on the stream it had before the outage, to complete a task');
+      await waitFor(
+        async () => (await api.get(`/api/tasks/${forAgent.body.data.id}`)).body.data.status === 'completed',
+        10_000,
+        'the remote agent, on the stream it had before the outage, to complete a task',
+      );
       assert.ok(agent.open(), 'the same stream');
       agent.close();
       await waitFor(async () => (await completed(stack)) === total + 502, 60_000, 'every acknowledged task completed');
-      console.log(`      ${seconds} s outage: p99 time to a 503 ${quantile(latencies, 0.99)} ms over ${latencies.length} submissions; first task stored ${firstMs} ms after the database was back; ${await reruns(stack)} reruns so far`);
+      console.log(
+        `      ${seconds} s outage: p99 time to a 503 ${quantile(latencies, 0.99)} ms over ${latencies.length} submissions; first task stored ${firstMs} ms after the database was back; ${await reruns(stack)} reruns so far`,
+      );
     });
   }
 
-  it("survives pg_terminate_backend of every hub connection while tasks run", async () => {
+  it('survives pg_terminate_backend of every hub connection while tasks run', async () => {
     const start = await completed(stack);
     await submitBulk(api, 1000, 10);
     await waitFor(async () => (await completed(stack)) >= start + 100, 60_000, '100 completions');

@@ -51,7 +51,15 @@ describe('faults: the embedded store on a full disk', function () {
   });
 
   it('answers 503 STORAGE_UNAVAILABLE while the disk is full, and resumes when space returns', async () => {
-    hub = await startHub([], hubEnv({ HIVE_DATABASE_DATA_DIR: dir, HIVE_SERVER_HOST: '127.0.0.1', HIVE_AGENTS_DEFAULT_POOL_SIZE: '2', HIVE_NEURAL_ENABLED: 'false' }));
+    hub = await startHub(
+      [],
+      hubEnv({
+        HIVE_DATABASE_DATA_DIR: dir,
+        HIVE_SERVER_HOST: '127.0.0.1',
+        HIVE_AGENTS_DEFAULT_POOL_SIZE: '2',
+        HIVE_NEURAL_ENABLED: 'false',
+      }),
+    );
     const api = client(hub.port);
     const big = 'z'.repeat(60_000);
     let full: { status: number; body: any; headers: Headers } | undefined;
@@ -72,9 +80,24 @@ describe('faults: the embedded store on a full disk', function () {
     assert.match(health.body.data.checks.database.error, /SQLITE_FULL|full/i);
     assert.equal(hub.child.exitCode, null, 'the hub is still up');
     execFileSync('mount', ['-o', 'remount,size=256m', dir]);
-    await waitFor(async () => (await api.post('/api/tasks', { title: 'after space returned' })).status === 201, 15_000, 'submissions to be accepted again');
-    await waitFor(async () => (await api.get('/api/tasks?status=completed&limit=1')).body.data.total >= accepted.length + 1, 60_000, 'every accepted task to complete');
-    await waitFor(async () => (await api.get('/health')).status === 200 && (await api.get('/health')).body.data.status !== 'degraded', 15_000, '/health healthy again');
-    console.log(`      disk full after ${accepted.length} submissions of 60 KB: 503 STORAGE_UNAVAILABLE; all ${accepted.length} completed after the remount`);
+    await waitFor(
+      async () => (await api.post('/api/tasks', { title: 'after space returned' })).status === 201,
+      15_000,
+      'submissions to be accepted again',
+    );
+    await waitFor(
+      async () => (await api.get('/api/tasks?status=completed&limit=1')).body.data.total >= accepted.length + 1,
+      60_000,
+      'every accepted task to complete',
+    );
+    await waitFor(
+      async () =>
+        (await api.get('/health')).status === 200 && (await api.get('/health')).body.data.status !== 'degraded',
+      15_000,
+      '/health healthy again',
+    );
+    console.log(
+      `      disk full after ${accepted.length} submissions of 60 KB: 503 STORAGE_UNAVAILABLE; all ${accepted.length} completed after the remount`,
+    );
   });
 });

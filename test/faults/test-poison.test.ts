@@ -37,7 +37,15 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         db = await createTestDatabase();
       }
       tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-poison-'));
-      hub = await startHub([], hubEnv({ HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_AGENTS_DEFAULT_POOL_SIZE: '2', ...(db ? { HIVE_DATABASE_URL: db.url } : {}) }));
+      hub = await startHub(
+        [],
+        hubEnv({
+          HIVE_DATABASE_DATA_DIR: tmp,
+          HIVE_SERVER_HOST: '127.0.0.1',
+          HIVE_AGENTS_DEFAULT_POOL_SIZE: '2',
+          ...(db ? { HIVE_DATABASE_URL: db.url } : {}),
+        }),
+      );
     });
     after(async () => {
       if (hub !== undefined) await hub.stop();
@@ -64,17 +72,25 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         });
       }
       assert.equal(good, 160);
-      await waitFor(async () => (await api.get('/api/tasks?status=completed&limit=1')).body.data.total === 160, 30_000, 'the 160 good tasks to complete');
+      await waitFor(
+        async () => (await api.get('/api/tasks?status=completed&limit=1')).body.data.total === 160,
+        30_000,
+        'the 160 good tasks to complete',
+      );
       assert.equal((await api.get('/api/tasks?limit=1')).body.data.total, 160, 'nothing of the bad ones was stored');
     });
 
     it('refuses a NUL in a bulk item and in an Idempotency-Key, storing nothing of that request', async () => {
       const api = client(hub.port);
       const before = (await api.get('/api/tasks?limit=1')).body.data.total as number;
-      const bulk = await api.post('/api/tasks/bulk', { tasks: [{ title: 'fine' }, { title: 'x', description: 'a\u0000b' }] });
+      const bulk = await api.post('/api/tasks/bulk', {
+        tasks: [{ title: 'fine' }, { title: 'x', description: 'a\u0000b' }],
+      });
       assert.equal(bulk.status, 400);
       assert.match(bulk.body.error.message, /description/);
-      const keyed = await api.post('/api/tasks', { title: 'keyed' }, { 'idempotency-key': 'k\u0000' }).catch((err: Error) => ({ status: 400, body: { error: { message: err.message } } }));
+      const keyed = await api
+        .post('/api/tasks', { title: 'keyed' }, { 'idempotency-key': 'k\u0000' })
+        .catch((err: Error) => ({ status: 400, body: { error: { message: err.message } } }));
       assert.equal(keyed.status, 400);
       assert.equal((await api.get('/api/tasks?limit=1')).body.data.total, before);
     });
@@ -93,7 +109,16 @@ describe('faults: a remote agent answers with a result no store can hold (Postgr
     await requirePostgres(this);
     db = await createTestDatabase();
     tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-poison-agent-'));
-    hub = await startHub([], hubEnv({ HIVE_DATABASE_URL: db.url, HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_AGENTS_DEFAULT_POOL_SIZE: '0', HIVE_TASKS_MAX_PENDING: '100000' }));
+    hub = await startHub(
+      [],
+      hubEnv({
+        HIVE_DATABASE_URL: db.url,
+        HIVE_DATABASE_DATA_DIR: tmp,
+        HIVE_SERVER_HOST: '127.0.0.1',
+        HIVE_AGENTS_DEFAULT_POOL_SIZE: '0',
+        HIVE_TASKS_MAX_PENDING: '100000',
+      }),
+    );
     address = `127.0.0.1:${/"grpc_port":(\d+)/.exec(hub.output())?.[1]}`;
     hive = new HiveClient(address);
   });
@@ -105,22 +130,44 @@ describe('faults: a remote agent answers with a result no store can hold (Postgr
   });
 
   it('fails only the poisoned attempt (RESULT_INVALID, then dead by policy); every other task completes', async () => {
-    const agent = runAgent((task) => ((task.payload as { n: number }).n % 50 === 7 ? { s: '\u0000' } : { ok: (task.payload as { n: number }).n }), {
-      address,
-      name: 'nul-agent',
-      capabilities: [{ name: 'poison', proficiency: 1 }],
-      maxConcurrency: 8,
-    });
+    const agent = runAgent(
+      (task) =>
+        (task.payload as { n: number }).n % 50 === 7 ? { s: '\u0000' } : { ok: (task.payload as { n: number }).n },
+      {
+        address,
+        name: 'nul-agent',
+        capabilities: [{ name: 'poison', proficiency: 1 }],
+        maxConcurrency: 8,
+      },
+    );
     await agent.registered;
     const api = client(hub.port);
-    const tasks = Array.from({ length: 500 }, (_, n) => ({ title: `p-${n}`, payload: { n }, max_attempts: 2, required_capabilities: [{ name: 'poison', min_proficiency: 0 }] }));
+    const tasks = Array.from({ length: 500 }, (_, n) => ({
+      title: `p-${n}`,
+      payload: { n },
+      max_attempts: 2,
+      required_capabilities: [{ name: 'poison', min_proficiency: 0 }],
+    }));
     const r = await api.post('/api/tasks/bulk', { tasks });
     assert.equal(r.status, 201);
     const poisoned = tasks.filter((t) => t.payload.n % 50 === 7).length;
-    await waitFor(async () => (await api.get('/api/tasks?status=completed&limit=1')).body.data.total === 500 - poisoned, 60_000, 'every good task to complete');
-    await waitFor(async () => (await api.get('/api/tasks?status=dead&limit=1')).body.data.total === poisoned, 30_000, 'the poisoned tasks to end dead');
-    const dead = (await api.get('/api/tasks?status=dead&limit=100')).body.data.tasks as Array<{ error: { code: string } }>;
-    assert.ok(dead.every((t) => t.error.code === 'RESULT_INVALID'), JSON.stringify(dead[0]));
+    await waitFor(
+      async () => (await api.get('/api/tasks?status=completed&limit=1')).body.data.total === 500 - poisoned,
+      60_000,
+      'every good task to complete',
+    );
+    await waitFor(
+      async () => (await api.get('/api/tasks?status=dead&limit=1')).body.data.total === poisoned,
+      30_000,
+      'the poisoned tasks to end dead',
+    );
+    const dead = (await api.get('/api/tasks?status=dead&limit=100')).body.data.tasks as Array<{
+      error: { code: string };
+    }>;
+    assert.ok(
+      dead.every((t) => t.error.code === 'RESULT_INVALID'),
+      JSON.stringify(dead[0]),
+    );
     await agent.stop();
   });
 });
@@ -135,7 +182,14 @@ describe('faults: a local handler returns a result the database refuses (Postgre
     await requirePostgres(this);
     db = await createTestDatabase();
     tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-poison-local-'));
-    const env = { HIVE_DATABASE_URL: db.url, HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_AGENTS_DEFAULT_POOL_SIZE: '2', HIVE_AGENTS_DEFAULT_EXECUTOR: 'nul', HIVE_TASKS_MAX_PENDING: '100000' };
+    const env = {
+      HIVE_DATABASE_URL: db.url,
+      HIVE_DATABASE_DATA_DIR: tmp,
+      HIVE_SERVER_HOST: '127.0.0.1',
+      HIVE_AGENTS_DEFAULT_POOL_SIZE: '2',
+      HIVE_AGENTS_DEFAULT_EXECUTOR: 'nul',
+      HIVE_TASKS_MAX_PENDING: '100000',
+    };
     hub = await startHub(['--config', 'test/fixtures/nul-executor.toml'], hubEnv(env));
   });
   after(async () => {
@@ -146,13 +200,32 @@ describe('faults: a local handler returns a result the database refuses (Postgre
 
   it('splits the batch of ends: the refused attempt fails with RESULT_UNSTORABLE, its neighbours are stored', async () => {
     const api = client(hub.port);
-    const tasks = Array.from({ length: 2000 }, (_, n) => ({ title: `l-${n}`, payload: { n, poison: n % 200 === 13 }, max_attempts: 2 }));
-    for (let i = 0; i < tasks.length; i += 1000) assert.equal((await api.post('/api/tasks/bulk', { tasks: tasks.slice(i, i + 1000) })).status, 201);
+    const tasks = Array.from({ length: 2000 }, (_, n) => ({
+      title: `l-${n}`,
+      payload: { n, poison: n % 200 === 13 },
+      max_attempts: 2,
+    }));
+    for (let i = 0; i < tasks.length; i += 1000)
+      assert.equal((await api.post('/api/tasks/bulk', { tasks: tasks.slice(i, i + 1000) })).status, 201);
     const poisoned = tasks.filter((t) => t.payload.poison).length;
-    await waitFor(async () => (await api.get('/api/tasks?status=completed&limit=1')).body.data.total === 2000 - poisoned, 60_000, 'every good task to complete');
-    await waitFor(async () => (await api.get('/api/tasks?status=dead&limit=1')).body.data.total === poisoned, 30_000, 'the refused ones to end dead by their policy');
-    const dead = (await api.get('/api/tasks?status=dead&limit=100')).body.data.tasks as Array<{ error: { code: string }; attempts: number }>;
-    assert.ok(dead.every((t) => t.error.code === 'RESULT_UNSTORABLE' && t.attempts === 2), JSON.stringify(dead[0]));
+    await waitFor(
+      async () => (await api.get('/api/tasks?status=completed&limit=1')).body.data.total === 2000 - poisoned,
+      60_000,
+      'every good task to complete',
+    );
+    await waitFor(
+      async () => (await api.get('/api/tasks?status=dead&limit=1')).body.data.total === poisoned,
+      30_000,
+      'the refused ones to end dead by their policy',
+    );
+    const dead = (await api.get('/api/tasks?status=dead&limit=100')).body.data.tasks as Array<{
+      error: { code: string };
+      attempts: number;
+    }>;
+    assert.ok(
+      dead.every((t) => t.error.code === 'RESULT_UNSTORABLE' && t.attempts === 2),
+      JSON.stringify(dead[0]),
+    );
     assert.match(hub.output(), /task\.end_refused/);
   });
 });

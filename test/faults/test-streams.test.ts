@@ -18,7 +18,6 @@ import { client, type Client } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { SECURED_ADMIN_PASSWORD, securedHub } from '../helpers/faults.js';
 
-
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Math.round(Number(m?.[1] ?? 0) / 1024);
@@ -30,7 +29,9 @@ function meta(headers: Record<string, string>): grpc.Metadata {
   return md;
 }
 
-type RawStream = grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>> | grpc.ClientReadableStream<Record<string, unknown>>;
+type RawStream =
+  | grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>>
+  | grpc.ClientReadableStream<Record<string, unknown>>;
 
 /** The status a stream ended with (its error's code, or OK), or undefined while it is open. */
 function statusOf(stream: RawStream): () => number | undefined {
@@ -40,15 +41,34 @@ function statusOf(stream: RawStream): () => number | undefined {
   return () => code;
 }
 
-function watchRaw(address: string, headers: Record<string, string> = {}): grpc.ClientReadableStream<Record<string, unknown>> {
+function watchRaw(
+  address: string,
+  headers: Record<string, string> = {},
+): grpc.ClientReadableStream<Record<string, unknown>> {
   const c = new (hiveProto().HiveServiceClient)(address, grpc.credentials.createInsecure());
-  return (c as unknown as { WatchTasks: (r: unknown, md: grpc.Metadata) => grpc.ClientReadableStream<Record<string, unknown>> }).WatchTasks({}, meta(headers));
+  return (
+    c as unknown as {
+      WatchTasks: (r: unknown, md: grpc.Metadata) => grpc.ClientReadableStream<Record<string, unknown>>;
+    }
+  ).WatchTasks({}, meta(headers));
 }
 
-function connectRaw(address: string, headers: Record<string, string>, name: string, capability: string, maxConcurrency: number): grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>> {
+function connectRaw(
+  address: string,
+  headers: Record<string, string>,
+  name: string,
+  capability: string,
+  maxConcurrency: number,
+): grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>> {
   const c = new (hiveProto().AgentServiceClient)(address, grpc.credentials.createInsecure());
-  const s = (c as unknown as { Connect: (md: grpc.Metadata) => grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>> }).Connect(meta(headers));
-  s.write({ register: { name, capabilities: [{ name: capability, proficiency: 1 }], max_concurrency: maxConcurrency } });
+  const s = (
+    c as unknown as {
+      Connect: (md: grpc.Metadata) => grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>>;
+    }
+  ).Connect(meta(headers));
+  s.write({
+    register: { name, capabilities: [{ name: capability, proficiency: 1 }], max_concurrency: maxConcurrency },
+  });
   return s;
 }
 
@@ -64,7 +84,19 @@ describe('faults: readers that stop reading', function () {
 
   before(async () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-slow-'));
-    hub = await startHub([], hubEnv({ HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_AGENTS_DEFAULT_POOL_SIZE: '4', HIVE_AGENTS_DEFAULT_EXECUTOR: 'echo', HIVE_GRPC_MAX_UNSENT_BYTES: '2097152', HIVE_GRPC_AGENT_GRACE_MS: '1000', HIVE_SERVER_MAX_BODY_BYTES: '16777216', HIVE_TASKS_MAX_PENDING: '100000' }));
+    hub = await startHub(
+      [],
+      hubEnv({
+        HIVE_DATABASE_DATA_DIR: tmp,
+        HIVE_SERVER_HOST: '127.0.0.1',
+        HIVE_AGENTS_DEFAULT_POOL_SIZE: '4',
+        HIVE_AGENTS_DEFAULT_EXECUTOR: 'echo',
+        HIVE_GRPC_MAX_UNSENT_BYTES: '2097152',
+        HIVE_GRPC_AGENT_GRACE_MS: '1000',
+        HIVE_SERVER_MAX_BODY_BYTES: '16777216',
+        HIVE_TASKS_MAX_PENDING: '100000',
+      }),
+    );
     api = client(hub.port);
   });
   after(async () => {
@@ -78,7 +110,9 @@ describe('faults: readers that stop reading', function () {
     const text = 'x'.repeat(40_000);
     let peak = rssMb(hub.child.pid!);
     for (let b = 0; b < 20; b++) {
-      const r = await api.post('/api/tasks/bulk', { tasks: Array.from({ length: 100 }, (_, i) => ({ title: `${label}-${b}-${i}`, payload: { text } })) });
+      const r = await api.post('/api/tasks/bulk', {
+        tasks: Array.from({ length: 100 }, (_, i) => ({ title: `${label}-${b}-${i}`, payload: { text } })),
+      });
       assert.equal(r.status, 201);
       peak = Math.max(peak, rssMb(hub.child.pid!));
     }
@@ -109,7 +143,10 @@ describe('faults: readers that stop reading', function () {
     const peak = await bigLoad('big');
     for (const x of watchers) x.w.resume(); // read what is left, to see the status
     await waitFor(() => watchers.every((x) => x.status() !== undefined), 10_000, 'every paused watcher to be cut');
-    assert.ok(watchers.every((x) => x.status() === grpc.status.RESOURCE_EXHAUSTED), `statuses ${watchers.map((x) => x.status()).join(',')}`);
+    assert.ok(
+      watchers.every((x) => x.status() === grpc.status.RESOURCE_EXHAUSTED),
+      `statuses ${watchers.map((x) => x.status()).join(',')}`,
+    );
     console.log(
       `      5 paused WatchTasks readers, 2,000 events of 40-80 KB each (about 120 MB per reader unbounded): hub RSS ${before} -> peak ${peak} MB (+${peak - before} MB); the same load without readers: ${start} -> ${baselinePeak} MB`,
     );
@@ -124,14 +161,29 @@ describe('faults: readers that stop reading', function () {
     await new Promise<void>((resolve) => stalled.once('data', () => resolve())); // Registered
     stalled.pause();
     const text = 'y'.repeat(40_000);
-    const r = await api.post('/api/tasks/bulk', { tasks: Array.from({ length: 300 }, (_, i) => ({ title: `sr-${i}`, payload: { text }, required_capabilities: [{ name: 'slow-read', min_proficiency: 0 }] })) });
+    const r = await api.post('/api/tasks/bulk', {
+      tasks: Array.from({ length: 300 }, (_, i) => ({
+        title: `sr-${i}`,
+        payload: { text },
+        required_capabilities: [{ name: 'slow-read', min_proficiency: 0 }],
+      })),
+    });
     assert.equal(r.status, 201);
     stalled.resume();
     await waitFor(() => status() !== undefined, 20_000, 'the paused agent to be cut');
     assert.equal(status(), grpc.status.RESOURCE_EXHAUSTED);
-    const live = runAgent((task) => ({ ok: task.id }), { address, name: 'live-reader', capabilities: [{ name: 'slow-read', proficiency: 1 }], maxConcurrency: 32 });
+    const live = runAgent((task) => ({ ok: task.id }), {
+      address,
+      name: 'live-reader',
+      capabilities: [{ name: 'slow-read', proficiency: 1 }],
+      maxConcurrency: 32,
+    });
     await live.registered;
-    await waitFor(async () => (await api.get('/api/tasks?capability=slow-read&status=completed&limit=1')).body.data.total === 300, 30_000, 'the 300 tasks to complete on the live agent');
+    await waitFor(
+      async () => (await api.get('/api/tasks?capability=slow-read&status=completed&limit=1')).body.data.total === 300,
+      30_000,
+      'the 300 tasks to complete on the live agent',
+    );
     await live.stop();
   });
 
@@ -141,16 +193,30 @@ describe('faults: readers that stop reading', function () {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor(() => out.includes('REGISTERED'), 20_000, 'the agent process to register');
-    const live = runAgent((task) => ({ ok: task.id }), { address, name: 'survivor', capabilities: [{ name: 'doomed-remote', proficiency: 0.5 }], maxConcurrency: 8 });
+    const live = runAgent((task) => ({ ok: task.id }), {
+      address,
+      name: 'survivor',
+      capabilities: [{ name: 'doomed-remote', proficiency: 0.5 }],
+      maxConcurrency: 8,
+    });
     await live.registered;
     child.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 300));
     const t0 = Date.now();
-    const sub = await api.post('/api/tasks', { title: 'after the kill', required_capabilities: [{ name: 'doomed-remote', min_proficiency: 0 }] });
-    await waitFor(async () => (await api.get(`/api/tasks/${sub.body.data.id}`)).body.data.status === 'completed', 5000, 'the new task to complete on the live agent');
+    const sub = await api.post('/api/tasks', {
+      title: 'after the kill',
+      required_capabilities: [{ name: 'doomed-remote', min_proficiency: 0 }],
+    });
+    await waitFor(
+      async () => (await api.get(`/api/tasks/${sub.body.data.id}`)).body.data.status === 'completed',
+      5000,
+      'the new task to complete on the live agent',
+    );
     const ms = Date.now() - t0;
     assert.ok(ms < 1000, `completed in ${ms} ms, inside the dead agent's grace of 1,000 ms`);
-    console.log(`      a task submitted 300 ms after SIGKILL of an agent process completed on the live agent in ${ms} ms (grace 1,000 ms)`);
+    console.log(
+      `      a task submitted 300 ms after SIGKILL of an agent process completed on the live agent in ${ms} ms (grace 1,000 ms)`,
+    );
     await live.stop();
   });
 });
@@ -171,15 +237,24 @@ describe('faults: credentials revoked while streams are open', function () {
   after(async () => secured?.close());
 
   async function key(role: string): Promise<{ id: string; key: string }> {
-    const r = await api.post('/api/auth/keys', { name: `${role}-${Math.random().toString(36).slice(2, 8)}`, role }, admin);
+    const r = await api.post(
+      '/api/auth/keys',
+      { name: `${role}-${Math.random().toString(36).slice(2, 8)}`, role },
+      admin,
+    );
     assert.equal(r.status, 201);
     return { id: r.body.data.id, key: r.body.data.key };
   }
 
-  function wsClosed(url: string, headers: Record<string, string>): Promise<{ ws: WebSocket; closed: Promise<{ code: number; at: number }> }> {
+  function wsClosed(
+    url: string,
+    headers: Record<string, string>,
+  ): Promise<{ ws: WebSocket; closed: Promise<{ code: number; at: number }> }> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, { headers });
-      const closed = new Promise<{ code: number; at: number }>((r) => ws.on('close', (code) => r({ code, at: Date.now() })));
+      const closed = new Promise<{ code: number; at: number }>((r) =>
+        ws.on('close', (code) => r({ code, at: Date.now() })),
+      );
       ws.on('open', () => {
         ws.send(JSON.stringify({ action: 'subscribe', topics: ['tasks'] }));
         resolve({ ws, closed });
@@ -211,10 +286,21 @@ describe('faults: credentials revoked while streams are open', function () {
     assert.equal(watchStatus(), grpc.status.UNAUTHENTICATED);
     assert.equal(agentStatus(), grpc.status.UNAUTHENTICATED);
     const ms = Date.now() - revokedAt;
-    assert.ok(closed.at - revokedAt < 2000 && ms < 2500, `closed after ${closed.at - revokedAt} ms (ws) / ${ms} ms (all)`);
+    assert.ok(
+      closed.at - revokedAt < 2000 && ms < 2500,
+      `closed after ${closed.at - revokedAt} ms (ws) / ${ms} ms (all)`,
+    );
     console.log(`      key revocation: /ws closed after ${closed.at - revokedAt} ms, every stream within ${ms} ms`);
     // A task with a secret payload submitted now never reaches the revoked agent.
-    const t = await api.post('/api/tasks', { title: 'secret', payload: { s: 'classified' }, required_capabilities: [{ name: 'secret-work', min_proficiency: 0 }] }, admin);
+    const t = await api.post(
+      '/api/tasks',
+      {
+        title: 'secret',
+        payload: { s: 'classified' },
+        required_capabilities: [{ name: 'secret-work', min_proficiency: 0 }],
+      },
+      admin,
+    );
     assert.equal(t.status, 201);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal((await api.get(`/api/tasks/${t.body.data.id}`, admin)).body.data.status, 'pending');
@@ -222,7 +308,10 @@ describe('faults: credentials revoked while streams are open', function () {
 
   function cli(args: string[], stdin = ''): Promise<number | null> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env: { ...env, HIVE_SECURITY_ADMIN_PASSWORD: '' } });
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+        cwd: ROOT,
+        env: { ...env, HIVE_SECURITY_ADMIN_PASSWORD: '' },
+      });
       child.on('exit', (code) => resolve(code));
       child.stdin.end(stdin);
     });
@@ -247,7 +336,9 @@ describe('faults: credentials revoked while streams are open', function () {
     await waitFor(() => watchStatus() !== undefined, 3000, 'the watch to end');
     assert.equal(closed.code, 4401);
     assert.equal(watchStatus(), grpc.status.UNAUTHENTICATED);
-    console.log(`      user removal (by another process): /ws closed ${closed.at - removedAt} ms after the CLI returned (${closed.at - cliStarted} ms after it started)`);
+    console.log(
+      `      user removal (by another process): /ws closed ${closed.at - removedAt} ms after the CLI returned (${closed.at - cliStarted} ms after it started)`,
+    );
     assert.ok(closed.at - removedAt < 2000);
   });
 });
@@ -259,7 +350,10 @@ describe('faults: an access token expires while its streams are open', function 
 
   before(async () => {
     // 0.001 h: tokens live 3.6 s.
-    secured = await securedHub('hub-expiry-', { HIVE_SECURITY_JWT_EXPIRATION_HOURS: '0.001', HIVE_AGENTS_DEFAULT_POOL_SIZE: '0' });
+    secured = await securedHub('hub-expiry-', {
+      HIVE_SECURITY_JWT_EXPIRATION_HOURS: '0.001',
+      HIVE_AGENTS_DEFAULT_POOL_SIZE: '0',
+    });
     hub = secured.hub;
   });
   after(async () => secured?.close());
@@ -271,7 +365,9 @@ describe('faults: an access token expires while its streams are open', function 
     const bearer = { authorization: `Bearer ${login.body.data.access_token}` };
     const ws = await new Promise<{ closed: Promise<{ code: number; at: number }> }>((resolve, reject) => {
       const s = new WebSocket(`ws://127.0.0.1:${hub.port}/ws`, { headers: bearer });
-      const closed = new Promise<{ code: number; at: number }>((r) => s.on('close', (code) => r({ code, at: Date.now() })));
+      const closed = new Promise<{ code: number; at: number }>((r) =>
+        s.on('close', (code) => r({ code, at: Date.now() })),
+      );
       s.on('open', () => resolve({ closed }));
       s.on('error', reject);
     });

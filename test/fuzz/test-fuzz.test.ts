@@ -22,7 +22,25 @@ const random = rng(20261130);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
 const int = (n: number): number => Math.floor(random() * n);
 
-const STRINGS = ['', ' ', '\u0000', '\uffff', '\ud800', '💥'.repeat(50), 'a'.repeat(20_000), '<script>alert(1)</script>', "' OR 1=1; --", '../../etc/passwd', '%00', '${jndi:ldap://x}', '__proto__', 'constructor', 'NaN', '-0', '1e400'];
+const STRINGS = [
+  '',
+  ' ',
+  '\u0000',
+  '\uffff',
+  '\ud800',
+  '💥'.repeat(50),
+  'a'.repeat(20_000),
+  '<script>alert(1)</script>',
+  "' OR 1=1; --",
+  '../../etc/passwd',
+  '%00',
+  '${jndi:ldap://x}',
+  '__proto__',
+  'constructor',
+  'NaN',
+  '-0',
+  '1e400',
+];
 
 /** A hostile JSON value, possibly deeply nested. */
 function junk(depth = 0): unknown {
@@ -42,7 +60,12 @@ function junk(depth = 0): unknown {
     case 6:
       return Array.from({ length: int(4) }, () => junk(depth + 1));
     case 7:
-      return Object.fromEntries(Array.from({ length: int(4) }, () => [pick(['__proto__', 'constructor', 'title', 'x', 'name', 'tasks', '']), junk(depth + 1)]));
+      return Object.fromEntries(
+        Array.from({ length: int(4) }, () => [
+          pick(['__proto__', 'constructor', 'title', 'x', 'name', 'tasks', '']),
+          junk(depth + 1),
+        ]),
+      );
     default:
       return { [`unknown_${int(1000)}`]: junk(depth + 1) };
   }
@@ -51,34 +74,113 @@ function junk(depth = 0): unknown {
 /** Raw request bodies that can never be valid for the route they go to. */
 function hostileBody(route: string): { body: string; type: string } {
   const r = int(10);
-  if (r === 0) return { body: pick(['{', '[1,2', '{"a":}', 'nul', '\u0000\u0001', '{"title": "x"'.repeat(3), '['.repeat(5000)]), type: 'application/json' };
-  if (r === 1) return { body: JSON.stringify({ title: 'valid looking' }), type: pick(['text/plain', 'application/xml', 'multipart/form-data', '']) };
+  if (r === 0)
+    return {
+      body: pick(['{', '[1,2', '{"a":}', 'nul', '\u0000\u0001', '{"title": "x"'.repeat(3), '['.repeat(5000)]),
+      type: 'application/json',
+    };
+  if (r === 1)
+    return {
+      body: JSON.stringify({ title: 'valid looking' }),
+      type: pick(['text/plain', 'application/xml', 'multipart/form-data', '']),
+    };
   if (r === 2) {
     // Any JSON but an object is wrong for every route; an object gets a field no route knows.
     const j = junk();
-    return { body: JSON.stringify(typeof j === 'object' && j !== null && !Array.isArray(j) ? { ...j, [`unknown_${int(100)}`]: 1 } : j), type: 'application/json' };
+    return {
+      body: JSON.stringify(
+        typeof j === 'object' && j !== null && !Array.isArray(j) ? { ...j, [`unknown_${int(100)}`]: 1 } : j,
+      ),
+      type: 'application/json',
+    };
   }
   // An object with the route's fields of the wrong type, plus (often) an unknown field.
   const fields: Record<string, unknown> = {};
-  if (route.includes('tasks')) Object.assign(fields, { title: pick([null, 42, '', [], {}]), priority: junk(), required_capabilities: pick(['code', 5, [{}], [{ name: '' }]]), payload: junk(), depends_on: pick(['x', [1], ['not-a-uuid']]) });
-  if (route.includes('agents')) Object.assign(fields, { name: pick([null, 7, '', {}]), capabilities: junk(), max_concurrency: pick([-1, 0, 1e9, 'two']) });
-  if (route.includes('bulk')) fields['tasks'] = pick([{}, 'x', [junk()], Array.from({ length: 3 }, () => ({ title: 5 }))]);
-  if (route.includes('analyze')) Object.assign(fields, { text: pick([null, 1, '', 'x'.repeat(10_001)]), texts: pick([[], 'a', [1, null]]) });
+  if (route.includes('tasks'))
+    Object.assign(fields, {
+      title: pick([null, 42, '', [], {}]),
+      priority: junk(),
+      required_capabilities: pick(['code', 5, [{}], [{ name: '' }]]),
+      payload: junk(),
+      depends_on: pick(['x', [1], ['not-a-uuid']]),
+    });
+  if (route.includes('agents'))
+    Object.assign(fields, {
+      name: pick([null, 7, '', {}]),
+      capabilities: junk(),
+      max_concurrency: pick([-1, 0, 1e9, 'two']),
+    });
+  if (route.includes('bulk'))
+    fields['tasks'] = pick([{}, 'x', [junk()], Array.from({ length: 3 }, () => ({ title: 5 }))]);
+  if (route.includes('analyze'))
+    Object.assign(fields, { text: pick([null, 1, '', 'x'.repeat(10_001)]), texts: pick([[], 'a', [1, null]]) });
   if (route.includes('login')) Object.assign(fields, { username: junk(), password: pick([null, 3]) });
   if (random() < 0.5) fields[`unknown_${int(100)}`] = junk();
   return { body: JSON.stringify(fields), type: 'application/json' };
 }
 
-const WRITES = ['/api/tasks', '/api/tasks/bulk', '/api/agents', '/api/neural/analyze', '/api/neural/analyze/batch', '/api/tasks/redrive', '/api/tasks/assign', '/auth/login', '/auth/refresh', '/api/auth/users', '/api/auth/keys'];
-const READS = ['/api/tasks', '/api/agents', '/api/tasks/pending', '/api/hive/status', '/api/modules', '/api/auth/audit', '/health'];
+const WRITES = [
+  '/api/tasks',
+  '/api/tasks/bulk',
+  '/api/agents',
+  '/api/neural/analyze',
+  '/api/neural/analyze/batch',
+  '/api/tasks/redrive',
+  '/api/tasks/assign',
+  '/auth/login',
+  '/auth/refresh',
+  '/api/auth/users',
+  '/api/auth/keys',
+];
+const READS = [
+  '/api/tasks',
+  '/api/agents',
+  '/api/tasks/pending',
+  '/api/hive/status',
+  '/api/modules',
+  '/api/auth/audit',
+  '/health',
+];
 
 function hostileQuery(): string {
-  const k = pick(['limit', 'offset', 'status', 'priority', 'capability', 'state', 'kind', 'node', 'detailed', 'x', '__proto__', '', 'limit']);
-  const v = pick(['-1', '1e9', 'abc', '', '%ZZ', '0x10', 'pending&limit=1&limit=2', 'a'.repeat(500), '💥', 'true;drop']);
+  const k = pick([
+    'limit',
+    'offset',
+    'status',
+    'priority',
+    'capability',
+    'state',
+    'kind',
+    'node',
+    'detailed',
+    'x',
+    '__proto__',
+    '',
+    'limit',
+  ]);
+  const v = pick([
+    '-1',
+    '1e9',
+    'abc',
+    '',
+    '%ZZ',
+    '0x10',
+    'pending&limit=1&limit=2',
+    'a'.repeat(500),
+    '💥',
+    'true;drop',
+  ]);
   return `${encodeURIComponent(k)}=${v}`;
 }
 
-const HOSTILE_PARAMS = ['not-a-uuid', '..%2F..%2Fetc', '%00', 'x'.repeat(300), '2b1e7c4e-3f7e-4c8e-9d43-00000000000g', "'; DROP TABLE tasks; --"];
+const HOSTILE_PARAMS = [
+  'not-a-uuid',
+  '..%2F..%2Fetc',
+  '%00',
+  'x'.repeat(300),
+  '2b1e7c4e-3f7e-4c8e-9d43-00000000000g',
+  "'; DROP TABLE tasks; --",
+];
 
 describe('fuzz: hostile input never crashes, hangs or changes the hub', function () {
   this.timeout(600_000);
@@ -91,17 +193,44 @@ describe('fuzz: hostile input never crashes, hangs or changes the hub', function
 
   const snapshot = async (): Promise<unknown> => {
     const h = { 'x-api-key': adminKey };
-    const [tasks, agents, users, keys] = await Promise.all([api.get('/api/tasks?limit=1', h), api.get('/api/agents?limit=1000', h), api.get('/api/auth/users', h), api.get('/api/auth/keys', h)]);
-    return { tasks: tasks.body.data.total, agents: agents.body.data.agents.map((a: any) => [a.id, a.name, a.paused, a.max_concurrency]), users: users.body.data.users.map((u: any) => u.username), keys: keys.body.data.keys.map((k: any) => [k.id, k.revoked_at]) };
+    const [tasks, agents, users, keys] = await Promise.all([
+      api.get('/api/tasks?limit=1', h),
+      api.get('/api/agents?limit=1000', h),
+      api.get('/api/auth/users', h),
+      api.get('/api/auth/keys', h),
+    ]);
+    return {
+      tasks: tasks.body.data.total,
+      agents: agents.body.data.agents.map((a: any) => [a.id, a.name, a.paused, a.max_concurrency]),
+      users: users.body.data.users.map((u: any) => u.username),
+      keys: keys.body.data.keys.map((k: any) => [k.id, k.revoked_at]),
+    };
   };
 
   before(async () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'hub-fuzz-'));
-    hub = await startHub([], hubEnv({ HIVE_DATABASE_DATA_DIR: tmp, HIVE_SERVER_HOST: '127.0.0.1', HIVE_SECURITY_ENABLED: 'true', HIVE_SECURITY_JWT_SECRET: SECRET, HIVE_SECURITY_ADMIN_PASSWORD: 'fuzz admin password', HIVE_AGENTS_DEFAULT_POOL_SIZE: '2', HIVE_SERVER_MAX_BODY_BYTES: '65536', HIVE_WEBSOCKET_MAX_MESSAGE_SIZE_MB: '0.01', HIVE_SECURITY_LOGIN_MAX_FAILURES: '1000', HIVE_GRPC_MAX_MESSAGE_BYTES: '65536' }));
+    hub = await startHub(
+      [],
+      hubEnv({
+        HIVE_DATABASE_DATA_DIR: tmp,
+        HIVE_SERVER_HOST: '127.0.0.1',
+        HIVE_SECURITY_ENABLED: 'true',
+        HIVE_SECURITY_JWT_SECRET: SECRET,
+        HIVE_SECURITY_ADMIN_PASSWORD: 'fuzz admin password',
+        HIVE_AGENTS_DEFAULT_POOL_SIZE: '2',
+        HIVE_SERVER_MAX_BODY_BYTES: '65536',
+        HIVE_WEBSOCKET_MAX_MESSAGE_SIZE_MB: '0.01',
+        HIVE_SECURITY_LOGIN_MAX_FAILURES: '1000',
+        HIVE_GRPC_MAX_MESSAGE_BYTES: '65536',
+      }),
+    );
     api = client(hub.port);
     grpcAddress = `127.0.0.1:${/"grpc_port":(\d+)/.exec(hub.output())![1]}`;
-    const token = (await api.post('/auth/login', { username: 'admin', password: 'fuzz admin password' })).body.data.access_token;
-    adminKey = (await api.post('/api/auth/keys', { name: 'fuzzer', role: 'admin' }, { authorization: `Bearer ${token}` })).body.data.key;
+    const token = (await api.post('/auth/login', { username: 'admin', password: 'fuzz admin password' })).body.data
+      .access_token;
+    adminKey = (
+      await api.post('/api/auth/keys', { name: 'fuzzer', role: 'admin' }, { authorization: `Bearer ${token}` })
+    ).body.data.key;
   });
 
   after(async () => {
@@ -123,17 +252,44 @@ describe('fuzz: hostile input never crashes, hangs or changes the hub', function
     for (let i = 0; i < 4000; i++) {
       const route = pick(WRITES);
       const { body, type } = hostileBody(route);
-      requests.push(() => expect4xx(api.call('POST', route, body, { 'content-type': type, 'x-api-key': adminKey }), `POST ${route} ${body.slice(0, 80)}`));
+      requests.push(() =>
+        expect4xx(
+          api.call('POST', route, body, { 'content-type': type, 'x-api-key': adminKey }),
+          `POST ${route} ${body.slice(0, 80)}`,
+        ),
+      );
     }
     for (let i = 0; i < 1500; i++) {
       const route = pick(READS.filter((r) => r !== '/health'));
-      requests.push(() => expect4xx(api.get(`${route}?${hostileQuery()}&${hostileQuery()}`, { 'x-api-key': adminKey }), `GET ${route} query`));
+      requests.push(() =>
+        expect4xx(
+          api.get(`${route}?${hostileQuery()}&${hostileQuery()}`, { 'x-api-key': adminKey }),
+          `GET ${route} query`,
+        ),
+      );
     }
     for (let i = 0; i < 1000; i++) {
       const p = pick(HOSTILE_PARAMS);
-      const route = pick([`/api/tasks/${p}`, `/api/tasks/${p}/cancel`, `/api/agents/${p}`, `/api/modules/${p}/restart`, `/api/auth/keys/${p}`, `/api/agents/${p}/pause`]);
-      const method = route.endsWith('cancel') || route.endsWith('restart') || route.endsWith('pause') ? 'POST' : route.includes('keys') ? 'DELETE' : 'GET';
-      requests.push(() => expect4xx(api.call(method, route, method === 'POST' ? {} : undefined, { 'x-api-key': adminKey }), `${method} ${route}`));
+      const route = pick([
+        `/api/tasks/${p}`,
+        `/api/tasks/${p}/cancel`,
+        `/api/agents/${p}`,
+        `/api/modules/${p}/restart`,
+        `/api/auth/keys/${p}`,
+        `/api/agents/${p}/pause`,
+      ]);
+      const method =
+        route.endsWith('cancel') || route.endsWith('restart') || route.endsWith('pause')
+          ? 'POST'
+          : route.includes('keys')
+            ? 'DELETE'
+            : 'GET';
+      requests.push(() =>
+        expect4xx(
+          api.call(method, route, method === 'POST' ? {} : undefined, { 'x-api-key': adminKey }),
+          `${method} ${route}`,
+        ),
+      );
     }
     for (let i = 0; i < 500; i++) {
       const headers = pick<Record<string, string>>([
@@ -143,14 +299,29 @@ describe('fuzz: hostile input never crashes, hangs or changes the hub', function
         { 'x-api-key': `hive_${int(1e8)}_forged` },
         { 'x-api-key': 'k'.repeat(300) },
       ]);
-      requests.push(() => expect4xx(api.call(pick(['GET', 'POST']), pick(['/api/tasks', '/api/agents', '/api/auth/keys']), undefined, headers), `headers ${JSON.stringify(headers).slice(0, 80)}`));
+      requests.push(() =>
+        expect4xx(
+          api.call(pick(['GET', 'POST']), pick(['/api/tasks', '/api/agents', '/api/auth/keys']), undefined, headers),
+          `headers ${JSON.stringify(headers).slice(0, 80)}`,
+        ),
+      );
     }
     // Oversized bodies: 413 before parsing.
-    for (let i = 0; i < 20; i++) requests.push(() => expect4xx(api.call('POST', '/api/tasks', JSON.stringify({ title: 'x', payload: 'y'.repeat(70_000 + i) }), { 'x-api-key': adminKey }), 'oversized'));
+    for (let i = 0; i < 20; i++)
+      requests.push(() =>
+        expect4xx(
+          api.call('POST', '/api/tasks', JSON.stringify({ title: 'x', payload: 'y'.repeat(70_000 + i) }), {
+            'x-api-key': adminKey,
+          }),
+          'oversized',
+        ),
+      );
     let next = 0;
-    await Promise.all(Array.from({ length: 16 }, async () => {
-      while (next < requests.length) await requests[next++]!();
-    }));
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < requests.length) await requests[next++]!();
+      }),
+    );
     assert.deepEqual(await snapshot(), before, 'nothing changed');
     assert.equal((await api.get('/health')).status, 200);
   });
@@ -184,7 +355,10 @@ describe('fuzz: hostile input never crashes, hangs or changes the hub', function
         c = await open();
       } else {
         const deadline = Date.now() + 5000;
-        while (c.events.filter((e) => e.type === 'error').length === errorsBefore && !c.events.some((e) => e.type === 'subscribed' || e.type === 'unsubscribed')) {
+        while (
+          c.events.filter((e) => e.type === 'error').length === errorsBefore &&
+          !c.events.some((e) => e.type === 'subscribed' || e.type === 'unsubscribed')
+        ) {
           assert.ok(Date.now() < deadline, `no answer to ${String(frame).slice(0, 60)}`);
           await new Promise((r) => setTimeout(r, 1));
         }
@@ -211,7 +385,13 @@ describe('fuzz: hostile input never crashes, hangs or changes the hub', function
     meta.set('x-api-key', adminKey);
     const hive = new proto.HiveServiceClient(grpcAddress, grpc.credentials.createInsecure()) as any;
     const raw = new grpc.Client(grpcAddress, grpc.credentials.createInsecure());
-    const allowed = new Set([grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND, grpc.status.UNAUTHENTICATED, grpc.status.FAILED_PRECONDITION, grpc.status.PERMISSION_DENIED]);
+    const allowed = new Set([
+      grpc.status.INVALID_ARGUMENT,
+      grpc.status.NOT_FOUND,
+      grpc.status.UNAUTHENTICATED,
+      grpc.status.FAILED_PRECONDITION,
+      grpc.status.PERMISSION_DENIED,
+    ]);
     const check = (err: grpc.ServiceError | null, what: string): void => {
       assert.ok(err !== null, `${what} should be refused`);
       assert.ok(allowed.has(err.code), `${what}: status ${err.code} ${err.details}`);
@@ -231,7 +411,19 @@ describe('fuzz: hostile input never crashes, hangs or changes the hub', function
         ['ListAgents', { state: 'sleepy' }],
         ['AnalyzeText', { text: pick(['', 'x'.repeat(10_001)]) }],
       ]);
-      calls.push(() => new Promise<void>((resolve) => hive[method](req, random() < 0.1 ? new grpc.Metadata() : meta, (err: grpc.ServiceError | null) => (check(err, `${method} ${JSON.stringify(req).slice(0, 60)}`), resolve()))));
+      calls.push(
+        () =>
+          new Promise<void>((resolve) =>
+            hive[method](
+              req,
+              random() < 0.1 ? new grpc.Metadata() : meta,
+              (err: grpc.ServiceError | null) => (
+                check(err, `${method} ${JSON.stringify(req).slice(0, 60)}`),
+                resolve()
+              ),
+            ),
+          ),
+      );
     }
     for (let i = 0; i < 800; i++) {
       const method = pick(['SubmitTask', 'GetTask', 'CancelTask', 'ListTasks', 'AnalyzeText']);
@@ -239,27 +431,40 @@ describe('fuzz: hostile input never crashes, hangs or changes the hub', function
       calls.push(
         () =>
           new Promise<void>((resolve) =>
-            raw.makeUnaryRequest(`/hive.v1.HiveService/${method}`, (b: Buffer) => b, (b: Buffer) => b, bytes, meta, (err) => {
-              // Random bytes sometimes decode as a valid (empty-ish) message: then the answer is a validation error, never a crash.
-              if (err !== null) check(err, `${method} raw ${bytes.toString('hex').slice(0, 20)}`);
-              else answers.grpc++;
-              resolve();
-            }),
+            raw.makeUnaryRequest(
+              `/hive.v1.HiveService/${method}`,
+              (b: Buffer) => b,
+              (b: Buffer) => b,
+              bytes,
+              meta,
+              (err) => {
+                // Random bytes sometimes decode as a valid (empty-ish) message: then the answer is a validation error, never a crash.
+                if (err !== null) check(err, `${method} raw ${bytes.toString('hex').slice(0, 20)}`);
+                else answers.grpc++;
+                resolve();
+              },
+            ),
           ),
       );
     }
     let next = 0;
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (next < calls.length) await calls[next++]!();
-    }));
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < calls.length) await calls[next++]!();
+      }),
+    );
     // A message over [grpc] max_message_bytes is refused before it is read.
     for (let i = 0; i < 20; i++) {
       await new Promise<void>((resolve) =>
-        hive.SubmitTask({ task: { title: 'big', payload_json: JSON.stringify('z'.repeat(70_000 + i)) } }, meta, (err: grpc.ServiceError | null) => {
-          assert.equal(err?.code, grpc.status.RESOURCE_EXHAUSTED);
-          answers.grpc++;
-          resolve();
-        }),
+        hive.SubmitTask(
+          { task: { title: 'big', payload_json: JSON.stringify('z'.repeat(70_000 + i)) } },
+          meta,
+          (err: grpc.ServiceError | null) => {
+            assert.equal(err?.code, grpc.status.RESOURCE_EXHAUSTED);
+            answers.grpc++;
+            resolve();
+          },
+        ),
       );
     }
     hive.close();

@@ -47,7 +47,10 @@ export interface RunningHub {
 
 /** Starts the hub and resolves once it logs the port it listens on. */
 export function startHub(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<RunningHub> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--log-level', 'info', ...args], { cwd: ROOT, env });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--log-level', 'info', ...args], {
+    cwd: ROOT,
+    env,
+  });
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {

@@ -30,7 +30,10 @@ export async function startNode(dbUrl: string, nodeId: string, extra: Record<str
 }
 
 /** One pooled connection to the cluster's database for the test's own reads. */
-export function clusterDb(url: string): { query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>; close(): Promise<void> } {
+export function clusterDb(url: string): {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+} {
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   // Dropping the database at the end terminates idle connections: not an error of the test.
   pool.on('error', () => undefined);

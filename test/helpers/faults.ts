@@ -6,7 +6,11 @@ import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { hiveProto } from '../../src/grpc/proto.js';
 import { hubEnv, startHub, type RunningHub } from './cli.js';
-import { privatePostgresUnavailableReason, startPrivatePostgres, type PrivatePostgres } from '../../bench/lib/private-postgres.js';
+import {
+  privatePostgresUnavailableReason,
+  startPrivatePostgres,
+  type PrivatePostgres,
+} from '../../bench/lib/private-postgres.js';
 
 /** Skips (or, under CI, fails) a suite that needs a private PostgreSQL server. */
 export function requirePrivatePostgres(ctx: Mocha.Context): void {
@@ -35,7 +39,13 @@ export async function faultStack(): Promise<FaultStack> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hub-fault-'));
   const hubs: RunningHub[] = [];
   const env = (extra: Record<string, string> = {}): NodeJS.ProcessEnv =>
-    hubEnv({ HIVE_DATABASE_URL: dbUrl, HIVE_DATABASE_DATA_DIR: dataDir, HIVE_SERVER_HOST: '127.0.0.1', HIVE_TASKS_MAX_PENDING: '1000000', ...extra });
+    hubEnv({
+      HIVE_DATABASE_URL: dbUrl,
+      HIVE_DATABASE_DATA_DIR: dataDir,
+      HIVE_SERVER_HOST: '127.0.0.1',
+      HIVE_TASKS_MAX_PENDING: '1000000',
+      ...extra,
+    });
   return {
     pg: server,
     dbUrl,
@@ -70,7 +80,9 @@ export function alive(hub: RunningHub): boolean {
 
 /** Tasks run more than once (at-least-once reruns): attempts beyond the first among completed tasks. */
 export async function reruns(stack: FaultStack): Promise<number> {
-  const [r] = await stack.query<{ n: number }>("SELECT COALESCE(sum(attempts - 1), 0)::int AS n FROM tasks WHERE status = 'completed'");
+  const [r] = await stack.query<{ n: number }>(
+    "SELECT COALESCE(sum(attempts - 1), 0)::int AS n FROM tasks WHERE status = 'completed'",
+  );
   return r?.n ?? 0;
 }
 
@@ -81,9 +93,15 @@ export function quantile(values: number[], p: number): number {
 }
 
 /** A remote agent on a raw AgentService stream that answers every task at once; tells whether its stream is still open. */
-export function rawAgent(address: string, name: string, capability: string): { open(): boolean; completed(): number; close(): void } {
+export function rawAgent(
+  address: string,
+  name: string,
+  capability: string,
+): { open(): boolean; completed(): number; close(): void } {
   const c = new (hiveProto().AgentServiceClient)(address, grpc.credentials.createInsecure());
-  const s = (c as unknown as { Connect: () => grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>> }).Connect();
+  const s = (
+    c as unknown as { Connect: () => grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>> }
+  ).Connect();
   let ended = false;
   let done = 0;
   s.on('error', () => (ended = true));
@@ -91,7 +109,9 @@ export function rawAgent(address: string, name: string, capability: string): { o
   s.on('data', (m: Record<string, unknown>) => {
     const tasks = (m['assigned'] as { tasks?: Array<{ id: string }> } | undefined)?.tasks ?? [];
     if (tasks.length === 0) return;
-    s.write({ results: { results: tasks.map((t) => ({ task_id: t.id, success: true, output_json: '{"raw":true}' })) } });
+    s.write({
+      results: { results: tasks.map((t) => ({ task_id: t.id, success: true, output_json: '{"raw":true}' })) },
+    });
     done += tasks.length;
   });
   s.write({ register: { name, capabilities: [{ name: capability, proficiency: 1 }], max_concurrency: 16 } });
@@ -102,7 +122,10 @@ export function rawAgent(address: string, name: string, capability: string): { o
 export const SECURED_ADMIN_PASSWORD = 'fault admin password';
 
 /** A hub with security on in its own data directory, an admin created at first start, and that admin's bearer header. */
-export async function securedHub(prefix: string, extra: Record<string, string> = {}): Promise<{ hub: RunningHub; env: NodeJS.ProcessEnv; admin: Record<string, string>; close(): Promise<void> }> {
+export async function securedHub(
+  prefix: string,
+  extra: Record<string, string> = {},
+): Promise<{ hub: RunningHub; env: NodeJS.ProcessEnv; admin: Record<string, string>; close(): Promise<void> }> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), prefix));
   const env = hubEnv({
     HIVE_DATABASE_DATA_DIR: dataDir,
@@ -114,7 +137,11 @@ export async function securedHub(prefix: string, extra: Record<string, string> =
     ...extra,
   });
   const hub = await startHub([], env);
-  const login = await fetch(`http://127.0.0.1:${hub.port}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: SECURED_ADMIN_PASSWORD }) });
+  const login = await fetch(`http://127.0.0.1:${hub.port}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: SECURED_ADMIN_PASSWORD }),
+  });
   const token = ((await login.json()) as { data: { access_token: string } }).data.access_token;
   return {
     hub,

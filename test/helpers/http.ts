@@ -9,7 +9,12 @@ export interface Reply<T = any> {
 /** A small JSON client for one hub. */
 export function client(port: number) {
   const base = `http://127.0.0.1:${port}`;
-  const call = async <T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> => {
+  const call = async <T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Reply<T>> => {
     const init: RequestInit = { method, headers: { ...headers } };
     if (body !== undefined) {
       init.body = typeof body === 'string' ? body : JSON.stringify(body);
@@ -28,7 +33,8 @@ export function client(port: number) {
   return {
     base,
     get: <T = any>(path: string, headers?: Record<string, string>) => call<T>('GET', path, undefined, headers),
-    post: <T = any>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('POST', path, body, headers),
+    post: <T = any>(path: string, body?: unknown, headers?: Record<string, string>) =>
+      call<T>('POST', path, body, headers),
     patch: <T = any>(path: string, body?: unknown) => call<T>('PATCH', path, body),
     del: <T = any>(path: string) => call<T>('DELETE', path),
     call,

@@ -7,7 +7,8 @@ export function memoryLogger(level = 'debug'): { log: Logger; records: Array<Rec
   const records: Array<Record<string, unknown>> = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line.trim() !== '') records.push(parseStrictJson(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n'))
+        if (line.trim() !== '') records.push(parseStrictJson(line) as Record<string, unknown>);
       cb();
     },
   });

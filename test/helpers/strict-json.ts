@@ -26,7 +26,7 @@ export function parseStrictJson(text: string): unknown {
       const out: Record<string, unknown> = {};
       const seen = new Set<string>();
       ws();
-      if (text[i] === '}') return i++, out;
+      if (text[i] === '}') return (i++, out);
       for (;;) {
         ws();
         if (text[i] !== '"') fail('expected a key');
@@ -46,7 +46,7 @@ export function parseStrictJson(text: string): unknown {
       i++;
       const out: unknown[] = [];
       ws();
-      if (text[i] === ']') return i++, out;
+      if (text[i] === ']') return (i++, out);
       for (;;) {
         out.push(value(`${path}[${out.length}]`));
         ws();

@@ -19,12 +19,27 @@ async function listen(transport: NodeTransport, port = 0): Promise<{ server: grp
   const server = new grpc.Server();
   const s = transport.service();
   server.addService(s.definition, s.implementation);
-  const bound = await new Promise<number>((res, rej) => server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  const bound = await new Promise<number>((res, rej) =>
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+  );
   return { server, port: bound };
 }
 
-async function peer(nodeId: string, o: { queueMax?: number; queueMaxBytes?: number; askTimeoutMs?: number; clusterKey?: string } = {}): Promise<Peer> {
-  const transport = new NodeTransport({ nodeId, log: memoryLogger().log, batchMax: 100, queueMax: o.queueMax ?? 10_000, queueMaxBytes: o.queueMaxBytes ?? 64 << 20, askTimeoutMs: o.askTimeoutMs ?? 2000, maxMessageBytes: 4 << 20, keepaliveMs: 10_000, clusterKey: o.clusterKey });
+async function peer(
+  nodeId: string,
+  o: { queueMax?: number; queueMaxBytes?: number; askTimeoutMs?: number; clusterKey?: string } = {},
+): Promise<Peer> {
+  const transport = new NodeTransport({
+    nodeId,
+    log: memoryLogger().log,
+    batchMax: 100,
+    queueMax: o.queueMax ?? 10_000,
+    queueMaxBytes: o.queueMaxBytes ?? 64 << 20,
+    askTimeoutMs: o.askTimeoutMs ?? 2000,
+    maxMessageBytes: 4 << 20,
+    keepaliveMs: 10_000,
+    clusterKey: o.clusterKey,
+  });
   return { transport, ...(await listen(transport)) };
 }
 
@@ -58,12 +73,27 @@ describe('cluster transport', function () {
     b.transport.expose('double', (payload) => (payload as number) * 2);
     a.transport.expose('echo', (payload) => ({ echoed: payload }));
     link(a, b);
-    await waitFor(() => a.transport.connectedPeers().includes('b') && b.transport.connectedPeers().includes('a'), 5000, 'the link');
+    await waitFor(
+      () => a.transport.connectedPeers().includes('b') && b.transport.connectedPeers().includes('a'),
+      5000,
+      'the link',
+    );
     for (let i = 0; i < 500; i++) a.transport.tell('b', 'log', i);
     assert.equal(await a.transport.ask<number>('b', 'double', 21), 42);
-    assert.deepEqual(await b.transport.ask('a', 'echo', 'hi'), { echoed: 'hi' }, 'the accepting side asks back on the same stream');
+    assert.deepEqual(
+      await b.transport.ask('a', 'echo', 'hi'),
+      { echoed: 'hi' },
+      'the accepting side asks back on the same stream',
+    );
     await waitFor(() => seenOnB.length === 500, 5000, 'every tell');
-    assert.deepEqual(seenOnB.slice(0, 2), [[0, 'a'], [1, 'a']], 'in order, with the sender');
+    assert.deepEqual(
+      seenOnB.slice(0, 2),
+      [
+        [0, 'a'],
+        [1, 'a'],
+      ],
+      'in order, with the sender',
+    );
     const stats = a.transport.stats().peers[0]!;
     assert.ok(stats.batches_sent < stats.sent, `batched: ${stats.sent} envelopes in ${stats.batches_sent} batches`);
   });
@@ -75,10 +105,16 @@ describe('cluster transport', function () {
     b.transport.expose('never', () => new Promise(() => undefined));
     link(a, b);
     await waitFor(() => a.transport.connectedPeers().includes('b'), 5000, 'the link');
-    await assert.rejects(a.transport.ask('b', 'fails', {}), (e: HubError) => e.code === 'TASK_NOT_FOUND' && e.details?.['id'] === 'x');
+    await assert.rejects(
+      a.transport.ask('b', 'fails', {}),
+      (e: HubError) => e.code === 'TASK_NOT_FOUND' && e.details?.['id'] === 'x',
+    );
     await assert.rejects(a.transport.ask('b', 'nothing-here', {}), (e: HubError) => e.code === 'NOT_FOUND');
     await assert.rejects(a.transport.ask('b', 'never', {}, 200), (e: HubError) => e.code === 'ACTOR_TIMEOUT');
-    assert.throws(() => a.transport.tell('z', 'x', 1), (e: HubError) => e.code === 'NODE_UNREACHABLE');
+    assert.throws(
+      () => a.transport.tell('z', 'x', 1),
+      (e: HubError) => e.code === 'NODE_UNREACHABLE',
+    );
   });
 
   it('gives remote actor refs the local ask/tell shape (a real actor answers on the other node)', async () => {
@@ -93,7 +129,14 @@ describe('cluster transport', function () {
         return total;
       },
     });
-    exposeActor(b.transport, system, 'counter', counter, (m): m is { type: 'add'; n: number } | { type: 'get' } => typeof m === 'object' && m !== null && ['add', 'get'].includes((m as { type: string }).type));
+    exposeActor(
+      b.transport,
+      system,
+      'counter',
+      counter,
+      (m): m is { type: 'add'; n: number } | { type: 'get' } =>
+        typeof m === 'object' && m !== null && ['add', 'get'].includes((m as { type: string }).type),
+    );
     link(a, b);
     await waitFor(() => a.transport.connectedPeers().includes('b'), 5000, 'the link');
     const ref = remoteRef<Msg>(a.transport, 'b', 'counter');
@@ -108,7 +151,10 @@ describe('cluster transport', function () {
     const slow = await peer('s', { queueMax: 50 });
     slow.transport.setPeers([addr('s', slow), { node_id: 't', address: '127.0.0.1', grpc_port: 1 }]); // nobody listens on port 1
     for (let i = 0; i < 50; i++) slow.transport.tell('t', 'x', i);
-    assert.throws(() => slow.transport.tell('t', 'x', 51), (e: HubError) => e.code === 'QUEUE_FULL');
+    assert.throws(
+      () => slow.transport.tell('t', 'x', 51),
+      (e: HubError) => e.code === 'QUEUE_FULL',
+    );
     slow.transport.close();
     slow.server.forceShutdown();
 
@@ -117,12 +163,15 @@ describe('cluster transport', function () {
     heavy.transport.setPeers([addr('h', heavy), { node_id: 't', address: '127.0.0.1', grpc_port: 1 }]);
     const big = 'p'.repeat(40_000);
     let accepted = 0;
-    assert.throws(() => {
-      for (;;) {
-        heavy.transport.tell('t', 'x', big);
-        accepted++;
-      }
-    }, (e: HubError) => e.code === 'QUEUE_FULL' && (e.details?.['queued_bytes'] as number) <= 1 << 20);
+    assert.throws(
+      () => {
+        for (;;) {
+          heavy.transport.tell('t', 'x', big);
+          accepted++;
+        }
+      },
+      (e: HubError) => e.code === 'QUEUE_FULL' && (e.details?.['queued_bytes'] as number) <= 1 << 20,
+    );
     assert.ok(accepted >= 20 && accepted <= 27, `${accepted} envelopes of 40 KB fit in 1 MiB`);
     heavy.transport.close();
     heavy.server.forceShutdown();
@@ -170,6 +219,9 @@ describe('cluster transport', function () {
     assert.ok(a.transport.stats().peers[0]!.reconnects >= 1);
     a.transport.setPeers([addr('a', a)]);
     assert.deepEqual(a.transport.connectedPeers(), []);
-    assert.throws(() => a.transport.tell('b', 'ping', null), (e: HubError) => e.code === 'NODE_UNREACHABLE');
+    assert.throws(
+      () => a.transport.tell('b', 'ping', null),
+      (e: HubError) => e.code === 'NODE_UNREACHABLE',
+    );
   });
 });

@@ -44,7 +44,19 @@ function faultyStore(inner: Store): Store & { faults: number } {
   }) as Store & { faults: number };
 }
 
-const task = (title: string): NewTask => ({ title, description: '', type: 'general', priority: 'high', required_capabilities: [], payload: null, max_attempts: 3, timeout_ms: 1000, run_at: null, idempotency_key: null, depends_on: [] });
+const task = (title: string): NewTask => ({
+  title,
+  description: '',
+  type: 'general',
+  priority: 'high',
+  required_capabilities: [],
+  payload: null,
+  max_attempts: 3,
+  timeout_ms: 1000,
+  run_at: null,
+  idempotency_key: null,
+  depends_on: [],
+});
 
 describe('hive supervision', function () {
   this.timeout(20_000);
@@ -56,12 +68,23 @@ describe('hive supervision', function () {
     const inner = openSqliteStore(':memory:');
     await inner.migrate();
     store = faultyStore(inner);
-    const { system } = testSystem({ policy: { kind: 'restart', maxRestarts: 3, withinMs: 60_000, backoffInitialMs: 20, backoffMaxMs: 100 } });
+    const { system } = testSystem({
+      policy: { kind: 'restart', maxRestarts: 3, withinMs: 60_000, backoffInitialMs: 20, backoffMaxMs: 100 },
+    });
     const config = loadConfig({ env: { HIVE_ENV: 'test' } });
     const handlers = new Map(Object.entries(BUILTIN_HANDLERS));
     const events = new EventBus();
     const log = memoryLogger().log;
-    hive = await Hive.start(system, { config, store, log, nodeId: 'n1', startedAt: new Date(), events, runner: TaskRunner.fromConfig(config, { store, events, log, nodeId: 'n1', handlers }), handlers });
+    hive = await Hive.start(system, {
+      config,
+      store,
+      log,
+      nodeId: 'n1',
+      startedAt: new Date(),
+      events,
+      runner: TaskRunner.fromConfig(config, { store, events, log, nodeId: 'n1', handlers }),
+      handlers,
+    });
     shutdown = async () => {
       hive.stopTimers();
       await system.shutdown();
@@ -71,10 +94,22 @@ describe('hive supervision', function () {
   afterEach(() => shutdown());
 
   const listAgents = (): Promise<Page<Agent>> =>
-    hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Page<Agent>>): AgentManagementMsg => ({ type: 'agent.list', filter: { limit: 10, offset: 0 }, replyTo }));
+    hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Page<Agent>>): AgentManagementMsg => ({
+      type: 'agent.list',
+      filter: { limit: 10, offset: 0 },
+      replyTo,
+    }));
   const submit = (title: string): Promise<{ task: Task; created: boolean }> =>
-    hive.ask(hive.modules.task_management, (replyTo: ReplyTo<{ task: Task; created: boolean }>): TaskManagementMsg => ({ type: 'task.submit', task: task(title), replyTo }));
-  const summary = (): Promise<TaskSummary> => hive.ask(hive.modules.task_management, (replyTo: ReplyTo<TaskSummary>): TaskManagementMsg => ({ type: 'task.summarize', replyTo }));
+    hive.ask(hive.modules.task_management, (replyTo: ReplyTo<{ task: Task; created: boolean }>): TaskManagementMsg => ({
+      type: 'task.submit',
+      task: task(title),
+      replyTo,
+    }));
+  const summary = (): Promise<TaskSummary> =>
+    hive.ask(hive.modules.task_management, (replyTo: ReplyTo<TaskSummary>): TaskManagementMsg => ({
+      type: 'task.summarize',
+      replyTo,
+    }));
   const moduleStatus = (name: string) => hive.status().find((m) => m.name === name)!;
 
   it('restarts a crashed module, which then serves again with state rebuilt from storage', async () => {
@@ -97,7 +132,12 @@ describe('hive supervision', function () {
     assert.equal(moduleStatus('agent_management').restarts, 3);
     assert.equal(moduleStatus('hive').status, 'running');
     await assert.rejects(listAgents(), ActorStoppedError);
-    const status = await hive.ask(hive.modules.swarm_coordinator, (replyTo: ReplyTo<HiveStatus>): SwarmCoordinatorMsg => ({ type: 'hive.status', replyTo })).catch((e: unknown) => e);
+    const status = await hive
+      .ask(hive.modules.swarm_coordinator, (replyTo: ReplyTo<HiveStatus>): SwarmCoordinatorMsg => ({
+        type: 'hive.status',
+        replyTo,
+      }))
+      .catch((e: unknown) => e);
     assert.ok(status instanceof ActorStoppedError, 'the hive status needs agent_management and says so');
     assert.equal((await summary()).by_status.pending, answered);
     store.faults = 0;
@@ -109,7 +149,9 @@ describe('hive supervision', function () {
   it('loses no task when task_management is restarted or reset', async () => {
     for (let i = 0; i < 25; i++) await submit(`t${i}`);
     hive.restartModule('task_management');
-    await waitFor(() => moduleStatus('task_management').restarts === 1 && moduleStatus('task_management').status === 'running');
+    await waitFor(
+      () => moduleStatus('task_management').restarts === 1 && moduleStatus('task_management').status === 'running',
+    );
     assert.equal((await summary()).by_status.pending, 25);
     hive.resetModule('task_management');
     assert.equal((await summary()).by_status.pending, 25);

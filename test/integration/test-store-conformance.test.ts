@@ -43,7 +43,14 @@ const engines: Engine[] = [
       const db: TestDatabase = await createTestDatabase();
       const { log } = memoryLogger();
       const make = (): Store =>
-        openPostgresStore({ url: db.url, maxConnections: 4, minConnections: 0, connectionTimeoutMs: 5000, idleTimeoutMs: 10000, log });
+        openPostgresStore({
+          url: db.url,
+          maxConnections: 4,
+          minConnections: 0,
+          connectionTimeoutMs: 5000,
+          idleTimeoutMs: 10000,
+          log,
+        });
       const store = make();
       const extra: Store[] = [];
       return {
@@ -83,7 +90,17 @@ for (const engine of engines) {
     });
 
     it('creates, reads, updates and deletes an agent', async () => {
-      const a = await store.createAgent({ name: 'a1', type: 'worker', capabilities: [{ name: 'code', proficiency: 0.9 }], executor: 'echo', kind: 'local', max_concurrency: 2 }, 'n1');
+      const a = await store.createAgent(
+        {
+          name: 'a1',
+          type: 'worker',
+          capabilities: [{ name: 'code', proficiency: 0.9 }],
+          executor: 'echo',
+          kind: 'local',
+          max_concurrency: 2,
+        },
+        'n1',
+      );
       assert.equal(a.state, 'idle');
       assert.deepEqual(await store.getAgent(a.id), a);
       const u = await store.updateAgent(a.id, { state: 'working', name: 'a1b' });
@@ -103,7 +120,17 @@ for (const engine of engines) {
     it('filters and pages agents by state, type and capability', async () => {
       for (let i = 0; i < 5; i++) {
         const caps = i % 2 === 0 ? [{ name: 'math', proficiency: 0.5 }] : [{ name: 'writing', proficiency: 0.7 }];
-        const a = await store.createAgent({ name: `f${i}`, type: i < 3 ? 'specialist' : 'learner', capabilities: caps, executor: null, kind: 'remote', max_concurrency: 1 }, 'n1');
+        const a = await store.createAgent(
+          {
+            name: `f${i}`,
+            type: i < 3 ? 'specialist' : 'learner',
+            capabilities: caps,
+            executor: null,
+            kind: 'remote',
+            max_concurrency: 1,
+          },
+          'n1',
+        );
         if (i === 0) await store.updateAgent(a.id, { state: 'offline' });
       }
       assert.equal((await store.listAgents({ capability: 'math', limit: 10, offset: 0 })).total, 3);
@@ -112,7 +139,10 @@ for (const engine of engines) {
       const all = await store.listAgents({ kind: 'remote', limit: 10, offset: 0 });
       const page = await store.listAgents({ kind: 'remote', limit: 2, offset: 2 });
       assert.equal(page.total, 5);
-      assert.deepEqual(page.items.map((a) => a.id), all.items.slice(2, 4).map((a) => a.id));
+      assert.deepEqual(
+        page.items.map((a) => a.id),
+        all.items.slice(2, 4).map((a) => a.id),
+      );
     });
 
     it('creates and reads a task (its submission is not an event row: created_at is the record)', async () => {
@@ -134,41 +164,79 @@ for (const engine of engines) {
 
     it('creates one task for concurrent submits with one idempotency key', async () => {
       const stores = another ? [store, another(), another()] : [store];
-      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => stores[i % stores.length]!.createTask(newTask({ idempotency_key: 'race' }), 'n1')));
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          stores[i % stores.length]!.createTask(newTask({ idempotency_key: 'race' }), 'n1'),
+        ),
+      );
       assert.equal(results.filter((r) => r.created).length, 1);
       assert.equal(new Set(results.map((r) => r.task.id)).size, 1);
     });
 
     it('filters and pages tasks by status, priority, agent and capability', async () => {
-      const agent = await store.createAgent({ name: 'x', type: 'worker', capabilities: [], executor: null, kind: 'local', max_concurrency: 1 }, 'n1');
-      const a = await store.createTask(newTask({ priority: 'critical', required_capabilities: [{ name: 'translation', min_proficiency: 0.5 }] }), 'n1');
+      const agent = await store.createAgent(
+        { name: 'x', type: 'worker', capabilities: [], executor: null, kind: 'local', max_concurrency: 1 },
+        'n1',
+      );
+      const a = await store.createTask(
+        newTask({ priority: 'critical', required_capabilities: [{ name: 'translation', min_proficiency: 0.5 }] }),
+        'n1',
+      );
       await store.createTask(newTask({ priority: 'critical' }), 'n1');
-      await store.transitionTask(a.task.id, { from: ['pending'], to: 'assigned', patch: { assigned_agent: agent.id }, nodeId: 'n1' });
+      await store.transitionTask(a.task.id, {
+        from: ['pending'],
+        to: 'assigned',
+        patch: { assigned_agent: agent.id },
+        nodeId: 'n1',
+      });
       assert.equal((await store.listTasks({ priority: 'critical', limit: 10, offset: 0 })).total, 2);
       assert.equal((await store.listTasks({ capability: 'translation', limit: 10, offset: 0 })).total, 1);
       const byAgent = await store.listTasks({ agent: agent.id, limit: 10, offset: 0 });
-      assert.deepEqual(byAgent.items.map((t) => t.id), [a.task.id]);
+      assert.deepEqual(
+        byAgent.items.map((t) => t.id),
+        [a.task.id],
+      );
       assert.equal((await store.listTasks({ agent: 'not-a-uuid', limit: 10, offset: 0 })).total, 0);
-      assert.ok((await store.listTasks({ status: 'assigned', limit: 10, offset: 0 })).items.some((t) => t.id === a.task.id));
+      assert.ok(
+        (await store.listTasks({ status: 'assigned', limit: 10, offset: 0 })).items.some((t) => t.id === a.task.id),
+      );
       const page = await store.listTasks({ limit: 1, offset: 1 });
       assert.equal(page.items.length, 1);
     });
 
     it('applies a transition only from an allowed status, recording each event', async () => {
       const { task } = await store.createTask(newTask(), 'n1');
-      const moved = await store.transitionTask(task.id, { from: ['pending'], to: 'cancelled', nodeId: 'n1', detail: { reason: 'test' } });
+      const moved = await store.transitionTask(task.id, {
+        from: ['pending'],
+        to: 'cancelled',
+        nodeId: 'n1',
+        detail: { reason: 'test' },
+      });
       assert.equal(moved?.status, 'cancelled');
       assert.equal(await store.transitionTask(task.id, { from: ['pending'], to: 'assigned', nodeId: 'n1' }), undefined);
       const events = await store.listTaskEvents(task.id);
-      assert.deepEqual(events.map((e) => [e.from_status, e.to_status]), [['pending', 'cancelled']]);
+      assert.deepEqual(
+        events.map((e) => [e.from_status, e.to_status]),
+        [['pending', 'cancelled']],
+      );
       assert.deepEqual(events[0]?.detail, { reason: 'test' });
     });
 
     it('stores results and errors as JSON', async () => {
       const { task } = await store.createTask(newTask(), 'n1');
       await store.transitionTask(task.id, { from: ['pending'], to: 'assigned', nodeId: 'n1' });
-      await store.transitionTask(task.id, { from: ['assigned'], to: 'running', patch: { started_at: new Date().toISOString() }, nodeId: 'n1' });
-      const done = await store.transitionTask(task.id, { from: ['running'], to: 'failed', patch: { error: { code: 'X', message: 'boom', retryable: false } }, nodeId: 'n1' });
+      await store.transitionTask(task.id, {
+        from: ['assigned'],
+        to: 'running',
+        patch: { started_at: new Date().toISOString() },
+        nodeId: 'n1',
+      });
+      const done = await store.transitionTask(task.id, {
+        from: ['running'],
+        to: 'failed',
+        patch: { error: { code: 'X', message: 'boom', retryable: false } },
+        nodeId: 'n1',
+      });
       assert.deepEqual(done?.error, { code: 'X', message: 'boom', retryable: false });
       assert.ok(done?.started_at);
     });
@@ -179,9 +247,15 @@ for (const engine of engines) {
       const low = await store.createTask(newTask({ priority: 'low' }), 'n1');
       const high1 = await store.createTask(newTask({ priority: 'high' }), 'n1');
       const high2 = await store.createTask(newTask({ priority: 'high' }), 'n1');
-      await store.createTask(newTask({ priority: 'critical', run_at: new Date(Date.now() + 3_600_000).toISOString() }), 'n1');
+      await store.createTask(
+        newTask({ priority: 'critical', run_at: new Date(Date.now() + 3_600_000).toISOString() }),
+        'n1',
+      );
       const claimed = await store.claimTasks({ nodeId: 'n2', limit: 10, leaseMs: 30_000 });
-      assert.deepEqual(claimed.map((t) => t.id), [high1.task.id, high2.task.id, low.task.id]);
+      assert.deepEqual(
+        claimed.map((t) => t.id),
+        [high1.task.id, high2.task.id, low.task.id],
+      );
       for (const t of claimed) {
         assert.equal(t.status, 'assigned');
         assert.equal(t.lease_owner, 'n2');
@@ -192,7 +266,10 @@ for (const engine of engines) {
     });
 
     it('stores pause and max_concurrency on agents', async () => {
-      const a = await store.createAgent({ name: 'p', type: 'worker', capabilities: [], executor: 'echo', kind: 'local', max_concurrency: 3 }, 'n1');
+      const a = await store.createAgent(
+        { name: 'p', type: 'worker', capabilities: [], executor: 'echo', kind: 'local', max_concurrency: 3 },
+        'n1',
+      );
       assert.equal(a.paused, false);
       assert.equal(a.max_concurrency, 3);
       const u = await store.updateAgent(a.id, { paused: true, max_concurrency: 5, type: 'specialist' });
@@ -202,26 +279,56 @@ for (const engine of engines) {
 
     it('fences a transition on the attempt number', async () => {
       const { task } = await store.createTask(newTask(), 'n1');
-      await store.transitionTask(task.id, { from: ['pending'], to: 'assigned', patch: { attempts: 1, lease_owner: 'n9' }, nodeId: 'n1' });
-      assert.equal(await store.transitionTask(task.id, { from: ['assigned'], to: 'running', nodeId: 'n1', attempt: 2 }), undefined);
-      assert.equal((await store.transitionTask(task.id, { from: ['assigned'], to: 'running', nodeId: 'n1', attempt: 1 }))?.status, 'running');
-      assert.deepEqual((await store.listLeasedTasks('n9')).map((t) => t.id), [task.id]);
+      await store.transitionTask(task.id, {
+        from: ['pending'],
+        to: 'assigned',
+        patch: { attempts: 1, lease_owner: 'n9' },
+        nodeId: 'n1',
+      });
+      assert.equal(
+        await store.transitionTask(task.id, { from: ['assigned'], to: 'running', nodeId: 'n1', attempt: 2 }),
+        undefined,
+      );
+      assert.equal(
+        (await store.transitionTask(task.id, { from: ['assigned'], to: 'running', nodeId: 'n1', attempt: 1 }))?.status,
+        'running',
+      );
+      assert.deepEqual(
+        (await store.listLeasedTasks('n9')).map((t) => t.id),
+        [task.id],
+      );
     });
 
     it('lists ready tasks by priority then FIFO without claiming them', async () => {
       await store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 1000 });
       const low = await store.createTask(newTask({ priority: 'low' }), 'n1');
       const crit = await store.createTask(newTask({ priority: 'critical' }), 'n1');
-      await store.createTask(newTask({ priority: 'critical', run_at: new Date(Date.now() + 3_600_000).toISOString() }), 'n1');
+      await store.createTask(
+        newTask({ priority: 'critical', run_at: new Date(Date.now() + 3_600_000).toISOString() }),
+        'n1',
+      );
       const ready = await store.listReadyTasks(10);
-      assert.deepEqual(ready.map((t) => t.id), [crit.task.id, low.task.id]);
+      assert.deepEqual(
+        ready.map((t) => t.id),
+        [crit.task.id, low.task.id],
+      );
       assert.ok(ready.every((t) => t.status === 'pending'));
     });
 
     it('stores a batch of tasks all or nothing', async () => {
       const before = (await store.listTasks({ limit: 1, offset: 0 })).total;
-      const ok = await store.createTasks([newTask({ title: 'b1' }), newTask({ title: 'b2', idempotency_key: 'batch-key' }), newTask({ title: 'b2', idempotency_key: 'batch-key' })], 'n1');
-      assert.deepEqual(ok.map((r) => r.created), [true, true, false]);
+      const ok = await store.createTasks(
+        [
+          newTask({ title: 'b1' }),
+          newTask({ title: 'b2', idempotency_key: 'batch-key' }),
+          newTask({ title: 'b2', idempotency_key: 'batch-key' }),
+        ],
+        'n1',
+      );
+      assert.deepEqual(
+        ok.map((r) => r.created),
+        [true, true, false],
+      );
       assert.equal(ok[2]?.task.id, ok[1]?.task.id);
       const broken = newTask({ title: 'bad' }) as unknown as Record<string, unknown>;
       broken['priority'] = 'bogus'; // violates the priority CHECK: the whole batch must roll back
@@ -232,21 +339,53 @@ for (const engine of engines) {
     describe('task engine', () => {
       const drain = (): Promise<Task[]> => store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 60_000 });
       const finish = (t: Task, over: Partial<TaskFinish> = {}): TaskFinish => ({
-        id: t.id, epoch: t.lease_epoch, status: 'completed', agentId: null, result: 'ok', startedAt: new Date().toISOString(), completedAt: new Date().toISOString(), ...over,
+        id: t.id,
+        epoch: t.lease_epoch,
+        status: 'completed',
+        agentId: null,
+        result: 'ok',
+        startedAt: new Date().toISOString(),
+        completedAt: new Date().toISOString(),
+        ...over,
       });
 
       it('claims only tasks whose requirements the claimer offers (name and proficiency), each with a new epoch', async () => {
         await drain();
-        const code = await store.createTask(newTask({ required_capabilities: [{ name: 'code', min_proficiency: 0.5 }] }), 'n1');
-        const both = await store.createTask(newTask({ required_capabilities: [{ name: 'code', min_proficiency: 0 }, { name: 'data-analysis', min_proficiency: 0.2 }] }), 'n1');
-        const expert = await store.createTask(newTask({ required_capabilities: [{ name: 'code', min_proficiency: 0.95 }] }), 'n1');
+        const code = await store.createTask(
+          newTask({ required_capabilities: [{ name: 'code', min_proficiency: 0.5 }] }),
+          'n1',
+        );
+        const both = await store.createTask(
+          newTask({
+            required_capabilities: [
+              { name: 'code', min_proficiency: 0 },
+              { name: 'data-analysis', min_proficiency: 0.2 },
+            ],
+          }),
+          'n1',
+        );
+        const expert = await store.createTask(
+          newTask({ required_capabilities: [{ name: 'code', min_proficiency: 0.95 }] }),
+          'n1',
+        );
         const any = await store.createTask(newTask(), 'n1');
         const got = await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000, offer: { code: 0.9 } });
         assert.deepEqual(got.map((t) => t.id).sort(), [code.task.id, any.task.id].sort());
         assert.ok(got.every((t) => t.lease_epoch === 1 && t.claimed_at !== null && t.status === 'assigned'));
-        const rest = await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000, offer: { code: 0.9, 'data-analysis': 0.3 } });
-        assert.deepEqual(rest.map((t) => t.id), [both.task.id]);
-        assert.deepEqual((await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000, offer: { code: 1 } })).map((t) => t.id), [expert.task.id]);
+        const rest = await store.claimTasks({
+          nodeId: 'n1',
+          limit: 10,
+          leaseMs: 60_000,
+          offer: { code: 0.9, 'data-analysis': 0.3 },
+        });
+        assert.deepEqual(
+          rest.map((t) => t.id),
+          [both.task.id],
+        );
+        assert.deepEqual(
+          (await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000, offer: { code: 1 } })).map((t) => t.id),
+          [expert.task.id],
+        );
       });
 
       it('stores finishes fenced on the epoch: a stale owner changes nothing', async () => {
@@ -272,15 +411,38 @@ for (const engine of engines) {
         const { task } = await store.createTask(newTask({ max_attempts: 2 }), 'n1');
         const [first] = await store.claimTasks({ nodeId: 'n1', limit: 1, leaseMs: 60_000 });
         const later = new Date(Date.now() + 3_600_000).toISOString();
-        await store.finishTasks([finish(first!, { status: 'pending', error: { code: 'X', message: 'flaky', retryable: true }, runAt: later, completedAt: null, detail: { reason: 'retry' } })], 'n1');
+        await store.finishTasks(
+          [
+            finish(first!, {
+              status: 'pending',
+              error: { code: 'X', message: 'flaky', retryable: true },
+              runAt: later,
+              completedAt: null,
+              detail: { reason: 'retry' },
+            }),
+          ],
+          'n1',
+        );
         const waiting = await store.getTask(task.id);
         assert.deepEqual([waiting?.status, waiting?.run_at, waiting?.attempts], ['pending', later, 1]);
         assert.deepEqual(await store.claimTasks({ nodeId: 'n1', limit: 1, leaseMs: 60_000 }), [], 'not before run_at');
         const [second] = await store.claimTasks({ nodeId: 'n1', limit: 1, leaseMs: 60_000, ids: [task.id] });
         assert.equal(second?.attempts, 2);
-        await store.finishTasks([finish(second, { status: 'dead', error: { code: 'X', message: 'flaky', retryable: true }, result: undefined })], 'n1');
+        await store.finishTasks(
+          [
+            finish(second, {
+              status: 'dead',
+              error: { code: 'X', message: 'flaky', retryable: true },
+              result: undefined,
+            }),
+          ],
+          'n1',
+        );
         assert.equal((await store.getTask(task.id))?.status, 'dead');
-        assert.deepEqual((await store.listTaskEvents(task.id)).map((e) => e.to_status), ['pending', 'dead']);
+        assert.deepEqual(
+          (await store.listTaskEvents(task.id)).map((e) => e.to_status),
+          ['pending', 'dead'],
+        );
       });
 
       it('readies a dependant when its dependencies complete, and cancels the chain when one fails', async () => {
@@ -290,14 +452,30 @@ for (const engine of engines) {
         const c = await store.createTask(newTask({ title: 'c', depends_on: [b.task.id] }), 'n1');
         assert.deepEqual(await store.listDependencies(c.task.id), [b.task.id]);
         const first = await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000 });
-        assert.deepEqual(first.map((t) => t.id), [a.task.id], 'b and c wait');
+        assert.deepEqual(
+          first.map((t) => t.id),
+          [a.task.id],
+          'b and c wait',
+        );
         await store.finishTasks([finish(first[0]!)], 'n1');
         const second = await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000 });
-        assert.deepEqual(second.map((t) => t.id), [b.task.id]);
-        const out = await store.finishTasks([finish(second[0]!, { status: 'failed', error: { code: 'X', message: 'no', retryable: false } })], 'n1');
-        assert.deepEqual(out.cascaded.map((t) => [t.id, t.status, t.error?.code]), [[c.task.id, 'cancelled', 'DEPENDENCY_FAILED']]);
+        assert.deepEqual(
+          second.map((t) => t.id),
+          [b.task.id],
+        );
+        const out = await store.finishTasks(
+          [finish(second[0]!, { status: 'failed', error: { code: 'X', message: 'no', retryable: false } })],
+          'n1',
+        );
+        assert.deepEqual(
+          out.cascaded.map((t) => [t.id, t.status, t.error?.code]),
+          [[c.task.id, 'cancelled', 'DEPENDENCY_FAILED']],
+        );
         await assert.rejects(store.createTask(newTask({ depends_on: [b.task.id] }), 'n1'), /already ended failed/);
-        await assert.rejects(store.createTask(newTask({ depends_on: ['2b1e7c4e-3f7e-4c8e-9d43-000000000000'] }), 'n1'), /depends_on\[0\]: no task with id/);
+        await assert.rejects(
+          store.createTask(newTask({ depends_on: ['2b1e7c4e-3f7e-4c8e-9d43-000000000000'] }), 'n1'),
+          /depends_on\[0\]: no task with id/,
+        );
       });
 
       it('wakes listeners when claimable tasks are stored (PostgreSQL LISTEN/NOTIFY)', async function () {
@@ -311,7 +489,7 @@ for (const engine of engines) {
         assert.ok(woken >= 1);
       });
 
-      it('extends this node\'s leases and requeues expired ones of any node', async () => {
+      it("extends this node's leases and requeues expired ones of any node", async () => {
         await drain();
         const { task } = await store.createTask(newTask(), 'n1');
         const [t] = await store.claimTasks({ nodeId: 'zombie', limit: 1, leaseMs: 1 });
@@ -320,7 +498,11 @@ for (const engine of engines) {
         assert.equal(await store.extendLeases('someone-else', 60_000), 0);
         const requeued = await store.requeueExpired('n2', 100);
         assert.ok(requeued.some((r) => r.id === task.id && r.status === 'pending' && r.lease_owner === null));
-        assert.deepEqual((await store.finishTasks([finish(t)], 'zombie')).stale, [task.id], 'the zombie cannot finish it');
+        assert.deepEqual(
+          (await store.finishTasks([finish(t)], 'zombie')).stale,
+          [task.id],
+          'the zombie cannot finish it',
+        );
         const [mine] = await store.claimTasks({ nodeId: 'lease-keeper', limit: 1, leaseMs: 1 });
         assert.equal(await store.extendLeases('lease-keeper', 60_000), 1);
         await new Promise((r) => setTimeout(r, 5));
@@ -331,12 +513,20 @@ for (const engine of engines) {
     it('counts tasks by status', async () => {
       const counts = await store.countTasksByStatus();
       const total = (await store.listTasks({ limit: 1, offset: 0 })).total;
-      assert.equal(Object.values(counts).reduce((a, b) => a + b, 0), total);
+      assert.equal(
+        Object.values(counts).reduce((a, b) => a + b, 0),
+        total,
+      );
       assert.ok(counts.assigned >= 3);
     });
 
     describe('cluster membership', () => {
-      const addr = (node: string): { node_id: string; address: string; grpc_port: number; http_port: number } => ({ node_id: node, address: '127.0.0.1', grpc_port: 5000, http_port: 3000 });
+      const addr = (node: string): { node_id: string; address: string; grpc_port: number; http_port: number } => ({
+        node_id: node,
+        address: '127.0.0.1',
+        grpc_port: 5000,
+        http_port: 3000,
+      });
 
       it('joins with a new epoch each time, heartbeats only the current incarnation, and leaves', async () => {
         const a1 = await store.joinCluster(addr('m-a'));
@@ -347,7 +537,11 @@ for (const engine of engines) {
         assert.equal((await store.heartbeatMember('m-a', a2.epoch))?.status, 'active');
         assert.equal(await store.suspectMember('m-a', a2.epoch), true);
         assert.equal((await store.listMembers()).find((m) => m.node_id === 'm-a')?.status, 'suspect');
-        assert.equal((await store.heartbeatMember('m-a', a2.epoch))?.status, 'active', 'a heartbeat clears the suspicion');
+        assert.equal(
+          (await store.heartbeatMember('m-a', a2.epoch))?.status,
+          'active',
+          'a heartbeat clears the suspicion',
+        );
         await store.leaveCluster('m-a', a2.epoch);
         assert.equal((await store.listMembers()).find((m) => m.node_id === 'm-a')?.status, 'left');
         assert.equal(await store.heartbeatMember('m-a', a2.epoch), undefined);
@@ -356,13 +550,24 @@ for (const engine of engines) {
       it('declares a stale member dead once, releasing its leases and marking its agents offline in the same step', async () => {
         await store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 60_000 });
         const b = await store.joinCluster(addr('m-b'));
-        const agent = await store.createAgent({ name: 'on-b', type: 'worker', capabilities: [], executor: 'echo', kind: 'local', max_concurrency: 1 }, 'm-b');
+        const agent = await store.createAgent(
+          { name: 'on-b', type: 'worker', capabilities: [], executor: 'echo', kind: 'local', max_concurrency: 1 },
+          'm-b',
+        );
         for (let i = 0; i < 3; i++) await store.createTask(newTask({ title: `held-${i}` }), 'm-b');
         const held = await store.claimTasks({ nodeId: 'm-b', limit: 3, leaseMs: 60_000 });
         assert.equal(held.length, 3);
-        assert.equal(await store.declareMemberDead('m-b', b.epoch, new Date(Date.now() - 60_000).toISOString(), 'm-c'), undefined, 'a fresh heartbeat is not stale');
+        assert.equal(
+          await store.declareMemberDead('m-b', b.epoch, new Date(Date.now() - 60_000).toISOString(), 'm-c'),
+          undefined,
+          'a fresh heartbeat is not stale',
+        );
         const staleBefore = new Date(Date.now() + 1000).toISOString();
-        assert.equal(await store.declareMemberDead('m-b', b.epoch + 1, staleBefore, 'm-c'), undefined, 'another incarnation is not this one');
+        assert.equal(
+          await store.declareMemberDead('m-b', b.epoch + 1, staleBefore, 'm-c'),
+          undefined,
+          'another incarnation is not this one',
+        );
         assert.deepEqual(await store.declareMemberDead('m-b', b.epoch, staleBefore, 'm-c'), { released: 3, agents: 1 });
         assert.equal(await store.declareMemberDead('m-b', b.epoch, staleBefore, 'm-d'), undefined, 'declared once');
         for (const t of held) {
@@ -375,7 +580,18 @@ for (const engine of engines) {
         assert.equal((await store.getAgent(agent.id))?.state, 'offline');
         assert.equal(await store.heartbeatMember('m-b', b.epoch), undefined, 'the dead incarnation cannot come back');
         // Its completions are fenced: the leases it held are gone.
-        const stale = await store.finishTasks(held.map((t) => ({ id: t.id, epoch: t.lease_epoch, status: 'completed' as const, agentId: agent.id, startedAt: new Date().toISOString(), completedAt: new Date().toISOString(), result: 1 })), 'm-b');
+        const stale = await store.finishTasks(
+          held.map((t) => ({
+            id: t.id,
+            epoch: t.lease_epoch,
+            status: 'completed' as const,
+            agentId: agent.id,
+            startedAt: new Date().toISOString(),
+            completedAt: new Date().toISOString(),
+            result: 1,
+          })),
+          'm-b',
+        );
         assert.equal(stale.stale.length, 3);
         assert.equal((await store.joinCluster(addr('m-b'))).epoch, b.epoch + 1, 'it rejoins with a new epoch');
       });

@@ -10,7 +10,20 @@ import type { HubEvent, ReplyTo } from '../../src/runtime/index.js';
 import type { NewTask } from '../../src/domain/index.js';
 
 function newTask(over: Partial<NewTask> = {}): NewTask {
-  return { title: 't', description: '', type: 'general', priority: 'medium', required_capabilities: [{ name: 'nobody-has-it', min_proficiency: 0 }], payload: null, max_attempts: 3, timeout_ms: 10_000, run_at: null, idempotency_key: null, depends_on: [], ...over };
+  return {
+    title: 't',
+    description: '',
+    type: 'general',
+    priority: 'medium',
+    required_capabilities: [{ name: 'nobody-has-it', min_proficiency: 0 }],
+    payload: null,
+    max_attempts: 3,
+    timeout_ms: 10_000,
+    run_at: null,
+    idempotency_key: null,
+    depends_on: [],
+    ...over,
+  };
 }
 
 describe('submission rules on every path', function () {
@@ -18,14 +31,23 @@ describe('submission rules on every path', function () {
   let stack: HubStack;
   const events: HubEvent[] = [];
   before(async () => {
-    stack = await hubStack({ HIVE_AGENTS_DEFAULT_POOL_SIZE: '0', HIVE_TASKS_MAX_PENDING: '3', HIVE_NEURAL_ENABLED: 'false' });
+    stack = await hubStack({
+      HIVE_AGENTS_DEFAULT_POOL_SIZE: '0',
+      HIVE_TASKS_MAX_PENDING: '3',
+      HIVE_NEURAL_ENABLED: 'false',
+    });
     stack.events.subscribe((e) => events.push(e));
   });
   after(async () => stack?.close());
 
   const submit = (t: Partial<NewTask>): Promise<Submitted> =>
-    stack.hive.ask(stack.hive.modules.task_management, (replyTo: ReplyTo<Submitted>): TaskManagementMsg => ({ type: 'task.submit', task: newTask(t), replyTo }));
-  const created = (id: string): number => events.filter((e) => e.type === 'task.created' && (e.data as { id: string }).id === id).length;
+    stack.hive.ask(stack.hive.modules.task_management, (replyTo: ReplyTo<Submitted>): TaskManagementMsg => ({
+      type: 'task.submit',
+      task: newTask(t),
+      replyTo,
+    }));
+  const created = (id: string): number =>
+    events.filter((e) => e.type === 'task.created' && (e.data as { id: string }).id === id).length;
 
   it('a submission with dependencies gets task.created and counts against max_pending, as the others do', async () => {
     const a = (await submit({ title: 'a' })).task;
@@ -33,7 +55,10 @@ describe('submission rules on every path', function () {
     const c = (await submit({ title: 'c' })).task;
     assert.deepEqual([created(a.id), created(b.id), created(c.id)], [1, 1, 1], 'one task.created each');
     // Three pending now: neither path has room for a fourth.
-    await assert.rejects(submit({ title: 'd', depends_on: [a.id] }), (err: Error & { code?: string }) => err.code === 'QUEUE_FULL');
+    await assert.rejects(
+      submit({ title: 'd', depends_on: [a.id] }),
+      (err: Error & { code?: string }) => err.code === 'QUEUE_FULL',
+    );
     await assert.rejects(submit({ title: 'e' }), (err: Error & { code?: string }) => err.code === 'QUEUE_FULL');
     assert.equal((await stack.store.countTasksByStatus()).pending, 3, 'nothing refused was stored');
   });

@@ -49,11 +49,14 @@ describe('actor runtime', () => {
   it('rejects an unanswered ask with a typed timeout error', async () => {
     const { system } = testSystem();
     const ref = system.spawn(counter('c'));
-    await assert.rejects(system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'ignore', replyTo }), 30), (err: unknown) => {
-      assert.ok(err instanceof AskTimeoutError);
-      assert.equal(err.code, 'ACTOR_TIMEOUT');
-      return true;
-    });
+    await assert.rejects(
+      system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'ignore', replyTo }), 30),
+      (err: unknown) => {
+        assert.ok(err instanceof AskTimeoutError);
+        assert.equal(err.code, 'ACTOR_TIMEOUT');
+        return true;
+      },
+    );
     await system.shutdown();
   });
 
@@ -63,7 +66,10 @@ describe('actor runtime', () => {
     const ref = system.spawn(counter('c'));
     system.tell(ref, { type: 'add', n: 5 });
     const before = inits;
-    await assert.rejects(system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'crash', replyTo })), ActorCrashedError);
+    await assert.rejects(
+      system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'crash', replyTo })),
+      ActorCrashedError,
+    );
     assert.equal(await system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), 0);
     assert.ok(inits > before, 'init ran again after the restart');
     assert.equal(system.info(ref).restarts, 1);
@@ -74,7 +80,10 @@ describe('actor runtime', () => {
 
   it('backs off exponentially between restarts', async () => {
     const clock = recordingClock();
-    const { system } = testSystem({ clock, policy: { kind: 'restart', maxRestarts: 10, withinMs: 60_000, backoffInitialMs: 10, backoffMaxMs: 50 } });
+    const { system } = testSystem({
+      clock,
+      policy: { kind: 'restart', maxRestarts: 10, withinMs: 60_000, backoffInitialMs: 10, backoffMaxMs: 50 },
+    });
     const ref = system.spawn(counter('c'));
     for (let i = 0; i < 5; i++) {
       system.tell(ref, { type: 'crash' });
@@ -85,7 +94,9 @@ describe('actor runtime', () => {
   });
 
   it('keeps messages that arrive during the backoff and handles them after the restart', async () => {
-    const { system } = testSystem({ policy: { kind: 'restart', maxRestarts: 3, withinMs: 60_000, backoffInitialMs: 50, backoffMaxMs: 50 } });
+    const { system } = testSystem({
+      policy: { kind: 'restart', maxRestarts: 3, withinMs: 60_000, backoffInitialMs: 50, backoffMaxMs: 50 },
+    });
     const ref = system.spawn(counter('c'));
     system.tell(ref, { type: 'crash' });
     system.tell(ref, { type: 'add', n: 7 });
@@ -116,7 +127,11 @@ describe('actor runtime', () => {
     await waitFor(() => flaky !== undefined && steady !== undefined);
     for (let i = 0; i < 4; i++) {
       system.tell(flaky!, { type: 'crash' });
-      assert.equal(await system.ask(steady!, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), 0, 'sibling answers meanwhile');
+      assert.equal(
+        await system.ask(steady!, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })),
+        0,
+        'sibling answers meanwhile',
+      );
       await waitFor(() => ['running', 'failed'].includes(system.info(flaky!).status));
     }
     await waitFor(() => failures.length === 1);
@@ -126,7 +141,11 @@ describe('actor runtime', () => {
     assert.equal(await counterValue(metrics, 'hive_actor_escalations_total', { actor: '/parent/flaky' }), 1);
     assert.throws(() => system.tell(flaky!, { type: 'add', n: 1 }), ActorStoppedError);
     system.restart(flaky!);
-    assert.equal(await system.ask(flaky!, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), 0, 'respawned on request');
+    assert.equal(
+      await system.ask(flaky!, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })),
+      0,
+      'respawned on request',
+    );
     await system.shutdown();
   });
 
@@ -138,8 +157,14 @@ describe('actor runtime', () => {
     system.tell(ref, { type: 'block', until });
     await waitFor(() => system.info(ref).mailboxDepth === 0);
     for (let i = 0; i < 3; i++) system.tell(ref, { type: 'add', n: 1 });
-    assert.throws(() => system.tell(ref, { type: 'add', n: 1 }), (err: unknown) => err instanceof MailboxFullError && err.code === 'QUEUE_FULL');
-    await assert.rejects(system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), MailboxFullError);
+    assert.throws(
+      () => system.tell(ref, { type: 'add', n: 1 }),
+      (err: unknown) => err instanceof MailboxFullError && err.code === 'QUEUE_FULL',
+    );
+    await assert.rejects(
+      system.ask(ref, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })),
+      MailboxFullError,
+    );
     assert.equal(await counterValue(metrics, 'hive_mailbox_rejections_total', { actor: '/c' }), 2);
     release();
     await waitFor(() => system.info(ref).mailboxDepth === 0);
@@ -171,7 +196,11 @@ describe('actor runtime', () => {
   it('fails an ask the actor kept but never answered when it stops', async () => {
     type KeepMsg = { type: 'keep'; replyTo: ReplyTo<number> };
     const { system } = testSystem();
-    const ref = system.spawn<KeepMsg, ReplyTo<number>[]>({ name: 'keeper', init: () => [], receive: (s, m) => [...s, m.replyTo] });
+    const ref = system.spawn<KeepMsg, ReplyTo<number>[]>({
+      name: 'keeper',
+      init: () => [],
+      receive: (s, m) => [...s, m.replyTo],
+    });
     const kept = system.ask(ref, (replyTo: ReplyTo<number>): KeepMsg => ({ type: 'keep', replyTo }), 5000);
     await waitFor(() => system.info(ref).mailboxDepth === 0 && system.info(ref).status === 'running');
     await new Promise((r) => setImmediate(r));
@@ -214,7 +243,11 @@ describe('actor runtime', () => {
     assert.equal(await system.ask(first, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), 9);
     system.restart(parent);
     await waitFor(() => system.info(parent).restarts === 1 && system.info(first).status === 'running');
-    assert.equal(await system.ask(first, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })), 0, 'old ref reaches the new child');
+    assert.equal(
+      await system.ask(first, (replyTo: ReplyTo<number>): CounterMsg => ({ type: 'get', replyTo })),
+      0,
+      'old ref reaches the new child',
+    );
     await system.shutdown();
   });
 

@@ -3,21 +3,50 @@ import { parseCli } from '../../src/cli/args.js';
 
 describe('command line', () => {
   const refused = (argv: string[], message: RegExp): void => {
-    assert.throws(() => parseCli(argv), (err: Error & { code?: string }) => err.code === 'VALIDATION_FAILED' && message.test(err.message));
+    assert.throws(
+      () => parseCli(argv),
+      (err: Error & { code?: string }) => err.code === 'VALIDATION_FAILED' && message.test(err.message),
+    );
   };
 
   it('parses the hub commands and their options', () => {
     assert.equal(parseCli([]).command, 'serve');
-    assert.deepEqual([parseCli(['backup', '--out', 'x.db']).command, parseCli(['backup', '--out', 'x.db']).file], ['backup', 'x.db']);
+    assert.deepEqual(
+      [parseCli(['backup', '--out', 'x.db']).command, parseCli(['backup', '--out', 'x.db']).file],
+      ['backup', 'x.db'],
+    );
     const r = parseCli(['restore', 'x.db', '--force', '--config', 'c.toml']);
     assert.deepEqual([r.command, r.file, r.force, r.configFile], ['restore', 'x.db', true, 'c.toml']);
-    assert.deepEqual(parseCli(['users', 'add', 'alice', '--role', 'operator']).users, { action: 'add', name: 'alice', roles: ['operator'] });
+    assert.deepEqual(parseCli(['users', 'add', 'alice', '--role', 'operator']).users, {
+      action: 'add',
+      name: 'alice',
+      roles: ['operator'],
+    });
   });
 
   it('parses the operator commands', () => {
-    const list = parseCli(['tasks', 'list', '--status', 'dead', '--limit', '20', '--json', '--url', 'http://h:1']).client!;
-    assert.deepEqual([list.resource, list.action, list.status, list.limit, list.json, list.url], ['tasks', 'list', 'dead', 20, true, 'http://h:1']);
-    assert.deepEqual([parseCli(['tasks', 'cancel', 'ID', '--reason', 'r']).client!.id, parseCli(['tasks', 'cancel', 'ID', '--reason', 'r']).client!.reason], ['ID', 'r']);
+    const list = parseCli([
+      'tasks',
+      'list',
+      '--status',
+      'dead',
+      '--limit',
+      '20',
+      '--json',
+      '--url',
+      'http://h:1',
+    ]).client!;
+    assert.deepEqual(
+      [list.resource, list.action, list.status, list.limit, list.json, list.url],
+      ['tasks', 'list', 'dead', 20, true, 'http://h:1'],
+    );
+    assert.deepEqual(
+      [
+        parseCli(['tasks', 'cancel', 'ID', '--reason', 'r']).client!.id,
+        parseCli(['tasks', 'cancel', 'ID', '--reason', 'r']).client!.reason,
+      ],
+      ['ID', 'r'],
+    );
     assert.equal(parseCli(['tasks', 'redrive', '--all']).client!.all, true);
     assert.equal(parseCli(['modules', 'restart', 'task_management']).client!.id, 'task_management');
     assert.equal(parseCli(['status', '--api-key', 'k']).client!.apiKey, 'k');

@@ -45,7 +45,13 @@ describe('configuration', () => {
 
   it('coerces environment values by type, and HIVE_DATABASE_URL wins over DATABASE_URL', () => {
     const c = loadConfig({
-      env: { HIVE_CLUSTER_ENABLED: 'true', DATABASE_URL: 'postgres://a@h/db1', HIVE_DATABASE_URL: 'postgres://b@h/db2', HIVE_AGENTS_DEFAULT_CAPABILITIES: 'code:0.9, math', HIVE_TASKS_BACKOFF_JITTER: '0.5' },
+      env: {
+        HIVE_CLUSTER_ENABLED: 'true',
+        DATABASE_URL: 'postgres://a@h/db1',
+        HIVE_DATABASE_URL: 'postgres://b@h/db2',
+        HIVE_AGENTS_DEFAULT_CAPABILITIES: 'code:0.9, math',
+        HIVE_TASKS_BACKOFF_JITTER: '0.5',
+      },
     });
     assert.equal(c.cluster.enabled, true);
     assert.equal(c.database.url, 'postgres://b@h/db2');
@@ -71,7 +77,10 @@ describe('configuration', () => {
   });
 
   it('refuses a profile that has no file', () => {
-    assert.match(problems(() => loadConfig({ env: { HIVE_ENV: 'staging' } })).join(), /no profile file settings\/staging\.toml/);
+    assert.match(
+      problems(() => loadConfig({ env: { HIVE_ENV: 'staging' } })).join(),
+      /no profile file settings\/staging\.toml/,
+    );
   });
 
   it('checks tables of tables entry by entry', () => {
@@ -100,7 +109,11 @@ describe('configuration', () => {
   it("keeps the guide's appended `port = 3002` inside [server] of production.toml", () => {
     const prod = readFileSync(path.join(ROOT, 'settings/production.toml'), 'utf8');
     const f = file('prod-appended.toml', `${prod}port = 3002\n`);
-    assert.equal(loadConfig({ env: { HIVE_ENV: 'production', HIVE_SECURITY_JWT_SECRET: 'p'.repeat(64) }, configFile: f }).server.port, 3002);
+    assert.equal(
+      loadConfig({ env: { HIVE_ENV: 'production', HIVE_SECURITY_JWT_SECRET: 'p'.repeat(64) }, configFile: f }).server
+        .port,
+      3002,
+    );
   });
 
   it('documents every schema key in docs/configuration.md and settings/default.toml', () => {
@@ -108,8 +121,14 @@ describe('configuration', () => {
     const defaults = readFileSync(path.join(ROOT, 'settings/default.toml'), 'utf8');
     for (const key of schemaKeyPaths()) {
       const [section, name] = key.split('.') as [string, string];
-      assert.ok(new RegExp(`## \\[${section}\\][\\s\\S]*?\`${name}\``).test(doc), `docs/configuration.md misses ${key}`);
-      assert.ok(new RegExp(`\\[${section}(\\.${name})?\\][\\s\\S]*?${name}`).test(defaults), `settings/default.toml misses ${key}`);
+      assert.ok(
+        new RegExp(`## \\[${section}\\][\\s\\S]*?\`${name}\``).test(doc),
+        `docs/configuration.md misses ${key}`,
+      );
+      assert.ok(
+        new RegExp(`\\[${section}(\\.${name})?\\][\\s\\S]*?${name}`).test(defaults),
+        `settings/default.toml misses ${key}`,
+      );
     }
   });
 });

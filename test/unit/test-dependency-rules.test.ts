@@ -20,13 +20,37 @@ function imports(file: string): string[] {
 }
 
 const rules: Array<{ from: string; forbidden: RegExp; why: string }> = [
-  { from: 'actors', forbidden: /^(src\/edge|src\/grpc|src\/main|uWebSockets\.js|@grpc\/grpc-js|pg$)/, why: 'an actor does not know how a message arrived' },
+  {
+    from: 'actors',
+    forbidden: /^(src\/edge|src\/grpc|src\/main|uWebSockets\.js|@grpc\/grpc-js|pg$)/,
+    why: 'an actor does not know how a message arrived',
+  },
   { from: 'cluster', forbidden: /^actors\//, why: 'cluster hands refs to actors, never imports them' },
-  { from: 'src/domain', forbidden: /^(src\/(storage|runtime|edge|grpc|neural)|actors|pg$|better-sqlite3)/, why: 'the domain is pure' },
-  { from: 'src/config', forbidden: /^(src\/(storage|runtime|edge|grpc|neural)|actors)/, why: 'config depends on nothing of ours' },
-  { from: 'src/errors', forbidden: /^(src\/(storage|runtime|edge|grpc|neural|config)|actors)/, why: 'errors depend on nothing of ours' },
-  { from: 'src/storage', forbidden: /^(src\/(runtime|edge|grpc)|actors)/, why: 'storage sits below actors and adapters' },
-  { from: 'src/runtime', forbidden: /^(src\/(storage|edge|grpc)|actors|nact$)/, why: 'runtime is generic; nact only through nact-bindings' },
+  {
+    from: 'src/domain',
+    forbidden: /^(src\/(storage|runtime|edge|grpc|neural)|actors|pg$|better-sqlite3)/,
+    why: 'the domain is pure',
+  },
+  {
+    from: 'src/config',
+    forbidden: /^(src\/(storage|runtime|edge|grpc|neural)|actors)/,
+    why: 'config depends on nothing of ours',
+  },
+  {
+    from: 'src/errors',
+    forbidden: /^(src\/(storage|runtime|edge|grpc|neural|config)|actors)/,
+    why: 'errors depend on nothing of ours',
+  },
+  {
+    from: 'src/storage',
+    forbidden: /^(src\/(runtime|edge|grpc)|actors)/,
+    why: 'storage sits below actors and adapters',
+  },
+  {
+    from: 'src/runtime',
+    forbidden: /^(src\/(storage|edge|grpc)|actors|nact$)/,
+    why: 'runtime is generic; nact only through nact-bindings',
+  },
 ];
 
 describe('dependency rules', () => {
@@ -39,19 +63,29 @@ describe('dependency rules', () => {
         dirExists = false;
       }
       if (!dirExists) return;
-      const bad = files(rule.from).flatMap((f) => imports(f).filter((i) => rule.forbidden.test(i)).map((i) => `${f} imports ${i}`));
+      const bad = files(rule.from).flatMap((f) =>
+        imports(f)
+          .filter((i) => rule.forbidden.test(i))
+          .map((i) => `${f} imports ${i}`),
+      );
       assert.deepEqual(bad, []);
     });
   }
 
   it('nothing imports src/main.ts or test/', () => {
     const all = [...files('src'), ...files('actors')];
-    const bad = all.flatMap((f) => imports(f).filter((i) => /^src\/main|^test\//.test(i)).map((i) => `${f} imports ${i}`));
+    const bad = all.flatMap((f) =>
+      imports(f)
+        .filter((i) => /^src\/main|^test\//.test(i))
+        .map((i) => `${f} imports ${i}`),
+    );
     assert.deepEqual(bad, []);
   });
 
   it('only src/config reads process.env', () => {
-    const bad = [...files('src'), ...files('actors')].filter((f) => !f.startsWith('src/config/') && readFileSync(path.join(ROOT, f), 'utf8').includes('process.env'));
+    const bad = [...files('src'), ...files('actors')].filter(
+      (f) => !f.startsWith('src/config/') && readFileSync(path.join(ROOT, f), 'utf8').includes('process.env'),
+    );
     assert.deepEqual(bad, []);
   });
 });

@@ -12,7 +12,13 @@ const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8
 
 /** The real router; its handlers are never called here, so the hive and store are not needed. */
 function routes(): string[] {
-  const deps = { config: loadConfig({ env: { HIVE_ENV: 'test' } }), metrics: new HubMetrics({ defaultMetrics: false }), nodeId: 'n', version: '0', startedAt: new Date() } as unknown as RouterDeps;
+  const deps = {
+    config: loadConfig({ env: { HIVE_ENV: 'test' } }),
+    metrics: new HubMetrics({ defaultMetrics: false }),
+    nodeId: 'n',
+    version: '0',
+    startedAt: new Date(),
+  } as unknown as RouterDeps;
   return buildRouter(deps).routes.map((r) => `${r.method} ${r.pattern}`);
 }
 
@@ -22,15 +28,24 @@ describe('documentation', () => {
     for (const [code, e] of Object.entries(ERROR_CODES)) {
       assert.match(doc, new RegExp(`\\| \`${code}\` \\| ${e.http} \\|`), `docs/errors.md misses ${code}`);
     }
-    for (const code of Object.keys(TASK_FAILURE_CODES)) assert.match(doc, new RegExp(`\\| \`${code}\` \\|`), `docs/errors.md misses task code ${code}`);
+    for (const code of Object.keys(TASK_FAILURE_CODES))
+      assert.match(doc, new RegExp(`\\| \`${code}\` \\|`), `docs/errors.md misses task code ${code}`);
   });
 
   it('documents every route of the router in docs/api.md, and no route that does not exist', () => {
     const doc = read('docs/api.md');
     const documented = [...doc.matchAll(/^### (GET|POST|PATCH|DELETE|PUT) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`);
     const actual = routes();
-    assert.deepEqual(actual.filter((r) => !documented.includes(r)), [], 'routes missing from docs/api.md');
-    assert.deepEqual(documented.filter((r) => !actual.includes(r)), [], 'docs/api.md documents routes that do not exist');
+    assert.deepEqual(
+      actual.filter((r) => !documented.includes(r)),
+      [],
+      'routes missing from docs/api.md',
+    );
+    assert.deepEqual(
+      documented.filter((r) => !actual.includes(r)),
+      [],
+      'docs/api.md documents routes that do not exist',
+    );
     assert.match(doc, /^## WebSocket \/ws$/m);
   });
 

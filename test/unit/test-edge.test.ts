@@ -38,7 +38,12 @@ describe('edge router', () => {
 describe('query validation', () => {
   const spec = { status: { kind: 'enum', values: ['a', 'b'] }, flag: { kind: 'bool' }, ...PAGING } as const;
   it('parses typed values', () => {
-    assert.deepEqual(parseQuery(new URLSearchParams('status=a&flag=true&limit=5&offset=0'), spec), { status: 'a', flag: true, limit: 5, offset: 0 });
+    assert.deepEqual(parseQuery(new URLSearchParams('status=a&flag=true&limit=5&offset=0'), spec), {
+      status: 'a',
+      flag: true,
+      limit: 5,
+      offset: 0,
+    });
   });
   it('refuses unknown, repeated, out-of-range and malformed values naming the parameter', () => {
     for (const [q, re] of [
@@ -55,8 +60,17 @@ describe('query validation', () => {
 });
 
 describe('request handling core', () => {
-  const router = new Router().add('POST', '/echo', 'echo', (req) => Promise.resolve({ status: 200, body: ok(req.body) }));
-  const raw = (over: Partial<RawRequest>): RawRequest => ({ method: 'POST', path: '/echo', query: '', headers: { 'content-type': 'application/json' }, body: Buffer.from('{"a":1}'), ...over });
+  const router = new Router().add('POST', '/echo', 'echo', (req) =>
+    Promise.resolve({ status: 200, body: ok(req.body) }),
+  );
+  const raw = (over: Partial<RawRequest>): RawRequest => ({
+    method: 'POST',
+    path: '/echo',
+    query: '',
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from('{"a":1}'),
+    ...over,
+  });
   const opts = { log: memoryLogger().log, corsOrigins: ['https://ok.example'] };
 
   it('decodes JSON bodies and wraps the answer with security headers', async () => {
@@ -71,14 +85,25 @@ describe('request handling core', () => {
     const bad = await handleRequest(router, raw({ body: Buffer.from('{') }), opts);
     assert.equal(bad.status, 400);
     assert.match(JSON.parse(bad.body).error.message, /^\(body\): malformed JSON/);
-    assert.equal((await handleRequest(router, raw({ headers: { 'content-type': 'application/vnd.api+json' } }), opts)).status, 200);
+    assert.equal(
+      (await handleRequest(router, raw({ headers: { 'content-type': 'application/vnd.api+json' } }), opts)).status,
+      200,
+    );
   });
 
   it('answers preflights for allowed origins only', async () => {
-    const pre = await handleRequest(router, raw({ method: 'OPTIONS', headers: { origin: 'https://ok.example' }, body: Buffer.alloc(0) }), opts);
+    const pre = await handleRequest(
+      router,
+      raw({ method: 'OPTIONS', headers: { origin: 'https://ok.example' }, body: Buffer.alloc(0) }),
+      opts,
+    );
     assert.equal(pre.status, 204);
     assert.ok(pre.headers.some(([k, v]) => k === 'access-control-allow-origin' && v === 'https://ok.example'));
-    const other = await handleRequest(router, raw({ method: 'OPTIONS', headers: { origin: 'https://evil.example' }, body: Buffer.alloc(0) }), opts);
+    const other = await handleRequest(
+      router,
+      raw({ method: 'OPTIONS', headers: { origin: 'https://evil.example' }, body: Buffer.alloc(0) }),
+      opts,
+    );
     assert.equal(other.status, 405);
   });
 

@@ -1,35 +1,68 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { RunControl, execute } from '../../actors/agent/execute.js';
-import { BUILTIN_HANDLERS, TaskFailure, loadHandlers, type ExecutorTask, type Handler } from '../../actors/agent/executors.js';
+import {
+  BUILTIN_HANDLERS,
+  TaskFailure,
+  loadHandlers,
+  type ExecutorTask,
+  type Handler,
+} from '../../actors/agent/executors.js';
 import { memoryLogger } from '../helpers/logs.js';
 import { ROOT } from '../helpers/cli.js';
 
-const task = (payload: unknown, timeout_ms = 5000): ExecutorTask => ({ id: 't1', title: 't', description: '', type: 'general', priority: 'medium', payload, attempt: 1, timeout_ms });
+const task = (payload: unknown, timeout_ms = 5000): ExecutorTask => ({
+  id: 't1',
+  title: 't',
+  description: '',
+  type: 'general',
+  priority: 'medium',
+  payload,
+  attempt: 1,
+  timeout_ms,
+});
 const ctx = { agent: { id: 'a1', name: 'agent-1' }, log: memoryLogger().log };
-const run = (h: Handler, payload: unknown, timeoutMs?: number, control = new RunControl()) => execute(h, task(payload, timeoutMs), ctx, control);
+const run = (h: Handler, payload: unknown, timeoutMs?: number, control = new RunControl()) =>
+  execute(h, task(payload, timeoutMs), ctx, control);
 
 describe('executors', () => {
   it('echo returns the payload', async () => {
-    assert.deepEqual(await run(BUILTIN_HANDLERS['echo']!, { a: [1, 2] }), { kind: 'completed', result: { a: [1, 2] }, json: '{"a":[1,2]}' });
+    assert.deepEqual(await run(BUILTIN_HANDLERS['echo']!, { a: [1, 2] }), {
+      kind: 'completed',
+      result: { a: [1, 2] },
+      json: '{"a":[1,2]}',
+    });
   });
 
   it('sleep waits payload.ms and refuses a bad payload as a permanent failure', async () => {
-    assert.deepEqual(await run(BUILTIN_HANDLERS['sleep']!, { ms: 5 }), { kind: 'completed', result: { slept_ms: 5 }, json: '{"slept_ms":5}' });
+    assert.deepEqual(await run(BUILTIN_HANDLERS['sleep']!, { ms: 5 }), {
+      kind: 'completed',
+      result: { slept_ms: 5 },
+      json: '{"slept_ms":5}',
+    });
     const bad = await run(BUILTIN_HANDLERS['sleep']!, { ms: 'long' });
     assert.equal(bad.kind, 'failed');
     assert.deepEqual(bad.kind === 'failed' && [bad.error.code, bad.error.retryable], ['INVALID_PAYLOAD', false]);
   });
 
   it('fail fails with the payload message and retryability', async () => {
-    assert.deepEqual(await run(BUILTIN_HANDLERS['fail']!, { message: 'boom', retryable: true }), { kind: 'failed', error: { code: 'TASK_FAILED', message: 'boom', retryable: true } });
-    assert.deepEqual(await run(BUILTIN_HANDLERS['fail']!, null), { kind: 'failed', error: { code: 'TASK_FAILED', message: 'failed on purpose (fail executor)', retryable: false } });
+    assert.deepEqual(await run(BUILTIN_HANDLERS['fail']!, { message: 'boom', retryable: true }), {
+      kind: 'failed',
+      error: { code: 'TASK_FAILED', message: 'boom', retryable: true },
+    });
+    assert.deepEqual(await run(BUILTIN_HANDLERS['fail']!, null), {
+      kind: 'failed',
+      error: { code: 'TASK_FAILED', message: 'failed on purpose (fail executor)', retryable: false },
+    });
   });
 
   it('aborts a handler at its timeout, even one that ignores its signal', async () => {
     const stubborn: Handler = () => new Promise(() => undefined);
     const outcome = await run(stubborn, null, 30);
-    assert.deepEqual(outcome.kind === 'failed' && [outcome.error.code, outcome.error.retryable], ['TASK_TIMEOUT', true]);
+    assert.deepEqual(outcome.kind === 'failed' && [outcome.error.code, outcome.error.retryable], [
+      'TASK_TIMEOUT',
+      true,
+    ]);
   });
 
   it('reports cancellation with its reason', async () => {
@@ -50,23 +83,45 @@ describe('executors', () => {
     const custom: Handler = () => {
       throw new TaskFailure('quota exceeded', true, 'QUOTA');
     };
-    assert.deepEqual(await run(custom, null), { kind: 'failed', error: { code: 'QUOTA', message: 'quota exceeded', retryable: true } });
+    assert.deepEqual(await run(custom, null), {
+      kind: 'failed',
+      error: { code: 'QUOTA', message: 'quota exceeded', retryable: true },
+    });
     const plain: Handler = () => {
       throw new Error('plain');
     };
-    assert.deepEqual(await run(plain, null), { kind: 'failed', error: { code: 'TASK_FAILED', message: 'plain', retryable: false } });
+    assert.deepEqual(await run(plain, null), {
+      kind: 'failed',
+      error: { code: 'TASK_FAILED', message: 'plain', retryable: false },
+    });
   });
 
   it('honours retryable and code on errors thrown by user handlers', async () => {
     const handlers = await loadHandlers({ upper: { module: 'test/fixtures/handlers/upper.mjs' } }, ROOT);
     const upper = handlers.get('upper')!;
-    assert.deepEqual(await run(upper, { text: 'hi' }), { kind: 'completed', result: { text: 'HI', agent: 'agent-1', attempt: 1 }, json: '{"text":"HI","agent":"agent-1","attempt":1}' });
-    assert.deepEqual(await run(upper, {}), { kind: 'failed', error: { code: 'TASK_FAILED', message: 'payload.text is required', retryable: true } });
+    assert.deepEqual(await run(upper, { text: 'hi' }), {
+      kind: 'completed',
+      result: { text: 'HI', agent: 'agent-1', attempt: 1 },
+      json: '{"text":"HI","agent":"agent-1","attempt":1}',
+    });
+    assert.deepEqual(await run(upper, {}), {
+      kind: 'failed',
+      error: { code: 'TASK_FAILED', message: 'payload.text is required', retryable: true },
+    });
   });
 
   it('loads user handler modules and refuses bad ones with the executor named', async () => {
-    await assert.rejects(loadHandlers({ nope: { module: 'test/fixtures/handlers/missing.mjs' } }, ROOT), /\[agents\.executors\.nope\] module .*missing\.mjs could not be loaded/);
-    await assert.rejects(loadHandlers({ bad: { module: 'test/fixtures/handlers/no-handler.mjs' } }, ROOT), /\[agents\.executors\.bad\] module .* does not export a function named handler/);
-    await assert.rejects(loadHandlers({ echo: { module: path.join(ROOT, 'test/fixtures/handlers/upper.mjs') } }, ROOT), /"echo" is a built-in executor/);
+    await assert.rejects(
+      loadHandlers({ nope: { module: 'test/fixtures/handlers/missing.mjs' } }, ROOT),
+      /\[agents\.executors\.nope\] module .*missing\.mjs could not be loaded/,
+    );
+    await assert.rejects(
+      loadHandlers({ bad: { module: 'test/fixtures/handlers/no-handler.mjs' } }, ROOT),
+      /\[agents\.executors\.bad\] module .* does not export a function named handler/,
+    );
+    await assert.rejects(
+      loadHandlers({ echo: { module: path.join(ROOT, 'test/fixtures/handlers/upper.mjs') } }, ROOT),
+      /"echo" is a built-in executor/,
+    );
   });
 });

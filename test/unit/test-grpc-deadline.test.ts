@@ -4,10 +4,16 @@ import * as grpc from '@grpc/grpc-js';
 import { remainingMs, unary } from '../../src/grpc/hive-service.js';
 
 function fakeCall(deadline: grpc.Deadline): grpc.ServerUnaryCall<Record<string, unknown>, unknown> {
-  return { request: { n: 1 }, getDeadline: () => deadline } as unknown as grpc.ServerUnaryCall<Record<string, unknown>, unknown>;
+  return { request: { n: 1 }, getDeadline: () => deadline } as unknown as grpc.ServerUnaryCall<
+    Record<string, unknown>,
+    unknown
+  >;
 }
 
-function invoke(handler: ReturnType<typeof unary>, deadline: grpc.Deadline): Promise<{ err: Partial<grpc.StatusObject> | null; res: unknown }> {
+function invoke(
+  handler: ReturnType<typeof unary>,
+  deadline: grpc.Deadline,
+): Promise<{ err: Partial<grpc.StatusObject> | null; res: unknown }> {
   return new Promise((resolve) => handler(fakeCall(deadline), (err, res) => resolve({ err: err, res })));
 }
 

@@ -7,20 +7,46 @@ describe('the lifecycle guards the stores', () => {
     const store = openSqliteStore(':memory:');
     await store.migrate();
     try {
-      const { task } = await store.createTask({ title: 't', description: '', type: 'general', priority: 'medium', required_capabilities: [], payload: null, max_attempts: 3, timeout_ms: 1000, run_at: null, idempotency_key: null, depends_on: [] }, 'n');
+      const { task } = await store.createTask(
+        {
+          title: 't',
+          description: '',
+          type: 'general',
+          priority: 'medium',
+          required_capabilities: [],
+          payload: null,
+          max_attempts: 3,
+          timeout_ms: 1000,
+          run_at: null,
+          idempotency_key: null,
+          depends_on: [],
+        },
+        'n',
+      );
       const cancelled = await store.transitionTask(task.id, { from: ['pending'], to: 'cancelled', nodeId: 'n' });
       assert.equal(cancelled?.status, 'cancelled');
       // cancelled is terminal: "from cancelled to pending" is no move of the table.
-      await assert.rejects(store.transitionTask(task.id, { from: ['cancelled'], to: 'pending', nodeId: 'n' }), (err: Error & { code?: string }) => err.code === 'INVALID_STATE');
+      await assert.rejects(
+        store.transitionTask(task.id, { from: ['cancelled'], to: 'pending', nodeId: 'n' }),
+        (err: Error & { code?: string }) => err.code === 'INVALID_STATE',
+      );
       assert.equal((await store.getTask(task.id))?.status, 'cancelled');
-      assert.equal((await store.listTaskEvents(task.id)).filter((e) => e.to_status === 'pending' && e.from_status === 'cancelled').length, 0);
+      assert.equal(
+        (await store.listTaskEvents(task.id)).filter((e) => e.to_status === 'pending' && e.from_status === 'cancelled')
+          .length,
+        0,
+      );
     } finally {
       await store.close();
     }
   });
 
-  it('a recorded move outside the lifecycle is the hub\'s bug (INTERNAL)', () => {
-    assert.throws(() => checkRecordedMove('x', 'completed', 'running'), (err: Error & { code?: string }) => err.code === 'INTERNAL' && /completed -> running is not a transition/.test(err.message));
+  it("a recorded move outside the lifecycle is the hub's bug (INTERNAL)", () => {
+    assert.throws(
+      () => checkRecordedMove('x', 'completed', 'running'),
+      (err: Error & { code?: string }) =>
+        err.code === 'INTERNAL' && /completed -> running is not a transition/.test(err.message),
+    );
     assert.doesNotThrow(() => checkRecordedMove('x', 'running', 'pending'));
   });
 });

@@ -24,16 +24,30 @@ describe('logger', () => {
     // memoryLogger parses strictly: a duplicate key would have thrown above.
     assert.equal(records.length, 3);
     assert.equal(records[0]?.['module'], 'security');
-    assert.deepEqual([records[1]?.['module'], records[1]?.['module_field'], records[1]?.['node_id_field'], records[1]?.['level'], records[1]?.['level_field'], records[1]?.['msg_field']], ['security', 'storage', 'other', 'info', 'loud', 'inner']);
+    assert.deepEqual(
+      [
+        records[1]?.['module'],
+        records[1]?.['module_field'],
+        records[1]?.['node_id_field'],
+        records[1]?.['level'],
+        records[1]?.['level_field'],
+        records[1]?.['msg_field'],
+      ],
+      ['security', 'storage', 'other', 'info', 'loud', 'inner'],
+    );
     assert.equal(records[2]?.['module'], 'edge');
   });
 
   it('redacts secrets in fields, headers, messages and errors', () => {
     const { log, records } = memoryLogger();
-    log.info({ security: { jwt_secret: 'topsecret' }, password: 'hunter2', headers: { authorization: 'Bearer abc' } }, 'connecting to postgres://u:pw123@db/x');
+    log.info(
+      { security: { jwt_secret: 'topsecret' }, password: 'hunter2', headers: { authorization: 'Bearer abc' } },
+      'connecting to postgres://u:pw123@db/x',
+    );
     log.error({ err: new Error('failed for postgresql://u:pw456@db/x') }, 'oops');
     const text = JSON.stringify(records);
-    for (const secret of ['topsecret', 'hunter2', 'Bearer abc', 'pw123', 'pw456']) assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
+    for (const secret of ['topsecret', 'hunter2', 'Bearer abc', 'pw123', 'pw456'])
+      assert.ok(!text.includes(secret), `${secret} leaked: ${text}`);
     assert.match(text, /postgres:\/\/u:\*\*\*@db\/x/);
   });
 
@@ -45,14 +59,24 @@ describe('logger', () => {
   it('prefixes each record with its syslog priority under journald, keeping the JSON intact', () => {
     const out = new PassThrough();
     const lines: string[] = [];
-    out.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter((l) => l !== '')));
+    out.on('data', (d: Buffer) =>
+      lines.push(
+        ...d
+          .toString()
+          .split('\n')
+          .filter((l) => l !== ''),
+      ),
+    );
     const log = createLogger({ level: 'debug', nodeId: 'n', destination: out, journald: true });
     log.fatal('f');
     log.error('e');
     log.warn('w');
     log.info('i');
     log.debug('d');
-    assert.deepEqual(lines.map((l) => l.slice(0, 3)), ['<2>', '<3>', '<4>', '<6>', '<7>']);
+    assert.deepEqual(
+      lines.map((l) => l.slice(0, 3)),
+      ['<2>', '<3>', '<4>', '<6>', '<7>'],
+    );
     for (const l of lines) assert.equal(typeof (JSON.parse(l.slice(3)) as { level: string }).level, 'string');
     assert.equal(withPriority('not a record'), '<6>not a record');
   });

@@ -21,7 +21,14 @@ const config = (env: Record<string, string> = {}) => loadConfig({ env: { HIVE_EN
 
 describe('neural: text features', () => {
   it('tokenizes, hashes into buckets 1..N-1 with unit-length weights, and is deterministic', () => {
-    assert.deepEqual(tokenize("Fix the user's login-page bug NOW!"), ['fix', 'the', 'users', 'login-page', 'bug', 'now']);
+    assert.deepEqual(tokenize("Fix the user's login-page bug NOW!"), [
+      'fix',
+      'the',
+      'users',
+      'login-page',
+      'bug',
+      'now',
+    ]);
     const a = textFeatures('Translate the employee handbook into German');
     const b = textFeatures('Translate the employee handbook into German');
     assert.deepEqual([...a.ids], [...b.ids]);
@@ -43,17 +50,41 @@ describe('neural: text features', () => {
   });
 
   it('writes fit features in [0, 1] for required or inferred capabilities', () => {
-    const agent = { capabilities: [{ name: 'code', proficiency: 0.8 }], stats: { tasks_completed: 9, tasks_failed: 1, success_rate: 0.9, average_duration_ms: 100 } };
+    const agent = {
+      capabilities: [{ name: 'code', proficiency: 0.8 }],
+      stats: { tasks_completed: 9, tasks_failed: 1, success_rate: 0.9, average_duration_ms: 100 },
+    };
     const out = new Float32Array(FIT_WIDTH);
-    writeFitFeatures(agent, [{ name: 'code', weight: 1 }, { name: 'math', weight: 1 }], { running: 1, capacity: 4 }, out);
-    assert.deepEqual([out[0], out[1], out[2], out[5]].map((x) => Math.round(x! * 100) / 100), [0.5, 0.4, 0.9, 0.25]);
+    writeFitFeatures(
+      agent,
+      [
+        { name: 'code', weight: 1 },
+        { name: 'math', weight: 1 },
+      ],
+      { running: 1, capacity: 4 },
+      out,
+    );
+    assert.deepEqual(
+      [out[0], out[1], out[2], out[5]].map((x) => Math.round(x! * 100) / 100),
+      [0.5, 0.4, 0.9, 0.25],
+    );
     assert.ok([...out].every((x) => x >= 0 && x <= 1));
   });
 
   it('infers every capability at or above the threshold, else the most likely one if it reaches half of it', () => {
-    const probs = [{ name: 'a', probability: 0.7 }, { name: 'b', probability: 0.3 }, { name: 'c', probability: 0.05 }];
-    assert.deepEqual(inferredFrom(probs, 0.25).map((c) => c.name), ['a', 'b']);
-    assert.deepEqual(inferredFrom([{ name: 'x', probability: 0.15 }], 0.2).map((c) => c.name), ['x']);
+    const probs = [
+      { name: 'a', probability: 0.7 },
+      { name: 'b', probability: 0.3 },
+      { name: 'c', probability: 0.05 },
+    ];
+    assert.deepEqual(
+      inferredFrom(probs, 0.25).map((c) => c.name),
+      ['a', 'b'],
+    );
+    assert.deepEqual(
+      inferredFrom([{ name: 'x', probability: 0.15 }], 0.2).map((c) => c.name),
+      ['x'],
+    );
     assert.deepEqual(inferredFrom([{ name: 'x', probability: 0.05 }], 0.2), []);
   });
 });
@@ -61,13 +92,22 @@ describe('neural: text features', () => {
 describe('neural: batching and cache', () => {
   it('runs the requests of one turn as one batch, splits at maxBatch, and fails every item of a failed batch', async () => {
     const sizes: number[] = [];
-    const b = new MicroBatcher<number, number>((xs) => (sizes.push(xs.length), Promise.resolve(xs.map((x) => x * 2))), { maxBatch: 4, waitMs: 5 });
+    const b = new MicroBatcher<number, number>((xs) => (sizes.push(xs.length), Promise.resolve(xs.map((x) => x * 2))), {
+      maxBatch: 4,
+      waitMs: 5,
+    });
     const out = await Promise.all([1, 2, 3, 4, 5, 6].map((x) => b.submit(x)));
     assert.deepEqual(out, [2, 4, 6, 8, 10, 12]);
     assert.deepEqual(sizes, [4, 2]);
-    const bad = new MicroBatcher<number, number>(() => Promise.reject(new Error('model broke')), { maxBatch: 8, waitMs: 1 });
+    const bad = new MicroBatcher<number, number>(() => Promise.reject(new Error('model broke')), {
+      maxBatch: 8,
+      waitMs: 1,
+    });
     const results = await Promise.allSettled([bad.submit(1), bad.submit(2)]);
-    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
   });
 
   it('evicts the least recently used entry and counts hits and misses', () => {
@@ -123,7 +163,10 @@ describe('neural: model contracts', () => {
 
   it('loads the shipped models', async () => {
     for (const kind of ['text_classifier', 'agent_fit'] as const) {
-      const m = await loadModel({ kind, path: path.join(MODELS_DIR, kind === 'agent_fit' ? 'agent-fit.onnx' : 'text-classifier.onnx') }, ['cpu']);
+      const m = await loadModel(
+        { kind, path: path.join(MODELS_DIR, kind === 'agent_fit' ? 'agent-fit.onnx' : 'text-classifier.onnx') },
+        ['cpu'],
+      );
       assert.equal(m.kind, kind);
       await m.session.release();
     }
@@ -133,13 +176,31 @@ describe('neural: model contracts', () => {
     await rejects({ kind: 'agent_fit', path: path.join(dir, 'nope.onnx') }, /nope\.onnx: cannot be read/);
     const garbage = path.join(dir, 'garbage.onnx');
     writeFileSync(garbage, 'this is not a model');
-    await rejects({ kind: 'agent_fit', path: garbage }, /garbage\.onnx: (is not an ONNX model|ONNX Runtime refused it)/);
-    await rejects({ kind: 'agent_fit', path: path.join(MODELS_DIR, 'text-classifier.onnx') }, /is a text_classifier model, configured as agent_fit/);
+    await rejects(
+      { kind: 'agent_fit', path: garbage },
+      /garbage\.onnx: (is not an ONNX model|ONNX Runtime refused it)/,
+    );
+    await rejects(
+      { kind: 'agent_fit', path: path.join(MODELS_DIR, 'text-classifier.onnx') },
+      /is a text_classifier model, configured as agent_fit/,
+    );
     const narrow = path.join(dir, 'narrow.onnx');
-    writeFileSync(narrow, agentFitOnnx({ w: new Float32Array(5), b: 0 }, { kind: 'agent_fit', name: 'narrow', version: 1 }));
-    await rejects({ kind: 'agent_fit', path: narrow }, /input "features" \(features\) is \[batch, 5\]; the contract needs \[batch, 6\]/);
-    await rejects({ kind: 'agent_fit', path: path.join(MODELS_DIR, 'agent-fit.onnx'), inputs: ['x'] }, /has no input "x" \(for features\); its inputs are "features"/);
-    await rejects({ kind: 'text_classifier', path: path.join(MODELS_DIR, 'text-classifier.onnx'), labels: ['just-one'] }, /output "capabilities" \(capabilities\) is \[batch, 7\]; the contract needs \[batch, 1\]/);
+    writeFileSync(
+      narrow,
+      agentFitOnnx({ w: new Float32Array(5), b: 0 }, { kind: 'agent_fit', name: 'narrow', version: 1 }),
+    );
+    await rejects(
+      { kind: 'agent_fit', path: narrow },
+      /input "features" \(features\) is \[batch, 5\]; the contract needs \[batch, 6\]/,
+    );
+    await rejects(
+      { kind: 'agent_fit', path: path.join(MODELS_DIR, 'agent-fit.onnx'), inputs: ['x'] },
+      /has no input "x" \(for features\); its inputs are "features"/,
+    );
+    await rejects(
+      { kind: 'text_classifier', path: path.join(MODELS_DIR, 'text-classifier.onnx'), labels: ['just-one'] },
+      /output "capabilities" \(capabilities\) is \[batch, 7\]; the contract needs \[batch, 1\]/,
+    );
   });
 });
 
@@ -151,7 +212,11 @@ describe('neural: backend and user models', function () {
 
   it('gpu_enabled without a CUDA provider runs on CPU with one warning saying why', async () => {
     const { log, records } = memoryLogger();
-    const engine = await NeuralEngine.open({ config: config({ HIVE_NEURAL_GPU_ENABLED: 'true' }), modelsDir: MODELS_DIR, log });
+    const engine = await NeuralEngine.open({
+      config: config({ HIVE_NEURAL_GPU_ENABLED: 'true' }),
+      modelsDir: MODELS_DIR,
+      log,
+    });
     const status = engine.status();
     assert.equal(status['backend'], 'cpu');
     assert.match(String(status['backend_reason']), /CUDA/);
@@ -165,7 +230,9 @@ describe('neural: backend and user models', function () {
   it('runs a user model named in [neural.models.<name>] with its own tensor names mapped', async () => {
     // A user model: our fit graph with other tensor names, no hub metadata.
     const onnxProto = (await import('onnx-proto')).default;
-    const m = onnxProto.onnx.ModelProto.decode(agentFitOnnx({ w: new Float32Array([0, 0, 4, 0, 0, 0]), b: -2 }, { kind: 'agent_fit', name: 'x', version: 1 }));
+    const m = onnxProto.onnx.ModelProto.decode(
+      agentFitOnnx({ w: new Float32Array([0, 0, 4, 0, 0, 0]), b: -2 }, { kind: 'agent_fit', name: 'x', version: 1 }),
+    );
     m.metadataProps = [];
     const g = m.graph!;
     g.input![0]!.name = 'pair';
@@ -175,11 +242,17 @@ describe('neural: backend and user models', function () {
     const file = path.join(dir, 'user-fit.onnx');
     writeFileSync(file, onnxProto.onnx.ModelProto.encode(m).finish());
     const toml = path.join(dir, 'hub.toml');
-    writeFileSync(toml, `[neural.models.mine]\npath = "${file}"\nkind = "agent_fit"\ninputs = ["pair"]\noutputs = ["prob"]\nlabels = []\n`);
+    writeFileSync(
+      toml,
+      `[neural.models.mine]\npath = "${file}"\nkind = "agent_fit"\ninputs = ["pair"]\noutputs = ["prob"]\nlabels = []\n`,
+    );
     const cfg = loadConfig({ configFile: toml, env: { HIVE_ENV: 'test' } });
     const engine = await NeuralEngine.open({ config: cfg, modelsDir: MODELS_DIR, log: memoryLogger().log });
     const models = engine.status()['models'] as Array<{ kind: string; path: string; inputs: string[] }>;
-    assert.deepEqual(models.find((x) => x.kind === 'agent_fit'), { kind: 'agent_fit', name: 'user-fit', version: 1, path: file, inputs: ['pair'], outputs: ['prob'] });
+    assert.deepEqual(
+      models.find((x) => x.kind === 'agent_fit'),
+      { kind: 'agent_fit', name: 'user-fit', version: 1, path: file, inputs: ['pair'], outputs: ['prob'] },
+    );
     const p = await engine.fit(new Float32Array([1, 0.5, 1, 0, 0, 0]), 1);
     assert.ok(Math.abs(p[0]! - 1 / (1 + Math.exp(-2))) < 1e-5);
     assert.equal(await engine.maybeRetrain(true), undefined, 'a user fit model is not retrained');
@@ -191,7 +264,11 @@ describe('neural: engine', function () {
   this.timeout(30_000);
   let engine: NeuralEngine;
   before(async () => {
-    engine = await NeuralEngine.open({ config: config({ HIVE_NEURAL_RETRAIN_MIN_SAMPLES: '10' }), modelsDir: MODELS_DIR, log: memoryLogger().log });
+    engine = await NeuralEngine.open({
+      config: config({ HIVE_NEURAL_RETRAIN_MIN_SAMPLES: '10' }),
+      modelsDir: MODELS_DIR,
+      log: memoryLogger().log,
+    });
   });
   after(() => engine.close());
 
@@ -209,14 +286,22 @@ describe('neural: engine', function () {
   });
 
   it('infers for tasks exactly what the analysis would give at the threshold', async () => {
-    const texts = ['Translate the menu into French', 'Fix the failing build and deploy the service', 'Analyse churn by segment and write a summary', 'hello'];
+    const texts = [
+      'Translate the menu into French',
+      'Fix the failing build and deploy the service',
+      'Analyse churn by segment and write a summary',
+      'hello',
+    ];
     const inferred = await engine.infer(texts, 0.2);
-    for (const [i, t] of texts.entries()) assert.deepEqual(inferred[i], inferredFrom((await engine.analyze(t)).capabilities, 0.2), t);
+    for (const [i, t] of texts.entries())
+      assert.deepEqual(inferred[i], inferredFrom((await engine.analyze(t)).capabilities, 0.2), t);
   });
 
   it('batches concurrent analyses into few runs', async () => {
     const before = (engine.status()['inferences'] as { batches: number }).batches;
-    await Promise.all(Array.from({ length: 200 }, (_, i) => engine.analyze(`distinct text number ${i} about data pipelines`)));
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) => engine.analyze(`distinct text number ${i} about data pipelines`)),
+    );
     const batches = (engine.status()['inferences'] as { batches: number }).batches - before;
     assert.ok(batches <= 10, `200 analyses in ${batches} batches`);
   });
@@ -233,7 +318,10 @@ describe('neural: engine', function () {
     let stop = false;
     const load = (async () => {
       while (!stop) {
-        await engine.fit(x, 8).then(() => scored++, () => failures++);
+        await engine.fit(x, 8).then(
+          () => scored++,
+          () => failures++,
+        );
       }
     })();
     const version = await engine.maybeRetrain();

@@ -29,12 +29,31 @@ export interface RouterDeps {
 
 export function buildRouter(d: RouterDeps): Router {
   const router = new Router();
-  router.add('GET', '/health', 'Health: status, version, uptime, modules; ?detailed=true adds every check', healthRoute(d), { query: true });
-  router.add('GET', '/metrics', 'Measured metrics as JSON (the troubleshooting guide\'s data.current_metrics) with trends', async () => ({ status: 200, body: ok(await d.reporter.report()) }));
-  router.add('GET', '/metrics/prometheus', 'Prometheus text format: Node.js process metrics and hive_* metrics', async () => {
-    await d.reporter.publish(d.metrics);
-    return { status: 200, text: { contentType: d.metrics.registry.contentType, content: await d.metrics.registry.metrics() } };
-  });
+  router.add(
+    'GET',
+    '/health',
+    'Health: status, version, uptime, modules; ?detailed=true adds every check',
+    healthRoute(d),
+    { query: true },
+  );
+  router.add(
+    'GET',
+    '/metrics',
+    "Measured metrics as JSON (the troubleshooting guide's data.current_metrics) with trends",
+    async () => ({ status: 200, body: ok(await d.reporter.report()) }),
+  );
+  router.add(
+    'GET',
+    '/metrics/prometheus',
+    'Prometheus text format: Node.js process metrics and hive_* metrics',
+    async () => {
+      await d.reporter.publish(d.metrics);
+      return {
+        status: 200,
+        text: { contentType: d.metrics.registry.contentType, content: await d.metrics.registry.metrics() },
+      };
+    },
+  );
   agentRoutes(router, d.hive);
   taskRoutes(router, d.hive, d.config);
   hiveRoutes(router, d.hive, d.modules);

@@ -32,9 +32,16 @@ function toProtoTask(t: TaskInput): Msg {
 }
 
 function unaryCall<T>(client: grpc.Client, method: string, req: Msg, deadlineMs: number): Promise<T> {
-  const fn = (client as unknown as Record<string, (r: Msg, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: T) => void) => void>)[method];
+  const fn = (
+    client as unknown as Record<
+      string,
+      (r: Msg, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: T) => void) => void
+    >
+  )[method];
   if (fn === undefined) return Promise.reject(new Error(`no method ${method}`));
-  return new Promise((resolve, reject) => fn.call(client, req, { deadline: Date.now() + deadlineMs }, (err, value) => (err ? reject(err) : resolve(value))));
+  return new Promise((resolve, reject) =>
+    fn.call(client, req, { deadline: Date.now() + deadlineMs }, (err, value) => (err ? reject(err) : resolve(value))),
+  );
 }
 
 /** Credentials for a hub with security on: an API key, or an access token from POST /auth/login. */
@@ -56,7 +63,9 @@ function authInterceptor(auth: HubAuth): grpc.Interceptor {
 }
 
 function clientOptions(auth: HubAuth | undefined): grpc.ClientOptions {
-  return auth === undefined || (auth.apiKey === undefined && auth.token === undefined) ? {} : { interceptors: [authInterceptor(auth)] };
+  return auth === undefined || (auth.apiKey === undefined && auth.token === undefined)
+    ? {}
+    : { interceptors: [authInterceptor(auth)] };
 }
 
 export class HiveClient {
@@ -83,7 +92,16 @@ export class HiveClient {
     return unaryCall(this.client, 'GetTask', { id }, this.deadlineMs);
   }
 
-  listTasks(filter: { status?: string; priority?: string; agent_id?: string; capability?: string; limit?: number; offset?: number } = {}): Promise<{ tasks: Msg[]; total: number }> {
+  listTasks(
+    filter: {
+      status?: string;
+      priority?: string;
+      agent_id?: string;
+      capability?: string;
+      limit?: number;
+      offset?: number;
+    } = {},
+  ): Promise<{ tasks: Msg[]; total: number }> {
     return unaryCall(this.client, 'ListTasks', filter, this.deadlineMs);
   }
 
@@ -91,7 +109,9 @@ export class HiveClient {
     return unaryCall(this.client, 'CancelTask', { id, reason }, this.deadlineMs);
   }
 
-  listAgents(filter: { state?: string; kind?: string; capability?: string; limit?: number } = {}): Promise<{ agents: Msg[]; total: number }> {
+  listAgents(
+    filter: { state?: string; kind?: string; capability?: string; limit?: number } = {},
+  ): Promise<{ agents: Msg[]; total: number }> {
     return unaryCall(this.client, 'ListAgents', filter, this.deadlineMs);
   }
 
@@ -100,8 +120,15 @@ export class HiveClient {
   }
 
   /** Calls onEvent for each matching task event until the returned function is called. */
-  watchTasks(onEvent: (event: { type: string; task: Msg; timestamp: string }) => void, filter: { types?: string[]; task_ids?: string[] } = {}): () => void {
-    const call = (this.client as unknown as { WatchTasks: (r: Msg) => grpc.ClientReadableStream<{ type: string; task: Msg; timestamp: string }> }).WatchTasks(filter);
+  watchTasks(
+    onEvent: (event: { type: string; task: Msg; timestamp: string }) => void,
+    filter: { types?: string[]; task_ids?: string[] } = {},
+  ): () => void {
+    const call = (
+      this.client as unknown as {
+        WatchTasks: (r: Msg) => grpc.ClientReadableStream<{ type: string; task: Msg; timestamp: string }>;
+      }
+    ).WatchTasks(filter);
     call.on('data', onEvent);
     call.on('error', () => undefined);
     return () => call.cancel();
@@ -161,7 +188,11 @@ export interface RunningAgent {
 
 /** Runs a remote agent until stop(). A handler's thrown error with `retryable: true` asks for a retry. */
 export function runAgent(handler: AgentHandler, o: AgentOptions): RunningAgent {
-  const client = new (hiveProto().AgentServiceClient)(o.address, grpc.credentials.createInsecure(), clientOptions(o.auth));
+  const client = new (hiveProto().AgentServiceClient)(
+    o.address,
+    grpc.credentials.createInsecure(),
+    clientOptions(o.auth),
+  );
   const running = new Map<string, AbortController>();
   let stream: grpc.ClientDuplexStream<Msg, Msg> | undefined;
   let token = o.resumeToken ?? '';
@@ -200,7 +231,9 @@ export function runAgent(handler: AgentHandler, o: AgentOptions): RunningAgent {
       description: String(t['description']),
       type: String(t['type']),
       priority: String(t['priority']),
-      payload: JSON.parse(typeof t['payload_json'] === 'string' && t['payload_json'] !== '' ? t['payload_json'] : 'null') as unknown,
+      payload: JSON.parse(
+        typeof t['payload_json'] === 'string' && t['payload_json'] !== '' ? t['payload_json'] : 'null',
+      ) as unknown,
       attempt: Number(t['attempts']),
       timeout_ms: Number(t['timeout_ms']),
     };
@@ -210,7 +243,15 @@ export function runAgent(handler: AgentHandler, o: AgentOptions): RunningAgent {
         (output) => ({ task_id: id, success: true, output_json: JSON.stringify(output ?? null) }),
         (err: unknown) => {
           const e = err as { message?: string; code?: unknown; retryable?: unknown };
-          return { task_id: id, success: false, error: { code: typeof e.code === 'string' ? e.code : 'TASK_FAILED', message: e.message ?? String(err), retryable: e.retryable === true } };
+          return {
+            task_id: id,
+            success: false,
+            error: {
+              code: typeof e.code === 'string' ? e.code : 'TASK_FAILED',
+              message: e.message ?? String(err),
+              retryable: e.retryable === true,
+            },
+          };
         },
       )
       .then((result) => {
@@ -234,7 +275,11 @@ export function runAgent(handler: AgentHandler, o: AgentOptions): RunningAgent {
         for (const t of (m['assigned'] as { tasks: Msg[] }).tasks) runTask(t);
       } else if (m['cancel'] !== undefined) {
         const c = m['cancel'] as Msg;
-        running.get(String(c['task_id']))?.abort(new Error(typeof c['reason'] === 'string' && c['reason'] !== '' ? c['reason'] : 'cancelled by the hub'));
+        running
+          .get(String(c['task_id']))
+          ?.abort(
+            new Error(typeof c['reason'] === 'string' && c['reason'] !== '' ? c['reason'] : 'cancelled by the hub'),
+          );
         running.delete(String(c['task_id']));
       } else if (m['drained'] !== undefined) {
         onDrained?.();
@@ -258,7 +303,15 @@ export function runAgent(handler: AgentHandler, o: AgentOptions): RunningAgent {
     s.on('end', retry);
     s.write({ register: register() });
   };
-  const register = (): Msg => ({ name: o.name, capabilities: o.capabilities, max_concurrency: o.maxConcurrency ?? 1, labels: o.labels ?? {}, resume_token: token, redeliver: true, running_task_ids: [...running.keys()] });
+  const register = (): Msg => ({
+    name: o.name,
+    capabilities: o.capabilities,
+    max_concurrency: o.maxConcurrency ?? 1,
+    labels: o.labels ?? {},
+    resume_token: token,
+    redeliver: true,
+    running_task_ids: [...running.keys()],
+  });
   connect();
 
   return {

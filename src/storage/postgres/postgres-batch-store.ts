@@ -69,13 +69,24 @@ export class PostgresBatchStore extends SqlStore {
        UPDATE tasks t SET status = 'assigned', lease_owner = ?, lease_expires_at = ?, lease_epoch = t.lease_epoch + 1, attempts = t.attempts + 1,
          claimed_at = ?, updated_at = ?
        FROM picked WHERE t.id = picked.id RETURNING t.*`,
-      [...w.params, req.limit, req.nodeId, new Date(now.getTime() + req.leaseMs).toISOString(), now.toISOString(), now.toISOString()],
+      [
+        ...w.params,
+        req.limit,
+        req.nodeId,
+        new Date(now.getTime() + req.leaseMs).toISOString(),
+        now.toISOString(),
+        now.toISOString(),
+      ],
     );
     rows.sort((a, b) => Number(b['priority_rank']) - Number(a['priority_rank']) || Number(a['seq']) - Number(b['seq']));
     return rows.map((r) => rowToTask(this.dialect, r));
   }
 
-  override async createTasks(tasks: readonly NewTask[], nodeId: string, claims?: ReadonlyArray<{ leaseMs: number } | undefined>): Promise<Array<{ task: Task; created: boolean }>> {
+  override async createTasks(
+    tasks: readonly NewTask[],
+    nodeId: string,
+    claims?: ReadonlyArray<{ leaseMs: number } | undefined>,
+  ): Promise<Array<{ task: Task; created: boolean }>> {
     // Dependencies need their checks and rows: the per-task path handles those batches.
     if (tasks.some((t) => t.depends_on.length > 0)) return super.createTasks(tasks, nodeId, claims);
     const now = new Date().toISOString();
@@ -127,12 +138,28 @@ export class PostgresBatchStore extends SqlStore {
       if (!inserted.has(id)) return;
       const lease = leases[i] ?? null;
       const row = newTaskRow(id, t, now);
-      byId.set(id, lease === null ? row : { ...row, status: 'assigned', attempts: 1, lease_epoch: 1, lease_owner: nodeId, lease_expires_at: lease, claimed_at: now });
+      byId.set(
+        id,
+        lease === null
+          ? row
+          : {
+              ...row,
+              status: 'assigned',
+              attempts: 1,
+              lease_epoch: 1,
+              lease_owner: nodeId,
+              lease_expires_at: lease,
+              claimed_at: now,
+            },
+      );
     });
-    const missingKeys = tasks.filter((t, i) => !byId.has(ids[i] ?? '') && t.idempotency_key !== null).map((t) => t.idempotency_key);
+    const missingKeys = tasks
+      .filter((t, i) => !byId.has(ids[i] ?? '') && t.idempotency_key !== null)
+      .map((t) => t.idempotency_key);
     const byKey = new Map<string, Task>();
     if (missingKeys.length > 0) {
-      for (const r of await this.db.all('SELECT * FROM tasks WHERE idempotency_key = ANY(?::text[])', [missingKeys])) byKey.set(String(r['idempotency_key']), rowToTask(this.dialect, r));
+      for (const r of await this.db.all('SELECT * FROM tasks WHERE idempotency_key = ANY(?::text[])', [missingKeys]))
+        byKey.set(String(r['idempotency_key']), rowToTask(this.dialect, r));
     }
     return tasks.map((t, i) => {
       const created = byId.get(ids[i] ?? '');
@@ -187,7 +214,12 @@ export class PostgresBatchStore extends SqlStore {
   }
 
   /** Events for the exceptional ends, dependants made ready, dependants of failures cancelled. */
-  private async afterFinish(tx: Executor, items: readonly TaskFinish[], rows: Row[], nodeId: string): Promise<FinishOutcome> {
+  private async afterFinish(
+    tx: Executor,
+    items: readonly TaskFinish[],
+    rows: Row[],
+    nodeId: string,
+  ): Promise<FinishOutcome> {
     const appliedIds = new Set(rows.map((r) => String(r['id'])));
     const applied = items.filter((i) => appliedIds.has(i.id)).map((i) => ({ id: i.id, status: i.status }));
     const stale = items.filter((i) => !appliedIds.has(i.id)).map((i) => i.id);
@@ -197,10 +229,22 @@ export class PostgresBatchStore extends SqlStore {
       await tx.run(
         `INSERT INTO task_events (task_id, from_status, to_status, agent_id, node_id, detail, created_at)
          SELECT u.id, 'running', u.status, u.agent, ?, u.detail, ? FROM unnest(?::uuid[], ?::text[], ?::uuid[], ?::jsonb[]) AS u(id, status, agent, detail)`,
-        [nodeId, new Date().toISOString(), exceptional.map((i) => i.id), exceptional.map((i) => i.status), exceptional.map((i) => i.agentId), exceptional.map((i) => toJson(i.detail ?? null))],
+        [
+          nodeId,
+          new Date().toISOString(),
+          exceptional.map((i) => i.id),
+          exceptional.map((i) => i.status),
+          exceptional.map((i) => i.agentId),
+          exceptional.map((i) => toJson(i.detail ?? null)),
+        ],
       );
     }
-    const completedWithDependants = rows.filter((r) => r['has_dependants'] === true && applied.some((a) => a.id === String(r['id']) && a.status === 'completed')).map((r) => String(r['id']));
+    const completedWithDependants = rows
+      .filter(
+        (r) =>
+          r['has_dependants'] === true && applied.some((a) => a.id === String(r['id']) && a.status === 'completed'),
+      )
+      .map((r) => String(r['id']));
     if (completedWithDependants.length > 0) {
       await tx.run(
         `UPDATE tasks SET deps_pending = deps_pending - c.n
@@ -209,7 +253,8 @@ export class PostgresBatchStore extends SqlStore {
       );
     }
     const ended = applied.filter((a) => a.status === 'failed' || a.status === 'dead').map((a) => a.id);
-    const cascaded = ended.length === 0 ? [] : await this.cancelDependants(ended, 'a task it depends on did not complete', nodeId, tx);
+    const cascaded =
+      ended.length === 0 ? [] : await this.cancelDependants(ended, 'a task it depends on did not complete', nodeId, tx);
     return { applied, stale, cascaded };
   }
 }

@@ -21,7 +21,11 @@ export function toPgPlaceholders(sql: string): string {
 
 type Queryable = Pool | PoolClient;
 
-async function query(q: Queryable, sql: string, params: readonly unknown[]): Promise<{ rows: Row[]; rowCount: number | null }> {
+async function query(
+  q: Queryable,
+  sql: string,
+  params: readonly unknown[],
+): Promise<{ rows: Row[]; rowCount: number | null }> {
   try {
     return await q.query<Row>(toPgPlaceholders(sql), params as unknown[]);
   } catch (err) {

@@ -63,7 +63,12 @@ export function openPostgresStore(o: PostgresOptions): SqlStore {
   });
   // An idle client's connection dropped: pg emits on the pool; unhandled it would crash the process.
   // Logged without the client object (large, and it holds connection parameters): the pool replaces the connection.
-  pool.on('error', (err) => o.log.warn({ module: 'storage', code: (err as { code?: unknown }).code }, `idle PostgreSQL connection dropped: ${err.message}`));
+  pool.on('error', (err) =>
+    o.log.warn(
+      { module: 'storage', code: (err as { code?: unknown }).code },
+      `idle PostgreSQL connection dropped: ${err.message}`,
+    ),
+  );
   const store = new PostgresBatchStore(
     new PostgresExecutor(pool),
     postgresDialect,
@@ -71,6 +76,7 @@ export function openPostgresStore(o: PostgresOptions): SqlStore {
     () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     () => pool.end(),
   );
-  store.listenConnection = () => new pg.Client({ connectionString: o.url, application_name: 'ai-orchestrator-hub-listen' });
+  store.listenConnection = () =>
+    new pg.Client({ connectionString: o.url, application_name: 'ai-orchestrator-hub-listen' });
   return store;
 }

@@ -1,10 +1,29 @@
 import { HubError, errorMessage } from '../../errors/index.js';
 import { redactText } from '../../log/redact.js';
 
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', '57P01', '57P03', '53300']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EPIPE',
+  '57P01',
+  '57P03',
+  '53300',
+]);
 
 /** SQLite cannot write (disk full, read-only file or directory, I/O error); PostgreSQL out of disk (53100). */
-const STORAGE_FULL_CODES = new Set(['SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_READONLY_DBMOVED', 'SQLITE_IOERR', 'SQLITE_IOERR_WRITE', 'SQLITE_IOERR_FSYNC', 'SQLITE_CANTOPEN', '53100']);
+const STORAGE_FULL_CODES = new Set([
+  'SQLITE_FULL',
+  'SQLITE_READONLY',
+  'SQLITE_READONLY_DBMOVED',
+  'SQLITE_IOERR',
+  'SQLITE_IOERR_WRITE',
+  'SQLITE_IOERR_FSYNC',
+  'SQLITE_CANTOPEN',
+  '53100',
+]);
 
 /** Maps a driver error to the hub's codes: connection trouble is retryable, constraint clashes are conflicts. */
 export function toStoreError(err: unknown): HubError {

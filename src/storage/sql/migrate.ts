@@ -13,14 +13,22 @@ export function loadMigrations(dir: string): Migration[] {
   return readdirSync(dir)
     .filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f))
     .sort()
-    .map((f) => ({ version: Number(f.slice(0, 3)), name: f.replace(/\.sql$/, ''), sql: readFileSync(path.join(dir, f), 'utf8') }));
+    .map((f) => ({
+      version: Number(f.slice(0, 3)),
+      name: f.replace(/\.sql$/, ''),
+      sql: readFileSync(path.join(dir, f), 'utf8'),
+    }));
 }
 
 /**
  * Applies every migration not yet in schema_migrations, all in one transaction
  * (graphile-worker style): either all of them land or none does.
  */
-export async function runMigrations(db: Executor, dialect: Dialect, migrations: readonly Migration[]): Promise<number[]> {
+export async function runMigrations(
+  db: Executor,
+  dialect: Dialect,
+  migrations: readonly Migration[],
+): Promise<number[]> {
   return db.transaction(async (tx) => {
     if (dialect.migrationLock !== undefined) await tx.all(dialect.migrationLock);
     await tx.run(
@@ -31,7 +39,11 @@ export async function runMigrations(db: Executor, dialect: Dialect, migrations: 
     for (const m of migrations) {
       if (done.has(m.version)) continue;
       await tx.exec(m.sql);
-      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, new Date().toISOString()]);
+      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+        m.version,
+        m.name,
+        new Date().toISOString(),
+      ]);
       applied.push(m.version);
     }
     return applied;

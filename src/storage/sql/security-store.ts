@@ -19,11 +19,27 @@ export class SqlSecurityStore implements SecurityStore {
   }
 
   private user(r: Row): User {
-    return { id: str(r['id']), username: str(r['username']), password_hash: str(r['password_hash']), roles: this.json(r['roles']) as Role[], created_at: str(r['created_at']), updated_at: str(r['updated_at']) };
+    return {
+      id: str(r['id']),
+      username: str(r['username']),
+      password_hash: str(r['password_hash']),
+      roles: this.json(r['roles']) as Role[],
+      created_at: str(r['created_at']),
+      updated_at: str(r['updated_at']),
+    };
   }
 
   private key(r: Row): ApiKey {
-    return { id: str(r['id']), name: str(r['name']), prefix: str(r['prefix']), role: str(r['role']) as Role, created_by: str(r['created_by']), created_at: str(r['created_at']), last_used_at: strOrNull(r['last_used_at']), revoked_at: strOrNull(r['revoked_at']) };
+    return {
+      id: str(r['id']),
+      name: str(r['name']),
+      prefix: str(r['prefix']),
+      role: str(r['role']) as Role,
+      created_by: str(r['created_by']),
+      created_at: str(r['created_at']),
+      last_used_at: strOrNull(r['last_used_at']),
+      revoked_at: strOrNull(r['revoked_at']),
+    };
   }
 
   async countUsers(): Promise<number> {
@@ -32,7 +48,10 @@ export class SqlSecurityStore implements SecurityStore {
 
   async createUser(username: string, passwordHash: string, roles: readonly Role[]): Promise<User> {
     const now = new Date().toISOString();
-    const rows = await this.db.all('INSERT INTO users (id, username, password_hash, roles, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *', [randomUUID(), username, passwordHash, toJson(roles), now, now]);
+    const rows = await this.db.all(
+      'INSERT INTO users (id, username, password_hash, roles, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *',
+      [randomUUID(), username, passwordHash, toJson(roles), now, now],
+    );
     return this.user(rows[0] ?? {});
   }
 
@@ -51,7 +70,13 @@ export class SqlSecurityStore implements SecurityStore {
   }
 
   async setPassword(username: string, passwordHash: string): Promise<boolean> {
-    return (await this.db.run('UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?', [passwordHash, new Date().toISOString(), username])) > 0;
+    return (
+      (await this.db.run('UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?', [
+        passwordHash,
+        new Date().toISOString(),
+        username,
+      ])) > 0
+    );
   }
 
   async deleteUser(username: string): Promise<boolean> {
@@ -64,16 +89,31 @@ export class SqlSecurityStore implements SecurityStore {
     });
   }
 
-  async insertRefreshToken(t: { userId: string; familyId: string; tokenHash: string; expiresAt: string }): Promise<string> {
+  async insertRefreshToken(t: {
+    userId: string;
+    familyId: string;
+    tokenHash: string;
+    expiresAt: string;
+  }): Promise<string> {
     const id = randomUUID();
-    await this.db.run('INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)', [id, t.userId, t.familyId, t.tokenHash, t.expiresAt, new Date().toISOString()]);
+    await this.db.run(
+      'INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      [id, t.userId, t.familyId, t.tokenHash, t.expiresAt, new Date().toISOString()],
+    );
     return id;
   }
 
   async getRefreshToken(tokenHash: string): Promise<RefreshToken | undefined> {
     const r = (await this.db.all('SELECT * FROM refresh_tokens WHERE token_hash = ?', [tokenHash]))[0];
     if (r === undefined) return undefined;
-    return { id: str(r['id']), user_id: str(r['user_id']), family_id: str(r['family_id']), expires_at: new Date(str(r['expires_at'])).toISOString(), used_at: strOrNull(r['used_at']), revoked_at: strOrNull(r['revoked_at']) };
+    return {
+      id: str(r['id']),
+      user_id: str(r['user_id']),
+      family_id: str(r['family_id']),
+      expires_at: new Date(str(r['expires_at'])).toISOString(),
+      used_at: strOrNull(r['used_at']),
+      revoked_at: strOrNull(r['revoked_at']),
+    };
   }
 
   async useRefreshToken(id: string): Promise<boolean> {
@@ -89,11 +129,23 @@ export class SqlSecurityStore implements SecurityStore {
   }
 
   async revokeRefreshFamily(familyId: string): Promise<number> {
-    return this.db.run('UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL', [new Date().toISOString(), familyId]);
+    return this.db.run('UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL', [
+      new Date().toISOString(),
+      familyId,
+    ]);
   }
 
-  async createApiKey(k: { name: string; prefix: string; keyHash: string; role: Role; createdBy: string }): Promise<ApiKey> {
-    const rows = await this.db.all('INSERT INTO api_keys (id, name, prefix, key_hash, role, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *', [randomUUID(), k.name, k.prefix, k.keyHash, k.role, k.createdBy, new Date().toISOString()]);
+  async createApiKey(k: {
+    name: string;
+    prefix: string;
+    keyHash: string;
+    role: Role;
+    createdBy: string;
+  }): Promise<ApiKey> {
+    const rows = await this.db.all(
+      'INSERT INTO api_keys (id, name, prefix, key_hash, role, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *',
+      [randomUUID(), k.name, k.prefix, k.keyHash, k.role, k.createdBy, new Date().toISOString()],
+    );
     return this.key(rows[0] ?? {});
   }
 
@@ -107,7 +159,12 @@ export class SqlSecurityStore implements SecurityStore {
   }
 
   async revokeApiKey(id: string): Promise<ApiKey | undefined> {
-    const r = (await this.db.all('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING *', [new Date().toISOString(), id]))[0];
+    const r = (
+      await this.db.all('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING *', [
+        new Date().toISOString(),
+        id,
+      ])
+    )[0];
     return r === undefined ? undefined : this.key(r);
   }
 
@@ -116,7 +173,13 @@ export class SqlSecurityStore implements SecurityStore {
   }
 
   async audit(e: { event: string; principal: string | null; ip: string | null; detail: unknown }): Promise<void> {
-    await this.db.run('INSERT INTO audit_log (at, event, principal, ip, detail) VALUES (?, ?, ?, ?, ?)', [new Date().toISOString(), e.event, e.principal, e.ip, toJson(e.detail ?? null)]);
+    await this.db.run('INSERT INTO audit_log (at, event, principal, ip, detail) VALUES (?, ?, ?, ?, ?)', [
+      new Date().toISOString(),
+      e.event,
+      e.principal,
+      e.ip,
+      toJson(e.detail ?? null),
+    ]);
   }
 
   async pruneAudit(before: string): Promise<number> {
@@ -124,6 +187,13 @@ export class SqlSecurityStore implements SecurityStore {
   }
 
   async listAudit(limit: number): Promise<AuditEntry[]> {
-    return (await this.db.all('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?', [limit])).map((r) => ({ id: Number(r['id']), at: new Date(str(r['at'])).toISOString(), event: str(r['event']), principal: strOrNull(r['principal']), ip: strOrNull(r['ip']), detail: this.json(r['detail']) }));
+    return (await this.db.all('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?', [limit])).map((r) => ({
+      id: Number(r['id']),
+      at: new Date(str(r['at'])).toISOString(),
+      event: str(r['event']),
+      principal: strOrNull(r['principal']),
+      ip: strOrNull(r['ip']),
+      detail: this.json(r['detail']),
+    }));
   }
 }

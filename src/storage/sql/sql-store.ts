@@ -1,6 +1,34 @@
 import { randomUUID } from 'node:crypto';
-import { EMPTY_STATS, PRIORITY_RANK, TASK_STATUSES, assertTransition, checkRecordedMove, type Agent, type NewAgent, type NewTask, type Task, type TaskStatus } from '../../domain/index.js';
-import type { AgentFilter, AgentPatch, ClaimRequest, FinishOutcome, Member, MemberAddress, Page, PoolStats, SecurityStore, Store, StoreContents, TaskEvent, TaskFilter, TaskFinish, TaskStart, TaskTransition } from '../store.js';
+import {
+  EMPTY_STATS,
+  PRIORITY_RANK,
+  TASK_STATUSES,
+  assertTransition,
+  checkRecordedMove,
+  type Agent,
+  type NewAgent,
+  type NewTask,
+  type Task,
+  type TaskStatus,
+} from '../../domain/index.js';
+import type {
+  AgentFilter,
+  AgentPatch,
+  ClaimRequest,
+  FinishOutcome,
+  Member,
+  MemberAddress,
+  Page,
+  PoolStats,
+  SecurityStore,
+  Store,
+  StoreContents,
+  TaskEvent,
+  TaskFilter,
+  TaskFinish,
+  TaskStart,
+  TaskTransition,
+} from '../store.js';
 import { HubError, isOutage } from '../../errors/index.js';
 import type { Dialect, Executor } from './executor.js';
 import { rowToAgent, rowToEvent, rowToMember, rowToTask, toJson } from './rows.js';
@@ -74,7 +102,12 @@ export class SqlStore implements Store {
     const [row] = await this.db.all(
       'SELECT (SELECT count(*) FROM tasks) AS tasks, (SELECT count(*) FROM agents) AS agents, (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM api_keys) AS api_keys',
     );
-    return { tasks: Number(row?.['tasks'] ?? 0), agents: Number(row?.['agents'] ?? 0), users: Number(row?.['users'] ?? 0), api_keys: Number(row?.['api_keys'] ?? 0) };
+    return {
+      tasks: Number(row?.['tasks'] ?? 0),
+      agents: Number(row?.['agents'] ?? 0),
+      users: Number(row?.['users'] ?? 0),
+      api_keys: Number(row?.['api_keys'] ?? 0),
+    };
   }
 
   async ping(): Promise<number> {
@@ -96,7 +129,20 @@ export class SqlStore implements Store {
     const rows = await this.db.all(
       `INSERT INTO agents (id, name, type, state, kind, executor, capabilities, node_id, stats, max_concurrency, owner, created_at, updated_at)
        VALUES (?, ?, ?, 'idle', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      [randomUUID(), agent.name, agent.type, agent.kind, agent.executor, toJson(agent.capabilities), nodeId, toJson(EMPTY_STATS), agent.max_concurrency, agent.owner ?? null, now, now],
+      [
+        randomUUID(),
+        agent.name,
+        agent.type,
+        agent.kind,
+        agent.executor,
+        toJson(agent.capabilities),
+        nodeId,
+        toJson(EMPTY_STATS),
+        agent.max_concurrency,
+        agent.owner ?? null,
+        now,
+        now,
+      ],
     );
     return rowToAgent(this.dialect, rows[0] ?? {});
   }
@@ -113,7 +159,8 @@ export class SqlStore implements Store {
     if (f.type !== undefined) w.add('type = ?', f.type);
     if (f.kind !== undefined) w.add('kind = ?', f.kind);
     if (f.nodeId !== undefined) w.add('node_id = ?', f.nodeId);
-    if (f.capability !== undefined) w.add(this.dialect.jsonArrayHasName('capabilities'), this.dialect.jsonArrayHasNameParam(f.capability));
+    if (f.capability !== undefined)
+      w.add(this.dialect.jsonArrayHasName('capabilities'), this.dialect.jsonArrayHasNameParam(f.capability));
     return this.page('agents', w, 'created_at, id', f, (r) => rowToAgent(this.dialect, r));
   }
 
@@ -145,7 +192,11 @@ export class SqlStore implements Store {
     return this.db.transaction((tx) => this.insertTask(tx, t, nodeId, claim));
   }
 
-  async createTasks(tasks: readonly NewTask[], nodeId: string, claims?: ReadonlyArray<{ leaseMs: number } | undefined>): Promise<Array<{ task: Task; created: boolean }>> {
+  async createTasks(
+    tasks: readonly NewTask[],
+    nodeId: string,
+    claims?: ReadonlyArray<{ leaseMs: number } | undefined>,
+  ): Promise<Array<{ task: Task; created: boolean }>> {
     return this.db.transaction(async (tx) => {
       const out: Array<{ task: Task; created: boolean }> = [];
       for (const [i, t] of tasks.entries()) out.push(await this.insertTask(tx, t, nodeId, claims?.[i]));
@@ -153,7 +204,12 @@ export class SqlStore implements Store {
     });
   }
 
-  private async insertTask(tx: Executor, t: NewTask, nodeId: string, claim?: { leaseMs: number }): Promise<{ task: Task; created: boolean }> {
+  private async insertTask(
+    tx: Executor,
+    t: NewTask,
+    nodeId: string,
+    claim?: { leaseMs: number },
+  ): Promise<{ task: Task; created: boolean }> {
     const now = new Date().toISOString();
     const depsPending = await this.checkDependencies(tx, t.depends_on);
     const claimed = claim !== undefined && depsPending === 0;
@@ -163,9 +219,30 @@ export class SqlStore implements Store {
          lease_owner, lease_expires_at, claimed_at, inferred_capabilities)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ${this.dialect.idempotencyConflict} DO NOTHING RETURNING *`,
-      [t.id ?? randomUUID(), t.title, t.description, t.type, t.priority, PRIORITY_RANK[t.priority], claimed ? 'assigned' : 'pending', toJson(t.required_capabilities),
-        toJson(t.payload), claimed ? 1 : 0, t.max_attempts, t.timeout_ms, t.run_at, claimed ? 1 : 0, t.idempotency_key, depsPending, now, now,
-        claimed ? nodeId : null, claimed ? new Date(Date.now() + (claim?.leaseMs ?? 0)).toISOString() : null, claimed ? now : null, toJson(t.inferred_capabilities ?? null)],
+      [
+        t.id ?? randomUUID(),
+        t.title,
+        t.description,
+        t.type,
+        t.priority,
+        PRIORITY_RANK[t.priority],
+        claimed ? 'assigned' : 'pending',
+        toJson(t.required_capabilities),
+        toJson(t.payload),
+        claimed ? 1 : 0,
+        t.max_attempts,
+        t.timeout_ms,
+        t.run_at,
+        claimed ? 1 : 0,
+        t.idempotency_key,
+        depsPending,
+        now,
+        now,
+        claimed ? nodeId : null,
+        claimed ? new Date(Date.now() + (claim?.leaseMs ?? 0)).toISOString() : null,
+        claimed ? now : null,
+        toJson(t.inferred_capabilities ?? null),
+      ],
     );
     const inserted = rows[0];
     if (inserted === undefined) {
@@ -173,9 +250,13 @@ export class SqlStore implements Store {
       return { task: rowToTask(this.dialect, existing[0] ?? {}), created: false };
     }
     const task = rowToTask(this.dialect, inserted);
-    for (const dep of t.depends_on) await tx.run('INSERT INTO task_dependencies (task_id, depends_on) VALUES (?, ?)', [task.id, dep]);
+    for (const dep of t.depends_on)
+      await tx.run('INSERT INTO task_dependencies (task_id, depends_on) VALUES (?, ?)', [task.id, dep]);
     if (t.depends_on.length > 0) {
-      await tx.run(`UPDATE tasks SET has_dependants = ? WHERE id IN (${t.depends_on.map(() => '?').join(', ')})`, [this.dialect.bool(true), ...t.depends_on]);
+      await tx.run(`UPDATE tasks SET has_dependants = ? WHERE id IN (${t.depends_on.map(() => '?').join(', ')})`, [
+        this.dialect.bool(true),
+        ...t.depends_on,
+      ]);
     }
     void nodeId; // the submission itself is synthesised from created_at in the history (no event row on the hot path)
     return { task, created: true };
@@ -189,16 +270,31 @@ export class SqlStore implements Store {
   private async checkDependencies(tx: Executor, ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
     const bad = ids.findIndex((id) => !isUuid(id));
-    if (bad >= 0) throw new HubError('VALIDATION_FAILED', `depends_on[${bad}]: expected a task id, got ${JSON.stringify(ids[bad])}`, { details: { field: `depends_on[${bad}]` } });
+    if (bad >= 0)
+      throw new HubError(
+        'VALIDATION_FAILED',
+        `depends_on[${bad}]: expected a task id, got ${JSON.stringify(ids[bad])}`,
+        { details: { field: `depends_on[${bad}]` } },
+      );
     // Locked in id order, as every batch locks, so that a submission and a batch of finishes cannot deadlock.
-    const rows = await tx.all(`SELECT id, status FROM tasks WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY id${this.dialect.rowLock}`, ids);
+    const rows = await tx.all(
+      `SELECT id, status FROM tasks WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY id${this.dialect.rowLock}`,
+      ids,
+    );
     const status = new Map(rows.map((r) => [String(r['id']), String(r['status'])]));
     const missing = ids.findIndex((id) => !status.has(id.toLowerCase()) && !status.has(id));
-    if (missing >= 0) throw new HubError('VALIDATION_FAILED', `depends_on[${missing}]: no task with id ${ids[missing]}`, { details: { field: `depends_on[${missing}]` } });
+    if (missing >= 0)
+      throw new HubError('VALIDATION_FAILED', `depends_on[${missing}]: no task with id ${ids[missing]}`, {
+        details: { field: `depends_on[${missing}]` },
+      });
     let pending = 0;
     for (const [id, st] of status) {
       if (st === 'failed' || st === 'dead' || st === 'cancelled') {
-        throw new HubError('INVALID_STATE', `depends_on: task ${id} already ended ${st}, so this task could never run`, { details: { field: 'depends_on', task_id: id, status: st } });
+        throw new HubError(
+          'INVALID_STATE',
+          `depends_on: task ${id} already ended ${st}, so this task could never run`,
+          { details: { field: 'depends_on', task_id: id, status: st } },
+        );
       }
       if (st !== 'completed') pending++;
     }
@@ -219,7 +315,10 @@ export class SqlStore implements Store {
     if (f.capability !== undefined) {
       w.add(this.dialect.jsonArrayHasName('required_capabilities'), this.dialect.jsonArrayHasNameParam(f.capability));
     }
-    const order = f.order === 'desc' ? `created_at DESC, ${this.dialect.insertOrder} DESC` : `created_at, ${this.dialect.insertOrder}`;
+    const order =
+      f.order === 'desc'
+        ? `created_at DESC, ${this.dialect.insertOrder} DESC`
+        : `created_at, ${this.dialect.insertOrder}`;
     return this.page('tasks', w, order, f, (r) => rowToTask(this.dialect, r));
   }
 
@@ -249,16 +348,27 @@ export class SqlStore implements Store {
     return this.db.transaction(async (tx) => {
       const now = new Date();
       const w = this.claimWhere(req, now);
-      const ids = await tx.all(`SELECT id FROM tasks${w.sql} ORDER BY priority_rank DESC, ${this.dialect.insertOrder} LIMIT ?${this.dialect.claimLock}`, [...w.params, req.limit]);
+      const ids = await tx.all(
+        `SELECT id FROM tasks${w.sql} ORDER BY priority_rank DESC, ${this.dialect.insertOrder} LIMIT ?${this.dialect.claimLock}`,
+        [...w.params, req.limit],
+      );
       if (ids.length === 0) return [];
       const marks = ids.map(() => '?').join(', ');
       const rows = await tx.all(
         `UPDATE tasks SET status = 'assigned', lease_owner = ?, lease_expires_at = ?, lease_epoch = lease_epoch + 1, attempts = attempts + 1,
            claimed_at = ?, updated_at = ? WHERE id IN (${marks}) AND status = 'pending' RETURNING *`,
-        [req.nodeId, new Date(now.getTime() + req.leaseMs).toISOString(), now.toISOString(), now.toISOString(), ...ids.map((r) => r['id'])],
+        [
+          req.nodeId,
+          new Date(now.getTime() + req.leaseMs).toISOString(),
+          now.toISOString(),
+          now.toISOString(),
+          ...ids.map((r) => r['id']),
+        ],
       );
       const order = new Map(ids.map((r, i) => [String(r['id']), i]));
-      return rows.map((r) => rowToTask(this.dialect, r)).sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
+      return rows
+        .map((r) => rowToTask(this.dialect, r))
+        .sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
     });
   }
 
@@ -268,7 +378,8 @@ export class SqlStore implements Store {
     w.add("status = 'pending'");
     if (req.ids !== undefined) w.add(`id IN (${req.ids.map(() => '?').join(', ')})`, ...req.ids);
     else w.add('deps_pending = 0 AND (run_at IS NULL OR run_at <= ?)', now.toISOString());
-    if (req.offer !== undefined) w.add(this.dialect.capabilitiesMet('required_capabilities'), JSON.stringify(req.offer));
+    if (req.offer !== undefined)
+      w.add(this.dialect.capabilitiesMet('required_capabilities'), JSON.stringify(req.offer));
     return w;
   }
 
@@ -277,9 +388,10 @@ export class SqlStore implements Store {
     return this.db.transaction(async (tx) => {
       const applied: string[] = [];
       for (const it of items) {
-        const n = await tx.run(`UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, updated_at = ? WHERE id = ? AND lease_epoch = ? AND status = 'assigned'`, [
-          it.agentId, it.startedAt, it.startedAt, it.id, it.epoch,
-        ]);
+        const n = await tx.run(
+          `UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, updated_at = ? WHERE id = ? AND lease_epoch = ? AND status = 'assigned'`,
+          [it.agentId, it.startedAt, it.startedAt, it.id, it.epoch],
+        );
         if (n > 0) applied.push(it.id);
       }
       return applied;
@@ -299,8 +411,18 @@ export class SqlStore implements Store {
           `UPDATE tasks SET status = ?, result = ?, error = ?, assigned_agent = ?, started_at = ?, completed_at = ?,
              claimed_at = ${retry ? 'NULL' : 'claimed_at'}, run_at = ${retry ? '?' : 'run_at'}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
            WHERE id = ? AND lease_epoch = ? AND status IN ('assigned', 'running') RETURNING has_dependants`,
-          [it.status, it.status === 'completed' ? (it.resultJson ?? toJson(it.result ?? null)) : toJson(null), toJson(it.error ?? null), retry ? null : it.agentId, retry ? null : it.startedAt,
-            it.completedAt, ...(retry ? [it.runAt ?? null] : []), now, it.id, it.epoch],
+          [
+            it.status,
+            it.status === 'completed' ? (it.resultJson ?? toJson(it.result ?? null)) : toJson(null),
+            toJson(it.error ?? null),
+            retry ? null : it.agentId,
+            retry ? null : it.startedAt,
+            it.completedAt,
+            ...(retry ? [it.runAt ?? null] : []),
+            now,
+            it.id,
+            it.epoch,
+          ],
         );
         if (rows[0] === undefined) {
           stale.push(it.id);
@@ -308,19 +430,31 @@ export class SqlStore implements Store {
         }
         applied.push({ id: it.id, status: it.status });
         const hasDependants = rows[0]['has_dependants'] === true || rows[0]['has_dependants'] === 1;
-        if (it.status !== 'completed') await this.insertEvent(tx, it.id, 'running', it.status, it.agentId, nodeId, it.detail ?? null);
+        if (it.status !== 'completed')
+          await this.insertEvent(tx, it.id, 'running', it.status, it.agentId, nodeId, it.detail ?? null);
         else if (hasDependants) readied.push(it.id);
       }
       for (const id of readied) {
-        await tx.run('UPDATE tasks SET deps_pending = deps_pending - 1 WHERE id IN (SELECT task_id FROM task_dependencies WHERE depends_on = ?)', [id]);
+        await tx.run(
+          'UPDATE tasks SET deps_pending = deps_pending - 1 WHERE id IN (SELECT task_id FROM task_dependencies WHERE depends_on = ?)',
+          [id],
+        );
       }
       const ended = applied.filter((a) => a.status === 'failed' || a.status === 'dead').map((a) => a.id);
-      const cascaded = ended.length === 0 ? [] : await this.cancelDependantsIn(tx, ended, 'a task it depends on did not complete', nodeId);
+      const cascaded =
+        ended.length === 0
+          ? []
+          : await this.cancelDependantsIn(tx, ended, 'a task it depends on did not complete', nodeId);
       return { applied, stale, cascaded };
     });
   }
 
-  async releaseTasks(items: ReadonlyArray<{ id: string; epoch: number }>, nodeId: string, reason: string, delayMs = 0): Promise<number> {
+  async releaseTasks(
+    items: ReadonlyArray<{ id: string; epoch: number }>,
+    nodeId: string,
+    reason: string,
+    delayMs = 0,
+  ): Promise<number> {
     if (items.length === 0) return 0;
     const runAt = delayMs > 0 ? new Date(Date.now() + delayMs).toISOString() : null;
     return this.db.transaction(async (tx) => {
@@ -341,7 +475,10 @@ export class SqlStore implements Store {
   }
 
   async extendLeases(nodeId: string, leaseMs: number): Promise<number> {
-    return this.db.run(`UPDATE tasks SET lease_expires_at = ? WHERE lease_owner = ? AND status IN ('assigned', 'running')`, [new Date(Date.now() + leaseMs).toISOString(), nodeId]);
+    return this.db.run(
+      `UPDATE tasks SET lease_expires_at = ? WHERE lease_owner = ? AND status IN ('assigned', 'running')`,
+      [new Date(Date.now() + leaseMs).toISOString(), nodeId],
+    );
   }
 
   async requeueExpired(nodeId: string, limit: number): Promise<Task[]> {
@@ -360,7 +497,10 @@ export class SqlStore implements Store {
         );
         if (rows[0] === undefined) continue;
         out.push(rowToTask(this.dialect, rows[0]));
-        await this.insertEvent(tx, String(e['id']), e['status'] as TaskStatus, 'pending', null, nodeId, { reason: 'lease expired', previous_owner: e['lease_owner'] });
+        await this.insertEvent(tx, String(e['id']), e['status'] as TaskStatus, 'pending', null, nodeId, {
+          reason: 'lease expired',
+          previous_owner: e['lease_owner'],
+        });
       }
       return out;
     });
@@ -378,7 +518,12 @@ export class SqlStore implements Store {
    * dependant whose submission committed while this ran (it waited on our lock)
    * is found by the next level instead of being left waiting forever.
    */
-  private async cancelDependantsIn(tx: Executor, ids: readonly string[], reason: string, nodeId: string): Promise<Task[]> {
+  private async cancelDependantsIn(
+    tx: Executor,
+    ids: readonly string[],
+    reason: string,
+    nodeId: string,
+  ): Promise<Task[]> {
     const out: Task[] = [];
     const now = new Date().toISOString();
     let frontier = [...ids];
@@ -391,7 +536,11 @@ export class SqlStore implements Store {
         [toJson({ code: 'DEPENDENCY_FAILED', message: reason, retryable: false }), now, now, ...frontier],
       );
       const level = rows.map((r) => rowToTask(this.dialect, r));
-      for (const t of level) await this.insertEvent(tx, t.id, null, 'cancelled', null, nodeId, { reason, depends_on: ids.length === 1 ? ids[0] : ids });
+      for (const t of level)
+        await this.insertEvent(tx, t.id, null, 'cancelled', null, nodeId, {
+          reason,
+          depends_on: ids.length === 1 ? ids[0] : ids,
+        });
       out.push(...level);
       frontier = level.map((t) => t.id);
     }
@@ -404,7 +553,9 @@ export class SqlStore implements Store {
 
   async listDependencies(taskId: string): Promise<string[]> {
     if (!isUuid(taskId)) return [];
-    return (await this.db.all('SELECT depends_on FROM task_dependencies WHERE task_id = ? ORDER BY depends_on', [taskId])).map((r) => String(r['depends_on']));
+    return (
+      await this.db.all('SELECT depends_on FROM task_dependencies WHERE task_id = ? ORDER BY depends_on', [taskId])
+    ).map((r) => String(r['depends_on']));
   }
 
   async listReadyTasks(limit: number, offset = 0): Promise<Task[]> {
@@ -417,7 +568,10 @@ export class SqlStore implements Store {
   }
 
   async listLeasedTasks(nodeId: string): Promise<Task[]> {
-    const rows = await this.db.all(`SELECT * FROM tasks WHERE status IN ('assigned', 'running') AND lease_owner = ? ORDER BY created_at, id`, [nodeId]);
+    const rows = await this.db.all(
+      `SELECT * FROM tasks WHERE status IN ('assigned', 'running') AND lease_owner = ? ORDER BY created_at, id`,
+      [nodeId],
+    );
     return rows.map((r) => rowToTask(this.dialect, r));
   }
 
@@ -461,11 +615,19 @@ export class SqlStore implements Store {
   }
 
   async suspectMember(nodeId: string, epoch: number): Promise<boolean> {
-    const n = await this.db.run(`UPDATE cluster_members SET status = 'suspect', updated_at = ? WHERE node_id = ? AND epoch = ? AND status = 'active'`, [new Date().toISOString(), nodeId, epoch]);
+    const n = await this.db.run(
+      `UPDATE cluster_members SET status = 'suspect', updated_at = ? WHERE node_id = ? AND epoch = ? AND status = 'active'`,
+      [new Date().toISOString(), nodeId, epoch],
+    );
     return n > 0;
   }
 
-  async declareMemberDead(nodeId: string, epoch: number, staleBefore: string, byNode: string): Promise<{ released: number; agents: number } | undefined> {
+  async declareMemberDead(
+    nodeId: string,
+    epoch: number,
+    staleBefore: string,
+    byNode: string,
+  ): Promise<{ released: number; agents: number } | undefined> {
     return this.db.transaction(async (tx) => {
       const now = new Date().toISOString();
       const dead = await tx.all(
@@ -473,25 +635,46 @@ export class SqlStore implements Store {
         [now, nodeId, epoch, staleBefore],
       );
       if (dead.length === 0) return undefined;
-      const held = await tx.all(`SELECT id, status FROM tasks WHERE lease_owner = ? AND status IN ('assigned', 'running')${this.dialect.rowLock}`, [nodeId]);
+      const held = await tx.all(
+        `SELECT id, status FROM tasks WHERE lease_owner = ? AND status IN ('assigned', 'running')${this.dialect.rowLock}`,
+        [nodeId],
+      );
       await tx.run(
         `UPDATE tasks SET status = 'pending', assigned_agent = NULL, started_at = NULL, claimed_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
          WHERE lease_owner = ? AND status IN ('assigned', 'running')`,
         [now, nodeId],
       );
       for (const t of held) {
-        await this.insertEvent(tx, String(t['id']), t['status'] as TaskStatus, 'pending', null, byNode, { reason: `node ${nodeId} was declared dead`, previous_owner: nodeId });
+        await this.insertEvent(tx, String(t['id']), t['status'] as TaskStatus, 'pending', null, byNode, {
+          reason: `node ${nodeId} was declared dead`,
+          previous_owner: nodeId,
+        });
       }
-      const agents = await tx.run(`UPDATE agents SET state = 'offline', updated_at = ? WHERE node_id = ? AND state <> 'offline'`, [now, nodeId]);
+      const agents = await tx.run(
+        `UPDATE agents SET state = 'offline', updated_at = ? WHERE node_id = ? AND state <> 'offline'`,
+        [now, nodeId],
+      );
       return { released: held.length, agents };
     });
   }
 
   async leaveCluster(nodeId: string, epoch: number): Promise<void> {
-    await this.db.run(`UPDATE cluster_members SET status = 'left', updated_at = ? WHERE node_id = ? AND epoch = ?`, [new Date().toISOString(), nodeId, epoch]);
+    await this.db.run(`UPDATE cluster_members SET status = 'left', updated_at = ? WHERE node_id = ? AND epoch = ?`, [
+      new Date().toISOString(),
+      nodeId,
+      epoch,
+    ]);
   }
 
-  protected async insertEvent(tx: Executor, taskId: string, from: TaskStatus | null, to: TaskStatus, agentId: string | null, nodeId: string, detail: unknown): Promise<void> {
+  protected async insertEvent(
+    tx: Executor,
+    taskId: string,
+    from: TaskStatus | null,
+    to: TaskStatus,
+    agentId: string | null,
+    nodeId: string,
+    detail: unknown,
+  ): Promise<void> {
     // Every recorded move is one of the lifecycle's (src/domain/task-state.ts): a code path writing another fails here, in its transaction.
     if (from !== null) checkRecordedMove(taskId, from, to);
     await tx.run(
@@ -500,9 +683,19 @@ export class SqlStore implements Store {
     );
   }
 
-  private async page<T>(table: string, w: Where, order: string, p: { limit: number; offset: number }, map: (r: Record<string, unknown>) => T): Promise<Page<T>> {
+  private async page<T>(
+    table: string,
+    w: Where,
+    order: string,
+    p: { limit: number; offset: number },
+    map: (r: Record<string, unknown>) => T,
+  ): Promise<Page<T>> {
     const total = await this.db.all(`SELECT count(*) AS n FROM ${table}${w.sql}`, w.params);
-    const rows = await this.db.all(`SELECT * FROM ${table}${w.sql} ORDER BY ${order} LIMIT ? OFFSET ?`, [...w.params, p.limit, p.offset]);
+    const rows = await this.db.all(`SELECT * FROM ${table}${w.sql} ORDER BY ${order} LIMIT ? OFFSET ?`, [
+      ...w.params,
+      p.limit,
+      p.offset,
+    ]);
     return { items: rows.map(map), total: Number(total[0]?.['n'] ?? 0) };
   }
 }

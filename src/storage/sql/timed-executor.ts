@@ -87,6 +87,12 @@ export class QueryTimer {
 
   read(): QueryStats {
     const r = (n: number): number => Math.round(n * 1000) / 1000;
-    return { queries: this.queries, errors: this.errors, mean_ms: r(this.window.mean()), p50_ms: r(this.window.percentile(50)), p99_ms: r(this.window.percentile(99)) };
+    return {
+      queries: this.queries,
+      errors: this.errors,
+      mean_ms: r(this.window.mean()),
+      p50_ms: r(this.window.percentile(50)),
+      p99_ms: r(this.window.percentile(99)),
+    };
   }
 }
