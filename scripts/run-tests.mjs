@@ -16,6 +16,7 @@ function step(name, cmd, args) {
 
 step('typecheck', 'npx', ['tsc', '--noEmit', '-p', 'tsconfig.json']);
 step('lint', 'npx', ['eslint', '.']);
+step('format', 'npx', ['prettier', '--check', '--log-level', 'warn', '**/*.{ts,mjs,cjs,js}']);
 step('import cycles', 'node', ['scripts/check-cycles.mjs']);
 
 const statsFile = '.test-results.json';
