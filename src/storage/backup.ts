@@ -24,6 +24,7 @@ import { redactUrl } from '../log/redact.js';
 import { acquireNodeLock } from './node-lock.js';
 import { describeStore, openStore, prepareDataDir, sqliteFile } from './open-store.js';
 import type { StoreContents } from './store.js';
+import { CONTENTS_SQL, rowToContents } from './sql/rows.js';
 
 export interface BackupReport {
   file: string;
@@ -31,18 +32,6 @@ export interface BackupReport {
   bytes: number;
   ms: number;
   contents: StoreContents;
-}
-
-const COUNT_SQL =
-  'SELECT (SELECT count(*) FROM tasks) AS tasks, (SELECT count(*) FROM agents) AS agents, (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM api_keys) AS api_keys';
-
-function contentsOf(row: Record<string, unknown> | undefined): StoreContents {
-  return {
-    tasks: Number(row?.['tasks'] ?? 0),
-    agents: Number(row?.['agents'] ?? 0),
-    users: Number(row?.['users'] ?? 0),
-    api_keys: Number(row?.['api_keys'] ?? 0),
-  };
 }
 
 /** Writes a backup of the configured store to `file` (atomically: a temporary file renamed at the end). */
@@ -91,7 +80,7 @@ async function backupSqlite(config: HubConfig, tmp: string): Promise<StoreConten
     copy.pragma('journal_mode = DELETE');
     const check = copy.pragma('quick_check', { simple: true });
     if (check !== 'ok') throw new HubError('INTERNAL', `the backup copy failed its integrity check: ${String(check)}`);
-    return contentsOf(copy.prepare(COUNT_SQL).get() as Record<string, unknown>);
+    return rowToContents(copy.prepare(CONTENTS_SQL).get() as Record<string, unknown>);
   } finally {
     copy.close();
   }
@@ -145,7 +134,7 @@ async function backupPostgres(
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
-    const contents = contentsOf((await client.query(COUNT_SQL)).rows[0] as Record<string, unknown>);
+    const contents = rowToContents((await client.query(CONTENTS_SQL)).rows[0] as Record<string, unknown>);
     const tool = pgTool(url, env);
     await runTool(
       'pg_dump',

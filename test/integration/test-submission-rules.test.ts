@@ -8,23 +8,11 @@ import { hubStack, type HubStack } from '../../bench/lib/hub-stack.js';
 import type { Submitted, TaskManagementMsg } from '../../actors/task-distributor/messages.js';
 import type { HubEvent, ReplyTo } from '../../src/runtime/index.js';
 import type { NewTask } from '../../src/domain/index.js';
+import { newTask } from '../helpers/tasks.js';
 
-function newTask(over: Partial<NewTask> = {}): NewTask {
-  return {
-    title: 't',
-    description: '',
-    type: 'general',
-    priority: 'medium',
-    required_capabilities: [{ name: 'nobody-has-it', min_proficiency: 0 }],
-    payload: null,
-    max_attempts: 3,
-    timeout_ms: 10_000,
-    run_at: null,
-    idempotency_key: null,
-    depends_on: [],
-    ...over,
-  };
-}
+/** Nobody can run these: they stay pending. */
+const stuck = (over: Partial<NewTask>): NewTask =>
+  newTask({ required_capabilities: [{ name: 'nobody-has-it', min_proficiency: 0 }], ...over });
 
 describe('submission rules on every path', function () {
   this.timeout(30_000);
@@ -43,7 +31,7 @@ describe('submission rules on every path', function () {
   const submit = (t: Partial<NewTask>): Promise<Submitted> =>
     stack.hive.ask(stack.hive.modules.task_management, (replyTo: ReplyTo<Submitted>): TaskManagementMsg => ({
       type: 'task.submit',
-      task: newTask(t),
+      task: stuck(t),
       replyTo,
     }));
   const created = (id: string): number =>

@@ -15,6 +15,7 @@ import type { HubEvent, ReplyTo } from '../../src/runtime/index.js';
 import type { NewAgent, NewTask, Task } from '../../src/domain/index.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { newTask } from '../helpers/tasks.js';
 
 /** Fails until payload.succeed_at, then succeeds (retryable failures). */
 const flaky: Handler = (task) => {
@@ -29,23 +30,6 @@ const nap: Handler = async (task, ctx) => {
   await sleep((task.payload as { ms: number }).ms, ctx.signal);
   return task.attempt;
 };
-
-function newTask(over: Partial<NewTask> = {}): NewTask {
-  return {
-    title: 't',
-    description: '',
-    type: 'general',
-    priority: 'medium',
-    required_capabilities: [],
-    payload: null,
-    max_attempts: 3,
-    timeout_ms: 10_000,
-    run_at: null,
-    idempotency_key: null,
-    depends_on: [],
-    ...over,
-  };
-}
 
 function engineSuite(engine: 'sqlite' | 'postgres'): void {
   describe(`task engine (${engine})`, function () {

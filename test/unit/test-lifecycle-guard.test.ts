@@ -1,28 +1,14 @@
 import assert from 'node:assert/strict';
 import { openSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { checkRecordedMove } from '../../src/domain/index.js';
+import { newTask } from '../helpers/tasks.js';
 
 describe('the lifecycle guards the stores', () => {
   it('a transition a caller declares outside the lifecycle is refused before anything is written', async () => {
     const store = openSqliteStore(':memory:');
     await store.migrate();
     try {
-      const { task } = await store.createTask(
-        {
-          title: 't',
-          description: '',
-          type: 'general',
-          priority: 'medium',
-          required_capabilities: [],
-          payload: null,
-          max_attempts: 3,
-          timeout_ms: 1000,
-          run_at: null,
-          idempotency_key: null,
-          depends_on: [],
-        },
-        'n',
-      );
+      const { task } = await store.createTask(newTask({ timeout_ms: 1000 }), 'n');
       const cancelled = await store.transitionTask(task.id, { from: ['pending'], to: 'cancelled', nodeId: 'n' });
       assert.equal(cancelled?.status, 'cancelled');
       // cancelled is terminal: "from cancelled to pending" is no move of the table.

@@ -1,5 +1,5 @@
 import type { Agent, Task } from '../../domain/index.js';
-import type { Member, MemberStatus, TaskEvent } from '../store.js';
+import type { Member, MemberStatus, TaskEvent, StoreContents } from '../store.js';
 import type { Dialect, Row } from './executor.js';
 
 function iso(value: unknown): string {
@@ -93,5 +93,18 @@ export function rowToMember(r: Row): Member {
     status: String(r['status']) as MemberStatus,
     heartbeat_at: iso(r['heartbeat_at']),
     started_at: iso(r['started_at']),
+  };
+}
+
+/** What a store holds, in one statement (Store.contents, and backup inside its snapshot). */
+export const CONTENTS_SQL =
+  'SELECT (SELECT count(*) FROM tasks) AS tasks, (SELECT count(*) FROM agents) AS agents, (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM api_keys) AS api_keys';
+
+export function rowToContents(row: Row | undefined): StoreContents {
+  return {
+    tasks: Number(row?.['tasks'] ?? 0),
+    agents: Number(row?.['agents'] ?? 0),
+    users: Number(row?.['users'] ?? 0),
+    api_keys: Number(row?.['api_keys'] ?? 0),
   };
 }

@@ -31,7 +31,7 @@ import type {
 } from '../store.js';
 import { HubError, isOutage } from '../../errors/index.js';
 import type { Dialect, Executor } from './executor.js';
-import { rowToAgent, rowToEvent, rowToMember, rowToTask, toJson } from './rows.js';
+import { rowToAgent, rowToEvent, rowToMember, rowToTask, toJson, CONTENTS_SQL, rowToContents } from './rows.js';
 import { runMigrations, type Migration } from './migrate.js';
 import { QueryTimer, TimedExecutor, type QueryStats } from './timed-executor.js';
 import { SqlSecurityStore } from './security-store.js';
@@ -99,15 +99,8 @@ export class SqlStore implements Store {
 
   async contents(): Promise<StoreContents> {
     if ((await this.schemaVersion()) === 0) return { tasks: 0, agents: 0, users: 0, api_keys: 0 };
-    const [row] = await this.db.all(
-      'SELECT (SELECT count(*) FROM tasks) AS tasks, (SELECT count(*) FROM agents) AS agents, (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM api_keys) AS api_keys',
-    );
-    return {
-      tasks: Number(row?.['tasks'] ?? 0),
-      agents: Number(row?.['agents'] ?? 0),
-      users: Number(row?.['users'] ?? 0),
-      api_keys: Number(row?.['api_keys'] ?? 0),
-    };
+    const [row] = await this.db.all(CONTENTS_SQL);
+    return rowToContents(row);
   }
 
   async ping(): Promise<number> {
