@@ -8,7 +8,7 @@
  */
 import type { ReplyTo } from '../src/runtime/index.js';
 import type { Submitted, TaskManagementMsg } from '../actors/task-distributor/messages.js';
-import type { Handler } from '../actors/agent/executors.js';
+import type { Handler } from '../src/engine/handler.js';
 import { hubStack } from './lib/hub-stack.js';
 import { benchDatabase, median } from './lib/pg.js';
 import { noopTask } from './lib/systems.js';

@@ -1,7 +1,7 @@
 /** Writes docs/errors.md from the error table and the task failure codes: `npx tsx scripts/gen-errors-doc.ts`. */
 import { writeFileSync } from 'node:fs';
 import { ERROR_CODES } from '../src/errors/index.js';
-import { TASK_FAILURE_CODES } from '../actors/agent/executors.js';
+import { TASK_FAILURE_CODES } from '../src/engine/handler.js';
 
 const GRPC = [
   'OK',

@@ -35,7 +35,7 @@ import { WsHub } from './edge/ws.js';
 import { GrpcServer } from './grpc/server.js';
 import { SystemSampler } from './metrics/system.js';
 import { EventBus } from './runtime/index.js';
-import { TaskRunner } from '../actors/task-distributor/runner.js';
+import { TaskEngine } from './engine/engine.js';
 import { neuralFitModel } from '../actors/neural-processor/fit-model.js';
 import { loadHandlers } from '../actors/agent/executors.js';
 import type { HiveStatus, SwarmCoordinatorMsg } from '../actors/swarm-coordinator/messages.js';
@@ -240,9 +240,9 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
           : undefined
     )?.inc({ type: e.type }),
   );
-  const runner = TaskRunner.fromConfig(config, { store, events, log: moduleLogger(log, 'runner'), nodeId, handlers });
+  const engine = TaskEngine.fromConfig(config, { store, events, log: moduleLogger(log, 'engine'), nodeId, handlers });
   const cluster = config.cluster.enabled
-    ? clusterNode(config, store, events, runner, moduleLogger(log, 'cluster'))
+    ? clusterNode(config, store, events, engine, moduleLogger(log, 'cluster'))
     : undefined;
   const deps: ModuleDeps = {
     config,
@@ -251,14 +251,14 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     nodeId,
     startedAt,
     events,
-    runner,
+    engine,
     handlers,
     cluster: cluster && clusterView(cluster),
   };
   const hive = await Hive.start(system, deps);
   if (cluster !== undefined) serveToCluster(cluster, system, hive);
   if (config.neural.enabled && config.neural.fit_placement)
-    runner.useFitModel(neuralFitModel(system, hive.modules.neural));
+    engine.useFitModel(neuralFitModel(system, hive.modules.neural));
   await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({
     type: 'agent.ensure_pool',
     replyTo,
@@ -347,7 +347,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
       });
     } catch (err) {
       edge.close();
-      await runner.stop(0);
+      await engine.stop(0);
       await system.shutdown();
       await store.close();
       throw err;
@@ -366,8 +366,8 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
       http_port: edge.port,
     });
   // The previous process's leases are taken back only now that this one holds the node lock and its ports.
-  await runner.recover(startedAt);
-  runner.start();
+  await engine.recover(startedAt);
+  engine.start();
   await cluster?.ready();
   log.info(
     { module: 'edge', port: edge.port, host: config.server.host, version: VERSION, profile: config.profile },
@@ -384,7 +384,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     sampler.stop();
     hive.stopTimers();
     // Deque tasks go back at once; running ones get the grace, then are requeued; every end is stored.
-    await runner.stop(config.server.shutdown_grace_ms);
+    await engine.stop(config.server.shutdown_grace_ms);
     await drain(hive, config.server.shutdown_grace_ms, log);
     // Heartbeats ran until here: the leases are released now, so the node can say it left.
     await cluster?.leave();
@@ -396,24 +396,24 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   });
 }
 
-function clusterNode(config: HubConfig, store: Store, events: EventBus, runner: TaskRunner, log: Logger): ClusterNode {
+function clusterNode(config: HubConfig, store: Store, events: EventBus, engine: TaskEngine, log: Logger): ClusterNode {
   return new ClusterNode({
     config,
     store,
     log,
     events,
     onEvicted: (reason) => {
-      const dropped = runner.evict(reason);
+      const dropped = engine.evict(reason);
       log.warn(
         { event: 'cluster.evicted', dropped },
         `stopped claiming; ${dropped} queued or running tasks dropped (other nodes own them now)`,
       );
     },
     onRejoined: (epoch) => {
-      runner.resume();
+      engine.resume();
       log.info({ event: 'cluster.rejoined', epoch }, `rejoined the cluster with epoch ${epoch}; claiming again`);
     },
-    onCancelled: (taskId, node) => runner.abort(taskId, `cancelled through node ${node}`),
+    onCancelled: (taskId, node) => engine.abort(taskId, `cancelled through node ${node}`),
   });
 }
 

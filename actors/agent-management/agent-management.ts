@@ -2,7 +2,7 @@
  * agent_management: the registry of this node's agents.
  * State: the node's agents by id with their current state, stats and learned
  * proficiencies, rebuilt from storage at every (re)start and handed to the
- * node's task runner (which holds each local agent's deque and running tasks).
+ * node's task engine (which holds each local agent's deque and running tasks).
  * Registrations, changes, pauses and removals are stored before the reply;
  * state, stats and learning from task outcomes are stored every second.
  * Accepts AgentManagementMsg.
@@ -21,8 +21,8 @@ import {
 import { HubError, assertNever, errorMessage, isOutage } from '../../src/errors/index.js';
 import type { ActorContext, ActorSpec } from '../../src/runtime/index.js';
 import { OutageTracker, type AgentFilter, type Page } from '../../src/storage/index.js';
-import type { AgentOutcome } from '../task-distributor/runner.js';
-import type { Handler } from '../agent/executors.js';
+import type { AgentOutcome } from '../../src/engine/types.js';
+import type { Handler } from '../../src/engine/handler.js';
 import type { ModuleDeps } from '../shared/deps.js';
 import { answer } from '../shared/answer.js';
 import type { AgentManagementMsg, AgentSlot, AgentSummary, AgentView } from './messages.js';
@@ -73,7 +73,7 @@ async function init(deps: ModuleDeps, dispatchers: Dispatchers): Promise<State> 
     sweptAt: 0,
   };
   for (const agent of state.agents.values())
-    if (runnable(state, agent)) deps.runner.setAgent(agent, dispatchers.get(agent.id));
+    if (runnable(state, agent)) deps.engine.setAgent(agent, dispatchers.get(agent.id));
   return state;
 }
 
@@ -89,7 +89,7 @@ function markDirty(state: State, id: string): void {
 
 function view(deps: ModuleDeps, state: State, agent: Agent): AgentView {
   const current = state.agents.get(agent.id) ?? agent;
-  return { ...current, running_tasks: deps.runner.load(agent.id) };
+  return { ...current, running_tasks: deps.engine.load(agent.id) };
 }
 
 function checkExecutor(deps: ModuleDeps, agent: NewAgent): NewAgent {
@@ -120,7 +120,7 @@ async function register(deps: ModuleDeps, state: State, input: NewAgent, dispatc
   state.agents.set(agent.id, agent);
   state.registered++;
   if (dispatcher !== undefined) state.dispatchers.set(agent.id, dispatcher);
-  if (runnable(state, agent)) deps.runner.setAgent(agent, dispatcher);
+  if (runnable(state, agent)) deps.engine.setAgent(agent, dispatcher);
   deps.log.info({ event: 'agent.registered', agent_id: agent.id, name: agent.name }, `agent ${agent.name} registered`);
   deps.events.publish('agents', 'agent.registered', view(deps, state, agent));
   return view(deps, state, agent);
@@ -147,7 +147,7 @@ async function takeOver(
   input: NewAgent,
   dispatcher: Handler,
 ): Promise<AgentView> {
-  deps.runner.removeAgent(previous.id, `agent ${previous.name} reconnected as a new session`);
+  deps.engine.removeAgent(previous.id, `agent ${previous.name} reconnected as a new session`);
   const next: Agent = {
     ...previous,
     state: 'idle',
@@ -164,7 +164,7 @@ async function takeOver(
   state.agents.set(next.id, next);
   state.dirty.delete(next.id);
   state.dispatchers.set(next.id, dispatcher);
-  deps.runner.setAgent(next, dispatcher);
+  deps.engine.setAgent(next, dispatcher);
   deps.log.info(
     { event: 'agent.taken_over', agent_id: next.id, name: next.name },
     `agent ${next.name} reconnected without its resume token and took over its record`,
@@ -216,7 +216,7 @@ async function update(
   const merged = current === undefined ? stored : { ...stored, state: current.state };
   if (current !== undefined) {
     state.agents.set(id, merged);
-    if (runnable(state, merged)) deps.runner.setAgent(merged);
+    if (runnable(state, merged)) deps.engine.setAgent(merged);
   }
   const type = patch.paused === undefined ? 'agent.updated' : 'agent.state_changed';
   deps.events.publish('agents', type, view(deps, state, merged));
@@ -226,8 +226,8 @@ async function update(
 async function remove(deps: ModuleDeps, state: State, id: string): Promise<AgentView> {
   const agent = await getAgent(deps, state, id);
   const shown = view(deps, state, agent);
-  // The runner aborts what the agent runs (those tasks go back to pending) and gives its deque to other agents.
-  deps.runner.removeAgent(id, `agent ${agent.name} was removed`);
+  // The engine aborts what the agent runs (those tasks go back to pending) and gives its deque to other agents.
+  deps.engine.removeAgent(id, `agent ${agent.name} was removed`);
   state.dispatchers.delete(id);
   await deps.store.deleteAgent(id);
   state.agents.delete(id);
@@ -258,7 +258,7 @@ async function checkAssignable(
     throw new HubError('INVALID_STATE', `agent ${agent.name} is ${agent.state}`, {
       details: { ...details, state: agent.state },
     });
-  const running = deps.runner.load(id);
+  const running = deps.engine.load(id);
   if (running >= agent.max_concurrency)
     throw new HubError(
       'AGENT_BUSY',
@@ -286,11 +286,11 @@ async function attach(deps: ModuleDeps, state: State, id: string, dispatcher: Ha
   if (agent === undefined || agent.kind !== 'remote')
     throw new HubError('AGENT_NOT_FOUND', `no remote agent with id ${id} on this node`, { details: { agent_id: id } });
   state.dispatchers.set(id, dispatcher);
-  const next: Agent = { ...agent, state: deps.runner.load(id) > 0 ? 'working' : 'idle' };
+  const next: Agent = { ...agent, state: deps.engine.load(id) > 0 ? 'working' : 'idle' };
   state.agents.set(id, next);
   await deps.store.updateAgent(id, { state: next.state });
-  deps.runner.setAgent(next, dispatcher);
-  deps.runner.setReachable(id, true);
+  deps.engine.setAgent(next, dispatcher);
+  deps.engine.setReachable(id, true);
   deps.events.publish('agents', 'agent.state_changed', view(deps, state, next));
   return view(deps, state, next);
 }
@@ -299,7 +299,7 @@ async function attach(deps: ModuleDeps, state: State, id: string, dispatcher: Ha
 async function detach(deps: ModuleDeps, state: State, id: string, reason: string): Promise<void> {
   const agent = state.agents.get(id);
   state.dispatchers.delete(id);
-  deps.runner.removeAgent(id, reason);
+  deps.engine.removeAgent(id, reason);
   if (agent === undefined) return;
   const next: Agent = { ...agent, state: 'offline' };
   state.agents.set(id, next);
@@ -332,7 +332,7 @@ function outcomes(deps: ModuleDeps, state: State, batch: AgentOutcome[]): void {
     markDirty(state, agent.id);
     const next = { ...agent, stats, capabilities };
     state.agents.set(agent.id, next);
-    if (capabilities !== agent.capabilities && runnable(state, next)) deps.runner.setAgent(next);
+    if (capabilities !== agent.capabilities && runnable(state, next)) deps.engine.setAgent(next);
     state.completed += o.completed;
     state.failed += o.failed;
   }
@@ -366,11 +366,11 @@ async function flushIsolated(deps: ModuleDeps, state: State, id: string): Promis
   }
 }
 
-/** Derives idle/working from the runner; stores what changed; tells observers of state changes. */
+/** Derives idle/working from the engine; stores what changed; tells observers of state changes. */
 async function flush(deps: ModuleDeps, state: State): Promise<void> {
   for (const agent of state.agents.values()) {
     if (!runnable(state, agent)) continue;
-    const next: AgentState = deps.runner.load(agent.id) > 0 ? 'working' : 'idle';
+    const next: AgentState = deps.engine.load(agent.id) > 0 ? 'working' : 'idle';
     if (agent.state !== next) {
       markDirty(state, agent.id);
       state.agents.set(agent.id, { ...agent, state: next });
@@ -416,7 +416,7 @@ async function ensurePool(deps: ModuleDeps, state: State, size: number): Promise
     pool.push(created);
   }
   const idle = pool
-    .filter((a) => deps.runner.load(a.id) === 0)
+    .filter((a) => deps.engine.load(a.id) === 0)
     .sort((a, b) => b.created_at.localeCompare(a.created_at));
   while (pool.length > size && idle.length > 0) {
     const victim = idle.shift();
@@ -441,7 +441,7 @@ function summarize(deps: ModuleDeps, state: State): AgentSummary {
     by_state[a.state]++;
     if (a.kind === 'local') local++;
     if (a.paused) paused++;
-    const load = deps.runner.load(a.id);
+    const load = deps.engine.load(a.id);
     runningTotal += load;
     if (load >= a.max_concurrency) busy++;
     if (runnable(state, a) && !a.paused) capacity += a.max_concurrency;
@@ -483,7 +483,7 @@ export function agentManagementSpec(deps: ModuleDeps): ActorSpec<AgentManagement
           await detach(deps, state, msg.id, msg.reason);
           return state;
         case 'agent.disconnected':
-          deps.runner.setReachable(msg.id, false);
+          deps.engine.setReachable(msg.id, false);
           return state;
         case 'agent.get':
           await answer(msg.replyTo, async () => view(deps, state, await getAgent(deps, state, msg.id)));

@@ -1,9 +1,9 @@
 import type { Agent, AgentState, AgentUpdate, NewAgent, RequiredCapability } from '../../src/domain/index.js';
 import type { ReplyTo } from '../../src/runtime/index.js';
 import type { AgentFilter, Page } from '../../src/storage/index.js';
-import type { AgentOutcome } from '../task-distributor/runner.js';
-import type { Handler } from '../agent/executors.js';
-import type { ModulePing } from '../shared/messages.js';
+import type { AgentOutcome } from '../../src/engine/types.js';
+import type { Handler } from '../../src/engine/handler.js';
+import type { ModulePing } from '../../src/runtime/index.js';
 
 export interface AgentSummary {
   total: number;
@@ -52,9 +52,9 @@ export type AgentManagementMsg =
   | { type: 'agent.ensure_pool'; size?: number; replyTo: ReplyTo<Agent[]> }
   /** Checks that one agent can take a task with these requirements now (manual assignment). */
   | { type: 'agent.check_assignable'; id: string; required: RequiredCapability[]; replyTo: ReplyTo<AgentSlot> }
-  /** What the agents' tasks did in one stored batch (stats and learning; a notice from the runner). */
+  /** What the agents' tasks did in one stored batch (stats and learning; a notice from the engine). */
   | { type: 'agent.outcomes'; outcomes: AgentOutcome[] }
-  /** Periodic: derives idle/working from the runner and stores changed state and stats. */
+  /** Periodic: derives idle/working from the engine and stores changed state and stats. */
   | { type: 'agent.flush' }
   /** This node rejoined its cluster after being declared dead (which marked its agents offline): store their states again. */
   | { type: 'agent.restore' }

@@ -10,8 +10,11 @@ import { agentManagementSpec } from '../agent-management/agent-management.js';
 import { taskManagementSpec } from '../task-distributor/task-distributor.js';
 import { swarmCoordinatorSpec } from '../swarm-coordinator/swarm-coordinator.js';
 import { neuralSpec } from '../neural-processor/neural-processor.js';
+import { engineSpec } from '../../src/engine/module.js';
+import type { AgentOutcome, EngineFault } from '../../src/engine/types.js';
+import type { EngineTick } from '../../src/engine/engine.js';
 import type { ModuleDeps } from '../shared/deps.js';
-import type { ModulePing } from '../shared/messages.js';
+import type { ModulePing } from '../../src/runtime/index.js';
 import { MODULE_NAMES, type HiveMsg, type ModuleName, type ModuleRefs } from './messages.js';
 
 /** How often agent_management stores agent state and stats. */
@@ -22,6 +25,7 @@ function hiveSpec(deps: ModuleDeps, system: ActorSystem): ActorSpec<HiveMsg, Mod
     name: 'hive',
     init: (ctx) => {
       // The neural processor first: task_management asks it to infer capabilities.
+      const engine = ctx.spawn(engineSpec(deps.engine));
       const neural = ctx.spawn(neuralSpec(deps));
       const agents = ctx.spawn(agentManagementSpec(deps));
       const tasks = ctx.spawn(taskManagementSpec(deps, { agents, neural }));
@@ -29,7 +33,7 @@ function hiveSpec(deps: ModuleDeps, system: ActorSystem): ActorSpec<HiveMsg, Mod
       const swarm = ctx.spawn(
         swarmCoordinatorSpec(deps, { ask: (ref, build) => system.ask(ref, build), agents, tasks, modules }),
       );
-      return { agent_management: agents, task_management: tasks, swarm_coordinator: swarm, neural };
+      return { agent_management: agents, task_management: tasks, swarm_coordinator: swarm, neural, engine };
     },
     receive: (refs, msg) => {
       switch (msg.type) {
@@ -85,23 +89,33 @@ export class Hive {
       hive.every(deps.config.neural.retrain_interval_seconds * 1000, () =>
         system.tell(modules.neural, { type: 'neural.tick' }),
       );
-    // What the runner stored reaches the modules as one notice per batch (stats, learning, rates).
-    deps.runner.listen((outcomes) => {
+    for (const [tick, ms] of Object.entries(deps.engine.tickIntervals()))
+      hive.every(ms, () => system.tell(modules.engine, { type: 'engine.tick', tick: tick as EngineTick }));
+    // The engine's word to the modules: outcomes per stored batch (stats, learning, rates), and faults of its parts.
+    // Kept until the bus goes: ends stored while the node drains still reach the agents' stats.
+    deps.events.subscribe((e) => {
+      if (e.topic !== 'engine') return;
       try {
-        system.tell(modules.agent_management, { type: 'agent.outcomes', outcomes });
-        const completed = outcomes.reduce((n, o) => n + o.completed, 0);
-        const failed = outcomes.reduce((n, o) => n + o.failed, 0);
-        system.tell(modules.task_management, {
-          type: 'task.ended',
-          completed,
-          failed,
-          durationsMs: outcomes.map((o) => o.durationMsTotal / Math.max(1, o.completed + o.failed)),
-        });
+        if (e.type === 'engine.outcomes') hive.outcomes(e.data as AgentOutcome[]);
+        else if (e.type === 'engine.fault')
+          system.tell(modules.engine, { type: 'engine.fault', ...(e.data as EngineFault) });
       } catch {
-        // a module restarting or full: these are statistics, the tasks themselves are stored
+        // a module restarting or full: outcomes are statistics (the tasks are stored); a fault is reported again
       }
     });
     return hive;
+  }
+
+  private outcomes(outcomes: AgentOutcome[]): void {
+    this.system.tell(this.modules.agent_management, { type: 'agent.outcomes', outcomes });
+    const completed = outcomes.reduce((n, o) => n + o.completed, 0);
+    const failed = outcomes.reduce((n, o) => n + o.failed, 0);
+    this.system.tell(this.modules.task_management, {
+      type: 'task.ended',
+      completed,
+      failed,
+      durationsMs: outcomes.map((o) => o.durationMsTotal / Math.max(1, o.completed + o.failed)),
+    });
   }
 
   /** Periodic notices; a module that cannot take one now (restarting, full) gets the next. */

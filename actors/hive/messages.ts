@@ -3,6 +3,7 @@ import type { AgentManagementMsg } from '../agent-management/messages.js';
 import type { TaskManagementMsg } from '../task-distributor/messages.js';
 import type { SwarmCoordinatorMsg } from '../swarm-coordinator/messages.js';
 import type { NeuralMsg } from '../neural-processor/messages.js';
+import type { EngineMsg } from '../../src/engine/module.js';
 
 /** The module actors under the hive, by the names operators use (/api/modules/:name). */
 export interface ModuleRefs {
@@ -10,6 +11,7 @@ export interface ModuleRefs {
   task_management: ActorRef<TaskManagementMsg>;
   swarm_coordinator: ActorRef<SwarmCoordinatorMsg>;
   neural: ActorRef<NeuralMsg>;
+  engine: ActorRef<EngineMsg>;
 }
 
 export type ModuleName = keyof ModuleRefs;
@@ -18,6 +20,7 @@ export const MODULE_NAMES: readonly ModuleName[] = [
   'task_management',
   'swarm_coordinator',
   'neural',
+  'engine',
 ];
 
 /** Messages to the hive root supervisor. */

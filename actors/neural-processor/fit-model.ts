@@ -1,8 +1,8 @@
 import type { ActorRef, ActorSystem, ReplyTo } from '../../src/runtime/index.js';
-import type { FitModel } from '../task-distributor/runner.js';
+import type { FitModel } from '../../src/engine/types.js';
 import type { NeuralMsg } from './messages.js';
 
-/** The neural processor's fit model as the runner uses it: through the module, so a restart or a retrained model takes over at once. */
+/** The neural processor's fit model as the engine uses it: through the module, so a restart or a retrained model takes over at once. */
 export function neuralFitModel(system: ActorSystem, neural: ActorRef<NeuralMsg>): FitModel {
   return {
     score: (features, rows) =>

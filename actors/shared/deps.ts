@@ -3,8 +3,8 @@ import type { Logger } from '../../src/log/logger.js';
 import type { EventBus } from '../../src/runtime/index.js';
 import type { Member, Store } from '../../src/storage/index.js';
 import type { ReplyTo } from '../../src/runtime/index.js';
-import type { Handler } from '../agent/executors.js';
-import type { TaskRunner } from '../task-distributor/runner.js';
+import type { Handler } from '../../src/engine/handler.js';
+import type { TaskEngine } from '../../src/engine/engine.js';
 
 /** What every module actor is built with (passed down by constructor, never global). */
 export interface ModuleDeps {
@@ -15,8 +15,8 @@ export interface ModuleDeps {
   readonly startedAt: Date;
   /** Lifecycle events for observers (/ws); published after the change is stored. */
   readonly events: EventBus;
-  /** This node's task runner: deques, running handlers, batched storage (outlives actor restarts). */
-  readonly runner: TaskRunner;
+  /** This node's task engine: deques, running handlers, batched storage (outlives actor restarts). */
+  readonly engine: TaskEngine;
   /** Executor kinds by name: built-ins plus [agents.executors] modules. */
   readonly handlers: ReadonlyMap<string, Handler>;
   /** The other nodes, in cluster mode. */

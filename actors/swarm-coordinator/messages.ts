@@ -1,5 +1,5 @@
 import type { ReplyTo } from '../../src/runtime/index.js';
-import type { ModulePing } from '../shared/messages.js';
+import type { ModulePing } from '../../src/runtime/index.js';
 
 export interface HiveNode {
   node_id: string;

@@ -1,8 +1,8 @@
 import type { NewTask, Task, TaskStatus } from '../../src/domain/index.js';
 import type { ReplyTo } from '../../src/runtime/index.js';
 import type { Page, TaskEvent, TaskFilter } from '../../src/storage/index.js';
-import type { ModulePing } from '../shared/messages.js';
-import type { RunnerStats } from './runner.js';
+import type { ModulePing } from '../../src/runtime/index.js';
+import type { EngineStats } from '../../src/engine/types.js';
 
 export interface TaskSummary {
   by_status: Record<TaskStatus, number>;
@@ -21,7 +21,7 @@ export interface TaskSummary {
   average_task_ms: number;
   p99_task_ms: number;
   success_rate: number;
-  runner: RunnerStats;
+  runner: EngineStats;
 }
 
 export type TaskDetail = Task & { depends_on: string[]; events: TaskEvent[] };
@@ -56,6 +56,6 @@ export type TaskManagementMsg =
     }
   | { type: 'task.assign'; taskId: string; agentId: string; replyTo: ReplyTo<Task> }
   | { type: 'task.summarize'; replyTo: ReplyTo<TaskSummary> }
-  /** What the runner stored (a notice): completions and failures for the rate and duration windows. */
+  /** What the engine stored (a notice): completions and failures for the rate and duration windows. */
   | { type: 'task.ended'; completed: number; failed: number; durationsMs: number[] }
   | ModulePing;

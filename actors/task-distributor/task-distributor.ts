@@ -1,6 +1,6 @@
 /**
  * task_management: accepts, tracks, cancels, retries and assigns tasks; the
- * node's TaskRunner (runner.ts) claims and runs them.
+ * node's task engine (src/engine) claims and runs them.
  * State: counters and windows since start; every task change is stored before
  * the reply, so a restart or reset never loses a task. Accepts TaskManagementMsg.
  */
@@ -205,7 +205,7 @@ async function storeSubmits(
     batch.filter((b) => b.task.depends_on.length === 0),
   );
   // Tasks stored pending (no idle agent took them; dependencies that may be done already) are for the next claim.
-  if ([...withDeps, ...plain].some((r) => r.created && r.task.status === 'pending')) deps.runner.wake();
+  if ([...withDeps, ...plain].some((r) => r.created && r.task.status === 'pending')) deps.engine.wake();
 }
 
 /**
@@ -242,11 +242,11 @@ async function storePlain(deps: ModuleDeps, state: State, plain: PendingSubmit[]
     b,
     agentId:
       b.task.run_at === null || Date.parse(b.task.run_at) <= now
-        ? deps.runner.reserve(b.task.required_capabilities)
+        ? deps.engine.reserve(b.task.required_capabilities)
         : undefined,
   }));
   const unreserve = (agentId: string | undefined): void =>
-    void (agentId !== undefined && deps.runner.unreserve(agentId));
+    void (agentId !== undefined && deps.engine.unreserve(agentId));
   const claims = (part: typeof entries): Array<{ leaseMs: number } | undefined> =>
     part.map((e) => (e.agentId === undefined ? undefined : { leaseMs: deps.config.tasks.lease_ms }));
   // One bad submission fails alone: the group commit is split until it stands alone.
@@ -273,8 +273,8 @@ async function storePlain(deps: ModuleDeps, state: State, plain: PendingSubmit[]
       const e = part.items[i]!;
       accepted(deps, state, r);
       if (e.agentId !== undefined) {
-        if (r.created && r.task.status === 'assigned') deps.runner.handOff(e.agentId, r.task);
-        else deps.runner.unreserve(e.agentId);
+        if (r.created && r.task.status === 'assigned') deps.engine.handOff(e.agentId, r.task);
+        else deps.engine.unreserve(e.agentId);
       }
       e.b.replyTo.ok(r);
       stored.push(r);
@@ -304,7 +304,7 @@ async function submitMany(
   await checkRoom(deps, state, tasks.length);
   await inferCapabilities(deps, peers, ctx, tasks);
   const r = (await deps.store.createTasks(tasks, deps.nodeId)).map((x) => accepted(deps, state, x));
-  deps.runner.wake();
+  deps.engine.wake();
   return r;
 }
 
@@ -336,7 +336,7 @@ async function cancel(deps: ModuleDeps, state: State, id: string, reason: string
   });
   if (after === undefined) throw refuse((await getTask(deps, id)).status); // it ended meanwhile
   // A running handler is told through its signal; its late result is refused by the fenced finish.
-  deps.runner.abort(id, reason);
+  deps.engine.abort(id, reason);
   state.since.cancelled++;
   deps.log.info({ event: 'task.cancelled', task_id: id, reason }, 'task cancelled');
   deps.events.publish('tasks', 'task.cancelled', after);
@@ -376,7 +376,7 @@ async function retry(deps: ModuleDeps, state: State, id: string): Promise<Task> 
     throw new HubError('INVALID_STATE', `task ${id} changed meanwhile; try again`, { details: { task_id: id } });
   state.since.retried++;
   deps.events.publish('tasks', 'task.requeued', after);
-  deps.runner.wake();
+  deps.engine.wake();
   return after;
 }
 
@@ -403,7 +403,7 @@ async function redrive(
     deps.events.publish('tasks', 'task.requeued', after);
   }
   state.since.redriven += tasks.length;
-  deps.runner.wake();
+  deps.engine.wake();
   return { tasks, redriven: tasks.length };
 }
 
@@ -436,7 +436,7 @@ async function manualAssign(
   });
   if (claimed === undefined)
     throw new HubError('INVALID_STATE', `task ${taskId} was taken meanwhile`, { details: { task_id: taskId } });
-  if (!deps.runner.assign(agentId, claimed)) {
+  if (!deps.engine.assign(agentId, claimed)) {
     await deps.store.releaseTasks(
       [{ id: claimed.id, epoch: claimed.lease_epoch }],
       deps.nodeId,
@@ -467,7 +467,7 @@ async function summarize(deps: ModuleDeps, state: State): Promise<TaskSummary> {
     average_task_ms: round2(state.durations.mean()),
     p99_task_ms: round2(state.durations.percentile(99)),
     success_rate: ended === 0 ? 1 : round2(c.completed / ended),
-    runner: deps.runner.stats(),
+    runner: deps.engine.stats(),
   };
 }
 

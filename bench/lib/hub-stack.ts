@@ -22,13 +22,14 @@ import { moduleOpRunner } from '../../actors/hive/module-ops.js';
 import { AuthService } from '../../src/auth/service.js';
 import { neuralFitModel } from '../../actors/neural-processor/fit-model.js';
 import { Hive } from '../../actors/hive/hive.js';
-import { TaskRunner } from '../../actors/task-distributor/runner.js';
-import { BUILTIN_HANDLERS, type Handler } from '../../actors/agent/executors.js';
+import { TaskEngine } from '../../src/engine/engine.js';
+import { BUILTIN_HANDLERS } from '../../actors/agent/executors.js';
+import type { Handler } from '../../src/engine/handler.js';
 
 export interface HubStack {
   config: HubConfig;
   hive: Hive;
-  runner: TaskRunner;
+  engine: TaskEngine;
   store: Store;
   events: EventBus;
   router: Router;
@@ -66,11 +67,11 @@ export async function hubStack(
   const events = new EventBus();
   const startedAt = new Date();
   const handlers = new Map(Object.entries({ ...BUILTIN_HANDLERS, ...extraHandlers }));
-  const runner = TaskRunner.fromConfig(config, { store, events, log, nodeId: 'bench', handlers });
-  const hive = await Hive.start(system, { config, store, log, nodeId: 'bench', startedAt, events, runner, handlers });
+  const engine = TaskEngine.fromConfig(config, { store, events, log, nodeId: 'bench', handlers });
+  const hive = await Hive.start(system, { config, store, log, nodeId: 'bench', startedAt, events, engine, handlers });
   if (config.neural.enabled && config.neural.fit_placement)
-    runner.useFitModel(neuralFitModel(system, hive.modules.neural));
-  runner.start();
+    engine.useFitModel(neuralFitModel(system, hive.modules.neural));
+  engine.start();
   const sampler = new SystemSampler(config.performance.memory_limit_mb, os.availableParallelism());
   const reporter = new MetricsReporter({
     config,
@@ -109,7 +110,7 @@ export async function hubStack(
   return {
     config,
     hive,
-    runner,
+    engine,
     store,
     events,
     router,
@@ -118,7 +119,7 @@ export async function hubStack(
       reporter.stop();
       sampler.stop();
       hive.stopTimers();
-      await runner.stop(1000);
+      await engine.stop(1000);
       await system.shutdown();
       await store.close();
     },

@@ -10,7 +10,7 @@
 import uWS from 'uWebSockets.js';
 import { errorMessage } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import { EVENT_TOPICS, type EventBus, type EventTopic, type HubEvent } from '../runtime/index.js';
+import { EVENT_TOPICS, type EventBus, type PublicTopic, type HubEvent } from '../runtime/index.js';
 import { STATUS_CODES } from 'node:http';
 import type { Credentials, Principal } from '../auth/service.js';
 import { failure } from './envelope.js';
@@ -32,7 +32,7 @@ export interface WsOptions {
   snapshot: (topic: 'hive' | 'metrics') => Promise<unknown>;
 }
 
-const OBSERVED_TOPICS: readonly EventTopic[] = ['tasks', 'agents', 'hive'];
+const OBSERVED_TOPICS: readonly PublicTopic[] = ['tasks', 'agents', 'hive'];
 
 export interface WsStats {
   connections: number;
@@ -44,12 +44,12 @@ export interface WsStats {
   bytes_sent: number;
   dropped: number;
   errors_sent: number;
-  subscriptions: Record<EventTopic, number>;
+  subscriptions: Record<PublicTopic, number>;
 }
 
 interface Conn {
   id: number;
-  topics: Set<EventTopic>;
+  topics: Set<PublicTopic>;
   refused: boolean;
   /** Counted in EventBus.observe. */
   observing?: boolean;
@@ -188,7 +188,7 @@ export class WsHub {
   }
 
   stats(): WsStats {
-    const subscriptions = Object.fromEntries(EVENT_TOPICS.map((t) => [t, 0])) as Record<EventTopic, number>;
+    const subscriptions = Object.fromEntries(EVENT_TOPICS.map((t) => [t, 0])) as Record<PublicTopic, number>;
     for (const ws of this.conns) for (const t of ws.getUserData().topics) subscriptions[t]++;
     return { connections: this.conns.size, max_connections: this.o.maxConnections, ...this.counters, subscriptions };
   }
@@ -251,7 +251,7 @@ export class WsHub {
       return;
     }
     const set = ws.getUserData().topics;
-    for (const t of topics as EventTopic[]) {
+    for (const t of topics as PublicTopic[]) {
       if (action === 'subscribe') set.add(t);
       else set.delete(t);
     }
@@ -305,6 +305,7 @@ export class WsHub {
   }
 
   private broadcast(e: HubEvent): void {
+    if (e.topic === 'engine') return; // the engine's word to the modules, not for observers
     let text: string | undefined;
     for (const ws of [...this.conns]) {
       if (!ws.getUserData().topics.has(e.topic)) continue;

@@ -14,7 +14,7 @@ import type { Logger } from '../log/logger.js';
 import type { ReplyTo } from '../runtime/index.js';
 import type { Hive } from '../../actors/hive/hive.js';
 import type { AgentManagementMsg, AgentView } from '../../actors/agent-management/messages.js';
-import { TaskFailure, type ExecutorContext, type ExecutorTask, type Handler } from '../../actors/agent/executors.js';
+import { TaskFailure, type ExecutorContext, type ExecutorTask, type Handler } from '../engine/handler.js';
 import { parseJsonField, text } from './convert.js';
 import { SendBudget, approxBytes } from './send-budget.js';
 import { principalOf } from './auth.js';

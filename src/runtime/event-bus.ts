@@ -5,7 +5,13 @@
  * in publish order, so one task's events reach every listener in lifecycle order.
  */
 export const EVENT_TOPICS = ['tasks', 'agents', 'hive', 'metrics'] as const;
-export type EventTopic = (typeof EVENT_TOPICS)[number];
+/**
+ * The public topics, and `engine`: the task engine's word to the modules
+ * (outcomes per stored batch, faults), which no observer can subscribe to and
+ * no node forwards.
+ */
+export type EventTopic = PublicTopic | 'engine';
+export type PublicTopic = (typeof EVENT_TOPICS)[number];
 
 export interface HubEvent {
   topic: EventTopic;

@@ -8,7 +8,15 @@ export {
   type ActorStatus,
   type DeadLetter,
   type ReplyTo,
+  type ModulePing,
 } from './types.js';
 export { decide, type SupervisionPolicy, type SupervisionDecision } from './supervision.js';
 export { systemClock, type Clock } from './clock.js';
-export { EventBus, EVENT_TOPICS, type EventTopic, type HubEvent, type EventListener } from './event-bus.js';
+export {
+  EventBus,
+  EVENT_TOPICS,
+  type EventTopic,
+  type PublicTopic,
+  type HubEvent,
+  type EventListener,
+} from './event-bus.js';

@@ -87,3 +87,6 @@ export interface DeadLetter {
 }
 
 export type { ReplyTo };
+
+/** Every module answers a ping: /health?detailed=true checks each one within a deadline. */
+export type ModulePing = { type: 'module.ping'; replyTo: ReplyTo<true> };

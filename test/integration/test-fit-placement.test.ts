@@ -76,7 +76,7 @@ async function placements(fitPlacement: boolean): Promise<{ a: number; b: number
     }));
     await waitFor(() => assigned.length >= 6, 10_000, '6 placements');
     const on = (id: string): number => assigned.slice(0, 6).filter((agent) => agent === id).length;
-    return { a: on(a.id), b: on(b.id), fitScored: stack.runner.stats().fit_scored };
+    return { a: on(a.id), b: on(b.id), fitScored: stack.engine.stats().fit_scored };
   } finally {
     await stack.close();
   }

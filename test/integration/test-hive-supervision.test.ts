@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { EventBus } from '../../src/runtime/index.js';
-import { TaskRunner } from '../../actors/task-distributor/runner.js';
+import { TaskEngine } from '../../src/engine/engine.js';
 import { BUILTIN_HANDLERS } from '../../actors/agent/executors.js';
 import { Hive } from '../../actors/hive/hive.js';
 import type { AgentManagementMsg } from '../../actors/agent-management/messages.js';
@@ -82,7 +82,7 @@ describe('hive supervision', function () {
       nodeId: 'n1',
       startedAt: new Date(),
       events,
-      runner: TaskRunner.fromConfig(config, { store, events, log, nodeId: 'n1', handlers }),
+      engine: TaskEngine.fromConfig(config, { store, events, log, nodeId: 'n1', handlers }),
       handlers,
     });
     shutdown = async () => {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { hubStack, type HubStack } from '../../bench/lib/hub-stack.js';
-import { TaskFailure, sleep, type Handler } from '../../actors/agent/executors.js';
+import { TaskFailure, sleep, type Handler } from '../../src/engine/handler.js';
 import type { AgentManagementMsg, AgentView } from '../../actors/agent-management/messages.js';
 import type { Redriven, Submitted, TaskDetail, TaskManagementMsg } from '../../actors/task-distributor/messages.js';
 import type { HubEvent, ReplyTo } from '../../src/runtime/index.js';
@@ -178,7 +178,7 @@ function engineSuite(engine: 'sqlite' | 'postgres'): void {
         reason: 'stop',
         replyTo,
       }));
-      await waitFor(() => stack.runner.load(a.id) === 0, 5000, 'the handler to stop');
+      await waitFor(() => stack.engine.load(a.id) === 0, 5000, 'the handler to stop');
       assert.equal((await detail(t.id)).status, 'cancelled');
       await remove(a.id);
     });
@@ -268,17 +268,17 @@ function engineSuite(engine: 'sqlite' | 'postgres'): void {
           (await submit({ required_capabilities: [{ name: 'steal', min_proficiency: 0 }], payload: { ms: 300 } })).id,
         );
       await waitFor(
-        () => (stack.runner.stats().work_stealing.deques['steal-busy'] ?? 0) >= 2,
+        () => (stack.engine.stats().work_stealing.deques['steal-busy'] ?? 0) >= 2,
         5000,
         "a backlog in the busy agent's deque",
       );
-      const before = stack.runner.stats().work_stealing.steals;
+      const before = stack.engine.stats().work_stealing.steals;
       const helpers = [
         await agent({ name: 'steal-idle-1', executor: 'nap', capabilities: [{ name: 'steal', proficiency: 0.5 }] }),
         await agent({ name: 'steal-idle-2', executor: 'nap', capabilities: [{ name: 'steal', proficiency: 0.5 }] }),
       ];
       for (const id of ids) await settled(id, 'completed');
-      assert.ok(stack.runner.stats().work_stealing.steals > before);
+      assert.ok(stack.engine.stats().work_stealing.steals > before);
       const ran = new Set(await Promise.all(ids.map(async (id) => (await detail(id)).assigned_agent)));
       assert.ok(
         helpers.some((h) => ran.has(h.id)),

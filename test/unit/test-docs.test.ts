@@ -5,7 +5,7 @@ import { ERROR_CODES } from '../../src/errors/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { HubMetrics } from '../../src/metrics/registry.js';
 import { buildRouter, type RouterDeps } from '../../src/edge/routes/index.js';
-import { TASK_FAILURE_CODES } from '../../actors/agent/executors.js';
+import { TASK_FAILURE_CODES } from '../../src/engine/handler.js';
 import { ROOT } from '../helpers/cli.js';
 
 const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');

@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { RunControl, execute } from '../../actors/agent/execute.js';
-import {
-  BUILTIN_HANDLERS,
-  TaskFailure,
-  loadHandlers,
-  type ExecutorTask,
-  type Handler,
-} from '../../actors/agent/executors.js';
+import { RunControl, execute } from '../../src/engine/execute.js';
+import { BUILTIN_HANDLERS, loadHandlers } from '../../actors/agent/executors.js';
+import { TaskFailure, type ExecutorTask, type Handler } from '../../src/engine/handler.js';
 import { memoryLogger } from '../helpers/logs.js';
 import { ROOT } from '../helpers/cli.js';
 

@@ -1,7 +1,6 @@
-import { errorMessage } from '../../src/errors/index.js';
-import type { ExecutorTask, Handler } from './executors.js';
-import { TaskFailure } from './executors.js';
-import type { Logger } from '../../src/log/logger.js';
+import { errorMessage } from '../errors/index.js';
+import { TaskFailure, type ExecutorTask, type Handler } from './handler.js';
+import type { Logger } from '../log/logger.js';
 
 export type Outcome =
   /** `json`: the result as JSON text (checked and encoded once, stored as is). */

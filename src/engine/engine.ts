@@ -1,0 +1,526 @@
+/**
+ * The node's task engine: the durable engine's hot path, one command surface
+ * over its parts (placement.ts: claim and placement; execution.ts; writer.ts:
+ * the group commit; lease-keeper.ts). It claims ready tasks in batches (leased
+ * to this node with a fencing epoch), spreads them over the local agents'
+ * deques, runs each agent's handlers up to its max_concurrency (an idle agent
+ * steals from the deepest compatible deque), and stores starts and ends by
+ * group commit. What it did reaches the modules on the event bus (topic
+ * `engine`): outcomes per stored batch, and faults.
+ *
+ * Running handlers belong to the node, not to an actor incarnation: the engine
+ * module (module.ts) supervises the parts (a part that fails is halted until
+ * the module restarts it, with backoff), and restarts of any module leave
+ * running handlers alone.
+ */
+import type { Agent, Task } from '../domain/index.js';
+import { errorMessage } from '../errors/index.js';
+import type { HubConfig } from '../config/index.js';
+import { OutageTracker } from '../storage/index.js';
+import { AbortReason } from './execute.js';
+import type { Handler } from './handler.js';
+import { handlerFor, newAttempt, runAttempt, type Running } from './execution.js';
+import { idleSlotFor, newSlot, profileOf, slotFor, takesWork, victimFor, type Slot } from './placement.js';
+import { scoreFit, type FitScores } from './fit.js';
+import { TaskWriter } from './writer.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import {
+  RequeueReason,
+  newCounters,
+  type EngineFault,
+  type EngineOptions,
+  type EnginePart,
+  type EngineStats,
+  type FitModel,
+} from './types.js';
+
+/** A claimed task no single agent here can take is claimable again after this long. */
+const UNPLACEABLE_DELAY_MS = 5000;
+
+/** The engine's periodic work, driven by the engine module's ticks. */
+export type EngineTick = 'heartbeat' | 'sweep' | 'claim';
+
+export class TaskEngine {
+  private readonly slots = new Map<string, Slot>();
+  private claiming = false;
+  /** The last claim got fewer tasks than it asked for: nothing more is ready now. */
+  private queueDrained = false;
+  private claimAgain = false;
+  private wakeQueued = false;
+  private started = false;
+  private stopped = false;
+  /** Set while this node is evicted from its cluster (declared dead): it claims nothing until resume(). */
+  private evictedFor: string | undefined;
+  /** Parts halted by a fault until the engine module restarts them. */
+  private readonly halted = new Set<EnginePart>();
+  private readonly ticking = new Set<EngineTick>();
+  private fitModel: FitModel | undefined;
+  private readonly c = newCounters();
+  /** Claims, heartbeats, sweeps and flushes pause while the database is away; ends wait meanwhile. */
+  private readonly outage: OutageTracker;
+  /** No claim before this time (an outage's backoff). */
+  private claimNotBefore = 0;
+  private readonly writer: TaskWriter;
+  private readonly leases: LeaseKeeper;
+  private unlisten: (() => Promise<void>) | undefined;
+
+  constructor(private readonly o: EngineOptions) {
+    this.outage = new OutageTracker(o.log, 'task engine');
+    const shared = { ...o, counters: this.c, outage: this.outage };
+    this.leases = new LeaseKeeper(shared);
+    this.writer = new TaskWriter(shared, {
+      running: (id) => this.runningAttempt(id),
+      stored: ({ outcomes, samples, completed }) => {
+        if (outcomes.length > 0) this.o.events.publish('engine', 'engine.outcomes', outcomes);
+        if (samples.length > 0) this.fitModel?.record(samples);
+        if (completed) this.wake(); // dependants may be ready
+      },
+      fault: (err) => this.fault('writer', err),
+      halted: () => this.halted.has('writer'),
+    });
+  }
+
+  /** An engine with the [tasks] settings. */
+  static fromConfig(
+    config: HubConfig,
+    parts: Pick<EngineOptions, 'store' | 'events' | 'log' | 'nodeId' | 'handlers'>,
+  ): TaskEngine {
+    const t = config.tasks;
+    return new TaskEngine({
+      ...parts,
+      defaultExecutor: config.agents.default_executor,
+      leaseMs: t.lease_ms,
+      claimBatch: t.claim_batch,
+      prefetch: t.prefetch,
+      flushWindowMs: t.flush_window_ms,
+      flushMax: t.flush_max,
+      backoff: {
+        initialMs: t.backoff_initial_ms,
+        maxMs: t.backoff_max_ms,
+        multiplier: t.backoff_multiplier,
+        jitter: t.backoff_jitter,
+      },
+    });
+  }
+
+  /** How often each tick is due (the engine module's timers). */
+  tickIntervals(): Record<EngineTick, number> {
+    return { heartbeat: Math.max(50, Math.floor(this.o.leaseMs / 3)), sweep: 1000, claim: 1000 };
+  }
+
+  /** Takes back the leases of this node's previous process (see LeaseKeeper.recover). */
+  recover(startedAt: Date): Promise<number> {
+    return this.leases.recover(startedAt);
+  }
+
+  /** Places claimed tasks by the neural fit model (P(success) discounted by load) instead of declared capabilities; undefined: declared only. */
+  useFitModel(model: FitModel | undefined): void {
+    this.fitModel = model;
+  }
+
+  /** From now on the periodic work runs (ticks before are ignored), and LISTEN wakes the claims. */
+  start(): void {
+    this.started = true;
+    void this.o.store
+      .listenForTasks(() => this.wake())
+      .then(
+        (stop) => (this.unlisten = stop),
+        (err: unknown) =>
+          this.o.log.warn(
+            { err },
+            `listening for new tasks failed; polling every second instead: ${errorMessage(err)}`,
+          ),
+      );
+  }
+
+  /**
+   * One tick of periodic work; one of a kind at a time. Resolves when done;
+   * rejects when the part failed (the module reports it as a fault).
+   */
+  async tick(kind: EngineTick): Promise<void> {
+    if (!this.started || this.stopped || this.ticking.has(kind)) return;
+    if (kind !== 'claim' && this.halted.has('lease_keeper')) return;
+    this.ticking.add(kind);
+    try {
+      if (kind === 'heartbeat') await this.leases.heartbeat();
+      else if (kind === 'sweep') {
+        if ((await this.leases.sweep()) > 0) this.wake();
+      } else this.wake();
+    } finally {
+      this.ticking.delete(kind);
+    }
+  }
+
+  /** A part failed (not an outage): it is halted and the engine module hears of it (it restarts the part). */
+  fault(part: EnginePart, err: unknown): void {
+    this.halted.add(part);
+    const fault: EngineFault = { part, error: errorMessage(err) };
+    this.o.log.error({ event: 'engine.fault', part, err }, `task engine: ${part} failed: ${fault.error}`);
+    this.o.events.publish('engine', 'engine.fault', fault);
+  }
+
+  /** The engine module's (re)start: halted parts run again. */
+  restartParts(): EnginePart[] {
+    const parts = [...this.halted];
+    this.halted.clear();
+    if (parts.includes('writer')) void this.writer.flushNow();
+    this.wake();
+    return parts;
+  }
+
+  /** Parts halted now. */
+  haltedParts(): EnginePart[] {
+    return [...this.halted];
+  }
+
+  /**
+   * Adds or updates an agent that runs here (capabilities, pause, max_concurrency).
+   * `handler` runs its tasks instead of its executor (a remote agent's dispatcher).
+   */
+  setAgent(agent: Agent, handler?: Handler): void {
+    const slot = this.slots.get(agent.id);
+    if (slot === undefined) this.slots.set(agent.id, newSlot(agent, handler));
+    else {
+      slot.agent = agent;
+      slot.profile = profileOf(agent);
+      if (handler !== undefined) slot.handler = handler;
+      if (agent.paused) this.rehome(slot.deque.splice(0));
+    }
+    this.pumpAll();
+    this.wake();
+  }
+
+  /**
+   * A remote agent's connection went away (false) or came back (true). Meanwhile it
+   * is given nothing new and its queued tasks go to other agents at once; its
+   * running ones wait for it (the grace of a resume).
+   */
+  setReachable(id: string, reachable: boolean): void {
+    const slot = this.slots.get(id);
+    if (slot === undefined) return;
+    slot.unreachable = !reachable;
+    if (!reachable) this.rehome(slot.deque.splice(0));
+    else this.pumpAll();
+    this.wake();
+  }
+
+  /** Removes an agent: its running handlers are aborted and their tasks requeued; its deque goes to others. */
+  removeAgent(id: string, reason: string): void {
+    const slot = this.slots.get(id);
+    if (slot === undefined) return;
+    this.slots.delete(id);
+    for (const r of slot.running.values()) r.control.abort(new RequeueReason(reason));
+    this.rehome(slot.deque.splice(0));
+  }
+
+  /** Claims soon (coalesced): after submissions, NOTIFY, when deques run low, and every second. */
+  wake(): void {
+    this.queueDrained = false;
+    if (this.wakeQueued || this.stopped) return;
+    this.wakeQueued = true;
+    setImmediate(() => {
+      this.wakeQueued = false;
+      void this.claim();
+    });
+  }
+
+  /** A cancelled task (already cancelled in storage): dropped from its deque, or its handler aborted. */
+  abort(taskId: string, reason: string): void {
+    for (const slot of this.slots.values()) {
+      const i = slot.deque.findIndex((t) => t.id === taskId);
+      if (i >= 0) slot.deque.splice(i, 1);
+      slot.running.get(taskId)?.control.abort(new AbortReason('cancelled', reason));
+    }
+  }
+
+  /**
+   * This node was declared dead by its cluster (it stalled longer than the
+   * death bound): another node already released its leases, so nothing held
+   * here is its own any more. Queued tasks are dropped and running handlers
+   * aborted without storing anything (a finish would be fenced anyway); finishes
+   * already waiting for the group commit are still sent and the store refuses
+   * them as stale. No claims until resume().
+   */
+  evict(reason: string): number {
+    this.evictedFor = reason;
+    let n = 0;
+    for (const slot of this.slots.values()) {
+      n += slot.deque.splice(0).length + slot.running.size;
+      for (const r of slot.running.values()) r.control.abort(new AbortReason('cancelled', reason));
+    }
+    return n;
+  }
+
+  /** Rejoined the cluster with a new epoch: claims again. */
+  resume(): void {
+    this.evictedFor = undefined;
+    this.wake();
+  }
+
+  /** Hands a task claimed for a named agent (manual assignment) to the front of its deque. */
+  assign(agentId: string, task: Task): boolean {
+    const slot = this.slots.get(agentId);
+    if (slot === undefined) return false;
+    slot.deque.unshift({ ...task, assigned_agent: agentId });
+    this.o.events.publish('tasks', 'task.assigned', { ...task, assigned_agent: agentId });
+    this.pump(slot);
+    return true;
+  }
+
+  /**
+   * Direct hand-off: an idle capable agent here (a free slot, nothing queued) is
+   * promised to a task being submitted, which is then stored already claimed by
+   * this node and starts without waiting for a claim. Returns the agent, or
+   * undefined when none is idle (the task is stored pending and claimed as usual).
+   */
+  reserve(required: Task['required_capabilities']): string | undefined {
+    if (this.stopped || this.evictedFor !== undefined) return undefined;
+    const best = idleSlotFor(this.slots.values(), required);
+    if (best === undefined) return undefined;
+    best.reserved++;
+    return best.agent.id;
+  }
+
+  /** Gives a reserved slot back (the submission was a duplicate, or storing it failed). */
+  unreserve(agentId: string): void {
+    const slot = this.slots.get(agentId);
+    if (slot !== undefined) slot.reserved = Math.max(0, slot.reserved - 1);
+  }
+
+  /** Starts a task stored already claimed for a reserved agent. */
+  handOff(agentId: string, task: Task): void {
+    const slot = this.slots.get(agentId);
+    if (slot === undefined) {
+      void this.release([task], 'its agent left before the hand-off').catch((err: unknown) =>
+        this.o.log.warn({ err }, 'releasing a task failed'),
+      );
+      return;
+    }
+    slot.reserved = Math.max(0, slot.reserved - 1);
+    this.c.handoffs++;
+    const placed = { ...task, assigned_agent: agentId };
+    this.o.events.publish('tasks', 'task.assigned', placed);
+    slot.deque.unshift(placed);
+    this.pump(slot);
+  }
+
+  /** Tasks an agent runs now. */
+  load(agentId: string): number {
+    return this.slots.get(agentId)?.running.size ?? 0;
+  }
+
+  stats(): EngineStats {
+    let buffered = 0;
+    let running = 0;
+    let capacity = 0;
+    const deques: Record<string, number> = {};
+    for (const s of this.slots.values()) {
+      buffered += s.deque.length;
+      running += s.running.size;
+      if (takesWork(s)) capacity += s.agent.max_concurrency;
+      deques[s.agent.name] = s.deque.length;
+    }
+    const { steals, steal_attempts, ...rest } = this.c;
+    return { buffered, running, capacity, ...rest, work_stealing: { steals, attempts: steal_attempts, deques } };
+  }
+
+  /**
+   * Drains and stops: no more claims, deque tasks go back, running handlers
+   * finish for at most graceMs, the rest are requeued, and every end is stored.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true;
+    await this.unlisten?.();
+    const queued = [...this.slots.values()].flatMap((s) => s.deque.splice(0));
+    await this.release(queued, 'node stopping');
+    const deadline = Date.now() + graceMs;
+    while (this.anyRunning() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const s of this.slots.values())
+      for (const r of s.running.values()) r.control.abort(new RequeueReason('node stopping'));
+    while (this.anyRunning()) await new Promise((r) => setTimeout(r, 5));
+    // A halted writer still stores what it holds at the stop: nothing acknowledged is left in memory.
+    this.halted.delete('writer');
+    await this.writer.flushNow();
+  }
+
+  private anyRunning(): boolean {
+    for (const s of this.slots.values()) if (s.running.size > 0) return true;
+    return false;
+  }
+
+  /** How many tasks are here and wanted, and the best proficiency on offer per capability (the claim's filter). */
+  private capacityTarget(): { buffered: number; target: number; offer: Record<string, number> } {
+    let buffered = 0;
+    let target = 0;
+    const offer: Record<string, number> = {};
+    for (const s of this.slots.values()) {
+      buffered += s.deque.length + s.running.size;
+      if (!takesWork(s)) continue;
+      target += s.agent.max_concurrency * this.o.prefetch;
+      for (const c of s.agent.capabilities) offer[c.name] = Math.max(offer[c.name] ?? 0, c.proficiency);
+    }
+    return { buffered, target, offer };
+  }
+
+  private claimable(): boolean {
+    return (
+      !this.stopped &&
+      this.evictedFor === undefined &&
+      // A halted writer holds ends in memory: no new work until it stores again.
+      this.halted.size === 0 &&
+      Date.now() >= this.claimNotBefore
+    );
+  }
+
+  private async claim(): Promise<void> {
+    if (!this.claimable()) return;
+    if (this.claiming) {
+      this.claimAgain = true; // asked while a claim was in flight: claim again once it is done
+      return;
+    }
+    const { buffered, target, offer } = this.capacityTarget();
+    const want = Math.min(this.o.claimBatch, target - buffered);
+    if (want <= 0) return;
+    this.claiming = true;
+    let got = 0;
+    try {
+      const tasks = await this.o.store.claimTasks({
+        nodeId: this.o.nodeId,
+        limit: want,
+        leaseMs: this.o.leaseMs,
+        offer,
+      });
+      this.outage.ok();
+      got = tasks.length;
+      this.c.claims++;
+      this.c.claimed += got;
+      const homeless = this.place(tasks, await this.fitScores(tasks));
+      // Each requirement is on offer, but not all of them from one agent: try again later, not at once.
+      if (homeless.length > 0)
+        await this.release(homeless, 'no single local agent meets every requirement', UNPLACEABLE_DELAY_MS);
+      this.pumpAll();
+    } catch (err) {
+      if (this.outage.failed(err)) this.claimNotBefore = Date.now() + this.outage.delayMs();
+      else this.fault('claim', err);
+    } finally {
+      this.claiming = false;
+    }
+    const again = this.claimAgain;
+    this.claimAgain = false;
+    if (got === want || again)
+      this.wake(); // there may be more
+    else this.queueDrained = true;
+  }
+
+  /** The fit model's scores for a claimed batch; undefined without a model or when it fails (declared scores then). */
+  private async fitScores(tasks: readonly Task[]): Promise<FitScores | undefined> {
+    if (this.fitModel === undefined) return undefined;
+    try {
+      const scored = await scoreFit(this.fitModel, this.slots.values(), tasks, this.o.prefetch);
+      if (scored === undefined) return undefined;
+      this.c.fit_scored += scored.pairs;
+      return scored.scores;
+    } catch (err) {
+      this.c.fit_failures++;
+      this.o.log.warn({ err }, `fit scoring failed; placing by declared capabilities: ${errorMessage(err)}`);
+      return undefined;
+    }
+  }
+
+  /** Puts each task in the deque of the agent that fits best (load counted); returns those no agent can take. */
+  private place(tasks: readonly Task[], fit?: FitScores): Task[] {
+    const homeless: Task[] = [];
+    for (const task of tasks) {
+      const best = slotFor(this.slots.values(), task, this.o.prefetch, fit?.get(task));
+      if (best === undefined) {
+        homeless.push(task);
+        continue;
+      }
+      // Claimed tasks are this engine's own copies: updated in place rather than copied (fewer allocations per task).
+      const placed = task;
+      placed.assigned_agent = best.agent.id;
+      best.deque.push(placed);
+      this.o.events.publish('tasks', 'task.assigned', () => placed);
+    }
+    return homeless;
+  }
+
+  /** Tasks of a removed or paused agent go to other capable agents, or back to pending. */
+  private rehome(tasks: Task[]): void {
+    const homeless = this.place(tasks);
+    if (homeless.length > 0)
+      void this.release(homeless, 'its agent left').catch((err: unknown) =>
+        this.o.log.warn({ err }, 'releasing tasks failed'),
+      );
+    this.pumpAll();
+  }
+
+  private async release(tasks: readonly Task[], reason: string, delayMs = 0): Promise<void> {
+    if (tasks.length === 0) return;
+    this.c.released += await this.o.store.releaseTasks(
+      tasks.map((t) => ({ id: t.id, epoch: t.lease_epoch })),
+      this.o.nodeId,
+      reason,
+      delayMs,
+    );
+    for (const t of tasks)
+      this.o.events.publish('tasks', 'task.requeued', { ...t, status: 'pending', assigned_agent: null });
+  }
+
+  private pumpAll(): void {
+    for (const s of this.slots.values()) this.pump(s);
+  }
+
+  private pump(slot: Slot): void {
+    let started = 0;
+    while (
+      !this.stopped &&
+      takesWork(slot) &&
+      this.slots.get(slot.agent.id) === slot &&
+      slot.running.size + slot.reserved < slot.agent.max_concurrency
+    ) {
+      const task = slot.deque.shift() ?? this.steal(slot);
+      if (task === undefined) break;
+      this.run(slot, task);
+      started++;
+    }
+    // Refill when the deques run low, unless the last claim found the queue empty
+    // (then new work announces itself: a submission, NOTIFY, or the one-second tick).
+    if (started === 0 || this.queueDrained) return;
+    const { buffered, target } = this.capacityTarget();
+    if (buffered * 2 <= target) this.wake();
+  }
+
+  /** Takes the last compatible task of the deepest other deque. */
+  private steal(thief: Slot): Task | undefined {
+    this.c.steal_attempts++;
+    const found = victimFor(this.slots.values(), thief);
+    if (found === undefined) return undefined;
+    const [task] = found.victim.deque.splice(found.index, 1);
+    this.c.steals++;
+    if (task !== undefined) task.assigned_agent = thief.agent.id;
+    return task;
+  }
+
+  private run(slot: Slot, task: Task): void {
+    const agent = slot.agent;
+    task.assigned_agent = agent.id;
+    const r = newAttempt(task, agent, slot.running.size, this.fitModel !== undefined);
+    slot.running.set(task.id, r);
+    this.writer.started(r);
+    const handler = handlerFor(agent, slot.handler, this.o.handlers, this.o.defaultExecutor);
+    void runAttempt(r, agent, handler, this.o.log).then((outcome) => {
+      slot.running.delete(r.task.id);
+      this.writer.ended(r, outcome);
+      this.pump(slot);
+    });
+  }
+
+  private runningAttempt(taskId: string): Running | undefined {
+    for (const slot of this.slots.values()) {
+      const r = slot.running.get(taskId);
+      if (r !== undefined) return r;
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Claim and placement: the local agents' slots (deque, running attempts,
+ * reservations) and the one "best slot" rule that claim placement, direct
+ * hand-off and work stealing share: among the agents that take work, the one
+ * with the highest score, where each use says how it scores an agent.
+ */
+import { fitScore, missingCapability, type Agent, type Task } from '../domain/index.js';
+import { loadDiscount } from '../neural/fit-features.js';
+import type { Handler } from './handler.js';
+import type { Running } from './execution.js';
+
+export interface Slot {
+  agent: Agent;
+  /** How this agent runs a task when it is not an executor of this node (a remote agent's dispatcher). */
+  handler: Handler | undefined;
+  deque: Task[];
+  running: Map<string, Running>;
+  /** Slots promised to submissions being stored right now (direct hand-off). */
+  reserved: number;
+  /** Agents with the same profile (local, same executor and capabilities) are interchangeable: the fit model has nothing to choose between them. */
+  profile: string;
+  /** A remote agent whose connection is gone (within its grace): it keeps its running tasks and gets no new ones. */
+  unreachable?: boolean;
+}
+
+export function newSlot(agent: Agent, handler: Handler | undefined): Slot {
+  return { agent, handler, deque: [], running: new Map(), reserved: 0, profile: profileOf(agent) };
+}
+
+/** Whether an agent is given new tasks: not paused, and (a remote one) connected. */
+export function takesWork(s: Slot): boolean {
+  return !s.agent.paused && s.unreachable !== true;
+}
+
+export function profileOf(agent: Agent): string {
+  const caps = agent.capabilities
+    .map((c) => `${c.name}:${c.proficiency}`)
+    .sort()
+    .join(',');
+  return agent.kind === 'local' ? `local|${agent.executor ?? ''}|${caps}` : `remote|${agent.id}`;
+}
+
+/** An agent's load as placement counts it: running and queued against its prefetched capacity. */
+export function queuedLoad(s: Slot, prefetch: number): { running: number; capacity: number } {
+  return { running: s.running.size + s.deque.length, capacity: s.agent.max_concurrency * prefetch };
+}
+
+/**
+ * The best slot: the highest score among the agents that take work. `score`
+ * says how one use rates an agent (undefined: not a candidate); it is given the
+ * score to beat, so that it can skip costly work for an agent that cannot win.
+ */
+export function bestSlot(
+  slots: Iterable<Slot>,
+  score: (s: Slot, toBeat: number) => number | undefined,
+): Slot | undefined {
+  return bestOf(slots, (s, toBeat) => (takesWork(s) ? score(s, toBeat) : undefined));
+}
+
+/** The highest-scoring slot of all, also those that take no work (a victim of stealing may be paused). */
+function bestOf(slots: Iterable<Slot>, score: (s: Slot, toBeat: number) => number | undefined): Slot | undefined {
+  let best: Slot | undefined;
+  let bestScore = 0;
+  for (const s of slots) {
+    const v = score(s, bestScore);
+    if (v === undefined || v <= bestScore) continue;
+    best = s;
+    bestScore = v;
+  }
+  return best;
+}
+
+/** Direct hand-off: an idle capable agent (a free slot, nothing queued), by declared fit. */
+export function idleSlotFor(slots: Iterable<Slot>, required: Task['required_capabilities']): Slot | undefined {
+  return bestSlot(slots, (s) => {
+    const busy = s.running.size + s.reserved;
+    if (s.deque.length > 0 || busy >= s.agent.max_concurrency) return undefined;
+    return fitScore(s.agent, required, { running: busy, capacity: s.agent.max_concurrency });
+  });
+}
+
+/**
+ * A claimed task's agent, load counted: by the fit model's P(success) when
+ * `fit` has the task (an agent it did not score is not capable), else by
+ * declared capabilities.
+ */
+export function slotFor(
+  slots: Iterable<Slot>,
+  task: Task,
+  prefetch: number,
+  fit: ReadonlyMap<string, number> | undefined,
+): Slot | undefined {
+  return bestSlot(slots, (s) => {
+    if (fit === undefined) return fitScore(s.agent, task.required_capabilities, queuedLoad(s, prefetch));
+    const p = fit.get(s.agent.id);
+    return p === undefined ? undefined : Math.max(1e-6, p) * loadDiscount(queuedLoad(s, prefetch));
+  });
+}
+
+/** Work stealing: the deepest other deque that holds a task the thief can run; returns it with that task's index (the last such). */
+export function victimFor(slots: Iterable<Slot>, thief: Slot): { victim: Slot; index: number } | undefined {
+  let index = -1;
+  const victim = bestOf(slots, (s, toBeat) => {
+    if (s === thief || s.deque.length <= toBeat) return undefined;
+    const i = lastRunnable(s.deque, thief.agent);
+    if (i < 0) return undefined;
+    index = i;
+    return s.deque.length;
+  });
+  return victim === undefined ? undefined : { victim, index };
+}
+
+function lastRunnable(deque: readonly Task[], agent: Agent): number {
+  for (let i = deque.length - 1; i >= 0; i--)
+    if (missingCapability(agent, deque[i]?.required_capabilities ?? []) === undefined) return i;
+  return -1;
+}

@@ -1,0 +1,103 @@
+/** The engine's options, its figures, and what it reports to the modules (on the event bus, topic `engine`). */
+import type { BackoffPolicy, Task } from '../domain/index.js';
+import type { EventBus } from '../runtime/index.js';
+import type { Logger } from '../log/logger.js';
+import type { Store } from '../storage/index.js';
+import type { FitSample } from '../neural/fit-features.js';
+import { AbortReason } from './execute.js';
+import type { Handler } from './handler.js';
+
+export interface EngineOptions {
+  store: Store;
+  events: EventBus;
+  log: Logger;
+  nodeId: string;
+  handlers: ReadonlyMap<string, Handler>;
+  defaultExecutor: string;
+  leaseMs: number;
+  claimBatch: number;
+  prefetch: number;
+  flushWindowMs: number;
+  flushMax: number;
+  backoff: BackoffPolicy;
+}
+
+/** What one agent's tasks did in one stored batch (event `engine.outcomes`). */
+export interface AgentOutcome {
+  agentId: string;
+  completed: number;
+  failed: number;
+  durationMsTotal: number;
+  /** Per task that ended: its requirements and whether it succeeded (agents learn from it). */
+  results: Array<{ required: Task['required_capabilities']; success: boolean }>;
+}
+
+/** A part of the engine failed in a way that is not an outage (event `engine.fault`): its supervisor restarts it. */
+export interface EngineFault {
+  part: EnginePart;
+  error: string;
+}
+
+export type EnginePart = 'claim' | 'writer' | 'lease_keeper';
+
+/**
+ * The neural processor's agent-fit model, as the engine uses it: P(success) for
+ * (task, agent) pairs, and the outcomes to learn from.
+ */
+export interface FitModel {
+  score(features: Float32Array, rows: number): Promise<Float32Array>;
+  record(samples: FitSample[]): void;
+}
+
+/** The engine's counters (the parts share one object; stats() reads it). */
+export interface EngineCounters {
+  fit_scored: number;
+  fit_failures: number;
+  handoffs: number;
+  claims: number;
+  claimed: number;
+  released: number;
+  flushes: number;
+  stored_finishes: number;
+  stale_finishes: number;
+  retries_scheduled: number;
+  dead: number;
+  lease_extensions: number;
+  expired_requeued: number;
+  steals: number;
+  steal_attempts: number;
+}
+
+export function newCounters(): EngineCounters {
+  return {
+    fit_scored: 0,
+    fit_failures: 0,
+    handoffs: 0,
+    claims: 0,
+    claimed: 0,
+    released: 0,
+    flushes: 0,
+    stored_finishes: 0,
+    stale_finishes: 0,
+    retries_scheduled: 0,
+    dead: 0,
+    lease_extensions: 0,
+    expired_requeued: 0,
+    steals: 0,
+    steal_attempts: 0,
+  };
+}
+
+export interface EngineStats extends Omit<EngineCounters, 'steals' | 'steal_attempts'> {
+  buffered: number;
+  running: number;
+  capacity: number;
+  work_stealing: { steals: number; attempts: number; deques: Record<string, number> };
+}
+
+/** Requeue on abort: the task goes back to pending (agent removed, node stopping). */
+export class RequeueReason extends AbortReason {
+  constructor(message: string) {
+    super('cancelled', message);
+  }
+}
