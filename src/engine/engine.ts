@@ -20,8 +20,8 @@ import { OutageTracker } from '../storage/index.js';
 import { AbortReason } from './execute.js';
 import type { Handler } from './handler.js';
 import { handlerFor, newAttempt, runAttempt, type Running } from './execution.js';
-import { idleSlotFor, newSlot, profileOf, slotFor, takesWork, victimFor, type Slot } from './placement.js';
-import { scoreFit, type FitScores } from './fit.js';
+import { idleSlotFor, newSlot, profileOf, takesWork, victimFor, type Slot } from './placement.js';
+import { Claimer } from './claimer.js';
 import { TaskWriter } from './writer.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import {
@@ -34,19 +34,11 @@ import {
   type FitModel,
 } from './types.js';
 
-/** A claimed task no single agent here can take is claimable again after this long. */
-const UNPLACEABLE_DELAY_MS = 5000;
-
 /** The engine's periodic work, driven by the engine module's ticks. */
 export type EngineTick = 'heartbeat' | 'sweep' | 'claim';
 
 export class TaskEngine {
-  private readonly slots = new Map<string, Slot>();
-  private claiming = false;
-  /** The last claim got fewer tasks than it asked for: nothing more is ready now. */
-  private queueDrained = false;
-  private claimAgain = false;
-  private wakeQueued = false;
+  readonly slots = new Map<string, Slot>();
   private started = false;
   private stopped = false;
   /** Set while this node is evicted from its cluster (declared dead): it claims nothing until resume(). */
@@ -58,16 +50,22 @@ export class TaskEngine {
   private readonly c = newCounters();
   /** Claims, heartbeats, sweeps and flushes pause while the database is away; ends wait meanwhile. */
   private readonly outage: OutageTracker;
-  /** No claim before this time (an outage's backoff). */
-  private claimNotBefore = 0;
   private readonly writer: TaskWriter;
   private readonly leases: LeaseKeeper;
+  private readonly claimer: Claimer;
   private unlisten: (() => Promise<void>) | undefined;
 
   constructor(private readonly o: EngineOptions) {
     this.outage = new OutageTracker(o.log, 'task engine');
     const shared = { ...o, counters: this.c, outage: this.outage };
     this.leases = new LeaseKeeper(shared);
+    this.claimer = new Claimer(o, this.c, this.outage, {
+      slots: this.slots,
+      accepting: () => this.accepting(),
+      pumpAll: () => this.pumpAll(),
+      fault: (part, err) => this.fault(part, err),
+      fitModel: () => this.fitModel,
+    });
     this.writer = new TaskWriter(shared, {
       running: (id) => this.runningAttempt(id),
       stored: ({ outcomes, samples, completed }) => {
@@ -215,13 +213,12 @@ export class TaskEngine {
 
   /** Claims soon (coalesced): after submissions, NOTIFY, when deques run low, and every second. */
   wake(): void {
-    this.queueDrained = false;
-    if (this.wakeQueued || this.stopped) return;
-    this.wakeQueued = true;
-    setImmediate(() => {
-      this.wakeQueued = false;
-      void this.claim();
-    });
+    this.claimer.wake();
+  }
+
+  /** Whether this engine takes new work: not stopping, not evicted, and (a halted writer holds ends in memory) no part halted. */
+  private accepting(): boolean {
+    return !this.stopped && this.evictedFor === undefined && this.halted.size === 0;
   }
 
   /** A cancelled task (already cancelled in storage): dropped from its deque, or its handler aborted. */
@@ -274,7 +271,7 @@ export class TaskEngine {
    * undefined when none is idle (the task is stored pending and claimed as usual).
    */
   reserve(required: Task['required_capabilities']): string | undefined {
-    if (this.stopped || this.evictedFor !== undefined) return undefined;
+    if (!this.accepting()) return undefined;
     const best = idleSlotFor(this.slots.values(), required);
     if (best === undefined) return undefined;
     best.reserved++;
@@ -291,9 +288,9 @@ export class TaskEngine {
   handOff(agentId: string, task: Task): void {
     const slot = this.slots.get(agentId);
     if (slot === undefined) {
-      void this.release([task], 'its agent left before the hand-off').catch((err: unknown) =>
-        this.o.log.warn({ err }, 'releasing a task failed'),
-      );
+      void this.claimer
+        .release([task], 'its agent left before the hand-off')
+        .catch((err: unknown) => this.o.log.warn({ err }, 'releasing a task failed'));
       return;
     }
     slot.reserved = Math.max(0, slot.reserved - 1);
@@ -332,7 +329,7 @@ export class TaskEngine {
     this.stopped = true;
     await this.unlisten?.();
     const queued = [...this.slots.values()].flatMap((s) => s.deque.splice(0));
-    await this.release(queued, 'node stopping');
+    await this.claimer.release(queued, 'node stopping');
     const deadline = Date.now() + graceMs;
     while (this.anyRunning() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     for (const s of this.slots.values())
@@ -348,123 +345,14 @@ export class TaskEngine {
     return false;
   }
 
-  /** How many tasks are here and wanted, and the best proficiency on offer per capability (the claim's filter). */
-  private capacityTarget(): { buffered: number; target: number; offer: Record<string, number> } {
-    let buffered = 0;
-    let target = 0;
-    const offer: Record<string, number> = {};
-    for (const s of this.slots.values()) {
-      buffered += s.deque.length + s.running.size;
-      if (!takesWork(s)) continue;
-      target += s.agent.max_concurrency * this.o.prefetch;
-      for (const c of s.agent.capabilities) offer[c.name] = Math.max(offer[c.name] ?? 0, c.proficiency);
-    }
-    return { buffered, target, offer };
-  }
-
-  private claimable(): boolean {
-    return (
-      !this.stopped &&
-      this.evictedFor === undefined &&
-      // A halted writer holds ends in memory: no new work until it stores again.
-      this.halted.size === 0 &&
-      Date.now() >= this.claimNotBefore
-    );
-  }
-
-  private async claim(): Promise<void> {
-    if (!this.claimable()) return;
-    if (this.claiming) {
-      this.claimAgain = true; // asked while a claim was in flight: claim again once it is done
-      return;
-    }
-    const { buffered, target, offer } = this.capacityTarget();
-    const want = Math.min(this.o.claimBatch, target - buffered);
-    if (want <= 0) return;
-    this.claiming = true;
-    let got = 0;
-    try {
-      const tasks = await this.o.store.claimTasks({
-        nodeId: this.o.nodeId,
-        limit: want,
-        leaseMs: this.o.leaseMs,
-        offer,
-      });
-      this.outage.ok();
-      got = tasks.length;
-      this.c.claims++;
-      this.c.claimed += got;
-      const homeless = this.place(tasks, await this.fitScores(tasks));
-      // Each requirement is on offer, but not all of them from one agent: try again later, not at once.
-      if (homeless.length > 0)
-        await this.release(homeless, 'no single local agent meets every requirement', UNPLACEABLE_DELAY_MS);
-      this.pumpAll();
-    } catch (err) {
-      if (this.outage.failed(err)) this.claimNotBefore = Date.now() + this.outage.delayMs();
-      else this.fault('claim', err);
-    } finally {
-      this.claiming = false;
-    }
-    const again = this.claimAgain;
-    this.claimAgain = false;
-    if (got === want || again)
-      this.wake(); // there may be more
-    else this.queueDrained = true;
-  }
-
-  /** The fit model's scores for a claimed batch; undefined without a model or when it fails (declared scores then). */
-  private async fitScores(tasks: readonly Task[]): Promise<FitScores | undefined> {
-    if (this.fitModel === undefined) return undefined;
-    try {
-      const scored = await scoreFit(this.fitModel, this.slots.values(), tasks, this.o.prefetch);
-      if (scored === undefined) return undefined;
-      this.c.fit_scored += scored.pairs;
-      return scored.scores;
-    } catch (err) {
-      this.c.fit_failures++;
-      this.o.log.warn({ err }, `fit scoring failed; placing by declared capabilities: ${errorMessage(err)}`);
-      return undefined;
-    }
-  }
-
-  /** Puts each task in the deque of the agent that fits best (load counted); returns those no agent can take. */
-  private place(tasks: readonly Task[], fit?: FitScores): Task[] {
-    const homeless: Task[] = [];
-    for (const task of tasks) {
-      const best = slotFor(this.slots.values(), task, this.o.prefetch, fit?.get(task));
-      if (best === undefined) {
-        homeless.push(task);
-        continue;
-      }
-      // Claimed tasks are this engine's own copies: updated in place rather than copied (fewer allocations per task).
-      const placed = task;
-      placed.assigned_agent = best.agent.id;
-      best.deque.push(placed);
-      this.o.events.publish('tasks', 'task.assigned', () => placed);
-    }
-    return homeless;
-  }
-
   /** Tasks of a removed or paused agent go to other capable agents, or back to pending. */
   private rehome(tasks: Task[]): void {
-    const homeless = this.place(tasks);
+    const homeless = this.claimer.place(tasks);
     if (homeless.length > 0)
-      void this.release(homeless, 'its agent left').catch((err: unknown) =>
-        this.o.log.warn({ err }, 'releasing tasks failed'),
-      );
+      void this.claimer
+        .release(homeless, 'its agent left')
+        .catch((err: unknown) => this.o.log.warn({ err }, 'releasing tasks failed'));
     this.pumpAll();
-  }
-
-  private async release(tasks: readonly Task[], reason: string, delayMs = 0): Promise<void> {
-    if (tasks.length === 0) return;
-    this.c.released += await this.o.store.releaseTasks(
-      tasks.map((t) => ({ id: t.id, epoch: t.lease_epoch })),
-      this.o.nodeId,
-      reason,
-      delayMs,
-    );
-    for (const t of tasks)
-      this.o.events.publish('tasks', 'task.requeued', { ...t, status: 'pending', assigned_agent: null });
   }
 
   private pumpAll(): void {
@@ -486,8 +374,8 @@ export class TaskEngine {
     }
     // Refill when the deques run low, unless the last claim found the queue empty
     // (then new work announces itself: a submission, NOTIFY, or the one-second tick).
-    if (started === 0 || this.queueDrained) return;
-    const { buffered, target } = this.capacityTarget();
+    if (started === 0 || this.claimer.queueDrained) return;
+    const { buffered, target } = this.claimer.capacityTarget();
     if (buffered * 2 <= target) this.wake();
   }
 

@@ -228,6 +228,7 @@ describe('CLI', function () {
     assert.equal(body.data.status, 'healthy');
     assert.deepEqual(Object.keys(body.data.modules).sort(), [
       'agent_management',
+      'engine',
       'hive',
       'neural',
       'swarm_coordinator',

@@ -1,0 +1,155 @@
+/**
+ * The claim loop: how many tasks this node wants (its agents' capacity times
+ * the prefetch, less what it holds), one claim at a time (coalesced wakes),
+ * placement of the claimed batch in the agents' deques (placement.ts), and
+ * the release of what no agent here can take.
+ */
+import type { Task } from '../domain/index.js';
+import { errorMessage } from '../errors/index.js';
+import type { OutageTracker } from '../storage/index.js';
+import { scoreFit, type FitScores } from './fit.js';
+import { slotFor, takesWork, type Slot } from './placement.js';
+import type { EngineCounters, EngineOptions, EnginePart, FitModel } from './types.js';
+
+/** A claimed task no single agent here can take is claimable again after this long. */
+const UNPLACEABLE_DELAY_MS = 5000;
+
+/** What the claim loop needs of the engine. */
+export interface ClaimHost {
+  readonly slots: ReadonlyMap<string, Slot>;
+  /** Whether the engine takes new work now (not stopping, not evicted, no part halted). */
+  accepting(): boolean;
+  /** After a claim was placed: the agents start what they can. */
+  pumpAll(): void;
+  fault(part: EnginePart, err: unknown): void;
+  fitModel(): FitModel | undefined;
+}
+
+export class Claimer {
+  private claiming = false;
+  /** The last claim got fewer tasks than it asked for: nothing more is ready now. */
+  queueDrained = false;
+  private claimAgain = false;
+  private wakeQueued = false;
+  /** No claim before this time (an outage's backoff). */
+  private notBefore = 0;
+
+  constructor(
+    private readonly o: EngineOptions,
+    private readonly counters: EngineCounters,
+    private readonly outage: OutageTracker,
+    private readonly host: ClaimHost,
+  ) {}
+
+  /** Claims soon (coalesced): after submissions, NOTIFY, when deques run low, and every second. */
+  wake(): void {
+    this.queueDrained = false;
+    if (this.wakeQueued || !this.host.accepting()) return;
+    this.wakeQueued = true;
+    setImmediate(() => {
+      this.wakeQueued = false;
+      void this.claim();
+    });
+  }
+
+  /** How many tasks are here and wanted, and the best proficiency on offer per capability (the claim's filter). */
+  capacityTarget(): { buffered: number; target: number; offer: Record<string, number> } {
+    let buffered = 0;
+    let target = 0;
+    const offer: Record<string, number> = {};
+    for (const s of this.host.slots.values()) {
+      buffered += s.deque.length + s.running.size;
+      if (!takesWork(s)) continue;
+      target += s.agent.max_concurrency * this.o.prefetch;
+      for (const c of s.agent.capabilities) offer[c.name] = Math.max(offer[c.name] ?? 0, c.proficiency);
+    }
+    return { buffered, target, offer };
+  }
+
+  private async claim(): Promise<void> {
+    if (!this.host.accepting() || Date.now() < this.notBefore) return;
+    if (this.claiming) {
+      this.claimAgain = true; // asked while a claim was in flight: claim again once it is done
+      return;
+    }
+    const { buffered, target, offer } = this.capacityTarget();
+    const want = Math.min(this.o.claimBatch, target - buffered);
+    if (want <= 0) return;
+    this.claiming = true;
+    let got = 0;
+    try {
+      const tasks = await this.o.store.claimTasks({
+        nodeId: this.o.nodeId,
+        limit: want,
+        leaseMs: this.o.leaseMs,
+        offer,
+      });
+      this.outage.ok();
+      got = tasks.length;
+      this.counters.claims++;
+      this.counters.claimed += got;
+      const homeless = this.place(tasks, await this.fitScores(tasks));
+      // Each requirement is on offer, but not all of them from one agent: try again later, not at once.
+      if (homeless.length > 0)
+        await this.release(homeless, 'no single local agent meets every requirement', UNPLACEABLE_DELAY_MS);
+      this.host.pumpAll();
+    } catch (err) {
+      if (this.outage.failed(err)) this.notBefore = Date.now() + this.outage.delayMs();
+      else this.host.fault('claim', err);
+    } finally {
+      this.claiming = false;
+    }
+    const again = this.claimAgain;
+    this.claimAgain = false;
+    if (got === want || again)
+      this.wake(); // there may be more
+    else this.queueDrained = true;
+  }
+
+  /** The fit model's scores for a claimed batch; undefined without a model or when it fails (declared scores then). */
+  private async fitScores(tasks: readonly Task[]): Promise<FitScores | undefined> {
+    const model = this.host.fitModel();
+    if (model === undefined) return undefined;
+    try {
+      const scored = await scoreFit(model, this.host.slots.values(), tasks, this.o.prefetch);
+      if (scored === undefined) return undefined;
+      this.counters.fit_scored += scored.pairs;
+      return scored.scores;
+    } catch (err) {
+      this.counters.fit_failures++;
+      this.o.log.warn({ err }, `fit scoring failed; placing by declared capabilities: ${errorMessage(err)}`);
+      return undefined;
+    }
+  }
+
+  /** Puts each task in the deque of the agent that fits best (load counted); returns those no agent can take. */
+  place(tasks: readonly Task[], fit?: FitScores): Task[] {
+    const homeless: Task[] = [];
+    for (const task of tasks) {
+      const best = slotFor(this.host.slots.values(), task, this.o.prefetch, fit?.get(task));
+      if (best === undefined) {
+        homeless.push(task);
+        continue;
+      }
+      // Claimed tasks are this engine's own copies: updated in place rather than copied (fewer allocations per task).
+      const placed = task;
+      placed.assigned_agent = best.agent.id;
+      best.deque.push(placed);
+      this.o.events.publish('tasks', 'task.assigned', () => placed);
+    }
+    return homeless;
+  }
+
+  /** Gives claimed tasks back (pending again, after `delayMs`). */
+  async release(tasks: readonly Task[], reason: string, delayMs = 0): Promise<void> {
+    if (tasks.length === 0) return;
+    this.counters.released += await this.o.store.releaseTasks(
+      tasks.map((t) => ({ id: t.id, epoch: t.lease_epoch })),
+      this.o.nodeId,
+      reason,
+      delayMs,
+    );
+    for (const t of tasks)
+      this.o.events.publish('tasks', 'task.requeued', { ...t, status: 'pending', assigned_agent: null });
+  }
+}
