@@ -60,11 +60,14 @@ function supervisionSuite(engine: 'sqlite' | 'postgres'): void {
       stack = await hubStack(env, { counted });
       runs.clear();
       for (const name of ['c-1', 'c-2'])
-        await stack.hive.ask(stack.hive.modules.agent_management, (replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({
-          type: 'agent.register',
-          agent: { name, type: 'worker', capabilities: [], executor: 'counted', kind: 'local', max_concurrency: 4 },
-          replyTo,
-        }));
+        await stack.hive.ask(
+          stack.hive.modules.agent_management,
+          (replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({
+            type: 'agent.register',
+            agent: { name, type: 'worker', capabilities: [], executor: 'counted', kind: 'local', max_concurrency: 4 },
+            replyTo,
+          }),
+        );
     });
 
     afterEach(async () => {
