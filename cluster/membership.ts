@@ -16,12 +16,7 @@
  */
 import type { Logger } from '../src/log/logger.js';
 import { errorMessage } from '../src/errors/index.js';
-import type { Member, MemberAddress, Store } from '../src/storage/index.js';
-
-export type MembershipStore = Pick<
-  Store,
-  'joinCluster' | 'heartbeatMember' | 'listMembers' | 'suspectMember' | 'declareMemberDead' | 'leaveCluster'
->;
+import type { Member, MemberAddress, MembershipStore } from '../src/storage/index.js';
 
 export interface MembershipOptions {
   store: MembershipStore;

@@ -5,7 +5,7 @@
  * the reply, so a restart or reset never loses a task. Accepts TaskManagementMsg.
  */
 import {
-  sourcesOf,
+  REDRIVE_PATCH,
   isTerminal,
   taskHistory,
   type InferredCapability,
@@ -328,8 +328,7 @@ async function cancel(deps: ModuleDeps, state: State, id: string, reason: string
     });
   if (isTerminal(before.status)) throw refuse(before.status);
   const after = await deps.store.transitionTask(id, {
-    from: sourcesOf('cancelled'),
-    to: 'cancelled',
+    op: 'cancel',
     nodeId: deps.nodeId,
     detail: { reason },
     patch: { completed_at: new Date().toISOString(), lease_owner: null, lease_expires_at: null },
@@ -345,19 +344,6 @@ async function cancel(deps: ModuleDeps, state: State, id: string, reason: string
   return after;
 }
 
-const RESET_PATCH = {
-  attempts: 0,
-  error: null,
-  result: null,
-  assigned_agent: null,
-  started_at: null,
-  completed_at: null,
-  claimed_at: null,
-  lease_owner: null,
-  lease_expires_at: null,
-  run_at: null,
-} as const;
-
 async function retry(deps: ModuleDeps, state: State, id: string): Promise<Task> {
   const before = await getTask(deps, id);
   if (before.status !== 'failed' && before.status !== 'dead') {
@@ -366,9 +352,8 @@ async function retry(deps: ModuleDeps, state: State, id: string): Promise<Task> 
     });
   }
   const after = await deps.store.transitionTask(id, {
-    from: ['failed', 'dead'],
-    to: 'pending',
-    patch: RESET_PATCH,
+    op: 'redrive',
+    patch: REDRIVE_PATCH,
     nodeId: deps.nodeId,
     detail: { reason: 'retried by request' },
   });
@@ -392,9 +377,9 @@ async function redrive(
   const tasks: Task[] = [];
   for (const id of candidates) {
     const after = await deps.store.transitionTask(id, {
-      from: [status],
-      to: 'pending',
-      patch: RESET_PATCH,
+      op: 'redrive',
+      only: [status],
+      patch: REDRIVE_PATCH,
       nodeId: deps.nodeId,
       detail: { reason: 'redriven' },
     });

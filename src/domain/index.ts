@@ -1,6 +1,7 @@
 export * from './agent.js';
 export * from './task.js';
 export * from './task-state.js';
+export * from './lifecycle.js';
 export * from './capability.js';
 export { invalid } from './validate.js';
 export * from './retry.js';

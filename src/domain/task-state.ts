@@ -6,17 +6,18 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'dead', 'cancelled'];
 
 /**
- * The task lifecycle. pending → assigned → running → completed | failed;
- * a retryable failure or an expired lease goes back to pending; failed can be
- * retried (→ pending) or become dead; dead can be redriven (→ pending);
- * anything not terminal can be cancelled.
+ * The task lifecycle. pending → assigned → running → completed | failed | dead
+ * (an attempt that ends before its start is stored goes from assigned); a
+ * retryable failure, a release or an expired lease goes back to pending; failed
+ * and dead can be redriven (→ pending); anything not terminal can be cancelled.
+ * lifecycle.ts names the operation behind each move.
  */
 const TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
-  pending: ['assigned', 'cancelled', 'dead'],
-  assigned: ['running', 'pending', 'cancelled', 'failed'],
-  running: ['completed', 'failed', 'pending', 'cancelled', 'dead'],
+  pending: ['assigned', 'cancelled'],
+  assigned: ['running', 'completed', 'failed', 'dead', 'pending', 'cancelled'],
+  running: ['completed', 'failed', 'dead', 'pending', 'cancelled'],
   completed: [],
-  failed: ['pending', 'dead'],
+  failed: ['pending'],
   dead: ['pending'],
   cancelled: [],
 };
@@ -43,13 +44,4 @@ export function checkRecordedMove(id: string, from: TaskStatus, to: TaskStatus):
     throw new HubError('INTERNAL', `task ${id}: ${from} -> ${to} is not a transition of the task lifecycle`, {
       details: { task_id: id, from, to },
     });
-}
-
-/** Refuses an illegal lifecycle move with INVALID_STATE. */
-export function assertTransition(id: string, from: TaskStatus, to: TaskStatus): void {
-  if (!canTransition(from, to)) {
-    throw new HubError('INVALID_STATE', `task ${id} cannot move from ${from} to ${to}`, {
-      details: { task_id: id, from, to },
-    });
-  }
 }

@@ -3,13 +3,14 @@
  * ones (of any node) are requeued, and at process start the leases of this
  * node's previous process are taken back.
  */
+import { REQUEUE_PATCH } from '../domain/index.js';
 import type { Logger } from '../log/logger.js';
 import type { EventBus } from '../runtime/index.js';
-import type { OutageTracker, Store } from '../storage/index.js';
+import type { OutageTracker, TaskStore } from '../storage/index.js';
 import type { EngineCounters } from './types.js';
 
 export interface LeaseKeeperOptions {
-  store: Store;
+  store: TaskStore;
   events: EventBus;
   log: Logger;
   nodeId: string;
@@ -33,10 +34,9 @@ export class LeaseKeeper {
     for (const task of await this.o.store.listLeasedTasks(this.o.nodeId)) {
       if (task.claimed_at !== null && task.claimed_at >= before) continue;
       const after = await this.o.store.transitionTask(task.id, {
-        from: ['assigned', 'running'],
-        to: 'pending',
+        op: 'requeue',
         attempt: task.attempts,
-        patch: { assigned_agent: null, lease_owner: null, lease_expires_at: null, started_at: null, claimed_at: null },
+        patch: REQUEUE_PATCH,
         nodeId: this.o.nodeId,
         detail: { reason: 'recovered at start: the previous process of this node held it' },
       });

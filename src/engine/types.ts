@@ -2,13 +2,13 @@
 import type { BackoffPolicy, Task } from '../domain/index.js';
 import type { EventBus } from '../runtime/index.js';
 import type { Logger } from '../log/logger.js';
-import type { Store } from '../storage/index.js';
+import type { TaskStore } from '../storage/index.js';
 import type { FitSample } from '../neural/fit-features.js';
 import { AbortReason } from './execute.js';
 import type { Handler } from './handler.js';
 
 export interface EngineOptions {
-  store: Store;
+  store: TaskStore;
   events: EventBus;
   log: Logger;
   nodeId: string;

@@ -14,7 +14,7 @@ import {
   writeIsolating,
   type FinishOutcome,
   type OutageTracker,
-  type Store,
+  type TaskStore,
   type TaskStart,
 } from '../storage/index.js';
 import { RunControl, type Outcome } from './execute.js';
@@ -27,7 +27,7 @@ import type { FitSample } from '../neural/fit-features.js';
 const START_DELAY_MS = 50;
 
 export interface WriterOptions {
-  store: Store;
+  store: TaskStore;
   events: EventBus;
   log: Logger;
   nodeId: string;

@@ -8,6 +8,7 @@ import type {
   Capability,
   NewAgent,
   NewTask,
+  OperationName,
   Priority,
   Task,
   TaskStatus,
@@ -77,9 +78,11 @@ export interface TaskPatch {
 }
 
 /** A compare-and-set move: applied only while the task is in one of `from`; recorded in task_events. */
+/** A status change by one operation of the lifecycle (src/domain/lifecycle.ts). */
 export interface TaskTransition {
-  from: readonly TaskStatus[];
-  to: TaskStatus;
+  op: OperationName;
+  /** Only from these of the operation's source statuses (a redrive of dead tasks only). */
+  only?: readonly TaskStatus[];
   patch?: TaskPatch;
   nodeId: string;
   detail?: unknown;
@@ -148,10 +151,20 @@ export interface PoolStats {
 }
 
 /**
- * Durable state of agents and tasks. Two engines (SQLite, PostgreSQL) pass one
- * conformance suite (test/integration/test-store-conformance.test.ts).
+ * Durable state, one interface per concern: the store itself (schema, health),
+ * agents, tasks, cluster membership, and security. Two engines (SQLite,
+ * PostgreSQL) pass one conformance suite
+ * (test/integration/test-store-conformance.test.ts). A part that needs one
+ * concern takes that interface (the engine a TaskStore, membership a
+ * MembershipStore).
  */
-export interface Store {
+export interface Store extends StoreAdmin, AgentStore, TaskStore, MembershipStore {
+  /** Users, refresh tokens, API keys and the audit log. */
+  readonly security: SecurityStore;
+}
+
+/** The store itself: schema, contents, health, and its connection. */
+export interface StoreAdmin {
   readonly engine: 'sqlite' | 'postgres';
   /** Applies pending migrations in one transaction; returns the versions applied. */
   migrate(): Promise<number[]>;
@@ -167,19 +180,18 @@ export interface Store {
   /** Why writes fail now (a full disk, a read-only file), until one succeeds again; undefined while they work. */
   writeFailure(): { since: string; error: string } | undefined;
   close(): Promise<void>;
+}
 
+export interface AgentStore {
   createAgent(agent: NewAgent, nodeId: string): Promise<Agent>;
   getAgent(id: string): Promise<Agent | undefined>;
   listAgents(filter: AgentFilter): Promise<Page<Agent>>;
   updateAgent(id: string, patch: AgentPatch): Promise<Agent | undefined>;
   deleteAgent(id: string): Promise<boolean>;
+}
 
-  /**
-   * Inserts a task; with an idempotency key already used, returns the original and
-   * created=false. With `claim`, the task is stored already claimed by that node
-   * (direct hand-off to an idle agent: no separate claim).
-   */
-  createTask(task: NewTask, nodeId: string, claim?: { leaseMs: number }): Promise<{ task: Task; created: boolean }>;
+/** Tasks and their lifecycle: submission, claims with leases, attempts, dependencies. */
+export interface TaskStore {
   /**
    * Inserts several tasks in one transaction: all of them are stored, or none.
    * `claims[i]`, when given, stores task i already claimed by this node (direct hand-off).
@@ -224,13 +236,13 @@ export interface Store {
    * function. The embedded store serves one node and never calls it.
    */
   listenForTasks(onTasks: () => void): Promise<() => Promise<void>>;
-  /** Pending tasks due now, in dispatch order (priority, then FIFO), without claiming them. */
-  listReadyTasks(limit: number, offset?: number): Promise<Task[]>;
   /** Tasks in assigned or running whose lease this node holds (recovery after a restart). */
   listLeasedTasks(nodeId: string): Promise<Task[]>;
   listTaskEvents(taskId: string): Promise<TaskEvent[]>;
   countTasksByStatus(): Promise<Record<TaskStatus, number>>;
+}
 
+export interface MembershipStore {
   /** Cluster membership (cluster_members). A join starts a new incarnation: epoch + 1, status joining (its first heartbeat makes it active). */
   joinCluster(member: MemberAddress): Promise<Member>;
   /**
@@ -256,9 +268,6 @@ export interface Store {
   ): Promise<{ released: number; agents: number } | undefined>;
   /** A clean stop: status left. */
   leaveCluster(nodeId: string, epoch: number): Promise<void>;
-
-  /** Users, refresh tokens, API keys and the audit log. */
-  readonly security: SecurityStore;
 }
 
 export const MEMBER_STATUSES = ['joining', 'active', 'suspect', 'dead', 'left'] as const;

@@ -1,4 +1,5 @@
-import type { NewTask } from '../../src/domain/index.js';
+import type { NewTask, Task } from '../../src/domain/index.js';
+import type { Store } from '../../src/storage/index.js';
 
 /** A valid NewTask for in-process tests: no capabilities, 3 attempts, 10 s; `over` replaces fields. */
 export function newTask(over: Partial<NewTask> = {}): NewTask {
@@ -16,4 +17,16 @@ export function newTask(over: Partial<NewTask> = {}): NewTask {
     depends_on: [],
     ...over,
   };
+}
+
+/** Stores one task (a batch of one: the store has no single-task insert). */
+export async function createOne(
+  store: Pick<Store, 'createTasks'>,
+  task: NewTask,
+  nodeId: string,
+  claim?: { leaseMs: number },
+): Promise<{ task: Task; created: boolean }> {
+  const [one] = await store.createTasks([task], nodeId, [claim]);
+  if (one === undefined) throw new Error('createTasks returned nothing');
+  return one;
 }

@@ -8,6 +8,7 @@ import type { Store, TaskFinish } from '../../src/storage/index.js';
 import type { NewTask, Task } from '../../src/domain/index.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from '../helpers/postgres.js';
 import { memoryLogger } from '../helpers/logs.js';
+import { createOne } from '../helpers/tasks.js';
 
 const newTask = (over: Partial<NewTask> = {}): NewTask => ({
   title: 't',
@@ -146,7 +147,7 @@ for (const engine of engines) {
     });
 
     it('creates and reads a task (its submission is not an event row: created_at is the record)', async () => {
-      const { task, created } = await store.createTask(newTask({ title: 'hello', payload: 'just a string' }), 'n1');
+      const { task, created } = await createOne(store, newTask({ title: 'hello', payload: 'just a string' }), 'n1');
       assert.equal(created, true);
       assert.equal(task.status, 'pending');
       assert.equal(task.payload, 'just a string');
@@ -155,8 +156,8 @@ for (const engine of engines) {
     });
 
     it('returns the original task for a reused idempotency key', async () => {
-      const first = await store.createTask(newTask({ idempotency_key: 'k-1' }), 'n1');
-      const again = await store.createTask(newTask({ idempotency_key: 'k-1', title: 'different' }), 'n1');
+      const first = await createOne(store, newTask({ idempotency_key: 'k-1' }), 'n1');
+      const again = await createOne(store, newTask({ idempotency_key: 'k-1', title: 'different' }), 'n1');
       assert.equal(again.created, false);
       assert.equal(again.task.id, first.task.id);
       assert.equal(again.task.title, 't');
@@ -166,7 +167,7 @@ for (const engine of engines) {
       const stores = another ? [store, another(), another()] : [store];
       const results = await Promise.all(
         Array.from({ length: 12 }, (_, i) =>
-          stores[i % stores.length]!.createTask(newTask({ idempotency_key: 'race' }), 'n1'),
+          createOne(stores[i % stores.length]!, newTask({ idempotency_key: 'race' }), 'n1'),
         ),
       );
       assert.equal(results.filter((r) => r.created).length, 1);
@@ -178,14 +179,14 @@ for (const engine of engines) {
         { name: 'x', type: 'worker', capabilities: [], executor: null, kind: 'local', max_concurrency: 1 },
         'n1',
       );
-      const a = await store.createTask(
+      const a = await createOne(
+        store,
         newTask({ priority: 'critical', required_capabilities: [{ name: 'translation', min_proficiency: 0.5 }] }),
         'n1',
       );
-      await store.createTask(newTask({ priority: 'critical' }), 'n1');
+      await createOne(store, newTask({ priority: 'critical' }), 'n1');
       await store.transitionTask(a.task.id, {
-        from: ['pending'],
-        to: 'assigned',
+        op: 'claim',
         patch: { assigned_agent: agent.id },
         nodeId: 'n1',
       });
@@ -205,15 +206,14 @@ for (const engine of engines) {
     });
 
     it('applies a transition only from an allowed status, recording each event', async () => {
-      const { task } = await store.createTask(newTask(), 'n1');
+      const { task } = await createOne(store, newTask(), 'n1');
       const moved = await store.transitionTask(task.id, {
-        from: ['pending'],
-        to: 'cancelled',
+        op: 'cancel',
         nodeId: 'n1',
         detail: { reason: 'test' },
       });
       assert.equal(moved?.status, 'cancelled');
-      assert.equal(await store.transitionTask(task.id, { from: ['pending'], to: 'assigned', nodeId: 'n1' }), undefined);
+      assert.equal(await store.transitionTask(task.id, { op: 'claim', nodeId: 'n1' }), undefined);
       const events = await store.listTaskEvents(task.id);
       assert.deepEqual(
         events.map((e) => [e.from_status, e.to_status]),
@@ -223,17 +223,15 @@ for (const engine of engines) {
     });
 
     it('stores results and errors as JSON', async () => {
-      const { task } = await store.createTask(newTask(), 'n1');
-      await store.transitionTask(task.id, { from: ['pending'], to: 'assigned', nodeId: 'n1' });
+      const { task } = await createOne(store, newTask(), 'n1');
+      await store.transitionTask(task.id, { op: 'claim', nodeId: 'n1' });
       await store.transitionTask(task.id, {
-        from: ['assigned'],
-        to: 'running',
+        op: 'start',
         patch: { started_at: new Date().toISOString() },
         nodeId: 'n1',
       });
       const done = await store.transitionTask(task.id, {
-        from: ['running'],
-        to: 'failed',
+        op: 'fail',
         patch: { error: { code: 'X', message: 'boom', retryable: false } },
         nodeId: 'n1',
       });
@@ -244,10 +242,11 @@ for (const engine of engines) {
     it('claims by priority then FIFO, and not before run_at', async () => {
       const fresh = await store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 1000 });
       assert.ok(Array.isArray(fresh));
-      const low = await store.createTask(newTask({ priority: 'low' }), 'n1');
-      const high1 = await store.createTask(newTask({ priority: 'high' }), 'n1');
-      const high2 = await store.createTask(newTask({ priority: 'high' }), 'n1');
-      await store.createTask(
+      const low = await createOne(store, newTask({ priority: 'low' }), 'n1');
+      const high1 = await createOne(store, newTask({ priority: 'high' }), 'n1');
+      const high2 = await createOne(store, newTask({ priority: 'high' }), 'n1');
+      await createOne(
+        store,
         newTask({ priority: 'critical', run_at: new Date(Date.now() + 3_600_000).toISOString() }),
         'n1',
       );
@@ -278,41 +277,24 @@ for (const engine of engines) {
     });
 
     it('fences a transition on the attempt number', async () => {
-      const { task } = await store.createTask(newTask(), 'n1');
+      const { task } = await createOne(store, newTask(), 'n1');
       await store.transitionTask(task.id, {
-        from: ['pending'],
-        to: 'assigned',
+        op: 'claim',
         patch: { attempts: 1, lease_owner: 'n9' },
         nodeId: 'n1',
       });
       assert.equal(
-        await store.transitionTask(task.id, { from: ['assigned'], to: 'running', nodeId: 'n1', attempt: 2 }),
+        await store.transitionTask(task.id, { op: 'start', nodeId: 'n1', attempt: 2 }),
         undefined,
       );
       assert.equal(
-        (await store.transitionTask(task.id, { from: ['assigned'], to: 'running', nodeId: 'n1', attempt: 1 }))?.status,
+        (await store.transitionTask(task.id, { op: 'start', nodeId: 'n1', attempt: 1 }))?.status,
         'running',
       );
       assert.deepEqual(
         (await store.listLeasedTasks('n9')).map((t) => t.id),
         [task.id],
       );
-    });
-
-    it('lists ready tasks by priority then FIFO without claiming them', async () => {
-      await store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 1000 });
-      const low = await store.createTask(newTask({ priority: 'low' }), 'n1');
-      const crit = await store.createTask(newTask({ priority: 'critical' }), 'n1');
-      await store.createTask(
-        newTask({ priority: 'critical', run_at: new Date(Date.now() + 3_600_000).toISOString() }),
-        'n1',
-      );
-      const ready = await store.listReadyTasks(10);
-      assert.deepEqual(
-        ready.map((t) => t.id),
-        [crit.task.id, low.task.id],
-      );
-      assert.ok(ready.every((t) => t.status === 'pending'));
     });
 
     it('stores a batch of tasks all or nothing', async () => {
@@ -351,11 +333,13 @@ for (const engine of engines) {
 
       it('claims only tasks whose requirements the claimer offers (name and proficiency), each with a new epoch', async () => {
         await drain();
-        const code = await store.createTask(
+        const code = await createOne(
+          store,
           newTask({ required_capabilities: [{ name: 'code', min_proficiency: 0.5 }] }),
           'n1',
         );
-        const both = await store.createTask(
+        const both = await createOne(
+          store,
           newTask({
             required_capabilities: [
               { name: 'code', min_proficiency: 0 },
@@ -364,11 +348,12 @@ for (const engine of engines) {
           }),
           'n1',
         );
-        const expert = await store.createTask(
+        const expert = await createOne(
+          store,
           newTask({ required_capabilities: [{ name: 'code', min_proficiency: 0.95 }] }),
           'n1',
         );
-        const any = await store.createTask(newTask(), 'n1');
+        const any = await createOne(store, newTask(), 'n1');
         const got = await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000, offer: { code: 0.9 } });
         assert.deepEqual(got.map((t) => t.id).sort(), [code.task.id, any.task.id].sort());
         assert.ok(got.every((t) => t.lease_epoch === 1 && t.claimed_at !== null && t.status === 'assigned'));
@@ -390,7 +375,7 @@ for (const engine of engines) {
 
       it('stores finishes fenced on the epoch: a stale owner changes nothing', async () => {
         await drain();
-        await store.createTask(newTask(), 'n1');
+        await createOne(store, newTask(), 'n1');
         const [t] = await store.claimTasks({ nodeId: 'a', limit: 1, leaseMs: 60_000 });
         assert.ok(t);
         // The lease is taken over (as after expiry): the old epoch is stale.
@@ -408,7 +393,7 @@ for (const engine of engines) {
 
       it('schedules a retry with run_at, then dead after the last attempt, recording why', async () => {
         await drain();
-        const { task } = await store.createTask(newTask({ max_attempts: 2 }), 'n1');
+        const { task } = await createOne(store, newTask({ max_attempts: 2 }), 'n1');
         const [first] = await store.claimTasks({ nodeId: 'n1', limit: 1, leaseMs: 60_000 });
         const later = new Date(Date.now() + 3_600_000).toISOString();
         await store.finishTasks(
@@ -447,9 +432,9 @@ for (const engine of engines) {
 
       it('readies a dependant when its dependencies complete, and cancels the chain when one fails', async () => {
         await drain();
-        const a = await store.createTask(newTask({ title: 'a' }), 'n1');
-        const b = await store.createTask(newTask({ title: 'b', depends_on: [a.task.id] }), 'n1');
-        const c = await store.createTask(newTask({ title: 'c', depends_on: [b.task.id] }), 'n1');
+        const a = await createOne(store, newTask({ title: 'a' }), 'n1');
+        const b = await createOne(store, newTask({ title: 'b', depends_on: [a.task.id] }), 'n1');
+        const c = await createOne(store, newTask({ title: 'c', depends_on: [b.task.id] }), 'n1');
         assert.deepEqual(await store.listDependencies(c.task.id), [b.task.id]);
         const first = await store.claimTasks({ nodeId: 'n1', limit: 10, leaseMs: 60_000 });
         assert.deepEqual(
@@ -471,9 +456,9 @@ for (const engine of engines) {
           out.cascaded.map((t) => [t.id, t.status, t.error?.code]),
           [[c.task.id, 'cancelled', 'DEPENDENCY_FAILED']],
         );
-        await assert.rejects(store.createTask(newTask({ depends_on: [b.task.id] }), 'n1'), /already ended failed/);
+        await assert.rejects(createOne(store, newTask({ depends_on: [b.task.id] }), 'n1'), /already ended failed/);
         await assert.rejects(
-          store.createTask(newTask({ depends_on: ['2b1e7c4e-3f7e-4c8e-9d43-000000000000'] }), 'n1'),
+          createOne(store, newTask({ depends_on: ['2b1e7c4e-3f7e-4c8e-9d43-000000000000'] }), 'n1'),
           /depends_on\[0\]: no task with id/,
         );
       });
@@ -491,7 +476,7 @@ for (const engine of engines) {
 
       it("extends this node's leases and requeues expired ones of any node", async () => {
         await drain();
-        const { task } = await store.createTask(newTask(), 'n1');
+        const { task } = await createOne(store, newTask(), 'n1');
         const [t] = await store.claimTasks({ nodeId: 'zombie', limit: 1, leaseMs: 1 });
         assert.equal(t?.id, task.id);
         await new Promise((r) => setTimeout(r, 5));
@@ -554,7 +539,7 @@ for (const engine of engines) {
           { name: 'on-b', type: 'worker', capabilities: [], executor: 'echo', kind: 'local', max_concurrency: 1 },
           'm-b',
         );
-        for (let i = 0; i < 3; i++) await store.createTask(newTask({ title: `held-${i}` }), 'm-b');
+        for (let i = 0; i < 3; i++) await createOne(store, newTask({ title: `held-${i}` }), 'm-b');
         const held = await store.claimTasks({ nodeId: 'm-b', limit: 3, leaseMs: 60_000 });
         assert.equal(held.length, 3);
         assert.equal(
@@ -601,7 +586,7 @@ for (const engine of engines) {
       if (another === undefined) this.skip(); // one SQLite connection: claims are serialised by design
       await store.claimTasks({ nodeId: 'drain', limit: 10_000, leaseMs: 1000 });
       const N = 400;
-      for (let i = 0; i < N; i++) await store.createTask(newTask({ title: `c${i}` }), 'n1');
+      for (let i = 0; i < N; i++) await createOne(store, newTask({ title: `c${i}` }), 'n1');
       const claimers = Array.from({ length: 6 }, () => another!());
       const seen: string[] = [];
       await Promise.all(

@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { PRIORITY_RANK, checkRecordedMove, type NewTask, type Task } from '../../domain/index.js';
+import { PRIORITY_RANK, checkRecordedMove, initialStatus, type NewTask, type Task } from '../../domain/index.js';
+import { finishGuard, inFrom, setStatus } from '../sql/lifecycle-sql.js';
 import { SqlStore } from '../sql/sql-store.js';
 import { rowToTask, toJson } from '../sql/rows.js';
 import type { Executor, Row } from '../sql/executor.js';
@@ -66,7 +67,7 @@ export class PostgresBatchStore extends SqlStore {
     const w = this.claimWhere(req, now);
     const rows = await this.db.all(
       `WITH picked AS (SELECT id FROM tasks${w.sql} ORDER BY priority_rank DESC, seq LIMIT ? FOR UPDATE SKIP LOCKED)
-       UPDATE tasks t SET status = 'assigned', lease_owner = ?, lease_expires_at = ?, lease_epoch = t.lease_epoch + 1, attempts = t.attempts + 1,
+       UPDATE tasks t SET ${setStatus('claim')}, lease_owner = ?, lease_expires_at = ?, lease_epoch = t.lease_epoch + 1, attempts = t.attempts + 1,
          claimed_at = ?, updated_at = ?
        FROM picked WHERE t.id = picked.id RETURNING t.*`,
       [
@@ -100,7 +101,7 @@ export class PostgresBatchStore extends SqlStore {
          attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, deps_pending, created_at, updated_at,
          lease_owner, lease_expires_at, claimed_at, inferred_capabilities)
        SELECT u.id, u.title, u.description, u.type, u.priority, u.rank,
-         CASE WHEN u.lease IS NULL THEN 'pending' ELSE 'assigned' END, u.req, u.payload,
+         CASE WHEN u.lease IS NULL THEN '${initialStatus(false)}' ELSE '${initialStatus(true)}' END, u.req, u.payload,
          CASE WHEN u.lease IS NULL THEN 0 ELSE 1 END, u.max_attempts, u.timeout_ms, u.run_at,
          CASE WHEN u.lease IS NULL THEN 0 ELSE 1 END, u.key, 0, ?, ?,
          CASE WHEN u.lease IS NULL THEN NULL ELSE ? END, u.lease, CASE WHEN u.lease IS NULL THEN NULL ELSE ?::timestamptz END, u.inferred
@@ -173,9 +174,9 @@ export class PostgresBatchStore extends SqlStore {
   override async startTasks(items: readonly TaskStart[]): Promise<string[]> {
     if (items.length === 0) return [];
     const rows = await this.db.all(
-      `UPDATE tasks t SET status = 'running', assigned_agent = u.agent, started_at = u.started, updated_at = u.started
+      `UPDATE tasks t SET ${setStatus('start')}, assigned_agent = u.agent, started_at = u.started, updated_at = u.started
        FROM unnest(?::uuid[], ?::bigint[], ?::uuid[], ?::timestamptz[]) AS u(id, epoch, agent, started)
-       WHERE t.id = u.id AND t.lease_epoch = u.epoch AND t.status = 'assigned' RETURNING t.id`,
+       WHERE t.id = u.id AND t.lease_epoch = u.epoch AND ${inFrom('start', 't')} RETURNING t.id`,
       [items.map((i) => i.id), items.map((i) => i.epoch), items.map((i) => i.agentId), items.map((i) => i.startedAt)],
     );
     return rows.map((r) => String(r['id']));
@@ -194,7 +195,7 @@ export class PostgresBatchStore extends SqlStore {
            lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
          FROM unnest(?::uuid[], ?::bigint[], ?::text[], ?::jsonb[], ?::jsonb[], ?::uuid[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[])
            AS u(id, epoch, status, result, error, agent, started, completed, run_at)
-         WHERE t.id = u.id AND t.lease_epoch = u.epoch AND t.status IN ('assigned', 'running')
+         WHERE t.id = u.id AND t.lease_epoch = u.epoch AND ${finishGuard('t')}
          RETURNING t.id, t.has_dependants`,
         [
           now,
@@ -267,7 +268,7 @@ function newTaskRow(id: string, t: NewTask, now: string): Task {
     description: t.description,
     type: t.type,
     priority: t.priority,
-    status: 'pending',
+    status: initialStatus(false),
     required_capabilities: t.required_capabilities,
     payload: t.payload,
     result: null,

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import {
   EMPTY_STATS,
   PRIORITY_RANK,
+  OPERATIONS,
   TASK_STATUSES,
-  assertTransition,
   checkRecordedMove,
+  initialStatus,
   type Agent,
   type NewAgent,
   type NewTask,
@@ -35,6 +36,7 @@ import { rowToAgent, rowToEvent, rowToMember, rowToTask, toJson, CONTENTS_SQL, r
 import { runMigrations, type Migration } from './migrate.js';
 import { QueryTimer, TimedExecutor, type QueryStats } from './timed-executor.js';
 import { SqlSecurityStore } from './security-store.js';
+import { REQUEUE_SET, finishGuard, inFrom, setStatus } from './lifecycle-sql.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -181,10 +183,6 @@ export class SqlStore implements Store {
     return (await this.db.run('DELETE FROM agents WHERE id = ?', [id])) > 0;
   }
 
-  async createTask(t: NewTask, nodeId: string, claim?: { leaseMs: number }): Promise<{ task: Task; created: boolean }> {
-    return this.db.transaction((tx) => this.insertTask(tx, t, nodeId, claim));
-  }
-
   async createTasks(
     tasks: readonly NewTask[],
     nodeId: string,
@@ -219,7 +217,7 @@ export class SqlStore implements Store {
         t.type,
         t.priority,
         PRIORITY_RANK[t.priority],
-        claimed ? 'assigned' : 'pending',
+        initialStatus(claimed),
         toJson(t.required_capabilities),
         toJson(t.payload),
         claimed ? 1 : 0,
@@ -316,22 +314,25 @@ export class SqlStore implements Store {
   }
 
   async transitionTask(id: string, tr: TaskTransition): Promise<Task | undefined> {
-    if (!isUuid(id) || tr.from.length === 0) return undefined;
+    const op = OPERATIONS[tr.op];
+    const from: readonly TaskStatus[] = op.from;
+    const allowed = (tr.only ?? from).filter((st) => from.includes(st));
+    if (!isUuid(id) || allowed.length === 0) return undefined;
     return this.db.transaction(async (tx) => {
       const before = await tx.all(`SELECT status, attempts FROM tasks WHERE id = ?${this.dialect.rowLock}`, [id]);
       const from = before[0]?.['status'] as TaskStatus | undefined;
-      if (from === undefined || !tr.from.includes(from)) return undefined;
+      if (from === undefined || !allowed.includes(from)) return undefined;
       if (tr.attempt !== undefined && Number(before[0]?.['attempts']) !== tr.attempt) return undefined;
-      assertTransition(id, from, tr.to);
+      // The operation's status, written as a parameter: the operation (checked against TRANSITIONS) says which.
       const sets = ['status = ?', 'updated_at = ?'];
-      const params: unknown[] = [tr.to, new Date().toISOString()];
+      const params: unknown[] = [op.to, new Date().toISOString()];
       for (const [key, value] of Object.entries(tr.patch ?? {})) {
         sets.push(`${key} = ?`);
         params.push(key === 'result' || key === 'error' ? toJson(value) : value);
       }
       const rows = await tx.all(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ? RETURNING *`, [...params, id]);
       const task = rowToTask(this.dialect, rows[0] ?? {});
-      await this.insertEvent(tx, id, from, tr.to, task.assigned_agent, tr.nodeId, tr.detail ?? null);
+      await this.insertEvent(tx, id, from, op.to, task.assigned_agent, tr.nodeId, tr.detail ?? null);
       return task;
     });
   }
@@ -348,8 +349,8 @@ export class SqlStore implements Store {
       if (ids.length === 0) return [];
       const marks = ids.map(() => '?').join(', ');
       const rows = await tx.all(
-        `UPDATE tasks SET status = 'assigned', lease_owner = ?, lease_expires_at = ?, lease_epoch = lease_epoch + 1, attempts = attempts + 1,
-           claimed_at = ?, updated_at = ? WHERE id IN (${marks}) AND status = 'pending' RETURNING *`,
+        `UPDATE tasks SET ${setStatus('claim')}, lease_owner = ?, lease_expires_at = ?, lease_epoch = lease_epoch + 1, attempts = attempts + 1,
+           claimed_at = ?, updated_at = ? WHERE id IN (${marks}) AND ${inFrom('claim')} RETURNING *`,
         [
           req.nodeId,
           new Date(now.getTime() + req.leaseMs).toISOString(),
@@ -368,7 +369,7 @@ export class SqlStore implements Store {
   /** Which tasks a claim may take: pending, ready (or the ids asked for), requirements on offer. */
   protected claimWhere(req: ClaimRequest, now: Date): Where {
     const w = new Where();
-    w.add("status = 'pending'");
+    w.add(inFrom('claim'));
     if (req.ids !== undefined) w.add(`id IN (${req.ids.map(() => '?').join(', ')})`, ...req.ids);
     else w.add('deps_pending = 0 AND (run_at IS NULL OR run_at <= ?)', now.toISOString());
     if (req.offer !== undefined)
@@ -382,7 +383,7 @@ export class SqlStore implements Store {
       const applied: string[] = [];
       for (const it of items) {
         const n = await tx.run(
-          `UPDATE tasks SET status = 'running', assigned_agent = ?, started_at = ?, updated_at = ? WHERE id = ? AND lease_epoch = ? AND status = 'assigned'`,
+          `UPDATE tasks SET ${setStatus('start')}, assigned_agent = ?, started_at = ?, updated_at = ? WHERE id = ? AND lease_epoch = ? AND ${inFrom('start')}`,
           [it.agentId, it.startedAt, it.startedAt, it.id, it.epoch],
         );
         if (n > 0) applied.push(it.id);
@@ -403,7 +404,7 @@ export class SqlStore implements Store {
         const rows = await tx.all(
           `UPDATE tasks SET status = ?, result = ?, error = ?, assigned_agent = ?, started_at = ?, completed_at = ?,
              claimed_at = ${retry ? 'NULL' : 'claimed_at'}, run_at = ${retry ? '?' : 'run_at'}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-           WHERE id = ? AND lease_epoch = ? AND status IN ('assigned', 'running') RETURNING has_dependants`,
+           WHERE id = ? AND lease_epoch = ? AND ${finishGuard()} RETURNING has_dependants`,
           [
             it.status,
             it.status === 'completed' ? (it.resultJson ?? toJson(it.result ?? null)) : toJson(null),
@@ -454,8 +455,8 @@ export class SqlStore implements Store {
       let n = 0;
       for (const it of items) {
         const rows = await tx.all(
-          `UPDATE tasks SET status = 'pending', attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL, claimed_at = NULL, run_at = ?, updated_at = ?
-           WHERE id = ? AND lease_epoch = ? AND status = 'assigned' RETURNING id`,
+          `UPDATE tasks SET ${setStatus('release')}, attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL, claimed_at = NULL, run_at = ?, updated_at = ?
+           WHERE id = ? AND lease_epoch = ? AND ${inFrom('release')} RETURNING id`,
           [runAt, new Date().toISOString(), it.id, it.epoch],
         );
         if (rows.length > 0) {
@@ -468,24 +469,23 @@ export class SqlStore implements Store {
   }
 
   async extendLeases(nodeId: string, leaseMs: number): Promise<number> {
-    return this.db.run(
-      `UPDATE tasks SET lease_expires_at = ? WHERE lease_owner = ? AND status IN ('assigned', 'running')`,
-      [new Date(Date.now() + leaseMs).toISOString(), nodeId],
-    );
+    return this.db.run(`UPDATE tasks SET lease_expires_at = ? WHERE lease_owner = ? AND ${inFrom('requeue')}`, [
+      new Date(Date.now() + leaseMs).toISOString(),
+      nodeId,
+    ]);
   }
 
   async requeueExpired(nodeId: string, limit: number): Promise<Task[]> {
     return this.db.transaction(async (tx) => {
       const now = new Date().toISOString();
       const expired = await tx.all(
-        `SELECT id, status, lease_owner FROM tasks WHERE status IN ('assigned', 'running') AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?${this.dialect.claimLock}`,
+        `SELECT id, status, lease_owner FROM tasks WHERE ${inFrom('requeue')} AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?${this.dialect.claimLock}`,
         [now, limit],
       );
       const out: Task[] = [];
       for (const e of expired) {
         const rows = await tx.all(
-          `UPDATE tasks SET status = 'pending', assigned_agent = NULL, started_at = NULL, claimed_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-           WHERE id = ? AND status IN ('assigned', 'running') RETURNING *`,
+          `UPDATE tasks SET ${REQUEUE_SET}, updated_at = ? WHERE id = ? AND ${inFrom('requeue')} RETURNING *`,
           [now, e['id']],
         );
         if (rows[0] === undefined) continue;
@@ -523,8 +523,8 @@ export class SqlStore implements Store {
     while (frontier.length > 0) {
       const marks = frontier.map(() => '?').join(', ');
       const rows = await tx.all(
-        `UPDATE tasks SET status = 'cancelled', error = ?, completed_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-         WHERE id IN (SELECT task_id FROM task_dependencies WHERE depends_on IN (${marks})) AND status IN ('pending', 'assigned', 'running')
+        `UPDATE tasks SET ${setStatus('cancel')}, error = ?, completed_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+         WHERE id IN (SELECT task_id FROM task_dependencies WHERE depends_on IN (${marks})) AND ${inFrom('cancel')}
          RETURNING *`,
         [toJson({ code: 'DEPENDENCY_FAILED', message: reason, retryable: false }), now, now, ...frontier],
       );
@@ -551,18 +551,9 @@ export class SqlStore implements Store {
     ).map((r) => String(r['depends_on']));
   }
 
-  async listReadyTasks(limit: number, offset = 0): Promise<Task[]> {
-    const rows = await this.db.all(
-      `SELECT * FROM tasks WHERE status = 'pending' AND (run_at IS NULL OR run_at <= ?)
-       ORDER BY priority_rank DESC, ${this.dialect.insertOrder} LIMIT ? OFFSET ?`,
-      [new Date().toISOString(), limit, offset],
-    );
-    return rows.map((r) => rowToTask(this.dialect, r));
-  }
-
   async listLeasedTasks(nodeId: string): Promise<Task[]> {
     const rows = await this.db.all(
-      `SELECT * FROM tasks WHERE status IN ('assigned', 'running') AND lease_owner = ? ORDER BY created_at, id`,
+      `SELECT * FROM tasks WHERE ${inFrom('requeue')} AND lease_owner = ? ORDER BY created_at, id`,
       [nodeId],
     );
     return rows.map((r) => rowToTask(this.dialect, r));
@@ -629,14 +620,13 @@ export class SqlStore implements Store {
       );
       if (dead.length === 0) return undefined;
       const held = await tx.all(
-        `SELECT id, status FROM tasks WHERE lease_owner = ? AND status IN ('assigned', 'running')${this.dialect.rowLock}`,
+        `SELECT id, status FROM tasks WHERE lease_owner = ? AND ${inFrom('requeue')}${this.dialect.rowLock}`,
         [nodeId],
       );
-      await tx.run(
-        `UPDATE tasks SET status = 'pending', assigned_agent = NULL, started_at = NULL, claimed_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-         WHERE lease_owner = ? AND status IN ('assigned', 'running')`,
-        [now, nodeId],
-      );
+      await tx.run(`UPDATE tasks SET ${REQUEUE_SET}, updated_at = ? WHERE lease_owner = ? AND ${inFrom('requeue')}`, [
+        now,
+        nodeId,
+      ]);
       for (const t of held) {
         await this.insertEvent(tx, String(t['id']), t['status'] as TaskStatus, 'pending', null, byNode, {
           reason: `node ${nodeId} was declared dead`,
