@@ -283,14 +283,8 @@ for (const engine of engines) {
         patch: { attempts: 1, lease_owner: 'n9' },
         nodeId: 'n1',
       });
-      assert.equal(
-        await store.transitionTask(task.id, { op: 'start', nodeId: 'n1', attempt: 2 }),
-        undefined,
-      );
-      assert.equal(
-        (await store.transitionTask(task.id, { op: 'start', nodeId: 'n1', attempt: 1 }))?.status,
-        'running',
-      );
+      assert.equal(await store.transitionTask(task.id, { op: 'start', nodeId: 'n1', attempt: 2 }), undefined);
+      assert.equal((await store.transitionTask(task.id, { op: 'start', nodeId: 'n1', attempt: 1 }))?.status, 'running');
       assert.deepEqual(
         (await store.listLeasedTasks('n9')).map((t) => t.id),
         [task.id],
