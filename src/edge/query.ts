@@ -40,6 +40,26 @@ function parseOne(name: string, value: string, spec: ParamSpec): string | number
   }
 }
 
+/**
+ * Decodes a query for an operation of src/api, which validates the values: a
+ * query string has no schema, so unknown and repeated parameters are refused
+ * here; `int` parameters that look like integers become numbers (anything else
+ * stays a string, for the API to refuse with its own message).
+ */
+export function decodeQuery(
+  query: URLSearchParams,
+  spec: Readonly<Record<string, 'string' | 'int'>>,
+): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const [name, value] of query) {
+    const kind = spec[name];
+    if (kind === undefined) throw bad(name, `unknown query parameter; known: ${Object.keys(spec).join(', ')}`);
+    if (name in out) throw bad(name, 'given more than once');
+    out[name] = kind === 'int' && /^-?\d{1,16}$/.test(value) ? Number(value) : value;
+  }
+  return out;
+}
+
 /** Parses the query against a spec; unknown or repeated parameters are refused. */
 export function parseQuery<S extends Record<string, ParamSpec>>(
   query: URLSearchParams,
@@ -59,11 +79,6 @@ export function parseQuery<S extends Record<string, ParamSpec>>(
     [K in keyof S]?: S[K] extends { kind: 'int' } ? number : S[K] extends { kind: 'bool' } ? boolean : string;
   };
 }
-
-export const PAGING = {
-  limit: { kind: 'int', min: 1, max: 1000 },
-  offset: { kind: 'int', min: 0, max: 100_000_000 },
-} as const satisfies Record<string, ParamSpec>;
 
 /** A path id that must be a UUID. */
 export function pathId(params: Readonly<Record<string, string>>, name = 'id'): string {

@@ -1,5 +1,5 @@
 /** Between the hub's records and the proto messages (JSON values travel as JSON text). */
-import { invalid, parseNewTask, type Agent, type NewTask, type Task, type TaskDefaults } from '../domain/index.js';
+import { invalid, type Agent, type Task } from '../domain/index.js';
 
 export interface ProtoNewTask {
   title: string;
@@ -29,22 +29,36 @@ export function parseJsonField(text: string, field: string): unknown {
   }
 }
 
-/** Validates a proto NewTask with the same rules as the REST API (errors name the field). */
-export function newTaskFromProto(t: ProtoNewTask | null | undefined, defaults: TaskDefaults, field = 'task'): NewTask {
+/**
+ * A proto NewTask as the API's JSON submission (proto3 defaults, '' and 0, are
+ * "not given"); the API validates it. `payload_json` is decoded here, as it is
+ * the wire's encoding of the payload.
+ */
+export function protoTaskBody(t: ProtoNewTask | null | undefined, field = 'task'): Record<string, unknown> {
   if (t === null || t === undefined) throw invalid(field, 'is required');
   const body: Record<string, unknown> = {
-    title: t.title,
     required_capabilities: t.required_capabilities,
     payload: parseJsonField(t.payload_json, `${field}.payload_json`),
     depends_on: t.depends_on,
   };
+  if (t.title !== '') body['title'] = t.title;
   if (t.description !== '') body['description'] = t.description;
   if (t.type !== '') body['type'] = t.type;
   if (t.priority !== '') body['priority'] = t.priority;
   if (t.max_attempts !== 0) body['max_attempts'] = t.max_attempts;
   if (t.timeout_ms !== 0) body['timeout_ms'] = t.timeout_ms;
   if (t.run_at !== '') body['run_at'] = t.run_at;
-  return parseNewTask(body, defaults, t.idempotency_key === '' ? null : t.idempotency_key);
+  return body;
+}
+
+/** A proto string field: undefined when empty (proto3 cannot tell "" from absent). */
+export function given(v: unknown): unknown {
+  return v === '' || v === undefined ? undefined : v;
+}
+
+/** A proto integer field: undefined when 0 (proto3's default). */
+export function givenInt(v: unknown): unknown {
+  return v === 0 || v === undefined ? undefined : v;
 }
 
 export function taskToProto(t: Task): Record<string, unknown> {

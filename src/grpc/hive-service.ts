@@ -1,33 +1,19 @@
-/** HiveService: the REST API's task and agent operations over gRPC (an adapter: actor messages in, protos out). */
+/** HiveService: the REST API's task and agent operations over gRPC (a codec over src/api: protos in, protos out). */
 import * as grpc from '@grpc/grpc-js';
 import type { HubConfig } from '../config/index.js';
 import { SendBudget, approxBytes } from './send-budget.js';
-import {
-  AGENT_KINDS,
-  AGENT_STATES,
-  AGENT_TYPES,
-  PRIORITIES,
-  TASK_STATUSES,
-  invalid,
-  parseAnalyzeText,
-  type AgentKind,
-  type AgentState,
-  type AgentType,
-  type Priority,
-  type Task,
-  type TaskStatus,
-} from '../domain/index.js';
+import { parseAnalyzeText, type Task } from '../domain/index.js';
 import { HubError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import type { EventBus, ReplyTo } from '../runtime/index.js';
-import { isUuid, type Page } from '../storage/index.js';
 import type { Hive } from '../../actors/hive/hive.js';
-import type { Submitted, TaskDetail, TaskManagementMsg } from '../../actors/task-distributor/messages.js';
-import type { AgentManagementMsg, AgentView } from '../../actors/agent-management/messages.js';
+import type { AgentView } from '../../actors/agent-management/messages.js';
 import type { HiveStatus, SwarmCoordinatorMsg } from '../../actors/swarm-coordinator/messages.js';
 import type { NeuralMsg } from '../../actors/neural-processor/messages.js';
 import type { Analysis } from '../neural/engine.js';
-import { agentToProto, newTaskFromProto, taskToProto, text, type ProtoNewTask } from './convert.js';
+import { agentToProto, given, givenInt, protoTaskBody, taskToProto, type ProtoNewTask } from './convert.js';
+import { TasksApi } from '../api/tasks.js';
+import { AgentsApi } from '../api/agents.js';
 import { toServiceError } from './errors.js';
 import { isMalformed, malformedError } from './malformed.js';
 
@@ -77,96 +63,43 @@ export function unary(fn: (req: Record<string, unknown>, timeoutMs: number | und
   };
 }
 
-function oneOf<T extends string>(value: unknown, values: readonly T[], field: string): T | undefined {
-  if (value === '' || value === undefined) return undefined;
-  if (typeof value !== 'string' || !(values as readonly string[]).includes(value))
-    throw invalid(field, `expected one of ${values.join(', ')}, got ${JSON.stringify(value)}`);
-  return value as T;
-}
-
-function paging(req: Record<string, unknown>): { limit: number; offset: number } {
-  const limit = Number(req['limit'] ?? 0) || 100;
-  const offset = Number(req['offset'] ?? 0);
-  if (limit < 1 || limit > 1000) throw invalid('limit', 'expected 1 to 1000 (0 means 100)');
-  if (offset < 0) throw invalid('offset', 'expected 0 or more');
-  return { limit, offset };
-}
-
-function taskId(value: unknown, field = 'id'): string {
-  if (typeof value !== 'string' || !isUuid(value))
-    throw invalid(field, `expected a task id (UUID), got ${JSON.stringify(value)}`);
-  return value.toLowerCase();
-}
-
 export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServiceImplementation {
-  const tasks = <R>(build: (replyTo: ReplyTo<R>) => TaskManagementMsg, timeoutMs?: number): Promise<R> =>
-    d.hive.ask(d.hive.modules.task_management, build, timeoutMs);
-  const agents = <R>(build: (replyTo: ReplyTo<R>) => AgentManagementMsg, timeoutMs?: number): Promise<R> =>
-    d.hive.ask(d.hive.modules.agent_management, build, timeoutMs);
-  const defaults = { maxAttempts: d.config.tasks.max_attempts, timeoutMs: d.config.tasks.default_timeout_ms };
+  const api = new TasksApi(d.hive, d.config);
+  const agentsApi = new AgentsApi(d.hive);
   const withRemote = (a: AgentView): Record<string, unknown> => agentToProto({ ...a, ...(d.remoteInfo(a.id) ?? {}) });
 
   return {
     SubmitTask: unary(async (req, timeoutMs) => {
-      const task = newTaskFromProto(req['task'] as ProtoNewTask | undefined, defaults);
-      const r = await tasks(
-        (replyTo: ReplyTo<Submitted>): TaskManagementMsg => ({ type: 'task.submit', task, replyTo }),
-        timeoutMs,
-      );
+      const t = req['task'] as ProtoNewTask | undefined;
+      const r = await api.submit(protoTaskBody(t), t?.idempotency_key || null, { timeoutMs });
       return { task: taskToProto(r.task), created: r.created };
     }),
     SubmitTasks: unary(async (req, timeoutMs) => {
       const items = (req['tasks'] as ProtoNewTask[] | undefined) ?? [];
-      if (items.length === 0 || items.length > 1000)
-        throw invalid('tasks', `expected 1 to 1000 tasks, got ${items.length}`);
-      const parsed = items.map((t, i) => newTaskFromProto(t, defaults, `tasks[${i}]`));
-      const r = await tasks(
-        (replyTo: ReplyTo<Submitted[]>): TaskManagementMsg => ({ type: 'task.submit_bulk', tasks: parsed, replyTo }),
+      const keys = { items: items.map((t) => t.idempotency_key || null) };
+      const r = await api.submitBulk({ tasks: items.map((t, i) => protoTaskBody(t, `tasks[${i}]`)) }, keys, {
         timeoutMs,
-      );
-      const created = r.filter((x) => x.created).length;
-      return { tasks: r.map((x) => taskToProto(x.task)), created, deduplicated: r.length - created };
+      });
+      return { tasks: r.tasks.map(taskToProto), created: r.created, deduplicated: r.deduplicated };
     }),
-    GetTask: unary(async (req, timeoutMs) => {
-      const id = taskId(req['id']);
-      return taskToProto(
-        await tasks(
-          (replyTo: ReplyTo<TaskDetail>): TaskManagementMsg => ({ type: 'task.get', id, replyTo }),
-          timeoutMs,
-        ),
-      );
-    }),
+    GetTask: unary(async (req, timeoutMs) => taskToProto(await api.get(given(req['id']), { timeoutMs }))),
     ListTasks: unary(async (req, timeoutMs) => {
-      const agent = req['agent_id'] === '' ? undefined : taskId(req['agent_id'], 'agent_id');
-      const filter = {
-        status: oneOf<TaskStatus>(req['status'], TASK_STATUSES, 'status'),
-        priority: oneOf<Priority>(req['priority'], PRIORITIES, 'priority'),
-        agent,
-        capability: req['capability'] === '' ? undefined : String(req['capability']),
-        ...paging(req),
-      };
-      const page = await tasks(
-        (replyTo: ReplyTo<Page<Task>>): TaskManagementMsg => ({ type: 'task.list', filter, replyTo }),
-        timeoutMs,
+      const page = await api.list(
+        {
+          status: given(req['status']),
+          priority: given(req['priority']),
+          agent: given(req['agent_id']),
+          capability: given(req['capability']),
+          limit: givenInt(req['limit']),
+          offset: givenInt(req['offset']),
+        },
+        { timeoutMs },
       );
       return { tasks: page.items.map(taskToProto), total: page.total };
     }),
-    CancelTask: unary(async (req, timeoutMs) => {
-      const id = taskId(req['id']);
-      const r = text(req['reason']);
-      if (r.length > 512) throw invalid('reason', 'must be at most 512 characters');
-      return taskToProto(
-        await tasks(
-          (replyTo: ReplyTo<Task>): TaskManagementMsg => ({
-            type: 'task.cancel',
-            id,
-            reason: r || 'cancelled by request',
-            replyTo,
-          }),
-          timeoutMs,
-        ),
-      );
-    }),
+    CancelTask: unary(async (req, timeoutMs) =>
+      taskToProto(await api.cancel(given(req['id']), { reason: given(req['reason']) }, { timeoutMs })),
+    ),
     WatchTasks: (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
       if (isMalformed(call.request)) {
         const e = toServiceError(malformedError(call.request));
@@ -219,16 +152,16 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
       call.on('error', end);
     },
     ListAgents: unary(async (req, timeoutMs) => {
-      const filter = {
-        state: oneOf<AgentState>(req['state'], AGENT_STATES, 'state'),
-        type: oneOf<AgentType>(req['type'], AGENT_TYPES, 'type'),
-        kind: oneOf<AgentKind>(req['kind'], AGENT_KINDS, 'kind'),
-        capability: req['capability'] === '' ? undefined : String(req['capability']),
-        ...paging(req),
-      };
-      const page = await agents(
-        (replyTo: ReplyTo<Page<AgentView>>): AgentManagementMsg => ({ type: 'agent.list', filter, replyTo }),
-        timeoutMs,
+      const page = await agentsApi.list(
+        {
+          state: given(req['state']),
+          type: given(req['type']),
+          kind: given(req['kind']),
+          capability: given(req['capability']),
+          limit: givenInt(req['limit']),
+          offset: givenInt(req['offset']),
+        },
+        { timeoutMs },
       );
       return { agents: page.items.map(withRemote), total: page.total };
     }),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Router } from '../../src/edge/router.js';
 import { handleRequest, type RawRequest } from '../../src/edge/http-core.js';
-import { parseQuery, PAGING } from '../../src/edge/query.js';
+import { decodeQuery, parseQuery } from '../../src/edge/query.js';
 import { ok } from '../../src/edge/envelope.js';
 import { RateWindow, SampleWindow } from '../../src/metrics/windows.js';
 import { memoryLogger } from '../helpers/logs.js';
@@ -36,7 +36,12 @@ describe('edge router', () => {
 });
 
 describe('query validation', () => {
-  const spec = { status: { kind: 'enum', values: ['a', 'b'] }, flag: { kind: 'bool' }, ...PAGING } as const;
+  const spec = {
+    status: { kind: 'enum', values: ['a', 'b'] },
+    flag: { kind: 'bool' },
+    limit: { kind: 'int', min: 1, max: 1000 },
+    offset: { kind: 'int', min: 0, max: 10 },
+  } as const;
   it('parses typed values', () => {
     assert.deepEqual(parseQuery(new URLSearchParams('status=a&flag=true&limit=5&offset=0'), spec), {
       status: 'a',
@@ -56,6 +61,21 @@ describe('query validation', () => {
     ] as const) {
       assert.throws(() => parseQuery(new URLSearchParams(q), spec), re, q);
     }
+  });
+});
+
+describe('query decoding (for src/api, which validates)', () => {
+  const spec = { status: 'string', limit: 'int' } as const;
+  it('turns integers into numbers and leaves anything else to the API', () => {
+    assert.deepEqual(decodeQuery(new URLSearchParams('status=x&limit=5'), spec), { status: 'x', limit: 5 });
+    assert.deepEqual(decodeQuery(new URLSearchParams('limit=1e3'), spec), { limit: '1e3' });
+  });
+  it('refuses unknown and repeated parameters, naming them', () => {
+    assert.throws(
+      () => decodeQuery(new URLSearchParams('nope=1'), spec),
+      /nope: unknown query parameter; known: status, limit$/,
+    );
+    assert.throws(() => decodeQuery(new URLSearchParams('limit=1&limit=2'), spec), /limit: given more than once/);
   });
 });
 

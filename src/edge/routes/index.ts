@@ -12,6 +12,8 @@ import { hiveRoutes, type ModuleOpRunner } from './hive.js';
 import { authRoutes } from './auth.js';
 import type { AuthService } from '../../auth/service.js';
 import { taskRoutes } from './tasks.js';
+import { TasksApi } from '../../api/tasks.js';
+import { AgentsApi } from '../../api/agents.js';
 
 export interface RouterDeps {
   config: HubConfig;
@@ -54,8 +56,8 @@ export function buildRouter(d: RouterDeps): Router {
       };
     },
   );
-  agentRoutes(router, d.hive);
-  taskRoutes(router, d.hive, d.config);
+  agentRoutes(router, new AgentsApi(d.hive));
+  taskRoutes(router, new TasksApi(d.hive, d.config));
   hiveRoutes(router, d.hive, d.modules);
   authRoutes(router, d.auth);
   return router;

@@ -1,0 +1,86 @@
+/** Agents, transport-neutral: list, register, get, update, remove, pause and resume. */
+import { AGENT_KINDS, AGENT_STATES, AGENT_TYPES, parseAgentUpdate, parseNewAgent } from '../domain/index.js';
+import type { AgentKind, AgentState, AgentType } from '../domain/index.js';
+import type { ReplyTo } from '../runtime/index.js';
+import type { Page } from '../storage/index.js';
+import type { Hive } from '../../actors/hive/hive.js';
+import type { AgentManagementMsg, AgentView } from '../../actors/agent-management/messages.js';
+import { oneOf, optionalName, paging, uuid } from './validate.js';
+import type { CallOptions } from './tasks.js';
+
+/** A list request as decoded (undefined: not given). */
+export interface AgentListRequest {
+  state?: unknown;
+  type?: unknown;
+  kind?: unknown;
+  capability?: unknown;
+  limit?: unknown;
+  offset?: unknown;
+}
+
+export class AgentsApi {
+  constructor(private readonly hive: Hive) {}
+
+  private ask<R>(build: (replyTo: ReplyTo<R>) => AgentManagementMsg, o: CallOptions = {}): Promise<R> {
+    return this.hive.ask(this.hive.modules.agent_management, build, o.timeoutMs);
+  }
+
+  async list(q: AgentListRequest, o?: CallOptions): Promise<Page<AgentView> & { limit: number; offset: number }> {
+    const { limit, offset } = paging(q.limit, q.offset);
+    const filter = {
+      state: oneOf<AgentState>(q.state, AGENT_STATES, 'state'),
+      type: oneOf<AgentType>(q.type, AGENT_TYPES, 'type'),
+      kind: oneOf<AgentKind>(q.kind, AGENT_KINDS, 'kind'),
+      capability: optionalName(q.capability, 'capability'),
+      limit,
+      offset,
+    };
+    const page = await this.ask(
+      (replyTo: ReplyTo<Page<AgentView>>): AgentManagementMsg => ({ type: 'agent.list', filter, replyTo }),
+      o,
+    );
+    return { ...page, limit, offset };
+  }
+
+  register(body: unknown, o?: CallOptions): Promise<AgentView> {
+    const agent = parseNewAgent(body);
+    return this.ask(
+      (replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.register', agent, replyTo }),
+      o,
+    );
+  }
+
+  get(id: unknown, o?: CallOptions): Promise<AgentView> {
+    const agentId = uuid(id, 'id');
+    return this.ask(
+      (replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.get', id: agentId, replyTo }),
+      o,
+    );
+  }
+
+  update(id: unknown, body: unknown, o?: CallOptions): Promise<AgentView> {
+    const agentId = uuid(id, 'id');
+    const update = parseAgentUpdate(body);
+    return this.ask(
+      (replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.update', id: agentId, update, replyTo }),
+      o,
+    );
+  }
+
+  /** Its running tasks are aborted and requeued. */
+  remove(id: unknown, o?: CallOptions): Promise<AgentView> {
+    const agentId = uuid(id, 'id');
+    return this.ask(
+      (replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.remove', id: agentId, replyTo }),
+      o,
+    );
+  }
+
+  setPaused(id: unknown, paused: boolean, o?: CallOptions): Promise<AgentView> {
+    const agentId = uuid(id, 'id');
+    return this.ask(
+      (replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.set_paused', id: agentId, paused, replyTo }),
+      o,
+    );
+  }
+}

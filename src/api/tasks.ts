@@ -1,0 +1,207 @@
+/**
+ * Tasks, transport-neutral: submit (one or many), get, list, cancel, retry,
+ * redrive and assign. Every transport decodes its request into the values
+ * here and encodes what they return; the rules live only here and in the domain.
+ */
+import {
+  PRIORITIES,
+  TASK_STATUSES,
+  bulkItemKey,
+  checkIdempotencyKey,
+  invalid,
+  parseNewTask,
+  planBulk,
+  type NewTask,
+  type Priority,
+  type Task,
+  type TaskStatus,
+} from '../domain/index.js';
+import { HubError } from '../errors/index.js';
+import type { HubConfig } from '../config/index.js';
+import type { ReplyTo } from '../runtime/index.js';
+import type { Page } from '../storage/index.js';
+import type { Hive } from '../../actors/hive/hive.js';
+import type { Redriven, Submitted, TaskDetail, TaskManagementMsg } from '../../actors/task-distributor/messages.js';
+import {
+  MAX_BULK,
+  bulk,
+  fields,
+  integer,
+  oneOf,
+  optionalName,
+  optionalUuid,
+  paging,
+  reason,
+  uuid,
+} from './validate.js';
+
+/** A list request as decoded (undefined: not given). */
+export interface TaskListRequest {
+  status?: unknown;
+  priority?: unknown;
+  agent?: unknown;
+  capability?: unknown;
+  order?: unknown;
+  limit?: unknown;
+  offset?: unknown;
+}
+
+export interface BulkSubmitted {
+  tasks: Task[];
+  created: number;
+  deduplicated: number;
+}
+
+/** Bounds a call: the caller's deadline (gRPC), else the actor system's default. */
+export type CallOptions = { timeoutMs?: number | undefined };
+
+export class TasksApi {
+  private readonly defaults: { maxAttempts: number; timeoutMs: number };
+
+  constructor(
+    private readonly hive: Hive,
+    config: HubConfig,
+  ) {
+    this.defaults = { maxAttempts: config.tasks.max_attempts, timeoutMs: config.tasks.default_timeout_ms };
+  }
+
+  private ask<R>(build: (replyTo: ReplyTo<R>) => TaskManagementMsg, o: CallOptions = {}): Promise<R> {
+    return this.hive.ask(this.hive.modules.task_management, build, o.timeoutMs);
+  }
+
+  /** One submission; `created` false: the idempotency key was used before (the original is returned). */
+  submit(body: unknown, idempotencyKey: string | null, o?: CallOptions): Promise<Submitted> {
+    const task = parseNewTask(body, this.defaults, idempotencyKey);
+    return this.ask((replyTo: ReplyTo<Submitted>): TaskManagementMsg => ({ type: 'task.submit', task, replyTo }), o);
+  }
+
+  /**
+   * `{tasks}`: 1 to MAX_BULK submissions, stored all or none. Items may name themselves
+   * (`key`) and depend on each other by key. With a request key, item i's key is
+   * derived from it; `itemKeys` gives each item its own instead. Answered in
+   * request order.
+   */
+  async submitBulk(
+    body: unknown,
+    keys: { request?: string | null; items?: ReadonlyArray<string | null> },
+    o?: CallOptions,
+  ): Promise<BulkSubmitted> {
+    const { tasks, order } = this.parseBulk(fields(body, ['tasks'], true)['tasks'], keys);
+    const stored = await this.ask(
+      (replyTo: ReplyTo<Submitted[]>): TaskManagementMsg => ({ type: 'task.submit_bulk', tasks, replyTo }),
+      o,
+    );
+    const r: Submitted[] = new Array<Submitted>(stored.length);
+    order.forEach((requestIndex, storedIndex) => (r[requestIndex] = stored[storedIndex] as Submitted));
+    const created = r.filter((x) => x.created).length;
+    return { tasks: r.map((x) => x.task), created, deduplicated: r.length - created };
+  }
+
+  private parseBulk(
+    value: unknown,
+    keys: { request?: string | null; items?: ReadonlyArray<string | null> },
+  ): { tasks: NewTask[]; order: number[] } {
+    const request = keys.request ?? null;
+    if (request !== null) checkIdempotencyKey(request);
+    const items = bulk(value, 'tasks', 'tasks');
+    const names: Array<string | undefined> = [];
+    const tasks = items.map((item, i) =>
+      inItem(i, () => {
+        const k = (item as { key?: unknown } | null)?.key;
+        if (k !== undefined && typeof k !== 'string') throw invalid('key', 'expected a string');
+        names.push(k);
+        const own = keys.items?.[i] ?? null;
+        const task = parseNewTask(item, this.defaults, own, ['key']);
+        return request === null ? task : { ...task, idempotency_key: bulkItemKey(request, i) };
+      }),
+    );
+    const order = planBulk(tasks, names);
+    return { tasks: order.map((i) => tasks[i] as NewTask), order };
+  }
+
+  get(id: unknown, o?: CallOptions): Promise<TaskDetail> {
+    const taskId = uuid(id, 'id');
+    return this.ask(
+      (replyTo: ReplyTo<TaskDetail>): TaskManagementMsg => ({ type: 'task.get', id: taskId, replyTo }),
+      o,
+    );
+  }
+
+  /** A page of tasks; `fixed` pins the status (the pending view). */
+  async list(
+    q: TaskListRequest,
+    o?: CallOptions,
+    fixed?: TaskStatus,
+  ): Promise<Page<Task> & { limit: number; offset: number }> {
+    const { limit, offset } = paging(q.limit, q.offset);
+    const filter = {
+      status: fixed ?? oneOf<TaskStatus>(q.status, TASK_STATUSES, 'status'),
+      priority: oneOf<Priority>(q.priority, PRIORITIES, 'priority'),
+      agent: optionalUuid(q.agent, 'agent'),
+      capability: optionalName(q.capability, 'capability'),
+      order: oneOf(q.order, ['asc', 'desc'] as const, 'order'),
+      limit,
+      offset,
+    };
+    const page = await this.ask(
+      (replyTo: ReplyTo<Page<Task>>): TaskManagementMsg => ({ type: 'task.list', filter, replyTo }),
+      o,
+    );
+    return { ...page, limit, offset };
+  }
+
+  /** `{reason?}`: why, for the task's history. */
+  cancel(id: unknown, body: unknown, o?: CallOptions): Promise<Task> {
+    const taskId = uuid(id, 'id');
+    const r = reason(fields(body, ['reason'])['reason'], 'cancelled by request');
+    return this.ask(
+      (replyTo: ReplyTo<Task>): TaskManagementMsg => ({ type: 'task.cancel', id: taskId, reason: r, replyTo }),
+      o,
+    );
+  }
+
+  retry(id: unknown, o?: CallOptions): Promise<Task> {
+    const taskId = uuid(id, 'id');
+    return this.ask((replyTo: ReplyTo<Task>): TaskManagementMsg => ({ type: 'task.retry', id: taskId, replyTo }), o);
+  }
+
+  /** Dead (or failed) tasks back to pending: the ids given, or the oldest `limit`. */
+  redrive(body: unknown, o?: CallOptions): Promise<Redriven> {
+    const input = fields(body, ['status', 'ids', 'limit']);
+    const status = input['status'] ?? 'dead';
+    if (status !== 'dead' && status !== 'failed')
+      throw invalid('status', `expected "dead" or "failed", got ${JSON.stringify(status)}`);
+    const ids =
+      input['ids'] === undefined
+        ? undefined
+        : bulk(input['ids'], 'ids', 'task ids').map((v, i) => uuid(v, `ids[${i}]`));
+    const limit = input['limit'] === undefined ? 100 : integer(input['limit'], 'limit', 1, MAX_BULK);
+    return this.ask(
+      (replyTo: ReplyTo<Redriven>): TaskManagementMsg => ({ type: 'task.redrive', status, ids, limit, replyTo }),
+      o,
+    );
+  }
+
+  /** A pending task to a named local agent (debugging). */
+  assign(body: unknown, o?: CallOptions): Promise<Task> {
+    const input = fields(body, ['task_id', 'agent_id']);
+    const taskId = uuid(input['task_id'], 'task_id');
+    const agentId = uuid(input['agent_id'], 'agent_id');
+    return this.ask(
+      (replyTo: ReplyTo<Task>): TaskManagementMsg => ({ type: 'task.assign', taskId, agentId, replyTo }),
+      o,
+    );
+  }
+}
+
+/** Runs item i's parsing; its refusal names `tasks[i].<field>`. */
+function inItem<T>(i: number, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (!(err instanceof HubError) || err.code !== 'VALIDATION_FAILED') throw err;
+    const inner = err.details?.['field'];
+    const field = `tasks[${i}].${typeof inner === 'string' ? inner : ''}`;
+    throw new HubError('VALIDATION_FAILED', `tasks[${i}].${err.message}`, { details: { field, index: i } });
+  }
+}
