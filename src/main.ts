@@ -36,6 +36,7 @@ import { GrpcServer } from './grpc/server.js';
 import { SystemSampler } from './metrics/system.js';
 import { EventBus } from './runtime/index.js';
 import { TaskEngine } from './engine/engine.js';
+import { Sessions } from './engine/sessions.js';
 import { neuralFitModel } from '../actors/neural-processor/fit-model.js';
 import { loadHandlers } from '../actors/agent/executors.js';
 import type { HiveStatus, SwarmCoordinatorMsg } from '../actors/swarm-coordinator/messages.js';
@@ -240,7 +241,15 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
           : undefined
     )?.inc({ type: e.type }),
   );
-  const engine = TaskEngine.fromConfig(config, { store, events, log: moduleLogger(log, 'engine'), nodeId, handlers });
+  const sessions = new Sessions();
+  const engine = TaskEngine.fromConfig(config, {
+    store,
+    events,
+    log: moduleLogger(log, 'engine'),
+    nodeId,
+    handlers,
+    sessions,
+  });
   const cluster = config.cluster.enabled
     ? clusterNode(config, store, events, engine, moduleLogger(log, 'cluster'))
     : undefined;
@@ -341,6 +350,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
         config,
         hive,
         events,
+        sessions,
         auth,
         log: moduleLogger(log, 'grpc'),
         extraServices: cluster ? [cluster.transport.service()] : [],

@@ -22,7 +22,6 @@ import { HubError, assertNever, errorMessage, isOutage } from '../../src/errors/
 import type { ActorContext, ActorSpec } from '../../src/runtime/index.js';
 import { OutageTracker, type AgentFilter, type Page } from '../../src/storage/index.js';
 import type { AgentOutcome } from '../../src/engine/types.js';
-import type { Handler } from '../../src/engine/handler.js';
 import type { ModuleDeps } from '../shared/deps.js';
 import { answer } from '../shared/answer.js';
 import type { AgentManagementMsg, AgentSlot, AgentSummary, AgentView } from './messages.js';
@@ -37,7 +36,7 @@ interface State {
   removed: number;
   completed: number;
   failed: number;
-  dispatchers: Dispatchers;
+  sessions: Sessions;
   /** The periodic flush pauses while the database is away (changes stay dirty and are stored once it is back). */
   outage: OutageTracker;
   /** When offline agents were last checked against their retention (ms). */
@@ -56,10 +55,10 @@ async function loadLocalAgents(deps: ModuleDeps): Promise<Map<string, Agent>> {
   }
 }
 
-/** Remote agents' dispatchers by agent id; owned by the module, so a restart keeps the connections. */
-type Dispatchers = Map<string, Handler>;
+/** Connected remote agents' sessions (Sessions ids) by agent id; owned by the module, so a restart keeps the connections. */
+type Sessions = Map<string, string>;
 
-async function init(deps: ModuleDeps, dispatchers: Dispatchers): Promise<State> {
+async function init(deps: ModuleDeps, sessions: Sessions): Promise<State> {
   const outage = new OutageTracker(deps.log, 'agent_management flush');
   const state: State = {
     agents: await loadLocalAgents(deps),
@@ -68,18 +67,18 @@ async function init(deps: ModuleDeps, dispatchers: Dispatchers): Promise<State> 
     removed: 0,
     completed: 0,
     failed: 0,
-    dispatchers,
+    sessions,
     outage,
     sweptAt: 0,
   };
   for (const agent of state.agents.values())
-    if (runnable(state, agent)) deps.engine.setAgent(agent, dispatchers.get(agent.id));
+    if (runnable(state, agent)) deps.engine.setAgent(agent, sessions.get(agent.id));
   return state;
 }
 
 /** Runs here: a local agent, or a remote agent connected to this node. */
 function runnable(state: State, agent: Agent): boolean {
-  return agent.kind === 'local' || state.dispatchers.has(agent.id);
+  return agent.kind === 'local' || state.sessions.has(agent.id);
 }
 
 function markDirty(state: State, id: string): void {
@@ -105,9 +104,9 @@ function checkExecutor(deps: ModuleDeps, agent: NewAgent): NewAgent {
   return { ...agent, executor };
 }
 
-async function register(deps: ModuleDeps, state: State, input: NewAgent, dispatcher?: Handler): Promise<AgentView> {
-  const previous = dispatcher === undefined ? undefined : formerSelf(state, input);
-  if (previous !== undefined) return takeOver(deps, state, previous, input, dispatcher!);
+async function register(deps: ModuleDeps, state: State, input: NewAgent, session?: string): Promise<AgentView> {
+  const previous = session === undefined ? undefined : formerSelf(state, input);
+  if (previous !== undefined) return takeOver(deps, state, previous, input, session!);
   // Offline agents (remote ones gone past their grace) hold no slot: only live ones count.
   const live = [...state.agents.values()].filter((a) => a.state !== 'offline').length;
   if (live >= deps.config.agents.max_agents) {
@@ -119,8 +118,8 @@ async function register(deps: ModuleDeps, state: State, input: NewAgent, dispatc
   const agent = await deps.store.createAgent(checkExecutor(deps, input), deps.nodeId);
   state.agents.set(agent.id, agent);
   state.registered++;
-  if (dispatcher !== undefined) state.dispatchers.set(agent.id, dispatcher);
-  if (runnable(state, agent)) deps.engine.setAgent(agent, dispatcher);
+  if (session !== undefined) state.sessions.set(agent.id, session);
+  if (runnable(state, agent)) deps.engine.setAgent(agent, session);
   deps.log.info({ event: 'agent.registered', agent_id: agent.id, name: agent.name }, `agent ${agent.name} registered`);
   deps.events.publish('agents', 'agent.registered', view(deps, state, agent));
   return view(deps, state, agent);
@@ -130,8 +129,7 @@ async function register(deps: ModuleDeps, state: State, input: NewAgent, dispatc
 function formerSelf(state: State, input: NewAgent): Agent | undefined {
   if (input.kind !== 'remote' || input.owner === undefined || input.owner === null) return undefined;
   for (const a of state.agents.values())
-    if (a.kind === 'remote' && a.name === input.name && a.owner === input.owner && !state.dispatchers.has(a.id))
-      return a;
+    if (a.kind === 'remote' && a.name === input.name && a.owner === input.owner && !state.sessions.has(a.id)) return a;
   return undefined;
 }
 
@@ -145,7 +143,7 @@ async function takeOver(
   state: State,
   previous: Agent,
   input: NewAgent,
-  dispatcher: Handler,
+  session: string,
 ): Promise<AgentView> {
   deps.engine.removeAgent(previous.id, `agent ${previous.name} reconnected as a new session`);
   const next: Agent = {
@@ -163,8 +161,8 @@ async function takeOver(
   });
   state.agents.set(next.id, next);
   state.dirty.delete(next.id);
-  state.dispatchers.set(next.id, dispatcher);
-  deps.engine.setAgent(next, dispatcher);
+  state.sessions.set(next.id, session);
+  deps.engine.setAgent(next, session);
   deps.log.info(
     { event: 'agent.taken_over', agent_id: next.id, name: next.name },
     `agent ${next.name} reconnected without its resume token and took over its record`,
@@ -177,7 +175,7 @@ async function takeOver(
 async function removeStale(deps: ModuleDeps, state: State): Promise<void> {
   const cutoff = new Date(Date.now() - deps.config.agents.offline_retention_seconds * 1000).toISOString();
   for (const a of [...state.agents.values()]) {
-    if (a.kind !== 'remote' || a.state !== 'offline' || state.dispatchers.has(a.id) || a.updated_at > cutoff) continue;
+    if (a.kind !== 'remote' || a.state !== 'offline' || state.sessions.has(a.id) || a.updated_at > cutoff) continue;
     await deps.store.deleteAgent(a.id);
     state.agents.delete(a.id);
     state.dirty.delete(a.id);
@@ -228,7 +226,7 @@ async function remove(deps: ModuleDeps, state: State, id: string): Promise<Agent
   const shown = view(deps, state, agent);
   // The engine aborts what the agent runs (those tasks go back to pending) and gives its deque to other agents.
   deps.engine.removeAgent(id, `agent ${agent.name} was removed`);
-  state.dispatchers.delete(id);
+  state.sessions.delete(id);
   await deps.store.deleteAgent(id);
   state.agents.delete(id);
   state.dirty.delete(id);
@@ -281,15 +279,15 @@ async function checkAssignable(
 }
 
 /** A remote agent reconnected within its grace (or after it): it runs tasks again through the new connection. */
-async function attach(deps: ModuleDeps, state: State, id: string, dispatcher: Handler): Promise<AgentView> {
+async function attach(deps: ModuleDeps, state: State, id: string, session: string): Promise<AgentView> {
   const agent = state.agents.get(id);
   if (agent === undefined || agent.kind !== 'remote')
     throw new HubError('AGENT_NOT_FOUND', `no remote agent with id ${id} on this node`, { details: { agent_id: id } });
-  state.dispatchers.set(id, dispatcher);
+  state.sessions.set(id, session);
   const next: Agent = { ...agent, state: deps.engine.load(id) > 0 ? 'working' : 'idle' };
   state.agents.set(id, next);
   await deps.store.updateAgent(id, { state: next.state });
-  deps.engine.setAgent(next, dispatcher);
+  deps.engine.setAgent(next, session);
   deps.engine.setReachable(id, true);
   deps.events.publish('agents', 'agent.state_changed', view(deps, state, next));
   return view(deps, state, next);
@@ -298,7 +296,7 @@ async function attach(deps: ModuleDeps, state: State, id: string, dispatcher: Ha
 /** A remote agent's connection is gone past its grace: its tasks are requeued, it is offline until it reconnects. */
 async function detach(deps: ModuleDeps, state: State, id: string, reason: string): Promise<void> {
   const agent = state.agents.get(id);
-  state.dispatchers.delete(id);
+  state.sessions.delete(id);
   deps.engine.removeAgent(id, reason);
   if (agent === undefined) return;
   const next: Agent = { ...agent, state: 'offline' };
@@ -467,17 +465,17 @@ function summarize(deps: ModuleDeps, state: State): AgentSummary {
 
 /** The agent_management module actor. */
 export function agentManagementSpec(deps: ModuleDeps): ActorSpec<AgentManagementMsg, State> {
-  const dispatchers: Dispatchers = new Map();
+  const sessions: Sessions = new Map();
   return {
     name: 'agent_management',
-    init: () => init(deps, dispatchers),
+    init: () => init(deps, sessions),
     receive: async (state, msg, _ctx: Ctx) => {
       switch (msg.type) {
         case 'agent.register':
-          await answer(msg.replyTo, () => register(deps, state, msg.agent, msg.dispatcher));
+          await answer(msg.replyTo, () => register(deps, state, msg.agent, msg.session));
           return state;
         case 'agent.attach':
-          await answer(msg.replyTo, () => attach(deps, state, msg.id, msg.dispatcher));
+          await answer(msg.replyTo, () => attach(deps, state, msg.id, msg.session));
           return state;
         case 'agent.detach':
           await detach(deps, state, msg.id, msg.reason);

@@ -2,7 +2,6 @@ import type { Agent, AgentState, AgentUpdate, NewAgent, RequiredCapability } fro
 import type { ReplyTo } from '../../src/runtime/index.js';
 import type { AgentFilter, Page } from '../../src/storage/index.js';
 import type { AgentOutcome } from '../../src/engine/types.js';
-import type { Handler } from '../../src/engine/handler.js';
 import type { ModulePing } from '../../src/runtime/index.js';
 
 export interface AgentSummary {
@@ -34,10 +33,10 @@ export type AgentView = Agent & { running_tasks: number };
 
 /** Commands to agent_management; each replies on replyTo unless it is a notice. */
 export type AgentManagementMsg =
-  /** `dispatcher`: how a remote agent runs tasks (its connection); local agents use their executor. */
-  | { type: 'agent.register'; agent: NewAgent; dispatcher?: Handler; replyTo: ReplyTo<AgentView> }
-  /** A remote agent's connection is back (resume): it takes tasks again through `dispatcher`. */
-  | { type: 'agent.attach'; id: string; dispatcher: Handler; replyTo: ReplyTo<AgentView> }
+  /** `session`: a remote agent's session id (Sessions), which runs its tasks; local agents use their executor. */
+  | { type: 'agent.register'; agent: NewAgent; session?: string; replyTo: ReplyTo<AgentView> }
+  /** A remote agent's connection is back (resume): it takes tasks again through `session`. */
+  | { type: 'agent.attach'; id: string; session: string; replyTo: ReplyTo<AgentView> }
   /** A remote agent's connection is gone for good: its tasks go back to the queue, the agent is offline. */
   | { type: 'agent.detach'; id: string; reason: string }
   /** A remote agent's connection broke: no new tasks until it resumes (its running ones wait for the grace). */

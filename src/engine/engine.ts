@@ -18,7 +18,6 @@ import { errorMessage } from '../errors/index.js';
 import type { HubConfig } from '../config/index.js';
 import { OutageTracker } from '../storage/index.js';
 import { AbortReason } from './execute.js';
-import type { Handler } from './handler.js';
 import { handlerFor, newAttempt, runAttempt, type Running } from './execution.js';
 import { idleSlotFor, newSlot, profileOf, takesWork, victimFor, type Slot } from './placement.js';
 import { Claimer } from './claimer.js';
@@ -81,7 +80,7 @@ export class TaskEngine {
   /** An engine with the [tasks] settings. */
   static fromConfig(
     config: HubConfig,
-    parts: Pick<EngineOptions, 'store' | 'events' | 'log' | 'nodeId' | 'handlers'>,
+    parts: Pick<EngineOptions, 'store' | 'events' | 'log' | 'nodeId' | 'handlers' | 'sessions'>,
   ): TaskEngine {
     const t = config.tasks;
     return new TaskEngine({
@@ -173,15 +172,15 @@ export class TaskEngine {
 
   /**
    * Adds or updates an agent that runs here (capabilities, pause, max_concurrency).
-   * `handler` runs its tasks instead of its executor (a remote agent's dispatcher).
+   * `session`: a remote agent's session (Sessions), which runs its tasks.
    */
-  setAgent(agent: Agent, handler?: Handler): void {
+  setAgent(agent: Agent, session?: string): void {
     const slot = this.slots.get(agent.id);
-    if (slot === undefined) this.slots.set(agent.id, newSlot(agent, handler));
+    if (slot === undefined) this.slots.set(agent.id, newSlot(agent, session));
     else {
       slot.agent = agent;
       slot.profile = profileOf(agent);
-      if (handler !== undefined) slot.handler = handler;
+      if (session !== undefined) slot.session = session;
       if (agent.paused) this.rehome(slot.deque.splice(0));
     }
     this.pumpAll();
@@ -396,7 +395,7 @@ export class TaskEngine {
     const r = newAttempt(task, agent, slot.running.size, this.fitModel !== undefined);
     slot.running.set(task.id, r);
     this.writer.started(r);
-    const handler = handlerFor(agent, slot.handler, this.o.handlers, this.o.defaultExecutor);
+    const handler = handlerFor(agent, slot.session, this.o.sessions, this.o.handlers, this.o.defaultExecutor);
     void runAttempt(r, agent, handler, this.o.log).then((outcome) => {
       slot.running.delete(r.task.id);
       this.writer.ended(r, outcome);

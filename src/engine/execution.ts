@@ -6,6 +6,7 @@ import { FIT_WIDTH, fitCapabilities, writeFitFeatures } from '../neural/fit-feat
 import { RunControl, execute, type Outcome } from './execute.js';
 import { TaskFailure, type ExecutorTask, type Handler } from './handler.js';
 import { RequeueReason } from './types.js';
+import type { Sessions } from './sessions.js';
 
 let lastMs = 0;
 let lastIso = '';
@@ -75,14 +76,21 @@ export function runAttempt(r: Running, agent: Agent, handler: Handler, log: Logg
   return execute(handler, input, ctx, r.control);
 }
 
-/** How an agent runs a task: its dispatcher (a remote agent), else its executor of this node. */
+/** How an agent runs a task: a remote agent through its session, a local one through its executor of this node. */
 export function handlerFor(
   agent: Agent,
-  dispatcher: Handler | undefined,
+  session: string | undefined,
+  sessions: Sessions | undefined,
   handlers: ReadonlyMap<string, Handler>,
   defaultExecutor: string,
 ): Handler {
-  if (dispatcher !== undefined) return dispatcher;
+  if (session !== undefined) {
+    const dispatcher = sessions?.dispatcher(session);
+    if (dispatcher !== undefined) return dispatcher;
+    return () => {
+      throw new TaskFailure(`remote agent ${agent.name} has no connection to this node`, true, 'AGENT_UNREACHABLE');
+    };
+  }
   const handler = handlers.get(agent.executor ?? defaultExecutor);
   if (handler !== undefined) return handler;
   return () => {

@@ -39,6 +39,10 @@ export const TASK_FAILURE_CODES = {
   },
   RESULT_NOT_JSON: { retryable: 'no', summary: 'The handler returned something that is not JSON (a cycle, a BigInt).' },
   EXECUTOR_MISSING: { retryable: 'yes', summary: "The agent's executor is not configured on this node." },
+  AGENT_UNREACHABLE: {
+    retryable: 'yes',
+    summary: 'A remote agent lost its connection to this node between the placement of the task and its start.',
+  },
   RESULT_INVALID: {
     retryable: 'yes',
     summary:

@@ -6,13 +6,12 @@
  */
 import { fitScore, missingCapability, type Agent, type Task } from '../domain/index.js';
 import { loadDiscount } from '../neural/fit-features.js';
-import type { Handler } from './handler.js';
 import type { Running } from './execution.js';
 
 export interface Slot {
   agent: Agent;
-  /** How this agent runs a task when it is not an executor of this node (a remote agent's dispatcher). */
-  handler: Handler | undefined;
+  /** A remote agent's session (Sessions): it runs tasks through that, not through an executor of this node. */
+  session: string | undefined;
   deque: Task[];
   running: Map<string, Running>;
   /** Slots promised to submissions being stored right now (direct hand-off). */
@@ -23,8 +22,8 @@ export interface Slot {
   unreachable?: boolean;
 }
 
-export function newSlot(agent: Agent, handler: Handler | undefined): Slot {
-  return { agent, handler, deque: [], running: new Map(), reserved: 0, profile: profileOf(agent) };
+export function newSlot(agent: Agent, session: string | undefined): Slot {
+  return { agent, session, deque: [], running: new Map(), reserved: 0, profile: profileOf(agent) };
 }
 
 /** Whether an agent is given new tasks: not paused, and (a remote one) connected. */

@@ -6,6 +6,7 @@ import type { TaskStore } from '../storage/index.js';
 import type { FitSample } from '../neural/fit-features.js';
 import { AbortReason } from './execute.js';
 import type { Handler } from './handler.js';
+import type { Sessions } from './sessions.js';
 
 export interface EngineOptions {
   store: TaskStore;
@@ -13,6 +14,8 @@ export interface EngineOptions {
   log: Logger;
   nodeId: string;
   handlers: ReadonlyMap<string, Handler>;
+  /** Remote agents' sessions (the gRPC AgentService adds them); a node without gRPC has none. */
+  sessions?: Sessions;
   defaultExecutor: string;
   leaseMs: number;
   claimBatch: number;

@@ -1,13 +1,13 @@
 /**
  * AgentService.Connect: remote agents over one bidi stream each. A RemoteAgent
- * outlives its streams: its dispatcher (what the task runner calls to run a task
- * on it) waits for the agent's TaskResult; if the stream breaks, its tasks are
+ * outlives its streams: its dispatcher (what the task engine calls, through
+ * Sessions, to run a task on it) waits for the agent's TaskResult; if the stream breaks, its tasks are
  * kept for [grpc] agent_grace_ms, and a Register with its resume token inside
  * that time attaches the new stream to them. Credits: the runner never gives an
  * agent more than its max_concurrency tasks at once.
  */
 import * as grpc from '@grpc/grpc-js';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { checkJsonValue, parseNewAgent, type Task } from '../domain/index.js';
 import { HubError, errorMessage } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
@@ -15,6 +15,7 @@ import type { ReplyTo } from '../runtime/index.js';
 import type { Hive } from '../../actors/hive/hive.js';
 import type { AgentManagementMsg, AgentView } from '../../actors/agent-management/messages.js';
 import { TaskFailure, type ExecutorContext, type ExecutorTask, type Handler } from '../engine/handler.js';
+import type { Sessions } from '../engine/sessions.js';
 import { parseJsonField, text } from './convert.js';
 import { SendBudget, approxBytes } from './send-budget.js';
 import { principalOf } from './auth.js';
@@ -33,6 +34,8 @@ export interface AgentServiceDeps {
   graceMs: number;
   pingMs: number;
   maxUnsentBytes: number;
+  /** Where the engine finds each agent's dispatcher (by session id). */
+  sessions: Sessions;
 }
 
 class RemoteAgent {
@@ -44,6 +47,8 @@ class RemoteAgent {
   private budget: SendBudget | undefined;
   draining = false;
 
+  /** The id agent_management and the engine know this session by (Sessions). */
+  readonly session = randomUUID();
   /** Set once the hub has stored the agent (tasks assigned before that wait in the outbox). */
   id = '';
   name = '';
@@ -241,10 +246,16 @@ export class RemoteAgents {
     for (const a of this.byId.values()) {
       if (a.name !== name || a.owner !== owner || a.stream !== undefined) continue;
       a.endGrace();
-      this.byToken.delete(a.token);
-      this.byId.delete(a.id);
+      this.forget(a);
       this.tell({ type: 'agent.detach', id: a.id, reason: `agent ${a.name} connected again as a new session` }, a.id);
     }
+  }
+
+  /** A session that ended for good: its token, its id and its dispatcher are gone. */
+  private forget(a: RemoteAgent): void {
+    this.byToken.delete(a.token);
+    this.byId.delete(a.id);
+    this.d.sessions.delete(a.session);
   }
 
   /** The Connect handler. */
@@ -325,8 +336,7 @@ export class RemoteAgents {
       if (over || a === undefined || (a.stream !== stream && a.stream !== undefined)) return;
       over = true;
       const expire = (reason: string): void => {
-        this.byToken.delete(a.token);
-        this.byId.delete(a.id);
+        this.forget(a);
         this.tell({ type: 'agent.detach', id: a.id, reason }, a.id);
       };
       if (clean) {
@@ -367,7 +377,7 @@ export class RemoteAgents {
       await this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({
         type: 'agent.attach',
         id: previous.id,
-        dispatcher: previous.dispatcher,
+        session: previous.session,
         replyTo,
       }));
       stream.write({
@@ -405,12 +415,19 @@ export class RemoteAgents {
       this.d.maxUnsentBytes,
       owner,
     );
-    const view = await this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({
-      type: 'agent.register',
-      agent: parsed,
-      dispatcher: agent.dispatcher,
-      replyTo,
-    }));
+    this.d.sessions.add(agent.session, agent.dispatcher);
+    let view: AgentView;
+    try {
+      view = await this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({
+        type: 'agent.register',
+        agent: parsed,
+        session: agent.session,
+        replyTo,
+      }));
+    } catch (err) {
+      this.d.sessions.delete(agent.session); // refused (a limit, a bad name): nothing holds it
+      throw err;
+    }
     agent.id = view.id;
     agent.name = view.name;
     this.byToken.set(newToken, agent);

@@ -5,6 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import type { Sessions } from '../engine/sessions.js';
 import type { HubConfig } from '../config/index.js';
 import { HubError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
@@ -22,6 +23,8 @@ export interface GrpcDeps {
   hive: Hive;
   events: EventBus;
   log: Logger;
+  /** Remote agents' sessions, shared with the task engine. */
+  sessions: Sessions;
   /** Checks every RPC's permission (security enabled). */
   auth?: AuthService | undefined;
   /** More services on the same port (the cluster transport). */
@@ -55,6 +58,7 @@ export class GrpcServer {
       graceMs: g.agent_grace_ms,
       pingMs: g.keepalive_time_ms,
       maxUnsentBytes: g.max_unsent_bytes,
+      sessions: d.sessions,
     });
     server.addService(
       tolerant(proto.hiveService),
