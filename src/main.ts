@@ -261,6 +261,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     startedAt,
     events,
     engine,
+    sessions,
     handlers,
     cluster: cluster && clusterView(cluster),
   };

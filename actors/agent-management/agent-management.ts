@@ -23,6 +23,7 @@ import type { ActorContext, ActorSpec } from '../../src/runtime/index.js';
 import { OutageTracker, type AgentFilter, type Page } from '../../src/storage/index.js';
 import type { AgentOutcome } from '../../src/engine/types.js';
 import type { ModuleDeps } from '../shared/deps.js';
+import type { Sessions } from '../../src/engine/sessions.js';
 import { answer } from '../shared/answer.js';
 import type { AgentManagementMsg, AgentSlot, AgentSummary, AgentView } from './messages.js';
 
@@ -36,6 +37,7 @@ interface State {
   removed: number;
   completed: number;
   failed: number;
+  /** The node's remote-agent sessions (deps.sessions): which remote agents are connected. */
   sessions: Sessions;
   /** The periodic flush pauses while the database is away (changes stay dirty and are stored once it is back). */
   outage: OutageTracker;
@@ -55,10 +57,7 @@ async function loadLocalAgents(deps: ModuleDeps): Promise<Map<string, Agent>> {
   }
 }
 
-/** Connected remote agents' sessions (Sessions ids) by agent id; owned by the module, so a restart keeps the connections. */
-type Sessions = Map<string, string>;
-
-async function init(deps: ModuleDeps, sessions: Sessions): Promise<State> {
+async function init(deps: ModuleDeps): Promise<State> {
   const outage = new OutageTracker(deps.log, 'agent_management flush');
   const state: State = {
     agents: await loadLocalAgents(deps),
@@ -67,18 +66,18 @@ async function init(deps: ModuleDeps, sessions: Sessions): Promise<State> {
     removed: 0,
     completed: 0,
     failed: 0,
-    sessions,
+    sessions: deps.sessions,
     outage,
     sweptAt: 0,
   };
   for (const agent of state.agents.values())
-    if (runnable(state, agent)) deps.engine.setAgent(agent, sessions.get(agent.id));
+    if (runnable(state, agent)) deps.engine.setAgent(agent, deps.sessions.sessionOf(agent.id));
   return state;
 }
 
 /** Runs here: a local agent, or a remote agent connected to this node. */
 function runnable(state: State, agent: Agent): boolean {
-  return agent.kind === 'local' || state.sessions.has(agent.id);
+  return agent.kind === 'local' || state.sessions.isConnected(agent.id);
 }
 
 function markDirty(state: State, id: string): void {
@@ -118,7 +117,7 @@ async function register(deps: ModuleDeps, state: State, input: NewAgent, session
   const agent = await deps.store.createAgent(checkExecutor(deps, input), deps.nodeId);
   state.agents.set(agent.id, agent);
   state.registered++;
-  if (session !== undefined) state.sessions.set(agent.id, session);
+  if (session !== undefined) state.sessions.bind(agent.id, session);
   if (runnable(state, agent)) deps.engine.setAgent(agent, session);
   deps.log.info({ event: 'agent.registered', agent_id: agent.id, name: agent.name }, `agent ${agent.name} registered`);
   deps.events.publish('agents', 'agent.registered', view(deps, state, agent));
@@ -129,7 +128,8 @@ async function register(deps: ModuleDeps, state: State, input: NewAgent, session
 function formerSelf(state: State, input: NewAgent): Agent | undefined {
   if (input.kind !== 'remote' || input.owner === undefined || input.owner === null) return undefined;
   for (const a of state.agents.values())
-    if (a.kind === 'remote' && a.name === input.name && a.owner === input.owner && !state.sessions.has(a.id)) return a;
+    if (a.kind === 'remote' && a.name === input.name && a.owner === input.owner && !state.sessions.isConnected(a.id))
+      return a;
   return undefined;
 }
 
@@ -161,7 +161,7 @@ async function takeOver(
   });
   state.agents.set(next.id, next);
   state.dirty.delete(next.id);
-  state.sessions.set(next.id, session);
+  state.sessions.bind(next.id, session);
   deps.engine.setAgent(next, session);
   deps.log.info(
     { event: 'agent.taken_over', agent_id: next.id, name: next.name },
@@ -175,7 +175,8 @@ async function takeOver(
 async function removeStale(deps: ModuleDeps, state: State): Promise<void> {
   const cutoff = new Date(Date.now() - deps.config.agents.offline_retention_seconds * 1000).toISOString();
   for (const a of [...state.agents.values()]) {
-    if (a.kind !== 'remote' || a.state !== 'offline' || state.sessions.has(a.id) || a.updated_at > cutoff) continue;
+    if (a.kind !== 'remote' || a.state !== 'offline' || state.sessions.isConnected(a.id) || a.updated_at > cutoff)
+      continue;
     await deps.store.deleteAgent(a.id);
     state.agents.delete(a.id);
     state.dirty.delete(a.id);
@@ -226,7 +227,7 @@ async function remove(deps: ModuleDeps, state: State, id: string): Promise<Agent
   const shown = view(deps, state, agent);
   // The engine aborts what the agent runs (those tasks go back to pending) and gives its deque to other agents.
   deps.engine.removeAgent(id, `agent ${agent.name} was removed`);
-  state.sessions.delete(id);
+  state.sessions.unbind(id);
   await deps.store.deleteAgent(id);
   state.agents.delete(id);
   state.dirty.delete(id);
@@ -283,7 +284,7 @@ async function attach(deps: ModuleDeps, state: State, id: string, session: strin
   const agent = state.agents.get(id);
   if (agent === undefined || agent.kind !== 'remote')
     throw new HubError('AGENT_NOT_FOUND', `no remote agent with id ${id} on this node`, { details: { agent_id: id } });
-  state.sessions.set(id, session);
+  state.sessions.bind(id, session);
   const next: Agent = { ...agent, state: deps.engine.load(id) > 0 ? 'working' : 'idle' };
   state.agents.set(id, next);
   await deps.store.updateAgent(id, { state: next.state });
@@ -296,7 +297,7 @@ async function attach(deps: ModuleDeps, state: State, id: string, session: strin
 /** A remote agent's connection is gone past its grace: its tasks are requeued, it is offline until it reconnects. */
 async function detach(deps: ModuleDeps, state: State, id: string, reason: string): Promise<void> {
   const agent = state.agents.get(id);
-  state.sessions.delete(id);
+  state.sessions.unbind(id);
   deps.engine.removeAgent(id, reason);
   if (agent === undefined) return;
   const next: Agent = { ...agent, state: 'offline' };
@@ -465,10 +466,9 @@ function summarize(deps: ModuleDeps, state: State): AgentSummary {
 
 /** The agent_management module actor. */
 export function agentManagementSpec(deps: ModuleDeps): ActorSpec<AgentManagementMsg, State> {
-  const sessions: Sessions = new Map();
   return {
     name: 'agent_management',
-    init: () => init(deps, sessions),
+    init: () => init(deps),
     receive: async (state, msg, _ctx: Ctx) => {
       switch (msg.type) {
         case 'agent.register':

@@ -5,6 +5,7 @@ import type { Member, Store } from '../../src/storage/index.js';
 import type { ReplyTo } from '../../src/runtime/index.js';
 import type { Handler } from '../../src/engine/handler.js';
 import type { TaskEngine } from '../../src/engine/engine.js';
+import type { Sessions } from '../../src/engine/sessions.js';
 
 /** What every module actor is built with (passed down by constructor, never global). */
 export interface ModuleDeps {
@@ -17,6 +18,8 @@ export interface ModuleDeps {
   readonly events: EventBus;
   /** This node's task engine: deques, running handlers, batched storage (outlives actor restarts). */
   readonly engine: TaskEngine;
+  /** Remote agents' sessions (the gRPC AgentService adds them; agent_management binds agents to them). */
+  readonly sessions: Sessions;
   /** Executor kinds by name: built-ins plus [agents.executors] modules. */
   readonly handlers: ReadonlyMap<string, Handler>;
   /** The other nodes, in cluster mode. */

@@ -23,6 +23,7 @@ import { AuthService } from '../../src/auth/service.js';
 import { neuralFitModel } from '../../actors/neural-processor/fit-model.js';
 import { Hive } from '../../actors/hive/hive.js';
 import { TaskEngine } from '../../src/engine/engine.js';
+import { Sessions } from '../../src/engine/sessions.js';
 import { BUILTIN_HANDLERS } from '../../actors/agent/executors.js';
 import type { Handler } from '../../src/engine/handler.js';
 
@@ -67,8 +68,19 @@ export async function hubStack(
   const events = new EventBus();
   const startedAt = new Date();
   const handlers = new Map(Object.entries({ ...BUILTIN_HANDLERS, ...extraHandlers }));
-  const engine = TaskEngine.fromConfig(config, { store, events, log, nodeId: 'bench', handlers });
-  const hive = await Hive.start(system, { config, store, log, nodeId: 'bench', startedAt, events, engine, handlers });
+  const sessions = new Sessions();
+  const engine = TaskEngine.fromConfig(config, { store, events, log, nodeId: 'bench', handlers, sessions });
+  const hive = await Hive.start(system, {
+    config,
+    store,
+    log,
+    nodeId: 'bench',
+    startedAt,
+    events,
+    engine,
+    sessions,
+    handlers,
+  });
   if (config.neural.enabled && config.neural.fit_placement)
     engine.useFitModel(neuralFitModel(system, hive.modules.neural));
   engine.start();

@@ -175,6 +175,25 @@ describe('gRPC API', function () {
     assert.ok(Date.now() - started < 3000, 'the stream ends at its deadline');
   });
 
+  it('keeps a connected remote agent through restarts of agent_management and of the engine module', async () => {
+    const agent = new TestAgent(agentClient, { name: 'survivor', capabilities: [{ name: 'survive', proficiency: 1 }] });
+    const reg = await agent.registered;
+    for (const module of ['agent_management', 'engine']) {
+      const r = await api.post(`/api/modules/${module}/restart`);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const t = await call(hiveClient, 'SubmitTask', {
+        task: { title: `after ${module}`, required_capabilities: [{ name: 'survive', min_proficiency: 0 }] },
+      });
+      await waitFor(
+        async () => (await api.get(`/api/tasks/${t['task'].id}`)).body.data.status === 'completed',
+        10_000,
+        `the task after the ${module} restart to complete on the remote agent`,
+      );
+      assert.equal((await api.get(`/api/tasks/${t['task'].id}`)).body.data.assigned_agent, reg['agent_id']);
+    }
+    agent.stream.end();
+  });
+
   it('runs tasks on a remote agent, never more in flight than its max_concurrency, and shows it like a local agent', async () => {
     const agent = new TestAgent(agentClient, {
       name: 'py-like',

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { EventBus } from '../../src/runtime/index.js';
 import { TaskEngine } from '../../src/engine/engine.js';
+import { Sessions } from '../../src/engine/sessions.js';
 import { BUILTIN_HANDLERS } from '../../actors/agent/executors.js';
 import { Hive } from '../../actors/hive/hive.js';
 import type { AgentManagementMsg } from '../../actors/agent-management/messages.js';
@@ -75,6 +76,7 @@ describe('hive supervision', function () {
     const handlers = new Map(Object.entries(BUILTIN_HANDLERS));
     const events = new EventBus();
     const log = memoryLogger().log;
+    const sessions = new Sessions();
     hive = await Hive.start(system, {
       config,
       store,
@@ -82,7 +84,8 @@ describe('hive supervision', function () {
       nodeId: 'n1',
       startedAt: new Date(),
       events,
-      engine: TaskEngine.fromConfig(config, { store, events, log, nodeId: 'n1', handlers }),
+      engine: TaskEngine.fromConfig(config, { store, events, log, nodeId: 'n1', handlers, sessions }),
+      sessions,
       handlers,
     });
     shutdown = async () => {
