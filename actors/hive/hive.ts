@@ -5,7 +5,17 @@
  * restarts it. The Hive class is the handle main.ts and the adapters use.
  */
 import { errorMessage, HubError, assertNever } from '../../src/errors/index.js';
-import type { ActorInfo, ActorRef, AnyActorRef, ActorSpec, ActorSystem, ReplyTo } from '../../src/runtime/index.js';
+import type {
+  ActorInfo,
+  ActorRef,
+  AnyActorRef,
+  ActorSpec,
+  ActorSystem,
+  ReplyOf,
+  ReplyTo,
+  RequestBody,
+  RequestType,
+} from '../../src/runtime/index.js';
 import { agentManagementSpec } from '../agent-management/agent-management.js';
 import { taskManagementSpec } from '../task-distributor/task-distributor.js';
 import { swarmCoordinatorSpec } from '../swarm-coordinator/swarm-coordinator.js';
@@ -182,6 +192,13 @@ export class Hive {
   /** Sends a notice to a module (throws QUEUE_FULL or ACTOR_STOPPED when it cannot take it). */
   tell<M>(ref: ActorRef<M>, msg: M): void {
     this.system.tell(ref, msg);
+  }
+
+  /** Typed asks to one actor: `hive.to(ref)('hive.status', {})` (the message type picks the reply type). */
+  to<M>(
+    ref: ActorRef<M>,
+  ): <T extends RequestType<M>>(type: T, body: RequestBody<M, T>, timeoutMs?: number) => Promise<ReplyOf<M, T>> {
+    return (type, body, timeoutMs) => this.system.request(ref, type, body, timeoutMs);
   }
 
   ask<M, R>(ref: ActorRef<M>, build: (replyTo: ReplyTo<R>) => M, timeoutMs?: number): Promise<R> {

@@ -1,7 +1,7 @@
 /** Agents, transport-neutral: list, register, get, update, remove, pause and resume. */
 import { AGENT_KINDS, AGENT_STATES, AGENT_TYPES, parseAgentUpdate, parseNewAgent } from '../domain/index.js';
 import type { AgentKind, AgentState, AgentType } from '../domain/index.js';
-import type { ReplyTo } from '../runtime/index.js';
+import type { ReplyOf, RequestBody, RequestType } from '../runtime/index.js';
 import type { Page } from '../storage/index.js';
 import type { Hive } from '../../actors/hive/hive.js';
 import type { AgentManagementMsg, AgentView } from '../../actors/agent-management/messages.js';
@@ -21,8 +21,12 @@ export interface AgentListRequest {
 export class AgentsApi {
   constructor(private readonly hive: Hive) {}
 
-  private ask<R>(build: (replyTo: ReplyTo<R>) => AgentManagementMsg, o: CallOptions = {}): Promise<R> {
-    return this.hive.ask(this.hive.modules.agent_management, build, o.timeoutMs);
+  private ask<T extends RequestType<AgentManagementMsg>>(
+    type: T,
+    body: RequestBody<AgentManagementMsg, T>,
+    o: CallOptions = {},
+  ): Promise<ReplyOf<AgentManagementMsg, T>> {
+    return this.hive.to(this.hive.modules.agent_management)(type, body, o.timeoutMs);
   }
 
   async list(q: AgentListRequest, o?: CallOptions): Promise<Page<AgentView> & { limit: number; offset: number }> {
@@ -35,52 +39,34 @@ export class AgentsApi {
       limit,
       offset,
     };
-    const page = await this.ask(
-      (replyTo: ReplyTo<Page<AgentView>>): AgentManagementMsg => ({ type: 'agent.list', filter, replyTo }),
-      o,
-    );
+    const page = await this.ask('agent.list', { filter }, o);
     return { ...page, limit, offset };
   }
 
   register(body: unknown, o?: CallOptions): Promise<AgentView> {
     const agent = parseNewAgent(body);
-    return this.ask(
-      (replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.register', agent, replyTo }),
-      o,
-    );
+    return this.ask('agent.register', { agent }, o);
   }
 
   get(id: unknown, o?: CallOptions): Promise<AgentView> {
     const agentId = uuid(id, 'id');
-    return this.ask(
-      (replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.get', id: agentId, replyTo }),
-      o,
-    );
+    return this.ask('agent.get', { id: agentId }, o);
   }
 
   update(id: unknown, body: unknown, o?: CallOptions): Promise<AgentView> {
     const agentId = uuid(id, 'id');
     const update = parseAgentUpdate(body);
-    return this.ask(
-      (replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.update', id: agentId, update, replyTo }),
-      o,
-    );
+    return this.ask('agent.update', { id: agentId, update }, o);
   }
 
   /** Its running tasks are aborted and requeued. */
   remove(id: unknown, o?: CallOptions): Promise<AgentView> {
     const agentId = uuid(id, 'id');
-    return this.ask(
-      (replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.remove', id: agentId, replyTo }),
-      o,
-    );
+    return this.ask('agent.remove', { id: agentId }, o);
   }
 
   setPaused(id: unknown, paused: boolean, o?: CallOptions): Promise<AgentView> {
     const agentId = uuid(id, 'id');
-    return this.ask(
-      (replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({ type: 'agent.set_paused', id: agentId, paused, replyTo }),
-      o,
-    );
+    return this.ask('agent.set_paused', { id: agentId, paused }, o);
   }
 }

@@ -18,7 +18,7 @@ import {
 } from '../domain/index.js';
 import { HubError } from '../errors/index.js';
 import type { HubConfig } from '../config/index.js';
-import type { ReplyTo } from '../runtime/index.js';
+import type { ReplyOf, RequestBody, RequestType } from '../runtime/index.js';
 import type { Page } from '../storage/index.js';
 import type { Hive } from '../../actors/hive/hive.js';
 import type { Redriven, Submitted, TaskDetail, TaskManagementMsg } from '../../actors/task-distributor/messages.js';
@@ -65,14 +65,18 @@ export class TasksApi {
     this.defaults = { maxAttempts: config.tasks.max_attempts, timeoutMs: config.tasks.default_timeout_ms };
   }
 
-  private ask<R>(build: (replyTo: ReplyTo<R>) => TaskManagementMsg, o: CallOptions = {}): Promise<R> {
-    return this.hive.ask(this.hive.modules.task_management, build, o.timeoutMs);
+  private ask<T extends RequestType<TaskManagementMsg>>(
+    type: T,
+    body: RequestBody<TaskManagementMsg, T>,
+    o: CallOptions = {},
+  ): Promise<ReplyOf<TaskManagementMsg, T>> {
+    return this.hive.to(this.hive.modules.task_management)(type, body, o.timeoutMs);
   }
 
   /** One submission; `created` false: the idempotency key was used before (the original is returned). */
   submit(body: unknown, idempotencyKey: string | null, o?: CallOptions): Promise<Submitted> {
     const task = parseNewTask(body, this.defaults, idempotencyKey);
-    return this.ask((replyTo: ReplyTo<Submitted>): TaskManagementMsg => ({ type: 'task.submit', task, replyTo }), o);
+    return this.ask('task.submit', { task }, o);
   }
 
   /**
@@ -87,10 +91,7 @@ export class TasksApi {
     o?: CallOptions,
   ): Promise<BulkSubmitted> {
     const { tasks, order } = this.parseBulk(fields(body, ['tasks'], true)['tasks'], keys);
-    const stored = await this.ask(
-      (replyTo: ReplyTo<Submitted[]>): TaskManagementMsg => ({ type: 'task.submit_bulk', tasks, replyTo }),
-      o,
-    );
+    const stored = await this.ask('task.submit_bulk', { tasks }, o);
     const r: Submitted[] = new Array<Submitted>(stored.length);
     order.forEach((requestIndex, storedIndex) => (r[requestIndex] = stored[storedIndex] as Submitted));
     const created = r.filter((x) => x.created).length;
@@ -121,10 +122,7 @@ export class TasksApi {
 
   get(id: unknown, o?: CallOptions): Promise<TaskDetail> {
     const taskId = uuid(id, 'id');
-    return this.ask(
-      (replyTo: ReplyTo<TaskDetail>): TaskManagementMsg => ({ type: 'task.get', id: taskId, replyTo }),
-      o,
-    );
+    return this.ask('task.get', { id: taskId }, o);
   }
 
   /** A page of tasks; `fixed` pins the status (the pending view). */
@@ -143,10 +141,7 @@ export class TasksApi {
       limit,
       offset,
     };
-    const page = await this.ask(
-      (replyTo: ReplyTo<Page<Task>>): TaskManagementMsg => ({ type: 'task.list', filter, replyTo }),
-      o,
-    );
+    const page = await this.ask('task.list', { filter }, o);
     return { ...page, limit, offset };
   }
 
@@ -154,15 +149,12 @@ export class TasksApi {
   cancel(id: unknown, body: unknown, o?: CallOptions): Promise<Task> {
     const taskId = uuid(id, 'id');
     const r = reason(fields(body, ['reason'])['reason'], 'cancelled by request');
-    return this.ask(
-      (replyTo: ReplyTo<Task>): TaskManagementMsg => ({ type: 'task.cancel', id: taskId, reason: r, replyTo }),
-      o,
-    );
+    return this.ask('task.cancel', { id: taskId, reason: r }, o);
   }
 
   retry(id: unknown, o?: CallOptions): Promise<Task> {
     const taskId = uuid(id, 'id');
-    return this.ask((replyTo: ReplyTo<Task>): TaskManagementMsg => ({ type: 'task.retry', id: taskId, replyTo }), o);
+    return this.ask('task.retry', { id: taskId }, o);
   }
 
   /** Dead (or failed) tasks back to pending: the ids given, or the oldest `limit`. */
@@ -176,10 +168,7 @@ export class TasksApi {
         ? undefined
         : bulk(input['ids'], 'ids', 'task ids').map((v, i) => uuid(v, `ids[${i}]`));
     const limit = input['limit'] === undefined ? 100 : integer(input['limit'], 'limit', 1, MAX_BULK);
-    return this.ask(
-      (replyTo: ReplyTo<Redriven>): TaskManagementMsg => ({ type: 'task.redrive', status, ids, limit, replyTo }),
-      o,
-    );
+    return this.ask('task.redrive', { status, ids, limit }, o);
   }
 
   /** A pending task to a named local agent (debugging). */
@@ -187,10 +176,7 @@ export class TasksApi {
     const input = fields(body, ['task_id', 'agent_id']);
     const taskId = uuid(input['task_id'], 'task_id');
     const agentId = uuid(input['agent_id'], 'agent_id');
-    return this.ask(
-      (replyTo: ReplyTo<Task>): TaskManagementMsg => ({ type: 'task.assign', taskId, agentId, replyTo }),
-      o,
-    );
+    return this.ask('task.assign', { taskId, agentId }, o);
   }
 }
 

@@ -2,18 +2,16 @@
 import * as grpc from '@grpc/grpc-js';
 import type { HubConfig } from '../config/index.js';
 import { SendBudget, approxBytes } from './send-budget.js';
-import { parseAnalyzeText, type Task } from '../domain/index.js';
+import type { Task } from '../domain/index.js';
 import { HubError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import type { EventBus, ReplyTo } from '../runtime/index.js';
+import type { EventBus } from '../runtime/index.js';
 import type { Hive } from '../../actors/hive/hive.js';
 import type { AgentView } from '../../actors/agent-management/messages.js';
-import type { HiveStatus, SwarmCoordinatorMsg } from '../../actors/swarm-coordinator/messages.js';
-import type { NeuralMsg } from '../../actors/neural-processor/messages.js';
-import type { Analysis } from '../neural/engine.js';
 import { agentToProto, given, givenInt, protoTaskBody, taskToProto, type ProtoNewTask } from './convert.js';
 import { TasksApi } from '../api/tasks.js';
 import { AgentsApi } from '../api/agents.js';
+import { HiveApi } from '../api/hive.js';
 import { toServiceError } from './errors.js';
 import { isMalformed, malformedError } from './malformed.js';
 
@@ -66,6 +64,7 @@ export function unary(fn: (req: Record<string, unknown>, timeoutMs: number | und
 export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServiceImplementation {
   const api = new TasksApi(d.hive, d.config);
   const agentsApi = new AgentsApi(d.hive);
+  const hiveApi = new HiveApi(d.hive);
   const withRemote = (a: AgentView): Record<string, unknown> => agentToProto({ ...a, ...(d.remoteInfo(a.id) ?? {}) });
 
   return {
@@ -166,21 +165,11 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
       return { agents: page.items.map(withRemote), total: page.total };
     }),
     GetHiveStatus: unary(async (_req, timeoutMs) => {
-      const s = await d.hive.ask(
-        d.hive.modules.swarm_coordinator,
-        (replyTo: ReplyTo<HiveStatus>): SwarmCoordinatorMsg => ({ type: 'hive.status', replyTo }),
-        timeoutMs,
-      );
+      const s = await hiveApi.status({ timeoutMs });
       return { hive_id: s.hive_id, node_id: s.node_id, ...s.metrics };
     }),
     AnalyzeText: unary(async (req, timeoutMs) => {
-      const text = parseAnalyzeText({ text: req['text'] });
-      const [a] = await d.hive.ask(
-        d.hive.modules.neural,
-        (replyTo: ReplyTo<Analysis[]>): NeuralMsg => ({ type: 'neural.analyze', texts: [text], replyTo }),
-        timeoutMs,
-      );
-      if (a === undefined) throw new HubError('INTERNAL', 'the neural processor answered nothing');
+      const a = await hiveApi.analyze({ text: req['text'] }, { timeoutMs });
       return {
         capabilities: a.capabilities,
         priority_hint: a.priority_hint,

@@ -24,7 +24,7 @@ import {
   type NactRef,
   type NactSupervisionContext,
 } from './nact-bindings.js';
-import { PendingReply, type ReplyTo } from './reply.js';
+import { PendingReply, type ReplyOf, type ReplyTo, type RequestBody, type RequestType } from './reply.js';
 import { decide, type SupervisionPolicy } from './supervision.js';
 import {
   ActorRef,
@@ -78,6 +78,19 @@ export class ActorSystem {
   }
 
   /** Sends a message carrying a reply channel and waits for the reply, at most timeoutMs. */
+  /**
+   * A typed ask by message type: `request(ref, 'task.get', { id })` builds the
+   * message, adds the reply channel, and gives the reply type of that message.
+   */
+  request<M, T extends RequestType<M>>(
+    ref: ActorRef<M>,
+    type: T,
+    body: NoInfer<RequestBody<M, T>>,
+    timeoutMs?: number,
+  ): Promise<ReplyOf<M, T>> {
+    return this.ask(ref, (replyTo: ReplyTo<ReplyOf<M, T>>) => ({ ...body, type, replyTo }) as M, timeoutMs);
+  }
+
   ask<M, R>(ref: ActorRef<M>, build: (replyTo: ReplyTo<R>) => M, timeoutMs = this.options.askTimeoutMs): Promise<R> {
     const cell = cellOf(ref);
     const reply = new PendingReply<R>((r) => cell.pending.delete(r as PendingReply<unknown>));

@@ -20,3 +20,4 @@ export {
   type HubEvent,
   type EventListener,
 } from './event-bus.js';
+export type { ReplyOf, RequestBody, RequestType } from './reply.js';

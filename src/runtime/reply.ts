@@ -46,3 +46,10 @@ export class PendingReply<R> implements ReplyTo<R> {
     return true;
   }
 }
+
+/** The message types of union M that expect a reply. */
+export type RequestType<M> = M extends { type: infer T; replyTo: ReplyTo<unknown> } ? T : never;
+/** What message type T of union M carries besides its type and reply channel. */
+export type RequestBody<M, T> = Omit<Extract<M, { type: T }>, 'type' | 'replyTo'>;
+/** What an actor answers to message type T of union M. */
+export type ReplyOf<M, T> = Extract<M, { type: T }> extends { replyTo: ReplyTo<infer R> } ? R : never;

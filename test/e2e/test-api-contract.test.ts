@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { hiveProto } from '../../src/grpc/proto.js';
+import { MAX_ANALYZE_CHARS } from '../../src/domain/index.js';
 import { ERROR_CODE_KEY, ERROR_FIELD_KEY } from '../../src/grpc/errors.js';
 import { hubEnv, startHub, type RunningHub } from '../helpers/cli.js';
 import { client, type Client } from '../helpers/http.js';
@@ -136,6 +137,20 @@ const CASES: Case[] = [
     grpc: { method: 'ListAgents', req: { limit: 1001 } },
     code: 'VALIDATION_FAILED',
     field: 'limit',
+  },
+  {
+    name: 'an empty text to analyse',
+    rest: { method: 'POST', path: '/api/neural/analyze', body: { text: '' } },
+    grpc: { method: 'AnalyzeText', req: { text: '' } },
+    code: 'VALIDATION_FAILED',
+    field: 'text',
+  },
+  {
+    name: 'a text to analyse over the length limit',
+    rest: { method: 'POST', path: '/api/neural/analyze', body: { text: 'x'.repeat(MAX_ANALYZE_CHARS + 1) } },
+    grpc: { method: 'AnalyzeText', req: { text: 'x'.repeat(MAX_ANALYZE_CHARS + 1) } },
+    code: 'VALIDATION_FAILED',
+    field: 'text',
   },
 ];
 

@@ -1,12 +1,8 @@
 /** /api/hive/status, /api/modules (status, restart, reset; ?node= another node) and the neural routes. */
-import type { ReplyTo } from '../../runtime/index.js';
 import type { Hive } from '../../../actors/hive/hive.js';
 import type { ModuleOp } from '../../../actors/hive/module-ops.js';
-import type { NeuralMsg } from '../../../actors/neural-processor/messages.js';
-import type { Analysis } from '../../neural/engine.js';
-import { parseAnalyzeBatch, parseAnalyzeText } from '../../domain/index.js';
+import { HiveApi } from '../../api/hive.js';
 import { parseQuery } from '../query.js';
-import type { HiveStatus, SwarmCoordinatorMsg } from '../../../actors/swarm-coordinator/messages.js';
 import { ok } from '../envelope.js';
 import type { EdgeRequest, Router } from '../router.js';
 
@@ -16,16 +12,13 @@ export type ModuleOpRunner = (node: string | undefined, op: ModuleOp) => Promise
 const NODE_QUERY = { node: { kind: 'name' } } as const;
 
 export function hiveRoutes(router: Router, hive: Hive, modules: ModuleOpRunner): void {
+  const api = new HiveApi(hive);
   router.add(
     'GET',
     '/api/hive/status',
     'Hive-wide counts and rates, modules and nodes (the whole cluster)',
     async () => {
-      const status = await hive.ask(
-        hive.modules.swarm_coordinator,
-        (replyTo: ReplyTo<HiveStatus>): SwarmCoordinatorMsg => ({ type: 'hive.status', replyTo }),
-      );
-      return { status: 200, body: ok(status) };
+      return { status: 200, body: ok(await api.status()) };
     },
   );
 
@@ -63,47 +56,28 @@ export function hiveRoutes(router: Router, hive: Hive, modules: ModuleOpRunner):
     { query: true },
   );
 
-  neuralRoutes(router, hive);
-}
-
-function neural<R>(hive: Hive, build: (replyTo: ReplyTo<R>) => NeuralMsg): Promise<R> {
-  return hive.ask(hive.modules.neural, build);
+  neuralRoutes(router, hive, api);
 }
 
 /** The neural processor: text analysis, and its status, restart, cache and retraining. */
-function neuralRoutes(router: Router, hive: Hive): void {
+function neuralRoutes(router: Router, hive: Hive, api: HiveApi): void {
   router.add(
     'POST',
     '/api/neural/analyze',
     'Analyse a task text: inferred capabilities with probabilities, priority hint, keywords',
     async (req) => {
-      const text = parseAnalyzeText(req.body);
-      const [a] = await neural(hive, (replyTo: ReplyTo<Analysis[]>): NeuralMsg => ({
-        type: 'neural.analyze',
-        texts: [text],
-        replyTo,
-      }));
-      return { status: 200, body: ok(a) };
+      return { status: 200, body: ok(await api.analyze(req.body)) };
     },
   );
   router.add('POST', '/api/neural/analyze/batch', 'Analyse up to 1000 texts in one request', async (req) => {
-    const texts = parseAnalyzeBatch(req.body);
-    const results = await neural(hive, (replyTo: ReplyTo<Analysis[]>): NeuralMsg => ({
-      type: 'neural.analyze',
-      texts,
-      replyTo,
-    }));
-    return { status: 200, body: ok({ results }) };
+    return { status: 200, body: ok({ results: await api.analyzeBatch(req.body) }) };
   });
   router.add(
     'GET',
     '/api/modules/neural/status',
     'Neural processor: backend (cpu or cuda), models and versions, cache, inference counts, latency p50/p99, fit retraining',
     async () => {
-      const status = await neural(hive, (replyTo: ReplyTo<Record<string, unknown>>): NeuralMsg => ({
-        type: 'neural.status',
-        replyTo,
-      }));
+      const status = await api.neuralStatus();
       const module = hive.status().find((m) => m.name === 'neural');
       return { status: 200, body: ok({ ...status, module }) };
     },
@@ -115,10 +89,7 @@ function neuralRoutes(router: Router, hive: Hive): void {
     async () => {
       hive.restartModule('neural');
       await hive.ping('neural');
-      const status = await neural(hive, (replyTo: ReplyTo<Record<string, unknown>>): NeuralMsg => ({
-        type: 'neural.status',
-        replyTo,
-      }));
+      const status = await api.neuralStatus();
       return {
         status: 200,
         body: ok({ module: 'neural', action: 'restarted', ...statusOf(hive, 'neural'), neural: status }),
@@ -126,10 +97,7 @@ function neuralRoutes(router: Router, hive: Hive): void {
     },
   );
   router.add('POST', '/api/modules/neural/clear-cache', 'Empty the neural analysis cache', async () => {
-    const r = await neural(hive, (replyTo: ReplyTo<{ cleared: number }>): NeuralMsg => ({
-      type: 'neural.clear_cache',
-      replyTo,
-    }));
+    const r = await api.clearNeuralCache();
     return { status: 200, body: ok({ module: 'neural', action: 'cache_cleared', ...r }) };
   });
   router.add(
@@ -137,10 +105,7 @@ function neuralRoutes(router: Router, hive: Hive): void {
     '/api/modules/neural/retrain',
     'Retrain the agent-fit model now from the recorded outcomes',
     async () => {
-      const r = await neural(hive, (replyTo: ReplyTo<{ version: number | null; samples: number }>): NeuralMsg => ({
-        type: 'neural.retrain',
-        replyTo,
-      }));
+      const r = await api.retrainFitModel();
       return { status: 200, body: ok({ module: 'neural', action: 'retrained', ...r }) };
     },
   );
