@@ -26,7 +26,9 @@ import {
   openStore,
   prepareDataDir,
   restoreStore,
+  type NodeLock,
 } from './storage/index.js';
+import type { Handler } from './engine/handler.js';
 import os from 'node:os';
 import { HttpEdge } from './edge/http-server.js';
 import { buildRouter } from './edge/routes/index.js';
@@ -185,6 +187,56 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     );
   const handlers = await loadHandlers(config.agents.executors, process.cwd());
   await probeNeural(config, log);
+  const { store, nodeLock, auth, stopAuditRetention } = await openStorage(config, log, nodeId);
+  const rt = await startRuntime(config, log, metrics, { store, nodeId, startedAt, handlers });
+  const { system, engine, cluster, hive } = rt;
+  const { sampler, reporter, ws } = startObservers(config, log, rt, store, auth);
+  const { edge, grpcServer } = await startEdges(config, log, metrics, rt, { store, auth, reporter, ws, startedAt });
+  // A cluster node joins once its gRPC port is known, and claims only once it is a member.
+  if (cluster !== undefined && grpcServer !== undefined)
+    await cluster.start({
+      node_id: nodeId,
+      address: advertiseAddress(config),
+      grpc_port: grpcServer.port,
+      http_port: edge.port,
+    });
+  // The previous process's leases are taken back only now that this one holds the node lock and its ports.
+  await engine.recover(startedAt);
+  engine.start();
+  await cluster?.ready();
+  log.info(
+    { module: 'edge', port: edge.port, host: config.server.host, version: VERSION, profile: config.profile },
+    `hub listening on http://${config.server.host}:${edge.port}`,
+  );
+  onHangup(log);
+  onSignals(async (signal) => {
+    log.info({ signal }, `${signal} received: stopping`);
+    edge.close();
+    ws.close();
+    cluster?.closeLinks();
+    await grpcServer?.stop(Math.min(2000, config.server.shutdown_grace_ms));
+    reporter.stop();
+    sampler.stop();
+    hive.stopTimers();
+    // Deque tasks go back at once; running ones get the grace, then are requeued; every end is stored.
+    await engine.stop(config.server.shutdown_grace_ms);
+    await drain(hive, config.server.shutdown_grace_ms, log);
+    // Heartbeats ran until here: the leases are released now, so the node can say it left.
+    await cluster?.leave();
+    await system.shutdown();
+    await store.close();
+    stopAuditRetention();
+    await nodeLock.release();
+    log.info('stopped');
+  });
+}
+
+/** The store, migrated, under this node's lock, with security bootstrapped. */
+async function openStorage(
+  config: HubConfig,
+  log: Logger,
+  nodeId: string,
+): Promise<{ store: Store; nodeLock: NodeLock; auth: AuthService; stopAuditRetention: () => void }> {
   prepareDataDir(config.database.data_dir);
   const store = await openStore(config, moduleLogger(log, 'storage'));
   // Before anything touches a lease: a second process of this node id refuses here, having changed nothing.
@@ -211,6 +263,26 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     throw err;
   }
   const stopAuditRetention = auth.keepAuditRetention();
+  return { store, nodeLock, auth, stopAuditRetention };
+}
+
+interface Runtime {
+  system: ActorSystem;
+  events: EventBus;
+  sessions: Sessions;
+  engine: TaskEngine;
+  cluster: ClusterNode | undefined;
+  hive: Hive;
+}
+
+/** The actor system, the engine, the cluster node and the supervision tree, with the agent pool ensured. */
+async function startRuntime(
+  config: HubConfig,
+  log: Logger,
+  metrics: HubMetrics,
+  parts: { store: Store; nodeId: string; startedAt: Date; handlers: ReadonlyMap<string, Handler> },
+): Promise<Runtime> {
+  const { store, nodeId, startedAt, handlers } = parts;
   const system = new ActorSystem({
     name: 'hive',
     log: moduleLogger(log, 'runtime'),
@@ -273,6 +345,18 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     type: 'agent.ensure_pool',
     replyTo,
   }));
+  return { system, events, sessions, engine, cluster, hive };
+}
+
+/** Metrics sampling and reporting, and the /ws hub (attached to the edge later). */
+function startObservers(
+  config: HubConfig,
+  log: Logger,
+  rt: Runtime,
+  store: Store,
+  auth: AuthService,
+): { sampler: SystemSampler; reporter: MetricsReporter; ws: WsHub } {
+  const { hive, cluster, events } = rt;
   const sampler = new SystemSampler(
     config.performance.memory_limit_mb,
     config.performance.cpu_cores || os.availableParallelism(),
@@ -311,6 +395,20 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
           }))
         : (await reporter.report())['current_metrics'],
   });
+  return { sampler, reporter, ws };
+}
+
+/** The HTTP edge and the gRPC server; a port that cannot be taken stops the start, with what was started undone. */
+async function startEdges(
+  config: HubConfig,
+  log: Logger,
+  metrics: HubMetrics,
+  rt: Runtime,
+  parts: { store: Store; auth: AuthService; reporter: MetricsReporter; ws: WsHub; startedAt: Date },
+): Promise<{ edge: HttpEdge; grpcServer: GrpcServer | undefined }> {
+  const { hive, cluster, system, events, sessions, engine } = rt;
+  const { store, auth, reporter, ws, startedAt } = parts;
+  const nodeId = config.cluster.node_id;
   const modules = moduleOpRunner(hive, nodeId, cluster && ((node, op) => cluster.transport.ask(node, 'modules', op)));
   const router = buildRouter({
     config,
@@ -368,43 +466,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
       `gRPC listening on ${config.server.host}:${grpcServer.port}`,
     );
   }
-  // A cluster node joins once its gRPC port is known, and claims only once it is a member.
-  if (cluster !== undefined && grpcServer !== undefined)
-    await cluster.start({
-      node_id: nodeId,
-      address: advertiseAddress(config),
-      grpc_port: grpcServer.port,
-      http_port: edge.port,
-    });
-  // The previous process's leases are taken back only now that this one holds the node lock and its ports.
-  await engine.recover(startedAt);
-  engine.start();
-  await cluster?.ready();
-  log.info(
-    { module: 'edge', port: edge.port, host: config.server.host, version: VERSION, profile: config.profile },
-    `hub listening on http://${config.server.host}:${edge.port}`,
-  );
-  onHangup(log);
-  onSignals(async (signal) => {
-    log.info({ signal }, `${signal} received: stopping`);
-    edge.close();
-    ws.close();
-    cluster?.closeLinks();
-    await grpcServer?.stop(Math.min(2000, config.server.shutdown_grace_ms));
-    reporter.stop();
-    sampler.stop();
-    hive.stopTimers();
-    // Deque tasks go back at once; running ones get the grace, then are requeued; every end is stored.
-    await engine.stop(config.server.shutdown_grace_ms);
-    await drain(hive, config.server.shutdown_grace_ms, log);
-    // Heartbeats ran until here: the leases are released now, so the node can say it left.
-    await cluster?.leave();
-    await system.shutdown();
-    await store.close();
-    stopAuditRetention();
-    await nodeLock.release();
-    log.info('stopped');
-  });
+  return { edge, grpcServer };
 }
 
 function clusterNode(config: HubConfig, store: Store, events: EventBus, engine: TaskEngine, log: Logger): ClusterNode {
