@@ -76,7 +76,7 @@ export interface ModuleStatus {
 
 /** The running hive: module refs, status, and restart/reset by name. */
 export class Hive {
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers: Array<() => void> = [];
 
   private constructor(
     private readonly system: ActorSystem,
@@ -130,20 +130,20 @@ export class Hive {
 
   /** Periodic notices; a module that cannot take one now (restarting, full) gets the next. */
   private every(ms: number, send: () => void): void {
-    const timer = setInterval(() => {
-      try {
-        send();
-      } catch {
-        // dead letter or full mailbox: already counted by the runtime
-      }
-    }, ms);
-    timer.unref();
-    this.timers.push(timer);
+    this.timers.push(
+      this.system.every(ms, () => {
+        try {
+          send();
+        } catch {
+          // dead letter or full mailbox: already counted by the runtime
+        }
+      }),
+    );
   }
 
   /** Stops the periodic notices (before the actor system shuts down). */
   stopTimers(): void {
-    for (const t of this.timers) clearInterval(t);
+    for (const stop of this.timers) stop();
     this.timers.length = 0;
   }
 

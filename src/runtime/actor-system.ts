@@ -78,6 +78,11 @@ export class ActorSystem {
   }
 
   /** Sends a message carrying a reply channel and waits for the reply, at most timeoutMs. */
+  /** A periodic tick on the system's clock (tests drive it with their own); returns the function that stops it. */
+  every(ms: number, fn: () => void): () => void {
+    return this.clock.every(ms, fn);
+  }
+
   /**
    * A typed ask by message type: `request(ref, 'task.get', { id })` builds the
    * message, adds the reply channel, and gives the reply type of that message.

@@ -1,4 +1,4 @@
-import { ActorSystem, type Clock, type SupervisionPolicy } from '../../src/runtime/index.js';
+import { ActorSystem, systemClock, type Clock, type SupervisionPolicy } from '../../src/runtime/index.js';
 import { HubMetrics } from '../../src/metrics/registry.js';
 import { memoryLogger } from './logs.js';
 
@@ -12,6 +12,34 @@ export function recordingClock(): Clock & { sleeps: number[] } {
       sleeps.push(ms);
       return new Promise((r) => setImmediate(r));
     },
+    every: systemClock.every,
+  };
+}
+
+/** A clock whose periodic ticks run only when the test says (`tick(ms)` fires what is due); sleeps are real. */
+export function manualClock(): Clock & { tick(ms: number): number; periods(): number[] } {
+  let now = 0;
+  const timers = new Set<{ ms: number; next: number; fn: () => void }>();
+  return {
+    now: () => Date.now(),
+    sleep: systemClock.sleep,
+    every: (ms, fn) => {
+      const t = { ms, next: now + ms, fn };
+      timers.add(t);
+      return () => timers.delete(t);
+    },
+    tick: (ms) => {
+      now += ms;
+      let fired = 0;
+      for (const t of timers)
+        while (t.next <= now) {
+          t.next += t.ms;
+          t.fn();
+          fired++;
+        }
+      return fired;
+    },
+    periods: () => [...timers].map((t) => t.ms),
   };
 }
 
