@@ -12,7 +12,7 @@ export function recordingClock(): Clock & { sleeps: number[] } {
       sleeps.push(ms);
       return new Promise((r) => setImmediate(r));
     },
-    every: systemClock.every,
+    every: (ms, fn) => systemClock.every(ms, fn),
   };
 }
 
@@ -22,7 +22,7 @@ export function manualClock(): Clock & { tick(ms: number): number; periods(): nu
   const timers = new Set<{ ms: number; next: number; fn: () => void }>();
   return {
     now: () => Date.now(),
-    sleep: systemClock.sleep,
+    sleep: (ms) => systemClock.sleep(ms),
     every: (ms, fn) => {
       const t = { ms, next: now + ms, fn };
       timers.add(t);
