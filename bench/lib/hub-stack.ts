@@ -10,7 +10,7 @@ import { loadConfig, type HubConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log/logger.js';
 import { HubMetrics } from '../../src/metrics/registry.js';
 import { SystemSampler } from '../../src/metrics/system.js';
-import { ActorSystem, EventBus } from '../../src/runtime/index.js';
+import { ActorSystem, EventBus, type Clock } from '../../src/runtime/index.js';
 import { openStore, type Store } from '../../src/storage/index.js';
 import type { ReplyTo } from '../../src/runtime/index.js';
 import type { Agent } from '../../src/domain/index.js';
@@ -41,6 +41,7 @@ export interface HubStack {
 export async function hubStack(
   env: Record<string, string>,
   extraHandlers: Record<string, Handler> = {},
+  options: { clock?: Clock } = {},
 ): Promise<HubStack> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'hub-bench-'));
   const config = loadConfig({
@@ -64,6 +65,7 @@ export async function hubStack(
     },
     mailboxBound: s.mailbox_bound,
     askTimeoutMs: s.ask_timeout_ms,
+    ...(options.clock !== undefined ? { clock: options.clock } : {}),
   });
   const events = new EventBus();
   const startedAt = new Date();

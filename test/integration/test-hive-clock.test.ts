@@ -5,16 +5,10 @@
  * when the tick comes), and stopping the timers removes every one of them.
  */
 import assert from 'node:assert/strict';
-import { EventBus, type ReplyTo } from '../../src/runtime/index.js';
-import { TaskEngine } from '../../src/engine/engine.js';
-import { Sessions } from '../../src/engine/sessions.js';
-import { BUILTIN_HANDLERS } from '../../actors/agent/executors.js';
-import { Hive } from '../../actors/hive/hive.js';
+import type { ReplyTo } from '../../src/runtime/index.js';
+import { hubStack } from '../../bench/lib/hub-stack.js';
 import type { AgentManagementMsg, AgentView } from '../../actors/agent-management/messages.js';
-import { loadConfig } from '../../src/config/index.js';
-import { openSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
-import { memoryLogger } from '../helpers/logs.js';
-import { manualClock, testSystem } from '../helpers/runtime.js';
+import { manualClock } from '../helpers/runtime.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { createOne, newTask } from '../helpers/tasks.js';
 
@@ -23,33 +17,14 @@ describe('hive timers on the injected clock', function () {
 
   it('runs the periodic work only when the clock ticks, and stops every timer', async () => {
     const clock = manualClock();
-    const { system } = testSystem({ clock });
-    const store = openSqliteStore(':memory:');
-    await store.migrate();
-    const config = loadConfig({ env: { HIVE_ENV: 'test', HIVE_AGENTS_DEFAULT_POOL_SIZE: '0' } });
-    const handlers = new Map(Object.entries(BUILTIN_HANDLERS));
-    const events = new EventBus();
-    const log = memoryLogger().log;
-    const sessions = new Sessions();
-    const engine = TaskEngine.fromConfig(config, { store, events, log, nodeId: 'n1', handlers, sessions });
-    const hive = await Hive.start(system, {
-      config,
-      store,
-      log,
-      nodeId: 'n1',
-      startedAt: new Date(),
-      events,
-      engine,
-      sessions,
-      handlers,
-    });
-    engine.start();
+    const stack = await hubStack({ HIVE_AGENTS_DEFAULT_POOL_SIZE: '0' }, {}, { clock });
+    const { store, hive, engine } = stack;
     try {
       const intervals = engine.tickIntervals();
       for (const ms of [intervals.heartbeat, intervals.sweep, 1000])
         assert.ok(clock.periods().includes(ms), `a tick every ${ms} ms`);
       // A task leased to a node that is gone, its lease already expired.
-      const { task } = await createOne(store, newTask({ title: 'orphan' }), 'n1');
+      const { task } = await createOne(store, newTask({ title: 'orphan' }), 'bench');
       const [claimed] = await store.claimTasks({ nodeId: 'gone', limit: 1, leaseMs: 1 });
       assert.equal(claimed?.id, task.id);
       await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({
@@ -72,9 +47,7 @@ describe('hive timers on the injected clock', function () {
     } finally {
       hive.stopTimers();
       assert.deepEqual(clock.periods(), [], 'every timer stopped');
-      await engine.stop(0);
-      await system.shutdown();
-      await store.close();
+      await stack.close();
     }
   });
 });
