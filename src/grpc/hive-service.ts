@@ -99,57 +99,7 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
     CancelTask: unary(async (req, timeoutMs) =>
       taskToProto(await api.cancel(given(req['id']), { reason: given(req['reason']) }, { timeoutMs })),
     ),
-    WatchTasks: (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
-      if (isMalformed(call.request)) {
-        const e = toServiceError(malformedError(call.request));
-        call.emit('error', Object.assign(new Error(e.details ?? 'malformed'), e));
-        return;
-      }
-      const budget = new SendBudget(d.config.grpc.max_unsent_bytes);
-      const types = new Set((call.request['types'] as string[] | undefined) ?? []);
-      const ids = new Set(((call.request['task_ids'] as string[] | undefined) ?? []).map((x) => x.toLowerCase()));
-      const unsubscribe = d.events.subscribe((e) => {
-        if (e.topic !== 'tasks' || (types.size > 0 && !types.has(e.type))) return;
-        const task = e.data as Task;
-        if (ids.size > 0 && !ids.has(task.id)) return;
-        const proto = taskToProto(task);
-        const msg = { type: e.type, task: proto, timestamp: e.timestamp };
-        // A watcher that does not read is cut off rather than buffered without bound (counted in bytes).
-        if (
-          !budget.write(
-            call,
-            msg,
-            approxBytes(
-              proto['payload_json'] as string,
-              proto['result_json'] as string,
-              proto['description'] as string,
-            ),
-          )
-        ) {
-          end();
-          call.emit(
-            'error',
-            Object.assign(
-              new Error(
-                `the watcher is too slow: more than ${budget.maxBytes} bytes of events unsent ([grpc] max_unsent_bytes)`,
-              ),
-              { code: grpc.status.RESOURCE_EXHAUSTED },
-            ),
-          );
-        }
-      });
-      // Counted as an observer once, uncounted once, however the call ends.
-      d.events.observe(1);
-      let counted = true;
-      const end = (): void => {
-        unsubscribe();
-        if (counted) d.events.observe(-1);
-        counted = false;
-      };
-      call.on('cancelled', end);
-      call.on('close', end);
-      call.on('error', end);
-    },
+    WatchTasks: watchTasks(d),
     ListAgents: unary(async (req, timeoutMs) => {
       const page = await agentsApi.list(
         {
@@ -180,5 +130,56 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
         cached: a.cached,
       };
     }),
+  };
+}
+
+/** WatchTasks: task events as they happen, filtered by type and id; a watcher that stops reading is cut (bounded in bytes). */
+function watchTasks(d: HiveServiceDeps): (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => void {
+  return (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
+    if (isMalformed(call.request)) {
+      const e = toServiceError(malformedError(call.request));
+      call.emit('error', Object.assign(new Error(e.details ?? 'malformed'), e));
+      return;
+    }
+    const budget = new SendBudget(d.config.grpc.max_unsent_bytes);
+    const types = new Set((call.request['types'] as string[] | undefined) ?? []);
+    const ids = new Set(((call.request['task_ids'] as string[] | undefined) ?? []).map((x) => x.toLowerCase()));
+    const unsubscribe = d.events.subscribe((e) => {
+      if (e.topic !== 'tasks' || (types.size > 0 && !types.has(e.type))) return;
+      const task = e.data as Task;
+      if (ids.size > 0 && !ids.has(task.id)) return;
+      const proto = taskToProto(task);
+      const msg = { type: e.type, task: proto, timestamp: e.timestamp };
+      // A watcher that does not read is cut off rather than buffered without bound (counted in bytes).
+      if (
+        !budget.write(
+          call,
+          msg,
+          approxBytes(proto['payload_json'] as string, proto['result_json'] as string, proto['description'] as string),
+        )
+      ) {
+        end();
+        call.emit(
+          'error',
+          Object.assign(
+            new Error(
+              `the watcher is too slow: more than ${budget.maxBytes} bytes of events unsent ([grpc] max_unsent_bytes)`,
+            ),
+            { code: grpc.status.RESOURCE_EXHAUSTED },
+          ),
+        );
+      }
+    });
+    // Counted as an observer once, uncounted once, however the call ends.
+    d.events.observe(1);
+    let counted = true;
+    const end = (): void => {
+      unsubscribe();
+      if (counted) d.events.observe(-1);
+      counted = false;
+    };
+    call.on('cancelled', end);
+    call.on('close', end);
+    call.on('error', end);
   };
 }
