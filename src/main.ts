@@ -44,8 +44,6 @@ import { loadHandlers } from '../actors/agent/executors.js';
 import type { HiveStatus, SwarmCoordinatorMsg } from '../actors/swarm-coordinator/messages.js';
 import { Hive } from '../actors/hive/hive.js';
 import type { ModuleDeps } from '../actors/shared/deps.js';
-import type { AgentManagementMsg } from '../actors/agent-management/messages.js';
-import type { Agent } from './domain/index.js';
 import type { ReplyTo } from './runtime/index.js';
 import { HELP, parseCli, type CliArgs } from './cli/args.js';
 import { probeNeural, runCheck } from './cli/check.js';
@@ -341,10 +339,7 @@ async function startRuntime(
   if (cluster !== undefined) serveToCluster(cluster, system, hive);
   if (config.neural.enabled && config.neural.fit_placement)
     engine.useFitModel(neuralFitModel(system, hive.modules.neural));
-  await hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<Agent[]>): AgentManagementMsg => ({
-    type: 'agent.ensure_pool',
-    replyTo,
-  }));
+  await hive.to(hive.modules.agent_management)('agent.ensure_pool', {});
   return { system, events, sessions, engine, cluster, hive };
 }
 

@@ -8,8 +8,6 @@ import type { Store } from '../storage/index.js';
 import { ok } from './envelope.js';
 import type { EdgeRequest, EdgeResponse } from './router.js';
 import { parseQuery } from './query.js';
-import type { ReplyTo } from '../runtime/index.js';
-import type { TaskManagementMsg, TaskSummary } from '../../actors/task-distributor/messages.js';
 
 export interface HealthDeps {
   config: HubConfig;
@@ -74,11 +72,7 @@ function eventLoopCheck(): HealthCheck {
 /** Pending tasks against [tasks] max_pending: degraded above 90 %, unhealthy when full. */
 async function queueCheck(d: HealthDeps, mailboxDepth: number): Promise<HealthCheck> {
   try {
-    const t = await d.hive.ask(
-      d.hive.modules.task_management,
-      (replyTo: ReplyTo<TaskSummary>): TaskManagementMsg => ({ type: 'task.summarize', replyTo }),
-      PING_DEADLINE_MS,
-    );
+    const t = await d.hive.to(d.hive.modules.task_management)('task.summarize', {}, PING_DEADLINE_MS);
     const percent = (t.queue_depth / t.max_pending) * 100;
     return {
       status: thresholdHealth(percent, 90),

@@ -7,13 +7,11 @@
 import type { HubMetrics } from '../metrics/registry.js';
 import type { HubConfig } from '../config/index.js';
 import type { SystemSampler, SystemSample } from '../metrics/system.js';
-import type { ReplyTo } from '../runtime/index.js';
 import type { Store } from '../storage/index.js';
 import type { Hive } from '../../actors/hive/hive.js';
-import type { AgentManagementMsg, AgentSummary } from '../../actors/agent-management/messages.js';
-import type { TaskManagementMsg, TaskSummary } from '../../actors/task-distributor/messages.js';
+import type { AgentSummary } from '../../actors/agent-management/messages.js';
+import type { TaskSummary } from '../../actors/task-distributor/messages.js';
 import type { WsStats } from './ws.js';
-import type { NeuralMsg } from '../../actors/neural-processor/messages.js';
 
 export interface TrendSample {
   timestamp: string;
@@ -60,14 +58,8 @@ export class MetricsReporter {
   private summaries(): Promise<[AgentSummary, TaskSummary]> {
     const { hive } = this.d;
     return Promise.all([
-      hive.ask(hive.modules.agent_management, (replyTo: ReplyTo<AgentSummary>): AgentManagementMsg => ({
-        type: 'agent.summarize',
-        replyTo,
-      })),
-      hive.ask(hive.modules.task_management, (replyTo: ReplyTo<TaskSummary>): TaskManagementMsg => ({
-        type: 'task.summarize',
-        replyTo,
-      })),
+      hive.to(hive.modules.agent_management)('agent.summarize', {}),
+      hive.to(hive.modules.task_management)('task.summarize', {}),
     ]);
   }
 
@@ -107,11 +99,7 @@ export class MetricsReporter {
     const ws = this.d.ws();
     const latency = await this.d.store.ping().catch(() => -1);
     const neural = await this.d.hive
-      .ask(
-        this.d.hive.modules.neural,
-        (replyTo: ReplyTo<Record<string, unknown>>): NeuralMsg => ({ type: 'neural.status', replyTo }),
-        1000,
-      )
+      .to(this.d.hive.modules.neural)('neural.status', {}, 1000)
       .then((s) => ({ available: s['enabled'] === true, ...s }))
       .catch((err: unknown) => ({
         enabled: this.d.config.neural.enabled,

@@ -11,7 +11,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { checkJsonValue, parseNewAgent, type Task } from '../domain/index.js';
 import { HubError, errorMessage } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import type { ReplyTo } from '../runtime/index.js';
 import type { Hive } from '../../actors/hive/hive.js';
 import type { AgentManagementMsg, AgentView } from '../../actors/agent-management/messages.js';
 import { TaskFailure, type ExecutorContext, type ExecutorTask, type Handler } from '../engine/handler.js';
@@ -233,8 +232,8 @@ export class RemoteAgents {
     }
   }
 
-  private ask<R>(build: (replyTo: ReplyTo<R>) => AgentManagementMsg): Promise<R> {
-    return this.d.hive.ask(this.d.hive.modules.agent_management, build);
+  private get agents() {
+    return this.d.hive.to(this.d.hive.modules.agent_management);
   }
 
   /**
@@ -305,12 +304,7 @@ export class RemoteAgents {
           return;
         case 'drain':
           agent.draining = true;
-          void this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({
-            type: 'agent.set_paused',
-            id: agent!.id,
-            paused: true,
-            replyTo,
-          })).catch(() => undefined);
+          void this.agents('agent.set_paused', { id: agent.id, paused: true }).catch(() => undefined);
           if (agent.inFlight === 0) stream.write({ drained: {} });
           return;
         case 'heartbeat':
@@ -374,12 +368,7 @@ export class RemoteAgents {
         details: { field: 'resume_token' },
       });
     if (previous !== undefined) {
-      await this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({
-        type: 'agent.attach',
-        id: previous.id,
-        session: previous.session,
-        replyTo,
-      }));
+      await this.agents('agent.attach', { id: previous.id, session: previous.session });
       stream.write({
         registered: { agent_id: previous.id, resume_token: previous.token, grace_ms: this.d.graceMs, resumed: true },
       });
@@ -418,12 +407,7 @@ export class RemoteAgents {
     this.d.sessions.add(agent.session, agent.dispatcher);
     let view: AgentView;
     try {
-      view = await this.ask((replyTo: ReplyTo<AgentView>): AgentManagementMsg => ({
-        type: 'agent.register',
-        agent: parsed,
-        session: agent.session,
-        replyTo,
-      }));
+      view = await this.agents('agent.register', { agent: parsed, session: agent.session });
     } catch (err) {
       this.d.sessions.delete(agent.session); // refused (a limit, a bad name): nothing holds it
       throw err;
