@@ -1,12 +1,11 @@
 /** Agents, transport-neutral: list, register, get, update, remove, pause and resume. */
 import { AGENT_KINDS, AGENT_STATES, AGENT_TYPES, parseAgentUpdate, parseNewAgent } from '../domain/index.js';
 import type { AgentKind, AgentState, AgentType } from '../domain/index.js';
-import type { ReplyOf, RequestBody, RequestType } from '../runtime/index.js';
 import type { Page } from '../storage/index.js';
 import type { Hive } from '../../actors/hive/hive.js';
-import type { AgentManagementMsg, AgentView } from '../../actors/agent-management/messages.js';
+import type { AgentView } from '../../actors/agent-management/messages.js';
 import { oneOf, optionalName, paging, uuid } from './validate.js';
-import type { CallOptions } from './tasks.js';
+import { moduleAsker, type CallOptions } from './ask.js';
 
 /** A list request as decoded (undefined: not given). */
 export interface AgentListRequest {
@@ -19,14 +18,10 @@ export interface AgentListRequest {
 }
 
 export class AgentsApi {
-  constructor(private readonly hive: Hive) {}
+  private readonly ask;
 
-  private ask<T extends RequestType<AgentManagementMsg>>(
-    type: T,
-    body: RequestBody<AgentManagementMsg, T>,
-    o: CallOptions = {},
-  ): Promise<ReplyOf<AgentManagementMsg, T>> {
-    return this.hive.to(this.hive.modules.agent_management)(type, body, o.timeoutMs);
+  constructor(hive: Hive) {
+    this.ask = moduleAsker(hive, 'agent_management');
   }
 
   async list(q: AgentListRequest, o?: CallOptions): Promise<Page<AgentView> & { limit: number; offset: number }> {

@@ -18,10 +18,10 @@ import {
 } from '../domain/index.js';
 import { HubError } from '../errors/index.js';
 import type { HubConfig } from '../config/index.js';
-import type { ReplyOf, RequestBody, RequestType } from '../runtime/index.js';
 import type { Page } from '../storage/index.js';
 import type { Hive } from '../../actors/hive/hive.js';
-import type { Redriven, Submitted, TaskDetail, TaskManagementMsg } from '../../actors/task-distributor/messages.js';
+import type { Redriven, Submitted, TaskDetail } from '../../actors/task-distributor/messages.js';
+import { moduleAsker, type CallOptions } from './ask.js';
 import {
   MAX_BULK,
   bulk,
@@ -52,25 +52,13 @@ export interface BulkSubmitted {
   deduplicated: number;
 }
 
-/** Bounds a call: the caller's deadline (gRPC), else the actor system's default. */
-export type CallOptions = { timeoutMs?: number | undefined };
-
 export class TasksApi {
   private readonly defaults: { maxAttempts: number; timeoutMs: number };
+  private readonly ask;
 
-  constructor(
-    private readonly hive: Hive,
-    config: HubConfig,
-  ) {
+  constructor(hive: Hive, config: HubConfig) {
     this.defaults = { maxAttempts: config.tasks.max_attempts, timeoutMs: config.tasks.default_timeout_ms };
-  }
-
-  private ask<T extends RequestType<TaskManagementMsg>>(
-    type: T,
-    body: RequestBody<TaskManagementMsg, T>,
-    o: CallOptions = {},
-  ): Promise<ReplyOf<TaskManagementMsg, T>> {
-    return this.hive.to(this.hive.modules.task_management)(type, body, o.timeoutMs);
+    this.ask = moduleAsker(hive, 'task_management');
   }
 
   /** One submission; `created` false: the idempotency key was used before (the original is returned). */

@@ -30,11 +30,6 @@ export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
-/** The statuses a task may move to `to` from. */
-export function sourcesOf(to: TaskStatus): TaskStatus[] {
-  return TASK_STATUSES.filter((from) => canTransition(from, to));
-}
-
 /**
  * For the stores, before they record a move: a move outside the lifecycle is the
  * hub's own bug (INTERNAL), caught in the transaction that would write it.

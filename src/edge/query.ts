@@ -40,41 +40,45 @@ function parseOne(name: string, value: string, spec: ParamSpec): string | number
   }
 }
 
+/** Each parameter in order, refusing one the spec does not know or one given twice (a query string has no schema). */
+function eachParam(
+  query: URLSearchParams,
+  known: readonly string[],
+  take: (name: string, value: string) => void,
+): void {
+  const seen = new Set<string>();
+  for (const [name, value] of query) {
+    if (!known.includes(name))
+      throw bad(name, `unknown query parameter${known.length > 0 ? `; known: ${known.join(', ')}` : ''}`);
+    if (seen.has(name)) throw bad(name, 'given more than once');
+    seen.add(name);
+    take(name, value);
+  }
+}
+
 /**
- * Decodes a query for an operation of src/api, which validates the values: a
- * query string has no schema, so unknown and repeated parameters are refused
- * here; `int` parameters that look like integers become numbers (anything else
- * stays a string, for the API to refuse with its own message).
+ * Decodes a query for an operation of src/api, which validates the values:
+ * `int` parameters that look like integers become numbers (anything else stays
+ * a string, for the API to refuse with its own message).
  */
 export function decodeQuery(
   query: URLSearchParams,
   spec: Readonly<Record<string, 'string' | 'int'>>,
 ): Record<string, string | number> {
   const out: Record<string, string | number> = {};
-  for (const [name, value] of query) {
-    const kind = spec[name];
-    if (kind === undefined) throw bad(name, `unknown query parameter; known: ${Object.keys(spec).join(', ')}`);
-    if (name in out) throw bad(name, 'given more than once');
-    out[name] = kind === 'int' && /^-?\d{1,16}$/.test(value) ? Number(value) : value;
-  }
+  eachParam(query, Object.keys(spec), (name, value) => {
+    out[name] = spec[name] === 'int' && /^-?\d{1,16}$/.test(value) ? Number(value) : value;
+  });
   return out;
 }
 
-/** Parses the query against a spec; unknown or repeated parameters are refused. */
+/** Parses the query against a spec: every value typed and bounded here (routes with no twin in src/api). */
 export function parseQuery<S extends Record<string, ParamSpec>>(
   query: URLSearchParams,
   spec: S,
 ): { [K in keyof S]?: S[K] extends { kind: 'int' } ? number : S[K] extends { kind: 'bool' } ? boolean : string } {
   const out: Record<string, string | number | boolean> = {};
-  for (const [name, value] of query) {
-    const s = spec[name];
-    if (s === undefined) {
-      const known = Object.keys(spec);
-      throw bad(name, `unknown query parameter${known.length > 0 ? `; known: ${known.join(', ')}` : ''}`);
-    }
-    if (name in out) throw bad(name, 'given more than once');
-    out[name] = parseOne(name, value, s);
-  }
+  eachParam(query, Object.keys(spec), (name, value) => (out[name] = parseOne(name, value, spec[name]!)));
   return out as {
     [K in keyof S]?: S[K] extends { kind: 'int' } ? number : S[K] extends { kind: 'bool' } ? boolean : string;
   };

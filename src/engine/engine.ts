@@ -165,11 +165,6 @@ export class TaskEngine {
     return parts;
   }
 
-  /** Parts halted now. */
-  haltedParts(): EnginePart[] {
-    return [...this.halted];
-  }
-
   /**
    * Adds or updates an agent that runs here (capabilities, pause, max_concurrency).
    * `session`: a remote agent's session (Sessions), which runs its tasks.

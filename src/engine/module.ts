@@ -9,20 +9,12 @@
  * an incarnation: a restart neither loses nor runs a task twice.
  */
 import { HubError, assertNever } from '../errors/index.js';
-import type { ActorSpec, ModulePing, ReplyTo } from '../runtime/index.js';
+import type { ActorSpec, ModulePing } from '../runtime/index.js';
 import type { EngineTick, TaskEngine } from './engine.js';
-import type { EnginePart, EngineStats } from './types.js';
-
-export interface EngineReport extends EngineStats {
-  /** Parts halted by a fault, waiting for this module's restart. */
-  halted: EnginePart[];
-}
+import type { EnginePart } from './types.js';
 
 export type EngineMsg =
-  | ModulePing
-  | { type: 'engine.tick'; tick: EngineTick }
-  | { type: 'engine.fault'; part: EnginePart; error: string }
-  | { type: 'engine.stats'; replyTo: ReplyTo<EngineReport> };
+  ModulePing | { type: 'engine.tick'; tick: EngineTick } | { type: 'engine.fault'; part: EnginePart; error: string };
 
 export function engineSpec(engine: TaskEngine): ActorSpec<EngineMsg, TaskEngine> {
   return {
@@ -48,9 +40,6 @@ export function engineSpec(engine: TaskEngine): ActorSpec<EngineMsg, TaskEngine>
           throw new HubError('INTERNAL', `task engine ${msg.part} failed: ${msg.error}`, {
             details: { part: msg.part },
           });
-        case 'engine.stats':
-          msg.replyTo.ok({ ...state.stats(), halted: state.haltedParts() });
-          return state;
         default:
           return assertNever(msg);
       }

@@ -53,14 +53,19 @@ export function bestSlot(
   slots: Iterable<Slot>,
   score: (s: Slot, toBeat: number) => number | undefined,
 ): Slot | undefined {
-  return bestOf(slots, (s, toBeat) => (takesWork(s) ? score(s, toBeat) : undefined));
+  return bestOf(slots, score, true);
 }
 
-/** The highest-scoring slot of all, also those that take no work (a victim of stealing may be paused). */
-function bestOf(slots: Iterable<Slot>, score: (s: Slot, toBeat: number) => number | undefined): Slot | undefined {
+/** The highest-scoring slot; `working`: only agents that take work (a victim of stealing may be paused). */
+function bestOf(
+  slots: Iterable<Slot>,
+  score: (s: Slot, toBeat: number) => number | undefined,
+  working: boolean,
+): Slot | undefined {
   let best: Slot | undefined;
   let bestScore = 0;
   for (const s of slots) {
+    if (working && !takesWork(s)) continue;
     const v = score(s, bestScore);
     if (v === undefined || v <= bestScore) continue;
     best = s;
@@ -99,13 +104,17 @@ export function slotFor(
 /** Work stealing: the deepest other deque that holds a task the thief can run; returns it with that task's index (the last such). */
 export function victimFor(slots: Iterable<Slot>, thief: Slot): { victim: Slot; index: number } | undefined {
   let index = -1;
-  const victim = bestOf(slots, (s, toBeat) => {
-    if (s === thief || s.deque.length <= toBeat) return undefined;
-    const i = lastRunnable(s.deque, thief.agent);
-    if (i < 0) return undefined;
-    index = i;
-    return s.deque.length;
-  });
+  const victim = bestOf(
+    slots,
+    (s, toBeat) => {
+      if (s === thief || s.deque.length <= toBeat) return undefined;
+      const i = lastRunnable(s.deque, thief.agent);
+      if (i < 0) return undefined;
+      index = i;
+      return s.deque.length;
+    },
+    false,
+  );
   return victim === undefined ? undefined : { victim, index };
 }
 
