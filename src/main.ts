@@ -42,6 +42,7 @@ import { Sessions } from './engine/sessions.js';
 import { neuralFitModel } from '../actors/neural-processor/fit-model.js';
 import { loadHandlers } from '../actors/agent/executors.js';
 import type { HiveStatus, SwarmCoordinatorMsg } from '../actors/swarm-coordinator/messages.js';
+import { isAgentOperation, type AgentOperation } from '../actors/agent-management/messages.js';
 import { Hive } from '../actors/hive/hive.js';
 import type { ModuleDeps } from '../actors/shared/deps.js';
 import type { ReplyTo } from './runtime/index.js';
@@ -501,6 +502,14 @@ function serveToCluster(cluster: ClusterNode, system: ActorSystem, hive: Hive): 
     hive.modules.swarm_coordinator,
     (m): m is Omit<SwarmCoordinatorMsg, 'replyTo'> =>
       typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'hive.status',
+  );
+  // Operations on an agent reach its own node (its engine slot and actor) from any node.
+  exposeActor(
+    cluster.transport,
+    system,
+    'agent_management',
+    hive.modules.agent_management,
+    (m): m is Omit<AgentOperation, 'replyTo'> => isAgentOperation(m) && m.forwarded === true,
   );
   cluster.transport.expose('modules', (op) => {
     if (!isModuleOp(op))

@@ -3,9 +3,13 @@ import { AGENT_KINDS, AGENT_STATES, AGENT_TYPES, parseAgentUpdate, parseNewAgent
 import type { AgentKind, AgentState, AgentType } from '../domain/index.js';
 import type { Page } from '../storage/index.js';
 import type { Hive } from '../../actors/hive/hive.js';
-import type { AgentView } from '../../actors/agent-management/messages.js';
-import { oneOf, optionalName, paging, uuid } from './validate.js';
+import type { AgentView, CancelledView, DrainedView } from '../../actors/agent-management/messages.js';
+import { fields, integer, oneOf, optionalName, paging, reason, uuid } from './validate.js';
 import { moduleAsker, type CallOptions } from './ask.js';
+
+/** How long a drain waits for the agent's running tasks by default, and at most (ms). */
+export const DRAIN_DEFAULT_MS = 30_000;
+export const DRAIN_MAX_MS = 600_000;
 
 /** A list request as decoded (undefined: not given). */
 export interface AgentListRequest {
@@ -63,5 +67,27 @@ export class AgentsApi {
   setPaused(id: unknown, paused: boolean, o?: CallOptions): Promise<AgentView> {
     const agentId = uuid(id, 'id');
     return this.ask('agent.set_paused', { id: agentId, paused }, o);
+  }
+
+  /** `{timeout_ms?}`: pauses the agent (its queued tasks go to others) and answers once it runs nothing, or after timeout_ms. */
+  drain(id: unknown, body: unknown, o?: CallOptions): Promise<DrainedView> {
+    const agentId = uuid(id, 'id');
+    const t = fields(body, ['timeout_ms'])['timeout_ms'];
+    const timeoutMs = t === undefined ? DRAIN_DEFAULT_MS : integer(t, 'timeout_ms', 0, DRAIN_MAX_MS);
+    // The ask outlives the wait (and a hop to the agent's node).
+    return this.ask('agent.drain', { id: agentId, timeoutMs }, { ...o, timeoutMs: timeoutMs + 10_000 });
+  }
+
+  /** `{reason?}`: what the agent runs and holds goes back to pending for other agents. */
+  cancelWork(id: unknown, body: unknown, o?: CallOptions): Promise<CancelledView> {
+    const agentId = uuid(id, 'id');
+    const r = reason(fields(body, ['reason'])['reason'], 'taken from the agent by request');
+    return this.ask('agent.cancel_work', { id: agentId, reason: r }, o);
+  }
+
+  /** Restarts the agent's actor (rebuilt from storage); a failed agent takes work again. */
+  restart(id: unknown, o?: CallOptions): Promise<AgentView> {
+    const agentId = uuid(id, 'id');
+    return this.ask('agent.restart', { id: agentId }, o);
   }
 }

@@ -23,6 +23,8 @@ import { idleSlotFor, newSlot, profileOf, takesWork, victimFor, type Slot } from
 import { Claimer } from './claimer.js';
 import { TaskWriter } from './writer.js';
 import { LeaseKeeper } from './lease-keeper.js';
+import { IdleWaiters } from './idle.js';
+import { engineStats } from './stats.js';
 import {
   RequeueReason,
   newCounters,
@@ -53,6 +55,8 @@ export class TaskEngine {
   private readonly leases: LeaseKeeper;
   private readonly claimer: Claimer;
   private unlisten: (() => Promise<void>) | undefined;
+  /** Drains waiting for an agent to run nothing. */
+  private readonly idle = new IdleWaiters();
 
   constructor(private readonly o: EngineOptions) {
     this.outage = new OutageTracker(o.log, 'task engine');
@@ -176,7 +180,7 @@ export class TaskEngine {
       slot.agent = agent;
       slot.profile = profileOf(agent);
       if (session !== undefined) slot.session = session;
-      if (agent.paused) this.rehome(slot.deque.splice(0));
+      if (!takesWork(slot)) this.rehome(slot.deque.splice(0));
     }
     this.pumpAll();
     this.wake();
@@ -203,6 +207,26 @@ export class TaskEngine {
     this.slots.delete(id);
     for (const r of slot.running.values()) r.control.abort(new RequeueReason(reason));
     this.rehome(slot.deque.splice(0));
+    this.idle.settle(id);
+  }
+
+  /**
+   * Takes an agent's work away (POST /api/agents/:id/cancel): its running handlers are
+   * aborted and their tasks requeued, its deque goes to other agents; it keeps its slot.
+   * Returns how many tasks it gave up.
+   */
+  takeWorkFrom(id: string, reason: string): number {
+    const slot = this.slots.get(id);
+    if (slot === undefined) return 0;
+    const n = slot.running.size + slot.deque.length;
+    for (const r of slot.running.values()) r.control.abort(new RequeueReason(reason));
+    this.rehome(slot.deque.splice(0));
+    return n;
+  }
+
+  /** Resolves true once the agent runs nothing (at once when it runs nothing now), false after timeoutMs. */
+  whenIdle(id: string, timeoutMs: number): Promise<boolean> {
+    return this.load(id) === 0 ? Promise.resolve(true) : this.idle.wait(id, timeoutMs);
   }
 
   /** Claims soon (coalesced): after submissions, NOTIFY, when deques run low, and every second. */
@@ -301,18 +325,7 @@ export class TaskEngine {
   }
 
   stats(): EngineStats {
-    let buffered = 0;
-    let running = 0;
-    let capacity = 0;
-    const deques: Record<string, number> = {};
-    for (const s of this.slots.values()) {
-      buffered += s.deque.length;
-      running += s.running.size;
-      if (takesWork(s)) capacity += s.agent.max_concurrency;
-      deques[s.agent.name] = s.deque.length;
-    }
-    const { steals, steal_attempts, ...rest } = this.c;
-    return { buffered, running, capacity, ...rest, work_stealing: { steals, attempts: steal_attempts, deques } };
+    return engineStats(this.slots.values(), this.c);
   }
 
   /**
@@ -393,6 +406,7 @@ export class TaskEngine {
     const handler = handlerFor(agent, slot.session, this.o.sessions, this.o.handlers, this.o.defaultExecutor);
     void runAttempt(r, agent, handler, this.o.log).then((outcome) => {
       slot.running.delete(r.task.id);
+      if (slot.running.size === 0 && this.idle.size > 0) this.idle.settle(agent.id);
       this.writer.ended(r, outcome);
       this.pump(slot);
     });

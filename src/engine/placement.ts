@@ -26,9 +26,9 @@ export function newSlot(agent: Agent, session: string | undefined): Slot {
   return { agent, session, deque: [], running: new Map(), reserved: 0, profile: profileOf(agent) };
 }
 
-/** Whether an agent is given new tasks: not paused, and (a remote one) connected. */
+/** Whether an agent is given new tasks: not paused, not failed (its actor past its restart intensity), and (a remote one) connected. */
 export function takesWork(s: Slot): boolean {
-  return !s.agent.paused && s.unreachable !== true;
+  return !s.agent.paused && s.agent.state !== 'failed' && s.unreachable !== true;
 }
 
 export function profileOf(agent: Agent): string {

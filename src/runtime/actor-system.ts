@@ -406,6 +406,8 @@ export class ActorSystem {
         stop: (ref) => this.stopCell(cellOf(ref)),
         tell: (ref, msg) => this.tell(ref, msg),
         ask: (ref, build, timeoutMs) => this.ask(ref, build, timeoutMs),
+        info: (ref) => this.info(ref),
+        restart: (ref) => this.restart(ref),
       };
       this.contexts.set(cell, ctx);
     }

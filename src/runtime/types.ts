@@ -45,6 +45,10 @@ export interface ActorContext<Msg> {
   tell<M>(ref: ActorRef<M>, msg: M): void;
   /** Asks any actor and waits for the reply (see ActorSystem.ask). */
   ask<M, R>(ref: ActorRef<M>, build: (replyTo: ReplyTo<R>) => M, timeoutMs?: number): Promise<R>;
+  /** A snapshot of any actor: status, restarts, last error (see ActorSystem.info). */
+  info(ref: AnyActorRef): ActorInfo;
+  /** Restarts a child as a supervisor would; respawns it if it failed (see ActorSystem.restart). */
+  restart(ref: AnyActorRef): void;
 }
 
 /**

@@ -56,4 +56,25 @@ export function agentRoutes(router: Router, api: AgentsApi): void {
       one(await api.setPaused(req.params['id'], paused)),
     );
   }
+
+  router.add(
+    'POST',
+    '/api/agents/:id/drain',
+    'Drain an agent: pause it, give its queued tasks to others, answer once it runs nothing; body {timeout_ms?}',
+    async (req) => one(await api.drain(req.params['id'], req.body)),
+  );
+
+  router.add(
+    'POST',
+    '/api/agents/:id/cancel',
+    "Take an agent's work away: its running and queued tasks go back to pending for other agents; body {reason?}",
+    async (req) => one(await api.cancelWork(req.params['id'], req.body)),
+  );
+
+  router.add(
+    'POST',
+    '/api/agents/:id/restart',
+    "Restart an agent's actor (state rebuilt from storage); a failed agent takes work again",
+    async (req) => one(await api.restart(req.params['id'])),
+  );
 }
