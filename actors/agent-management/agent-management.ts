@@ -53,7 +53,9 @@ async function init(deps: ModuleDeps, ctx: Ctx): Promise<State> {
 /** Indexes an agent of this node and starts its actor (which gives it to the engine). */
 function adopt(deps: ModuleDeps, ctx: Ctx, state: State, agent: Agent): void {
   state.agents.set(agent.id, agent);
-  state.actors.set(agent.id, ctx.spawn(agentActorSpec(deps, ctx.self, agent.id)));
+  // After a reset (init without a restart) the agent's actor is still alive: it keeps it.
+  const ref = ctx.child<AgentMsg>(agentActorName(agent.id)) ?? ctx.spawn(agentActorSpec(deps, ctx.self, agent.id));
+  state.actors.set(agent.id, ref);
   // At once, not when the actor's init runs: a task submitted right after the registration is handed to it.
   if (runsHere(deps, agent) && agent.state !== 'failed') deps.engine.setAgent(agent, deps.sessions.sessionOf(agent.id));
 }
@@ -83,7 +85,13 @@ function checkExecutor(deps: ModuleDeps, agent: NewAgent): NewAgent {
   return { ...agent, executor };
 }
 
-async function register(deps: ModuleDeps, ctx: Ctx, state: State, input: NewAgent, session?: string): Promise<AgentView> {
+async function register(
+  deps: ModuleDeps,
+  ctx: Ctx,
+  state: State,
+  input: NewAgent,
+  session?: string,
+): Promise<AgentView> {
   // Offline agents (remote ones gone past their grace) hold no slot: only live ones count.
   const live = [...state.agents.values()].filter((a) => a.state !== 'offline').length;
   if (live >= deps.config.agents.max_agents) {
@@ -151,12 +159,19 @@ async function registerRemote(
 }
 
 /** A remote agent reconnected within its grace (or after it): it runs tasks again through the new connection. */
-function attach(deps: ModuleDeps, ctx: Ctx, state: State, msg: Extract<AgentManagementMsg, { type: 'agent.attach' }>): void {
+function attach(
+  deps: ModuleDeps,
+  ctx: Ctx,
+  state: State,
+  msg: Extract<AgentManagementMsg, { type: 'agent.attach' }>,
+): void {
   const agent = state.agents.get(msg.id);
   const ref = liveActor(ctx, state, msg.id);
   if (agent === undefined || agent.kind !== 'remote' || ref === undefined)
     return msg.replyTo.fail(
-      new HubError('AGENT_NOT_FOUND', `no remote agent with id ${msg.id} on this node`, { details: { agent_id: msg.id } }),
+      new HubError('AGENT_NOT_FOUND', `no remote agent with id ${msg.id} on this node`, {
+        details: { agent_id: msg.id },
+      }),
     );
   deps.sessions.bind(msg.id, msg.session);
   pipe(
@@ -301,7 +316,9 @@ export function agentManagementSpec(deps: ModuleDeps): ActorSpec<AgentManagement
           msg.replyTo.ok(summarize(deps, state));
           return state;
         case 'agent.ensure_pool':
-          await answer(msg.replyTo, () => ensurePool(deps, ctx, state, msg.size ?? deps.config.agents.default_pool_size));
+          await answer(msg.replyTo, () =>
+            ensurePool(deps, ctx, state, msg.size ?? deps.config.agents.default_pool_size),
+          );
           return state;
         case 'agent.check_assignable':
           await answer(msg.replyTo, () => checkAssignable(deps, state, msg.id, msg.required));

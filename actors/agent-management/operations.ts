@@ -94,7 +94,8 @@ export async function serveOperation(deps: ModuleDeps, ctx: Ctx, state: State, m
     if (msg.type === 'agent.get') return msg.replyTo.ok(viewOf(deps, ctx, state, agent));
     return msg.replyTo.fail(failedAgent(agent));
   }
-  const get = (): Promise<AgentView> => asked<AgentView>(ctx, ref, (replyTo) => ({ type: 'agent.get', replyTo })).then(restarts);
+  const get = (): Promise<AgentView> =>
+    asked<AgentView>(ctx, ref, (replyTo) => ({ type: 'agent.get', replyTo })).then(restarts);
   const change = (c: AgentChange): Promise<AgentView> =>
     asked<AgentView>(ctx, ref, (replyTo) => ({ type: 'agent.change', change: c, replyTo })).then(restarts);
   switch (msg.type) {
@@ -131,7 +132,7 @@ async function answerNow<R>(replyTo: ReplyTo<R>, work: () => Promise<R>): Promis
 }
 
 /** An agent whose node is gone (or this one, when it is not loaded here): its stored record. */
-async function onStored(deps: ModuleDeps, msg: AgentOperation, agent: Agent): Promise<never | AgentView> {
+async function onStored(deps: ModuleDeps, msg: AgentOperation, agent: Agent): Promise<AgentView> {
   const shown = (a: Agent): AgentView => ({ ...a, running_tasks: 0, restarts: null });
   switch (msg.type) {
     case 'agent.get':

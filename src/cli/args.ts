@@ -20,7 +20,8 @@ Operator commands (over the REST API of a running hub):
   tasks list [--status S] [--limit N]
   tasks show ID | cancel ID [--reason TEXT] | retry ID
   tasks redrive [--status dead|failed] [--limit N | --all]
-  agents list | pause ID | resume ID | remove ID
+  agents list | pause ID | resume ID | remove ID | restart ID
+  agents drain ID [--timeout-ms N] | cancel ID [--reason TEXT]
   modules list | restart NAME
 
 Options:
@@ -55,6 +56,8 @@ export interface ClientCommand {
   limit: number | undefined;
   all: boolean;
   reason: string | undefined;
+  /** agents drain: how long to wait for its running tasks (ms). */
+  timeoutMs: number | undefined;
   url: string | undefined;
   token: string | undefined;
   apiKey: string | undefined;
@@ -94,6 +97,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   all: { type: 'boolean', default: false },
   reason: { type: 'string' },
+  'timeout-ms': { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
@@ -105,13 +109,13 @@ const ALLOWED: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   users: ['config', 'log-level', 'role'],
   backup: ['config', 'log-level', 'out'],
   restore: ['config', 'log-level', 'force'],
-  client: ['url', 'token', 'api-key', 'json', 'status', 'limit', 'all', 'reason'],
+  client: ['url', 'token', 'api-key', 'json', 'status', 'limit', 'all', 'reason', 'timeout-ms'],
 };
 
 const CLIENT_ACTIONS: Record<ClientCommand['resource'], Record<string, 'id' | 'none'>> = {
   status: { '': 'none' },
   tasks: { list: 'none', show: 'id', cancel: 'id', retry: 'id', redrive: 'none' },
-  agents: { list: 'none', pause: 'id', resume: 'id', remove: 'id' },
+  agents: { list: 'none', pause: 'id', resume: 'id', remove: 'id', restart: 'id', drain: 'id', cancel: 'id' },
   modules: { list: 'none', restart: 'id' },
 };
 
@@ -222,10 +226,14 @@ function parseClient(resource: ClientCommand['resource'], args: string[], values
   only('status', ['tasks list', 'tasks redrive']);
   only('limit', ['tasks list', 'tasks redrive']);
   only('all', ['tasks redrive']);
-  only('reason', ['tasks cancel']);
+  only('reason', ['tasks cancel', 'agents cancel']);
+  only('timeout-ms', ['agents drain']);
   if (values.all && values.limit !== undefined) throw usage('tasks redrive: --all and --limit exclude each other');
   const limit = values.limit;
   if (limit !== undefined && !/^\d+$/.test(limit)) throw usage(`--limit expects a positive integer, got "${limit}"`);
+  const timeoutMs = values['timeout-ms'];
+  if (timeoutMs !== undefined && !/^\d+$/.test(timeoutMs))
+    throw usage(`--timeout-ms expects a whole number of milliseconds, got "${timeoutMs}"`);
   return {
     resource,
     action,
@@ -234,6 +242,7 @@ function parseClient(resource: ClientCommand['resource'], args: string[], values
     limit: limit === undefined ? undefined : Number(limit),
     all: values.all,
     reason: values.reason,
+    timeoutMs: timeoutMs === undefined ? undefined : Number(timeoutMs),
     url: values.url,
     token: values.token,
     apiKey: values['api-key'],

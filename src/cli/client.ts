@@ -185,6 +185,27 @@ async function perform(c: ClientCommand, hub: Api): Promise<{ data: unknown; tex
       const a = await hub.call('POST', `/api/agents/${enc(id)}/${c.action}`, {});
       return { data: a, text: `agent ${String(a['name'])} (${id}) ${c.action === 'pause' ? 'paused' : 'resumed'}\n` };
     }
+    case 'agents drain': {
+      const body = c.timeoutMs === undefined ? {} : { timeout_ms: c.timeoutMs };
+      const a = await hub.call('POST', `/api/agents/${enc(id)}/drain`, body);
+      const left = a['drained'] === true ? 'runs nothing' : `still runs ${String(a['running_tasks'])} tasks`;
+      return { data: a, text: `agent ${String(a['name'])} (${id}) paused and ${left}\n` };
+    }
+    case 'agents cancel': {
+      const a = await hub.call(
+        'POST',
+        `/api/agents/${enc(id)}/cancel`,
+        c.reason === undefined ? {} : { reason: c.reason },
+      );
+      return { data: a, text: `agent ${String(a['name'])} (${id}): ${String(a['requeued'])} tasks back to pending\n` };
+    }
+    case 'agents restart': {
+      const a = await hub.call('POST', `/api/agents/${enc(id)}/restart`, {});
+      return {
+        data: a,
+        text: `agent ${String(a['name'])} (${id}) restarted: ${String(a['state'])}, ${String(a['restarts'])} restarts\n`,
+      };
+    }
     case 'agents remove': {
       const data = await hub.call('DELETE', `/api/agents/${enc(id)}`);
       return { data, text: `agent ${id} removed\n` };

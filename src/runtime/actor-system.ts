@@ -403,6 +403,10 @@ export class ActorSystem {
         path: cell.path,
         log: this.logFor(cell),
         spawn: <M, S>(spec: ActorSpec<M, S>) => this.spawnCell(cell, spec) as ActorRef<M>,
+        child: <M>(name: string) => {
+          const c = cell.children.get(name);
+          return c?.alive === true ? new ActorRef<M>(c) : undefined;
+        },
         stop: (ref) => this.stopCell(cellOf(ref)),
         tell: (ref, msg) => this.tell(ref, msg),
         ask: (ref, build, timeoutMs) => this.ask(ref, build, timeoutMs),

@@ -39,6 +39,8 @@ export interface ActorContext<Msg> {
   readonly log: Logger;
   /** Spawns a child supervised by this actor. */
   spawn<M, S>(spec: ActorSpec<M, S>): ActorRef<M>;
+  /** A child that is alive now, by name (a reset keeps its children: its init finds them here). */
+  child<M>(name: string): ActorRef<M> | undefined;
   /** Stops a child (its mailbox becomes dead letters). */
   stop(ref: AnyActorRef): void;
   /** Sends a message to any actor (see ActorSystem.tell). */

@@ -139,6 +139,55 @@ describe('cluster: three nodes on one PostgreSQL', function () {
     await node('n2').api.del(`/api/agents/${b.body.data.id}`);
   });
 
+  it("operates node B's agent through node A: pause, drain, cancel, restart, resume and remove reach B's engine", async () => {
+    const created = await node('n2').api.post('/api/agents', {
+      name: 'operated-from-a',
+      capabilities: [{ name: 'b-op', proficiency: 1 }],
+      executor: 'sleep',
+      max_concurrency: 1,
+    });
+    const id = created.body.data.id;
+    const submitted = await node('n1').api.post('/api/tasks', {
+      title: 'long on b',
+      payload: { ms: 60_000 },
+      required_capabilities: [{ name: 'b-op', min_proficiency: 0.5 }],
+    });
+    const taskId = submitted.body.data.id;
+    const status = async (): Promise<string> => (await node('n1').api.get(`/api/tasks/${taskId}`)).body.data.status;
+    const runningOnB = async (): Promise<number> =>
+      (await node('n2').api.get('/metrics')).body.data.current_metrics.task_management.runner.running;
+    await waitFor(async () => (await status()) === 'running', 20_000, 'the task to run on node B');
+    const viaA = (action: string, body?: unknown) => node('n1').api.post(`/api/agents/${id}/${action}`, body ?? {});
+
+    const paused = await viaA('pause');
+    assert.equal(paused.status, 200);
+    assert.equal(paused.body.data.paused, true);
+    assert.equal(paused.body.data.running_tasks, 1, "the answer comes from B's engine");
+    const got = (await node('n1').api.get(`/api/agents/${id}`)).body.data;
+    assert.equal(got.restarts, 0, "B's actor answered (another node's list shows null)");
+
+    const drain = await viaA('drain', { timeout_ms: 200 });
+    assert.equal(drain.body.data.drained, false);
+    assert.equal(drain.body.data.running_tasks, 1);
+
+    const cancelled = await viaA('cancel', { reason: 'through node A' });
+    assert.equal(cancelled.body.data.requeued, 1);
+    await waitFor(async () => (await runningOnB()) === 0, 10_000, "B's handler to be aborted");
+    await waitFor(async () => (await status()) === 'pending', 10_000, 'the task back to pending (its agent is paused)');
+
+    const restarted = await viaA('restart');
+    assert.equal(restarted.status, 200);
+    assert.equal(restarted.body.data.restarts, 1);
+    await viaA('resume');
+    await waitFor(async () => (await status()) === 'running', 20_000, 'the resumed agent to run it again');
+
+    const removed = await node('n1').api.del(`/api/agents/${id}`);
+    assert.equal(removed.status, 200);
+    await waitFor(async () => (await runningOnB()) === 0, 10_000, 'B to abort the removed agent’s handler');
+    assert.equal((await node('n2').api.get(`/api/agents/${id}`)).status, 404);
+    await node('n1').api.post(`/api/tasks/${taskId}/cancel`, {});
+  });
+
   it('completes 20,000 tasks submitted across the nodes with one node SIGKILLed mid-run: none lost, none completed twice; the dead node is declared dead within the bound and its leases released', async () => {
     const N = 20_000;
     const obs = await observer(node('n3').port, ['tasks']);

@@ -127,6 +127,11 @@ describe('operator CLI', function () {
     assert.match((await op(['agents', 'pause', id])).stdout, /agent cli-agent .* paused/);
     assert.equal((await api.get(`/api/agents/${id}`, stack.admin)).body.data.paused, true);
     assert.match((await op(['agents', 'resume', id])).stdout, /resumed/);
+    assert.match((await op(['agents', 'drain', id, '--timeout-ms', '1000'])).stdout, /paused and runs nothing/);
+    assert.match((await op(['agents', 'cancel', id, '--reason', 'cli'])).stdout, /0 tasks back to pending/);
+    assert.match((await op(['agents', 'restart', id])).stdout, /restarted: idle, 1 restarts/);
+    assert.equal((await op(['agents', 'drain', id, '--timeout-ms', 'soon'])).code, 2);
+    await op(['agents', 'resume', id]);
     assert.equal((await op(['agents', 'remove', id])).code, 0);
     assert.equal((await op(['agents', 'remove', id])).code, 5);
     const modules = await op(['modules', 'list']);

@@ -1,4 +1,5 @@
 import type { NewTask, Task } from '../../src/domain/index.js';
+import type { Hive } from '../../actors/hive/hive.js';
 import type { Store } from '../../src/storage/index.js';
 
 /** A valid NewTask for in-process tests: no capabilities, 3 attempts, 10 s; `over` replaces fields. */
@@ -29,4 +30,12 @@ export async function createOne(
   const [one] = await store.createTasks([task], nodeId, [claim]);
   if (one === undefined) throw new Error('createTasks returned nothing');
   return one;
+}
+
+/** Submits `n` plain tasks in one bulk through task_management; returns their ids in order. */
+export async function submitMany(hive: Hive, n: number): Promise<string[]> {
+  const submitted = await hive.to(hive.modules.task_management)('task.submit_bulk', {
+    tasks: Array.from({ length: n }, (_, i) => newTask({ title: `t${i}` })),
+  });
+  return submitted.map((s) => s.task.id);
 }

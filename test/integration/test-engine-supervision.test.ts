@@ -9,14 +9,13 @@ import assert from 'node:assert/strict';
 import { hubStack, type HubStack } from '../../bench/lib/hub-stack.js';
 import type { Handler } from '../../src/engine/handler.js';
 import type { AgentManagementMsg, AgentView } from '../../actors/agent-management/messages.js';
-import type { Submitted, TaskManagementMsg } from '../../actors/task-distributor/messages.js';
 import type { ReplyTo } from '../../src/runtime/index.js';
 import type { Store } from '../../src/storage/index.js';
 import type { ModuleStatus } from '../../actors/hive/hive.js';
 import { runModuleOp } from '../../actors/hive/module-ops.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { newTask } from '../helpers/tasks.js';
+import { submitMany } from '../helpers/tasks.js';
 
 type Method = 'claimTasks' | 'finishTasks' | 'extendLeases';
 
@@ -76,17 +75,7 @@ function supervisionSuite(engine: 'sqlite' | 'postgres'): void {
       db = undefined;
     });
 
-    const submit = async (n: number): Promise<string[]> => {
-      const r = await stack.hive.ask(
-        stack.hive.modules.task_management,
-        (replyTo: ReplyTo<Submitted[]>): TaskManagementMsg => ({
-          type: 'task.submit_bulk',
-          tasks: Array.from({ length: n }, (_, i) => newTask({ title: `t${i}` })),
-          replyTo,
-        }),
-      );
-      return r.map((s) => s.task.id);
-    };
+    const submit = (n: number): Promise<string[]> => submitMany(stack.hive, n);
     const engineStatus = (): ModuleStatus => {
       const s = stack.hive.status().find((m) => m.name === 'engine');
       assert.ok(s !== undefined, 'the engine is a module of the hive');

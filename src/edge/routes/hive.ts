@@ -1,18 +1,18 @@
-/** /api/hive/status, /api/modules (status, restart, reset; ?node= another node) and the neural routes. */
+/** /api/hive/status, /api/modules (status, restart, reset; ?node= another node) and the neural routes: codecs over src/api. */
 import type { Hive } from '../../../actors/hive/hive.js';
-import type { ModuleOp } from '../../../actors/hive/module-ops.js';
 import { HiveApi } from '../../api/hive.js';
-import { parseQuery } from '../query.js';
+import { ModulesApi, type ModuleOpRunner } from '../../api/modules.js';
+import { decodeQuery } from '../query.js';
 import { ok } from '../envelope.js';
 import type { EdgeRequest, Router } from '../router.js';
 
-/** Where a module request goes: this node, or another node of the cluster (?node=). */
-export type ModuleOpRunner = (node: string | undefined, op: ModuleOp) => Promise<Record<string, unknown>>;
+export type { ModuleOpRunner };
 
-const NODE_QUERY = { node: { kind: 'name' } } as const;
+const NODE_QUERY = { node: 'string' } as const;
 
-export function hiveRoutes(router: Router, hive: Hive, modules: ModuleOpRunner): void {
+export function hiveRoutes(router: Router, hive: Hive, run: ModuleOpRunner): void {
   const api = new HiveApi(hive);
+  const modules = new ModulesApi(hive, run);
   router.add(
     'GET',
     '/api/hive/status',
@@ -22,45 +22,33 @@ export function hiveRoutes(router: Router, hive: Hive, modules: ModuleOpRunner):
     },
   );
 
-  const op = (build: (req: EdgeRequest) => ModuleOp) => async (req: EdgeRequest) => {
-    const { node } = parseQuery(req.query, NODE_QUERY);
-    return { status: 200, body: ok(await modules(node, build(req))) };
-  };
-  const name = (req: EdgeRequest): string => req.params['name'] ?? '';
+  const node = (req: EdgeRequest): unknown => decodeQuery(req.query, NODE_QUERY).node;
   router.add(
     'GET',
     '/api/modules',
     'Every module actor with its supervision status (?node= another node)',
-    op(() => ({ op: 'list' })),
+    async (req) => ({ status: 200, body: ok(await modules.list(node(req))) }),
     { query: true },
   );
-  router.add(
-    'GET',
-    '/api/modules/:name/status',
-    'One module: supervision status and a ping round trip (?node=)',
-    op((req) => ({ op: 'status', name: name(req) })),
-    { query: true },
-  );
-  router.add(
-    'POST',
-    '/api/modules/:name/restart',
-    'Restart a module actor; its state is rebuilt from storage (?node=)',
-    op((req) => ({ op: 'restart', name: name(req) })),
-    { query: true },
-  );
-  router.add(
-    'POST',
-    '/api/modules/:name/reset',
-    "Rebuild a module's in-memory state from storage, never deleting a task (?node=)",
-    op((req) => ({ op: 'reset', name: name(req) })),
-    { query: true },
-  );
+  for (const [op, path, summary] of [
+    ['status', 'status', 'One module: supervision status and a ping round trip (?node=)'],
+    ['restart', 'restart', 'Restart a module actor; its state is rebuilt from storage (?node=)'],
+    ['reset', 'reset', "Rebuild a module's in-memory state from storage, never deleting a task (?node=)"],
+  ] as const) {
+    router.add(
+      op === 'status' ? 'GET' : 'POST',
+      `/api/modules/:name/${path}`,
+      summary,
+      async (req) => ({ status: 200, body: ok(await modules.one(op, req.params['name'], node(req))) }),
+      { query: true },
+    );
+  }
 
-  neuralRoutes(router, hive, api);
+  neuralRoutes(router, hive, api, modules);
 }
 
 /** The neural processor: text analysis, and its status, restart, cache and retraining. */
-function neuralRoutes(router: Router, hive: Hive, api: HiveApi): void {
+function neuralRoutes(router: Router, hive: Hive, api: HiveApi, modules: ModulesApi): void {
   router.add(
     'POST',
     '/api/neural/analyze',
@@ -86,15 +74,7 @@ function neuralRoutes(router: Router, hive: Hive, api: HiveApi): void {
     'POST',
     '/api/modules/neural/restart',
     'Restart the neural processor: models are opened again; requests in flight are answered',
-    async () => {
-      hive.restartModule('neural');
-      await hive.ping('neural');
-      const status = await api.neuralStatus();
-      return {
-        status: 200,
-        body: ok({ module: 'neural', action: 'restarted', ...statusOf(hive, 'neural'), neural: status }),
-      };
-    },
+    async () => ({ status: 200, body: ok(await modules.restartNeural()) }),
   );
   router.add('POST', '/api/modules/neural/clear-cache', 'Empty the neural analysis cache', async () => {
     const r = await api.clearNeuralCache();
@@ -109,8 +89,4 @@ function neuralRoutes(router: Router, hive: Hive, api: HiveApi): void {
       return { status: 200, body: ok({ module: 'neural', action: 'retrained', ...r }) };
     },
   );
-}
-
-function statusOf(hive: Hive, name: string): Record<string, unknown> {
-  return { ...(hive.status().find((m) => m.name === name) ?? {}) };
 }
