@@ -91,6 +91,8 @@ interface SubmitQueue {
 }
 
 interface State {
+  /** Submissions accepted and not stored yet (group commit); a restart hands them to the next incarnation. */
+  submits: SubmitQueue;
   countsRefreshing: boolean;
   counts: { at: number; value: Record<TaskStatus, number> } | undefined;
   since: TaskSummary['since_start'];
@@ -100,6 +102,7 @@ interface State {
 
 function freshState(): State {
   return {
+    submits: { items: [], flushing: false },
     countsRefreshing: false,
     counts: undefined,
     since: { submitted: 0, deduplicated: 0, cancelled: 0, retried: 0, redriven: 0, manual_assignments: 0 },
@@ -164,7 +167,9 @@ function accepted(deps: ModuleDeps, state: State, result: Submitted): Submitted 
  * claimed and handed over at once (direct hand-off). Submissions with
  * dependencies are stored one by one, so that a bad reference fails only its own.
  */
-function startFlush(deps: ModuleDeps, peers: TaskPeers, state: State, queue: SubmitQueue, ctx: Ctx): void {
+function startFlush(deps: ModuleDeps, peers: TaskPeers, state: State, ctx: Ctx): void {
+  const queue = state.submits;
+  if (queue.items.length === 0 || queue.flushing) return;
   queue.flushing = true;
   const batch = queue.items.splice(0);
   const done = (): void => {
@@ -458,25 +463,29 @@ async function summarize(deps: ModuleDeps, state: State): Promise<TaskSummary> {
 
 /** The task_management module actor. */
 export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpec<TaskManagementMsg, State> {
-  const queue: SubmitQueue = { items: [], flushing: false };
   return {
     name: 'task_management',
-    init: (ctx) => {
-      const state = freshState();
-      // Submissions that reached the queue before a restart are stored now (unless a commit is still in flight).
-      if (queue.items.length > 0 && !queue.flushing) startFlush(deps, peers, state, queue, ctx);
-      return state;
+    init: () => freshState(),
+    // Submissions accepted and not stored yet go to the next incarnation (a commit in flight finishes by itself).
+    handOver: (state, ctx) => {
+      for (const s of state.submits.items.splice(0)) {
+        try {
+          ctx.tell(ctx.self, { type: 'task.submit', task: s.task, replyTo: s.replyTo });
+        } catch (err) {
+          s.replyTo.fail(err);
+        }
+      }
     },
     receive: async (state, msg, ctx) => {
       switch (msg.type) {
         case 'task.submit':
-          // Stored by the next 'task.flush_submits', together with every submission queued before it.
-          queue.items.push({ task: msg.task, replyTo: msg.replyTo });
-          if (!queue.flushing) startFlush(deps, peers, state, queue, ctx);
+          // Stored by the next group commit, together with every submission queued before it.
+          state.submits.items.push({ task: msg.task, replyTo: msg.replyTo });
+          startFlush(deps, peers, state, ctx);
           return state;
         case 'task.flushed':
           // The stored submissions were counted as they were stored (accepted()).
-          if (queue.items.length > 0 && !queue.flushing) startFlush(deps, peers, state, queue, ctx);
+          startFlush(deps, peers, state, ctx);
           return state;
         case 'task.submit_bulk':
           await answer(msg.replyTo, () => submitMany(deps, peers, ctx, state, msg.tasks));

@@ -223,15 +223,20 @@ export class ActorSystem {
         cell.queued--;
         this.options.metrics.mailboxDepth.set({ actor: cell.path }, cell.queued);
         const current = state.ready ? state.value : await this.initCell(cell, ctx);
-        return { ready: true, value: await cell.spec.receive(current, env.msg, ctx) };
+        return this.settled(cell, await cell.spec.receive(current, env.msg, ctx));
       }
       case 'init':
-        return state.ready ? state : { ready: true, value: await this.initCell(cell, ctx) };
+        return state.ready ? state : this.settled(cell, await this.initCell(cell, ctx));
       case 'reset':
-        return { ready: true, value: await this.initCell(cell, ctx) };
+        return this.settled(cell, await this.initCell(cell, ctx));
       case 'restart':
         throw new RestartSignal();
     }
+  }
+
+  private settled(cell: Cell, value: unknown): CellState {
+    cell.state = { value };
+    return { ready: true, value };
   }
 
   private async initCell(cell: Cell, ctx: ActorContext<unknown>): Promise<unknown> {
@@ -316,6 +321,15 @@ export class ActorSystem {
   }
 
   private afterRestart(cell: Cell, sctx: NactSupervisionContext): symbol {
+    const last = cell.state;
+    cell.state = undefined;
+    if (last !== undefined && cell.spec.handOver !== undefined) {
+      try {
+        cell.spec.handOver(last.value, this.contextFor(cell));
+      } catch (err) {
+        this.logFor(cell).error({ err }, `actor ${cell.path}: handing its state over to the next incarnation failed`);
+      }
+    }
     // nact stops the children and resets the actor after this returns; mark the
     // children stopped now so that init can respawn them into the same cells.
     for (const child of cell.children.values()) this.markStopped(child);

@@ -65,6 +65,14 @@ export interface ActorSpec<Msg, State> {
   readonly supervision?: SupervisionPolicy;
   /** Most messages waiting in the mailbox; defaults to the system's bound. */
   readonly mailboxBound?: number;
+  /**
+   * Called with the state an incarnation last returned, just before it is
+   * restarted (a crash or a request): what it holds for others that must not be
+   * lost (requests accepted, not yet served), it sends to itself here, and the
+   * next incarnation receives it. State lives only in the runtime: nothing is
+   * kept in closures across incarnations.
+   */
+  handOver?(state: State, ctx: ActorContext<Msg>): void;
   /** Turns a child's escalated failure into a message to this actor. */
   readonly childFailed?: (childName: string, error: unknown) => Msg;
 }

@@ -260,4 +260,73 @@ describe('actor runtime', () => {
     assert.equal(system.info(ref).restarts, 0);
     await system.shutdown();
   });
+
+  it('hands what an incarnation accepted but did not serve to the next one (crash and request), and keeps no closure state', async () => {
+    type QueueMsg =
+      | { type: 'take'; n: number; replyTo: ReplyTo<number> }
+      | { type: 'serve' }
+      | { type: 'crash' }
+      | { type: 'restart-me' };
+    const served: number[] = [];
+    const { system } = testSystem({
+      policy: { kind: 'restart', maxRestarts: 5, withinMs: 60_000, backoffInitialMs: 5, backoffMaxMs: 5 },
+    });
+    const ref = system.spawn<QueueMsg, { queue: Array<{ n: number; replyTo: ReplyTo<number> }> }>({
+      name: 'q',
+      init: () => ({ queue: [] }),
+      receive: (state, msg) => {
+        switch (msg.type) {
+          case 'take':
+            state.queue.push({ n: msg.n, replyTo: msg.replyTo });
+            return state;
+          case 'serve':
+            for (const q of state.queue.splice(0)) {
+              served.push(q.n);
+              q.replyTo.ok(q.n * 10);
+            }
+            return state;
+          case 'crash':
+            throw new Error('injected fault');
+          case 'restart-me':
+            return state;
+        }
+      },
+      handOver: (state, ctx) => {
+        for (const q of state.queue.splice(0)) ctx.tell(ctx.self, { type: 'take', n: q.n, replyTo: q.replyTo });
+      },
+    });
+    const take = (n: number): Promise<number> =>
+      system.ask(ref, (replyTo: ReplyTo<number>): QueueMsg => ({ type: 'take', n, replyTo }));
+    const first = [take(1), take(2)];
+    system.tell(ref, { type: 'crash' });
+    const second = take(3);
+    await waitFor(() => system.info(ref).restarts === 1 && system.info(ref).status === 'running');
+    system.restart(ref);
+    await waitFor(() => system.info(ref).restarts === 2 && system.info(ref).status === 'running');
+    system.tell(ref, { type: 'serve' });
+    assert.deepEqual(await Promise.all([...first, second]), [10, 20, 30], 'each accepted request answered once');
+    assert.deepEqual([...served].sort(), [1, 2, 3]);
+    await system.shutdown();
+  });
+
+  it('lets a reset find its live children by name instead of spawning them again', async () => {
+    const found: boolean[] = [];
+    const { system } = testSystem();
+    const parent = system.spawn<{ type: 'noop' }, null>({
+      name: 'p',
+      init: (ctx) => {
+        const existing = ctx.child<CounterMsg>('kid');
+        found.push(existing !== undefined);
+        if (existing === undefined) ctx.spawn(counter('kid'));
+        return null;
+      },
+      receive: (s) => s,
+    });
+    await waitFor(() => found.length === 1);
+    system.reset(parent);
+    await waitFor(() => found.length === 2);
+    assert.deepEqual(found, [false, true]);
+    assert.equal(system.info(parent).crashes, 0);
+    await system.shutdown();
+  });
 });
