@@ -188,155 +188,178 @@ export interface RunningAgent {
 
 /** Runs a remote agent until stop(). A handler's thrown error with `retryable: true` asks for a retry. */
 export function runAgent(handler: AgentHandler, o: AgentOptions): RunningAgent {
-  const client = new (hiveProto().AgentServiceClient)(
-    o.address,
-    grpc.credentials.createInsecure(),
-    clientOptions(o.auth),
-  );
-  const running = new Map<string, AbortController>();
-  let stream: grpc.ClientDuplexStream<Msg, Msg> | undefined;
-  let token = o.resumeToken ?? '';
-  let agentId: string | undefined;
-  let stopping = false;
-  let closed = false;
-  let onDrained: (() => void) | undefined;
-  let markRegistered!: (id: string) => void;
-  const registered = new Promise<string>((r) => (markRegistered = r));
-  const heartbeat = setInterval(() => stream?.write({ heartbeat: {} }), o.heartbeatMs ?? 10_000);
-  heartbeat.unref();
+  return new AgentConnection(handler, o);
+}
 
-  const send = (m: Msg): void => {
-    stream?.write(m);
-  };
-  // Results that end in the same turn go out as one message.
-  let results: Msg[] = [];
-  const sendResult = (result: Msg): void => {
-    results.push(result);
-    if (results.length > 1) return;
-    queueMicrotask(() => {
-      const batch = results;
-      results = [];
-      send(batch.length === 1 ? { result: batch[0] } : { results: { results: batch } });
-    });
-  };
+type Stream = grpc.ClientDuplexStream<Msg, Msg>;
 
-  const runTask = (t: Msg): void => {
-    const id = String(t['id']);
-    if (running.has(id)) return; // already running here (sent again after a resume)
-    const controller = new AbortController();
-    running.set(id, controller);
-    const task: AgentTask = {
-      id,
-      title: String(t['title']),
-      description: String(t['description']),
-      type: String(t['type']),
-      priority: String(t['priority']),
-      payload: JSON.parse(
-        typeof t['payload_json'] === 'string' && t['payload_json'] !== '' ? t['payload_json'] : 'null',
-      ) as unknown,
-      attempt: Number(t['attempts']),
-      timeout_ms: Number(t['timeout_ms']),
+/** A task as the agent's handler gets it. */
+function agentTask(t: Msg): AgentTask {
+  return {
+    id: String(t['id']),
+    title: String(t['title']),
+    description: String(t['description']),
+    type: String(t['type']),
+    priority: String(t['priority']),
+    payload: JSON.parse(
+      typeof t['payload_json'] === 'string' && t['payload_json'] !== '' ? t['payload_json'] : 'null',
+    ) as unknown,
+    attempt: Number(t['attempts']),
+    timeout_ms: Number(t['timeout_ms']),
+  };
+}
+
+/** A handler's outcome as a TaskResult. */
+async function resultOf(handler: AgentHandler, task: AgentTask, signal: AbortSignal): Promise<Msg> {
+  try {
+    const output = await handler(task, { signal });
+    return { task_id: task.id, success: true, output_json: JSON.stringify(output ?? null) };
+  } catch (err) {
+    const e = err as { message?: string; code?: unknown; retryable?: unknown };
+    return {
+      task_id: task.id,
+      success: false,
+      error: {
+        code: typeof e.code === 'string' ? e.code : 'TASK_FAILED',
+        message: e.message ?? String(err),
+        retryable: e.retryable === true,
+      },
     };
-    void Promise.resolve()
-      .then(() => handler(task, { signal: controller.signal }))
-      .then(
-        (output) => ({ task_id: id, success: true, output_json: JSON.stringify(output ?? null) }),
-        (err: unknown) => {
-          const e = err as { message?: string; code?: unknown; retryable?: unknown };
-          return {
-            task_id: id,
-            success: false,
-            error: {
-              code: typeof e.code === 'string' ? e.code : 'TASK_FAILED',
-              message: e.message ?? String(err),
-              retryable: e.retryable === true,
-            },
-          };
-        },
-      )
-      .then((result) => {
-        if (!running.delete(id) || controller.signal.aborted) return; // cancelled by the hub: no result is expected
-        sendResult(result);
-        if (stopping && running.size === 0) onDrained?.();
-      });
-  };
+  }
+}
 
-  const connect = (): void => {
-    if (closed) return;
-    const s = (client as unknown as { Connect: () => grpc.ClientDuplexStream<Msg, Msg> }).Connect();
-    stream = s;
-    s.on('data', (m: Msg) => {
-      if (m['registered'] !== undefined) {
-        const r = m['registered'] as Msg;
-        agentId = String(r['agent_id']);
-        token = String(r['resume_token']);
-        markRegistered(agentId);
-      } else if (m['assigned'] !== undefined) {
-        for (const t of (m['assigned'] as { tasks: Msg[] }).tasks) runTask(t);
-      } else if (m['cancel'] !== undefined) {
-        const c = m['cancel'] as Msg;
-        running
-          .get(String(c['task_id']))
-          ?.abort(
-            new Error(typeof c['reason'] === 'string' && c['reason'] !== '' ? c['reason'] : 'cancelled by the hub'),
-          );
-        running.delete(String(c['task_id']));
-      } else if (m['drained'] !== undefined) {
-        onDrained?.();
-      } else if (m['rejected'] !== undefined) {
-        const r = m['rejected'] as Msg;
-        if (String(r['code']) === 'NOT_FOUND' && token !== '') {
-          // The resume came too late (the hub requeued our tasks): register as a new agent.
-          token = '';
-          for (const c of running.values()) c.abort(new Error('the hub requeued this task'));
-          running.clear();
-          s.write({ register: register() });
-        }
-      }
-    });
+/** One agent's connection, kept across reconnections (resumed with its token). */
+class AgentConnection implements RunningAgent {
+  readonly registered: Promise<string>;
+  agentId: string | undefined;
+  private readonly client: grpc.Client;
+  private readonly running = new Map<string, AbortController>();
+  private stream: Stream | undefined;
+  private token: string;
+  private stopping = false;
+  private closed = false;
+  private onDrained: (() => void) | undefined;
+  private markRegistered!: (id: string) => void;
+  private readonly heartbeat: NodeJS.Timeout;
+  /** Results that end in the same turn go out as one message. */
+  private results: Msg[] = [];
+
+  constructor(
+    private readonly handler: AgentHandler,
+    private readonly o: AgentOptions,
+  ) {
+    this.client = new (hiveProto().AgentServiceClient)(
+      o.address,
+      grpc.credentials.createInsecure(),
+      clientOptions(o.auth),
+    );
+    this.token = o.resumeToken ?? '';
+    this.registered = new Promise<string>((r) => (this.markRegistered = r));
+    this.heartbeat = setInterval(() => this.stream?.write({ heartbeat: {} }), o.heartbeatMs ?? 10_000);
+    this.heartbeat.unref();
+    this.connect();
+  }
+
+  get resumeToken(): string {
+    return this.token;
+  }
+
+  get inFlight(): number {
+    return this.running.size;
+  }
+
+  disconnect(): void {
+    this.stream?.cancel();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const drained = new Promise<void>((r) => (this.onDrained = r));
+    this.stream?.write({ drain: {} });
+    if (this.running.size > 0) await drained;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    this.stream?.end();
+    this.client.close();
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const s = (this.client as unknown as { Connect: () => Stream }).Connect();
+    this.stream = s;
+    s.on('data', (m: Msg) => this.onData(s, m));
     const retry = (): void => {
-      if (stream !== s) return;
-      stream = undefined;
-      if (!closed) setTimeout(connect, o.reconnectMs ?? 500).unref();
+      if (this.stream !== s) return;
+      this.stream = undefined;
+      if (!this.closed) setTimeout(() => this.connect(), this.o.reconnectMs ?? 500).unref();
     };
     s.on('error', retry);
     s.on('end', retry);
-    s.write({ register: register() });
-  };
-  const register = (): Msg => ({
-    name: o.name,
-    capabilities: o.capabilities,
-    max_concurrency: o.maxConcurrency ?? 1,
-    labels: o.labels ?? {},
-    resume_token: token,
-    redeliver: true,
-    running_task_ids: [...running.keys()],
-  });
-  connect();
+    s.write({ register: this.register() });
+  }
 
-  return {
-    registered,
-    get agentId() {
-      return agentId;
-    },
-    get resumeToken() {
-      return token;
-    },
-    get inFlight() {
-      return running.size;
-    },
-    disconnect() {
-      stream?.cancel();
-    },
-    async stop() {
-      stopping = true;
-      const drained = new Promise<void>((r) => (onDrained = r));
-      send({ drain: {} });
-      if (running.size > 0) await drained;
-      closed = true;
-      clearInterval(heartbeat);
-      stream?.end();
-      client.close();
-    },
-  };
+  private onData(s: Stream, m: Msg): void {
+    if (m['registered'] !== undefined) {
+      const r = m['registered'] as Msg;
+      this.agentId = String(r['agent_id']);
+      this.token = String(r['resume_token']);
+      this.markRegistered(this.agentId);
+    } else if (m['assigned'] !== undefined) {
+      for (const t of (m['assigned'] as { tasks: Msg[] }).tasks) this.runTask(t);
+    } else if (m['cancel'] !== undefined) {
+      const c = m['cancel'] as Msg;
+      const reason = typeof c['reason'] === 'string' && c['reason'] !== '' ? c['reason'] : 'cancelled by the hub';
+      this.running.get(String(c['task_id']))?.abort(new Error(reason));
+      this.running.delete(String(c['task_id']));
+    } else if (m['drained'] !== undefined) {
+      this.onDrained?.();
+    } else if (m['rejected'] !== undefined) {
+      const r = m['rejected'] as Msg;
+      if (String(r['code']) === 'NOT_FOUND' && this.token !== '') {
+        // The resume came too late (the hub requeued our tasks): register as a new agent.
+        this.token = '';
+        for (const c of this.running.values()) c.abort(new Error('the hub requeued this task'));
+        this.running.clear();
+        s.write({ register: this.register() });
+      }
+    }
+  }
+
+  private register(): Msg {
+    const o = this.o;
+    return {
+      name: o.name,
+      capabilities: o.capabilities,
+      max_concurrency: o.maxConcurrency ?? 1,
+      labels: o.labels ?? {},
+      resume_token: this.token,
+      redeliver: true,
+      running_task_ids: [...this.running.keys()],
+    };
+  }
+
+  private runTask(t: Msg): void {
+    const task = agentTask(t);
+    if (this.running.has(task.id)) return; // already running here (sent again after a resume)
+    const controller = new AbortController();
+    this.running.set(task.id, controller);
+    void Promise.resolve()
+      .then(() => resultOf(this.handler, task, controller.signal))
+      .then((result) => {
+        // Cancelled by the hub: no result is expected.
+        if (!this.running.delete(task.id) || controller.signal.aborted) return;
+        this.sendResult(result);
+        if (this.stopping && this.running.size === 0) this.onDrained?.();
+      });
+  }
+
+  private sendResult(result: Msg): void {
+    this.results.push(result);
+    if (this.results.length > 1) return;
+    queueMicrotask(() => {
+      const batch = this.results;
+      this.results = [];
+      this.stream?.write(batch.length === 1 ? { result: batch[0] } : { results: { results: batch } });
+    });
+  }
 }

@@ -1,0 +1,189 @@
+/**
+ * One remote agent's side of AgentService.Connect. A RemoteAgent outlives its
+ * streams: its dispatcher (what the task engine calls, through Sessions, to run
+ * a task on it) waits for the agent's TaskResult; if the stream breaks, its
+ * tasks are kept for [grpc] agent_grace_ms, and a resume attaches the new stream
+ * to them. Sends are bounded by a SendBudget (a reader that stops reading).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import { checkJsonValue } from '../domain/index.js';
+import { errorMessage } from '../errors/index.js';
+import { TaskFailure, type ExecutorContext, type ExecutorTask, type Handler } from '../engine/handler.js';
+import { parseJsonField, text } from './convert.js';
+import { SendBudget, approxBytes } from './send-budget.js';
+
+export type Stream = grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>;
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+export class RemoteAgent {
+  stream: Stream | undefined;
+  connectedSince = new Date().toISOString();
+  private readonly pending = new Map<string, Pending & { task: ExecutorTask }>();
+  private outbox: Array<Record<string, unknown>> = [];
+  private graceTimer: NodeJS.Timeout | undefined;
+  private budget: SendBudget | undefined;
+  draining = false;
+
+  /** The id agent_management and the engine know this session by (Sessions). */
+  readonly session = randomUUID();
+  /** Set once the hub has stored the agent (tasks assigned before that wait in the outbox). */
+  id = '';
+  name = '';
+
+  constructor(
+    readonly token: string,
+    readonly labels: Record<string, string>,
+    private readonly maxUnsentBytes: number,
+    readonly owner: string,
+  ) {}
+
+  /** What the runner calls: sends the task (batched with others of this turn) and waits for its result. */
+  readonly dispatcher: Handler = (task: ExecutorTask, ctx: ExecutorContext) =>
+    new Promise((resolve, reject) => {
+      this.pending.set(task.id, { resolve, reject, task });
+      ctx.signal.addEventListener('abort', () => {
+        if (this.pending.delete(task.id))
+          this.send({
+            cancel: {
+              task_id: task.id,
+              reason: String((ctx.signal.reason as Error | undefined)?.message ?? 'cancelled'),
+            },
+          });
+      });
+      this.assign(task);
+    });
+
+  private assign(task: ExecutorTask): void {
+    this.outbox.push({
+      id: task.id,
+      title: task.title,
+      description: task.description,
+      type: task.type,
+      priority: task.priority,
+      payload_json: JSON.stringify(task.payload ?? null),
+      attempts: task.attempt,
+      timeout_ms: task.timeout_ms,
+      status: 'running',
+    });
+    if (this.outbox.length === 1) queueMicrotask(() => this.flushAssigned());
+  }
+
+  /** Several tasks assigned in the same turn go out as one TaskAssigned. */
+  flushAssigned(): void {
+    if (this.outbox.length === 0 || this.stream === undefined) return;
+    const tasks = this.outbox;
+    this.outbox = [];
+    this.send({ assigned: { tasks } }, approxBytes(...tasks.map((t) => t['payload_json'] as string)));
+  }
+
+  /** Writes to the agent; an agent that does not read past [grpc] max_unsent_bytes is cut (RESOURCE_EXHAUSTED), as if it had disconnected. */
+  send(msg: Record<string, unknown>, sizeBytes = 256): void {
+    const stream = this.stream;
+    if (stream === undefined || this.budget === undefined) return;
+    if (this.budget.write(stream, msg, sizeBytes)) return;
+    const limit = this.budget.maxBytes;
+    this.stream = undefined;
+    stream.emit(
+      'error',
+      Object.assign(new Error(`the agent does not read: more than ${limit} bytes unsent ([grpc] max_unsent_bytes)`), {
+        code: grpc.status.RESOURCE_EXHAUSTED,
+      }),
+    );
+  }
+
+  /** A TaskResult: settles the dispatcher's promise; unknown tasks are refused, nothing changes. */
+  result(r: Record<string, unknown>): void {
+    const taskId = text(r['task_id']);
+    const p = this.pending.get(taskId);
+    if (p === undefined) {
+      this.send({
+        rejected: {
+          status: 9,
+          code: 'INVALID_STATE',
+          message: `task ${taskId} is not assigned to this agent (or was cancelled, or already reported)`,
+          task_id: taskId,
+        },
+      });
+      return;
+    }
+    if (r['success'] === true) {
+      let output: unknown;
+      try {
+        output = parseJsonField(text(r['output_json']), 'output_json');
+      } catch (err) {
+        this.send({ rejected: { status: 3, code: 'VALIDATION_FAILED', message: errorMessage(err), task_id: taskId } });
+        return;
+      }
+      try {
+        checkJsonValue(output, 'output_json');
+      } catch (err) {
+        // Valid JSON that no store can hold: refused, and this attempt fails (retried or ended by the task's policy).
+        this.send({ rejected: { status: 3, code: 'VALIDATION_FAILED', message: errorMessage(err), task_id: taskId } });
+        this.pending.delete(taskId);
+        p.reject(new TaskFailure(`the agent's result cannot be stored: ${errorMessage(err)}`, true, 'RESULT_INVALID'));
+        return;
+      }
+      this.pending.delete(taskId);
+      p.resolve(output);
+    } else {
+      const e = (r['error'] ?? {}) as { code?: string; message?: string; retryable?: boolean };
+      this.pending.delete(taskId);
+      // The message is stored with the task: a NUL in it is replaced, not refused (it describes a failure, it is not data).
+      p.reject(
+        new TaskFailure(
+          (e.message ?? '').replaceAll('\u0000', '\uFFFD') || 'the remote agent reported a failure',
+          e.retryable === true,
+          /^[A-Z][A-Z0-9_]{0,63}$/.test(e.code ?? '') ? e.code : 'TASK_FAILED',
+        ),
+      );
+    }
+    if (this.draining && this.pending.size === 0) this.send({ drained: {} });
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** On a resume: sends again the tasks held for this agent that its process no longer runs. */
+  redeliver(running: ReadonlySet<string>): number {
+    let n = 0;
+    for (const [id, p] of this.pending) {
+      if (running.has(id)) continue;
+      this.assign(p.task);
+      n++;
+    }
+    return n;
+  }
+
+  attach(stream: Stream): void {
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    this.stream = stream;
+    this.budget = new SendBudget(this.maxUnsentBytes);
+    this.connectedSince = new Date().toISOString();
+    this.flushAssigned();
+  }
+
+  /** Ends the grace now without its expiry action (a new session takes over). */
+  endGrace(): void {
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    this.pending.clear();
+  }
+
+  detach(graceMs: number, onExpired: () => void): void {
+    this.stream = undefined;
+    this.graceTimer = setTimeout(() => {
+      this.graceTimer = undefined;
+      // The runner aborts what is still in flight (requeued); the promises here are dropped.
+      this.pending.clear();
+      onExpired();
+    }, graceMs);
+    this.graceTimer.unref();
+  }
+}
