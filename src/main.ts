@@ -1,33 +1,14 @@
 /**
- * The CLI and the only file that wires everything: configuration, logger,
- * store, actor system and hive, HTTP edge, signals.
+ * The CLI and the only file that wires everything (ARCHITECTURE.md): the command
+ * line's entry, and the start of a serving hub: storage, runtime (actor system,
+ * engine, hive, cluster), observers (metrics, /ws), edges (HTTP, gRPC), signals
+ * and the drain on stop. The offline commands are in cli/admin.ts, the operator
+ * commands in cli/client.ts.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import {
-  ConfigError,
-  adminPasswordFromEnv,
-  formatProblem,
-  loadConfig,
-  packageRoot,
-  readProcessEnv,
-  stderrIsJournal,
-  stdoutIsJournal,
-  type HubConfig,
-} from './config/index.js';
-import { errorMessage, HubError, toHubError } from './errors/index.js';
-import { createLogger, moduleLogger, reopenLogFiles, withPriority, type Logger } from './log/logger.js';
-import { HubMetrics } from './metrics/registry.js';
+// size: the one wiring file; each step of the start is its own function, in the order they run.
+import { errorMessage, HubError } from './errors/index.js';
 import { ActorSystem } from './runtime/index.js';
-import {
-  acquireNodeLock,
-  backupStore,
-  describeStore,
-  openStore,
-  prepareDataDir,
-  restoreStore,
-  type NodeLock,
-} from './storage/index.js';
+import { acquireNodeLock, describeStore, openStore, prepareDataDir, type NodeLock } from './storage/index.js';
 import type { Handler } from './engine/handler.js';
 import os from 'node:os';
 import { HttpEdge } from './edge/http-server.js';
@@ -38,6 +19,7 @@ import { GrpcServer } from './grpc/server.js';
 import { SystemSampler } from './metrics/system.js';
 import { EventBus } from './runtime/index.js';
 import { TaskEngine } from './engine/engine.js';
+import { engineOptions } from './engine/types.js';
 import { Sessions } from './engine/sessions.js';
 import { neuralFitModel } from '../actors/neural-processor/fit-model.js';
 import { loadHandlers } from '../actors/agent/executors.js';
@@ -46,135 +28,29 @@ import { isAgentOperation, type AgentOperation } from '../actors/agent-managemen
 import { Hive } from '../actors/hive/hive.js';
 import type { ModuleDeps } from '../actors/shared/deps.js';
 import type { ReplyTo } from './runtime/index.js';
-import { HELP, parseCli, type CliArgs } from './cli/args.js';
-import { probeNeural, runCheck } from './cli/check.js';
-import { runClient } from './cli/client.js';
 import { AuthService } from './auth/service.js';
 import { WS_PERMISSIONS } from './auth/permissions.js';
-import type { Role, Store } from './storage/index.js';
+import type { Store } from './storage/index.js';
 import { ClusterNode } from '../cluster/node.js';
 import { exposeActor } from '../cluster/remote-ref.js';
 import { isModuleOp, moduleOpRunner, runModuleOp } from '../actors/hive/module-ops.js';
 import type { ClusterView } from '../actors/shared/deps.js';
-
-const VERSION = (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string })
-  .version;
-
-/** Under systemd, stderr lines carry priority err, so that `journalctl -p err` shows why a start failed. */
-const ERR_PREFIX = stderrIsJournal() ? '<3>' : '';
-
-/** One clear line on stderr (and, when a logger exists, a fatal log record); exit code 1. */
-function fail(err: unknown, log?: Logger): number {
-  const e = toHubError(err);
-  process.stderr.write(`${ERR_PREFIX}ai-orchestrator-hub: ${e.message}\n`);
-  log?.fatal({ err: e, code: e.code }, e.message);
-  return 1;
-}
-
-function configFailure(err: ConfigError): number {
-  process.stderr.write(
-    `${ERR_PREFIX}ai-orchestrator-hub: invalid configuration (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'})\n`,
-  );
-  for (const p of err.problems) process.stderr.write(`${ERR_PREFIX}  ${formatProblem(p)}\n`);
-  // No logger yet (the level itself may be what is wrong): write the record by hand, in the log's shape.
-  const line = `${JSON.stringify({ level: 'fatal', time: new Date().toISOString(), msg: err.message, code: err.code })}\n`;
-  process.stdout.write(stdoutIsJournal() ? withPriority(line) : line);
-  return 1;
-}
-
-/** `users add|passwd|list|remove`: passwords come from stdin, never from the command line (it shows in ps and shell history). */
-async function users(config: HubConfig, log: Logger, u: NonNullable<CliArgs['users']>): Promise<number> {
-  prepareDataDir(config.database.data_dir);
-  const store = await openStore(config, log);
-  try {
-    await store.migrate();
-    const auth = new AuthService({ config, store: store.security, log: moduleLogger(log, 'security') });
-    const by = { kind: 'user' as const, id: 'cli', name: `cli:${os.userInfo().username}`, roles: ['admin' as const] };
-    switch (u.action) {
-      case 'list':
-        for (const x of await auth.listUsers())
-          process.stdout.write(`${x.username}\t${x.roles.join(',')}\t${x.created_at}\n`);
-        return 0;
-      case 'add': {
-        const created = await auth.addUser(u.name, await readPassword(), u.roles as Role[]);
-        await auth.audit('user.created', by.name, null, { username: created.username, roles: created.roles });
-        process.stdout.write(`user ${created.username} added with roles ${created.roles.join(', ')}\n`);
-        return 0;
-      }
-      case 'passwd':
-        await auth.setPassword(u.name, await readPassword());
-        await auth.audit('user.password_set', by.name, null, { username: u.name });
-        process.stdout.write(`password of ${u.name} set\n`);
-        return 0;
-      case 'remove':
-        await auth.removeUser(u.name);
-        await auth.audit('user.removed', by.name, null, { username: u.name });
-        process.stdout.write(`user ${u.name} removed\n`);
-        return 0;
-    }
-  } catch (err) {
-    return fail(err);
-  } finally {
-    await store.close();
-  }
-}
-
-/** The first line of stdin (a terminal or a pipe: `echo "$PW" | ai-orchestrator-hub users add alice`). */
-async function readPassword(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write('password: ');
-  let data = '';
-  for await (const chunk of process.stdin) {
-    data += String(chunk);
-    if (data.includes('\n')) break;
-  }
-  return data.split(/\r?\n/)[0] ?? '';
-}
-
-const describeContents = (c: { tasks: number; agents: number; users: number; api_keys: number }): string =>
-  `${c.tasks} tasks, ${c.agents} agents, ${c.users} users, ${c.api_keys} API keys`;
-
-/** `backup --out FILE`: while the hub runs, from a connection of its own. */
-async function backup(config: HubConfig, file: string): Promise<number> {
-  try {
-    const r = await backupStore(config, file, readProcessEnv());
-    process.stdout.write(
-      `backup of ${describeStore(config)} written to ${r.file} (${(r.bytes / 1_048_576).toFixed(1)} MiB in ${(r.ms / 1000).toFixed(1)} s): ${describeContents(r.contents)}\n`,
-    );
-    return 0;
-  } catch (err) {
-    return fail(err);
-  }
-}
-
-/** `restore FILE [--force]`: with no hub running on the store. */
-async function restore(config: HubConfig, log: Logger, file: string, force: boolean): Promise<number> {
-  try {
-    const r = await restoreStore(config, file, { force, log: moduleLogger(log, 'storage'), env: readProcessEnv() });
-    const migrated = r.applied.length === 0 ? 'schema up to date' : `migrations ${r.applied.join(', ')} applied`;
-    process.stdout.write(
-      `restored ${file} into ${describeStore(config)} in ${(r.ms / 1000).toFixed(1)} s (${migrated}): ${describeContents(r.contents)}\n`,
-    );
-    return 0;
-  } catch (err) {
-    return fail(err);
-  }
-}
-
-async function migrate(config: HubConfig, log: Logger): Promise<number> {
-  prepareDataDir(config.database.data_dir);
-  const store = await openStore(config, log);
-  try {
-    const applied = await store.migrate();
-    process.stdout.write(
-      applied.length === 0
-        ? `database ${describeStore(config)} is up to date\n`
-        : `applied migrations ${applied.join(', ')} to ${describeStore(config)}\n`,
-    );
-    return 0;
-  } finally {
-    await store.close();
-  }
-}
+import { VERSION } from './version.js';
+import {
+  ConfigError,
+  adminPasswordFromEnv,
+  loadConfig,
+  readProcessEnv,
+  stdoutIsJournal,
+  type HubConfig,
+} from './config/index.js';
+import { createLogger, moduleLogger, reopenLogFiles, type Logger } from './log/logger.js';
+import { HubMetrics } from './metrics/registry.js';
+import { HELP, parseCli, type CliArgs } from './cli/args.js';
+import { probeNeural, runCheck } from './cli/check.js';
+import { runClient } from './cli/client.js';
+import { configFailure, fail } from './cli/exit.js';
+import { backup, migrate, restore, users } from './cli/admin.js';
 
 async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promise<void> {
   const startedAt = new Date();
@@ -313,14 +189,16 @@ async function startRuntime(
     )?.inc({ type: e.type }),
   );
   const sessions = new Sessions();
-  const engine = TaskEngine.fromConfig(config, {
-    store,
-    events,
-    log: moduleLogger(log, 'engine'),
-    nodeId,
-    handlers,
-    sessions,
-  });
+  const engine = new TaskEngine(
+    engineOptions(config, {
+      store,
+      events,
+      log: moduleLogger(log, 'engine'),
+      nodeId,
+      handlers,
+      sessions,
+    }),
+  );
   const cluster = config.cluster.enabled
     ? clusterNode(config, store, events, engine, moduleLogger(log, 'cluster'))
     : undefined;

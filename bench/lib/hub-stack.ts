@@ -23,6 +23,7 @@ import { AuthService } from '../../src/auth/service.js';
 import { neuralFitModel } from '../../actors/neural-processor/fit-model.js';
 import { Hive } from '../../actors/hive/hive.js';
 import { TaskEngine } from '../../src/engine/engine.js';
+import { engineOptions } from '../../src/engine/types.js';
 import { Sessions } from '../../src/engine/sessions.js';
 import { BUILTIN_HANDLERS } from '../../actors/agent/executors.js';
 import type { Handler } from '../../src/engine/handler.js';
@@ -71,7 +72,7 @@ export async function hubStack(
   const startedAt = new Date();
   const handlers = new Map(Object.entries({ ...BUILTIN_HANDLERS, ...extraHandlers }));
   const sessions = new Sessions();
-  const engine = TaskEngine.fromConfig(config, { store, events, log, nodeId: 'bench', handlers, sessions });
+  const engine = new TaskEngine(engineOptions(config, { store, events, log, nodeId: 'bench', handlers, sessions }));
   const hive = await Hive.start(system, {
     config,
     store,

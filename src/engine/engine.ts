@@ -15,7 +15,6 @@
  */
 import type { Agent, Task } from '../domain/index.js';
 import { errorMessage } from '../errors/index.js';
-import type { HubConfig } from '../config/index.js';
 import { OutageTracker } from '../storage/index.js';
 import { AbortReason } from './execute.js';
 import { handlerFor, newAttempt, runAttempt, type Running } from './execution.js';
@@ -81,29 +80,6 @@ export class TaskEngine {
     });
   }
 
-  /** An engine with the [tasks] settings. */
-  static fromConfig(
-    config: HubConfig,
-    parts: Pick<EngineOptions, 'store' | 'events' | 'log' | 'nodeId' | 'handlers' | 'sessions'>,
-  ): TaskEngine {
-    const t = config.tasks;
-    return new TaskEngine({
-      ...parts,
-      defaultExecutor: config.agents.default_executor,
-      leaseMs: t.lease_ms,
-      claimBatch: t.claim_batch,
-      prefetch: t.prefetch,
-      flushWindowMs: t.flush_window_ms,
-      flushMax: t.flush_max,
-      backoff: {
-        initialMs: t.backoff_initial_ms,
-        maxMs: t.backoff_max_ms,
-        multiplier: t.backoff_multiplier,
-        jitter: t.backoff_jitter,
-      },
-    });
-  }
-
   /** How often each tick is due (the engine module's timers). */
   tickIntervals(): Record<EngineTick, number> {
     return { heartbeat: Math.max(50, Math.floor(this.o.leaseMs / 3)), sweep: 1000, claim: 1000 };
@@ -122,16 +98,9 @@ export class TaskEngine {
   /** From now on the periodic work runs (ticks before are ignored), and LISTEN wakes the claims. */
   start(): void {
     this.started = true;
-    void this.o.store
-      .listenForTasks(() => this.wake())
-      .then(
-        (stop) => (this.unlisten = stop),
-        (err: unknown) =>
-          this.o.log.warn(
-            { err },
-            `listening for new tasks failed; polling every second instead: ${errorMessage(err)}`,
-          ),
-      );
+    const polling = (err: unknown): void =>
+      this.o.log.warn({ err }, `listening for new tasks failed; polling every second instead: ${errorMessage(err)}`);
+    void this.o.store.listenForTasks(() => this.wake()).then((stop) => (this.unlisten = stop), polling);
   }
 
   /**

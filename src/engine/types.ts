@@ -1,5 +1,6 @@
 /** The engine's options, its figures, and what it reports to the modules (on the event bus, topic `engine`). */
 import type { BackoffPolicy, Task } from '../domain/index.js';
+import type { HubConfig } from '../config/index.js';
 import type { EventBus } from '../runtime/index.js';
 import type { Logger } from '../log/logger.js';
 import type { TaskStore } from '../storage/index.js';
@@ -23,6 +24,29 @@ export interface EngineOptions {
   flushWindowMs: number;
   flushMax: number;
   backoff: BackoffPolicy;
+}
+
+/** What an engine is built with besides its settings. */
+export type EngineParts = Pick<EngineOptions, 'store' | 'events' | 'log' | 'nodeId' | 'handlers' | 'sessions'>;
+
+/** The engine's options from the [tasks] and [agents] settings. */
+export function engineOptions(config: HubConfig, parts: EngineParts): EngineOptions {
+  const t = config.tasks;
+  return {
+    ...parts,
+    defaultExecutor: config.agents.default_executor,
+    leaseMs: t.lease_ms,
+    claimBatch: t.claim_batch,
+    prefetch: t.prefetch,
+    flushWindowMs: t.flush_window_ms,
+    flushMax: t.flush_max,
+    backoff: {
+      initialMs: t.backoff_initial_ms,
+      maxMs: t.backoff_max_ms,
+      multiplier: t.backoff_multiplier,
+      jitter: t.backoff_jitter,
+    },
+  };
 }
 
 /** What one agent's tasks did in one stored batch (event `engine.outcomes`). */

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { EventBus } from '../../src/runtime/index.js';
 import { TaskEngine } from '../../src/engine/engine.js';
+import { engineOptions } from '../../src/engine/types.js';
 import { Sessions } from '../../src/engine/sessions.js';
 import { BUILTIN_HANDLERS } from '../../actors/agent/executors.js';
 import { Hive } from '../../actors/hive/hive.js';
@@ -84,7 +85,7 @@ describe('hive supervision', function () {
       nodeId: 'n1',
       startedAt: new Date(),
       events,
-      engine: TaskEngine.fromConfig(config, { store, events, log, nodeId: 'n1', handlers, sessions }),
+      engine: new TaskEngine(engineOptions(config, { store, events, log, nodeId: 'n1', handlers, sessions })),
       sessions,
       handlers,
     });

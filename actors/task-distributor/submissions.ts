@@ -1,0 +1,262 @@
+/**
+ * task_management's submissions: the room check against [tasks] max_pending,
+ * capability inference, the group commit of single submissions (with direct
+ * hand-off to idle agents), submissions with dependencies one by one, and bulk
+ * submissions as one transaction. Every path counts and publishes a stored
+ * submission the same way (accepted()).
+ */
+import type { InferredCapability, NewTask, TaskStatus } from '../../src/domain/index.js';
+import { HubError } from '../../src/errors/index.js';
+import { writeIsolating } from '../../src/storage/index.js';
+import type { ReplyTo } from '../../src/runtime/index.js';
+import type { NeuralMsg } from '../neural-processor/messages.js';
+import type { ModuleDeps } from '../shared/deps.js';
+import type { Submitted } from './messages.js';
+import type { Ctx, PendingSubmit, State, TaskPeers } from './state.js';
+
+/** Deadline for inferring capabilities: past it, tasks are stored without (submission never waits on the model for long). */
+const INFER_TIMEOUT_MS = 2000;
+
+/**
+ * Tasks submitted without required capabilities get the capabilities the neural
+ * processor infers from their title and description, recorded as inferred (a
+ * preference when matching, not a requirement). When the processor is off or
+ * fails, tasks are stored as they came: inference never fails a submission.
+ */
+async function inferCapabilities(
+  deps: ModuleDeps,
+  peers: TaskPeers,
+  ctx: Ctx,
+  tasks: readonly NewTask[],
+): Promise<void> {
+  if (!deps.config.neural.enabled || !deps.config.neural.infer_capabilities || peers.neural === undefined) return;
+  const open = tasks.filter(
+    (t) =>
+      t.required_capabilities.length === 0 &&
+      t.inferred_capabilities == null &&
+      `${t.title} ${t.description}`.trim() !== '',
+  );
+  if (open.length === 0) return;
+  try {
+    const inferred = await ctx.ask(
+      peers.neural,
+      (replyTo: ReplyTo<InferredCapability[][]>): NeuralMsg => ({
+        type: 'neural.infer',
+        texts: open.map((t) => `${t.title}. ${t.description}`),
+        replyTo,
+      }),
+      INFER_TIMEOUT_MS,
+    );
+    open.forEach((t, i) => {
+      const caps = inferred[i];
+      if (caps !== undefined) t.inferred_capabilities = caps;
+    });
+  } catch (err) {
+    deps.log.warn(
+      { err, count: open.length },
+      `capabilities of ${open.length} tasks not inferred: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+}
+
+/**
+ * Task counts by status from storage (the truth), cached: a stale cache is
+ * refreshed in the background, so that submissions never wait on a count.
+ */
+export async function counts(deps: ModuleDeps, state: State): Promise<Record<TaskStatus, number>> {
+  if (state.counts === undefined) state.counts = { at: Date.now(), value: await deps.store.countTasksByStatus() };
+  else if (Date.now() - state.counts.at > 500 && !state.countsRefreshing) {
+    state.countsRefreshing = true;
+    void deps.store
+      .countTasksByStatus()
+      .then((value) => (state.counts = { at: Date.now(), value }))
+      .catch(() => undefined)
+      .finally(() => (state.countsRefreshing = false));
+  }
+  return state.counts.value;
+}
+
+/** Refuses a submission of n tasks that would pass [tasks] max_pending. */
+async function checkRoom(deps: ModuleDeps, state: State, n: number): Promise<void> {
+  const pending = (await counts(deps, state)).pending;
+  const max = deps.config.tasks.max_pending;
+  if (pending + n > max) {
+    throw new HubError(
+      'QUEUE_FULL',
+      `${pending} tasks are pending ([tasks] max_pending = ${max}); ${n === 1 ? 'this task does' : `these ${n} tasks do`} not fit; retry later`,
+      {
+        details: { pending, max_pending: max, submitted: n },
+      },
+    );
+  }
+}
+
+/**
+ * The one rule for a stored submission, on every path: count it (before its
+ * submitter hears back, so that the next submission's room check sees it) and
+ * publish task.created when it is new.
+ */
+function accepted(deps: ModuleDeps, state: State, result: Submitted): Submitted {
+  if (result.created) {
+    state.since.submitted++;
+    if (state.counts !== undefined) state.counts.value.pending++;
+    deps.events.publish('tasks', 'task.created', result.task);
+  } else {
+    state.since.deduplicated++;
+  }
+  return result;
+}
+
+/**
+ * Group commit of submissions: the first submission starts storing at once; the
+ * ones that arrive while it is being stored are stored together next. Storing
+ * runs beside the actor (the actor keeps taking submissions) and reports back
+ * with 'task.flushed'. A task with an idle capable agent here is stored already
+ * claimed and handed over at once (direct hand-off). Submissions with
+ * dependencies are stored one by one, so that a bad reference fails only its own.
+ */
+export function startFlush(deps: ModuleDeps, peers: TaskPeers, state: State, ctx: Ctx): void {
+  const queue = state.submits;
+  if (queue.items.length === 0 || queue.flushing) return;
+  queue.flushing = true;
+  const batch = queue.items.splice(0);
+  const done = (): void => {
+    queue.flushing = false;
+    try {
+      ctx.tell(ctx.self, { type: 'task.flushed' });
+    } catch {
+      // stopped or full: the next submission (or the next init) starts the next commit
+    }
+  };
+  void storeSubmits(deps, peers, ctx, state, batch).then(done, (err: unknown) => {
+    for (const b of batch) b.replyTo.fail(err);
+    done();
+  });
+}
+
+async function storeSubmits(
+  deps: ModuleDeps,
+  peers: TaskPeers,
+  ctx: Ctx,
+  state: State,
+  batch: PendingSubmit[],
+): Promise<void> {
+  await inferCapabilities(
+    deps,
+    peers,
+    ctx,
+    batch.map((b) => b.task),
+  );
+  const withDeps = await storeWithDependencies(
+    deps,
+    state,
+    batch.filter((x) => x.task.depends_on.length > 0),
+  );
+  const plain = await storePlain(
+    deps,
+    state,
+    batch.filter((b) => b.task.depends_on.length === 0),
+  );
+  // Tasks stored pending (no idle agent took them; dependencies that may be done already) are for the next claim.
+  if ([...withDeps, ...plain].some((r) => r.created && r.task.status === 'pending')) deps.engine.wake();
+}
+
+/**
+ * Submissions with dependencies, one by one (a bad reference fails only its own), under
+ * the same rules as the others: room under max_pending, a task.created event.
+ */
+async function storeWithDependencies(deps: ModuleDeps, state: State, batch: PendingSubmit[]): Promise<Submitted[]> {
+  const out: Submitted[] = [];
+  for (const b of batch) {
+    try {
+      await checkRoom(deps, state, 1);
+      const [r] = await deps.store.createTasks([b.task], deps.nodeId);
+      if (r === undefined) throw new HubError('INTERNAL', 'the store answered no task for a submission');
+      out.push(accepted(deps, state, r));
+      b.replyTo.ok(r);
+    } catch (err) {
+      b.replyTo.fail(err);
+    }
+  }
+  return out;
+}
+
+/** Submissions without dependencies: one group commit, split only around a refused one; direct hand-off to idle agents. */
+async function storePlain(deps: ModuleDeps, state: State, plain: PendingSubmit[]): Promise<Submitted[]> {
+  if (plain.length === 0) return [];
+  try {
+    await checkRoom(deps, state, plain.length);
+  } catch (err) {
+    for (const b of plain) b.replyTo.fail(err);
+    return [];
+  }
+  const now = Date.now();
+  const entries = plain.map((b) => ({
+    b,
+    agentId:
+      b.task.run_at === null || Date.parse(b.task.run_at) <= now
+        ? deps.engine.reserve(b.task.required_capabilities)
+        : undefined,
+  }));
+  const unreserve = (agentId: string | undefined): void =>
+    void (agentId !== undefined && deps.engine.unreserve(agentId));
+  const claims = (part: typeof entries): Array<{ leaseMs: number } | undefined> =>
+    part.map((e) => (e.agentId === undefined ? undefined : { leaseMs: deps.config.tasks.lease_ms }));
+  // One bad submission fails alone: the group commit is split until it stands alone.
+  const written = await writeIsolating(
+    entries,
+    (part) =>
+      deps.store.createTasks(
+        part.map((e) => e.b.task),
+        deps.nodeId,
+        claims(part),
+      ),
+    (e, err) => {
+      unreserve(e.agentId);
+      e.b.replyTo.fail(refusedAlone(err));
+    },
+  );
+  for (const e of written.unwritten?.items ?? []) {
+    unreserve(e.agentId);
+    e.b.replyTo.fail(written.unwritten!.err);
+  }
+  const stored: Submitted[] = [];
+  for (const part of written.parts) {
+    part.result.forEach((r, i) => {
+      const e = part.items[i]!;
+      accepted(deps, state, r);
+      if (e.agentId !== undefined) {
+        if (r.created && r.task.status === 'assigned') deps.engine.handOff(e.agentId, r.task);
+        else deps.engine.unreserve(e.agentId);
+      }
+      e.b.replyTo.ok(r);
+      stored.push(r);
+    });
+  }
+  return stored;
+}
+
+/** A database refusal of one submission on its own: the client's value (400), not the hub's fault. */
+function refusedAlone(err: HubError): HubError {
+  if (err.code !== 'DATABASE_ERROR') return err;
+  return new HubError(
+    'VALIDATION_FAILED',
+    `(body): the database refused this task: ${err.message.replace(/^database error: /, '')}`,
+    { details: { field: '(body)' }, cause: err },
+  );
+}
+
+/** A bulk submission is one transaction: every task is stored, or none. */
+export async function submitMany(
+  deps: ModuleDeps,
+  peers: TaskPeers,
+  ctx: Ctx,
+  state: State,
+  tasks: NewTask[],
+): Promise<Submitted[]> {
+  await checkRoom(deps, state, tasks.length);
+  await inferCapabilities(deps, peers, ctx, tasks);
+  const r = (await deps.store.createTasks(tasks, deps.nodeId)).map((x) => accepted(deps, state, x));
+  deps.engine.wake();
+  return r;
+}
