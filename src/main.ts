@@ -7,7 +7,7 @@
  */
 // size: the one wiring file; each step of the start is its own function, in the order they run.
 import { errorMessage, HubError } from './errors/index.js';
-import { ActorSystem } from './runtime/index.js';
+import { ActorSystem, supervisionOptions } from './runtime/index.js';
 import { acquireNodeLock, describeStore, openStore, prepareDataDir, type NodeLock } from './storage/index.js';
 import type { Handler } from './engine/handler.js';
 import os from 'node:os';
@@ -150,6 +150,15 @@ interface Runtime {
   hive: Hive;
 }
 
+/** Counts this node's task and agent events (hive_task_events_total, hive_agent_events_total). */
+function countEvents(events: EventBus, metrics: HubMetrics): void {
+  events.subscribe((e) => {
+    if (e.origin !== undefined) return;
+    const counter = e.topic === 'tasks' ? metrics.taskEvents : e.topic === 'agents' ? metrics.agentEvents : undefined;
+    counter?.inc({ type: e.type });
+  });
+}
+
 /** The actor system, the engine, the cluster node and the supervision tree, with the agent pool ensured. */
 async function startRuntime(
   config: HubConfig,
@@ -162,15 +171,7 @@ async function startRuntime(
     name: 'hive',
     log: moduleLogger(log, 'runtime'),
     metrics,
-    defaultPolicy: {
-      kind: 'restart',
-      maxRestarts: config.supervision.max_restarts,
-      withinMs: config.supervision.within_seconds * 1000,
-      backoffInitialMs: config.supervision.backoff_initial_ms,
-      backoffMaxMs: config.supervision.backoff_max_ms,
-    },
-    mailboxBound: config.supervision.mailbox_bound,
-    askTimeoutMs: config.supervision.ask_timeout_ms,
+    ...supervisionOptions(config.supervision),
     onRootFailed: (info, error) => {
       // Nothing above the hive can restart it: exit so that systemd (Restart=on-failure) does.
       fail(new HubError('INTERNAL', `the hive supervisor failed (${info.path}): ${errorMessage(error)}`), log);
@@ -178,16 +179,7 @@ async function startRuntime(
     },
   });
   const events = new EventBus();
-  events.subscribe((e) =>
-    (e.origin !== undefined
-      ? undefined
-      : e.topic === 'tasks'
-        ? metrics.taskEvents
-        : e.topic === 'agents'
-          ? metrics.agentEvents
-          : undefined
-    )?.inc({ type: e.type }),
-  );
+  countEvents(events, metrics);
   const sessions = new Sessions();
   const engine = new TaskEngine(
     engineOptions(config, {
@@ -280,7 +272,7 @@ async function startEdges(
   rt: Runtime,
   parts: { store: Store; auth: AuthService; reporter: MetricsReporter; ws: WsHub; startedAt: Date },
 ): Promise<{ edge: HttpEdge; grpcServer: GrpcServer | undefined }> {
-  const { hive, cluster, system, events, sessions, engine } = rt;
+  const { hive, cluster, system, engine } = rt;
   const { store, auth, reporter, ws, startedAt } = parts;
   const nodeId = config.cluster.node_id;
   const modules = moduleOpRunner(hive, nodeId, cluster && ((node, op) => cluster.transport.ask(node, 'modules', op)));
@@ -317,30 +309,32 @@ async function startEdges(
     throw err;
   }
   let grpcServer: GrpcServer | undefined;
-  if (config.grpc.enabled) {
-    try {
-      grpcServer = await GrpcServer.start(config.server.host, {
-        config,
-        hive,
-        events,
-        sessions,
-        auth,
-        log: moduleLogger(log, 'grpc'),
-        extraServices: cluster ? [cluster.transport.service()] : [],
-      });
-    } catch (err) {
-      edge.close();
-      await engine.stop(0);
-      await system.shutdown();
-      await store.close();
-      throw err;
-    }
-    log.info(
-      { module: 'grpc', grpc_port: grpcServer.port },
-      `gRPC listening on ${config.server.host}:${grpcServer.port}`,
-    );
+  try {
+    grpcServer = config.grpc.enabled ? await startGrpc(config, log, rt, auth) : undefined;
+  } catch (err) {
+    edge.close();
+    await engine.stop(0);
+    await system.shutdown();
+    await store.close();
+    throw err;
   }
   return { edge, grpcServer };
+}
+
+/** The gRPC server (HiveService, AgentService, and the cluster service on the same port). */
+async function startGrpc(config: HubConfig, log: Logger, rt: Runtime, auth: AuthService): Promise<GrpcServer> {
+  const { hive, events, sessions, cluster } = rt;
+  const server = await GrpcServer.start(config.server.host, {
+    config,
+    hive,
+    events,
+    sessions,
+    auth,
+    log: moduleLogger(log, 'grpc'),
+    extraServices: cluster ? [cluster.transport.service()] : [],
+  });
+  log.info({ module: 'grpc', grpc_port: server.port }, `gRPC listening on ${config.server.host}:${server.port}`);
+  return server;
 }
 
 function clusterNode(config: HubConfig, store: Store, events: EventBus, engine: TaskEngine, log: Logger): ClusterNode {

@@ -281,6 +281,7 @@ async function ensurePool(deps: ModuleDeps, ctx: Ctx, state: State, size: number
 }
 
 /** The agent_management module actor. */
+// size: one case per message type.
 export function agentManagementSpec(deps: ModuleDeps): ActorSpec<AgentManagementMsg, State> {
   return {
     name: 'agent_management',

@@ -46,6 +46,7 @@ function settle<R>(replyTo: ReplyTo<R>, work: Promise<R>): void {
   );
 }
 
+// size: one case per message type.
 export function neuralSpec(deps: ModuleDeps): ActorSpec<NeuralMsg, State> {
   // The engine of the current incarnation: the next init closes it once its work is done.
   let current: NeuralEngine | undefined;

@@ -12,7 +12,8 @@ import type { AgentManagementMsg, AgentSummary } from '../agent-management/messa
 import type { TaskManagementMsg, TaskSummary } from '../task-distributor/messages.js';
 import type { ClusterView, ModuleDeps } from '../shared/deps.js';
 import { answer } from '../shared/answer.js';
-import type { HiveStatus, SwarmCoordinatorMsg } from './messages.js';
+import type { HiveNode, HiveStatus, SwarmCoordinatorMsg } from './messages.js';
+import type { Member } from '../../src/storage/index.js';
 import { decideScaling, type ScalingDecision } from './scaling.js';
 import type { Agent } from '../../src/domain/index.js';
 
@@ -113,6 +114,30 @@ async function hiveStatus(deps: ModuleDeps, peers: SwarmPeers, state: State): Pr
 
 const LIVE = new Set(['joining', 'active', 'suspect']);
 
+/** One member as /api/hive/status lists it; with its counts and modules when it answered. */
+function nodeEntry(m: Member, s: HiveStatus | undefined): HiveNode {
+  return {
+    node_id: m.node_id,
+    status: m.status,
+    epoch: m.epoch,
+    address: m.address,
+    grpc_port: m.grpc_port,
+    http_port: m.http_port,
+    started_at: m.started_at,
+    heartbeat_at: m.heartbeat_at,
+    uptime_seconds: LIVE.has(m.status) ? Math.round((Date.now() - Date.parse(m.started_at)) / 1000) : 0,
+    reachable: s !== undefined,
+    ...(s === undefined
+      ? {}
+      : {
+          total_agents: s.metrics.total_agents,
+          active_agents: s.metrics.active_agents,
+          tasks_per_second: s.metrics.tasks_per_second,
+          modules: s.modules,
+        }),
+  };
+}
+
 /**
  * The whole cluster: task counts come from the shared database (already
  * cluster-wide); agent counts and rates are summed over the nodes that answer;
@@ -155,29 +180,7 @@ async function clusterStatus(
   }
   metrics.agent_utilization_percent =
     metrics.total_agents === 0 ? 0 : Math.round((busy / metrics.total_agents) * 1000) / 10;
-  const nodes = members.map((m) => {
-    const s = answers.get(m.node_id);
-    return {
-      node_id: m.node_id,
-      status: m.status,
-      epoch: m.epoch,
-      address: m.address,
-      grpc_port: m.grpc_port,
-      http_port: m.http_port,
-      started_at: m.started_at,
-      heartbeat_at: m.heartbeat_at,
-      uptime_seconds: LIVE.has(m.status) ? Math.round((Date.now() - Date.parse(m.started_at)) / 1000) : 0,
-      reachable: s !== undefined,
-      ...(s === undefined
-        ? {}
-        : {
-            total_agents: s.metrics.total_agents,
-            active_agents: s.metrics.active_agents,
-            tasks_per_second: s.metrics.tasks_per_second,
-            modules: s.modules,
-          }),
-    };
-  });
+  const nodes = members.map((m) => nodeEntry(m, answers.get(m.node_id)));
   return { ...local, hive_id: `cluster:${members.map((m) => m.node_id).sort()[0] ?? deps.nodeId}`, metrics, nodes };
 }
 

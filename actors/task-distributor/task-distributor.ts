@@ -167,6 +167,7 @@ async function summarize(deps: ModuleDeps, state: State): Promise<TaskSummary> {
 }
 
 /** The task_management module actor. */
+// size: one case per message type.
 export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpec<TaskManagementMsg, State> {
   return {
     name: 'task_management',

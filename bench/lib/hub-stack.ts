@@ -10,7 +10,7 @@ import { loadConfig, type HubConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log/logger.js';
 import { HubMetrics } from '../../src/metrics/registry.js';
 import { SystemSampler } from '../../src/metrics/system.js';
-import { ActorSystem, EventBus, type Clock } from '../../src/runtime/index.js';
+import { ActorSystem, EventBus, supervisionOptions, type Clock } from '../../src/runtime/index.js';
 import { openStore, type Store } from '../../src/storage/index.js';
 import type { ReplyTo } from '../../src/runtime/index.js';
 import type { Agent } from '../../src/domain/index.js';
@@ -52,20 +52,11 @@ export async function hubStack(
   const metrics = new HubMetrics();
   const store = await openStore(config, log);
   await store.migrate();
-  const s = config.supervision;
   const system = new ActorSystem({
     name: 'bench',
     log,
     metrics,
-    defaultPolicy: {
-      kind: 'restart',
-      maxRestarts: s.max_restarts,
-      withinMs: s.within_seconds * 1000,
-      backoffInitialMs: s.backoff_initial_ms,
-      backoffMaxMs: s.backoff_max_ms,
-    },
-    mailboxBound: s.mailbox_bound,
-    askTimeoutMs: s.ask_timeout_ms,
+    ...supervisionOptions(config.supervision),
     ...(options.clock !== undefined ? { clock: options.clock } : {}),
   });
   const events = new EventBus();

@@ -95,6 +95,7 @@ export async function runClient(
 
 const enc = encodeURIComponent;
 
+// size: one case per operator command (a request and its text), as --help lists them.
 async function perform(c: ClientCommand, hub: Api): Promise<{ data: unknown; text: string }> {
   const key = `${c.resource} ${c.action}`.trim();
   const id = c.id ?? '';

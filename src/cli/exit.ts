@@ -1,5 +1,5 @@
 /** How the process reports a failure: one clear line on stderr (priority err under systemd), exit code 1. */
-import type { ConfigError} from '../config/index.js';
+import type { ConfigError } from '../config/index.js';
 import { formatProblem, stderrIsJournal, stdoutIsJournal } from '../config/index.js';
 import { toHubError } from '../errors/index.js';
 import { withPriority, type Logger } from '../log/logger.js';

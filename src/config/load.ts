@@ -182,6 +182,7 @@ function num(layer: Layer, section: string, key: string): number {
 }
 
 /** Rules that relate several keys; run only when every key is individually valid. */
+// size: one rule per cross-key constraint (docs/configuration.md, Cross-key rules).
 function crossChecks(c: Layer, profile: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const merged = 'merged configuration';

@@ -110,62 +110,8 @@ export class WsHub {
       sendPingsAutomatically: true,
       maxBackpressure: this.o.maxBufferedBytes * 4,
       compression: uWS.DISABLED,
-      upgrade: (res, req, context) => {
-        const refused = this.conns.size >= this.o.maxConnections;
-        const key = req.getHeader('sec-websocket-key');
-        const protocol = req.getHeader('sec-websocket-protocol');
-        const extensions = req.getHeader('sec-websocket-extensions');
-        const upgrade = (credentials?: Credentials): void =>
-          void res.upgrade<Conn>(
-            { id: this.nextId++, topics: new Set(), refused, ...(credentials ? { credentials } : {}) },
-            key,
-            protocol,
-            extensions,
-            context,
-          );
-        if (this.o.authorize === undefined) return upgrade();
-        // Browsers cannot set headers on a WebSocket: a token or key may come as ?access_token= or ?api_key= too.
-        const query = new URLSearchParams(req.getQuery() ?? '');
-        const token = query.get('access_token');
-        const credentials = {
-          authorization: req.getHeader('authorization') || (token === null ? undefined : `Bearer ${token}`),
-          apiKey: req.getHeader('x-api-key') || (query.get('api_key') ?? undefined),
-          ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
-        };
-        let aborted = false;
-        res.onAborted(() => (aborted = true));
-        this.o.authorize(credentials).then(
-          () => {
-            if (!aborted) res.cork(() => upgrade(credentials));
-          },
-          (err: unknown) => {
-            if (aborted) return;
-            const f = failure(err);
-            res.cork(
-              () =>
-                void res
-                  .writeStatus(`${f.status} ${STATUS_CODES[f.status] ?? ''}`)
-                  .writeHeader('content-type', 'application/json')
-                  .end(JSON.stringify(f.body)),
-            );
-          },
-        );
-      },
-      open: (ws) => {
-        if (ws.getUserData().refused) {
-          this.counters.refused_total++;
-          ws.end(CLOSE_TRY_AGAIN_LATER, `max_connections (${this.o.maxConnections}) reached; try again later`);
-          return;
-        }
-        this.conns.add(ws);
-        this.counters.accepted_total++;
-        this.followCredentials(ws);
-        this.sendTo(ws, {
-          type: 'welcome',
-          data: { topics: EVENT_TOPICS, heartbeat_interval: this.o.heartbeatSeconds },
-          timestamp: new Date().toISOString(),
-        });
-      },
+      upgrade: (res, req, context) => this.upgrade(res, req, context),
+      open: (ws) => this.opened(ws),
       message: (ws, message, isBinary) => {
         this.counters.messages_received++;
         if (message.byteLength > this.o.maxMessageBytes) {
@@ -176,14 +122,72 @@ export class WsHub {
           );
           return;
         }
-        const text = isBinary ? undefined : Buffer.from(message).toString('utf8');
-        this.onMessage(ws, text);
+        this.onMessage(ws, isBinary ? undefined : Buffer.from(message).toString('utf8'));
       },
       close: (ws) => {
         this.conns.delete(ws);
         ws.getUserData().unwatch?.();
         this.syncObserver(ws, true);
       },
+    });
+  }
+
+  /** Accepts the upgrade (refused past max_connections at open), after the credentials are checked when security is on. */
+  private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
+    const refused = this.conns.size >= this.o.maxConnections;
+    const key = req.getHeader('sec-websocket-key');
+    const protocol = req.getHeader('sec-websocket-protocol');
+    const extensions = req.getHeader('sec-websocket-extensions');
+    const upgrade = (credentials?: Credentials): void =>
+      void res.upgrade<Conn>(
+        { id: this.nextId++, topics: new Set(), refused, ...(credentials ? { credentials } : {}) },
+        key,
+        protocol,
+        extensions,
+        context,
+      );
+    if (this.o.authorize === undefined) return upgrade();
+    // Browsers cannot set headers on a WebSocket: a token or key may come as ?access_token= or ?api_key= too.
+    const query = new URLSearchParams(req.getQuery() ?? '');
+    const token = query.get('access_token');
+    const credentials = {
+      authorization: req.getHeader('authorization') || (token === null ? undefined : `Bearer ${token}`),
+      apiKey: req.getHeader('x-api-key') || (query.get('api_key') ?? undefined),
+      ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    };
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    this.o.authorize(credentials).then(
+      () => {
+        if (!aborted) res.cork(() => upgrade(credentials));
+      },
+      (err: unknown) => {
+        if (aborted) return;
+        const f = failure(err);
+        res.cork(
+          () =>
+            void res
+              .writeStatus(`${f.status} ${STATUS_CODES[f.status] ?? ''}`)
+              .writeHeader('content-type', 'application/json')
+              .end(JSON.stringify(f.body)),
+        );
+      },
+    );
+  }
+
+  private opened(ws: uWS.WebSocket<Conn>): void {
+    if (ws.getUserData().refused) {
+      this.counters.refused_total++;
+      ws.end(CLOSE_TRY_AGAIN_LATER, `max_connections (${this.o.maxConnections}) reached; try again later`);
+      return;
+    }
+    this.conns.add(ws);
+    this.counters.accepted_total++;
+    this.followCredentials(ws);
+    this.sendTo(ws, {
+      type: 'welcome',
+      data: { topics: EVENT_TOPICS, heartbeat_interval: this.o.heartbeatSeconds },
+      timestamp: new Date().toISOString(),
     });
   }
 

@@ -61,6 +61,7 @@ export function unary(fn: (req: Record<string, unknown>, timeoutMs: number | und
   };
 }
 
+// size: one entry per RPC of HiveService, each a codec over src/api.
 export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServiceImplementation {
   const api = new TasksApi(d.hive, d.config);
   const agentsApi = new AgentsApi(d.hive);

@@ -52,39 +52,7 @@ export class GrpcServer {
       'grpc.keepalive_timeout_ms': g.keepalive_timeout_ms,
       'grpc.keepalive_permit_without_calls': 1,
     });
-    const remoteAgents = new RemoteAgents({
-      hive: d.hive,
-      log: d.log,
-      graceMs: g.agent_grace_ms,
-      pingMs: g.keepalive_time_ms,
-      maxUnsentBytes: g.max_unsent_bytes,
-      sessions: d.sessions,
-    });
-    server.addService(
-      tolerant(proto.hiveService),
-      guarded(
-        'HiveService',
-        hiveServiceImplementation({
-          config: d.config,
-          hive: d.hive,
-          events: d.events,
-          log: d.log,
-          remoteInfo: (id) => remoteAgents.info(id),
-        }),
-        d.auth,
-      ),
-    );
-    server.addService(
-      tolerant(proto.agentService),
-      guarded(
-        'AgentService',
-        {
-          Connect: (stream: grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>) =>
-            remoteAgents.connect(stream),
-        },
-        d.auth,
-      ),
-    );
+    const remoteAgents = addHubServices(server, d);
     for (const x of d.extraServices ?? []) server.addService(x.definition, x.implementation);
     const health = new HealthImplementation({
       '': 'SERVING',
@@ -121,4 +89,44 @@ export class GrpcServer {
       });
     });
   }
+}
+
+/** HiveService and AgentService, each behind the permission check; returns the remote-agent registry. */
+function addHubServices(server: grpc.Server, d: GrpcDeps): RemoteAgents {
+  const g = d.config.grpc;
+  const proto = hiveProto();
+  const remoteAgents = new RemoteAgents({
+    hive: d.hive,
+    log: d.log,
+    graceMs: g.agent_grace_ms,
+    pingMs: g.keepalive_time_ms,
+    maxUnsentBytes: g.max_unsent_bytes,
+    sessions: d.sessions,
+  });
+  server.addService(
+    tolerant(proto.hiveService),
+    guarded(
+      'HiveService',
+      hiveServiceImplementation({
+        config: d.config,
+        hive: d.hive,
+        events: d.events,
+        log: d.log,
+        remoteInfo: (id) => remoteAgents.info(id),
+      }),
+      d.auth,
+    ),
+  );
+  server.addService(
+    tolerant(proto.agentService),
+    guarded(
+      'AgentService',
+      {
+        Connect: (stream: grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>) =>
+          remoteAgents.connect(stream),
+      },
+      d.auth,
+    ),
+  );
+  return remoteAgents;
 }

@@ -10,7 +10,7 @@ export {
   type ReplyTo,
   type ModulePing,
 } from './types.js';
-export { decide, type SupervisionPolicy, type SupervisionDecision } from './supervision.js';
+export { decide, supervisionOptions, type SupervisionPolicy, type SupervisionDecision } from './supervision.js';
 export { systemClock, type Clock } from './clock.js';
 export {
   EventBus,

@@ -4,6 +4,7 @@
  * withinMs escalate to the parent. resume: keep state, drop the message.
  * stop: stop the actor (its mailbox becomes dead letters).
  */
+import type { HubConfig } from '../config/index.js';
 export type SupervisionPolicy =
   | { kind: 'restart'; maxRestarts: number; withinMs: number; backoffInitialMs: number; backoffMaxMs: number }
   | { kind: 'resume' }
@@ -14,6 +15,25 @@ export type SupervisionDecision =
   | { action: 'escalate'; recent: number[] }
   | { action: 'resume' }
   | { action: 'stop' };
+
+/** The [supervision] settings as an actor system's options: the default policy, mailbox bound and ask deadline. */
+export function supervisionOptions(s: HubConfig['supervision']): {
+  defaultPolicy: SupervisionPolicy;
+  mailboxBound: number;
+  askTimeoutMs: number;
+} {
+  return {
+    defaultPolicy: {
+      kind: 'restart',
+      maxRestarts: s.max_restarts,
+      withinMs: s.within_seconds * 1000,
+      backoffInitialMs: s.backoff_initial_ms,
+      backoffMaxMs: s.backoff_max_ms,
+    },
+    mailboxBound: s.mailbox_bound,
+    askTimeoutMs: s.ask_timeout_ms,
+  };
+}
 
 /** The longest wait between restarts while a dependency (the database) is away. */
 export const OUTAGE_BACKOFF_MAX_MS = 5000;

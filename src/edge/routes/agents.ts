@@ -14,6 +14,7 @@ const LIST_QUERY = {
   offset: 'int',
 } as const;
 
+// size: the route table of /api/agents, one entry per route.
 export function agentRoutes(router: Router, api: AgentsApi): void {
   const one = (agent: AgentView, status = 200): { status: number; body: unknown } => ({ status, body: ok(agent) });
 

@@ -20,6 +20,7 @@ function idempotencyKey(req: EdgeRequest): string | null {
   return req.headers['idempotency-key'] ?? null;
 }
 
+// size: the route table of /api/tasks, one entry per route.
 export function taskRoutes(router: Router, api: TasksApi): void {
   const list = async (req: EdgeRequest, fixed?: TaskStatus): Promise<{ status: number; body: unknown }> => {
     const q = decodeQuery(req.query, fixed === undefined ? LIST_QUERY : PENDING_QUERY);

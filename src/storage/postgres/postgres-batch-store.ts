@@ -96,6 +96,28 @@ export class PostgresBatchStore extends SqlStore {
       const c = claims?.[i];
       return c === undefined ? null : new Date(Date.now() + c.leaseMs).toISOString();
     });
+    const inserted = await this.insertTasks(tasks, ids, leases, nodeId, now);
+    if (leases.some((l) => l === null) && inserted.size > 0) await this.notifyTasks();
+    // The rows are what was sent: build them here rather than read every column back.
+    const byId = new Map<string, Task>();
+    tasks.forEach((t, i) => {
+      const id = ids[i] ?? '';
+      if (!inserted.has(id)) return;
+      const lease = leases[i] ?? null;
+      const row = newTaskRow(id, t, now);
+      byId.set(id, lease === null ? row : claimedRow(row, nodeId, lease, now));
+    });
+    return this.withDuplicates(tasks, ids, byId);
+  }
+
+  /** One INSERT … SELECT FROM unnest for the batch; returns the ids it inserted (a duplicate key inserts nothing). */
+  private async insertTasks(
+    tasks: readonly NewTask[],
+    ids: string[],
+    leases: Array<string | null>,
+    nodeId: string,
+    now: string,
+  ): Promise<Set<string>> {
     const rows = await this.db.all(
       `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, payload,
          attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, deps_pending, created_at, updated_at,
@@ -130,30 +152,15 @@ export class PostgresBatchStore extends SqlStore {
         tasks.map((t) => toJson(t.inferred_capabilities ?? null)),
       ],
     );
-    if (leases.some((l) => l === null) && rows.length > 0) await this.notifyTasks();
-    // The rows are what was sent: build them here rather than read every column back.
-    const inserted = new Set(rows.map((r) => String(r['id'])));
-    const byId = new Map<string, Task>();
-    tasks.forEach((t, i) => {
-      const id = ids[i] ?? '';
-      if (!inserted.has(id)) return;
-      const lease = leases[i] ?? null;
-      const row = newTaskRow(id, t, now);
-      byId.set(
-        id,
-        lease === null
-          ? row
-          : {
-              ...row,
-              status: 'assigned',
-              attempts: 1,
-              lease_epoch: 1,
-              lease_owner: nodeId,
-              lease_expires_at: lease,
-              claimed_at: now,
-            },
-      );
-    });
+    return new Set(rows.map((r) => String(r['id'])));
+  }
+
+  /** Each submission's task: the one inserted, or the one its idempotency key already named. */
+  private async withDuplicates(
+    tasks: readonly NewTask[],
+    ids: string[],
+    byId: Map<string, Task>,
+  ): Promise<Array<{ task: Task; created: boolean }>> {
     const missingKeys = tasks
       .filter((t, i) => !byId.has(ids[i] ?? '') && t.idempotency_key !== null)
       .map((t) => t.idempotency_key);
@@ -288,5 +295,18 @@ function newTaskRow(id: string, t: NewTask, now: string): Task {
     completed_at: null,
     claimed_at: null,
     inferred_capabilities: t.inferred_capabilities ?? null,
+  };
+}
+
+/** A new task's row as stored already claimed by this node (direct hand-off). */
+function claimedRow(row: Task, nodeId: string, lease: string, now: string): Task {
+  return {
+    ...row,
+    status: 'assigned',
+    attempts: 1,
+    lease_epoch: 1,
+    lease_owner: nodeId,
+    lease_expires_at: lease,
+    claimed_at: now,
   };
 }
