@@ -1,188 +1,35 @@
 import { randomUUID } from 'node:crypto';
 import {
-  EMPTY_STATS,
   PRIORITY_RANK,
   OPERATIONS,
   TASK_STATUSES,
-  checkRecordedMove,
   initialStatus,
-  type Agent,
-  type NewAgent,
   type NewTask,
   type Task,
   type TaskStatus,
 } from '../../domain/index.js';
 import type {
-  AgentFilter,
-  AgentPatch,
   ClaimRequest,
   FinishOutcome,
-  Member,
-  MemberAddress,
   Page,
-  PoolStats,
-  SecurityStore,
   Store,
-  StoreContents,
   TaskEvent,
   TaskFilter,
   TaskFinish,
   TaskStart,
   TaskTransition,
 } from '../store.js';
-import { HubError, isOutage } from '../../errors/index.js';
-import type { Dialect, Executor } from './executor.js';
-import { rowToAgent, rowToEvent, rowToMember, rowToTask, toJson, CONTENTS_SQL, rowToContents } from './rows.js';
-import { runMigrations, type Migration } from './migrate.js';
-import { QueryTimer, TimedExecutor, type QueryStats } from './timed-executor.js';
-import { SqlSecurityStore } from './security-store.js';
+import type { Executor } from './executor.js';
+import { rowToEvent, rowToTask, toJson } from './rows.js';
 import { REQUEUE_SET, finishGuard, inFrom, setStatus } from './lifecycle-sql.js';
+import { SqlDependencies } from './sql-dependencies.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { Where, isUuid } from './sql-base.js';
 
-/** Ids come from clients: anything not a UUID cannot exist (and must not reach a uuid column). */
-export function isUuid(id: string): boolean {
-  return UUID.test(id);
-}
+export { Where, isUuid };
 
-export class Where {
-  readonly parts: string[] = [];
-  readonly params: unknown[] = [];
-  add(sql: string, ...params: unknown[]): void {
-    this.parts.push(sql);
-    this.params.push(...params);
-  }
-  get sql(): string {
-    return this.parts.length === 0 ? '' : ` WHERE ${this.parts.join(' AND ')}`;
-  }
-}
-
-/** The Store over SQL, shared by both engines; engine differences live in the Dialect. */
-export class SqlStore implements Store {
-  private readonly timer = new QueryTimer();
-  protected readonly db: Executor;
-  readonly security: SecurityStore;
-
-  constructor(
-    driver: Executor,
-    protected readonly dialect: Dialect,
-    private readonly migrations: readonly Migration[],
-    private readonly pool: () => PoolStats,
-    private readonly closeFn: () => Promise<void>,
-  ) {
-    this.db = new TimedExecutor(driver, this.timer);
-    this.security = new SqlSecurityStore(this.db, dialect);
-  }
-
-  writeFailure(): { since: string; error: string } | undefined {
-    return this.timer.writeFailure();
-  }
-
-  queryStats(): QueryStats {
-    return this.timer.read();
-  }
-
-  get engine(): 'sqlite' | 'postgres' {
-    return this.dialect.engine;
-  }
-
-  migrate(): Promise<number[]> {
-    return runMigrations(this.db, this.dialect, this.migrations);
-  }
-
-  async schemaVersion(): Promise<number> {
-    // A fresh database has no schema_migrations table yet: version 0, not an error.
-    const rows = await this.db.all('SELECT max(version) AS v FROM schema_migrations').catch((err: unknown) => {
-      if (isOutage(err)) throw err;
-      return [{ v: 0 }];
-    });
-    return Number(rows[0]?.['v'] ?? 0);
-  }
-
-  async contents(): Promise<StoreContents> {
-    if ((await this.schemaVersion()) === 0) return { tasks: 0, agents: 0, users: 0, api_keys: 0 };
-    const [row] = await this.db.all(CONTENTS_SQL);
-    return rowToContents(row);
-  }
-
-  async ping(): Promise<number> {
-    const start = performance.now();
-    await this.db.all('SELECT 1 AS ok');
-    return performance.now() - start;
-  }
-
-  poolStats(): PoolStats {
-    return this.pool();
-  }
-
-  close(): Promise<void> {
-    return this.closeFn();
-  }
-
-  async createAgent(agent: NewAgent, nodeId: string): Promise<Agent> {
-    const now = new Date().toISOString();
-    const rows = await this.db.all(
-      `INSERT INTO agents (id, name, type, state, kind, executor, capabilities, node_id, stats, max_concurrency, owner, created_at, updated_at)
-       VALUES (?, ?, ?, 'idle', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      [
-        randomUUID(),
-        agent.name,
-        agent.type,
-        agent.kind,
-        agent.executor,
-        toJson(agent.capabilities),
-        nodeId,
-        toJson(EMPTY_STATS),
-        agent.max_concurrency,
-        agent.owner ?? null,
-        now,
-        now,
-      ],
-    );
-    return rowToAgent(this.dialect, rows[0] ?? {});
-  }
-
-  async getAgent(id: string): Promise<Agent | undefined> {
-    if (!isUuid(id)) return undefined;
-    const rows = await this.db.all('SELECT * FROM agents WHERE id = ?', [id]);
-    return rows[0] === undefined ? undefined : rowToAgent(this.dialect, rows[0]);
-  }
-
-  async listAgents(f: AgentFilter): Promise<Page<Agent>> {
-    const w = new Where();
-    if (f.state !== undefined) w.add('state = ?', f.state);
-    if (f.type !== undefined) w.add('type = ?', f.type);
-    if (f.kind !== undefined) w.add('kind = ?', f.kind);
-    if (f.nodeId !== undefined) w.add('node_id = ?', f.nodeId);
-    if (f.capability !== undefined)
-      w.add(this.dialect.jsonArrayHasName('capabilities'), this.dialect.jsonArrayHasNameParam(f.capability));
-    return this.page('agents', w, 'created_at, id', f, (r) => rowToAgent(this.dialect, r));
-  }
-
-  async updateAgent(id: string, patch: AgentPatch): Promise<Agent | undefined> {
-    if (!isUuid(id)) return undefined;
-    const sets: string[] = ['updated_at = ?'];
-    const params: unknown[] = [new Date().toISOString()];
-    const set = (column: string, value: unknown): void => {
-      sets.push(`${column} = ?`);
-      params.push(value);
-    };
-    if (patch.name !== undefined) set('name', patch.name);
-    if (patch.type !== undefined) set('type', patch.type);
-    if (patch.state !== undefined) set('state', patch.state);
-    if (patch.paused !== undefined) set('paused', this.dialect.bool(patch.paused));
-    if (patch.max_concurrency !== undefined) set('max_concurrency', patch.max_concurrency);
-    if (patch.capabilities !== undefined) set('capabilities', toJson(patch.capabilities));
-    if (patch.stats !== undefined) set('stats', toJson(patch.stats));
-    const rows = await this.db.all(`UPDATE agents SET ${sets.join(', ')} WHERE id = ? RETURNING *`, [...params, id]);
-    return rows[0] === undefined ? undefined : rowToAgent(this.dialect, rows[0]);
-  }
-
-  async deleteAgent(id: string): Promise<boolean> {
-    if (!isUuid(id)) return false;
-    return (await this.db.run('DELETE FROM agents WHERE id = ?', [id])) > 0;
-  }
-
+/** The Store over SQL, shared by both engines: the base (administration), the registry (agents, membership), the dependencies and, here, the tasks. */
+export class SqlStore extends SqlDependencies implements Store {
   async createTasks(
     tasks: readonly NewTask[],
     nodeId: string,
@@ -258,40 +105,6 @@ export class SqlStore implements Store {
    * are locked, so a completion cannot slip between this count and the insert.
    * Returns how many have not completed yet.
    */
-  private async checkDependencies(tx: Executor, ids: readonly string[]): Promise<number> {
-    if (ids.length === 0) return 0;
-    const bad = ids.findIndex((id) => !isUuid(id));
-    if (bad >= 0)
-      throw new HubError(
-        'VALIDATION_FAILED',
-        `depends_on[${bad}]: expected a task id, got ${JSON.stringify(ids[bad])}`,
-        { details: { field: `depends_on[${bad}]` } },
-      );
-    // Locked in id order, as every batch locks, so that a submission and a batch of finishes cannot deadlock.
-    const rows = await tx.all(
-      `SELECT id, status FROM tasks WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY id${this.dialect.rowLock}`,
-      ids,
-    );
-    const status = new Map(rows.map((r) => [String(r['id']), String(r['status'])]));
-    const missing = ids.findIndex((id) => !status.has(id.toLowerCase()) && !status.has(id));
-    if (missing >= 0)
-      throw new HubError('VALIDATION_FAILED', `depends_on[${missing}]: no task with id ${ids[missing]}`, {
-        details: { field: `depends_on[${missing}]` },
-      });
-    let pending = 0;
-    for (const [id, st] of status) {
-      if (st === 'failed' || st === 'dead' || st === 'cancelled') {
-        throw new HubError(
-          'INVALID_STATE',
-          `depends_on: task ${id} already ended ${st}, so this task could never run`,
-          { details: { field: 'depends_on', task_id: id, status: st } },
-        );
-      }
-      if (st !== 'completed') pending++;
-    }
-    return pending;
-  }
-
   async getTask(id: string): Promise<Task | undefined> {
     if (!isUuid(id)) return undefined;
     const rows = await this.db.all('SELECT * FROM tasks WHERE id = ?', [id]);
@@ -500,55 +313,8 @@ export class SqlStore implements Store {
   }
 
   /** With `tx`, runs inside that transaction (a batch's failures cancel their dependants atomically). */
-  async cancelDependants(ids: readonly string[], reason: string, nodeId: string, tx?: Executor): Promise<Task[]> {
-    if (ids.length === 0) return [];
-    if (tx !== undefined) return this.cancelDependantsIn(tx, ids, reason, nodeId);
-    return this.db.transaction((t) => this.cancelDependantsIn(t, ids, reason, nodeId));
-  }
-
-  /**
-   * Cancels dependants level by level. Each level is a new statement, so a
-   * dependant whose submission committed while this ran (it waited on our lock)
-   * is found by the next level instead of being left waiting forever.
-   */
-  private async cancelDependantsIn(
-    tx: Executor,
-    ids: readonly string[],
-    reason: string,
-    nodeId: string,
-  ): Promise<Task[]> {
-    const out: Task[] = [];
-    const now = new Date().toISOString();
-    let frontier = [...ids];
-    while (frontier.length > 0) {
-      const marks = frontier.map(() => '?').join(', ');
-      const rows = await tx.all(
-        `UPDATE tasks SET ${setStatus('cancel')}, error = ?, completed_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-         WHERE id IN (SELECT task_id FROM task_dependencies WHERE depends_on IN (${marks})) AND ${inFrom('cancel')}
-         RETURNING *`,
-        [toJson({ code: 'DEPENDENCY_FAILED', message: reason, retryable: false }), now, now, ...frontier],
-      );
-      const level = rows.map((r) => rowToTask(this.dialect, r));
-      for (const t of level)
-        await this.insertEvent(tx, t.id, null, 'cancelled', null, nodeId, {
-          reason,
-          depends_on: ids.length === 1 ? ids[0] : ids,
-        });
-      out.push(...level);
-      frontier = level.map((t) => t.id);
-    }
-    return out;
-  }
-
   listenForTasks(_onTasks: () => void): Promise<() => Promise<void>> {
     return Promise.resolve(() => Promise.resolve());
-  }
-
-  async listDependencies(taskId: string): Promise<string[]> {
-    if (!isUuid(taskId)) return [];
-    return (
-      await this.db.all('SELECT depends_on FROM task_dependencies WHERE task_id = ? ORDER BY depends_on', [taskId])
-    ).map((r) => String(r['depends_on']));
   }
 
   async listLeasedTasks(nodeId: string): Promise<Task[]> {
@@ -570,115 +336,5 @@ export class SqlStore implements Store {
     const rows = await this.db.all('SELECT status, count(*) AS n FROM tasks GROUP BY status');
     for (const r of rows) counts[r['status'] as TaskStatus] = Number(r['n']);
     return counts;
-  }
-
-  async joinCluster(m: MemberAddress): Promise<Member> {
-    const now = new Date().toISOString();
-    const rows = await this.db.all(
-      `INSERT INTO cluster_members (node_id, address, grpc_port, http_port, epoch, status, heartbeat_at, started_at, updated_at)
-       VALUES (?, ?, ?, ?, 1, 'joining', ?, ?, ?)
-       ON CONFLICT (node_id) DO UPDATE SET address = excluded.address, grpc_port = excluded.grpc_port, http_port = excluded.http_port,
-         epoch = cluster_members.epoch + 1, status = 'joining', heartbeat_at = excluded.heartbeat_at, started_at = excluded.started_at, updated_at = excluded.updated_at
-       RETURNING *`,
-      [m.node_id, m.address, m.grpc_port, m.http_port, now, now, now],
-    );
-    return rowToMember(rows[0] ?? {});
-  }
-
-  async heartbeatMember(nodeId: string, epoch: number): Promise<Member | undefined> {
-    const now = new Date().toISOString();
-    const rows = await this.db.all(
-      `UPDATE cluster_members SET heartbeat_at = ?, status = 'active', updated_at = ? WHERE node_id = ? AND epoch = ? AND status IN ('joining', 'active', 'suspect') RETURNING *`,
-      [now, now, nodeId, epoch],
-    );
-    return rows[0] === undefined ? undefined : rowToMember(rows[0]);
-  }
-
-  async listMembers(): Promise<Member[]> {
-    return (await this.db.all('SELECT * FROM cluster_members ORDER BY node_id')).map(rowToMember);
-  }
-
-  async suspectMember(nodeId: string, epoch: number): Promise<boolean> {
-    const n = await this.db.run(
-      `UPDATE cluster_members SET status = 'suspect', updated_at = ? WHERE node_id = ? AND epoch = ? AND status = 'active'`,
-      [new Date().toISOString(), nodeId, epoch],
-    );
-    return n > 0;
-  }
-
-  async declareMemberDead(
-    nodeId: string,
-    epoch: number,
-    staleBefore: string,
-    byNode: string,
-  ): Promise<{ released: number; agents: number } | undefined> {
-    return this.db.transaction(async (tx) => {
-      const now = new Date().toISOString();
-      const dead = await tx.all(
-        `UPDATE cluster_members SET status = 'dead', updated_at = ? WHERE node_id = ? AND epoch = ? AND status IN ('joining', 'active', 'suspect') AND heartbeat_at < ? RETURNING node_id`,
-        [now, nodeId, epoch, staleBefore],
-      );
-      if (dead.length === 0) return undefined;
-      const held = await tx.all(
-        `SELECT id, status FROM tasks WHERE lease_owner = ? AND ${inFrom('requeue')}${this.dialect.rowLock}`,
-        [nodeId],
-      );
-      await tx.run(`UPDATE tasks SET ${REQUEUE_SET}, updated_at = ? WHERE lease_owner = ? AND ${inFrom('requeue')}`, [
-        now,
-        nodeId,
-      ]);
-      for (const t of held) {
-        await this.insertEvent(tx, String(t['id']), t['status'] as TaskStatus, 'pending', null, byNode, {
-          reason: `node ${nodeId} was declared dead`,
-          previous_owner: nodeId,
-        });
-      }
-      const agents = await tx.run(
-        `UPDATE agents SET state = 'offline', updated_at = ? WHERE node_id = ? AND state <> 'offline'`,
-        [now, nodeId],
-      );
-      return { released: held.length, agents };
-    });
-  }
-
-  async leaveCluster(nodeId: string, epoch: number): Promise<void> {
-    await this.db.run(`UPDATE cluster_members SET status = 'left', updated_at = ? WHERE node_id = ? AND epoch = ?`, [
-      new Date().toISOString(),
-      nodeId,
-      epoch,
-    ]);
-  }
-
-  protected async insertEvent(
-    tx: Executor,
-    taskId: string,
-    from: TaskStatus | null,
-    to: TaskStatus,
-    agentId: string | null,
-    nodeId: string,
-    detail: unknown,
-  ): Promise<void> {
-    // Every recorded move is one of the lifecycle's (src/domain/task-state.ts): a code path writing another fails here, in its transaction.
-    if (from !== null) checkRecordedMove(taskId, from, to);
-    await tx.run(
-      'INSERT INTO task_events (task_id, from_status, to_status, agent_id, node_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      [taskId, from, to, agentId, nodeId, toJson(detail), new Date().toISOString()],
-    );
-  }
-
-  private async page<T>(
-    table: string,
-    w: Where,
-    order: string,
-    p: { limit: number; offset: number },
-    map: (r: Record<string, unknown>) => T,
-  ): Promise<Page<T>> {
-    const total = await this.db.all(`SELECT count(*) AS n FROM ${table}${w.sql}`, w.params);
-    const rows = await this.db.all(`SELECT * FROM ${table}${w.sql} ORDER BY ${order} LIMIT ? OFFSET ?`, [
-      ...w.params,
-      p.limit,
-      p.offset,
-    ]);
-    return { items: rows.map(map), total: Number(total[0]?.['n'] ?? 0) };
   }
 }
