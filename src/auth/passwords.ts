@@ -39,3 +39,13 @@ export async function verifyPassword(password: string, stored: string): Promise<
 export const DUMMY_HASH = `scrypt$${N}$${R}$${P}$${Buffer.alloc(16).toString('base64url')}$${Buffer.alloc(KEY_LENGTH).toString('base64url')}`;
 
 export const MIN_PASSWORD_LENGTH = 12;
+
+/** Why a first start with security on and no users cannot create its admin; undefined when it can. */
+export function adminPasswordProblem(adminPassword: string): string | undefined {
+  if (adminPassword === '') {
+    return 'security is enabled and there are no users: set HIVE_SECURITY_ADMIN_PASSWORD (at least 12 characters) for the first start, or add one with `ai-orchestrator-hub users add admin --role admin`';
+  }
+  if (adminPassword.length < MIN_PASSWORD_LENGTH)
+    return `HIVE_SECURITY_ADMIN_PASSWORD must be at least ${MIN_PASSWORD_LENGTH} characters`;
+  return undefined;
+}

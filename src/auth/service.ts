@@ -8,54 +8,17 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import type { HubConfig } from '../config/index.js';
-import { HubError, errorMessage, isOutage, toHubError } from '../errors/index.js';
+import { HubError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import { ROLES, type ApiKey, type Role, type SecurityStore, type User } from '../storage/index.js';
-import { DUMMY_HASH, MIN_PASSWORD_LENGTH, hashPassword, verifyPassword } from './passwords.js';
+import { DUMMY_HASH, MIN_PASSWORD_LENGTH, adminPasswordProblem, hashPassword, verifyPassword } from './passwords.js';
 import { allows, type Permission } from './permissions.js';
 import { LoginGuard, RateLimiter } from './rate-limit.js';
+import { ANONYMOUS_ADMIN, type Credentials, type Principal } from './principal.js';
+import { StreamWatcher, type WatchedStream } from './stream-watch.js';
+import { AuditLog } from './audit.js';
 
-export interface Principal {
-  kind: 'user' | 'key' | 'anonymous';
-  id: string;
-  name: string;
-  roles: Role[];
-}
-
-export const ANONYMOUS_ADMIN: Principal = {
-  kind: 'anonymous',
-  id: 'anonymous',
-  name: 'anonymous (security disabled)',
-  roles: ['admin'],
-};
-
-export interface Credentials {
-  /** `Authorization` header (or gRPC metadata) value. */
-  authorization?: string | undefined;
-  /** `X-API-Key` header (or `x-api-key` metadata). */
-  apiKey?: string | undefined;
-  ip?: string | undefined;
-}
-
-/** Why a first start with security on and no users cannot create its admin; undefined when it can. */
-export function adminPasswordProblem(adminPassword: string): string | undefined {
-  if (adminPassword === '') {
-    return 'security is enabled and there are no users: set HIVE_SECURITY_ADMIN_PASSWORD (at least 12 characters) for the first start, or add one with `ai-orchestrator-hub users add admin --role admin`';
-  }
-  if (adminPassword.length < MIN_PASSWORD_LENGTH)
-    return `HIVE_SECURITY_ADMIN_PASSWORD must be at least ${MIN_PASSWORD_LENGTH} characters`;
-  return undefined;
-}
-
-/** How often open streams' credentials are checked again. */
-const STREAM_RECHECK_MS = 500;
-
-interface WatchedStream {
-  permission: Permission;
-  c: Credentials;
-  what: string;
-  onRevoked: (err: HubError) => void;
-}
+export { ANONYMOUS_ADMIN, type Credentials, type Principal };
 
 export interface TokenPair {
   access_token: string;
@@ -81,14 +44,21 @@ export class AuthService {
   private readonly seen = new Map<string, { principal: Principal | null; at: number }>();
   /** How long a looked-up principal is trusted (a removed user or revoked key is refused after at most this, on every node). */
   private static readonly SEEN_MS = 1000;
-  /** Open streams and the credentials they were opened with, re-checked every STREAM_RECHECK_MS. */
-  private readonly streams = new Set<WatchedStream>();
-  private streamTimer: NodeJS.Timeout | undefined;
   /** Cached principals looked up before this time are read again (set by each stream re-check pass). */
   private freshAfter = 0;
-  private rechecking = false;
+  /** Open streams and the credentials they were opened with, re-checked every STREAM_RECHECK_MS. */
+  private readonly watcher = new StreamWatcher({
+    // Each pass reads every principal afresh (once, however many streams share it).
+    beforePass: () => (this.freshAfter = Date.now()),
+    check: (w) => this.recheck(w),
+    closed: (w, e) =>
+      this.audit('stream.closed', null, w.c.ip ?? null, { what: w.what, code: e.code, reason: e.message }),
+  });
+
+  private readonly auditLog: AuditLog;
 
   constructor(private readonly o: { config: HubConfig; store: SecurityStore; log: Logger }) {
+    this.auditLog = new AuditLog(o.store, o.log);
     const s = o.config.security;
     this.key = new TextEncoder().encode(s.jwt_secret);
     this.limiter = new RateLimiter(s.rate_limit_per_second, s.rate_limit_burst);
@@ -380,49 +350,18 @@ export class AuthService {
    */
   watch(permission: Permission, c: Credentials, what: string, onRevoked: (err: HubError) => void): () => void {
     if (!this.enabled || permission === 'public') return () => undefined;
-    const w: WatchedStream = { permission, c, what, onRevoked };
-    this.streams.add(w);
-    this.streamTimer ??= setInterval(() => void this.recheckStreams(), STREAM_RECHECK_MS);
-    this.streamTimer.unref();
-    return () => {
-      this.streams.delete(w);
-      if (this.streams.size === 0 && this.streamTimer !== undefined) {
-        clearInterval(this.streamTimer);
-        this.streamTimer = undefined;
-      }
-    };
+    return this.watcher.add({ permission, c, what, onRevoked });
   }
 
-  private async recheckStreams(): Promise<void> {
-    if (this.rechecking) return; // a slow pass (a slow database) is not overlapped by the next
-    this.rechecking = true;
-    try {
-      await this.recheckPass();
-    } finally {
-      this.rechecking = false;
-    }
-  }
-
-  private async recheckPass(): Promise<void> {
-    // Each pass reads every principal afresh (once, however many streams share it).
-    this.freshAfter = Date.now();
-    for (const w of [...this.streams]) {
-      try {
-        const principal = await this.authenticate(w.c);
-        if (principal === undefined) throw unauthenticated('credentials gone');
-        if (!allows(principal.roles, w.permission))
-          throw new HubError(
-            'FORBIDDEN',
-            `${w.what} needs permission ${w.permission}; ${principal.name} has roles ${principal.roles.join(', ')}`,
-          );
-      } catch (err) {
-        if (isOutage(err) || !this.streams.has(w)) continue;
-        this.streams.delete(w);
-        const e = toHubError(err);
-        w.onRevoked(e);
-        await this.audit('stream.closed', null, w.c.ip ?? null, { what: w.what, code: e.code, reason: e.message });
-      }
-    }
+  /** One open stream's credentials, checked again: throws the refusal when they no longer hold. */
+  private async recheck(w: WatchedStream): Promise<void> {
+    const principal = await this.authenticate(w.c);
+    if (principal === undefined) throw unauthenticated('credentials gone');
+    if (!allows(principal.roles, w.permission))
+      throw new HubError(
+        'FORBIDDEN',
+        `${w.what} needs permission ${w.permission}; ${principal.name} has roles ${principal.roles.join(', ')}`,
+      );
   }
 
   private limit(key: string): void {
@@ -441,39 +380,14 @@ export class AuthService {
   // ----------------------------------------------------------------- audit
 
   /** A security event: stored in audit_log and logged (module security). */
-  async audit(event: string, principal: string | null, ip: string | null, detail: unknown): Promise<void> {
-    this.o.log.info(
-      { module: 'security', event: `security.${event}`, principal, ip, detail },
-      `security: ${event}${principal === null ? '' : ` (${principal})`}`,
-    );
-    try {
-      await this.o.store.audit({ event, principal, ip, detail });
-    } catch (err) {
-      this.o.log.error(
-        { err, module: 'security' },
-        `security: the audit record of ${event} could not be stored: ${errorMessage(err)}`,
-      );
-    }
+  /** Logs a security event and stores it in the audit log (a refused store is logged; the request goes on). */
+  audit(event: string, principal: string | null, ip: string | null, detail: unknown): Promise<void> {
+    return this.auditLog.record(event, principal, ip, detail);
   }
 
   /** Deletes audit records past [security] audit_retention_days now, then hourly (0 keeps them). Returns the stop. */
   keepAuditRetention(): () => void {
-    const days = this.o.config.security.audit_retention_days;
-    if (days === 0) return () => undefined;
-    const prune = (): void =>
-      void this.o.store.pruneAudit(new Date(Date.now() - days * 86_400_000).toISOString()).then(
-        (n) =>
-          n > 0 &&
-          this.o.log.info(
-            { event: 'security.audit_pruned', count: n },
-            `security: ${n} audit records older than ${days} days deleted`,
-          ),
-        (err: unknown) => this.o.log.warn({ err }, `security: pruning the audit log failed: ${errorMessage(err)}`),
-      );
-    prune();
-    const timer = setInterval(prune, 3_600_000);
-    timer.unref();
-    return () => clearInterval(timer);
+    return this.auditLog.keepRetention(this.o.config.security.audit_retention_days);
   }
 
   listAudit(limit: number): Promise<Awaited<ReturnType<SecurityStore['listAudit']>>> {

@@ -13,7 +13,7 @@ import { checkDataDir, describeStore, openStore } from '../storage/index.js';
 import { portProblem } from '../edge/http-server.js';
 import { NeuralEngine } from '../neural/engine.js';
 import { MODELS_DIR } from '../neural/dataset.js';
-import { adminPasswordProblem } from '../auth/service.js';
+import { adminPasswordProblem } from '../auth/passwords.js';
 
 type Verdict = { level: 'ok' | 'warn' | 'FAILED'; text: string };
 
