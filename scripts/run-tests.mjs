@@ -18,6 +18,7 @@ step('typecheck', 'npx', ['tsc', '--noEmit', '-p', 'tsconfig.json']);
 step('lint', 'npx', ['eslint', '.']);
 step('format', 'npx', ['prettier', '--check', '--log-level', 'warn', '**/*.{ts,mjs,cjs,js}']);
 step('import cycles', 'node', ['scripts/check-cycles.mjs']);
+step('sizes', 'node', ['scripts/check-sizes.mjs']);
 
 const statsFile = '.test-results.json';
 rmSync(statsFile, { force: true });

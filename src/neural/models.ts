@@ -100,6 +100,43 @@ export interface ModelSpec {
   labels?: readonly string[];
 }
 
+/** The tensor names a model is run with: the configured ones, else the contract's; as many as the contract has. */
+function tensorNames(spec: ModelSpec, c: ReturnType<typeof contract>): { inputs: string[]; outputs: string[] } {
+  const names = (
+    given: readonly string[] | undefined,
+    tensors: ReadonlyArray<{ role: string }>,
+    what: string,
+  ): string[] => {
+    const list = given !== undefined && given.length > 0 ? [...given] : tensors.map((t) => t.role);
+    if (list.length !== tensors.length)
+      throw invalid(
+        spec.path,
+        `${what}: expected ${tensors.length} names (${tensors.map((t) => t.role).join(', ')}), got ${list.length}`,
+      );
+    return list;
+  };
+  return { inputs: names(spec.inputs, c.inputs, 'inputs'), outputs: names(spec.outputs, c.outputs, 'outputs') };
+}
+
+async function openSession(
+  file: string,
+  bytes: Uint8Array,
+  providers: readonly ort.InferenceSession.ExecutionProviderConfig[],
+): Promise<ort.InferenceSession> {
+  try {
+    // One thread per session: these models are small, and a thread pool would spin on the cores the event loop and the database need.
+    return await ort.InferenceSession.create(bytes, {
+      executionProviders: [...providers],
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+    });
+  } catch (err) {
+    throw invalid(file, `ONNX Runtime refused it (${errorMessage(err)})`);
+  }
+}
+
 /** Opens and checks one model; `providers` are the execution providers to try, in order. */
 export async function loadModel(
   spec: ModelSpec,
@@ -123,32 +160,8 @@ export async function loadModel(
   if (spec.kind === 'text_classifier' && labels.length === 0)
     throw invalid(spec.path, 'names no capability for its output columns: set labels in [neural.models.<name>]');
   const c = contract(spec.kind, labels.length);
-  const inputs = spec.inputs !== undefined && spec.inputs.length > 0 ? [...spec.inputs] : c.inputs.map((t) => t.role);
-  const outputs =
-    spec.outputs !== undefined && spec.outputs.length > 0 ? [...spec.outputs] : c.outputs.map((t) => t.role);
-  if (inputs.length !== c.inputs.length)
-    throw invalid(
-      spec.path,
-      `inputs: expected ${c.inputs.length} names (${c.inputs.map((t) => t.role).join(', ')}), got ${inputs.length}`,
-    );
-  if (outputs.length !== c.outputs.length)
-    throw invalid(
-      spec.path,
-      `outputs: expected ${c.outputs.length} names (${c.outputs.map((t) => t.role).join(', ')}), got ${outputs.length}`,
-    );
-  let session: ort.InferenceSession;
-  try {
-    // One thread per session: these models are small, and a thread pool would spin on the cores the event loop and the database need.
-    session = await ort.InferenceSession.create(bytes, {
-      executionProviders: [...providers],
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: 1,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-    });
-  } catch (err) {
-    throw invalid(spec.path, `ONNX Runtime refused it (${errorMessage(err)})`);
-  }
+  const { inputs, outputs } = tensorNames(spec, c);
+  const session = await openSession(spec.path, bytes, providers);
   try {
     c.inputs.forEach((t, i) => checkTensor(spec.path, 'input', inputs[i]!, t, session.inputMetadata));
     c.outputs.forEach((t, i) => checkTensor(spec.path, 'output', outputs[i]!, t, session.outputMetadata));

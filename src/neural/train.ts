@@ -52,6 +52,7 @@ export interface ClassifierData {
   priority: number[];
 }
 
+// size: one SGD loop over both heads (capability sigmoids, priority softmax) sharing each row's features.
 export function trainClassifier(
   data: ClassifierData,
   o: { buckets: number; labels: number; priorities: number; epochs?: number; lr?: number; l2?: number; seed?: number },

@@ -4,6 +4,7 @@
  * restart-with-backoff and restart intensity, mailbox bounds, dead letters,
  * and restart/reset of an actor by ref (a stopped or failed one is respawned).
  */
+// size: the runtime's one class: spawn, mailbox, asks, supervision and stop share the Cell bookkeeping and nact's hooks (supervision.ts decides, cell.ts records).
 import {
   ActorCrashedError,
   ActorStoppedError,

@@ -21,7 +21,7 @@ import type { HubConfig } from '../config/index.js';
 import { HubError, errorMessage } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import { redactUrl } from '../log/redact.js';
-import { acquireNodeLock } from './node-lock.js';
+import { acquireNodeLock, type NodeLock } from './node-lock.js';
 import { describeStore, openStore, prepareDataDir, sqliteFile } from './open-store.js';
 import type { StoreContents } from './store.js';
 import { CONTENTS_SQL, rowToContents } from './sql/rows.js';
@@ -202,18 +202,7 @@ export async function restoreStore(
       { details: { field: 'FILE' } },
     );
   }
-  prepareDataDir(config.database.data_dir);
-  const lock = await acquireNodeLock({
-    url: config.database.url,
-    dataDir: config.database.data_dir,
-    nodeId: config.cluster.node_id,
-    log,
-  }).catch((err: unknown) => {
-    throw new HubError(
-      'CONFLICT',
-      `a hub is running on ${describeStore(config)}: stop it (every node of a cluster) before restoring; ${errorMessage(err)}`,
-    );
-  });
+  const lock = await restoreLock(config, log);
   try {
     const before = await openStore(config, log);
     const held = await before.contents().finally(() => before.close());
@@ -225,23 +214,7 @@ export async function restoreStore(
       );
     }
     if (engine === 'sqlite') restoreSqlite(config, file);
-    else {
-      const tool = pgTool(config.database.url, o.env);
-      await runTool(
-        'pg_restore',
-        [
-          '--clean',
-          '--if-exists',
-          '--no-owner',
-          '--no-privileges',
-          '--single-transaction',
-          '--exit-on-error',
-          ...tool.args,
-          file,
-        ],
-        tool.env,
-      );
-    }
+    else await restorePostgres(config, file, o.env);
     const after = await openStore(config, log);
     try {
       const applied = await after.migrate();
@@ -252,6 +225,33 @@ export async function restoreStore(
   } finally {
     await lock.release();
   }
+}
+
+/** The node lock, held for the restore: refused while a hub of this node id runs on the store. */
+async function restoreLock(config: HubConfig, log: Logger): Promise<NodeLock> {
+  prepareDataDir(config.database.data_dir);
+  return acquireNodeLock({
+    url: config.database.url,
+    dataDir: config.database.data_dir,
+    nodeId: config.cluster.node_id,
+    log,
+  }).catch((err: unknown) => {
+    throw new HubError(
+      'CONFLICT',
+      `a hub is running on ${describeStore(config)}: stop it (every node of a cluster) before restoring; ${errorMessage(err)}`,
+    );
+  });
+}
+
+/** pg_restore of a custom-format dump, in one transaction, replacing what the database holds. */
+async function restorePostgres(
+  config: HubConfig,
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<void> {
+  const tool = pgTool(config.database.url, env);
+  const args = ['--clean', '--if-exists', '--no-owner', '--no-privileges', '--single-transaction', '--exit-on-error'];
+  await runTool('pg_restore', [...args, ...tool.args, file], tool.env);
 }
 
 /** Checks the copy, then replaces hive.db (and its WAL files) by it through a rename. */

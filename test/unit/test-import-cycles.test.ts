@@ -17,3 +17,21 @@ describe('import cycle check (scripts/check-cycles.mjs, a step of npm test)', fu
     assert.equal(r.status, 0, r.stdout);
   });
 });
+
+describe('size check (scripts/check-sizes.mjs, a step of npm test)', function () {
+  this.timeout(60_000);
+  const run = (...dirs: string[]) =>
+    spawnSync(process.execPath, ['scripts/check-sizes.mjs', ...dirs], { cwd: ROOT, encoding: 'utf8' });
+  it('names a function over 60 lines that does not say why', () => {
+    const r = run('test/fixtures/sizes/long');
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /test\/fixtures\/sizes\/long\/long\.ts:2 long: 66 lines \(over 60\)/);
+  });
+  it('accepts one whose `// size:` comment says why', () => {
+    assert.equal(run('test/fixtures/sizes/explained').status, 0);
+  });
+  it('finds nothing unexplained in src, actors and cluster', () => {
+    const r = run();
+    assert.equal(r.status, 0, r.stdout);
+  });
+});
