@@ -53,9 +53,10 @@ async function init(deps: ModuleDeps, ctx: Ctx): Promise<State> {
 /** Indexes an agent of this node and starts its actor (which gives it to the engine). */
 function adopt(deps: ModuleDeps, ctx: Ctx, state: State, agent: Agent): void {
   state.agents.set(agent.id, agent);
-  // After a reset (init without a restart) the agent's actor is still alive: it keeps it.
-  const ref = ctx.child<AgentMsg>(agentActorName(agent.id)) ?? ctx.spawn(agentActorSpec(deps, ctx.self, agent.id));
-  state.actors.set(agent.id, ref);
+  // After a reset (init without a restart) the agent's actor is still alive: it is reset too (its record read again).
+  const alive = ctx.child<AgentMsg>(agentActorName(agent.id));
+  if (alive !== undefined) ctx.reset(alive);
+  state.actors.set(agent.id, alive ?? ctx.spawn(agentActorSpec(deps, ctx.self, agent.id)));
   // At once, not when the actor's init runs: a task submitted right after the registration is handed to it.
   if (runsHere(deps, agent) && agent.state !== 'failed') deps.engine.setAgent(agent, deps.sessions.sessionOf(agent.id));
 }

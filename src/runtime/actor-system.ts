@@ -427,6 +427,7 @@ export class ActorSystem {
         ask: (ref, build, timeoutMs) => this.ask(ref, build, timeoutMs),
         info: (ref) => this.info(ref),
         restart: (ref) => this.restart(ref),
+        reset: (ref) => this.reset(ref),
       };
       this.contexts.set(cell, ctx);
     }

@@ -51,6 +51,8 @@ export interface ActorContext<Msg> {
   info(ref: AnyActorRef): ActorInfo;
   /** Restarts a child as a supervisor would; respawns it if it failed (see ActorSystem.restart). */
   restart(ref: AnyActorRef): void;
+  /** Re-runs a live actor's init without a restart (see ActorSystem.reset). */
+  reset(ref: AnyActorRef): void;
 }
 
 /**

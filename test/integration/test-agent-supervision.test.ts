@@ -180,9 +180,11 @@ function agentSupervisionSuite(engine: 'sqlite' | 'postgres'): void {
       ranOnce(ids);
     });
 
-    it("keeps the agents' actors through a reset of agent_management, and respawns them after its restart", async () => {
+    it("keeps the agents' actors through a reset of agent_management (their records read again), and respawns them after its restart", async () => {
       const a = await register('a', 'counted');
+      await stack.store.updateAgent(a.id, { max_concurrency: 7 });
       await runModuleOp(stack.hive, 'bench', { op: 'reset', name: 'agent_management' });
+      assert.equal((await api.get(a.id)).max_concurrency, 7, 'the reset read the stored record');
       const reset = stack.hive.status().find((m) => m.name === 'agent_management');
       assert.equal(reset?.crashes, 0, 'a reset finds the live actors instead of spawning them again');
       assert.equal((await api.get(a.id)).restarts, 0);
