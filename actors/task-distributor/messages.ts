@@ -36,12 +36,26 @@ export interface Redriven {
   redriven: number;
 }
 
+/** What one commit of submissions stored, counted beside the actor and applied by it (task.flushed). */
+export interface SubmitTally {
+  /** Pending tasks before the commit (from the actor's cache, or read by the commit: then `read` holds the counts). */
+  pending: number | undefined;
+  read?: Record<TaskStatus, number> | undefined;
+  created: number;
+  deduplicated: number;
+}
+
 /** Commands to task_management; each replies on replyTo unless it is a notice. */
 export type TaskManagementMsg =
   | { type: 'task.submit'; task: NewTask; replyTo: ReplyTo<Submitted> }
   | { type: 'task.submit_bulk'; tasks: NewTask[]; replyTo: ReplyTo<Submitted[]> }
-  /** A group commit of submissions was stored (sent by the actor's own storing to itself). */
-  | { type: 'task.flushed' }
+  /**
+   * A group commit of submissions was stored (sent by the actor's own storing to itself):
+   * how many were new and how many duplicates, and the counts it read when it had none.
+   */
+  | { type: 'task.flushed'; tally: SubmitTally }
+  /** Task counts read in the background (the actor's own refresh of its cache; undefined: the read failed). */
+  | { type: 'task.counts'; counts: Record<TaskStatus, number> | undefined; at: number }
   | { type: 'task.get'; id: string; replyTo: ReplyTo<TaskDetail> }
   | { type: 'task.list'; filter: TaskFilter; replyTo: ReplyTo<Page<Task>> }
   | { type: 'task.cancel'; id: string; reason: string; replyTo: ReplyTo<Task> }

@@ -11,7 +11,7 @@ import { writeIsolating } from '../../src/storage/index.js';
 import type { ReplyTo } from '../../src/runtime/index.js';
 import type { NeuralMsg } from '../neural-processor/messages.js';
 import type { ModuleDeps } from '../shared/deps.js';
-import type { Submitted } from './messages.js';
+import type { SubmitTally, Submitted, TaskManagementMsg } from './messages.js';
 import type { Ctx, PendingSubmit, State, TaskPeers } from './state.js';
 
 /** Deadline for inferring capabilities: past it, tasks are stored without (submission never waits on the model for long). */
@@ -61,24 +61,54 @@ async function inferCapabilities(
 
 /**
  * Task counts by status from storage (the truth), cached: a stale cache is
- * refreshed in the background, so that submissions never wait on a count.
+ * refreshed in the background (the read reports back with 'task.counts'), so
+ * that submissions never wait on a count. Called in receive.
  */
-export async function counts(deps: ModuleDeps, state: State): Promise<Record<TaskStatus, number>> {
+export async function counts(deps: ModuleDeps, state: State, ctx: Ctx): Promise<Record<TaskStatus, number>> {
   if (state.counts === undefined) state.counts = { at: Date.now(), value: await deps.store.countTasksByStatus() };
-  else if (Date.now() - state.counts.at > 500 && !state.countsRefreshing) {
-    state.countsRefreshing = true;
-    void deps.store
-      .countTasksByStatus()
-      .then((value) => (state.counts = { at: Date.now(), value }))
-      .catch(() => undefined)
-      .finally(() => (state.countsRefreshing = false));
-  }
+  else refreshCounts(deps, state, ctx);
   return state.counts.value;
 }
 
-/** Refuses a submission of n tasks that would pass [tasks] max_pending. */
-async function checkRoom(deps: ModuleDeps, state: State, n: number): Promise<void> {
-  const pending = (await counts(deps, state)).pending;
+/** Starts a background read of the counts when the cache is older than 500 ms. */
+function refreshCounts(deps: ModuleDeps, state: State, ctx: Ctx): void {
+  if (state.counts === undefined || Date.now() - state.counts.at <= 500 || state.countsRefreshing) return;
+  state.countsRefreshing = true;
+  void deps.store.countTasksByStatus().then(
+    (value) => tellSelf(ctx, { type: 'task.counts', counts: value, at: Date.now() }),
+    () => tellSelf(ctx, { type: 'task.counts', counts: undefined, at: Date.now() }),
+  );
+}
+
+function tellSelf(ctx: Ctx, msg: TaskManagementMsg): void {
+  try {
+    ctx.tell(ctx.self, msg);
+  } catch {
+    // stopped or full: the next submission (or the next init) starts again
+  }
+}
+
+/** A new tally for a commit, from the actor's cached pending count. */
+function tallyFrom(state: State): SubmitTally {
+  return { pending: state.counts?.value.pending, created: 0, deduplicated: 0 };
+}
+
+/** Applies a commit's tally to the state (in receive): counters, and the cached pending count. */
+export function applyTally(state: State, t: SubmitTally): void {
+  state.since.submitted += t.created;
+  state.since.deduplicated += t.deduplicated;
+  if (t.read !== undefined)
+    state.counts = { at: Date.now(), value: { ...t.read, pending: t.read.pending + t.created } };
+  else if (state.counts !== undefined) state.counts.value.pending += t.created;
+}
+
+/** Refuses a submission of n tasks that would pass [tasks] max_pending (this commit's own tasks counted). */
+async function checkRoom(deps: ModuleDeps, t: SubmitTally, n: number): Promise<void> {
+  if (t.pending === undefined) {
+    t.read = await deps.store.countTasksByStatus();
+    t.pending = t.read.pending;
+  }
+  const pending = t.pending + t.created;
   const max = deps.config.tasks.max_pending;
   if (pending + n > max) {
     throw new HubError(
@@ -96,13 +126,12 @@ async function checkRoom(deps: ModuleDeps, state: State, n: number): Promise<voi
  * submitter hears back, so that the next submission's room check sees it) and
  * publish task.created when it is new.
  */
-function accepted(deps: ModuleDeps, state: State, result: Submitted): Submitted {
+function accepted(deps: ModuleDeps, t: SubmitTally, result: Submitted): Submitted {
   if (result.created) {
-    state.since.submitted++;
-    if (state.counts !== undefined) state.counts.value.pending++;
+    t.created++;
     deps.events.publish('tasks', 'task.created', result.task);
   } else {
-    state.since.deduplicated++;
+    t.deduplicated++;
   }
   return result;
 }
@@ -118,17 +147,12 @@ function accepted(deps: ModuleDeps, state: State, result: Submitted): Submitted 
 export function startFlush(deps: ModuleDeps, peers: TaskPeers, state: State, ctx: Ctx): void {
   const queue = state.submits;
   if (queue.items.length === 0 || queue.flushing) return;
-  queue.flushing = true;
+  queue.flushing = true; // until 'task.flushed' is handled: its tally is counted before the next commit checks room
+  refreshCounts(deps, state, ctx);
   const batch = queue.items.splice(0);
-  const done = (): void => {
-    queue.flushing = false;
-    try {
-      ctx.tell(ctx.self, { type: 'task.flushed' });
-    } catch {
-      // stopped or full: the next submission (or the next init) starts the next commit
-    }
-  };
-  void storeSubmits(deps, peers, ctx, state, batch).then(done, (err: unknown) => {
+  const tally = tallyFrom(state);
+  const done = (): void => tellSelf(ctx, { type: 'task.flushed', tally });
+  void storeSubmits(deps, peers, ctx, tally, batch).then(done, (err: unknown) => {
     for (const b of batch) b.replyTo.fail(err);
     done();
   });
@@ -138,7 +162,7 @@ async function storeSubmits(
   deps: ModuleDeps,
   peers: TaskPeers,
   ctx: Ctx,
-  state: State,
+  tally: SubmitTally,
   batch: PendingSubmit[],
 ): Promise<void> {
   await inferCapabilities(
@@ -149,12 +173,12 @@ async function storeSubmits(
   );
   const withDeps = await storeWithDependencies(
     deps,
-    state,
+    tally,
     batch.filter((x) => x.task.depends_on.length > 0),
   );
   const plain = await storePlain(
     deps,
-    state,
+    tally,
     batch.filter((b) => b.task.depends_on.length === 0),
   );
   // Tasks stored pending (no idle agent took them; dependencies that may be done already) are for the next claim.
@@ -165,14 +189,18 @@ async function storeSubmits(
  * Submissions with dependencies, one by one (a bad reference fails only its own), under
  * the same rules as the others: room under max_pending, a task.created event.
  */
-async function storeWithDependencies(deps: ModuleDeps, state: State, batch: PendingSubmit[]): Promise<Submitted[]> {
+async function storeWithDependencies(
+  deps: ModuleDeps,
+  tally: SubmitTally,
+  batch: PendingSubmit[],
+): Promise<Submitted[]> {
   const out: Submitted[] = [];
   for (const b of batch) {
     try {
-      await checkRoom(deps, state, 1);
+      await checkRoom(deps, tally, 1);
       const [r] = await deps.store.createTasks([b.task], deps.nodeId);
       if (r === undefined) throw new HubError('INTERNAL', 'the store answered no task for a submission');
-      out.push(accepted(deps, state, r));
+      out.push(accepted(deps, tally, r));
       b.replyTo.ok(r);
     } catch (err) {
       b.replyTo.fail(err);
@@ -182,10 +210,10 @@ async function storeWithDependencies(deps: ModuleDeps, state: State, batch: Pend
 }
 
 /** Submissions without dependencies: one group commit, split only around a refused one; direct hand-off to idle agents. */
-async function storePlain(deps: ModuleDeps, state: State, plain: PendingSubmit[]): Promise<Submitted[]> {
+async function storePlain(deps: ModuleDeps, tally: SubmitTally, plain: PendingSubmit[]): Promise<Submitted[]> {
   if (plain.length === 0) return [];
   try {
-    await checkRoom(deps, state, plain.length);
+    await checkRoom(deps, tally, plain.length);
   } catch (err) {
     for (const b of plain) b.replyTo.fail(err);
     return [];
@@ -224,7 +252,7 @@ async function storePlain(deps: ModuleDeps, state: State, plain: PendingSubmit[]
   for (const part of written.parts) {
     part.result.forEach((r, i) => {
       const e = part.items[i]!;
-      accepted(deps, state, r);
+      accepted(deps, tally, r);
       if (e.agentId !== undefined) {
         if (r.created && r.task.status === 'assigned') deps.engine.handOff(e.agentId, r.task);
         else deps.engine.unreserve(e.agentId);
@@ -246,7 +274,7 @@ function refusedAlone(err: HubError): HubError {
   );
 }
 
-/** A bulk submission is one transaction: every task is stored, or none. */
+/** A bulk submission is one transaction: every task is stored, or none. Runs in receive (awaited). */
 export async function submitMany(
   deps: ModuleDeps,
   peers: TaskPeers,
@@ -254,9 +282,11 @@ export async function submitMany(
   state: State,
   tasks: NewTask[],
 ): Promise<Submitted[]> {
-  await checkRoom(deps, state, tasks.length);
+  const tally = tallyFrom(state);
+  await checkRoom(deps, tally, tasks.length);
   await inferCapabilities(deps, peers, ctx, tasks);
-  const r = (await deps.store.createTasks(tasks, deps.nodeId)).map((x) => accepted(deps, state, x));
+  const r = (await deps.store.createTasks(tasks, deps.nodeId)).map((x) => accepted(deps, tally, x));
+  applyTally(state, tally);
   deps.engine.wake();
   return r;
 }

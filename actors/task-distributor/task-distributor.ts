@@ -14,7 +14,7 @@ import type { ModuleDeps } from '../shared/deps.js';
 import { answer } from '../shared/answer.js';
 import type { Redriven, TaskDetail, TaskManagementMsg, TaskSummary } from './messages.js';
 import { freshState, type Ctx, type State, type TaskPeers } from './state.js';
-import { counts, startFlush, submitMany } from './submissions.js';
+import { applyTally, counts, startFlush, submitMany } from './submissions.js';
 
 export type { TaskPeers };
 
@@ -143,8 +143,8 @@ async function manualAssign(
   return { ...claimed, assigned_agent: agentId };
 }
 
-async function summarize(deps: ModuleDeps, state: State): Promise<TaskSummary> {
-  const c = await counts(deps, state);
+async function summarize(deps: ModuleDeps, state: State, ctx: Ctx): Promise<TaskSummary> {
+  const c = await counts(deps, state, ctx);
   const ended = c.completed + c.failed + c.dead;
   return {
     by_status: { ...c },
@@ -190,8 +190,13 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
           startFlush(deps, peers, state, ctx);
           return state;
         case 'task.flushed':
-          // The stored submissions were counted as they were stored (accepted()).
+          applyTally(state, msg.tally);
+          state.submits.flushing = false;
           startFlush(deps, peers, state, ctx);
+          return state;
+        case 'task.counts':
+          state.countsRefreshing = false;
+          if (msg.counts !== undefined) state.counts = { at: msg.at, value: msg.counts };
           return state;
         case 'task.submit_bulk':
           await answer(msg.replyTo, () => submitMany(deps, peers, ctx, state, msg.tasks));
@@ -216,7 +221,7 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
           return state;
         case 'task.summarize':
           state.counts = undefined; // a summary reads fresh counts
-          await answer(msg.replyTo, () => summarize(deps, state));
+          await answer(msg.replyTo, () => summarize(deps, state, ctx));
           return state;
         case 'task.ended':
           state.finishes.record(msg.completed + msg.failed);
