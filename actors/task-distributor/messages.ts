@@ -1,4 +1,4 @@
-import type { NewTask, Task, TaskStatus } from '../../src/domain/index.js';
+import type { Explanation, NewTask, Task, TaskStatus } from '../../src/domain/index.js';
 import type { ReplyTo } from '../../src/runtime/index.js';
 import type { Page, TaskEvent, TaskFilter } from '../../src/storage/index.js';
 import type { ModulePing } from '../../src/runtime/index.js';
@@ -57,6 +57,8 @@ export type TaskManagementMsg =
   /** Task counts read in the background (the actor's own refresh of its cache; undefined: the read failed). */
   | { type: 'task.counts'; counts: Record<TaskStatus, number> | undefined; at: number }
   | { type: 'task.get'; id: string; replyTo: ReplyTo<TaskDetail> }
+  /** Why the task is not running (GET /api/tasks/:id/explain). */
+  | { type: 'task.explain'; id: string; replyTo: ReplyTo<Explanation> }
   | { type: 'task.list'; filter: TaskFilter; replyTo: ReplyTo<Page<Task>> }
   | { type: 'task.cancel'; id: string; reason: string; replyTo: ReplyTo<Task> }
   | { type: 'task.retry'; id: string; replyTo: ReplyTo<Task> }

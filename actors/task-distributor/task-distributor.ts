@@ -5,7 +5,16 @@
  * State: counters and windows since start; every task change is stored before
  * the reply, so a restart or reset never loses a task. Accepts TaskManagementMsg.
  */
-import { REDRIVE_PATCH, isTerminal, taskHistory, type Task, type TaskStatus } from '../../src/domain/index.js';
+import {
+  REDRIVE_PATCH,
+  explainTask,
+  isTerminal,
+  taskHistory,
+  type Agent,
+  type Explanation,
+  type Task,
+  type TaskStatus,
+} from '../../src/domain/index.js';
 import { HubError, assertNever } from '../../src/errors/index.js';
 import { round2 } from '../../src/metrics/windows.js';
 import type { ActorSpec, ReplyTo } from '../../src/runtime/index.js';
@@ -28,6 +37,25 @@ async function detail(deps: ModuleDeps, id: string): Promise<TaskDetail> {
   const task = await getTask(deps, id);
   const [recorded, dependsOn] = await Promise.all([deps.store.listTaskEvents(id), deps.store.listDependencies(id)]);
   return { ...task, depends_on: dependsOn, events: taskHistory(task, recorded) as TaskDetail['events'] };
+}
+
+/** Why the task is not running: its dependencies, run_at, the agents of every node, and its place in claim order. */
+async function explain(deps: ModuleDeps, id: string): Promise<Explanation> {
+  const task = await getTask(deps, id);
+  const pending = task.status === 'pending';
+  const depIds = pending ? await deps.store.listDependencies(id) : [];
+  const dependencies = await Promise.all(
+    depIds.map(async (d) => ({ id: d, status: (await deps.store.getTask(d))?.status ?? ('missing' as const) })),
+  );
+  const agents: Agent[] = [];
+  for (let offset = 0; pending; offset += 500) {
+    const page = await deps.store.listAgents({ limit: 500, offset });
+    agents.push(...page.items);
+    if (page.items.length < 500) break;
+  }
+  const ahead = pending ? await deps.store.countReadyAhead(id, new Date()) : 0;
+  const events = pending ? await deps.store.listTaskEvents(id) : [];
+  return explainTask({ task, dependencies, agents, events, ahead, now: Date.now() });
 }
 
 async function cancel(deps: ModuleDeps, state: State, id: string, reason: string): Promise<Task> {
@@ -203,6 +231,9 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
           return state;
         case 'task.get':
           await answer(msg.replyTo, () => detail(deps, msg.id));
+          return state;
+        case 'task.explain':
+          await answer(msg.replyTo, () => explain(deps, msg.id));
           return state;
         case 'task.list':
           await answer(msg.replyTo, () => deps.store.listTasks(msg.filter));

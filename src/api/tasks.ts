@@ -11,6 +11,7 @@ import {
   invalid,
   parseNewTask,
   planBulk,
+  type Explanation,
   type NewTask,
   type Priority,
   type Task,
@@ -111,6 +112,12 @@ export class TasksApi {
   get(id: unknown, o?: CallOptions): Promise<TaskDetail> {
     const taskId = uuid(id, 'id');
     return this.ask('task.get', { id: taskId }, o);
+  }
+
+  /** Why a task is not running: a stable code, a sentence, and what it refers to. */
+  explain(id: unknown, o?: CallOptions): Promise<Explanation> {
+    const taskId = uuid(id, 'id');
+    return this.ask('task.explain', { id: taskId }, o);
   }
 
   /** A page of tasks; `fixed` pins the status (the pending view). */

@@ -7,5 +7,6 @@ export { invalid } from './validate.js';
 export * from './retry.js';
 export * from './task-history.js';
 export * from './dependencies.js';
+export * from './explain.js';
 export { parseAnalyzeText, parseAnalyzeBatch, MAX_ANALYZE_CHARS, MAX_ANALYZE_BATCH } from './analyze.js';
 export { checkJsonValue, checkNoNul, MAX_JSON_DEPTH } from './json-value.js';

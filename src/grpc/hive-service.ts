@@ -83,6 +83,16 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
       return { tasks: r.tasks.map(taskToProto), created: r.created, deduplicated: r.deduplicated };
     }),
     GetTask: unary(async (req, timeoutMs) => taskToProto(await api.get(given(req['id']), { timeoutMs }))),
+    ExplainTask: unary(async (req, timeoutMs) => {
+      const e = await api.explain(given(req['id']), { timeoutMs });
+      return {
+        task_id: e.task_id,
+        status: e.status,
+        code: e.code,
+        message: e.message,
+        details_json: JSON.stringify(e.details),
+      };
+    }),
     ListTasks: unary(async (req, timeoutMs) => {
       const page = await api.list(
         {

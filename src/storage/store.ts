@@ -240,6 +240,8 @@ export interface TaskStore {
   listLeasedTasks(nodeId: string): Promise<Task[]>;
   listTaskEvents(taskId: string): Promise<TaskEvent[]>;
   countTasksByStatus(): Promise<Record<TaskStatus, number>>;
+  /** Ready pending tasks (no open dependency, run_at passed) that the claim takes before this one: higher priority, or the same and submitted earlier. */
+  countReadyAhead(taskId: string, now: Date): Promise<number>;
 }
 
 export interface MembershipStore {

@@ -78,6 +78,13 @@ const CASES: Case[] = [
     field: 'id',
   },
   {
+    name: 'an explain of a task id that is not a UUID',
+    rest: { method: 'GET', path: '/api/tasks/nope/explain' },
+    grpc: { method: 'ExplainTask', req: { id: 'nope' } },
+    code: 'VALIDATION_FAILED',
+    field: 'id',
+  },
+  {
     name: 'a task that does not exist',
     rest: { method: 'GET', path: `/api/tasks/${UUID}` },
     grpc: { method: 'GetTask', req: { id: UUID } },

@@ -84,6 +84,13 @@ export function taskRoutes(router: Router, api: TasksApi): void {
     async (req) => ({ status: 200, body: ok(await api.cancel(req.params['id'], req.body)) }),
   );
 
+  router.add(
+    'GET',
+    '/api/tasks/:id/explain',
+    'Why a task is not running: dependencies, run_at, agents, or its place in claim order',
+    async (req) => ({ status: 200, body: ok(await api.explain(req.params['id'])) }),
+  );
+
   router.add('POST', '/api/tasks/:id/retry', 'Put a failed or dead task back to pending', async (req) => ({
     status: 200,
     body: ok(await api.retry(req.params['id'])),

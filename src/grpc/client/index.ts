@@ -92,6 +92,22 @@ export class HiveClient {
     return unaryCall(this.client, 'GetTask', { id }, this.deadlineMs);
   }
 
+  /** Why the task is not running: `{task_id, status, code, message, details}` (details parsed from details_json). */
+  async explainTask(
+    id: string,
+  ): Promise<{ task_id: string; status: string; code: string; message: string; details: Msg }> {
+    const e = await unaryCall<Msg>(this.client, 'ExplainTask', { id }, this.deadlineMs);
+    return {
+      task_id: String(e['task_id']),
+      status: String(e['status']),
+      code: String(e['code']),
+      message: String(e['message']),
+      details: JSON.parse(
+        typeof e['details_json'] === 'string' && e['details_json'] !== '' ? e['details_json'] : '{}',
+      ) as Msg,
+    };
+  }
+
   listTasks(
     filter: {
       status?: string;

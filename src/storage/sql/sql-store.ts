@@ -337,4 +337,16 @@ export class SqlStore extends SqlDependencies implements Store {
     for (const r of rows) counts[r['status'] as TaskStatus] = Number(r['n']);
     return counts;
   }
+
+  async countReadyAhead(taskId: string, now: Date): Promise<number> {
+    if (!isUuid(taskId)) return 0;
+    const order = this.dialect.insertOrder;
+    const rows = await this.db.all(
+      `SELECT count(*) AS n FROM tasks o, (SELECT priority_rank AS rank, ${order} AS pos FROM tasks WHERE id = ?) me
+       WHERE ${inFrom('claim', 'o')} AND o.deps_pending = 0 AND (o.run_at IS NULL OR o.run_at <= ?)
+         AND (o.priority_rank > me.rank OR (o.priority_rank = me.rank AND o.${order} < me.pos))`,
+      [taskId, now.toISOString()],
+    );
+    return Number(rows[0]?.['n'] ?? 0);
+  }
 }
