@@ -111,9 +111,15 @@ function explainSuite(engine: 'sqlite' | 'postgres'): void {
       const paused = await agent({ name: 'resting', capabilities: ['resting'], executor: 'sleep' });
       const p = await api.post(`/api/agents/${paused}/pause`, {});
       assert.equal(p.body.data?.paused, true, JSON.stringify(p.body));
-      // A claim already in flight when the pause landed may still take the task and give it back (RELEASED): let it end.
-      await new Promise((r) => setTimeout(r, 300));
-      const unavailable = await explain(await submit({ required_capabilities: ['resting'] }));
+      // A claim already in flight when the pause landed may still take the task and give it back
+      // (RELEASED until its run_at): once that passes, the paused agent is the reason.
+      const resting = await submit({ required_capabilities: ['resting'] });
+      await waitFor(
+        async () => (await api.get(`/api/tasks/${resting}/explain`)).body.data.code === 'CAPABLE_AGENTS_UNAVAILABLE',
+        15_000,
+        'the paused agent to be the reason',
+      );
+      const unavailable = await explain(resting);
       assert.equal(unavailable.code, 'CAPABLE_AGENTS_UNAVAILABLE');
       assert.match(unavailable.message, /resting \(paused\)/);
 
