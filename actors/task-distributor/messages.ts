@@ -45,6 +45,9 @@ export interface SubmitTally {
   deduplicated: number;
 }
 
+/** Why a listed pending task waits: the code and sentence of its explanation. */
+export type Waiting = Pick<Explanation, 'code' | 'message'>;
+
 /** Commands to task_management; each replies on replyTo unless it is a notice. */
 export type TaskManagementMsg =
   | { type: 'task.submit'; task: NewTask; replyTo: ReplyTo<Submitted> }
@@ -60,6 +63,8 @@ export type TaskManagementMsg =
   /** Why the task is not running (GET /api/tasks/:id/explain). */
   | { type: 'task.explain'; id: string; replyTo: ReplyTo<Explanation> }
   | { type: 'task.list'; filter: TaskFilter; replyTo: ReplyTo<Page<Task>> }
+  /** The pending view: each task with why it waits. */
+  | { type: 'task.list_waiting'; filter: TaskFilter; replyTo: ReplyTo<Page<Task & { waiting: Waiting }>> }
   | { type: 'task.cancel'; id: string; reason: string; replyTo: ReplyTo<Task> }
   | { type: 'task.retry'; id: string; replyTo: ReplyTo<Task> }
   /** Puts failed or dead tasks back to pending: the ids given, or the oldest `limit` with that status. */

@@ -21,7 +21,8 @@ import type { ActorSpec, ReplyTo } from '../../src/runtime/index.js';
 import type { AgentManagementMsg, AgentSlot } from '../agent-management/messages.js';
 import type { ModuleDeps } from '../shared/deps.js';
 import { answer } from '../shared/answer.js';
-import type { Redriven, TaskDetail, TaskManagementMsg, TaskSummary } from './messages.js';
+import type { Redriven, TaskDetail, TaskManagementMsg, TaskSummary, Waiting } from './messages.js';
+import type { Page, TaskFilter } from '../../src/storage/index.js';
 import { freshState, type Ctx, type State, type TaskPeers } from './state.js';
 import { applyTally, counts, startFlush, submitMany } from './submissions.js';
 
@@ -39,23 +40,46 @@ async function detail(deps: ModuleDeps, id: string): Promise<TaskDetail> {
   return { ...task, depends_on: dependsOn, events: taskHistory(task, recorded) as TaskDetail['events'] };
 }
 
+/** The agents of every node (explanations weigh them all). */
+async function allAgents(deps: ModuleDeps): Promise<Agent[]> {
+  const agents: Agent[] = [];
+  for (let offset = 0; ; offset += 500) {
+    const page = await deps.store.listAgents({ limit: 500, offset });
+    agents.push(...page.items);
+    if (page.items.length < 500) return agents;
+  }
+}
+
 /** Why the task is not running: its dependencies, run_at, the agents of every node, and its place in claim order. */
 async function explain(deps: ModuleDeps, id: string): Promise<Explanation> {
   const task = await getTask(deps, id);
-  const pending = task.status === 'pending';
-  const depIds = pending ? await deps.store.listDependencies(id) : [];
-  const dependencies = await Promise.all(
-    depIds.map(async (d) => ({ id: d, status: (await deps.store.getTask(d))?.status ?? ('missing' as const) })),
-  );
-  const agents: Agent[] = [];
-  for (let offset = 0; pending; offset += 500) {
-    const page = await deps.store.listAgents({ limit: 500, offset });
-    agents.push(...page.items);
-    if (page.items.length < 500) break;
-  }
-  const ahead = pending ? await deps.store.countReadyAhead(id, new Date()) : 0;
-  const events = pending ? await deps.store.listTaskEvents(id) : [];
+  if (task.status !== 'pending')
+    return explainTask({ task, dependencies: [], agents: [], events: [], now: Date.now() });
+  const [dependencies, agents, ahead, events] = await Promise.all([
+    deps.store.listDependencyStatuses([id]).then((m) => m.get(id) ?? []),
+    allAgents(deps),
+    deps.store.countReadyAhead(id, new Date()),
+    deps.store.listTaskEvents(id),
+  ]);
   return explainTask({ task, dependencies, agents, events, ahead, now: Date.now() });
+}
+
+/** A page of pending tasks, each with why it waits (the claim-order count is left to explain). */
+async function listWaiting(deps: ModuleDeps, filter: TaskFilter): Promise<Page<Task & { waiting: Waiting }>> {
+  const page = await deps.store.listTasks(filter);
+  const ids = page.items.map((t) => t.id);
+  const [byTask, agents] = await Promise.all([deps.store.listDependencyStatuses(ids), allAgents(deps)]);
+  const now = Date.now();
+  const items = await Promise.all(
+    page.items.map(async (task) => {
+      // Only a run_at in the future needs the events (a retry, a release or a schedule).
+      const later = task.run_at !== null && Date.parse(task.run_at) > now;
+      const events = later ? await deps.store.listTaskEvents(task.id) : [];
+      const e = explainTask({ task, dependencies: byTask.get(task.id) ?? [], agents, events, now });
+      return { ...task, waiting: { code: e.code, message: e.message } };
+    }),
+  );
+  return { total: page.total, items };
 }
 
 async function cancel(deps: ModuleDeps, state: State, id: string, reason: string): Promise<Task> {
@@ -234,6 +258,9 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
           return state;
         case 'task.explain':
           await answer(msg.replyTo, () => explain(deps, msg.id));
+          return state;
+        case 'task.list_waiting':
+          await answer(msg.replyTo, () => listWaiting(deps, msg.filter));
           return state;
         case 'task.list':
           await answer(msg.replyTo, () => deps.store.listTasks(msg.filter));

@@ -136,7 +136,10 @@ export class TasksApi {
       limit,
       offset,
     };
-    const page = await this.ask('task.list', { filter }, o);
+    // The pending view says why each task waits.
+    const page = await (fixed === 'pending'
+      ? this.ask('task.list_waiting', { filter }, o)
+      : this.ask('task.list', { filter }, o));
     return { ...page, limit, offset };
   }
 

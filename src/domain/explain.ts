@@ -44,8 +44,8 @@ export interface ExplainFacts {
     node_id: string | null;
     detail: unknown;
   }>;
-  /** Ready pending tasks the claim takes before this one (priority, then submission order). */
-  ahead: number;
+  /** Ready pending tasks the claim takes before this one (priority, then submission order); undefined: not counted (lists). */
+  ahead?: number | undefined;
   now: number;
 }
 
@@ -131,10 +131,12 @@ function explainPending(f: ExplainFacts, base: { task_id: string; status: TaskSt
       details: { capable_agents: states },
     };
   }
+  const message = 'ready: it is claimed when an agent that can run it is free';
+  if (f.ahead === undefined) return { ...base, code: 'READY', message, details: { capable_agents: working.length } };
   return {
     ...base,
     code: 'READY',
-    message: `ready: it is claimed when an agent that can run it is free; ${f.ahead} ready tasks come first in claim order (priority, then submission)`,
+    message: `${message}; ${f.ahead} ready tasks come first in claim order (priority, then submission)`,
     details: { ahead: f.ahead, capable_agents: working.length },
   };
 }

@@ -230,6 +230,10 @@ export interface TaskStore {
   cancelDependants(ids: readonly string[], reason: string, nodeId: string): Promise<Task[]>;
   /** The ids a task depends on. */
   listDependencies(taskId: string): Promise<string[]>;
+  /** The dependencies of each of these tasks with their statuses (`missing`: the row is gone); tasks without any are absent. */
+  listDependencyStatuses(
+    taskIds: readonly string[],
+  ): Promise<Map<string, Array<{ id: string; status: TaskStatus | 'missing' }>>>;
   /**
    * Calls `onTasks` when any node stores claimable tasks (PostgreSQL LISTEN/NOTIFY),
    * so that idle nodes wake at once instead of at their next poll. Returns a stop

@@ -159,6 +159,24 @@ function explainSuite(engine: 'sqlite' | 'postgres'): void {
       assert.equal(ready.details['ahead'], readyBefore.length);
       assert.ok(readyBefore.length >= 3, `nobody, resting and some busy ones wait: ${readyBefore.length}`);
 
+      // The pending view says the same, task by task.
+      const waiting2 = new Map(pending.map((t) => [t['id'], (t['waiting'] as Msg)['code']]));
+      assert.deepEqual(
+        [nobody, dependant, later, resting, retried, last].map((id) => waiting2.get(id)),
+        [
+          'NO_CAPABLE_AGENT',
+          'WAITING_FOR_DEPENDENCIES',
+          'SCHEDULED',
+          'CAPABLE_AGENTS_UNAVAILABLE',
+          'RETRY_BACKOFF',
+          'READY',
+        ],
+      );
+      assert.equal(
+        (pending.find((t) => t['id'] === later)!['waiting'] as Msg)['message'],
+        (await explain(later)).message,
+      );
+
       await api.post(`/api/tasks/${last}/cancel`, {});
       assert.equal((await explain(last)).code, 'FINISHED');
       for (const id of busy) await api.post(`/api/tasks/${id}/cancel`, {});

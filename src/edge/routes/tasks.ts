@@ -38,7 +38,7 @@ export function taskRoutes(router: Router, api: TasksApi): void {
   router.add(
     'GET',
     '/api/tasks/pending',
-    'Tasks waiting for an agent, with their required capabilities',
+    'Tasks waiting for an agent, with their required capabilities and why each waits (waiting {code, message})',
     (req) => list(req, 'pending'),
     { query: true },
   );

@@ -1,5 +1,5 @@
 /** The SQL store's dependency layer: checks of depends_on, the cascade of cancels to dependants, and reads. */
-import { type Task } from '../../domain/index.js';
+import type { Task, TaskStatus } from '../../domain/index.js';
 import { HubError } from '../../errors/index.js';
 import type { Executor } from './executor.js';
 import { rowToTask, toJson } from './rows.js';
@@ -88,5 +88,25 @@ export class SqlDependencies extends SqlRegistry {
     return (
       await this.db.all('SELECT depends_on FROM task_dependencies WHERE task_id = ? ORDER BY depends_on', [taskId])
     ).map((r) => String(r['depends_on']));
+  }
+
+  async listDependencyStatuses(
+    taskIds: readonly string[],
+  ): Promise<Map<string, Array<{ id: string; status: TaskStatus | 'missing' }>>> {
+    const ids = taskIds.filter(isUuid);
+    const out = new Map<string, Array<{ id: string; status: TaskStatus | 'missing' }>>();
+    if (ids.length === 0) return out;
+    const rows = await this.db.all(
+      `SELECT d.task_id, d.depends_on, t.status FROM task_dependencies d LEFT JOIN tasks t ON t.id = d.depends_on
+       WHERE d.task_id IN (${ids.map(() => '?').join(', ')}) ORDER BY d.task_id, d.depends_on`,
+      ids,
+    );
+    for (const r of rows) {
+      const list = out.get(String(r['task_id'])) ?? [];
+      const status = typeof r['status'] === 'string' ? (r['status'] as TaskStatus) : 'missing';
+      list.push({ id: String(r['depends_on']), status });
+      out.set(String(r['task_id']), list);
+    }
+    return out;
   }
 }
