@@ -11,7 +11,7 @@
 import { parseCapabilities, type Agent, type NewAgent } from '../../src/domain/index.js';
 import { HubError, assertNever, errorMessage } from '../../src/errors/index.js';
 import type { ActorSpec } from '../../src/runtime/index.js';
-import { OutageTracker } from '../../src/storage/index.js';
+import { OutageTracker, listAllAgents } from '../../src/storage/index.js';
 import type { AgentOutcome } from '../../src/engine/types.js';
 import type { ModuleDeps } from '../shared/deps.js';
 import { answer } from '../shared/answer.js';
@@ -26,15 +26,6 @@ import { liveActor, pipe, viewOf, type Ctx, type State } from './state.js';
 /** How often offline agents are checked against [agents] offline_retention_seconds. */
 const RETENTION_SWEEP_MS = 10_000;
 
-async function loadLocalAgents(deps: ModuleDeps): Promise<Agent[]> {
-  const agents: Agent[] = [];
-  for (let offset = 0; ; offset += 500) {
-    const page = await deps.store.listAgents({ nodeId: deps.nodeId, limit: 500, offset });
-    agents.push(...page.items);
-    if (page.items.length < 500) return agents;
-  }
-}
-
 async function init(deps: ModuleDeps, ctx: Ctx): Promise<State> {
   const state: State = {
     agents: new Map(),
@@ -46,7 +37,7 @@ async function init(deps: ModuleDeps, ctx: Ctx): Promise<State> {
     outage: new OutageTracker(deps.log, 'agent_management retention sweep'),
     sweptAt: 0,
   };
-  for (const agent of await loadLocalAgents(deps)) adopt(deps, ctx, state, agent);
+  for (const agent of await listAllAgents(deps.store, { nodeId: deps.nodeId })) adopt(deps, ctx, state, agent);
   return state;
 }
 

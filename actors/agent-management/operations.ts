@@ -12,7 +12,7 @@ import type { ActorRef, ReplyTo } from '../../src/runtime/index.js';
 import type { AgentChange, AgentMsg, AgentView } from '../agent/messages.js';
 import type { ModuleDeps } from '../shared/deps.js';
 import type { AgentManagementMsg, AgentOperation } from './messages.js';
-import { liveActor, pipe, viewOf, type Ctx, type State } from './state.js';
+import { liveActor, pipe, storedView, viewOf, type Ctx, type State } from './state.js';
 
 type Where =
   | { at: 'actor'; ref: ActorRef<AgentMsg> | undefined; agent: Agent }
@@ -133,21 +133,20 @@ async function answerNow<R>(replyTo: ReplyTo<R>, work: () => Promise<R>): Promis
 
 /** An agent whose node is gone (or this one, when it is not loaded here): its stored record. */
 async function onStored(deps: ModuleDeps, msg: AgentOperation, agent: Agent): Promise<AgentView> {
-  const shown = (a: Agent): AgentView => ({ ...a, running_tasks: 0, restarts: null });
   switch (msg.type) {
     case 'agent.get':
-      return shown(agent);
+      return storedView(agent);
     case 'agent.update':
     case 'agent.set_paused': {
       const patch = msg.type === 'agent.update' ? msg.update : { paused: msg.paused };
       const stored = await deps.store.updateAgent(agent.id, patch);
       if (stored === undefined) throw notFound(agent.id);
-      return shown(stored);
+      return storedView(stored);
     }
     case 'agent.remove':
       await deps.store.deleteAgent(agent.id);
-      deps.events.publish('agents', 'agent.removed', shown(agent));
-      return shown(agent);
+      deps.events.publish('agents', 'agent.removed', storedView(agent));
+      return storedView(agent);
     default:
       throw notHere(agent);
   }

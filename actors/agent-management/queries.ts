@@ -5,14 +5,12 @@ import type { AgentFilter, Page } from '../../src/storage/index.js';
 import { runsHere } from '../agent/agent-actor.js';
 import type { ModuleDeps } from '../shared/deps.js';
 import type { AgentSlot, AgentSummary, AgentView } from './messages.js';
-import { viewOf, type Ctx, type State } from './state.js';
+import { storedView, viewOf, type Ctx, type State } from './state.js';
 
 /** Agents of every node from storage; this node's as their actors last told, with what they run now. */
 export async function list(deps: ModuleDeps, ctx: Ctx, state: State, filter: AgentFilter): Promise<Page<AgentView>> {
   const page = await deps.store.listAgents(filter);
-  const items = page.items.map((a) =>
-    state.agents.has(a.id) ? viewOf(deps, ctx, state, a) : { ...a, running_tasks: 0, restarts: null },
-  );
+  const items = page.items.map((a) => (state.agents.has(a.id) ? viewOf(deps, ctx, state, a) : storedView(a)));
   return { total: page.total, items };
 }
 

@@ -34,6 +34,11 @@ export function viewOf(deps: ModuleDeps, ctx: Ctx, state: State, agent: Agent): 
   };
 }
 
+/** An agent known here only from storage (another node's, or one whose node is gone): nothing running here, no actor here. */
+export function storedView(agent: Agent): AgentView {
+  return { ...agent, running_tasks: 0, restarts: null };
+}
+
 /** The agent's actor when it is alive (not failed, not stopped). */
 export function liveActor(ctx: Ctx, state: State, id: string): ActorRef<AgentMsg> | undefined {
   const ref = state.actors.get(id);

@@ -10,7 +10,6 @@ import {
   explainTask,
   isTerminal,
   taskHistory,
-  type Agent,
   type Explanation,
   type Task,
   type TaskStatus,
@@ -22,7 +21,7 @@ import type { AgentManagementMsg, AgentSlot } from '../agent-management/messages
 import type { ModuleDeps } from '../shared/deps.js';
 import { answer } from '../shared/answer.js';
 import type { Redriven, TaskDetail, TaskManagementMsg, TaskSummary, Waiting } from './messages.js';
-import type { Page, TaskFilter } from '../../src/storage/index.js';
+import { listAllAgents, type Page, type TaskFilter } from '../../src/storage/index.js';
 import { freshState, type Ctx, type State, type TaskPeers } from './state.js';
 import { applyTally, counts, startFlush, submitMany } from './submissions.js';
 
@@ -40,16 +39,6 @@ async function detail(deps: ModuleDeps, id: string): Promise<TaskDetail> {
   return { ...task, depends_on: dependsOn, events: taskHistory(task, recorded) as TaskDetail['events'] };
 }
 
-/** The agents of every node (explanations weigh them all). */
-async function allAgents(deps: ModuleDeps): Promise<Agent[]> {
-  const agents: Agent[] = [];
-  for (let offset = 0; ; offset += 500) {
-    const page = await deps.store.listAgents({ limit: 500, offset });
-    agents.push(...page.items);
-    if (page.items.length < 500) return agents;
-  }
-}
-
 /** Why the task is not running: its dependencies, run_at, the agents of every node, and its place in claim order. */
 async function explain(deps: ModuleDeps, id: string): Promise<Explanation> {
   const task = await getTask(deps, id);
@@ -57,7 +46,7 @@ async function explain(deps: ModuleDeps, id: string): Promise<Explanation> {
     return explainTask({ task, dependencies: [], agents: [], events: [], now: Date.now() });
   const [dependencies, agents, ahead, events] = await Promise.all([
     deps.store.listDependencyStatuses([id]).then((m) => m.get(id) ?? []),
-    allAgents(deps),
+    listAllAgents(deps.store),
     deps.store.countReadyAhead(id, new Date()),
     deps.store.listTaskEvents(id),
   ]);
@@ -68,7 +57,7 @@ async function explain(deps: ModuleDeps, id: string): Promise<Explanation> {
 async function listWaiting(deps: ModuleDeps, filter: TaskFilter): Promise<Page<Task & { waiting: Waiting }>> {
   const page = await deps.store.listTasks(filter);
   const ids = page.items.map((t) => t.id);
-  const [byTask, agents] = await Promise.all([deps.store.listDependencyStatuses(ids), allAgents(deps)]);
+  const [byTask, agents] = await Promise.all([deps.store.listDependencyStatuses(ids), listAllAgents(deps.store)]);
   const now = Date.now();
   const items = await Promise.all(
     page.items.map(async (task) => {

@@ -235,9 +235,11 @@ export class ActorSystem {
     }
   }
 
+  /** The state nact keeps, remembered on the cell too (for handOver): one object per message, as before. */
   private settled(cell: Cell, value: unknown): CellState {
-    cell.state = { value };
-    return { ready: true, value };
+    const state = { ready: true as const, value };
+    cell.state = state;
+    return state;
   }
 
   private async initCell(cell: Cell, ctx: ActorContext<unknown>): Promise<unknown> {

@@ -36,7 +36,7 @@ export class Cell {
   stopRequested = false;
   nact: NactRef | undefined;
   /** The state the current incarnation last returned (what spec.handOver is given before a restart). */
-  state: { value: unknown } | undefined;
+  state: { ready: true; value: unknown } | undefined;
   /** Bumped at every (re)spawn, so stop hooks of an old nact actor leave the new one alone. */
   incarnation = 0;
   /** Open asks and the incarnation they were sent to. */

@@ -367,3 +367,16 @@ export interface SecurityStore {
   /** Deletes audit records older than `before` (ISO 8601); how many. */
   pruneAudit(before: string): Promise<number>;
 }
+
+/** Every agent the filter selects, read page by page (paging is the store's; callers want them all). */
+export async function listAllAgents(
+  store: Pick<AgentStore, 'listAgents'>,
+  filter: Omit<AgentFilter, 'limit' | 'offset'> = {},
+): Promise<Agent[]> {
+  const agents: Agent[] = [];
+  for (let offset = 0; ; offset += 500) {
+    const page = await store.listAgents({ ...filter, limit: 500, offset });
+    agents.push(...page.items);
+    if (page.items.length < 500) return agents;
+  }
+}
