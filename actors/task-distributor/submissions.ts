@@ -5,7 +5,7 @@
  * submissions as one transaction. Every path counts and publishes a stored
  * submission the same way (accepted()).
  */
-import type { InferredCapability, NewTask, TaskStatus } from '../../src/domain/index.js';
+import { isFlowed, type InferredCapability, type NewTask, type TaskStatus } from '../../src/domain/index.js';
 import { HubError } from '../../src/errors/index.js';
 import { writeIsolating } from '../../src/storage/index.js';
 import type { ReplyTo } from '../../src/runtime/index.js';
@@ -222,7 +222,8 @@ async function storePlain(deps: ModuleDeps, tally: SubmitTally, plain: PendingSu
   const entries = plain.map((b) => ({
     b,
     agentId:
-      b.task.run_at === null || Date.parse(b.task.run_at) <= now
+      // Tasks with a key or a cost wait for a claim, where their limits are checked.
+      !isFlowed(b.task) && (b.task.run_at === null || Date.parse(b.task.run_at) <= now)
         ? deps.engine.reserve(b.task.required_capabilities)
         : undefined,
   }));

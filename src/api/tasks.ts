@@ -14,6 +14,7 @@ import {
   type Explanation,
   type NewTask,
   type Priority,
+  type TaskDefaults,
   type Task,
   type TaskStatus,
 } from '../domain/index.js';
@@ -54,11 +55,15 @@ export interface BulkSubmitted {
 }
 
 export class TasksApi {
-  private readonly defaults: { maxAttempts: number; timeoutMs: number };
+  private readonly defaults: TaskDefaults;
   private readonly ask;
 
   constructor(hive: Hive, config: HubConfig) {
-    this.defaults = { maxAttempts: config.tasks.max_attempts, timeoutMs: config.tasks.default_timeout_ms };
+    this.defaults = {
+      maxAttempts: config.tasks.max_attempts,
+      timeoutMs: config.tasks.default_timeout_ms,
+      units: config.flow.units,
+    };
     this.ask = moduleAsker(hive, 'task_management');
   }
 

@@ -45,7 +45,7 @@ export function checkValue(spec: KeySpec, value: unknown, keyPath: string, sourc
     case 'string_list':
       return Array.isArray(value) && value.every((v) => typeof v === 'string') ? [] : bad();
     case 'table_of':
-      return checkTableOf(spec.entry, value, keyPath, source, bad);
+      return checkTableOf(spec.entry, value, keyPath, source, bad, spec.optional ?? []);
   }
 }
 
@@ -55,11 +55,12 @@ function checkTableOf(
   keyPath: string,
   source: string,
   bad: () => ConfigProblem[],
+  optional: readonly string[],
 ): ConfigProblem[] {
   if (!isTable(value)) return bad();
   const problems: ConfigProblem[] = [];
   for (const [name, item] of Object.entries(value)) {
-    problems.push(...checkTable(entry, item, `${keyPath}.${name}`, source, true));
+    problems.push(...checkTable(entry, item, `${keyPath}.${name}`, source, true, optional));
   }
   return problems;
 }
@@ -71,6 +72,7 @@ export function checkTable(
   keyPath: string,
   source: string,
   requireAll: boolean,
+  optional: readonly string[] = [],
 ): ConfigProblem[] {
   if (!isTable(value)) return [{ source, keyPath, message: `expected a table, ${got(value)}` }];
   const known = Object.keys(specs);
@@ -90,7 +92,8 @@ export function checkTable(
   }
   if (requireAll) {
     for (const key of known) {
-      if (!(key in value)) problems.push({ source, keyPath: `${keyPath}.${key}`, message: 'missing required key' });
+      if (!(key in value) && !optional.includes(key))
+        problems.push({ source, keyPath: `${keyPath}.${key}`, message: 'missing required key' });
     }
   }
   return problems;

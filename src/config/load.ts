@@ -221,6 +221,7 @@ function crossChecks(c: Layer, profile: string): ConfigProblem[] {
       message: 'must not exceed cluster.dead_after_ms',
     });
   }
+  problems.push(...flowChecks(c, merged));
   if (c['cluster']?.['enabled'] === true && c['grpc']?.['enabled'] !== true) {
     problems.push({
       source: merged,
@@ -311,3 +312,29 @@ function finish(merged: Layer, chosen: { profile: string; from: string }, source
 }
 
 export type { LogLevel };
+
+/** [flow]: budgets name a configured unit and set at least one window; patterns are valid keys with `*`. */
+function flowChecks(c: Layer, source: string): ConfigProblem[] {
+  const flow = c['flow'] ?? {};
+  const units = (flow['units'] ?? []) as string[];
+  const problems: ConfigProblem[] = [];
+  for (const table of ['concurrency', 'rate', 'budget', 'fairness'])
+    for (const pattern of Object.keys(flow[table] ?? {}))
+      if (!/^[A-Za-z0-9_.:/@+=*-]{1,128}$/.test(pattern))
+        problems.push({
+          source,
+          keyPath: `flow.${table}.${pattern}`,
+          message: 'a key pattern: letters, digits, _ . : / @ + = - and *',
+        });
+  for (const [pattern, rule] of Object.entries((flow['budget'] ?? {}) as Record<string, Record<string, unknown>>)) {
+    if (!units.includes(String(rule['unit'])))
+      problems.push({
+        source,
+        keyPath: `flow.budget.${pattern}.unit`,
+        message: `must be one of flow.units (${units.join(', ')})`,
+      });
+    if (!(Number(rule['per_minute'] ?? 0) > 0) && !(Number(rule['per_day'] ?? 0) > 0))
+      problems.push({ source, keyPath: `flow.budget.${pattern}`, message: 'set per_minute or per_day above 0' });
+  }
+  return problems;
+}

@@ -10,7 +10,8 @@ export type KeySpec =
   | { kind: 'string'; allowEmpty: boolean }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'string_list' }
-  | { kind: 'table_of'; entry: Readonly<Record<string, KeySpec>> };
+  /** `optional`: entry keys a table may leave out (they take a documented default). */
+  | { kind: 'table_of'; entry: Readonly<Record<string, KeySpec>>; optional?: readonly string[] };
 
 const int = (min: number, max: number): KeySpec => ({ kind: 'int', min, max });
 const num = (min: number, max: number): KeySpec => ({ kind: 'number', min, max });
@@ -144,6 +145,21 @@ export const SCHEMA = {
     peer_queue_max_bytes: int(65_536, 17_179_869_184),
     batch_max: int(1, 100_000),
     ask_timeout_ms: int(10, 600_000),
+  },
+  flow: {
+    units: { kind: 'string_list' },
+    concurrency: { kind: 'table_of', entry: { limit: int(1, 1_000_000_000) } },
+    rate: {
+      kind: 'table_of',
+      entry: { limit: int(1, 1_000_000_000), window_ms: int(1, MAX_MS), burst: int(1, 1_000_000_000) },
+      optional: ['window_ms', 'burst'],
+    },
+    budget: {
+      kind: 'table_of',
+      entry: { unit: str, per_minute: int(0, 1e15), per_day: int(0, 1e15) },
+      optional: ['per_minute', 'per_day'],
+    },
+    fairness: { kind: 'table_of', entry: { weight: num(0.001, 1_000_000) } },
   },
   supervision: {
     max_restarts: int(0, 1000),

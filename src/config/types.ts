@@ -130,6 +130,13 @@ export interface HubConfig {
     batch_max: number;
     ask_timeout_ms: number;
   };
+  readonly flow: {
+    units: readonly string[];
+    concurrency: Readonly<Record<string, { limit: number }>>;
+    rate: Readonly<Record<string, { limit: number; window_ms?: number; burst?: number }>>;
+    budget: Readonly<Record<string, { unit: string; per_minute?: number; per_day?: number }>>;
+    fairness: Readonly<Record<string, { weight: number }>>;
+  };
   readonly supervision: {
     max_restarts: number;
     within_seconds: number;

@@ -10,3 +10,5 @@ export * from './dependencies.js';
 export * from './explain.js';
 export { parseAnalyzeText, parseAnalyzeBatch, MAX_ANALYZE_CHARS, MAX_ANALYZE_BATCH } from './analyze.js';
 export { checkJsonValue, checkNoNul, MAX_JSON_DEPTH } from './json-value.js';
+export * from './flow.js';
+export * from './flow-plan.js';

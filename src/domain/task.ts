@@ -1,6 +1,7 @@
 import { asInput, capabilityName, int, invalid, list, oneOf, str, unit, type Input } from './validate.js';
 import type { TaskStatus } from './task-state.js';
 import { checkJsonValue, checkNoNul } from './json-value.js';
+import { EMPTY_POLICY, parseAmounts, parseConcurrencyKeys, parseFairnessKey, type Amounts } from './flow.js';
 
 export const PRIORITIES = ['low', 'medium', 'high', 'critical'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -41,6 +42,11 @@ export interface Task {
   claimed_at: string | null;
   /** Submitted without required capabilities: those the neural processor inferred from its text (a matching preference, not a requirement). */
   inferred_capabilities: InferredCapability[] | null;
+  /** Flow control (docs/flow-control.md): the keys whose limits apply, the tenant (null: the default one), the estimate reserved at dispatch, the usage reported. */
+  concurrency_keys: string[];
+  fairness_key: string | null;
+  cost: Amounts | null;
+  usage: Amounts | null;
 }
 
 export interface InferredCapability {
@@ -66,11 +72,23 @@ export interface NewTask {
   id?: string;
   /** Set by task_management before storing (never by a client). */
   inferred_capabilities?: InferredCapability[] | null;
+  /** Flow control; absent: none (the default tenant, no keys, no cost). */
+  concurrency_keys?: string[];
+  /** '' (DEFAULT_TENANT): none given. */
+  fairness_key?: string;
+  cost?: Amounts | null;
 }
 
 export interface TaskDefaults {
   maxAttempts: number;
   timeoutMs: number;
+  /** The units a cost may name ([flow] units). */
+  units?: readonly string[];
+}
+
+/** Whether a task takes part in flow control beyond fair share (a key or a cost): such tasks are claimed, never handed off. */
+export function isFlowed(t: { concurrency_keys?: readonly string[]; cost?: Amounts | null }): boolean {
+  return (t.concurrency_keys?.length ?? 0) > 0 || (t.cost ?? null) !== null;
 }
 
 const FIELDS = [
@@ -84,6 +102,9 @@ const FIELDS = [
   'timeout_ms',
   'run_at',
   'depends_on',
+  'concurrency_key',
+  'fairness_key',
+  'cost',
 ];
 
 /** Bulk items' idempotency keys live under this prefix, so that no single submission's key can meet one. */
@@ -130,6 +151,9 @@ export function parseNewTask(
     run_at: parseRunAt(input),
     idempotency_key: idempotencyKey,
     depends_on: parseDependsOn(list(input, 'depends_on', MAX_DEPENDENCIES)),
+    concurrency_keys: parseConcurrencyKeys(input['concurrency_key']),
+    fairness_key: parseFairnessKey(input['fairness_key']),
+    cost: parseAmounts(input['cost'], 'cost', defaults.units ?? EMPTY_POLICY.units),
   };
 }
 

@@ -5,6 +5,7 @@ import { HubError, errorMessage } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import { redactUrl } from '../log/redact.js';
 import type { Store } from './store.js';
+import { policyFrom } from '../domain/index.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import { openPostgresStore } from './postgres/postgres-store.js';
 
@@ -73,6 +74,7 @@ export async function openStore(config: HubConfig, log: Logger): Promise<Store> 
           idleTimeoutMs: config.database.idle_timeout_seconds * 1000,
           log,
         });
+  store.configureFlow(policyFrom(config.flow));
   try {
     // Start-up must fail within seconds, even when packets to the host are dropped.
     const capMs = Math.min(STARTUP_PROBE_MS, config.database.connection_timeout_seconds * 1000);

@@ -1,4 +1,7 @@
 import type { QueryStats } from './sql/timed-executor.js';
+import type { FlowStore } from './flow-store.js';
+
+export type { FlowStore, FlowKeyState } from './flow-store.js';
 import type {
   Agent,
   AgentKind,
@@ -6,6 +9,8 @@ import type {
   AgentStats,
   AgentType,
   Capability,
+  Amounts,
+  KeyBlock,
   NewAgent,
   NewTask,
   OperationName,
@@ -98,6 +103,11 @@ export interface ClaimRequest {
   offer?: Readonly<Record<string, number>> | undefined;
   /** Only these tasks (manual assignment); they must still be pending. */
   ids?: readonly string[] | undefined;
+  /**
+   * Told, after a fair claim, which candidates flow rules held back (by task id)
+   * and which keys took nothing at all (by key), each with its reason.
+   */
+  onRefused?: ((refused: ReadonlyMap<string, KeyBlock>, blocked: ReadonlyMap<string, KeyBlock>) => void) | undefined;
 }
 
 /** How an attempt ended, as the runner reports it to the store (in batches). */
@@ -119,6 +129,8 @@ export interface TaskFinish {
   runAt?: string | null;
   /** Recorded in task_events for failures, dead letters and retries. */
   detail?: unknown;
+  /** The attempt's usage as the agent reported it with its result (replaces an earlier report). */
+  usage?: Amounts | null;
 }
 
 export interface FinishOutcome {
@@ -158,7 +170,7 @@ export interface PoolStats {
  * concern takes that interface (the engine a TaskStore, membership a
  * MembershipStore).
  */
-export interface Store extends StoreAdmin, AgentStore, TaskStore, MembershipStore {
+export interface Store extends StoreAdmin, AgentStore, TaskStore, FlowStore, MembershipStore {
   /** Users, refresh tokens, API keys and the audit log. */
   readonly security: SecurityStore;
 }

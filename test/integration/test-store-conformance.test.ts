@@ -82,7 +82,7 @@ for (const engine of engines) {
       store = opened.store;
       another = opened.another;
       cleanup = opened.cleanup;
-      assert.deepEqual(await store.migrate(), [1, 2, 3, 4, 5, 6, 7]);
+      assert.deepEqual(await store.migrate(), [1, 2, 3, 4, 5, 6, 7, 8]);
     });
     after(() => cleanup());
 

@@ -31,6 +31,10 @@ function task(over: Partial<Task> = {}): Task {
     completed_at: null,
     claimed_at: null,
     inferred_capabilities: null,
+    concurrency_keys: [],
+    fairness_key: null,
+    cost: null,
+    usage: null,
     ...over,
   };
 }

@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { PRIORITY_RANK, checkRecordedMove, initialStatus, type NewTask, type Task } from '../../domain/index.js';
 import { finishGuard, inFrom, setStatus } from '../sql/lifecycle-sql.js';
 import { SqlStore } from '../sql/sql-store.js';
-import { rowToTask, toJson } from '../sql/rows.js';
+import { flowParams, rowToTask, toJson } from '../sql/rows.js';
 import type { Executor, Row } from '../sql/executor.js';
 import type { ClaimRequest, FinishOutcome, TaskFinish, TaskStart } from '../store.js';
 
@@ -57,14 +57,14 @@ export class PostgresBatchStore extends SqlStore {
   }
 
   /** Wakes every listening node (NOTIFY is delivered at commit; identical ones in a transaction are sent once). */
-  private async notifyTasks(): Promise<void> {
-    await this.db.run(`SELECT pg_notify('${CHANNEL}', '')`);
+  private async notifyTasks(db: Executor = this.db): Promise<void> {
+    await db.run(`SELECT pg_notify('${CHANNEL}', '')`);
   }
 
-  override async claimTasks(req: ClaimRequest): Promise<Task[]> {
-    if (req.limit <= 0 || (req.ids !== undefined && req.ids.length === 0)) return [];
+  /** One statement: pick with SKIP LOCKED and claim. */
+  protected override async claimPlain(req: ClaimRequest, unflowedOnly: boolean): Promise<Task[]> {
     const now = new Date();
-    const w = this.claimWhere(req, now);
+    const w = this.claimWhere(req, now, unflowedOnly);
     const rows = await this.db.all(
       `WITH picked AS (SELECT id FROM tasks${w.sql} ORDER BY priority_rank DESC, seq LIMIT ? FOR UPDATE SKIP LOCKED)
        UPDATE tasks t SET ${setStatus('claim')}, lease_owner = ?, lease_expires_at = ?, lease_epoch = t.lease_epoch + 1, attempts = t.attempts + 1,
@@ -121,14 +121,16 @@ export class PostgresBatchStore extends SqlStore {
     const rows = await this.db.all(
       `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, payload,
          attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, deps_pending, created_at, updated_at,
-         lease_owner, lease_expires_at, claimed_at, inferred_capabilities)
+         lease_owner, lease_expires_at, claimed_at, inferred_capabilities, concurrency_keys, fairness_key, cost, flowed)
        SELECT u.id, u.title, u.description, u.type, u.priority, u.rank,
          CASE WHEN u.lease IS NULL THEN '${initialStatus(false)}' ELSE '${initialStatus(true)}' END, u.req, u.payload,
          CASE WHEN u.lease IS NULL THEN 0 ELSE 1 END, u.max_attempts, u.timeout_ms, u.run_at,
          CASE WHEN u.lease IS NULL THEN 0 ELSE 1 END, u.key, 0, ?, ?,
-         CASE WHEN u.lease IS NULL THEN NULL ELSE ? END, u.lease, CASE WHEN u.lease IS NULL THEN NULL ELSE ?::timestamptz END, u.inferred
-       FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::jsonb[], ?::jsonb[], ?::int[], ?::int[], ?::timestamptz[], ?::text[], ?::timestamptz[], ?::jsonb[])
-         WITH ORDINALITY AS u(id, title, description, type, priority, rank, req, payload, max_attempts, timeout_ms, run_at, key, lease, inferred, n)
+         CASE WHEN u.lease IS NULL THEN NULL ELSE ? END, u.lease, CASE WHEN u.lease IS NULL THEN NULL ELSE ?::timestamptz END, u.inferred,
+         u.keys, u.tenant, u.cost, u.flowed
+       FROM unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::jsonb[], ?::jsonb[], ?::int[], ?::int[], ?::timestamptz[], ?::text[], ?::timestamptz[], ?::jsonb[],
+           ?::jsonb[], ?::text[], ?::jsonb[], ?::smallint[])
+         WITH ORDINALITY AS u(id, title, description, type, priority, rank, req, payload, max_attempts, timeout_ms, run_at, key, lease, inferred, keys, tenant, cost, flowed, n)
        ORDER BY u.n
        ${this.dialect.idempotencyConflict} DO NOTHING RETURNING id`,
       [
@@ -150,6 +152,7 @@ export class PostgresBatchStore extends SqlStore {
         tasks.map((t) => t.idempotency_key),
         leases,
         tasks.map((t) => toJson(t.inferred_capabilities ?? null)),
+        ...transpose(tasks.map(flowParams), 4),
       ],
     );
     return new Set(rows.map((r) => String(r['id'])));
@@ -199,11 +202,11 @@ export class PostgresBatchStore extends SqlStore {
         `UPDATE tasks t SET status = u.status, result = u.result, error = u.error, assigned_agent = u.agent, started_at = u.started, completed_at = u.completed,
            claimed_at = CASE WHEN u.status = 'pending' THEN NULL ELSE t.claimed_at END,
            run_at = CASE WHEN u.status = 'pending' THEN u.run_at ELSE t.run_at END,
-           lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-         FROM unnest(?::uuid[], ?::bigint[], ?::text[], ?::jsonb[], ?::jsonb[], ?::uuid[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[])
-           AS u(id, epoch, status, result, error, agent, started, completed, run_at)
+           lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, usage = COALESCE(u.usage, t.usage)
+         FROM unnest(?::uuid[], ?::bigint[], ?::text[], ?::jsonb[], ?::jsonb[], ?::uuid[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::jsonb[])
+           AS u(id, epoch, status, result, error, agent, started, completed, run_at, usage)
          WHERE t.id = u.id AND t.lease_epoch = u.epoch AND ${finishGuard('t')}
-         RETURNING t.id, t.has_dependants`,
+         RETURNING t.id, t.has_dependants, t.concurrency_keys, t.cost, t.usage`,
         [
           now,
           sorted.map((i) => i.id),
@@ -215,8 +218,14 @@ export class PostgresBatchStore extends SqlStore {
           sorted.map((i) => (i.status === 'pending' ? null : i.startedAt)),
           sorted.map((i) => i.completedAt),
           sorted.map((i) => (i.status === 'pending' ? (i.runAt ?? null) : null)),
+          sorted.map((i) => toJson(i.usage ?? undefined)),
         ],
       );
+      await this.settle(
+        tx,
+        rows.map((row) => ({ row, released: false })),
+      );
+      if (rows.some((r) => r['concurrency_keys'] !== null)) await this.notifyTasks(tx); // a key's slot is free: claim again
       return this.afterFinish(tx, sorted, rows, nodeId);
     });
   }
@@ -295,7 +304,16 @@ function newTaskRow(id: string, t: NewTask, now: string): Task {
     completed_at: null,
     claimed_at: null,
     inferred_capabilities: t.inferred_capabilities ?? null,
+    concurrency_keys: t.concurrency_keys ?? [],
+    fairness_key: t.fairness_key === undefined || t.fairness_key === '' ? null : t.fairness_key,
+    cost: t.cost ?? null,
+    usage: null,
   };
+}
+
+/** Columns of rows (the parameters of one unnest). */
+function transpose<T extends unknown[]>(rows: readonly T[], width: number): unknown[][] {
+  return Array.from({ length: width }, (_, c) => rows.map((r) => r[c]));
 }
 
 /** A new task's row as stored already claimed by this node (direct hand-off). */

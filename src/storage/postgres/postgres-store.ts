@@ -21,6 +21,12 @@ export const postgresDialect: Dialect = {
   idempotencyConflict: 'ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL',
   bool: (v) => v,
   migrationLock: 'SELECT pg_advisory_xact_lock(7274731)',
+  keysHeld: (holding) =>
+    `SELECT k.value AS key, count(*) AS n FROM tasks t CROSS JOIN LATERAL jsonb_array_elements_text(t.concurrency_keys) k
+     WHERE t.${holding} AND t.concurrency_keys IS NOT NULL GROUP BY k.value`,
+  noKeyIn: (column) => `(${column} IS NULL OR NOT jsonb_exists_any(${column}, ?::text[]))`,
+  keysParam: (keys) => keys,
+  flowLock: 'SELECT pg_advisory_xact_lock(7274732)',
 };
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));

@@ -37,6 +37,14 @@ export interface Dialect {
   readonly idempotencyConflict: string;
   /** A boolean as a parameter (SQLite has no boolean type). */
   bool(value: boolean): unknown;
+  /** Rows {key, n}: how many tasks matching `holding` carry each concurrency key. */
+  keysHeld(holding: string): string;
+  /** A condition: the JSON array of keys in `column` (or NULL) has none of the next parameter's keys. */
+  noKeyIn(column: string): string;
+  /** The parameter value for noKeyIn. */
+  keysParam(keys: readonly string[]): unknown;
+  /** Statement that serialises fair claims across nodes (none needed on SQLite). */
+  readonly flowLock: string | undefined;
   /** Statement that serialises concurrent migrators (none needed on SQLite). */
   readonly migrationLock: string | undefined;
 }

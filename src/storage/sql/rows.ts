@@ -1,4 +1,4 @@
-import type { Agent, Task } from '../../domain/index.js';
+import { isFlowed, type Agent, type NewTask, type Task } from '../../domain/index.js';
 import type { Member, MemberStatus, TaskEvent, StoreContents } from '../store.js';
 import type { Dialect, Row } from './executor.js';
 
@@ -67,6 +67,10 @@ export function rowToTask(d: Dialect, r: Row): Task {
     completed_at: isoOrNull(r['completed_at']),
     claimed_at: isoOrNull(r['claimed_at']),
     inferred_capabilities: (json(d, r['inferred_capabilities']) as Task['inferred_capabilities'] | undefined) ?? null,
+    concurrency_keys: (json(d, r['concurrency_keys']) as string[] | null) ?? [],
+    fairness_key: typeof r['fairness_key'] === 'string' && r['fairness_key'] !== '' ? r['fairness_key'] : null,
+    cost: (json(d, r['cost']) as Task['cost']) ?? null,
+    usage: (json(d, r['usage']) as Task['usage']) ?? null,
   };
 }
 
@@ -107,4 +111,15 @@ export function rowToContents(row: Row | undefined): StoreContents {
     users: Number(row?.['users'] ?? 0),
     api_keys: Number(row?.['api_keys'] ?? 0),
   };
+}
+
+/** A new task's flow columns as parameters: keys (JSON or NULL), tenant, cost (JSON or NULL), flowed (1/0). */
+export function flowParams(t: NewTask): [string | null, string, string | null, number] {
+  const keys = t.concurrency_keys ?? [];
+  return [
+    keys.length === 0 ? null : JSON.stringify(keys),
+    t.fairness_key ?? '',
+    toJson(t.cost ?? null),
+    isFlowed(t) ? 1 : 0,
+  ];
 }

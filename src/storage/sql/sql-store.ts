@@ -9,7 +9,6 @@ import {
   type TaskStatus,
 } from '../../domain/index.js';
 import type {
-  ClaimRequest,
   FinishOutcome,
   Page,
   Store,
@@ -20,16 +19,17 @@ import type {
   TaskTransition,
 } from '../store.js';
 import type { Executor } from './executor.js';
-import { rowToEvent, rowToTask, toJson } from './rows.js';
+import { flowParams, rowToEvent, rowToTask, toJson } from './rows.js';
 import { REQUEUE_SET, finishGuard, inFrom, setStatus } from './lifecycle-sql.js';
-import { SqlDependencies } from './sql-dependencies.js';
+import { SqlClaims } from './sql-claims.js';
+import type { Ended } from './sql-flow-store.js';
 
 import { Where, isUuid } from './sql-base.js';
 
 export { Where, isUuid };
 
 /** The Store over SQL, shared by both engines: the base (administration), the registry (agents, membership), the dependencies and, here, the tasks. */
-export class SqlStore extends SqlDependencies implements Store {
+export class SqlStore extends SqlClaims implements Store {
   async createTasks(
     tasks: readonly NewTask[],
     nodeId: string,
@@ -54,8 +54,8 @@ export class SqlStore extends SqlDependencies implements Store {
     const rows = await tx.all(
       `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, payload,
          attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, deps_pending, created_at, updated_at,
-         lease_owner, lease_expires_at, claimed_at, inferred_capabilities)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         lease_owner, lease_expires_at, claimed_at, inferred_capabilities, concurrency_keys, fairness_key, cost, flowed)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ${this.dialect.idempotencyConflict} DO NOTHING RETURNING *`,
       [
         t.id ?? randomUUID(),
@@ -80,6 +80,7 @@ export class SqlStore extends SqlDependencies implements Store {
         claimed ? new Date(Date.now() + (claim?.leaseMs ?? 0)).toISOString() : null,
         claimed ? now : null,
         toJson(t.inferred_capabilities ?? null),
+        ...flowParams(t),
       ],
     );
     const inserted = rows[0];
@@ -150,46 +151,6 @@ export class SqlStore extends SqlDependencies implements Store {
     });
   }
 
-  async claimTasks(req: ClaimRequest): Promise<Task[]> {
-    if (req.limit <= 0 || (req.ids !== undefined && req.ids.length === 0)) return [];
-    return this.db.transaction(async (tx) => {
-      const now = new Date();
-      const w = this.claimWhere(req, now);
-      const ids = await tx.all(
-        `SELECT id FROM tasks${w.sql} ORDER BY priority_rank DESC, ${this.dialect.insertOrder} LIMIT ?${this.dialect.claimLock}`,
-        [...w.params, req.limit],
-      );
-      if (ids.length === 0) return [];
-      const marks = ids.map(() => '?').join(', ');
-      const rows = await tx.all(
-        `UPDATE tasks SET ${setStatus('claim')}, lease_owner = ?, lease_expires_at = ?, lease_epoch = lease_epoch + 1, attempts = attempts + 1,
-           claimed_at = ?, updated_at = ? WHERE id IN (${marks}) AND ${inFrom('claim')} RETURNING *`,
-        [
-          req.nodeId,
-          new Date(now.getTime() + req.leaseMs).toISOString(),
-          now.toISOString(),
-          now.toISOString(),
-          ...ids.map((r) => r['id']),
-        ],
-      );
-      const order = new Map(ids.map((r, i) => [String(r['id']), i]));
-      return rows
-        .map((r) => rowToTask(this.dialect, r))
-        .sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
-    });
-  }
-
-  /** Which tasks a claim may take: pending, ready (or the ids asked for), requirements on offer. */
-  protected claimWhere(req: ClaimRequest, now: Date): Where {
-    const w = new Where();
-    w.add(inFrom('claim'));
-    if (req.ids !== undefined) w.add(`id IN (${req.ids.map(() => '?').join(', ')})`, ...req.ids);
-    else w.add('deps_pending = 0 AND (run_at IS NULL OR run_at <= ?)', now.toISOString());
-    if (req.offer !== undefined)
-      w.add(this.dialect.capabilitiesMet('required_capabilities'), JSON.stringify(req.offer));
-    return w;
-  }
-
   async startTasks(items: readonly TaskStart[]): Promise<string[]> {
     if (items.length === 0) return [];
     return this.db.transaction(async (tx) => {
@@ -212,12 +173,14 @@ export class SqlStore extends SqlDependencies implements Store {
       const applied: FinishOutcome['applied'] = [];
       const stale: string[] = [];
       const readied: string[] = [];
+      const ended: Ended[] = [];
       for (const it of items) {
         const retry = it.status === 'pending';
         const rows = await tx.all(
           `UPDATE tasks SET status = ?, result = ?, error = ?, assigned_agent = ?, started_at = ?, completed_at = ?,
-             claimed_at = ${retry ? 'NULL' : 'claimed_at'}, run_at = ${retry ? '?' : 'run_at'}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-           WHERE id = ? AND lease_epoch = ? AND ${finishGuard()} RETURNING has_dependants`,
+             claimed_at = ${retry ? 'NULL' : 'claimed_at'}, run_at = ${retry ? '?' : 'run_at'}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,
+             usage = COALESCE(?, usage)
+           WHERE id = ? AND lease_epoch = ? AND ${finishGuard()} RETURNING has_dependants, concurrency_keys, cost, usage`,
           [
             it.status,
             it.status === 'completed' ? (it.resultJson ?? toJson(it.result ?? null)) : toJson(null),
@@ -227,6 +190,7 @@ export class SqlStore extends SqlDependencies implements Store {
             it.completedAt,
             ...(retry ? [it.runAt ?? null] : []),
             now,
+            toJson(it.usage ?? undefined),
             it.id,
             it.epoch,
           ],
@@ -235,6 +199,7 @@ export class SqlStore extends SqlDependencies implements Store {
           stale.push(it.id);
           continue;
         }
+        ended.push({ row: rows[0], released: false });
         applied.push({ id: it.id, status: it.status });
         const hasDependants = rows[0]['has_dependants'] === true || rows[0]['has_dependants'] === 1;
         if (it.status !== 'completed')
@@ -247,11 +212,12 @@ export class SqlStore extends SqlDependencies implements Store {
           [id],
         );
       }
-      const ended = applied.filter((a) => a.status === 'failed' || a.status === 'dead').map((a) => a.id);
+      await this.settle(tx, ended);
+      const failed = applied.filter((a) => a.status === 'failed' || a.status === 'dead').map((a) => a.id);
       const cascaded =
-        ended.length === 0
+        failed.length === 0
           ? []
-          : await this.cancelDependantsIn(tx, ended, 'a task it depends on did not complete', nodeId);
+          : await this.cancelDependantsIn(tx, failed, 'a task it depends on did not complete', nodeId);
       return { applied, stale, cascaded };
     });
   }
@@ -269,10 +235,11 @@ export class SqlStore extends SqlDependencies implements Store {
       for (const it of items) {
         const rows = await tx.all(
           `UPDATE tasks SET ${setStatus('release')}, attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL, claimed_at = NULL, run_at = ?, updated_at = ?
-           WHERE id = ? AND lease_epoch = ? AND ${inFrom('release')} RETURNING id`,
+           WHERE id = ? AND lease_epoch = ? AND ${inFrom('release')} RETURNING id, concurrency_keys, cost, usage`,
           [runAt, new Date().toISOString(), it.id, it.epoch],
         );
-        if (rows.length > 0) {
+        if (rows[0] !== undefined) {
+          await this.settle(tx, [{ row: rows[0], released: true }]);
           n++;
           await this.insertEvent(tx, it.id, 'assigned', 'pending', null, nodeId, { reason });
         }

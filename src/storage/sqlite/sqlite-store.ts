@@ -18,6 +18,13 @@ export const sqliteDialect: Dialect = {
   idempotencyConflict: 'ON CONFLICT (idempotency_key)',
   bool: (v) => (v ? 1 : 0),
   migrationLock: undefined,
+  keysHeld: (holding) =>
+    `SELECT j.value AS key, count(*) AS n FROM tasks t, json_each(t.concurrency_keys) j
+     WHERE t.${holding} AND t.concurrency_keys IS NOT NULL GROUP BY j.value`,
+  noKeyIn: (column) =>
+    `(${column} IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(${column}) WHERE value IN (SELECT value FROM json_each(?))))`,
+  keysParam: (keys) => JSON.stringify(keys),
+  flowLock: undefined,
 };
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));

@@ -1,0 +1,34 @@
+/** Flow control's part of the store (docs/flow-control.md). */
+import type { Amounts, FlowPolicy, KeyBlock, KeyRules, RuleKind, Task } from '../domain/index.js';
+
+/** One key's flow state, cluster-wide (GET /api/flow/keys, explain, metrics). */
+export interface FlowKeyState {
+  key: string;
+  /** Tasks holding the key (assigned or running). */
+  running: number;
+  /** Pending tasks that carry the key. */
+  waiting: number;
+  rules: KeyRules;
+  /** Which of the rules was set at run time (PUT /api/flow/:kind/:key). */
+  overridden: RuleKind[];
+  /** Each bucket's level now and its size; `full_at`: when it is full again (null: it is). */
+  buckets: Array<{ name: string; level: number; capacity: number; full_at: string | null }>;
+}
+
+/** Flow control's state: run-time rules, buckets, usage reports. */
+export interface FlowStore {
+  /** The configured rules ([flow]); the store applies them in claims and settlements. */
+  configureFlow(policy: FlowPolicy): void;
+  /** Sets (or with `rule` undefined removes) one key's run-time rule of a kind; false: there was none to remove. */
+  setFlowRule(key: string, kind: RuleKind, rule: KeyRules[RuleKind] | undefined): Promise<boolean>;
+  /** The state of these keys (all keys with holders, waiting tasks, buckets or rules when undefined). */
+  listFlowKeys(keys?: readonly string[]): Promise<FlowKeyState[]>;
+  /** Why flow rules hold this pending task back now, if they do (the first key that stops it). */
+  flowBlock(task: Task): Promise<KeyBlock | undefined>;
+  /**
+   * Records a running task's usage so far (it replaces an earlier report; the
+   * reservation settles to it when the attempt ends). `not_found`: no such task;
+   * `not_running`: it is not running on this agent.
+   */
+  reportUsage(taskId: string, agentId: string, usage: Amounts): Promise<'ok' | 'not_found' | 'not_running'>;
+}

@@ -1,0 +1,130 @@
+/** The SQL store's flow layer: the configured policy, run-time rules, key states, usage reports and settlements. */
+import {
+  EMPTY_POLICY,
+  blockOf,
+  bucketsOf,
+  bucketId,
+  levelNow,
+  msUntil,
+  rulesFor,
+  settlement,
+  weightOf,
+  type Amounts,
+  type BucketWrite,
+  type FlowPolicy,
+  type KeyBlock,
+  type KeyRules,
+  type RuleKind,
+  type Task,
+} from '../../domain/index.js';
+import type { FlowKeyState } from '../store.js';
+import type { Executor, Row } from './executor.js';
+import { inFrom } from './lifecycle-sql.js';
+import { SqlDependencies } from './sql-dependencies.js';
+import { isUuid } from './sql-base.js';
+import {
+  amountsOf,
+  creditBuckets,
+  keysOf,
+  nextTenants,
+  readFacts,
+  readOverrides,
+  readyTenants,
+  writeRule,
+} from './sql-flow.js';
+
+/** A task whose attempt ended or was given back, as the settlement reads it. */
+export interface Ended {
+  row: Row;
+  /** Given back before it started (everything reserved comes back). */
+  released: boolean;
+}
+
+export class SqlFlowStore extends SqlDependencies {
+  protected flowPolicy: FlowPolicy = EMPTY_POLICY;
+
+  configureFlow(policy: FlowPolicy): void {
+    this.flowPolicy = policy;
+  }
+
+  setFlowRule(key: string, kind: RuleKind, rule: KeyRules[RuleKind] | undefined): Promise<boolean> {
+    return writeRule(this.db, key, kind, rule);
+  }
+
+  async listFlowKeys(only?: readonly string[]): Promise<FlowKeyState[]> {
+    const held = await this.db.all(this.dialect.keysHeld(`status IN ('assigned', 'running')`));
+    const waiting = await this.db.all(this.dialect.keysHeld(inFrom('claim')));
+    const stored = await this.db.all('SELECT key, bucket, level, updated_ms FROM flow_buckets');
+    const overrides = await readOverrides(this.db, this.dialect);
+    const count = (rows: Row[]): Map<string, number> => new Map(rows.map((r) => [String(r['key']), Number(r['n'])]));
+    const [holding, queued] = [count(held), count(waiting)];
+    const levels = new Map(stored.map((r) => [bucketId(String(r['key']), String(r['bucket'])), r]));
+    const keys = new Set<string>(only ?? [...holding.keys(), ...queued.keys(), ...stored.map((r) => String(r['key']))]);
+    if (only === undefined)
+      for (const m of [overrides.concurrency, overrides.rate, overrides.budget]) for (const k of m.keys()) keys.add(k);
+    const now = Date.now();
+    return [...keys].sort().map((key) => {
+      const rules = rulesFor(this.flowPolicy, overrides, key);
+      const buckets = bucketsOf(rules).map((b) => {
+        const r = levels.get(bucketId(key, b.name));
+        const state = r === undefined ? undefined : { level: Number(r['level']), updated_ms: Number(r['updated_ms']) };
+        const level = levelNow(state, b.spec, now);
+        const full = msUntil(level, b.spec.capacity, b.spec);
+        return {
+          name: b.name,
+          level: Math.round(level * 1000) / 1000,
+          capacity: b.spec.capacity,
+          full_at: full === 0 ? null : new Date(now + full).toISOString(),
+        };
+      });
+      const overridden = (['concurrency', 'rate', 'budget'] as const).filter((k) => overrides[k].has(key));
+      return { key, running: holding.get(key) ?? 0, waiting: queued.get(key) ?? 0, rules, overridden, buckets };
+    });
+  }
+
+  async flowBlock(task: Task): Promise<KeyBlock | undefined> {
+    if (task.concurrency_keys.length === 0) return undefined;
+    const facts = await readFacts(this.db, this.dialect, this.flowPolicy, [], true);
+    return blockOf(facts, { id: task.id, keys: task.concurrency_keys, tenant: '', cost: task.cost });
+  }
+
+  /** A ready task's tenant: its weight and its place in fair order among the tenants with ready work (1: next). */
+  async fairPosition(task: Task): Promise<{ tenant: string; weight: number; position: number; tenants: number }> {
+    const tenant = task.fairness_key ?? '';
+    const tenants = await readyTenants(this.db);
+    const facts = await readFacts(this.db, this.dialect, this.flowPolicy, tenants, false);
+    const order = nextTenants(facts, tenants.length > 0 ? tenants : [tenant], tenants.length);
+    return {
+      tenant,
+      weight: weightOf(this.flowPolicy, tenant),
+      position: order.indexOf(tenant) + 1,
+      tenants: tenants.length,
+    };
+  }
+
+  async reportUsage(taskId: string, agentId: string, usage: Amounts): Promise<'ok' | 'not_found' | 'not_running'> {
+    if (!isUuid(taskId)) return 'not_found';
+    const n = !isUuid(agentId)
+      ? 0
+      : await this.db.run(
+          `UPDATE tasks SET usage = ?, updated_at = ? WHERE id = ? AND ${inFrom('complete')} AND assigned_agent = ?`,
+          [JSON.stringify(usage), new Date().toISOString(), taskId, agentId],
+        );
+    if (n > 0) return 'ok';
+    const rows = await this.db.all('SELECT 1 AS x FROM tasks WHERE id = ?', [taskId]);
+    return rows.length === 0 ? 'not_found' : 'not_running';
+  }
+
+  /** Settles what the ended attempts reserved (rows carry concurrency_keys, cost and usage). */
+  protected async settle(tx: Executor, ended: readonly Ended[]): Promise<void> {
+    const relevant = ended.filter((e) => e.row['concurrency_keys'] !== null && e.row['concurrency_keys'] !== undefined);
+    if (relevant.length === 0) return;
+    const overrides = await readOverrides(tx, this.dialect);
+    const writes: BucketWrite[] = [];
+    for (const e of relevant) {
+      const task = { keys: keysOf(this.dialect, e.row), cost: amountsOf(this.dialect, e.row['cost']) };
+      writes.push(...settlement(this.flowPolicy, overrides, task, amountsOf(this.dialect, e.row['usage']), e.released));
+    }
+    await creditBuckets(tx, writes);
+  }
+}

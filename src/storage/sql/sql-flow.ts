@@ -1,0 +1,179 @@
+/**
+ * Flow control in SQL, for both engines: the facts a claim's plan needs
+ * (tenants with ready work, their virtual times, each key's holders, buckets
+ * and run-time rules), the fair candidates, and the plan's writes. The rules
+ * themselves are src/domain/flow*.ts. On PostgreSQL every fair claim holds
+ * one transaction-scoped advisory lock, so limits hold across nodes; SQLite
+ * has one writer anyway.
+ */
+import {
+  DEFAULT_TENANT,
+  NO_OVERRIDES,
+  RULE_KINDS,
+  bucketId,
+  type Amounts,
+  type BucketState,
+  type BucketWrite,
+  type FlowCandidate,
+  type FlowFacts,
+  type FlowOverrides,
+  type FlowPolicy,
+  type KeyRules,
+  type RuleKind,
+} from '../../domain/index.js';
+import type { Dialect, Executor, Row } from './executor.js';
+import { inFrom } from './lifecycle-sql.js';
+import type { Where } from './sql-base.js';
+
+/** Most tenants one claim looks at (those next in fair order); the others come in later claims. */
+export const TENANTS_PER_CLAIM = 32;
+
+/** The statuses that hold a concurrency slot: claimed for an agent, or running. */
+const HOLDING = `status IN ('assigned', 'running')`;
+
+/** Tenants with ready pending work (a loose index scan: one probe per tenant, not per task). */
+export async function readyTenants(tx: Executor): Promise<string[]> {
+  const ready = `${inFrom('claim')} AND deps_pending = 0`;
+  const rows = await tx.all(
+    `WITH RECURSIVE t(k) AS (
+       SELECT min(fairness_key) FROM tasks WHERE ${ready}
+       UNION ALL
+       SELECT (SELECT min(fairness_key) FROM tasks WHERE ${ready} AND fairness_key > t.k) FROM t WHERE t.k IS NOT NULL
+     ) SELECT k FROM t WHERE k IS NOT NULL`,
+  );
+  return rows.map((r) => String(r['k']));
+}
+
+/** Whether any pending task carries a key or a cost (if none, a claim needs no key checks). */
+export async function anyFlowedPending(tx: Executor): Promise<boolean> {
+  const rows = await tx.all(`SELECT 1 AS x FROM tasks WHERE flowed = 1 AND ${inFrom('claim')} LIMIT 1`);
+  return rows.length > 0;
+}
+
+/** A JSON column's value (pg decodes jsonb itself; SQLite returns the text). */
+function decoded(d: Dialect, v: unknown): unknown {
+  return d.decodesJson || typeof v !== 'string' ? v : JSON.parse(v);
+}
+
+export function keysOf(d: Dialect, r: Row): string[] {
+  const v = r['concurrency_keys'];
+  return v === null || v === undefined ? [] : (decoded(d, v) as string[]);
+}
+
+export function amountsOf(d: Dialect, v: unknown): Amounts | null {
+  return v === null || v === undefined ? null : (decoded(d, v) as Amounts);
+}
+
+/** Run-time rules by kind and key. */
+export async function readOverrides(tx: Executor, d: Dialect): Promise<FlowOverrides> {
+  const rows = await tx.all('SELECT key, kind, rule FROM flow_rules');
+  if (rows.length === 0) return NO_OVERRIDES;
+  const maps = Object.fromEntries(RULE_KINDS.map((k) => [k, new Map<string, unknown>()])) as Record<
+    RuleKind,
+    Map<string, unknown>
+  >;
+  for (const r of rows) {
+    maps[r['kind'] as RuleKind]?.set(String(r['key']), decoded(d, r['rule']));
+  }
+  return maps as unknown as FlowOverrides;
+}
+
+/** Everything the plan needs to know, read under the claim's lock. */
+export async function readFacts(
+  tx: Executor,
+  d: Dialect,
+  policy: FlowPolicy,
+  tenants: readonly string[],
+  withKeys: boolean,
+): Promise<FlowFacts> {
+  const vt = await tx.all(
+    `SELECT tenant, vtime FROM flow_tenants WHERE tenant IN (${['*', ...tenants].map(() => '?').join(', ')})`,
+    ['*', ...tenants],
+  );
+  const times = new Map(vt.map((r) => [String(r['tenant']), Number(r['vtime'])]));
+  const clock = times.get('*') ?? 0;
+  times.delete('*');
+  const running = new Map<string, number>();
+  const buckets = new Map<string, BucketState>();
+  let overrides = NO_OVERRIDES;
+  if (withKeys) {
+    for (const r of await tx.all(d.keysHeld(HOLDING))) running.set(String(r['key']), Number(r['n']));
+    for (const r of await tx.all('SELECT key, bucket, level, updated_ms FROM flow_buckets'))
+      buckets.set(bucketId(String(r['key']), String(r['bucket'])), {
+        level: Number(r['level']),
+        updated_ms: Number(r['updated_ms']),
+      });
+    overrides = await readOverrides(tx, d);
+  }
+  return { policy, overrides, running, buckets, tenants: times, clock, now: Date.now() };
+}
+
+/** The tenants a claim looks at: those whose next dispatch starts first (max(own time, clock)). */
+export function nextTenants(f: FlowFacts, tenants: readonly string[], max = TENANTS_PER_CLAIM): string[] {
+  const start = (t: string): number => Math.max(f.tenants.get(t) ?? f.clock, f.clock);
+  return [...tenants].sort((a, b) => start(a) - start(b) || (a < b ? -1 : 1)).slice(0, max);
+}
+
+/** Each tenant's ready tasks in claim order, skipping tasks of keys that take nothing now (no head-of-line blocking). */
+export async function candidates(
+  tx: Executor,
+  d: Dialect,
+  where: Where,
+  tenants: readonly string[],
+  blocked: readonly string[],
+  limit: number,
+): Promise<Map<string, FlowCandidate[]>> {
+  const skip = blocked.length === 0 ? '' : ` AND ${d.noKeyIn('concurrency_keys')}`;
+  const one = `SELECT id, concurrency_keys, fairness_key, cost FROM tasks${where.sql} AND fairness_key = ?${skip}
+    ORDER BY priority_rank DESC, ${d.insertOrder} LIMIT ?`;
+  const sql = tenants.map((_, i) => `SELECT * FROM (${one}) q${i}`).join(' UNION ALL ');
+  const params = tenants.flatMap((t) => [...where.params, t, ...(skip === '' ? [] : [d.keysParam(blocked)]), limit]);
+  const rows = tenants.length === 0 ? [] : await tx.all(sql, params);
+  const out = new Map<string, FlowCandidate[]>(tenants.map((t) => [t, []]));
+  for (const r of rows) {
+    const tenant = typeof r['fairness_key'] === 'string' ? r['fairness_key'] : DEFAULT_TENANT;
+    out.get(tenant)?.push({ id: String(r['id']), keys: keysOf(d, r), tenant, cost: amountsOf(d, r['cost']) });
+  }
+  return out;
+}
+
+/** Adds each write's delta to its bucket (a missing bucket is stored at the write's level). */
+export async function writeBuckets(tx: Executor, writes: readonly BucketWrite[], now: number): Promise<void> {
+  for (const w of writes) {
+    await tx.run(
+      `INSERT INTO flow_buckets (key, bucket, level, updated_ms) VALUES (?, ?, ?, ?)
+       ON CONFLICT (key, bucket) DO UPDATE SET level = flow_buckets.level + ?, updated_ms = ?`,
+      [w.key, w.bucket, w.level, now, w.delta, now],
+    );
+  }
+}
+
+/** Refunds and debits after tasks end: only buckets that exist change (their time stays, they refill from it). */
+export async function creditBuckets(tx: Executor, writes: readonly BucketWrite[]): Promise<void> {
+  for (const w of writes)
+    await tx.run('UPDATE flow_buckets SET level = level + ? WHERE key = ? AND bucket = ?', [w.delta, w.key, w.bucket]);
+}
+
+export async function writeTenants(tx: Executor, times: ReadonlyMap<string, number>, clock: number): Promise<void> {
+  for (const [tenant, vtime] of [...times, ['*', clock] as const])
+    await tx.run(
+      'INSERT INTO flow_tenants (tenant, vtime) VALUES (?, ?) ON CONFLICT (tenant) DO UPDATE SET vtime = excluded.vtime',
+      [tenant, vtime],
+    );
+}
+
+/** Stores a run-time rule for one key (or removes it: `rule` undefined). */
+export async function writeRule(
+  db: Executor,
+  key: string,
+  kind: RuleKind,
+  rule: KeyRules[RuleKind] | undefined,
+): Promise<boolean> {
+  if (rule === undefined) return (await db.run('DELETE FROM flow_rules WHERE key = ? AND kind = ?', [key, kind])) > 0;
+  await db.run(
+    `INSERT INTO flow_rules (key, kind, rule, updated_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (key, kind) DO UPDATE SET rule = excluded.rule, updated_at = excluded.updated_at`,
+    [key, kind, JSON.stringify(rule), new Date().toISOString()],
+  );
+  return true;
+}
