@@ -16,6 +16,7 @@ import {
 } from '../../src/domain/index.js';
 import { HubError, assertNever } from '../../src/errors/index.js';
 import { round2 } from '../../src/metrics/windows.js';
+import { isFlowMsg, serveFlow } from './flow.js';
 import type { ActorSpec, ReplyTo } from '../../src/runtime/index.js';
 import type { AgentManagementMsg, AgentSlot } from '../agent-management/messages.js';
 import type { ModuleDeps } from '../shared/deps.js';
@@ -44,27 +45,36 @@ async function explain(deps: ModuleDeps, id: string): Promise<Explanation> {
   const task = await getTask(deps, id);
   if (task.status !== 'pending')
     return explainTask({ task, dependencies: [], agents: [], events: [], now: Date.now() });
-  const [dependencies, agents, ahead, events] = await Promise.all([
+  const [dependencies, agents, ahead, events, blocks, fair] = await Promise.all([
     deps.store.listDependencyStatuses([id]).then((m) => m.get(id) ?? []),
     listAllAgents(deps.store),
     deps.store.countReadyAhead(id, new Date()),
     deps.store.listTaskEvents(id),
+    deps.store.flowBlocks([task]),
+    deps.store.fairPosition(task),
   ]);
-  return explainTask({ task, dependencies, agents, events, ahead, now: Date.now() });
+  const block = blocks.get(id);
+  const flow = block && { ...block, ahead: await deps.store.countKeyAhead(id, block.key) };
+  return explainTask({ task, dependencies, agents, events, ahead, flow, fair, now: Date.now() });
 }
 
 /** A page of pending tasks, each with why it waits (the claim-order count is left to explain). */
 async function listWaiting(deps: ModuleDeps, filter: TaskFilter): Promise<Page<Task & { waiting: Waiting }>> {
   const page = await deps.store.listTasks(filter);
   const ids = page.items.map((t) => t.id);
-  const [byTask, agents] = await Promise.all([deps.store.listDependencyStatuses(ids), listAllAgents(deps.store)]);
+  const [byTask, agents, blocks] = await Promise.all([
+    deps.store.listDependencyStatuses(ids),
+    listAllAgents(deps.store),
+    deps.store.flowBlocks(page.items),
+  ]);
   const now = Date.now();
   const items = await Promise.all(
     page.items.map(async (task) => {
       // Only a run_at in the future needs the events (a retry, a release or a schedule).
       const later = task.run_at !== null && Date.parse(task.run_at) > now;
       const events = later ? await deps.store.listTaskEvents(task.id) : [];
-      const e = explainTask({ task, dependencies: byTask.get(task.id) ?? [], agents, events, now });
+      const flow = blocks.get(task.id);
+      const e = explainTask({ task, dependencies: byTask.get(task.id) ?? [], agents, events, flow, now });
       return { ...task, waiting: { code: e.code, message: e.message } };
     }),
   );
@@ -224,6 +234,10 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
       }
     },
     receive: async (state, msg, ctx) => {
+      if (isFlowMsg(msg)) {
+        await serveFlow(deps, msg);
+        return state;
+      }
       switch (msg.type) {
         case 'task.submit':
           // Stored by the next group commit, together with every submission queued before it.

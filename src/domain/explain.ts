@@ -8,6 +8,7 @@ import type { Agent } from './agent.js';
 import { missingCapability } from './capability.js';
 import type { RequiredCapability, Task } from './task.js';
 import { isTerminal, type TaskStatus } from './task-state.js';
+import type { KeyBlock } from './flow-plan.js';
 
 export const WAIT_CODES = [
   'RUNNING',
@@ -18,6 +19,10 @@ export const WAIT_CODES = [
   'RELEASED',
   'NO_CAPABLE_AGENT',
   'CAPABLE_AGENTS_UNAVAILABLE',
+  'CONCURRENCY_LIMIT',
+  'RATE_LIMITED',
+  'BUDGET_EXHAUSTED',
+  'FAIR_SHARE',
   'READY',
 ] as const;
 export type WaitCode = (typeof WAIT_CODES)[number];
@@ -46,7 +51,19 @@ export interface ExplainFacts {
   }>;
   /** Ready pending tasks the claim takes before this one (priority, then submission order); undefined: not counted (lists). */
   ahead?: number | undefined;
+  /** The key whose flow rule holds it back now, if any (`ahead`: its ready tasks that come first). */
+  flow?: (KeyBlock & { ahead?: number }) | undefined;
+  /** Its tenant's place in fair-share order, when several tenants have ready work. */
+  fair?: FairPosition | undefined;
   now: number;
+}
+
+export interface FairPosition {
+  tenant: string;
+  weight: number;
+  /** 1: its tenant is served next. */
+  position: number;
+  tenants: number;
 }
 
 /** An agent that can be given work now: not paused, not failed, not offline. */
@@ -131,6 +148,16 @@ function explainPending(f: ExplainFacts, base: { task_id: string; status: TaskSt
       details: { capable_agents: states },
     };
   }
+  if (f.flow !== undefined) return explainFlow(base, f.flow);
+  if (f.fair !== undefined && f.fair.tenants > 1 && f.fair.position > 1) {
+    const { tenant, weight, position, tenants } = f.fair;
+    return {
+      ...base,
+      code: 'FAIR_SHARE',
+      message: `ready, waiting its tenant's turn: tenant "${tenant || '(default)'}" (weight ${weight}) is ${position} of ${tenants} tenants with ready work in fair-share order`,
+      details: { ...f.fair, capable_agents: working.length },
+    };
+  }
   const message = 'ready: it is claimed when an agent that can run it is free';
   if (f.ahead === undefined) return { ...base, code: 'READY', message, details: { capable_agents: working.length } };
   return {
@@ -162,4 +189,38 @@ function waitingForRunAt(f: ExplainFacts, base: { task_id: string; status: TaskS
       details: { ...details, node_id: last.node_id, reason },
     };
   return { ...base, code: 'SCHEDULED', message: `scheduled: it runs at ${runAt}`, details };
+}
+
+/** The code and sentence for a key that holds a task back (the pending view, history and /ws say the same). */
+export function flowWaiting(b: KeyBlock): { code: WaitCode; message: string } {
+  const e = explainFlow({ task_id: '', status: 'pending' }, b);
+  return { code: e.code, message: e.message };
+}
+
+/** A key's concurrency limit, rate limit or budget holds the task back. */
+function explainFlow(base: { task_id: string; status: TaskStatus }, b: KeyBlock & { ahead?: number }): Explanation {
+  const until = b.until === undefined ? null : new Date(b.until).toISOString();
+  const details: Record<string, unknown> = { ...b, until };
+  if (b.code === 'CONCURRENCY_LIMIT') {
+    const ahead = b.ahead === undefined ? '' : `; ${b.ahead} of its waiting tasks come first`;
+    return {
+      ...base,
+      code: b.code,
+      message: `concurrency key "${b.key}" is at its limit: ${b.running} of ${b.limit} tasks hold it${ahead}`,
+      details,
+    };
+  }
+  if (b.code === 'RATE_LIMITED')
+    return {
+      ...base,
+      code: b.code,
+      message: `concurrency key "${b.key}" is rate limited; its next dispatch is possible at ${until}`,
+      details,
+    };
+  return {
+    ...base,
+    code: b.code,
+    message: `concurrency key "${b.key}" is out of budget (${b.bucket}: needs ${b.need}, holds ${b.level}); it holds enough at ${until}`,
+    details,
+  };
 }

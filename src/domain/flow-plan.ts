@@ -39,8 +39,10 @@ export interface KeyBlock {
   /** CONCURRENCY_LIMIT: tasks holding the key and its limit. */
   running?: number;
   limit?: number;
-  /** RATE_LIMITED, BUDGET_EXHAUSTED: the bucket, and when it holds enough (epoch ms). */
+  /** RATE_LIMITED, BUDGET_EXHAUSTED: the bucket, what it holds and what the task needs, and when it holds enough (epoch ms). */
   bucket?: string;
+  level?: number;
+  need?: number;
   until?: number;
 }
 
@@ -121,6 +123,8 @@ class Ledger {
             code: b.unit === null ? 'RATE_LIMITED' : 'BUDGET_EXHAUSTED',
             key,
             bucket: b.name,
+            level: Math.floor(level * 1000) / 1000,
+            need,
             until: this.f.now + msUntil(level, need, b.spec),
           };
       }

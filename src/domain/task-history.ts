@@ -40,7 +40,12 @@ export function taskHistory(task: Task, recorded: readonly HistoryEvent[]): Hist
   ): void => {
     if (at === null) return;
     // A recorded event for the same step wins (it carries the reason).
-    if (recorded.some((e) => e.to_status === to && Math.abs(Date.parse(e.created_at) - Date.parse(at)) < 5)) return;
+    if (
+      recorded.some(
+        (e) => e.to_status === to && e.from_status !== to && Math.abs(Date.parse(e.created_at) - Date.parse(at)) < 5,
+      )
+    )
+      return;
     synth.push({
       id: null,
       task_id: task.id,

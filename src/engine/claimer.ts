@@ -4,15 +4,18 @@
  * placement of the claimed batch in the agents' deques (placement.ts), and
  * the release of what no agent here can take.
  */
-import type { Task } from '../domain/index.js';
+import type { KeyBlock, Task } from '../domain/index.js';
 import { errorMessage } from '../errors/index.js';
-import type { OutageTracker } from '../storage/index.js';
+import type { ClaimRequest, OutageTracker } from '../storage/index.js';
 import { scoreFit, type FitScores } from './fit.js';
 import { slotFor, takesWork, type Slot } from './placement.js';
 import type { EngineCounters, EngineOptions, EnginePart, FitModel } from './types.js';
 
 /** A claimed task no single agent here can take is claimable again after this long. */
 const UNPLACEABLE_DELAY_MS = 5000;
+
+/** How many held-back tasks' last wait reasons the claimer remembers (so each change is told once). */
+const WAITS_REMEMBERED = 10_000;
 
 /** What the claim loop needs of the engine. */
 export interface ClaimHost {
@@ -23,6 +26,8 @@ export interface ClaimHost {
   pumpAll(): void;
   fault(part: EnginePart, err: unknown): void;
   fitModel(): FitModel | undefined;
+  /** Tasks flow rules now hold back for another reason than last told (history, /ws). */
+  waiting(changed: ReadonlyArray<{ id: string; block: KeyBlock }>): void;
 }
 
 export class Claimer {
@@ -33,6 +38,9 @@ export class Claimer {
   private wakeQueued = false;
   /** No claim before this time (an outage's backoff). */
   private notBefore = 0;
+  /** A wake when a rate or budget bucket holds enough again. */
+  private refill: { at: number; timer: NodeJS.Timeout } | undefined;
+  private readonly waits = new Map<string, string>();
 
   constructor(
     private readonly o: EngineOptions,
@@ -77,14 +85,17 @@ export class Claimer {
     if (want <= 0) return;
     this.claiming = true;
     let got = 0;
+    let held: Parameters<NonNullable<ClaimRequest['onRefused']>> | undefined;
     try {
       const tasks = await this.o.store.claimTasks({
         nodeId: this.o.nodeId,
         limit: want,
         leaseMs: this.o.leaseMs,
         offer,
+        onRefused: (...args) => (held = args),
       });
       this.outage.ok();
+      if (held !== undefined) this.heldBack(...held);
       got = tasks.length;
       this.counters.claims++;
       this.counters.claimed += got;
@@ -104,6 +115,40 @@ export class Claimer {
     if (got === want || again)
       this.wake(); // there may be more
     else this.queueDrained = true;
+  }
+
+  /** Flow rules held work back: wake when the first bucket refills, and tell each task's new reason once. */
+  private heldBack(refused: ReadonlyMap<string, KeyBlock>, blocked: ReadonlyMap<string, KeyBlock>): void {
+    let at = Number.POSITIVE_INFINITY;
+    for (const b of [...refused.values(), ...blocked.values()]) if (b.until !== undefined) at = Math.min(at, b.until);
+    if (at < Number.POSITIVE_INFINITY) this.wakeAt(at);
+    const changed: Array<{ id: string; block: KeyBlock }> = [];
+    for (const [id, block] of refused) {
+      const reason = `${block.code} ${block.key}`;
+      if (this.waits.get(id) === reason) continue;
+      this.waits.delete(id);
+      this.waits.set(id, reason);
+      changed.push({ id, block });
+    }
+    for (const id of this.waits.keys()) {
+      if (this.waits.size <= WAITS_REMEMBERED) break;
+      this.waits.delete(id);
+    }
+    if (changed.length > 0) this.host.waiting(changed);
+  }
+
+  private wakeAt(at: number): void {
+    if (this.refill !== undefined && this.refill.at <= at) return;
+    if (this.refill !== undefined) clearTimeout(this.refill.timer);
+    const timer = setTimeout(
+      () => {
+        this.refill = undefined;
+        this.wake();
+      },
+      Math.max(1, at - Date.now()),
+    );
+    timer.unref();
+    this.refill = { at, timer };
   }
 
   /** The fit model's scores for a claimed batch; undefined without a model or when it fails (declared scores then). */

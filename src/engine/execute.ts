@@ -1,3 +1,4 @@
+import { parseAmounts, type Amounts } from '../domain/index.js';
 import { errorMessage } from '../errors/index.js';
 import { TaskFailure, type ExecutorTask, type Handler } from './handler.js';
 import type { Logger } from '../log/logger.js';
@@ -27,6 +28,8 @@ export class RunControl {
   private controller: AbortController | undefined;
   private listener: ((reason: Error) => void) | undefined;
   reason: Error | undefined;
+  /** The usage the handler reported last (ExecutorContext.reportUsage). */
+  usage: Amounts | null = null;
 
   get signal(): AbortSignal {
     if (this.controller === undefined) {
@@ -57,6 +60,8 @@ export class RunControl {
 export interface RunContext {
   agent: { id: string; name: string };
   readonly log: Logger;
+  /** The units a usage report may name. */
+  units: readonly string[];
 }
 
 /**
@@ -124,6 +129,9 @@ export async function execute(
     },
     get signal(): AbortSignal {
       return control.signal;
+    },
+    reportUsage(usage: Record<string, number>): void {
+      control.usage = parseAmounts(usage, 'usage', ctx.units);
     },
   };
   try {

@@ -54,7 +54,13 @@ export function newAttempt(task: Task, agent: Agent, running: number, withFit: b
 }
 
 /** Runs the attempt's handler; resolves with its outcome (never rejects). */
-export function runAttempt(r: Running, agent: Agent, handler: Handler, log: Logger): Promise<Outcome> {
+export function runAttempt(
+  r: Running,
+  agent: Agent,
+  handler: Handler,
+  log: Logger,
+  units: readonly string[],
+): Promise<Outcome> {
   const task = r.task;
   const input: ExecutorTask = {
     id: task.id,
@@ -69,6 +75,7 @@ export function runAttempt(r: Running, agent: Agent, handler: Handler, log: Logg
   // A child logger per task is costly on the hot path: made only if the handler logs.
   const ctx = {
     agent: { id: agent.id, name: agent.name },
+    units,
     get log(): Logger {
       return log.child({ task_id: task.id, agent_id: agent.id });
     },
@@ -105,7 +112,14 @@ export function handlerFor(
 /** The end to store for an attempt's outcome; undefined when storage already holds it (cancelled through the API). */
 export function finishFor(r: Running, outcome: Outcome, backoff: BackoffPolicy): TaskFinish | undefined {
   const t = r.task;
-  const base = { id: t.id, epoch: t.lease_epoch, agentId: r.agentId, startedAt: r.startedAt };
+  const usage = r.control.usage;
+  const base = {
+    id: t.id,
+    epoch: t.lease_epoch,
+    agentId: r.agentId,
+    startedAt: r.startedAt,
+    ...(usage === null ? {} : { usage }),
+  };
   const now = nowIso();
   switch (outcome.kind) {
     case 'completed':

@@ -22,6 +22,13 @@ export interface ExecutorContext {
   signal: AbortSignal;
   agent: { id: string; name: string };
   log: Logger;
+  /**
+   * Reports what the attempt used so far, by unit ([flow] units; e.g. `{tokens: 512}`);
+   * the last report counts. The task's reservation settles to it when the attempt
+   * ends (docs/flow-control.md). Throws VALIDATION_FAILED for an unknown unit or a
+   * negative amount, and then records nothing.
+   */
+  reportUsage(usage: Record<string, number>): void;
 }
 
 export type Handler = (task: ExecutorTask, ctx: ExecutorContext) => unknown;

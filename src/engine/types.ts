@@ -3,14 +3,14 @@ import type { BackoffPolicy, Task } from '../domain/index.js';
 import type { HubConfig } from '../config/index.js';
 import type { EventBus } from '../runtime/index.js';
 import type { Logger } from '../log/logger.js';
-import type { TaskStore } from '../storage/index.js';
+import type { FlowStore, TaskStore } from '../storage/index.js';
 import type { FitSample } from '../neural/fit-features.js';
 import { AbortReason } from './execute.js';
 import type { Handler } from './handler.js';
 import type { Sessions } from './sessions.js';
 
 export interface EngineOptions {
-  store: TaskStore;
+  store: TaskStore & Pick<FlowStore, 'recordWaits'>;
   events: EventBus;
   log: Logger;
   nodeId: string;
@@ -18,6 +18,8 @@ export interface EngineOptions {
   /** Remote agents' sessions (the gRPC AgentService adds them); a node without gRPC has none. */
   sessions?: Sessions;
   defaultExecutor: string;
+  /** The units a usage report may name ([flow] units). */
+  units: readonly string[];
   leaseMs: number;
   claimBatch: number;
   prefetch: number;
@@ -35,6 +37,7 @@ export function engineOptions(config: HubConfig, parts: EngineParts): EngineOpti
   return {
     ...parts,
     defaultExecutor: config.agents.default_executor,
+    units: config.flow.units,
     leaseMs: t.lease_ms,
     claimBatch: t.claim_batch,
     prefetch: t.prefetch,

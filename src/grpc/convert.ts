@@ -13,6 +13,9 @@ export interface ProtoNewTask {
   run_at: string;
   depends_on: string[];
   idempotency_key: string;
+  concurrency_keys?: string[];
+  fairness_key?: string;
+  cost?: Record<string, number>;
 }
 
 /** A proto string field as a string ('' when absent or not a string). */
@@ -48,6 +51,9 @@ export function protoTaskBody(t: ProtoNewTask | null | undefined, field = 'task'
   if (t.max_attempts !== 0) body['max_attempts'] = t.max_attempts;
   if (t.timeout_ms !== 0) body['timeout_ms'] = t.timeout_ms;
   if (t.run_at !== '') body['run_at'] = t.run_at;
+  if ((t.concurrency_keys ?? []).length > 0) body['concurrency_key'] = t.concurrency_keys;
+  if ((t.fairness_key ?? '') !== '') body['fairness_key'] = t.fairness_key;
+  if (Object.keys(t.cost ?? {}).length > 0) body['cost'] = t.cost;
   return body;
 }
 
@@ -83,6 +89,10 @@ export function taskToProto(t: Task): Record<string, unknown> {
     completed_at: t.completed_at ?? '',
     idempotency_key: t.idempotency_key ?? '',
     inferred_capabilities: t.inferred_capabilities ?? [],
+    concurrency_keys: t.concurrency_keys,
+    fairness_key: t.fairness_key ?? '',
+    cost: t.cost ?? {},
+    usage: t.usage ?? {},
   };
 }
 

@@ -18,6 +18,7 @@ export type Stream = grpc.ServerDuplexStream<Record<string, unknown>, Record<str
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
+  ctx: ExecutorContext;
 }
 
 export class RemoteAgent {
@@ -45,7 +46,7 @@ export class RemoteAgent {
   /** What the runner calls: sends the task (batched with others of this turn) and waits for its result. */
   readonly dispatcher: Handler = (task: ExecutorTask, ctx: ExecutorContext) =>
     new Promise((resolve, reject) => {
-      this.pending.set(task.id, { resolve, reject, task });
+      this.pending.set(task.id, { resolve, reject, task, ctx });
       ctx.signal.addEventListener('abort', () => {
         if (this.pending.delete(task.id))
           this.send({
@@ -110,6 +111,15 @@ export class RemoteAgent {
         },
       });
       return;
+    }
+    const usage = r['usage'] as Record<string, number> | undefined;
+    if (usage !== undefined && Object.keys(usage).length > 0) {
+      try {
+        p.ctx.reportUsage(usage);
+      } catch (err) {
+        this.send({ rejected: { status: 3, code: 'VALIDATION_FAILED', message: errorMessage(err), task_id: taskId } });
+        return;
+      }
     }
     if (r['success'] === true) {
       let output: unknown;

@@ -1,5 +1,5 @@
 /** Flow control's part of the store (docs/flow-control.md). */
-import type { Amounts, FlowPolicy, KeyBlock, KeyRules, RuleKind, Task } from '../domain/index.js';
+import type { Amounts, FairPosition, FlowPolicy, KeyBlock, KeyRules, RuleKind, Task } from '../domain/index.js';
 
 /** One key's flow state, cluster-wide (GET /api/flow/keys, explain, metrics). */
 export interface FlowKeyState {
@@ -19,12 +19,18 @@ export interface FlowKeyState {
 export interface FlowStore {
   /** The configured rules ([flow]); the store applies them in claims and settlements. */
   configureFlow(policy: FlowPolicy): void;
+  /** Records in the tasks' histories why flow rules now hold them back (`detail.waiting`: code, message, key). */
+  recordWaits(items: ReadonlyArray<{ id: string; detail: unknown }>, nodeId: string): Promise<void>;
   /** Sets (or with `rule` undefined removes) one key's run-time rule of a kind; false: there was none to remove. */
   setFlowRule(key: string, kind: RuleKind, rule: KeyRules[RuleKind] | undefined): Promise<boolean>;
   /** The state of these keys (all keys with holders, waiting tasks, buckets or rules when undefined). */
   listFlowKeys(keys?: readonly string[]): Promise<FlowKeyState[]>;
-  /** Why flow rules hold this pending task back now, if they do (the first key that stops it). */
-  flowBlock(task: Task): Promise<KeyBlock | undefined>;
+  /** Why flow rules hold each of these pending tasks back now, for those they hold (the first key that stops each). */
+  flowBlocks(tasks: readonly Task[]): Promise<Map<string, KeyBlock>>;
+  /** Ready pending tasks carrying `key` that the claim takes before this one. */
+  countKeyAhead(taskId: string, key: string): Promise<number>;
+  /** The task's tenant: its weight and its place in fair order among the tenants with ready work (1: next). */
+  fairPosition(task: Task): Promise<FairPosition>;
   /**
    * Records a running task's usage so far (it replaces an earlier report; the
    * reservation settles to it when the attempt ends). `not_found`: no such task;

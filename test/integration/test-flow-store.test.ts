@@ -175,7 +175,7 @@ for (const engine of engines) {
       assert.ok(second.length >= 5 && second.length <= 6, `the refund admits five, got ${second.length}`);
       assert.deepEqual((await store.getTask(first[0]!.id))?.usage, { tokens: 500 });
       const waiting = (await store.listTasks({ status: 'pending', limit: 1, offset: 0 })).items[0]!;
-      const block = await store.flowBlock(waiting);
+      const block = (await store.flowBlocks([waiting])).get(waiting.id);
       assert.equal(block?.code, 'BUDGET_EXHAUSTED');
       assert.ok((block?.until ?? 0) > Date.now() + 1000, 'waits for the refill');
     });

@@ -16,11 +16,29 @@ const task = (payload: unknown, timeout_ms = 5000): ExecutorTask => ({
   attempt: 1,
   timeout_ms,
 });
-const ctx = { agent: { id: 'a1', name: 'agent-1' }, log: memoryLogger().log };
+const ctx = { agent: { id: 'a1', name: 'agent-1' }, log: memoryLogger().log, units: ['tokens'] };
 const run = (h: Handler, payload: unknown, timeoutMs?: number, control = new RunControl()) =>
   execute(h, task(payload, timeoutMs), ctx, control);
 
 describe('executors', () => {
+  it('a handler reports usage through its context; a bad report throws and records nothing', async () => {
+    const control = new RunControl();
+    const outcome = await run(
+      (_t, c) => {
+        c.reportUsage({ tokens: 10 });
+        assert.throws(() => c.reportUsage({ dollars: 1 }), /usage\.dollars: unknown unit/);
+        assert.throws(() => c.reportUsage({ tokens: -1 }), /usage\.tokens/);
+        c.reportUsage({ tokens: 12 });
+        return 'ok';
+      },
+      null,
+      undefined,
+      control,
+    );
+    assert.equal(outcome.kind, 'completed');
+    assert.deepEqual(control.usage, { tokens: 12 });
+  });
+
   it('echo returns the payload', async () => {
     assert.deepEqual(await run(BUILTIN_HANDLERS['echo']!, { a: [1, 2] }), {
       kind: 'completed',

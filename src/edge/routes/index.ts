@@ -14,6 +14,8 @@ import type { AuthService } from '../../auth/service.js';
 import { taskRoutes } from './tasks.js';
 import { TasksApi } from '../../api/tasks.js';
 import { AgentsApi } from '../../api/agents.js';
+import { FlowApi } from '../../api/flow.js';
+import { flowRoutes } from './flow.js';
 
 export interface RouterDeps {
   config: HubConfig;
@@ -60,5 +62,6 @@ export function buildRouter(d: RouterDeps): Router {
   taskRoutes(router, new TasksApi(d.hive, d.config));
   hiveRoutes(router, d.hive, d.modules);
   authRoutes(router, d.auth);
+  flowRoutes(router, new FlowApi(d.hive, d.config));
   return router;
 }

@@ -25,6 +25,10 @@ export interface TaskInput {
   run_at?: string;
   depends_on?: string[];
   idempotency_key?: string;
+  /** Flow control (docs/flow-control.md): at most 8 keys, the tenant, the estimate by unit. */
+  concurrency_keys?: string[];
+  fairness_key?: string;
+  cost?: Record<string, number>;
 }
 
 function toProtoTask(t: TaskInput): Msg {
@@ -167,7 +171,13 @@ export interface AgentTask {
   timeout_ms: number;
 }
 
-export type AgentHandler = (task: AgentTask, ctx: { signal: AbortSignal }) => unknown;
+export interface AgentContext {
+  signal: AbortSignal;
+  /** What the task used so far, by unit (e.g. `{tokens: 512}`); the last report goes with the result and settles the task's reservation. */
+  reportUsage(usage: Record<string, number>): void;
+}
+
+export type AgentHandler = (task: AgentTask, ctx: AgentContext) => unknown;
 
 export interface AgentOptions {
   address: string;
@@ -227,13 +237,16 @@ function agentTask(t: Msg): AgentTask {
 
 /** A handler's outcome as a TaskResult. */
 async function resultOf(handler: AgentHandler, task: AgentTask, signal: AbortSignal): Promise<Msg> {
+  let usage: Record<string, number> = {};
+  const ctx: AgentContext = { signal, reportUsage: (u) => (usage = { ...u }) };
   try {
-    const output = await handler(task, { signal });
-    return { task_id: task.id, success: true, output_json: JSON.stringify(output ?? null) };
+    const output = await handler(task, ctx);
+    return { task_id: task.id, success: true, output_json: JSON.stringify(output ?? null), usage };
   } catch (err) {
     const e = err as { message?: string; code?: unknown; retryable?: unknown };
     return {
       task_id: task.id,
+      usage,
       success: false,
       error: {
         code: typeof e.code === 'string' ? e.code : 'TASK_FAILED',

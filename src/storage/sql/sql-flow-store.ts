@@ -11,6 +11,7 @@ import {
   weightOf,
   type Amounts,
   type BucketWrite,
+  type FairPosition,
   type FlowPolicy,
   type KeyBlock,
   type KeyRules,
@@ -45,6 +46,20 @@ export class SqlFlowStore extends SqlDependencies {
 
   configureFlow(policy: FlowPolicy): void {
     this.flowPolicy = policy;
+  }
+
+  async recordWaits(items: ReadonlyArray<{ id: string; detail: unknown }>, nodeId: string): Promise<void> {
+    if (items.length === 0) return;
+    const now = new Date().toISOString();
+    // A note, not a move: the task stays pending (so no lifecycle check applies).
+    await this.db.transaction(async (tx) => {
+      for (const it of items)
+        await tx.run(
+          `INSERT INTO task_events (task_id, from_status, to_status, agent_id, node_id, detail, created_at)
+           SELECT id, 'pending', 'pending', NULL, ?, ?, ? FROM tasks WHERE id = ? AND ${inFrom('claim')}`,
+          [nodeId, JSON.stringify(it.detail), now, it.id],
+        );
+    });
   }
 
   setFlowRule(key: string, kind: RuleKind, rule: KeyRules[RuleKind] | undefined): Promise<boolean> {
@@ -82,14 +97,31 @@ export class SqlFlowStore extends SqlDependencies {
     });
   }
 
-  async flowBlock(task: Task): Promise<KeyBlock | undefined> {
-    if (task.concurrency_keys.length === 0) return undefined;
+  async flowBlocks(tasks: readonly Task[]): Promise<Map<string, KeyBlock>> {
+    const keyed = tasks.filter((t) => t.concurrency_keys.length > 0);
+    const out = new Map<string, KeyBlock>();
+    if (keyed.length === 0) return out;
     const facts = await readFacts(this.db, this.dialect, this.flowPolicy, [], true);
-    return blockOf(facts, { id: task.id, keys: task.concurrency_keys, tenant: '', cost: task.cost });
+    for (const t of keyed) {
+      const block = blockOf(facts, { id: t.id, keys: t.concurrency_keys, tenant: '', cost: t.cost });
+      if (block !== undefined) out.set(t.id, block);
+    }
+    return out;
   }
 
-  /** A ready task's tenant: its weight and its place in fair order among the tenants with ready work (1: next). */
-  async fairPosition(task: Task): Promise<{ tenant: string; weight: number; position: number; tenants: number }> {
+  async countKeyAhead(taskId: string, key: string): Promise<number> {
+    if (!isUuid(taskId)) return 0;
+    const order = this.dialect.insertOrder;
+    const rows = await this.db.all(
+      `SELECT count(*) AS n FROM tasks o, (SELECT priority_rank AS rank, ${order} AS pos FROM tasks WHERE id = ?) me
+       WHERE ${inFrom('claim', 'o')} AND o.deps_pending = 0 AND NOT ${this.dialect.noKeyIn('o.concurrency_keys')}
+         AND (o.priority_rank > me.rank OR (o.priority_rank = me.rank AND o.${order} < me.pos))`,
+      [taskId, this.dialect.keysParam([key])],
+    );
+    return Number(rows[0]?.['n'] ?? 0);
+  }
+
+  async fairPosition(task: Task): Promise<FairPosition> {
     const tenant = task.fairness_key ?? '';
     const tenants = await readyTenants(this.db);
     const facts = await readFacts(this.db, this.dialect, this.flowPolicy, tenants, false);
