@@ -234,10 +234,7 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
       }
     },
     receive: async (state, msg, ctx) => {
-      if (isFlowMsg(msg)) {
-        await serveFlow(deps, msg);
-        return state;
-      }
+      if (isFlowMsg(msg)) return serveFlow(deps, msg).then(() => state);
       switch (msg.type) {
         case 'task.submit':
           // Stored by the next group commit, together with every submission queued before it.

@@ -13,7 +13,8 @@
  * the module restarts it, with backoff), and restarts of any module leave
  * running handlers alone.
  */
-import { flowWaiting, type Agent, type KeyBlock, type Task } from '../domain/index.js';
+import type { Agent, Task } from '../domain/index.js';
+import { tellWaits } from './waits.js';
 import { errorMessage } from '../errors/index.js';
 import { OutageTracker } from '../storage/index.js';
 import { AbortReason } from './execute.js';
@@ -67,7 +68,7 @@ export class TaskEngine {
       pumpAll: () => this.pumpAll(),
       fault: (part, err) => this.fault(part, err),
       fitModel: () => this.fitModel,
-      waiting: (changed) => this.waiting(changed),
+      waiting: (changed) => tellWaits(this.o, changed),
     });
     this.writer = new TaskWriter(shared, {
       running: (id) => this.runningAttempt(id),
@@ -120,21 +121,6 @@ export class TaskEngine {
     } finally {
       this.ticking.delete(kind);
     }
-  }
-
-  /** Flow rules hold these tasks back for a new reason: their histories and /ws say so (best effort: a lost note loses no work). */
-  private waiting(changed: ReadonlyArray<{ id: string; block: KeyBlock }>): void {
-    const items = changed.map(({ id, block }) => {
-      const until = block.until === undefined ? null : new Date(block.until).toISOString();
-      return { id, waiting: { ...flowWaiting(block), key: block.key, until } };
-    });
-    for (const it of items) this.o.events.publish('tasks', 'task.waiting', it);
-    void this.o.store
-      .recordWaits(
-        items.map((it) => ({ id: it.id, detail: { waiting: it.waiting } })),
-        this.o.nodeId,
-      )
-      .catch((err: unknown) => this.o.log.warn({ err }, `recording why tasks wait failed: ${errorMessage(err)}`));
   }
 
   /** A part failed (not an outage): it is halted and the engine module hears of it (it restarts the part). */
