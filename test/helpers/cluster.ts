@@ -11,9 +11,14 @@ export interface NodeProc extends RunningHub {
 }
 
 /** Starts one node of the cluster on 127.0.0.1 (ports chosen by the system). */
-export async function startNode(dbUrl: string, nodeId: string, extra: Record<string, string> = {}): Promise<NodeProc> {
+export async function startNode(
+  dbUrl: string,
+  nodeId: string,
+  extra: Record<string, string> = {},
+  args: string[] = [],
+): Promise<NodeProc> {
   const hub = await startHub(
-    [],
+    args,
     hubEnv({
       HIVE_DATABASE_URL: dbUrl,
       HIVE_CLUSTER_ENABLED: 'true',
