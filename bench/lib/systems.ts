@@ -8,7 +8,7 @@ import { PgBoss } from 'pg-boss';
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import pg from 'pg';
 import { Queue, Worker } from 'bullmq';
-import type { NewTask } from '../../src/domain/index.js';
+import type { FlowPolicy, NewTask } from '../../src/domain/index.js';
 import type { ReplyTo } from '../../src/runtime/index.js';
 import type { Submitted, TaskManagementMsg } from '../../actors/task-distributor/messages.js';
 import { hubStack } from './hub-stack.js';
@@ -49,8 +49,14 @@ export function noopTask(i: number): NewTask {
   };
 }
 
+/** Variations of the hub's run: the tasks it is given, the flow rules it applies. */
+export interface HubRunOptions {
+  task?: (i: number) => NewTask;
+  flow?: FlowPolicy;
+}
+
 /** The hub in-process: 4 echo agents of max_concurrency 64, batched claims and group commit (the defaults). */
-export async function runHub(n: number, env: Record<string, string> = {}): Promise<RunResult> {
+export async function runHub(n: number, env: Record<string, string> = {}, o: HubRunOptions = {}): Promise<RunResult> {
   const db = await benchDatabase();
   const stack = await hubStack({
     HIVE_DATABASE_URL: db.url,
@@ -60,6 +66,8 @@ export async function runHub(n: number, env: Record<string, string> = {}): Promi
     HIVE_TASKS_CLAIM_BATCH: '1000',
     ...env,
   });
+  if (o.flow !== undefined) stack.store.configureFlow(o.flow);
+  const make = o.task ?? noopTask;
   try {
     let done = 0;
     const all = deferred();
@@ -68,7 +76,7 @@ export async function runHub(n: number, env: Record<string, string> = {}): Promi
     });
     const t0 = performance.now();
     for (let i = 0; i < n; i += BATCH) {
-      const tasks = Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => noopTask(i + j));
+      const tasks = Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => make(i + j));
       await stack.hive.ask(
         stack.hive.modules.task_management,
         (replyTo: ReplyTo<Submitted[]>): TaskManagementMsg => ({ type: 'task.submit_bulk', tasks, replyTo }),

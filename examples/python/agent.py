@@ -1,4 +1,5 @@
-"""A remote agent in Python (grpcio): registers, takes tasks, answers each with a result.
+"""A remote agent in Python (grpcio): registers, takes tasks, answers each with a result
+and the usage it reports (flow control settles the task's cost estimate to it).
 
 Stubs: python3 -m grpc_tools.protoc -I proto --python_out=examples/python/gen --grpc_python_out=examples/python/gen proto/hive/v1/hive.proto
 Run:   PYTHONPATH=examples/python/gen python3 examples/python/agent.py 127.0.0.1:50051 [max_tasks]
@@ -34,7 +35,9 @@ def main(address: str, max_tasks: int) -> None:
         elif kind == "assigned":
             for task in message.assigned.tasks:
                 output = {"echo": json.loads(task.payload_json), "by": "python"}
-                outgoing.put(pb.AgentMessage(result=pb.TaskResult(task_id=task.id, success=True, output_json=json.dumps(output))))
+                usage = {"tokens": float(len(task.title))}  # what a model call would report
+                outgoing.put(pb.AgentMessage(result=pb.TaskResult(
+                    task_id=task.id, success=True, output_json=json.dumps(output), usage=usage)))
                 done += 1
             if 0 < max_tasks <= done:
                 outgoing.put(None)  # results already queued go out first; then the stream ends

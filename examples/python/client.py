@@ -30,8 +30,11 @@ def main(address: str, count: int) -> None:
 
     threading.Thread(target=collect, daemon=True).start()
     stub.GetHiveStatus(pb.GetHiveStatusRequest())  # the channel is up, the watch is open
+    # Flow control: one concurrency key, a tenant, and an estimate of 10 tokens each.
     tasks = [pb.NewTask(title=f"py-{i}", payload_json=json.dumps(i),
-                        required_capabilities=[pb.RequiredCapability(name="python", min_proficiency=0.5)]) for i in range(count)]
+                        required_capabilities=[pb.RequiredCapability(name="python", min_proficiency=0.5)],
+                        concurrency_keys=["python:demo"], fairness_key="python-client", cost={"tokens": 10.0})
+             for i in range(count)]
     response = stub.SubmitTasks(pb.SubmitTasksRequest(tasks=tasks))
     ids.update(t.id for t in response.tasks)
     if ids.issubset(completed.keys()):

@@ -21,6 +21,7 @@ import {
   type BucketState,
   type FlowOverrides,
   type FlowPolicy,
+  type KeyRules,
 } from './flow.js';
 
 export interface FlowCandidate {
@@ -77,6 +78,8 @@ export interface FlowPlan {
   /** New virtual times of the tenants served. */
   tenants: Map<string, number>;
   clock: number;
+  /** How many of each tenant's candidates the plan looked at (admitted or refused). */
+  consumed: Map<string, number>;
 }
 
 export function bucketId(key: string, bucket: string): string {
@@ -91,7 +94,20 @@ class Ledger {
     { level: number; stored: number | undefined; capacity: number; taken: boolean }
   >();
 
+  /** Each key's rules and buckets, resolved once per plan (patterns are matched once per key, not per task). */
+  private readonly resolved = new Map<string, { rules: KeyRules; buckets: ReturnType<typeof bucketsOf> }>();
+
   constructor(private readonly f: FlowFacts) {}
+
+  private rulesOf(key: string): { rules: KeyRules; buckets: ReturnType<typeof bucketsOf> } {
+    let r = this.resolved.get(key);
+    if (r === undefined) {
+      const rules = rulesFor(this.f.policy, this.f.overrides, key);
+      r = { rules, buckets: bucketsOf(rules) };
+      this.resolved.set(key, r);
+    }
+    return r;
+  }
 
   holders(key: string): number {
     return this.running.get(key) ?? this.f.running.get(key) ?? 0;
@@ -111,11 +127,11 @@ class Ledger {
   /** Why `task` cannot run now (the first key that stops it), or undefined. */
   check(task: FlowCandidate): KeyBlock | undefined {
     for (const key of task.keys) {
-      const rules = rulesFor(this.f.policy, this.f.overrides, key);
+      const { rules, buckets } = this.rulesOf(key);
       const limit = rules.concurrency?.limit;
       const running = this.holders(key);
       if (limit !== undefined && running >= limit) return { code: 'CONCURRENCY_LIMIT', key, running, limit };
-      for (const b of bucketsOf(rules)) {
+      for (const b of buckets) {
         const need = needOf(chargeOf(b.unit, task.cost), b.spec);
         const level = this.level(key, b.name, b.spec.capacity, b.spec.perMs);
         if (need > 0 && level < need)
@@ -135,7 +151,7 @@ class Ledger {
   take(task: FlowCandidate): void {
     for (const key of task.keys) {
       this.running.set(key, this.holders(key) + 1);
-      for (const b of bucketsOf(rulesFor(this.f.policy, this.f.overrides, key))) {
+      for (const b of this.rulesOf(key).buckets) {
         const charge = chargeOf(b.unit, task.cost);
         if (charge === 0) continue;
         this.level(key, b.name, b.spec.capacity, b.spec.perMs);
@@ -195,7 +211,14 @@ export function planClaim(
   const stopped = new Map(blocked);
   const times = new Map<string, number>();
   const next = new Map<string, number>();
-  const plan: FlowPlan = { admitted: [], refused: new Map(), buckets: [], tenants: times, clock: f.clock };
+  const plan: FlowPlan = {
+    admitted: [],
+    refused: new Map(),
+    buckets: [],
+    tenants: times,
+    clock: f.clock,
+    consumed: next,
+  };
   const startOf = (t: string): number => Math.max(times.get(t) ?? f.tenants.get(t) ?? plan.clock, plan.clock);
   while (plan.admitted.length < limit) {
     let tenant: string | undefined;

@@ -12,6 +12,7 @@ import type { Hive } from '../../actors/hive/hive.js';
 import type { AgentSummary } from '../../actors/agent-management/messages.js';
 import type { TaskSummary } from '../../actors/task-distributor/messages.js';
 import type { WsStats } from './ws.js';
+import { FlowMetrics, topKeys } from './flow-metrics.js';
 
 export interface TrendSample {
   timestamp: string;
@@ -44,6 +45,7 @@ const TREND_SAMPLES = 60;
 
 export class MetricsReporter {
   private readonly samples: TrendSample[] = [];
+  private readonly flow = new FlowMetrics();
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly d: MetricsDeps) {
@@ -91,6 +93,8 @@ export class MetricsReporter {
     for (const status of MEMBER_STATES)
       m.clusterMembers.set({ status }, members.filter((x) => x.status === status).length);
     m.databaseUp.set((await this.d.store.ping().catch(() => -1)) >= 0 ? 1 : 0);
+    const keys = await this.d.store.listFlowKeys().catch(() => undefined);
+    if (keys !== undefined) this.flow.publish(m, keys, tasks?.runner.flow);
   }
 
   async report(): Promise<Record<string, unknown>> {
@@ -123,6 +127,10 @@ export class MetricsReporter {
         websocket: ws,
         neural,
         cluster: this.d.cluster?.() ?? { enabled: false, nodes: 1 },
+        flow: {
+          keys: topKeys(await this.d.store.listFlowKeys().catch(() => [])),
+          ...(tasks.runner.flow ?? { throttled_seconds: {}, used: {} }),
+        },
         modules: Object.fromEntries(
           this.d.hive
             .status()

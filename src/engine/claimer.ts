@@ -8,6 +8,7 @@ import type { KeyBlock, Task } from '../domain/index.js';
 import { errorMessage } from '../errors/index.js';
 import type { ClaimRequest, OutageTracker } from '../storage/index.js';
 import { scoreFit, type FitScores } from './fit.js';
+import type { FlowStats } from './flow-stats.js';
 import { slotFor, takesWork, type Slot } from './placement.js';
 import type { EngineCounters, EngineOptions, EnginePart, FitModel } from './types.js';
 
@@ -28,6 +29,7 @@ export interface ClaimHost {
   fitModel(): FitModel | undefined;
   /** Tasks flow rules now hold back for another reason than last told (history, /ws). */
   waiting(changed: ReadonlyArray<{ id: string; block: KeyBlock }>): void;
+  readonly flowStats: FlowStats;
 }
 
 export class Claimer {
@@ -93,6 +95,7 @@ export class Claimer {
         leaseMs: this.o.leaseMs,
         offer,
         onRefused: (...args) => (held = args),
+        onMore: () => (this.claimAgain = true),
       });
       this.outage.ok();
       if (held !== undefined) this.heldBack(...held);
@@ -122,6 +125,7 @@ export class Claimer {
     let at = Number.POSITIVE_INFINITY;
     for (const b of [...refused.values(), ...blocked.values()]) if (b.until !== undefined) at = Math.min(at, b.until);
     if (at < Number.POSITIVE_INFINITY) this.wakeAt(at);
+    this.host.flowStats.claimed(new Set([...blocked.keys(), ...[...refused.values()].map((b) => b.key)]));
     const changed: Array<{ id: string; block: KeyBlock }> = [];
     for (const [id, block] of refused) {
       const reason = `${block.code} ${block.key}`;

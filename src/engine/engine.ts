@@ -15,6 +15,7 @@
  */
 import type { Agent, Task } from '../domain/index.js';
 import { tellWaits } from './waits.js';
+import { FlowStats } from './flow-stats.js';
 import { errorMessage } from '../errors/index.js';
 import { OutageTracker } from '../storage/index.js';
 import { AbortReason } from './execute.js';
@@ -49,6 +50,7 @@ export class TaskEngine {
   private readonly ticking = new Set<EngineTick>();
   private fitModel: FitModel | undefined;
   private readonly c = newCounters();
+  private readonly flow = new FlowStats();
   /** Claims, heartbeats, sweeps and flushes pause while the database is away; ends wait meanwhile. */
   private readonly outage: OutageTracker;
   private readonly writer: TaskWriter;
@@ -69,6 +71,7 @@ export class TaskEngine {
       fault: (part, err) => this.fault(part, err),
       fitModel: () => this.fitModel,
       waiting: (changed) => tellWaits(this.o, changed),
+      flowStats: this.flow,
     });
     this.writer = new TaskWriter(shared, {
       running: (id) => this.runningAttempt(id),
@@ -296,7 +299,7 @@ export class TaskEngine {
   }
 
   stats(): EngineStats {
-    return engineStats(this.slots.values(), this.c);
+    return { ...engineStats(this.slots.values(), this.c), flow: this.flow.figures() };
   }
 
   /**
@@ -379,6 +382,7 @@ export class TaskEngine {
       slot.running.delete(r.task.id);
       if (slot.running.size === 0 && this.idle.size > 0) this.idle.settle(agent.id);
       this.writer.ended(r, outcome);
+      this.flow.finished(r.task.concurrency_keys, r.control.usage);
       this.pump(slot);
     });
   }

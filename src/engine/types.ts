@@ -4,6 +4,7 @@ import type { HubConfig } from '../config/index.js';
 import type { EventBus } from '../runtime/index.js';
 import type { Logger } from '../log/logger.js';
 import type { FlowStore, TaskStore } from '../storage/index.js';
+import type { FlowFigures } from './flow-stats.js';
 import type { FitSample } from '../neural/fit-features.js';
 import { AbortReason } from './execute.js';
 import type { Handler } from './handler.js';
@@ -123,6 +124,8 @@ export interface EngineStats extends Omit<EngineCounters, 'steals' | 'steal_atte
   running: number;
   capacity: number;
   work_stealing: { steals: number; attempts: number; deques: Record<string, number> };
+  /** This node's flow figures (flow-stats.ts). */
+  flow?: FlowFigures;
 }
 
 /** Requeue on abort: the task goes back to pending (agent removed, node stopping). */

@@ -27,6 +27,12 @@ export class HubMetrics {
   readonly moduleState: Gauge<'module' | 'state'>;
   readonly clusterMembers: Gauge<'status'>;
   readonly databaseUp: Gauge;
+  readonly flowRunning: Gauge;
+  readonly flowWaiting: Gauge;
+  readonly flowReserved: Gauge;
+  readonly flowBucketLevel: Gauge;
+  readonly flowUsed: Counter;
+  readonly flowThrottled: Counter;
 
   // size: one declaration per metric; splitting the table would scatter the names.
   constructor(options: { defaultMetrics: boolean } = { defaultMetrics: true }) {
@@ -137,6 +143,42 @@ export class HubMetrics {
       name: 'hive_cluster_members',
       help: 'Cluster members by status (cluster mode)',
       labelNames: ['status'],
+      registers,
+    });
+    this.flowRunning = new Gauge({
+      name: 'hive_flow_running',
+      help: 'Tasks holding a concurrency key (assigned or running), cluster-wide',
+      labelNames: ['key'],
+      registers,
+    });
+    this.flowWaiting = new Gauge({
+      name: 'hive_flow_waiting',
+      help: 'Pending tasks carrying a concurrency key, cluster-wide',
+      labelNames: ['key'],
+      registers,
+    });
+    this.flowReserved = new Gauge({
+      name: 'hive_flow_reserved',
+      help: 'What the tasks holding a key reserved (their cost estimates), by unit',
+      labelNames: ['key', 'unit'],
+      registers,
+    });
+    this.flowBucketLevel = new Gauge({
+      name: 'hive_flow_bucket_level',
+      help: "A key's rate or budget bucket: what it holds now",
+      labelNames: ['key', 'bucket'],
+      registers,
+    });
+    this.flowUsed = new Counter({
+      name: 'hive_flow_used_total',
+      help: "Usage this node's agents reported for a key, by unit (since start)",
+      labelNames: ['key', 'unit'],
+      registers,
+    });
+    this.flowThrottled = new Counter({
+      name: 'hive_flow_throttled_seconds_total',
+      help: "Time this node's claims found a key taking nothing (at its limit, its bucket short), since start",
+      labelNames: ['key'],
       registers,
     });
     this.databaseUp = new Gauge({

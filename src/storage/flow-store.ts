@@ -8,6 +8,8 @@ export interface FlowKeyState {
   running: number;
   /** Pending tasks that carry the key. */
   waiting: number;
+  /** What the tasks holding it reserved, by unit (their cost estimates). */
+  reserved: Amounts;
   rules: KeyRules;
   /** Which of the rules was set at run time (PUT /api/flow/:kind/:key). */
   overridden: RuleKind[];

@@ -108,6 +108,8 @@ export interface ClaimRequest {
    * and which keys took nothing at all (by key), each with its reason.
    */
   onRefused?: ((refused: ReadonlyMap<string, KeyBlock>, blocked: ReadonlyMap<string, KeyBlock>) => void) | undefined;
+  /** Told when a fair claim took fewer than `limit` although more tasks are ready (claim again now). */
+  onMore?: (() => void) | undefined;
 }
 
 /** How an attempt ended, as the runner reports it to the store (in batches). */

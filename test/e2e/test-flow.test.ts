@@ -235,6 +235,20 @@ function flowSuite(engine: 'sqlite' | 'postgres'): void {
       assert.ok(lightEnd - submittedAt < 20_000);
     });
 
+    it('reports flow per key in /metrics and /metrics/prometheus', async () => {
+      const json = (await api.get('/metrics')).body.data.current_metrics.flow;
+      const keys = (json.keys as Msg[]).map((k) => k['key']);
+      assert.ok(keys.includes('llm') && keys.includes('rated'), JSON.stringify(keys));
+      assert.ok(json.used.llm.tokens >= 19 * 500, JSON.stringify(json.used));
+      assert.ok(json.throttled_seconds.llm > 0, 'the budget throttled llm');
+      const text = (await api.get('/metrics/prometheus')).body as string;
+      const value = (re: RegExp): number => Number(re.exec(text)?.[1] ?? NaN);
+      assert.ok(value(/^hive_flow_used_total\{key="llm",unit="tokens"\} (\S+)$/m) >= 19 * 500, 'used tokens');
+      assert.ok(value(/^hive_flow_throttled_seconds_total\{key="llm"\} (\S+)$/m) > 0, 'throttled time');
+      assert.ok(value(/^hive_flow_bucket_level\{key="rated",bucket="rate"\} (\S+)$/m) >= 0, 'bucket level');
+      assert.match(text, /^hive_flow_waiting\{key="[^"]+"\} \d+$/m);
+    });
+
     it('carries flow fields over gRPC and refuses bad input naming the field, storing nothing', async () => {
       const sdk = new HiveClient(`127.0.0.1:${grpcPort}`);
       try {

@@ -78,6 +78,13 @@ describe('gRPC interoperability with Python (grpcio)', function () {
       results.map((r) => r.echo).sort((a, b) => a - b),
       Array.from({ length: 20 }, (_, i) => i),
     );
+    // The Python agent's TaskResult.usage settled each task's estimate of 10 tokens.
+    const one = (await client(hub.port).get(`/api/tasks/${Object.keys(report.results)[0]}`)).body.data;
+    assert.deepEqual(
+      [one.concurrency_keys, one.fairness_key, one.cost],
+      [['python:demo'], 'python-client', { tokens: 10 }],
+    );
+    assert.deepEqual(one.usage, { tokens: one.title.length });
     assert.equal(await agent.done, 0, agent.err());
     assert.match(agent.out(), /DONE 20/);
   });

@@ -15,7 +15,11 @@ import type { ClaimRequest, FinishOutcome, TaskFinish, TaskStart } from '../stor
 /** The channel on which a node announces claimable tasks. */
 const CHANNEL = 'hive_tasks';
 
+/** Freed concurrency slots are announced at most this often (claims also poll every second). */
+const SLOT_NOTIFY_MS = 50;
+
 export class PostgresBatchStore extends SqlStore {
+  private slotNotified = 0;
   /** Set by openPostgresStore: how to open the dedicated LISTEN connection. */
   listenConnection: (() => pg.Client) | undefined;
 
@@ -198,6 +202,7 @@ export class PostgresBatchStore extends SqlStore {
     const sorted = [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return this.db.transaction(async (tx) => {
       const now = new Date().toISOString();
+      const settles = await this.anyBucketRule(tx);
       const rows = await tx.all(
         `UPDATE tasks t SET status = u.status, result = u.result, error = u.error, assigned_agent = u.agent, started_at = u.started, completed_at = u.completed,
            claimed_at = CASE WHEN u.status = 'pending' THEN NULL ELSE t.claimed_at END,
@@ -206,7 +211,7 @@ export class PostgresBatchStore extends SqlStore {
          FROM unnest(?::uuid[], ?::bigint[], ?::text[], ?::jsonb[], ?::jsonb[], ?::uuid[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::jsonb[])
            AS u(id, epoch, status, result, error, agent, started, completed, run_at, usage)
          WHERE t.id = u.id AND t.lease_epoch = u.epoch AND ${finishGuard('t')}
-         RETURNING t.id, t.has_dependants, t.concurrency_keys, t.cost, t.usage`,
+         RETURNING t.id, t.has_dependants, t.flowed${settles ? ', t.concurrency_keys, t.cost, t.usage' : ''}`,
         [
           now,
           sorted.map((i) => i.id),
@@ -225,7 +230,13 @@ export class PostgresBatchStore extends SqlStore {
         tx,
         rows.map((row) => ({ row, released: false })),
       );
-      if (rows.some((r) => r['concurrency_keys'] !== null)) await this.notifyTasks(tx); // a key's slot is free: claim again
+      // A key's slot is free: every node claims again (when some concurrency rule could have held a task back; at most every 50 ms).
+      if (rows.some((r) => Number(r['flowed']) === 1) && Date.now() - this.slotNotified >= SLOT_NOTIFY_MS) {
+        if (await this.anyConcurrencyRule(tx)) {
+          this.slotNotified = Date.now();
+          await this.notifyTasks(tx);
+        }
+      }
       return this.afterFinish(tx, sorted, rows, nodeId);
     });
   }

@@ -26,6 +26,8 @@ export const postgresDialect: Dialect = {
      WHERE t.${holding} AND t.concurrency_keys IS NOT NULL GROUP BY k.value`,
   noKeyIn: (column) => `(${column} IS NULL OR NOT jsonb_exists_any(${column}, ?::text[]))`,
   keysParam: (keys) => keys,
+  idIn: (column) => `${column} = ANY(?::uuid[])`,
+  idsParam: (ids) => ids,
   flowLock: 'SELECT pg_advisory_xact_lock(7274732)',
 };
 

@@ -43,6 +43,9 @@ export interface Dialect {
   noKeyIn(column: string): string;
   /** The parameter value for noKeyIn. */
   keysParam(keys: readonly string[]): unknown;
+  /** A condition: `column` is one of the ids in the next parameter (one parameter however many ids). */
+  idIn(column: string): string;
+  idsParam(ids: readonly string[]): unknown;
   /** Statement that serialises fair claims across nodes (none needed on SQLite). */
   readonly flowLock: string | undefined;
   /** Statement that serialises concurrent migrators (none needed on SQLite). */

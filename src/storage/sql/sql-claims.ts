@@ -1,20 +1,31 @@
 /** The SQL store's claims: fair and flow-controlled (sql-flow.ts), or plain by priority. */
-import { blockedKeys, planClaim, type KeyBlock, type Task } from '../../domain/index.js';
+import {
+  DEFAULT_TENANT,
+  blockedKeys,
+  planClaim,
+  weightOf,
+  type FlowPolicy,
+  type KeyBlock,
+  type Task,
+} from '../../domain/index.js';
 import type { ClaimRequest } from '../store.js';
 import type { Executor } from './executor.js';
 import { rowToTask } from './rows.js';
 import { inFrom, setStatus } from './lifecycle-sql.js';
 import { Where } from './sql-base.js';
 import { SqlFlowStore } from './sql-flow-store.js';
-import {
-  anyFlowedPending,
-  candidates,
-  nextTenants,
-  readFacts,
-  readyTenants,
-  writeBuckets,
-  writeTenants,
-} from './sql-flow.js';
+import { candidates, nextTenants, readFacts, probeFlow, readyTenants, writeBuckets, writeTenants } from './sql-flow.js';
+
+/**
+ * How many candidates a claim fetches of each tenant: all it asks for when one
+ * tenant waits; else about the tenant's share of it by weight, with room to
+ * spare (the claim signals when a tenant had more than that).
+ */
+function fetchLimits(policy: FlowPolicy, tenants: readonly string[], limit: number): (tenant: string) => number {
+  if (tenants.length <= 1) return () => limit;
+  const total = tenants.reduce((sum, t) => sum + weightOf(policy, t), 0);
+  return (t) => Math.min(limit, Math.ceil((limit * weightOf(policy, t)) / total) + 32);
+}
 
 export class SqlClaims extends SqlFlowStore {
   /**
@@ -26,31 +37,27 @@ export class SqlClaims extends SqlFlowStore {
   async claimTasks(req: ClaimRequest): Promise<Task[]> {
     if (req.limit <= 0 || (req.ids !== undefined && req.ids.length === 0)) return [];
     if (req.ids !== undefined) return this.claimPlain(req, false);
-    const scan = await this.scanTenants();
-    if (scan.tenants.length === 0) return [];
-    if (scan.tenants.length === 1 && !scan.flowed) return this.claimPlain(req, true);
-    return this.db.transaction((tx) => this.claimFair(tx, req, scan.tenants, scan.flowed));
-  }
-
-  private async scanTenants(): Promise<{ tenants: string[]; flowed: boolean }> {
-    const tenants = await readyTenants(this.db);
-    return { tenants, flowed: tenants.length > 0 && (await anyFlowedPending(this.db)) };
+    const { flowed, tenanted } = await probeFlow(this.db);
+    const tenants = tenanted ? await readyTenants(this.db) : [DEFAULT_TENANT];
+    if (tenants.length === 0) return [];
+    if (tenants.length === 1 && !flowed) return this.claimPlain(req, true);
+    return this.db.transaction((tx) => this.claimFair(tx, req, tenants, flowed));
   }
 
   private async claimFair(tx: Executor, req: ClaimRequest, tenants: string[], flowed: boolean): Promise<Task[]> {
     if (this.dialect.flowLock !== undefined) await tx.all(this.dialect.flowLock);
-    const facts = await readFacts(tx, this.dialect, this.flowPolicy, tenants, flowed);
+    const facts = await readFacts(tx, this.dialect, this.flowPolicy, tenants, flowed, await this.overrides(tx));
     const blocked = flowed ? blockedKeys(facts) : new Map<string, KeyBlock>();
     const now = new Date(facts.now);
-    const byTenant = await candidates(
-      tx,
-      this.dialect,
-      this.claimWhere(req, now),
-      nextTenants(facts, tenants),
-      [...blocked.keys()],
-      req.limit,
-    );
+    const next = nextTenants(facts, tenants);
+    const fetch = fetchLimits(this.flowPolicy, next, req.limit);
+    const byTenant = await candidates(tx, this.dialect, this.claimWhere(req, now), next, [...blocked.keys()], fetch);
     const plan = planClaim(facts, byTenant, req.limit, blocked);
+    // Fewer than asked while some tenant had more than was fetched: the claimer should claim again at once.
+    const more = [...byTenant].some(
+      ([t, list]) => list.length === fetch(t) && (plan.consumed.get(t) ?? 0) >= list.length,
+    );
+    if (more && plan.admitted.length < req.limit) req.onMore?.();
     const tasks = await this.markClaimed(
       tx,
       plan.admitted.map((c) => c.id),
@@ -58,7 +65,8 @@ export class SqlClaims extends SqlFlowStore {
       now,
     );
     await writeBuckets(tx, plan.buckets, facts.now);
-    if (plan.tenants.size > 0) await writeTenants(tx, plan.tenants, plan.clock);
+    // One tenant alone needs no virtual times: when others come, all start at the clock it left.
+    if (byTenant.size > 1 && plan.tenants.size > 0) await writeTenants(tx, plan.tenants, plan.clock);
     req.onRefused?.(plan.refused, blocked);
     return tasks;
   }
@@ -84,11 +92,16 @@ export class SqlClaims extends SqlFlowStore {
   /** Claims these pending tasks for the node (a lease, a new epoch, one more attempt); returns them in the given order. */
   private async markClaimed(tx: Executor, ids: readonly string[], req: ClaimRequest, now: Date): Promise<Task[]> {
     if (ids.length === 0) return [];
-    const marks = ids.map(() => '?').join(', ');
     const rows = await tx.all(
       `UPDATE tasks SET ${setStatus('claim')}, lease_owner = ?, lease_expires_at = ?, lease_epoch = lease_epoch + 1, attempts = attempts + 1,
-         claimed_at = ?, updated_at = ? WHERE id IN (${marks}) AND ${inFrom('claim')} RETURNING *`,
-      [req.nodeId, new Date(now.getTime() + req.leaseMs).toISOString(), now.toISOString(), now.toISOString(), ...ids],
+         claimed_at = ?, updated_at = ? WHERE ${this.dialect.idIn('id')} AND ${inFrom('claim')} RETURNING *`,
+      [
+        req.nodeId,
+        new Date(now.getTime() + req.leaseMs).toISOString(),
+        now.toISOString(),
+        now.toISOString(),
+        this.dialect.idsParam(ids),
+      ],
     );
     const order = new Map(ids.map((id, i) => [id, i]));
     return rows.map((r) => rowToTask(this.dialect, r)).sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));

@@ -1,6 +1,7 @@
 /** The SQL store's flow layer: the configured policy, run-time rules, key states, usage reports and settlements. */
 import {
   EMPTY_POLICY,
+  NO_OVERRIDES,
   blockOf,
   bucketsOf,
   bucketId,
@@ -12,6 +13,7 @@ import {
   type Amounts,
   type BucketWrite,
   type FairPosition,
+  type FlowOverrides,
   type FlowPolicy,
   type KeyBlock,
   type KeyRules,
@@ -41,11 +43,23 @@ export interface Ended {
   released: boolean;
 }
 
+const RULES_TTL_MS = 1000;
+
 export class SqlFlowStore extends SqlDependencies {
   protected flowPolicy: FlowPolicy = EMPTY_POLICY;
+  /** Run-time rules, read at most once a second (a rule set on another node applies within a second). */
+  private rules: { at: number; value: FlowOverrides } | undefined;
 
   configureFlow(policy: FlowPolicy): void {
     this.flowPolicy = policy;
+  }
+
+  protected async overrides(tx: Executor = this.db): Promise<FlowOverrides> {
+    const now = Date.now();
+    if (this.rules !== undefined && now - this.rules.at < RULES_TTL_MS) return this.rules.value;
+    const value = await readOverrides(tx, this.dialect);
+    this.rules = { at: now, value };
+    return value;
   }
 
   async recordWaits(items: ReadonlyArray<{ id: string; detail: unknown }>, nodeId: string): Promise<void> {
@@ -62,15 +76,22 @@ export class SqlFlowStore extends SqlDependencies {
     });
   }
 
-  setFlowRule(key: string, kind: RuleKind, rule: KeyRules[RuleKind] | undefined): Promise<boolean> {
-    return writeRule(this.db, key, kind, rule);
+  protected async anyConcurrencyRule(tx: Executor): Promise<boolean> {
+    return Object.keys(this.flowPolicy.concurrency).length > 0 || (await this.overrides(tx)).concurrency.size > 0;
+  }
+
+  async setFlowRule(key: string, kind: RuleKind, rule: KeyRules[RuleKind] | undefined): Promise<boolean> {
+    const changed = await writeRule(this.db, key, kind, rule);
+    this.rules = undefined;
+    return changed;
   }
 
   async listFlowKeys(only?: readonly string[]): Promise<FlowKeyState[]> {
     const held = await this.db.all(this.dialect.keysHeld(`status IN ('assigned', 'running')`));
     const waiting = await this.db.all(this.dialect.keysHeld(inFrom('claim')));
     const stored = await this.db.all('SELECT key, bucket, level, updated_ms FROM flow_buckets');
-    const overrides = await readOverrides(this.db, this.dialect);
+    const overrides = await this.overrides();
+    const reserved = await this.reservedByKey();
     const count = (rows: Row[]): Map<string, number> => new Map(rows.map((r) => [String(r['key']), Number(r['n'])]));
     const [holding, queued] = [count(held), count(waiting)];
     const levels = new Map(stored.map((r) => [bucketId(String(r['key']), String(r['bucket'])), r]));
@@ -93,15 +114,40 @@ export class SqlFlowStore extends SqlDependencies {
         };
       });
       const overridden = (['concurrency', 'rate', 'budget'] as const).filter((k) => overrides[k].has(key));
-      return { key, running: holding.get(key) ?? 0, waiting: queued.get(key) ?? 0, rules, overridden, buckets };
+      return {
+        key,
+        running: holding.get(key) ?? 0,
+        waiting: queued.get(key) ?? 0,
+        reserved: reserved.get(key) ?? {},
+        rules,
+        overridden,
+        buckets,
+      };
     });
+  }
+
+  /** Sums of the costs of the tasks holding each key (holding tasks are few: at most the cluster's slots times prefetch). */
+  private async reservedByKey(): Promise<Map<string, Amounts>> {
+    const rows = await this.db.all(
+      `SELECT concurrency_keys, cost FROM tasks WHERE status IN ('assigned', 'running') AND flowed = 1 AND cost IS NOT NULL`,
+    );
+    const out = new Map<string, Amounts>();
+    for (const r of rows) {
+      const cost = amountsOf(this.dialect, r['cost']) ?? {};
+      for (const key of keysOf(this.dialect, r)) {
+        const sum = out.get(key) ?? {};
+        for (const [unit, n] of Object.entries(cost)) sum[unit] = (sum[unit] ?? 0) + n;
+        out.set(key, sum);
+      }
+    }
+    return out;
   }
 
   async flowBlocks(tasks: readonly Task[]): Promise<Map<string, KeyBlock>> {
     const keyed = tasks.filter((t) => t.concurrency_keys.length > 0);
     const out = new Map<string, KeyBlock>();
     if (keyed.length === 0) return out;
-    const facts = await readFacts(this.db, this.dialect, this.flowPolicy, [], true);
+    const facts = await readFacts(this.db, this.dialect, this.flowPolicy, [], true, await this.overrides());
     for (const t of keyed) {
       const block = blockOf(facts, { id: t.id, keys: t.concurrency_keys, tenant: '', cost: t.cost });
       if (block !== undefined) out.set(t.id, block);
@@ -124,7 +170,7 @@ export class SqlFlowStore extends SqlDependencies {
   async fairPosition(task: Task): Promise<FairPosition> {
     const tenant = task.fairness_key ?? '';
     const tenants = await readyTenants(this.db);
-    const facts = await readFacts(this.db, this.dialect, this.flowPolicy, tenants, false);
+    const facts = await readFacts(this.db, this.dialect, this.flowPolicy, tenants, false, NO_OVERRIDES);
     const order = nextTenants(facts, tenants.length > 0 ? tenants : [tenant], tenants.length);
     return {
       tenant,
@@ -147,11 +193,18 @@ export class SqlFlowStore extends SqlDependencies {
     return rows.length === 0 ? 'not_found' : 'not_running';
   }
 
-  /** Settles what the ended attempts reserved (rows carry concurrency_keys, cost and usage). */
+  /** Whether any rate or budget rule exists (else no bucket exists, and ends settle nothing). */
+  protected async anyBucketRule(tx: Executor): Promise<boolean> {
+    const p = this.flowPolicy;
+    const o = await this.overrides(tx);
+    return Object.keys(p.rate).length + Object.keys(p.budget).length + o.rate.size + o.budget.size > 0;
+  }
+
+  /** Settles what the ended attempts reserved (rows without concurrency_keys, or none read, settle nothing). */
   protected async settle(tx: Executor, ended: readonly Ended[]): Promise<void> {
     const relevant = ended.filter((e) => e.row['concurrency_keys'] !== null && e.row['concurrency_keys'] !== undefined);
-    if (relevant.length === 0) return;
-    const overrides = await readOverrides(tx, this.dialect);
+    if (relevant.length === 0 || !(await this.anyBucketRule(tx))) return;
+    const overrides = await this.overrides(tx);
     const writes: BucketWrite[] = [];
     for (const e of relevant) {
       const task = { keys: keysOf(this.dialect, e.row), cost: amountsOf(this.dialect, e.row['cost']) };

@@ -31,23 +31,34 @@ export const TENANTS_PER_CLAIM = 32;
 /** The statuses that hold a concurrency slot: claimed for an agent, or running. */
 const HOLDING = `status IN ('assigned', 'running')`;
 
-/** Tenants with ready pending work (a loose index scan: one probe per tenant, not per task). */
+/**
+ * Whether any pending task carries a key or a cost (`flowed`), and whether any
+ * has a tenant of its own (`tenanted`): two probes of partial indexes that stay
+ * empty while nobody uses flow control, so plain claims pay almost nothing.
+ */
+export async function probeFlow(tx: Executor): Promise<{ flowed: boolean; tenanted: boolean }> {
+  const pending = inFrom('claim');
+  const rows = await tx.all(
+    `SELECT (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE flowed = 1 AND ${pending} LIMIT 1) f) AS flowed,
+            (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE fairness_key <> '' AND ${pending} LIMIT 1) t) AS tenanted`,
+  );
+  return { flowed: Number(rows[0]?.['flowed'] ?? 0) > 0, tenanted: Number(rows[0]?.['tenanted'] ?? 0) > 0 };
+}
+
+/** Tenants with ready pending work: a loose index scan, one probe per tenant (not per task). */
 export async function readyTenants(tx: Executor): Promise<string[]> {
   const ready = `${inFrom('claim')} AND deps_pending = 0`;
+  // ORDER BY … LIMIT 1 rather than min(): the plan is an index probe even when the table's statistics are stale.
+  const next = (after: string): string =>
+    `(SELECT fairness_key FROM tasks WHERE ${ready}${after} ORDER BY fairness_key LIMIT 1)`;
   const rows = await tx.all(
     `WITH RECURSIVE t(k) AS (
-       SELECT min(fairness_key) FROM tasks WHERE ${ready}
+       SELECT ${next('')}
        UNION ALL
-       SELECT (SELECT min(fairness_key) FROM tasks WHERE ${ready} AND fairness_key > t.k) FROM t WHERE t.k IS NOT NULL
+       SELECT ${next(' AND fairness_key > t.k')} FROM t WHERE t.k IS NOT NULL
      ) SELECT k FROM t WHERE k IS NOT NULL`,
   );
   return rows.map((r) => String(r['k']));
-}
-
-/** Whether any pending task carries a key or a cost (if none, a claim needs no key checks). */
-export async function anyFlowedPending(tx: Executor): Promise<boolean> {
-  const rows = await tx.all(`SELECT 1 AS x FROM tasks WHERE flowed = 1 AND ${inFrom('claim')} LIMIT 1`);
-  return rows.length > 0;
 }
 
 /** A JSON column's value (pg decodes jsonb itself; SQLite returns the text). */
@@ -78,33 +89,42 @@ export async function readOverrides(tx: Executor, d: Dialect): Promise<FlowOverr
   return maps as unknown as FlowOverrides;
 }
 
-/** Everything the plan needs to know, read under the claim's lock. */
+/**
+ * Everything the plan needs to know, read under the claim's lock: tenants'
+ * times (when there are several), and, for claims with keys, the holders of
+ * keys (when some concurrency rule exists) and the buckets (when some rate or
+ * budget rule exists).
+ */
 export async function readFacts(
   tx: Executor,
   d: Dialect,
   policy: FlowPolicy,
   tenants: readonly string[],
   withKeys: boolean,
+  overrides: FlowOverrides,
 ): Promise<FlowFacts> {
-  const vt = await tx.all(
-    `SELECT tenant, vtime FROM flow_tenants WHERE tenant IN (${['*', ...tenants].map(() => '?').join(', ')})`,
-    ['*', ...tenants],
-  );
-  const times = new Map(vt.map((r) => [String(r['tenant']), Number(r['vtime'])]));
+  const times = new Map<string, number>();
+  if (tenants.length > 1) {
+    const marks = ['*', ...tenants].map(() => '?').join(', ');
+    for (const r of await tx.all(`SELECT tenant, vtime FROM flow_tenants WHERE tenant IN (${marks})`, [
+      '*',
+      ...tenants,
+    ]))
+      times.set(String(r['tenant']), Number(r['vtime']));
+  }
   const clock = times.get('*') ?? 0;
   times.delete('*');
   const running = new Map<string, number>();
   const buckets = new Map<string, BucketState>();
-  let overrides = NO_OVERRIDES;
-  if (withKeys) {
+  const any = (o: object, m: ReadonlyMap<string, unknown>): boolean => Object.keys(o).length > 0 || m.size > 0;
+  if (withKeys && any(policy.concurrency, overrides.concurrency))
     for (const r of await tx.all(d.keysHeld(HOLDING))) running.set(String(r['key']), Number(r['n']));
+  if (withKeys && (any(policy.rate, overrides.rate) || any(policy.budget, overrides.budget)))
     for (const r of await tx.all('SELECT key, bucket, level, updated_ms FROM flow_buckets'))
       buckets.set(bucketId(String(r['key']), String(r['bucket'])), {
         level: Number(r['level']),
         updated_ms: Number(r['updated_ms']),
       });
-    overrides = await readOverrides(tx, d);
-  }
   return { policy, overrides, running, buckets, tenants: times, clock, now: Date.now() };
 }
 
@@ -121,13 +141,18 @@ export async function candidates(
   where: Where,
   tenants: readonly string[],
   blocked: readonly string[],
-  limit: number,
+  limitOf: (tenant: string) => number,
 ): Promise<Map<string, FlowCandidate[]>> {
   const skip = blocked.length === 0 ? '' : ` AND ${d.noKeyIn('concurrency_keys')}`;
   const one = `SELECT id, concurrency_keys, fairness_key, cost FROM tasks${where.sql} AND fairness_key = ?${skip}
     ORDER BY priority_rank DESC, ${d.insertOrder} LIMIT ?`;
   const sql = tenants.map((_, i) => `SELECT * FROM (${one}) q${i}`).join(' UNION ALL ');
-  const params = tenants.flatMap((t) => [...where.params, t, ...(skip === '' ? [] : [d.keysParam(blocked)]), limit]);
+  const params = tenants.flatMap((t) => [
+    ...where.params,
+    t,
+    ...(skip === '' ? [] : [d.keysParam(blocked)]),
+    limitOf(t),
+  ]);
   const rows = tenants.length === 0 ? [] : await tx.all(sql, params);
   const out = new Map<string, FlowCandidate[]>(tenants.map((t) => [t, []]));
   for (const r of rows) {

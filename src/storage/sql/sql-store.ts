@@ -174,13 +174,14 @@ export class SqlStore extends SqlClaims implements Store {
       const stale: string[] = [];
       const readied: string[] = [];
       const ended: Ended[] = [];
+      const settles = await this.anyBucketRule(tx);
       for (const it of items) {
         const retry = it.status === 'pending';
         const rows = await tx.all(
           `UPDATE tasks SET status = ?, result = ?, error = ?, assigned_agent = ?, started_at = ?, completed_at = ?,
              claimed_at = ${retry ? 'NULL' : 'claimed_at'}, run_at = ${retry ? '?' : 'run_at'}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,
              usage = COALESCE(?, usage)
-           WHERE id = ? AND lease_epoch = ? AND ${finishGuard()} RETURNING has_dependants, concurrency_keys, cost, usage`,
+           WHERE id = ? AND lease_epoch = ? AND ${finishGuard()} RETURNING has_dependants${settles ? ', concurrency_keys, cost, usage' : ''}`,
           [
             it.status,
             it.status === 'completed' ? (it.resultJson ?? toJson(it.result ?? null)) : toJson(null),

@@ -24,6 +24,8 @@ export const sqliteDialect: Dialect = {
   noKeyIn: (column) =>
     `(${column} IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(${column}) WHERE value IN (SELECT value FROM json_each(?))))`,
   keysParam: (keys) => JSON.stringify(keys),
+  idIn: (column) => `${column} IN (SELECT value FROM json_each(?))`,
+  idsParam: (ids) => JSON.stringify(ids),
   flowLock: undefined,
 };
 

@@ -8,6 +8,7 @@ ALTER TABLE tasks ADD COLUMN usage text;
 ALTER TABLE tasks ADD COLUMN flowed integer NOT NULL DEFAULT 0;
 CREATE INDEX idx_tasks_tenant_ready ON tasks (fairness_key, priority_rank DESC) WHERE status = 'pending' AND deps_pending = 0;
 CREATE INDEX idx_tasks_flowed ON tasks (status) WHERE flowed = 1;
+CREATE INDEX idx_tasks_tenanted ON tasks (status) WHERE fairness_key <> '';
 
 -- Rules set at run time for one key (PUT /api/flow/:kind/:key); they win over configured patterns.
 CREATE TABLE flow_rules (
