@@ -148,6 +148,7 @@ export const SCHEMA = {
   },
   flow: {
     units: { kind: 'string_list' },
+    aging_ms: int(0, 31_536_000_000),
     concurrency: { kind: 'table_of', entry: { limit: int(1, 1_000_000_000) } },
     rate: {
       kind: 'table_of',

@@ -132,6 +132,7 @@ export interface HubConfig {
   };
   readonly flow: {
     units: readonly string[];
+    aging_ms: number;
     concurrency: Readonly<Record<string, { limit: number }>>;
     rate: Readonly<Record<string, { limit: number; window_ms?: number; burst?: number }>>;
     budget: Readonly<Record<string, { unit: string; per_minute?: number; per_day?: number }>>;

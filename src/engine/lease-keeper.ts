@@ -6,11 +6,13 @@
 import { REQUEUE_PATCH } from '../domain/index.js';
 import type { Logger } from '../log/logger.js';
 import type { EventBus } from '../runtime/index.js';
-import type { OutageTracker, TaskStore } from '../storage/index.js';
+import type { FlowStore, OutageTracker, TaskStore } from '../storage/index.js';
 import type { EngineCounters } from './types.js';
 
 export interface LeaseKeeperOptions {
-  store: TaskStore;
+  store: TaskStore & Pick<FlowStore, 'ageTasks'>;
+  /** [flow] aging_ms (0: no aging). */
+  agingMs: number;
   events: EventBus;
   log: Logger;
   nodeId: string;
@@ -20,6 +22,8 @@ export interface LeaseKeeperOptions {
 }
 
 export class LeaseKeeper {
+  private agedAt = 0;
+
   constructor(private readonly o: LeaseKeeperOptions) {}
 
   /**
@@ -60,6 +64,7 @@ export class LeaseKeeper {
 
   /** Requeues tasks whose lease expired; returns how many (the engine claims again when some were). */
   async sweep(): Promise<number> {
+    await this.age();
     const requeued = await this.whileUp(() => this.o.store.requeueExpired(this.o.nodeId, 1000), []);
     if (requeued.length === 0) return 0;
     this.o.counters.expired_requeued += requeued.length;
@@ -69,6 +74,15 @@ export class LeaseKeeper {
     );
     for (const t of requeued) this.o.events.publish('tasks', 'task.requeued', t);
     return requeued.length;
+  }
+
+  /** Aging, a tenth of aging_ms apart (every node may run it: a raise happens once, its condition is in the statement). */
+  private async age(): Promise<void> {
+    const now = Date.now();
+    if (this.o.agingMs <= 0 || now - this.agedAt < this.o.agingMs / 10) return;
+    this.agedAt = now;
+    const raised = await this.whileUp(() => this.o.store.ageTasks(this.o.agingMs, new Date(now)), 0);
+    this.o.counters.aged += raised;
   }
 
   /** Runs a periodic store call; during an outage it is skipped quietly (the tracker logged it once) and gives `fallback`. */

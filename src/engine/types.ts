@@ -11,7 +11,7 @@ import type { Handler } from './handler.js';
 import type { Sessions } from './sessions.js';
 
 export interface EngineOptions {
-  store: TaskStore & Pick<FlowStore, 'recordWaits'>;
+  store: TaskStore & Pick<FlowStore, 'recordWaits' | 'ageTasks'>;
   events: EventBus;
   log: Logger;
   nodeId: string;
@@ -21,6 +21,8 @@ export interface EngineOptions {
   defaultExecutor: string;
   /** The units a usage report may name ([flow] units). */
   units: readonly string[];
+  /** [flow] aging_ms. */
+  agingMs: number;
   leaseMs: number;
   claimBatch: number;
   prefetch: number;
@@ -39,6 +41,7 @@ export function engineOptions(config: HubConfig, parts: EngineParts): EngineOpti
     ...parts,
     defaultExecutor: config.agents.default_executor,
     units: config.flow.units,
+    agingMs: config.flow.aging_ms,
     leaseMs: t.lease_ms,
     claimBatch: t.claim_batch,
     prefetch: t.prefetch,
@@ -95,6 +98,8 @@ export interface EngineCounters {
   dead: number;
   lease_extensions: number;
   expired_requeued: number;
+  /** Tasks raised a priority level by aging ([flow] aging_ms). */
+  aged: number;
   steals: number;
   steal_attempts: number;
 }
@@ -114,6 +119,7 @@ export function newCounters(): EngineCounters {
     dead: 0,
     lease_extensions: 0,
     expired_requeued: 0,
+    aged: 0,
     steals: 0,
     steal_attempts: 0,
   };

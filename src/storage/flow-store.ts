@@ -21,6 +21,11 @@ export interface FlowKeyState {
 export interface FlowStore {
   /** The configured rules ([flow]); the store applies them in claims and settlements. */
   configureFlow(policy: FlowPolicy): void;
+  /**
+   * Aging: raises by one level the claim rank of ready pending tasks that waited
+   * `agingMs` since their submission or their last raise (below critical); returns how many.
+   */
+  ageTasks(agingMs: number, now: Date): Promise<number>;
   /** Records in the tasks' histories why flow rules now hold them back (`detail.waiting`: code, message, key). */
   recordWaits(items: ReadonlyArray<{ id: string; detail: unknown }>, nodeId: string): Promise<void>;
   /** Sets (or with `rule` undefined removes) one key's run-time rule of a kind; false: there was none to remove. */

@@ -249,6 +249,25 @@ for (const engine of engines) {
       );
     });
 
+    it('aging raises a waiting task one level per aging period, so low priority does not starve', async () => {
+      const [low] = await submit(1, { priority: 'low', title: 'old-low' });
+      await new Promise((r) => setTimeout(r, 60));
+      await submit(3, { priority: 'high', title: 'new-high' });
+      await submit(3, { priority: 'critical', title: 'new-critical' });
+      assert.equal(await store.ageTasks(50, new Date()), 1, 'only the one that waited 50 ms');
+      assert.equal(await store.ageTasks(50, new Date()), 0, 'not again before another period');
+      assert.equal((await claim(store, 1))[0]?.priority, 'critical', 'critical still first');
+      await new Promise((r) => setTimeout(r, 60));
+      assert.equal(await store.ageTasks(50, new Date()), 4, 'low (now medium) and the highs waited a period');
+      await new Promise((r) => setTimeout(r, 60));
+      assert.equal(await store.ageTasks(50, new Date()), 1, 'low rises to critical; the others are there already');
+      // Low is critical now, and older than the rest: the claim takes it first; its priority field is unchanged.
+      const [first] = await claim(store, 1);
+      assert.equal(first?.id, low!.id);
+      assert.equal(first?.priority, 'low');
+      assert.equal((await claim(store, 1))[0]?.title, 'new-high', 'then the highs, raised before the new criticals');
+    });
+
     it('two stores claiming at once never exceed a key limit', async function () {
       if (opened.another === undefined) this.skip();
       const other = await opened.another();

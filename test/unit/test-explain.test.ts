@@ -1,6 +1,13 @@
 /** Why a task waits: every cause through explainTask, one row of the table each. */
 import assert from 'node:assert/strict';
-import { explainTask, type Agent, type ExplainFacts, type Task, type WaitCode } from '../../src/domain/index.js';
+import {
+  WAIT_CODES,
+  explainTask,
+  type Agent,
+  type ExplainFacts,
+  type Task,
+  type WaitCode,
+} from '../../src/domain/index.js';
 
 const NOW = Date.parse('2026-12-02T10:00:00.000Z');
 
@@ -147,6 +154,53 @@ const CASES: Array<{ name: string; facts: ExplainFacts; code: WaitCode; says: Re
     says: /p \(paused\), f \(failed\), o \(offline\)/,
   },
   {
+    name: 'a concurrency key at its limit',
+    facts: facts({
+      task: task({ concurrency_keys: ['tenant:acme'] }),
+      flow: { code: 'CONCURRENCY_LIMIT', key: 'tenant:acme', running: 5, limit: 5, ahead: 7 },
+    }),
+    code: 'CONCURRENCY_LIMIT',
+    says: /concurrency key "tenant:acme" is at its limit: 5 of 5 tasks hold it; 7 of its waiting tasks come first/,
+    details: { code: 'CONCURRENCY_LIMIT', key: 'tenant:acme', running: 5, limit: 5, ahead: 7, until: null },
+  },
+  {
+    name: 'a rate limit',
+    facts: facts({
+      task: task({ concurrency_keys: ['api'] }),
+      flow: { code: 'RATE_LIMITED', key: 'api', bucket: 'rate', level: 0.2, need: 1, until: NOW + 40 },
+    }),
+    code: 'RATE_LIMITED',
+    says: /concurrency key "api" is rate limited; its next dispatch is possible at 2026-12-02T10:00:00.040Z/,
+  },
+  {
+    name: 'a token budget out of tokens',
+    facts: facts({
+      task: task({ concurrency_keys: ['llm'], cost: { tokens: 1000 } }),
+      flow: {
+        code: 'BUDGET_EXHAUSTED',
+        key: 'llm',
+        bucket: 'tokens/minute',
+        level: 250,
+        need: 1000,
+        until: NOW + 4500,
+      },
+    }),
+    code: 'BUDGET_EXHAUSTED',
+    says: /"llm" is out of budget \(tokens\/minute: needs 1000, holds 250\); it holds enough at 2026-12-02T10:00:04.500Z/,
+  },
+  {
+    name: 'ready, its tenant waiting its turn',
+    facts: facts({ fair: { tenant: 'b', weight: 1, position: 2, tenants: 3 } }),
+    code: 'FAIR_SHARE',
+    says: /tenant "b" \(weight 1\) is 2 of 3 tenants/,
+  },
+  {
+    name: 'ready, its tenant next in fair order',
+    facts: facts({ ahead: 3, fair: { tenant: 'a', weight: 3, position: 1, tenants: 3 } }),
+    code: 'READY',
+    says: /3 ready tasks come first/,
+  },
+  {
     name: 'ready, with tasks ahead of it',
     facts: facts({ ahead: 12, agents: [agent('w'), agent('p', { paused: true })] }),
     code: 'READY',
@@ -172,5 +226,20 @@ describe('explain: why a task is not running', () => {
     });
     assert.equal(explainTask(all).code, 'WAITING_FOR_DEPENDENCIES');
     assert.equal(explainTask({ ...all, dependencies: [] }).code, 'SCHEDULED');
+  });
+
+  it('checks agents before flow rules, and flow rules before fair share', () => {
+    const both = facts({
+      flow: { code: 'CONCURRENCY_LIMIT', key: 'k', running: 1, limit: 1 },
+      fair: { tenant: 'b', weight: 1, position: 2, tenants: 2 },
+    });
+    assert.equal(explainTask({ ...both, agents: [] }).code, 'NO_CAPABLE_AGENT');
+    assert.equal(explainTask(both).code, 'CONCURRENCY_LIMIT');
+    assert.equal(explainTask({ ...both, flow: undefined }).code, 'FAIR_SHARE');
+  });
+
+  it('covers every wait code in the table', () => {
+    const covered = new Set(CASES.map((c) => c.code));
+    for (const code of WAIT_CODES) assert.ok(covered.has(code), `no case for ${code}`);
   });
 });

@@ -2,6 +2,7 @@
 import {
   EMPTY_POLICY,
   NO_OVERRIDES,
+  PRIORITY_RANK,
   blockOf,
   bucketsOf,
   bucketId,
@@ -44,6 +45,8 @@ export interface Ended {
 }
 
 const RULES_TTL_MS = 1000;
+/** The rank of critical, above which aging raises nothing. */
+const MAX_RANK = Math.max(...Object.values(PRIORITY_RANK));
 
 export class SqlFlowStore extends SqlDependencies {
   protected flowPolicy: FlowPolicy = EMPTY_POLICY;
@@ -60,6 +63,17 @@ export class SqlFlowStore extends SqlDependencies {
     const value = await readOverrides(tx, this.dialect);
     this.rules = { at: now, value };
     return value;
+  }
+
+  async ageTasks(agingMs: number, now: Date): Promise<number> {
+    if (agingMs <= 0) return 0;
+    const cutoff = new Date(now.getTime() - agingMs).toISOString();
+    return this.db.run(
+      `UPDATE tasks SET priority_rank = priority_rank + 1, aged_at = ?
+       WHERE ${inFrom('claim')} AND deps_pending = 0 AND priority_rank < ${MAX_RANK}
+         AND (run_at IS NULL OR run_at <= ?) AND COALESCE(aged_at, created_at) <= ?`,
+      [now.toISOString(), now.toISOString(), cutoff],
+    );
   }
 
   async recordWaits(items: ReadonlyArray<{ id: string; detail: unknown }>, nodeId: string): Promise<void> {

@@ -5,6 +5,8 @@ ALTER TABLE tasks ADD COLUMN concurrency_keys jsonb;
 ALTER TABLE tasks ADD COLUMN fairness_key text NOT NULL DEFAULT '';
 ALTER TABLE tasks ADD COLUMN cost jsonb;
 ALTER TABLE tasks ADD COLUMN usage jsonb;
+-- Aging ([flow] aging_ms): when the task's priority_rank was last raised for waiting.
+ALTER TABLE tasks ADD COLUMN aged_at timestamptz;
 ALTER TABLE tasks ADD COLUMN flowed smallint NOT NULL DEFAULT 0;
 CREATE INDEX idx_tasks_tenant_ready ON tasks (fairness_key, priority_rank DESC, seq) WHERE status = 'pending' AND deps_pending = 0;
 CREATE INDEX idx_tasks_flowed ON tasks (status) WHERE flowed = 1;
