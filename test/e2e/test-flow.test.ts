@@ -212,7 +212,7 @@ function flowSuite(engine: 'sqlite' | 'postgres'): void {
         Array.from({ length: 2000 }, (_, i) => ({
           title: `a${i}`,
           fairness_key: 'heavy',
-          concurrency_key: `split:${i % 500}`,
+          concurrency_key: `split:${i % 1000}`,
           payload: { ms: 5 },
         })),
       );
