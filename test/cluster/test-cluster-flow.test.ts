@@ -11,6 +11,7 @@ import path from 'node:path';
 import { createTestDatabase, requirePostgres, type TestDatabase } from '../helpers/postgres.js';
 import { clusterDb, startNode, type NodeProc } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { maxOverlap } from '../helpers/spans.js';
 
 const CONFIG = `
 [flow.concurrency."k:*"]
@@ -27,18 +28,6 @@ interface Row {
   started_at: Date | null;
   completed_at: Date | null;
   node_id: string | null;
-}
-
-function maxOverlap(spans: ReadonlyArray<[number, number]>): number {
-  const edges = spans.flatMap(([s, e]) => [
-    [s, 1],
-    [e, -1],
-  ]);
-  edges.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
-  let open = 0;
-  let most = 0;
-  for (const [, d] of edges) most = Math.max(most, (open += d!));
-  return most;
 }
 
 describe('cluster: flow limits across three nodes', function () {

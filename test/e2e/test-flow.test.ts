@@ -14,6 +14,7 @@ import { client, type Client } from '../helpers/http.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from '../helpers/postgres.js';
 import { observer } from '../helpers/ws.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { maxOverlap } from '../helpers/spans.js';
 
 type Msg = Record<string, any>;
 
@@ -35,19 +36,6 @@ per_minute = 10000
 [flow.fairness."heavy"]
 weight = 1
 `;
-
-/** Most intervals [start, end) open at one instant. */
-function maxOverlap(spans: ReadonlyArray<[number, number]>): number {
-  const edges = spans.flatMap(([s, e]) => [
-    [s, 1],
-    [e, -1],
-  ]);
-  edges.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
-  let open = 0;
-  let most = 0;
-  for (const [, d] of edges) most = Math.max(most, (open += d!));
-  return most;
-}
 
 function flowSuite(engine: 'sqlite' | 'postgres'): void {
   describe(`flow control on a running hub (${engine})`, function () {

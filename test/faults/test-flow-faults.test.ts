@@ -13,6 +13,7 @@ import { ROOT, type RunningHub } from '../helpers/cli.js';
 import { client, type Client } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { alive, faultStack, rawAgent, requirePrivatePostgres, type FaultStack } from '../helpers/faults.js';
+import { maxOverlap } from '../helpers/spans.js';
 
 const CONFIG = `
 [agents.executors.usage]
@@ -29,18 +30,6 @@ per_minute = 2000
 interface Span {
   started_at: Date | null;
   completed_at: Date | null;
-}
-
-function maxOverlap(spans: readonly Span[]): number {
-  const edges = spans.flatMap((s) => [
-    [s.started_at!.getTime(), 1],
-    [s.completed_at!.getTime(), -1],
-  ]);
-  edges.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
-  let open = 0;
-  let most = 0;
-  for (const [, d] of edges) most = Math.max(most, (open += d!));
-  return most;
 }
 
 describe('faults: flow control through a database restart and a killed agent', function () {
@@ -111,7 +100,8 @@ describe('faults: flow control through a database restart and a killed agent', f
     );
     assert.ok(alive(hub));
     const k = await rows('k');
-    assert.ok(maxOverlap(k) <= 2, `at most 2 at once across the restart, saw ${maxOverlap(k)}`);
+    const most = maxOverlap(k.map((t) => [t.started_at!.getTime(), t.completed_at!.getTime()] as const));
+    assert.ok(most <= 2, `at most 2 at once across the restart, saw ${most}`);
     assert.ok((await rows('llm')).every((t) => JSON.stringify(t.usage) === '{"tokens":20}'));
     const state = (await api.get('/api/flow/keys/k')).body.data;
     assert.equal(state.running, 0, 'no slot left taken');

@@ -170,13 +170,20 @@ export class SqlFlowStore extends SqlDependencies {
   }
 
   async countKeyAhead(taskId: string, key: string): Promise<number> {
+    return this.countAhead(taskId, `NOT ${this.dialect.noKeyIn('o.concurrency_keys')}`, [
+      this.dialect.keysParam([key]),
+    ]);
+  }
+
+  /** Ready pending tasks meeting `condition` (on alias o) that the claim takes before this one: higher rank, or the same and older. */
+  protected async countAhead(taskId: string, condition: string, params: unknown[]): Promise<number> {
     if (!isUuid(taskId)) return 0;
     const order = this.dialect.insertOrder;
     const rows = await this.db.all(
       `SELECT count(*) AS n FROM tasks o, (SELECT priority_rank AS rank, ${order} AS pos FROM tasks WHERE id = ?) me
-       WHERE ${inFrom('claim', 'o')} AND o.deps_pending = 0 AND NOT ${this.dialect.noKeyIn('o.concurrency_keys')}
+       WHERE ${inFrom('claim', 'o')} AND o.deps_pending = 0 AND ${condition}
          AND (o.priority_rank > me.rank OR (o.priority_rank = me.rank AND o.${order} < me.pos))`,
-      [taskId, this.dialect.keysParam([key])],
+      [taskId, ...params],
     );
     return Number(rows[0]?.['n'] ?? 0);
   }

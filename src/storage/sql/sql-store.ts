@@ -306,15 +306,7 @@ export class SqlStore extends SqlClaims implements Store {
     return counts;
   }
 
-  async countReadyAhead(taskId: string, now: Date): Promise<number> {
-    if (!isUuid(taskId)) return 0;
-    const order = this.dialect.insertOrder;
-    const rows = await this.db.all(
-      `SELECT count(*) AS n FROM tasks o, (SELECT priority_rank AS rank, ${order} AS pos FROM tasks WHERE id = ?) me
-       WHERE ${inFrom('claim', 'o')} AND o.deps_pending = 0 AND (o.run_at IS NULL OR o.run_at <= ?)
-         AND (o.priority_rank > me.rank OR (o.priority_rank = me.rank AND o.${order} < me.pos))`,
-      [taskId, now.toISOString()],
-    );
-    return Number(rows[0]?.['n'] ?? 0);
+  countReadyAhead(taskId: string, now: Date): Promise<number> {
+    return this.countAhead(taskId, '(o.run_at IS NULL OR o.run_at <= ?)', [now.toISOString()]);
   }
 }
