@@ -18,11 +18,12 @@ Hub commands (read the configuration, act on the store):
 Operator commands (over the REST API of a running hub):
   status                     health, modules, task and agent counts
   tasks list [--status S] [--limit N]
-  tasks show ID | cancel ID [--reason TEXT] | retry ID
+  tasks show ID | explain ID | cancel ID [--reason TEXT] | retry ID
   tasks redrive [--status dead|failed] [--limit N | --all]
   agents list | pause ID | resume ID | remove ID | restart ID
   agents drain ID [--timeout-ms N] | cancel ID [--reason TEXT]
   modules list | restart NAME
+  flow list | show KEY       concurrency keys: holders, waiting tasks, limits, buckets
 
 Options:
   --config FILE       extra TOML file, applied after settings/default.toml and the profile's file
@@ -49,7 +50,7 @@ export type UsersAction = { action: 'add' | 'passwd' | 'list' | 'remove'; name: 
 
 /** An operator command: words after the resource, with the options it takes. */
 export interface ClientCommand {
-  resource: 'status' | 'tasks' | 'agents' | 'modules';
+  resource: 'status' | 'tasks' | 'agents' | 'modules' | 'flow';
   action: string;
   id: string | undefined;
   status: string | undefined;
@@ -114,9 +115,10 @@ const ALLOWED: Record<string, readonly (keyof typeof OPTIONS)[]> = {
 
 const CLIENT_ACTIONS: Record<ClientCommand['resource'], Record<string, 'id' | 'none'>> = {
   status: { '': 'none' },
-  tasks: { list: 'none', show: 'id', cancel: 'id', retry: 'id', redrive: 'none' },
+  tasks: { list: 'none', show: 'id', explain: 'id', cancel: 'id', retry: 'id', redrive: 'none' },
   agents: { list: 'none', pause: 'id', resume: 'id', remove: 'id', restart: 'id', drain: 'id', cancel: 'id' },
   modules: { list: 'none', restart: 'id' },
+  flow: { list: 'none', show: 'id' },
 };
 
 function usage(message: string): HubError {

@@ -149,6 +149,13 @@ async function perform(c: ClientCommand, hub: Api): Promise<{ data: unknown; tex
       ]);
       return { data: t, text: `${head}\n\n${table(['AT', 'TRANSITION', 'AGENT', 'NODE', 'DETAIL'], rows)}` };
     }
+    case 'tasks explain': {
+      const e = await hub.call('GET', `/api/tasks/${enc(id)}/explain`);
+      return { data: e, text: `${String(e['code'])}: ${String(e['message'])}\n` };
+    }
+    case 'flow list':
+    case 'flow show':
+      return flow(c, hub);
     case 'tasks cancel': {
       const t = await hub.call(
         'POST',
@@ -265,6 +272,26 @@ async function redrive(c: ClientCommand, hub: Api): Promise<{ data: unknown; tex
     if (n < 1000) break;
   }
   return { data: { redriven: total }, text: `redriven ${total} ${c.status ?? 'dead'} tasks back to pending\n` };
+}
+
+/** flow list: a line per key; flow show KEY: that key's state. */
+async function flow(c: ClientCommand, hub: Api): Promise<{ data: unknown; text: string }> {
+  const keys =
+    c.action === 'show'
+      ? [await hub.call('GET', `/api/flow/keys/${enc(c.id ?? '')}`)]
+      : ((await hub.call('GET', '/api/flow'))['keys'] as Data[]);
+  const rows = keys.map((k) => {
+    const rules = k['rules'] as Data;
+    const limit = (rules['concurrency'] as Data | undefined)?.['limit'];
+    const buckets = (k['buckets'] as Data[]).map(
+      (b) => `${String(b['name'])} ${display(b['level'])}/${display(b['capacity'])}`,
+    );
+    return [k['key'], k['running'], limit ?? '-', k['waiting'], buckets.join(', ') || '-'];
+  });
+  return {
+    data: c.action === 'show' ? keys[0] : { keys },
+    text: table(['KEY', 'RUNNING', 'LIMIT', 'WAITING', 'BUCKETS'], rows),
+  };
 }
 
 function modulesTable(modules: Data[]): string {

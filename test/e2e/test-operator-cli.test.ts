@@ -39,7 +39,7 @@ describe('operator CLI', function () {
     assert.match(away.stderr, new RegExp(`hub unreachable at http://127\\.0\\.0\\.1:${port}: ECONNREFUSED`));
     const usage = await op(['tasks', 'frobnicate']);
     assert.equal(usage.code, 2);
-    assert.match(usage.stderr, /tasks: expected list, show ID, cancel ID, retry ID, redrive/);
+    assert.match(usage.stderr, /tasks: expected list, show ID, explain ID, cancel ID, retry ID, redrive/);
     const foreign = await op(['agents', 'list', '--reason', 'x']);
     assert.equal(foreign.code, 2);
   });
@@ -95,6 +95,26 @@ describe('operator CLI', function () {
     const show = await op(['tasks', 'show', stuck]);
     assert.match(show.stdout, /^status +pending$/m);
     assert.match(show.stdout, /- -> pending .*\{"reason":"submitted"\}/);
+    const why = await op(['tasks', 'explain', stuck]);
+    assert.equal(why.code, 0, why.stderr);
+    assert.match(why.stdout, /^NO_CAPABLE_AGENT: no agent meets its requirements: "nobody-has-this"/);
+    const keyed = (
+      await api.post(
+        '/api/tasks',
+        { title: 'keyed', concurrency_key: 'ops:demo', required_capabilities: ['nobody-has-this'] },
+        stack.admin,
+      )
+    ).body.data.id as string;
+    const keys = await op(['flow', 'list']);
+    assert.equal(keys.code, 0, keys.stderr);
+    assert.match(keys.stdout, /^KEY +RUNNING +LIMIT +WAITING +BUCKETS$/m);
+    assert.match(keys.stdout, /^ops:demo +0 +- +1 +-$/m);
+    const one = JSON.parse((await op(['flow', 'show', 'ops:demo', '--json'])).stdout) as {
+      key: string;
+      waiting: number;
+    };
+    assert.deepEqual([one.key, one.waiting], ['ops:demo', 1]);
+    await api.post(`/api/tasks/${keyed}/cancel`, {}, stack.admin);
     const unknown = await op(['tasks', 'show', '00000000-0000-4000-8000-000000000000']);
     assert.equal(unknown.code, 5);
     assert.match(unknown.stderr, /TASK_NOT_FOUND/);

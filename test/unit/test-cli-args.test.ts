@@ -59,7 +59,7 @@ describe('command line', () => {
     refused(['migrate', '--out', 'x'], /--out is not an option of `migrate`/);
     refused(['--force'], /--force is not an option of starting the hub/);
     refused(['tasks', 'list', '--config', 'x'], /--config is not an option of operator commands/);
-    refused(['tasks', 'show'], /tasks: expected list, show ID, cancel ID, retry ID, redrive, got "show"/);
+    refused(['tasks', 'show'], /tasks: expected list, show ID, explain ID, cancel ID, retry ID, redrive, got "show"/);
     refused(['agents', 'list', 'extra'], /agents: expected list, pause ID, resume ID, remove ID/);
     refused(['agents', 'list', '--reason', 'x'], /--reason is an option of `tasks cancel`/);
     refused(['tasks', 'redrive', '--all', '--limit', '3'], /--all and --limit exclude each other/);
