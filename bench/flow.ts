@@ -112,6 +112,17 @@ async function drained(stack: HubStack, total: number): Promise<void> {
   }
 }
 
+const waits = (xs: ReadonlyArray<{ wait: number }>): { p50: number; p99: number } => ({
+  p50: pct(
+    xs.map((r) => r.wait),
+    50,
+  ),
+  p99: pct(
+    xs.map((r) => r.wait),
+    99,
+  ),
+});
+
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0);
@@ -161,38 +172,7 @@ async function fairness(scenario: 'one-key' | 'split-1000-keys' | 'no-fairness')
         Math.round((during.filter((r) => r.who === w).length / Math.max(1, during.length)) * 1000) / 1000;
       return {
         scenario,
-        wait_ms: {
-          a: {
-            p50: pct(
-              of('a').map((r) => r.wait),
-              50,
-            ),
-            p99: pct(
-              of('a').map((r) => r.wait),
-              99,
-            ),
-          },
-          b: {
-            p50: pct(
-              b.map((r) => r.wait),
-              50,
-            ),
-            p99: pct(
-              b.map((r) => r.wait),
-              99,
-            ),
-          },
-          c: {
-            p50: pct(
-              c.map((r) => r.wait),
-              50,
-            ),
-            p99: pct(
-              c.map((r) => r.wait),
-              99,
-            ),
-          },
-        },
+        wait_ms: { a: waits(of('a')), b: waits(b), c: waits(c) },
         share_while_all_wait: { a: share('a'), b: share('b'), c: share('c') },
         a_dispatched_before_b_c_done: of('a').filter((r) => r.claimed <= bcEnd).length,
       };

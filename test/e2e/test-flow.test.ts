@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { HiveClient } from '../../src/grpc/client/index.js';
+import { hiveProto } from '../../src/grpc/proto.js';
 import { hubEnv, startHub, type RunningHub } from '../helpers/cli.js';
 import { client, type Client } from '../helpers/http.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from '../helpers/postgres.js';
@@ -235,6 +237,36 @@ function flowSuite(engine: 'sqlite' | 'postgres'): void {
       assert.ok(value(/^hive_flow_throttled_seconds_total\{key="llm"\} (\S+)$/m) > 0, 'throttled time');
       assert.ok(value(/^hive_flow_bucket_level\{key="rated",bucket="rate"\} (\S+)$/m) >= 0, 'bucket level');
       assert.match(text, /^hive_flow_waiting\{key="[^"]+"\} \d+$/m);
+    });
+
+    it("refuses a remote agent's usage in an unknown unit (Rejected, nothing stored) and stores a good one", async () => {
+      const agents = new (hiveProto().AgentServiceClient)(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+      const stream = (agents as unknown as { Connect: () => grpc.ClientDuplexStream<Msg, Msg> }).Connect();
+      const got: Msg[] = [];
+      stream.on('data', (m: Msg) => got.push(m));
+      stream.on('error', () => undefined);
+      try {
+        stream.write({ register: { name: 'usage-raw', capabilities: [{ name: 'raw-usage', proficiency: 1 }] } });
+        const [id] = await bulk([{ title: 'raw', required_capabilities: ['raw-usage'], cost: { tokens: 5 } }]);
+        await waitFor(() => got.some((m) => m['assigned'] !== undefined), 10_000, 'the task to reach the raw agent');
+        stream.write({ result: { task_id: id, success: true, output_json: '{}', usage: { dollars: 1 } } });
+        const rejected = await waitFor(
+          () => got.find((m) => m['rejected'] !== undefined)?.['rejected'],
+          10_000,
+          'Rejected',
+        );
+        assert.equal(rejected.code, 'VALIDATION_FAILED');
+        assert.match(rejected.message, /usage\.dollars: unknown unit/);
+        const still = await task(id!);
+        assert.ok(['assigned', 'running'].includes(still['status']), 'the bad result ended nothing');
+        assert.equal(still['usage'], null, 'and stored no usage');
+        stream.write({ result: { task_id: id, success: true, output_json: '{}', usage: { tokens: 3 } } });
+        const [done] = await allDone([id!], 'the good result');
+        assert.deepEqual(done!['usage'], { tokens: 3 });
+      } finally {
+        stream.cancel();
+        agents.close();
+      }
     });
 
     it('carries flow fields over gRPC and refuses bad input naming the field, storing nothing', async () => {

@@ -11,7 +11,8 @@ function isoOrNull(value: unknown): string | null {
   return value === null || value === undefined ? null : iso(value);
 }
 
-function json(d: Dialect, value: unknown): unknown {
+/** A JSON column's value (pg decodes jsonb itself; SQLite returns the text); null stays null. */
+export function json(d: Dialect, value: unknown): unknown {
   if (value === null || value === undefined) return null;
   return d.decodesJson ? value : JSON.parse(value as string);
 }

@@ -27,6 +27,7 @@ import { inFrom } from './lifecycle-sql.js';
 import { SqlDependencies } from './sql-dependencies.js';
 import { isUuid } from './sql-base.js';
 import {
+  HOLDING,
   amountsOf,
   creditBuckets,
   keysOf,
@@ -101,7 +102,7 @@ export class SqlFlowStore extends SqlDependencies {
   }
 
   async listFlowKeys(only?: readonly string[]): Promise<FlowKeyState[]> {
-    const held = await this.db.all(this.dialect.keysHeld(`status IN ('assigned', 'running')`));
+    const held = await this.db.all(this.dialect.keysHeld(HOLDING));
     const waiting = await this.db.all(this.dialect.keysHeld(inFrom('claim')));
     const stored = await this.db.all('SELECT key, bucket, level, updated_ms FROM flow_buckets');
     const overrides = await this.overrides();
@@ -143,7 +144,7 @@ export class SqlFlowStore extends SqlDependencies {
   /** Sums of the costs of the tasks holding each key (holding tasks are few: at most the cluster's slots times prefetch). */
   private async reservedByKey(): Promise<Map<string, Amounts>> {
     const rows = await this.db.all(
-      `SELECT concurrency_keys, cost FROM tasks WHERE status IN ('assigned', 'running') AND flowed = 1 AND cost IS NOT NULL`,
+      `SELECT concurrency_keys, cost FROM tasks WHERE ${HOLDING} AND flowed = 1 AND cost IS NOT NULL`,
     );
     const out = new Map<string, Amounts>();
     for (const r of rows) {

@@ -23,13 +23,14 @@ import {
 } from '../../domain/index.js';
 import type { Dialect, Executor, Row } from './executor.js';
 import { inFrom } from './lifecycle-sql.js';
+import { json } from './rows.js';
 import type { Where } from './sql-base.js';
 
 /** Most tenants one claim looks at (those next in fair order); the others come in later claims. */
 export const TENANTS_PER_CLAIM = 32;
 
-/** The statuses that hold a concurrency slot: claimed for an agent, or running. */
-const HOLDING = `status IN ('assigned', 'running')`;
+/** The statuses that hold a concurrency slot: in flight (claimed for an agent, or running), as the lifecycle defines them. */
+export const HOLDING = inFrom('requeue');
 
 /**
  * Whether any pending task carries a key or a cost (`flowed`), and whether any
@@ -61,18 +62,13 @@ export async function readyTenants(tx: Executor): Promise<string[]> {
   return rows.map((r) => String(r['k']));
 }
 
-/** A JSON column's value (pg decodes jsonb itself; SQLite returns the text). */
-function decoded(d: Dialect, v: unknown): unknown {
-  return d.decodesJson || typeof v !== 'string' ? v : JSON.parse(v);
-}
-
 export function keysOf(d: Dialect, r: Row): string[] {
   const v = r['concurrency_keys'];
-  return v === null || v === undefined ? [] : (decoded(d, v) as string[]);
+  return (json(d, v) as string[] | null) ?? [];
 }
 
 export function amountsOf(d: Dialect, v: unknown): Amounts | null {
-  return v === null || v === undefined ? null : (decoded(d, v) as Amounts);
+  return json(d, v) as Amounts | null;
 }
 
 /** Run-time rules by kind and key. */
@@ -84,7 +80,7 @@ export async function readOverrides(tx: Executor, d: Dialect): Promise<FlowOverr
     Map<string, unknown>
   >;
   for (const r of rows) {
-    maps[r['kind'] as RuleKind]?.set(String(r['key']), decoded(d, r['rule']));
+    maps[r['kind'] as RuleKind]?.set(String(r['key']), json(d, r['rule']));
   }
   return maps as unknown as FlowOverrides;
 }
