@@ -9,7 +9,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * Plans a bulk submission whose items may depend on each other by `key`: gives
  * every item an id, turns key references into ids, refuses unknown keys and
  * cycles (naming the items), and orders the items so that each comes after what
- * it depends on. Returns the insertion order (indexes into `items`).
+ * it depends on and after its parent (`parent_id` may also name an item's key). Returns the insertion order (indexes into `items`).
  */
 export function planBulk(items: NewTask[], keys: ReadonlyArray<string | undefined>): number[] {
   const byKey = new Map<string, number>();
@@ -36,8 +36,29 @@ export function planBulk(items: NewTask[], keys: ReadonlyArray<string | undefine
         );
       return ref;
     });
+    t.parent_id = parentOf(t.parent_id ?? null, i, byKey, items, edges);
   });
   return topologicalOrder(edges, keys);
+}
+
+/** An item's parent: another item's key (its id, stored first) or a task id. */
+function parentOf(
+  ref: string | null,
+  i: number,
+  byKey: ReadonlyMap<string, number>,
+  items: readonly NewTask[],
+  edges: number[][],
+): string | null {
+  if (ref === null) return null;
+  const target = byKey.get(ref);
+  if (target === i) throw invalid(`tasks[${i}].parent_id`, 'a task cannot be its own parent');
+  if (target !== undefined) {
+    edges[i]?.push(target);
+    return items[target]?.id ?? ref;
+  }
+  if (!UUID.test(ref))
+    throw invalid(`tasks[${i}].parent_id`, `${JSON.stringify(ref)} is neither a task id nor the key of another item`);
+  return ref;
 }
 
 /** Depth-first order (dependencies first); a cycle fails naming its path. */

@@ -12,3 +12,5 @@ export { parseAnalyzeText, parseAnalyzeBatch, MAX_ANALYZE_CHARS, MAX_ANALYZE_BAT
 export { checkJsonValue, checkNoNul, MAX_JSON_DEPTH } from './json-value.js';
 export * from './flow.js';
 export * from './flow-plan.js';
+export * from './workflow.js';
+export * from './progress.js';

@@ -30,7 +30,15 @@ export const OPERATIONS = {
   release: { from: ['assigned'], to: 'pending' },
   /** Back to pending without a result: an expired lease, a dead node, a recovered process, an aborted attempt. */
   requeue: { from: ['assigned', 'running'], to: 'pending' },
-  cancel: { from: ['pending', 'assigned', 'running'], to: 'cancelled' },
+  /** The attempt ends by waiting (a timer, a signal, its children); the attempt is not counted. */
+  wait: { from: ['assigned', 'running'], to: 'waiting' },
+  /** A waiting task is woken (its time came, its signal or its children arrived, or its wait timed out with attempts left). */
+  wake: { from: ['waiting'], to: 'pending' },
+  /** A waiting task ends failed: its approval was rejected, or a child failed under the fail policy. */
+  give_up: { from: ['waiting'], to: 'failed' },
+  /** A waiting task's wait timed out on its last attempt: dead-lettered (redrivable). */
+  expire: { from: ['waiting'], to: 'dead' },
+  cancel: { from: ['pending', 'assigned', 'running', 'waiting'], to: 'cancelled' },
   /** A failed or dead task runs again from its first attempt (retry by request, redrive). */
   redrive: { from: ['failed', 'dead'], to: 'pending' },
 } as const satisfies Record<string, Operation>;
@@ -38,9 +46,13 @@ export const OPERATIONS = {
 export type OperationName = keyof typeof OPERATIONS;
 
 /** How a task enters the lifecycle: stored pending, or already claimed for an idle agent (direct hand-off: a submit and a claim in one). */
-export function initialStatus(claimed: boolean): TaskStatus {
+export function initialStatus(claimed: boolean, waits = false): TaskStatus {
+  if (waits) return OPERATIONS.wake.from[0];
   return claimed ? OPERATIONS.claim.to : OPERATIONS.claim.from[0];
 }
+
+/** The columns a wake clears and sets: the wait is over; `resume` says what ended it. */
+export const WAKE_CLEARS = ['wait_for', 'wake_at'] as const;
 
 /** The columns a requeue clears (the attempt in flight is forgotten; the task is claimable again). */
 export const REQUEUE_CLEARS = [

@@ -17,6 +17,7 @@ const RANK: Record<TaskStatus, number> = {
   pending: 0,
   assigned: 1,
   running: 2,
+  waiting: 3,
   completed: 3,
   failed: 3,
   dead: 3,

@@ -1,6 +1,15 @@
 import { HubError } from '../errors/index.js';
 
-export const TASK_STATUSES = ['pending', 'assigned', 'running', 'completed', 'failed', 'dead', 'cancelled'] as const;
+export const TASK_STATUSES = [
+  'pending',
+  'assigned',
+  'running',
+  'waiting',
+  'completed',
+  'failed',
+  'dead',
+  'cancelled',
+] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export const TERMINAL_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'dead', 'cancelled'];
@@ -10,12 +19,17 @@ export const TERMINAL_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 
  * (an attempt that ends before its start is stored goes from assigned); a
  * retryable failure, a release or an expired lease goes back to pending; failed
  * and dead can be redriven (→ pending); anything not terminal can be cancelled.
+ * An attempt may end by waiting (docs/workflows.md): for a time, a signal or its
+ * children; a waiting task holds no agent and goes back to pending when woken,
+ * or fails (a rejected approval, a failed child) or is dead-lettered (its wait
+ * timed out on its last attempt).
  * lifecycle.ts names the operation behind each move.
  */
 const TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
   pending: ['assigned', 'cancelled'],
-  assigned: ['running', 'completed', 'failed', 'dead', 'pending', 'cancelled'],
-  running: ['completed', 'failed', 'dead', 'pending', 'cancelled'],
+  assigned: ['running', 'completed', 'failed', 'dead', 'pending', 'waiting', 'cancelled'],
+  running: ['completed', 'failed', 'dead', 'pending', 'waiting', 'cancelled'],
+  waiting: ['pending', 'failed', 'dead', 'cancelled'],
   completed: [],
   failed: ['pending'],
   dead: ['pending'],

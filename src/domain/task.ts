@@ -2,6 +2,8 @@ import { asInput, capabilityName, int, invalid, list, oneOf, str, unit, type Inp
 import type { TaskStatus } from './task-state.js';
 import { checkJsonValue, checkNoNul } from './json-value.js';
 import { EMPTY_POLICY, parseAmounts, parseConcurrencyKeys, parseFairnessKey, type Amounts } from './flow.js';
+import { parseSubmittedWait, type Resume, type WaitFor, type WaitSpec } from './workflow.js';
+import type { ProgressRecord } from './progress.js';
 
 export const PRIORITIES = ['low', 'medium', 'high', 'critical'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -47,6 +49,14 @@ export interface Task {
   fairness_key: string | null;
   cost: Amounts | null;
   usage: Amounts | null;
+  /** Workflows (docs/workflows.md): the task that created it, what it waits for (status waiting) and until when, the state its last attempt saved, what woke it, its latest progress, the schedule that fired it. */
+  parent_id: string | null;
+  wait_for: WaitFor | null;
+  wake_at: string | null;
+  checkpoint: unknown;
+  resume: Resume | null;
+  progress: Omit<ProgressRecord, 'task_id' | 'chunk'> | null;
+  schedule_id: string | null;
 }
 
 export interface InferredCapability {
@@ -77,6 +87,12 @@ export interface NewTask {
   /** '' (DEFAULT_TENANT): none given. */
   fairness_key?: string;
   cost?: Amounts | null;
+  /** The parent task (a child task); in a bulk submission also another item's key. */
+  parent_id?: string | null;
+  /** Stored waiting for this (a signal or an approval) before its first attempt. */
+  wait?: WaitSpec | null;
+  /** Fired by this schedule (set by the scheduler, never by a client). */
+  schedule_id?: string | null;
 }
 
 export interface TaskDefaults {
@@ -105,6 +121,8 @@ const FIELDS = [
   'concurrency_key',
   'fairness_key',
   'cost',
+  'parent_id',
+  'wait_for',
 ];
 
 /** Bulk items' idempotency keys live under this prefix, so that no single submission's key can meet one. */
@@ -154,7 +172,16 @@ export function parseNewTask(
     concurrency_keys: parseConcurrencyKeys(input['concurrency_key']),
     fairness_key: parseFairnessKey(input['fairness_key']),
     cost: parseAmounts(input['cost'], 'cost', defaults.units ?? EMPTY_POLICY.units),
+    parent_id: parseParentId(input['parent_id']),
+    wait: parseSubmittedWait(input['wait_for'], Date.now()),
   };
+}
+
+/** A parent reference: a task id (or, in a bulk submission, another item's key; planBulk resolves it). */
+function parseParentId(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' || v.length === 0 || v.length > 64) throw invalid('parent_id', 'expected a task id');
+  return v;
 }
 
 /** Dependency references: task ids (or, in a bulk submission, keys of other items); unique. */

@@ -193,7 +193,7 @@ export class TaskWriter {
    * throws so the caller waits.
    */
   private async storeFinishes(finishes: PendingFinish[]): Promise<{ stored: PendingFinish[]; out: FinishOutcome }> {
-    const out: FinishOutcome = { applied: [], stale: [], cascaded: [] };
+    const out: FinishOutcome = { applied: [], stale: [], cascaded: [], changed: [] };
     if (finishes.length === 0) return { stored: [], out };
     const replaced: PendingFinish[] = [];
     const written = await writeIsolating(

@@ -2,6 +2,8 @@ import type { QueryStats } from './sql/timed-executor.js';
 import type { FlowStore } from './flow-store.js';
 
 export type { FlowStore, FlowKeyState } from './flow-store.js';
+import type { WorkflowStore } from './workflow-store.js';
+export type { WorkflowStore, SignalInput, SignalOutcome, TaskTreeNode, WakeOutcome } from './workflow-store.js';
 import type {
   Agent,
   AgentKind,
@@ -14,6 +16,7 @@ import type {
   NewAgent,
   NewTask,
   OperationName,
+  WaitRequest,
   Priority,
   Task,
   TaskStatus,
@@ -93,6 +96,8 @@ export interface TaskTransition {
   detail?: unknown;
   /** Fencing: applied only while the task is still on this attempt (a stale executor cannot finish a requeued task). */
   attempt?: number;
+  /** Told of other tasks the move changed in its transaction (a waiting parent woken or failed by this child's end). */
+  onChanged?: (tasks: Task[]) => void;
 }
 
 export interface ClaimRequest {
@@ -113,7 +118,7 @@ export interface ClaimRequest {
 }
 
 /** How an attempt ended, as the runner reports it to the store (in batches). */
-export type FinishStatus = 'completed' | 'failed' | 'dead' | 'pending';
+export type FinishStatus = 'completed' | 'failed' | 'dead' | 'pending' | 'waiting';
 
 export interface TaskFinish {
   id: string;
@@ -133,6 +138,8 @@ export interface TaskFinish {
   detail?: unknown;
   /** The attempt's usage as the agent reported it with its result (replaces an earlier report). */
   usage?: Amounts | null;
+  /** For status waiting: what the task waits for, until when, and the checkpoint its next attempt gets. */
+  wait?: WaitRequest;
 }
 
 export interface FinishOutcome {
@@ -142,6 +149,8 @@ export interface FinishOutcome {
   stale: string[];
   /** Tasks cancelled because a task they depend on ended failed, dead or cancelled. */
   cascaded: Task[];
+  /** Other tasks whose status changed in the same transaction (docs/workflows.md): parents woken or failed by their children, children cancelled or run again, tasks woken by a signal that was waiting for them. */
+  changed: Task[];
 }
 
 export interface TaskStart {
@@ -172,7 +181,7 @@ export interface PoolStats {
  * concern takes that interface (the engine a TaskStore, membership a
  * MembershipStore).
  */
-export interface Store extends StoreAdmin, AgentStore, TaskStore, FlowStore, MembershipStore {
+export interface Store extends StoreAdmin, AgentStore, TaskStore, FlowStore, WorkflowStore, MembershipStore {
   /** Users, refresh tokens, API keys and the audit log. */
   readonly security: SecurityStore;
 }

@@ -5,12 +5,10 @@
  * rules, usage reports, and (PostgreSQL) two stores claiming at once.
  */
 import assert from 'node:assert/strict';
-import { openSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
-import { openPostgresStore } from '../../src/storage/postgres/postgres-store.js';
+import { STORE_ENGINES, type OpenedStore } from '../helpers/stores.js';
 import type { Store, TaskFinish } from '../../src/storage/index.js';
 import { EMPTY_POLICY, type FlowPolicy, type NewTask, type Task } from '../../src/domain/index.js';
-import { createTestDatabase, requirePostgres, type TestDatabase } from '../helpers/postgres.js';
-import { memoryLogger } from '../helpers/logs.js';
+import { requirePostgres } from '../helpers/postgres.js';
 import { newTask } from '../helpers/tasks.js';
 
 const NODE = 'n1';
@@ -32,52 +30,8 @@ function policy(over: Partial<FlowPolicy>): FlowPolicy {
   return { ...EMPTY_POLICY, ...over };
 }
 
-interface Opened {
-  store: Store;
-  another?: () => Promise<Store>;
-  cleanup: () => Promise<void>;
-}
-
-const engines: Array<{ name: string; open: () => Promise<Opened> }> = [
-  {
-    name: 'sqlite',
-    open: async () => {
-      const store = openSqliteStore(':memory:');
-      await store.migrate();
-      return { store, cleanup: () => store.close() };
-    },
-  },
-  {
-    name: 'postgres',
-    open: async () => {
-      const db: TestDatabase = await createTestDatabase();
-      const { log } = memoryLogger();
-      const opened: Store[] = [];
-      const make = async (): Promise<Store> => {
-        const s = openPostgresStore({
-          url: db.url,
-          maxConnections: 4,
-          minConnections: 0,
-          connectionTimeoutMs: 5000,
-          idleTimeoutMs: 10000,
-          log,
-        });
-        opened.push(s);
-        await s.migrate();
-        return s;
-      };
-      const store = await make();
-      return {
-        store,
-        another: make,
-        cleanup: async () => {
-          await Promise.all(opened.map((s) => s.close()));
-          await db.drop();
-        },
-      };
-    },
-  },
-];
+type Opened = OpenedStore;
+const engines = STORE_ENGINES;
 
 for (const engine of engines) {
   describe(`flow control in the store: ${engine.name}`, function () {

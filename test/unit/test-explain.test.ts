@@ -42,6 +42,13 @@ function task(over: Partial<Task> = {}): Task {
     fairness_key: null,
     cost: null,
     usage: null,
+    parent_id: null,
+    wait_for: null,
+    wake_at: null,
+    checkpoint: null,
+    resume: null,
+    progress: null,
+    schedule_id: null,
     ...over,
   };
 }

@@ -92,8 +92,9 @@ export class PostgresBatchStore extends SqlStore {
     nodeId: string,
     claims?: ReadonlyArray<{ leaseMs: number } | undefined>,
   ): Promise<Array<{ task: Task; created: boolean }>> {
-    // Dependencies need their checks and rows: the per-task path handles those batches.
-    if (tasks.some((t) => t.depends_on.length > 0)) return super.createTasks(tasks, nodeId, claims);
+    // Dependencies, parents and waits need their checks and rows: the per-task path handles those batches.
+    if (tasks.some((t) => t.depends_on.length > 0 || (t.parent_id ?? null) !== null || (t.wait ?? null) !== null))
+      return super.createTasks(tasks, nodeId, claims);
     const now = new Date().toISOString();
     const ids = tasks.map((t) => t.id ?? randomUUID());
     const leases = tasks.map((_, i) => {
@@ -196,11 +197,26 @@ export class PostgresBatchStore extends SqlStore {
     return rows.map((r) => String(r['id']));
   }
 
-  override async finishTasks(items: readonly TaskFinish[], nodeId: string): Promise<FinishOutcome> {
-    if (items.length === 0) return { applied: [], stale: [], cascaded: [] };
+  override async finishTasks(all: readonly TaskFinish[], nodeId: string): Promise<FinishOutcome> {
+    if (all.length === 0) return { applied: [], stale: [], cascaded: [], changed: [] };
     // One lock order for every batch (by id), so two flushes can never deadlock.
-    const sorted = [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const sorted = [...all].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const waiting = sorted.filter((i) => i.status === 'waiting');
     return this.db.transaction(async (tx) => {
+      const waits = await this.suspendAll(tx, waiting, nodeId);
+      const out = await this.finishBatch(tx, waiting.length === 0 ? sorted : sorted.filter((i) => i.status !== 'waiting'), nodeId);
+      return {
+        applied: [...waits.applied, ...out.applied],
+        stale: [...waits.stale, ...out.stale],
+        cascaded: out.cascaded,
+        changed: [...waits.changed, ...out.changed],
+      };
+    });
+  }
+
+  private async finishBatch(tx: Executor, sorted: readonly TaskFinish[], nodeId: string): Promise<FinishOutcome> {
+    if (sorted.length === 0) return { applied: [], stale: [], cascaded: [], changed: [] };
+    {
       const now = new Date().toISOString();
       const settles = await this.anyBucketRule(tx);
       const rows = await tx.all(
@@ -211,7 +227,7 @@ export class PostgresBatchStore extends SqlStore {
          FROM unnest(?::uuid[], ?::bigint[], ?::text[], ?::jsonb[], ?::jsonb[], ?::uuid[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[], ?::jsonb[])
            AS u(id, epoch, status, result, error, agent, started, completed, run_at, usage)
          WHERE t.id = u.id AND t.lease_epoch = u.epoch AND ${finishGuard('t')}
-         RETURNING t.id, t.has_dependants, t.flowed${settles ? ', t.concurrency_keys, t.cost, t.usage' : ''}`,
+         RETURNING t.id, t.has_dependants, t.flowed, t.parent_id${settles ? ', t.concurrency_keys, t.cost, t.usage' : ''}`,
         [
           now,
           sorted.map((i) => i.id),
@@ -238,7 +254,7 @@ export class PostgresBatchStore extends SqlStore {
         }
       }
       return this.afterFinish(tx, sorted, rows, nodeId);
-    });
+    }
   }
 
   /** Events for the exceptional ends, dependants made ready, dependants of failures cancelled. */
@@ -283,7 +299,17 @@ export class PostgresBatchStore extends SqlStore {
     const ended = applied.filter((a) => a.status === 'failed' || a.status === 'dead').map((a) => a.id);
     const cascaded =
       ended.length === 0 ? [] : await this.cancelDependants(ended, 'a task it depends on did not complete', nodeId, tx);
-    return { applied, stale, cascaded };
+    const status = new Map(applied.map((a) => [a.id, a.status]));
+    const children = rows.map((r) => ({
+      id: String(r['id']),
+      status: status.get(String(r['id'])) ?? 'completed',
+      parent_id: (r['parent_id'] as string | null) ?? null,
+    }));
+    const changed =
+      children.some((c) => c.parent_id !== null) || ended.length > 0 || cascaded.some((c) => c.parent_id !== null)
+        ? await this.afterChildEnds(tx, [...children, ...cascaded], nodeId)
+        : [];
+    return { applied, stale, cascaded, changed };
   }
 }
 
@@ -319,6 +345,13 @@ function newTaskRow(id: string, t: NewTask, now: string): Task {
     fairness_key: t.fairness_key === undefined || t.fairness_key === '' ? null : t.fairness_key,
     cost: t.cost ?? null,
     usage: null,
+    parent_id: null,
+    wait_for: null,
+    wake_at: null,
+    checkpoint: null,
+    resume: null,
+    progress: null,
+    schedule_id: t.schedule_id ?? null,
   };
 }
 

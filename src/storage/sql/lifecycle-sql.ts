@@ -21,8 +21,8 @@ export function inFrom(op: OperationName, alias?: string): string {
 /** A requeue's SET: pending, with the attempt in flight forgotten. */
 export const REQUEUE_SET = [setStatus('requeue'), ...REQUEUE_CLEARS.map((c) => `${c} = NULL`)].join(', ');
 
-/** The operations an attempt's end can be (TaskFinish.status: completed, failed, dead, pending after a failure or an abort). */
-const FINISH_OPS: readonly OperationName[] = ['complete', 'fail', 'dead', 'retry', 'requeue'];
+/** The operations an attempt's end can be (TaskFinish.status: completed, failed, dead, pending after a failure or an abort, waiting). */
+const FINISH_OPS: readonly OperationName[] = ['complete', 'fail', 'dead', 'retry', 'requeue', 'wait'];
 
 /**
  * The guard of a batch of ends: one statement stores them all, so their

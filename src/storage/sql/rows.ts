@@ -72,6 +72,13 @@ export function rowToTask(d: Dialect, r: Row): Task {
     fairness_key: typeof r['fairness_key'] === 'string' && r['fairness_key'] !== '' ? r['fairness_key'] : null,
     cost: (json(d, r['cost']) as Task['cost']) ?? null,
     usage: (json(d, r['usage']) as Task['usage']) ?? null,
+    parent_id: (r['parent_id'] as string | null | undefined) ?? null,
+    wait_for: (json(d, r['wait_for']) as Task['wait_for']) ?? null,
+    wake_at: isoOrNull(r['wake_at']),
+    checkpoint: json(d, r['checkpoint']),
+    resume: (json(d, r['resume']) as Task['resume']) ?? null,
+    progress: (json(d, r['progress']) as Task['progress']) ?? null,
+    schedule_id: (r['schedule_id'] as string | null | undefined) ?? null,
   };
 }
 

@@ -4,6 +4,7 @@ import {
   OPERATIONS,
   TASK_STATUSES,
   initialStatus,
+  isTerminal,
   type NewTask,
   type Task,
   type TaskStatus,
@@ -50,12 +51,15 @@ export class SqlStore extends SqlClaims implements Store {
   ): Promise<{ task: Task; created: boolean }> {
     const now = new Date().toISOString();
     const depsPending = await this.checkDependencies(tx, t.depends_on);
-    const claimed = claim !== undefined && depsPending === 0;
+    await this.checkParent(tx, t.parent_id ?? null);
+    const waits = (t.wait ?? null) !== null;
+    const claimed = claim !== undefined && depsPending === 0 && !waits;
     const rows = await tx.all(
       `INSERT INTO tasks (id, title, description, type, priority, priority_rank, status, required_capabilities, payload,
          attempts, max_attempts, timeout_ms, run_at, lease_epoch, idempotency_key, deps_pending, created_at, updated_at,
-         lease_owner, lease_expires_at, claimed_at, inferred_capabilities, concurrency_keys, fairness_key, cost, flowed)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         lease_owner, lease_expires_at, claimed_at, inferred_capabilities, concurrency_keys, fairness_key, cost, flowed,
+         parent_id, wait_for, wake_at, schedule_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ${this.dialect.idempotencyConflict} DO NOTHING RETURNING *`,
       [
         t.id ?? randomUUID(),
@@ -64,7 +68,7 @@ export class SqlStore extends SqlClaims implements Store {
         t.type,
         t.priority,
         PRIORITY_RANK[t.priority],
-        initialStatus(claimed),
+        initialStatus(claimed, waits),
         toJson(t.required_capabilities),
         toJson(t.payload),
         claimed ? 1 : 0,
@@ -81,6 +85,10 @@ export class SqlStore extends SqlClaims implements Store {
         claimed ? now : null,
         toJson(t.inferred_capabilities ?? null),
         ...flowParams(t),
+        t.parent_id ?? null,
+        toJson(t.wait?.wait_for ?? null),
+        t.wait?.wake_at ?? null,
+        t.schedule_id ?? null,
       ],
     );
     const inserted = rows[0];
@@ -147,6 +155,9 @@ export class SqlStore extends SqlClaims implements Store {
       const rows = await tx.all(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ? RETURNING *`, [...params, id]);
       const task = rowToTask(this.dialect, rows[0] ?? {});
       await this.insertEvent(tx, id, from, op.to, task.assigned_agent, tr.nodeId, tr.detail ?? null);
+      // A child that ended outside an attempt (a cancel): its waiting parent looks at its children again.
+      if (isTerminal(task.status) && task.parent_id !== null)
+        tr.onChanged?.(await this.childrenEnded(tx, [task.parent_id], tr.nodeId));
       return task;
     });
   }
@@ -166,14 +177,17 @@ export class SqlStore extends SqlClaims implements Store {
     });
   }
 
-  async finishTasks(items: readonly TaskFinish[], nodeId: string): Promise<FinishOutcome> {
-    if (items.length === 0) return { applied: [], stale: [], cascaded: [] };
+  async finishTasks(all: readonly TaskFinish[], nodeId: string): Promise<FinishOutcome> {
+    if (all.length === 0) return { applied: [], stale: [], cascaded: [], changed: [] };
     return this.db.transaction(async (tx) => {
+      const waits = await this.suspendAll(tx, all.filter((i) => i.status === 'waiting'), nodeId);
+      const items = all.filter((i) => i.status !== 'waiting');
       const now = new Date().toISOString();
-      const applied: FinishOutcome['applied'] = [];
-      const stale: string[] = [];
+      const applied: FinishOutcome['applied'] = [...waits.applied];
+      const stale: string[] = [...waits.stale];
       const readied: string[] = [];
       const ended: Ended[] = [];
+      const children: Array<{ id: string; status: TaskStatus; parent_id: string | null }> = [];
       const settles = await this.anyBucketRule(tx);
       for (const it of items) {
         const retry = it.status === 'pending';
@@ -181,7 +195,7 @@ export class SqlStore extends SqlClaims implements Store {
           `UPDATE tasks SET status = ?, result = ?, error = ?, assigned_agent = ?, started_at = ?, completed_at = ?,
              claimed_at = ${retry ? 'NULL' : 'claimed_at'}, run_at = ${retry ? '?' : 'run_at'}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,
              usage = COALESCE(?, usage)
-           WHERE id = ? AND lease_epoch = ? AND ${finishGuard()} RETURNING has_dependants${settles ? ', concurrency_keys, cost, usage' : ''}`,
+           WHERE id = ? AND lease_epoch = ? AND ${finishGuard()} RETURNING has_dependants, parent_id${settles ? ', concurrency_keys, cost, usage' : ''}`,
           [
             it.status,
             it.status === 'completed' ? (it.resultJson ?? toJson(it.result ?? null)) : toJson(null),
@@ -202,6 +216,7 @@ export class SqlStore extends SqlClaims implements Store {
         }
         ended.push({ row: rows[0], released: false });
         applied.push({ id: it.id, status: it.status });
+        children.push({ id: it.id, status: it.status, parent_id: (rows[0]['parent_id'] as string | null) ?? null });
         const hasDependants = rows[0]['has_dependants'] === true || rows[0]['has_dependants'] === 1;
         if (it.status !== 'completed')
           await this.insertEvent(tx, it.id, 'running', it.status, it.agentId, nodeId, it.detail ?? null);
@@ -219,7 +234,8 @@ export class SqlStore extends SqlClaims implements Store {
         failed.length === 0
           ? []
           : await this.cancelDependantsIn(tx, failed, 'a task it depends on did not complete', nodeId);
-      return { applied, stale, cascaded };
+      const changed = [...waits.changed, ...(await this.afterChildEnds(tx, [...children, ...cascaded], nodeId))];
+      return { applied, stale, cascaded, changed };
     });
   }
 

@@ -31,6 +31,25 @@ export const sqliteDialect: Dialect = {
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
+/** The embedded store. Migrations run with defensive mode off: 009 widens a CHECK constraint by editing the schema text (the only way SQLite has). */
+class SqliteStore extends SqlStore {
+  constructor(
+    private readonly file: Database.Database,
+    ...rest: ConstructorParameters<typeof SqlStore>
+  ) {
+    super(...rest);
+  }
+
+  override async migrate(): Promise<number[]> {
+    this.file.unsafeMode(true);
+    try {
+      return await super.migrate();
+    } finally {
+      this.file.unsafeMode(false);
+    }
+  }
+}
+
 /**
  * Opens the embedded store: a file (WAL, synchronous=FULL so an acknowledged
  * write survives a crash) or ':memory:' for tests.
@@ -42,7 +61,8 @@ export function openSqliteStore(file: string): SqlStore {
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   const executor = new SqliteExecutor(db);
-  return new SqlStore(
+  return new SqliteStore(
+    db,
     executor,
     sqliteDialect,
     loadMigrations(MIGRATIONS_DIR),
