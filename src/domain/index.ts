@@ -14,3 +14,4 @@ export * from './flow.js';
 export * from './flow-plan.js';
 export * from './workflow.js';
 export * from './progress.js';
+export * from './schedule.js';

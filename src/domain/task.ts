@@ -127,16 +127,19 @@ const FIELDS = [
 
 /** Bulk items' idempotency keys live under this prefix, so that no single submission's key can meet one. */
 export const BULK_KEY_PREFIX = 'bulk:';
+/** Schedules' ticks have keys under this prefix (one task per tick). */
+export const SCHEDULE_KEY_PREFIX = 'schedule:';
 
 /** Validates a caller's Idempotency-Key: 1 to 255 characters, no NUL, not in the bulk items' namespace. */
 export function checkIdempotencyKey(key: string): string {
   if (key.length === 0 || key.length > 255) throw invalid('Idempotency-Key', 'must be 1 to 255 characters');
   checkNoNul(key, 'Idempotency-Key');
-  if (key.startsWith(BULK_KEY_PREFIX))
-    throw invalid(
-      'Idempotency-Key',
-      `keys starting with "${BULK_KEY_PREFIX}" are reserved for the items of bulk submissions`,
-    );
+  for (const prefix of [BULK_KEY_PREFIX, SCHEDULE_KEY_PREFIX])
+    if (key.startsWith(prefix))
+      throw invalid(
+        'Idempotency-Key',
+        `keys starting with "${prefix}" are reserved for ${prefix === BULK_KEY_PREFIX ? 'the items of bulk submissions' : "schedules' ticks"}`,
+      );
   return key;
 }
 

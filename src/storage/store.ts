@@ -2,8 +2,8 @@ import type { QueryStats } from './sql/timed-executor.js';
 import type { FlowStore } from './flow-store.js';
 
 export type { FlowStore, FlowKeyState } from './flow-store.js';
-import type { WorkflowStore } from './workflow-store.js';
-export type { WorkflowStore, SignalInput, SignalOutcome, TaskTreeNode, WakeOutcome } from './workflow-store.js';
+import type { ScheduleStore, WorkflowStore } from './workflow-store.js';
+export type { ScheduleStore, ScheduleBuild, FiredTicks, WorkflowStore, SignalInput, SignalOutcome, TaskTreeNode, WakeOutcome } from './workflow-store.js';
 import type {
   Agent,
   AgentKind,
@@ -181,7 +181,7 @@ export interface PoolStats {
  * concern takes that interface (the engine a TaskStore, membership a
  * MembershipStore).
  */
-export interface Store extends StoreAdmin, AgentStore, TaskStore, FlowStore, WorkflowStore, MembershipStore {
+export interface Store extends StoreAdmin, AgentStore, TaskStore, FlowStore, WorkflowStore, ScheduleStore, MembershipStore {
   /** Users, refresh tokens, API keys and the audit log. */
   readonly security: SecurityStore;
 }

@@ -1,5 +1,5 @@
 /** Workflows in storage (docs/workflows.md): waits and wakes, signals, children, progress. */
-import type { BackoffPolicy, ProgressRecord, Task, TaskStatus } from '../domain/index.js';
+import type { BackoffPolicy, NewSchedule, NewTask, ProgressRecord, Schedule, Task, TaskStatus } from '../domain/index.js';
 
 /** A signal as delivered (POST /api/tasks/:id/signal, approve, reject, gRPC SignalTask). */
 export interface SignalInput {
@@ -54,4 +54,33 @@ export interface WorkflowStore {
   listProgress(taskId: string, afterSeq: number, limit: number): Promise<ProgressRecord[]>;
   /** How many tasks wait, by what they wait for (timer, signal, approval, children). */
   countWaiting(): Promise<Record<string, number>>;
+}
+
+/** Schedules (POST /api/schedules): stored, and fired by whichever node claims a due tick first. */
+export interface ScheduleStore {
+  /** CONFLICT when the name is taken. */
+  createSchedule(s: NewSchedule, nextRunAt: string | null): Promise<Schedule>;
+  /** By id or by name. */
+  getSchedule(ref: string): Promise<Schedule | undefined>;
+  listSchedules(): Promise<Schedule[]>;
+  /** Pauses (next_run_at kept) or resumes (next_run_at recomputed from now, missed ticks not fired). */
+  setSchedulePaused(id: string, paused: boolean, nextRunAt: string | null): Promise<Schedule | undefined>;
+  deleteSchedule(id: string): Promise<boolean>;
+  /**
+   * Fires the due ticks of due schedules (each schedule's row is claimed in the
+   * transaction, so a tick fires on one node only; each task's idempotency key
+   * names its tick besides). `build` makes a tick's task from the template.
+   */
+  fireSchedules(nodeId: string, now: Date, graceMs: number, build: ScheduleBuild): Promise<FiredTicks>;
+  /** One tick now, by request (trigger): the overlap policy applies. */
+  triggerSchedule(id: string, nodeId: string, build: ScheduleBuild): Promise<{ schedule: Schedule; task: Task | null } | undefined>;
+  /** The earliest next_run_at of an active schedule. */
+  nextScheduleAt(): Promise<string | undefined>;
+}
+
+export type ScheduleBuild = (s: Schedule, tick: Date) => NewTask;
+
+export interface FiredTicks {
+  fired: Array<{ schedule: string; tick: string; task: Task }>;
+  skipped: Array<{ schedule: string; tick: string | null; reason: 'overlap' | 'missed' }>;
 }

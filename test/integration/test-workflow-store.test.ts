@@ -4,7 +4,7 @@
  * later, the child-failure policies, cancelling a tree, and progress records.
  */
 import assert from 'node:assert/strict';
-import { parseWaitRequest, type NewTask, type Task } from '../../src/domain/index.js';
+import { parseWaitRequest, type NewSchedule, type NewTask, type Schedule, type Task } from '../../src/domain/index.js';
 import type { Store, TaskFinish } from '../../src/storage/index.js';
 import { HubError } from '../../src/errors/index.js';
 import { requirePostgres } from '../helpers/postgres.js';
@@ -222,6 +222,60 @@ for (const engine of STORE_ENGINES) {
         submit({ parent_id: '00000000-0000-4000-8000-00000000000f' }),
         (e: HubError) => e.code === 'VALIDATION_FAILED' && e.details?.['field'] === 'parent_id',
       );
+    });
+
+    const SCHEDULE: NewSchedule = {
+      name: 'every-second',
+      cron: null,
+      interval_ms: 1000,
+      timezone: 'UTC',
+      template: { title: 'tick' },
+      overlap: 'allow',
+      catchup: 'last',
+      catchup_max: 10,
+      paused: false,
+    };
+    const build = (_s: Schedule, tick: Date): NewTask => newTask({ title: `tick ${tick.toISOString()}` });
+
+    it('schedules: due ticks fire once each, missed ones per the catch-up policy, overlap skips', async () => {
+      const past = new Date(Date.now() - 5_500).toISOString();
+      const s = await store.createSchedule(SCHEDULE, past);
+      await assert.rejects(store.createSchedule(SCHEDULE, past), (e: HubError) => e.code === 'CONFLICT');
+      const first = await store.fireSchedules(NODE, new Date(), 1500, build);
+      // 6 ticks due (-5.5 s .. -0.5 s): the one within the grace fires, of the 5 missed the latest fires (catch-up last).
+      assert.equal(first.fired.length, 2);
+      assert.equal(first.skipped.length, 4);
+      assert.equal((await store.fireSchedules(NODE, new Date(), 1500, build)).fired.length, 0, 'none twice');
+      const after = await store.getSchedule(s.id);
+      assert.equal(after?.fired, 2);
+      assert.equal(after?.skipped, 4);
+      assert.ok(Date.parse(after!.next_run_at!) > Date.now());
+      assert.equal((await store.getSchedule('every-second'))?.id, s.id, 'by name');
+      const tasks = (await store.listTasks({ limit: 10, offset: 0 })).items;
+      assert.equal(tasks.filter((t) => t.schedule_id === s.id).length, 2);
+
+      const skip = await store.createSchedule({ ...SCHEDULE, name: 'skip', overlap: 'skip' }, past);
+      const fired = await store.fireSchedules(NODE, new Date(), 1500, build);
+      assert.equal(fired.fired.filter((f) => f.schedule === skip.id).length, 1, 'the second waits for the first: skipped');
+      const trig = await store.triggerSchedule(skip.id, NODE, build);
+      assert.equal(trig?.task, null, 'a trigger follows the overlap policy too');
+      assert.equal(await store.deleteSchedule(skip.id), true);
+      const paused = await store.setSchedulePaused(s.id, true, null);
+      assert.equal(paused?.paused, true);
+      assert.equal(await store.nextScheduleAt(), undefined);
+    });
+
+    it('schedules: two stores firing at once never double a tick', async function () {
+      if (opened.another === undefined) return this.skip();
+      const other = await opened.another();
+      await store.createSchedule({ ...SCHEDULE, catchup: 'all', catchup_max: 100 }, new Date(Date.now() - 20_000).toISOString());
+      const [a, b] = await Promise.all([
+        store.fireSchedules('a', new Date(), 1500, build),
+        other.fireSchedules('b', new Date(), 1500, build),
+      ]);
+      const ticks = [...a.fired, ...b.fired].map((f) => f.tick);
+      assert.equal(new Set(ticks).size, ticks.length);
+      assert.ok(ticks.length >= 20 && ticks.length <= 21, `${ticks.length} ticks`);
     });
 
     it('progress: records in order, the latest on the task, only the last N kept', async () => {

@@ -13,7 +13,7 @@ import type { Executor } from './executor.js';
 import { rowToTask } from './rows.js';
 import { inFrom, setStatus } from './lifecycle-sql.js';
 import { Where } from './sql-base.js';
-import { SqlWorkflow } from './sql-workflow.js';
+import { SqlSchedules } from './sql-schedules.js';
 import { candidates, nextTenants, readFacts, probeFlow, readyTenants, writeBuckets, writeTenants } from './sql-flow.js';
 
 /**
@@ -27,7 +27,7 @@ function fetchLimits(policy: FlowPolicy, tenants: readonly string[], limit: numb
   return (t) => Math.min(limit, Math.ceil((limit * weightOf(policy, t)) / total) + 32);
 }
 
-export class SqlClaims extends SqlWorkflow {
+export abstract class SqlClaims extends SqlSchedules {
   /**
    * Claims by fair share and flow rules (sql-flow.ts, domain/flow-plan.ts)
    * when several tenants have ready work or a pending task carries a key or a

@@ -43,7 +43,7 @@ export class SqlStore extends SqlClaims implements Store {
     });
   }
 
-  private async insertTask(
+  protected async insertTask(
     tx: Executor,
     t: NewTask,
     nodeId: string,
