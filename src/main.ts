@@ -19,6 +19,8 @@ import { GrpcServer } from './grpc/server.js';
 import { SystemSampler } from './metrics/system.js';
 import { EventBus } from './runtime/index.js';
 import { TaskEngine } from './engine/engine.js';
+import { TasksApi } from './api/tasks.js';
+import type { Task } from './domain/index.js';
 import { engineOptions } from './engine/types.js';
 import { Sessions } from './engine/sessions.js';
 import { neuralFitModel } from '../actors/neural-processor/fit-model.js';
@@ -181,6 +183,8 @@ async function startRuntime(
   const events = new EventBus();
   countEvents(events, metrics);
   const sessions = new Sessions();
+  // Handlers' ctx.spawn goes through task_management, which starts after the engine.
+  let spawn: ((parentId: string, tasks: readonly unknown[]) => Promise<Task[]>) | undefined;
   const engine = new TaskEngine(
     engineOptions(config, {
       store,
@@ -189,6 +193,8 @@ async function startRuntime(
       nodeId,
       handlers,
       sessions,
+      spawn: (parentId, tasks) =>
+        spawn === undefined ? Promise.reject(new Error('the hive is starting')) : spawn(parentId, tasks),
     }),
   );
   const cluster = config.cluster.enabled
@@ -207,6 +213,8 @@ async function startRuntime(
     cluster: cluster && clusterView(cluster),
   };
   const hive = await Hive.start(system, deps);
+  const tasksApi = new TasksApi(hive, config);
+  spawn = (parentId, tasks) => tasksApi.spawn(parentId, tasks);
   if (cluster !== undefined) serveToCluster(cluster, system, hive);
   if (config.neural.enabled && config.neural.fit_placement)
     engine.useFitModel(neuralFitModel(system, hive.modules.neural));

@@ -4,6 +4,7 @@ import type { Page, TaskEvent, TaskFilter } from '../../src/storage/index.js';
 import type { ModulePing } from '../../src/runtime/index.js';
 import type { EngineStats } from '../../src/engine/types.js';
 import type { FlowMsg } from './flow.js';
+import type { WorkflowMsg } from './workflow.js';
 
 export interface TaskSummary {
   by_status: Record<TaskStatus, number>;
@@ -52,6 +53,7 @@ export type Waiting = Pick<Explanation, 'code' | 'message'>;
 /** Commands to task_management; each replies on replyTo unless it is a notice. */
 export type TaskManagementMsg =
   | FlowMsg
+  | WorkflowMsg
   | { type: 'task.submit'; task: NewTask; replyTo: ReplyTo<Submitted> }
   | { type: 'task.submit_bulk'; tasks: NewTask[]; replyTo: ReplyTo<Submitted[]> }
   /**

@@ -7,6 +7,7 @@
  */
 import {
   REDRIVE_PATCH,
+  changeEvent,
   explainTask,
   isTerminal,
   taskHistory,
@@ -17,6 +18,7 @@ import {
 import { HubError, assertNever } from '../../src/errors/index.js';
 import { round2 } from '../../src/metrics/windows.js';
 import { isFlowMsg, serveFlow } from './flow.js';
+import { isWorkflowMsg, serveWorkflow } from './workflow.js';
 import type { ActorSpec, ReplyTo } from '../../src/runtime/index.js';
 import type { AgentManagementMsg, AgentSlot } from '../agent-management/messages.js';
 import type { ModuleDeps } from '../shared/deps.js';
@@ -88,11 +90,13 @@ async function cancel(deps: ModuleDeps, state: State, id: string, reason: string
       details: { task_id: id, status },
     });
   if (isTerminal(before.status)) throw refuse(before.status);
+  const changed: Task[] = [];
   const after = await deps.store.transitionTask(id, {
     op: 'cancel',
     nodeId: deps.nodeId,
     detail: { reason },
     patch: { completed_at: new Date().toISOString(), lease_owner: null, lease_expires_at: null },
+    onChanged: (tasks) => changed.push(...tasks),
   });
   if (after === undefined) throw refuse((await getTask(deps, id)).status); // it ended meanwhile
   // A running handler is told through its signal; its late result is refused by the fenced finish.
@@ -102,6 +106,13 @@ async function cancel(deps: ModuleDeps, state: State, id: string, reason: string
   deps.events.publish('tasks', 'task.cancelled', after);
   for (const t of await deps.store.cancelDependants([id], `a task it depends on was cancelled (${id})`, deps.nodeId))
     deps.events.publish('tasks', 'task.cancelled', t);
+  // Its descendants are cancelled too (their running handlers here aborted); its waiting parent looks at its children again.
+  for (const t of await deps.store.cancelChildren([id], `its parent ${id} was cancelled`, deps.nodeId)) {
+    deps.engine.abort(t.id, `its parent ${id} was cancelled`);
+    deps.events.publish('tasks', 'task.cancelled', t);
+  }
+  for (const t of changed) deps.events.publish('tasks', changeEvent(t), t);
+  if (changed.length > 0) deps.engine.wake();
   return after;
 }
 
@@ -235,6 +246,7 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
     },
     receive: async (state, msg, ctx) => {
       if (isFlowMsg(msg)) return serveFlow(deps, msg).then(() => state);
+      if (isWorkflowMsg(msg)) return serveWorkflow(deps, msg).then(() => state);
       switch (msg.type) {
         case 'task.submit':
           // Stored by the next group commit, together with every submission queued before it.

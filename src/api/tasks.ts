@@ -114,6 +114,17 @@ export class TasksApi {
     return { tasks: order.map((i) => tasks[i] as NewTask), order };
   }
 
+  /** Children of a task (a handler's ctx.spawn, an agent's SpawnTasks): submissions with the parent set. */
+  async spawn(parentId: string, items: readonly unknown[], o?: CallOptions): Promise<Task[]> {
+    const tasks = items.map((item, i) => {
+      if (typeof item !== 'object' || item === null || Array.isArray(item))
+        throw invalid(`tasks[${i}]`, 'expected a JSON object');
+      if ('parent_id' in item) throw invalid(`tasks[${i}].parent_id`, 'is set by spawn');
+      return { ...item, parent_id: parentId };
+    });
+    return (await this.submitBulk({ tasks }, {}, o)).tasks;
+  }
+
   get(id: unknown, o?: CallOptions): Promise<TaskDetail> {
     const taskId = uuid(id, 'id');
     return this.ask('task.get', { id: taskId }, o);

@@ -162,6 +162,13 @@ export const SCHEMA = {
     },
     fairness: { kind: 'table_of', entry: { weight: num(0.001, 1_000_000) } },
   },
+  workflows: {
+    approver_role: { kind: 'enum', values: ['admin', 'operator', 'viewer', 'agent'] },
+    progress_keep: int(1, 100_000),
+    progress_chunk_bytes: int(16, 1_048_576),
+    progress_flush_ms: int(1, 10_000),
+    schedule_grace_ms: int(100, 86_400_000),
+  },
   supervision: {
     max_restarts: int(0, 1000),
     within_seconds: int(1, 86_400),

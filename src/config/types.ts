@@ -138,6 +138,13 @@ export interface HubConfig {
     budget: Readonly<Record<string, { unit: string; per_minute?: number; per_day?: number }>>;
     fairness: Readonly<Record<string, { weight: number }>>;
   };
+  readonly workflows: {
+    approver_role: 'admin' | 'operator' | 'viewer' | 'agent';
+    progress_keep: number;
+    progress_chunk_bytes: number;
+    progress_flush_ms: number;
+    schedule_grace_ms: number;
+  };
   readonly supervision: {
     max_restarts: number;
     within_seconds: number;

@@ -81,6 +81,8 @@ export const REDRIVE_PATCH = {
   lease_owner: null,
   lease_expires_at: null,
   run_at: null,
+  checkpoint: null,
+  resume: null,
 } as const;
 
 /** Every (from, to) move of the operations. */

@@ -40,6 +40,16 @@ export interface Schedule extends NewSchedule {
   updated_at: string;
 }
 
+/** The idempotency key of a schedule's tick (the reserved prefix keeps clients' keys apart). */
+export function tickKey(scheduleId: string, tick: string): string {
+  return `schedule:${scheduleId}:${tick}`;
+}
+
+/** The concurrency key that holds a queue_one schedule's runs to one at a time. */
+export function scheduleKey(scheduleId: string): string {
+  return `schedule:${scheduleId}`;
+}
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
 /**

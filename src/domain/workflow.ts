@@ -222,3 +222,9 @@ export function childVerdict(w: Extract<WaitFor, { kind: 'children' }>, c: Child
   if (w.children === 'any') return c.completed > 0 || (ended > 0 && w.on_child_failure === 'ignore') ? 'wake' : 'wait';
   return ended === c.total ? 'wake' : 'wait';
 }
+
+/** The event a workflow step publishes for a task it changed besides the one it was about (a woken parent, a cancelled child). */
+export function changeEvent(t: { status: TaskStatus; resume: Resume | null; error: { code: string } | null }): string {
+  if (t.status === 'pending') return t.resume !== null && t.error?.code !== 'WAIT_TIMEOUT' ? 'task.resumed' : 'task.retrying';
+  return `task.${t.status}`;
+}

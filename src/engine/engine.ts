@@ -26,6 +26,7 @@ import { TaskWriter } from './writer.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { IdleWaiters } from './idle.js';
 import { engineStats } from './stats.js';
+import { Workflows } from './workflows.js';
 import {
   RequeueReason,
   newCounters,
@@ -59,6 +60,8 @@ export class TaskEngine {
   private unlisten: (() => Promise<void>) | undefined;
   /** Drains waiting for an agent to run nothing. */
   private readonly idle = new IdleWaiters();
+  /** Waits, wakes, schedules and progress (workflows.ts). */
+  readonly workflows: Workflows;
 
   constructor(private readonly o: EngineOptions) {
     this.outage = new OutageTracker(o.log, 'task engine');
@@ -73,11 +76,18 @@ export class TaskEngine {
       waiting: (changed) => tellWaits(this.o, changed),
       flowStats: this.flow,
     });
+    this.workflows = new Workflows({
+      ...o,
+      ...o.workflows,
+      outage: this.outage,
+      wakeClaims: () => this.wake(),
+    });
     this.writer = new TaskWriter(shared, {
       running: (id) => this.runningAttempt(id),
-      stored: ({ outcomes, samples, completed }) => {
+      stored: ({ outcomes, samples, completed, suspended }) => {
         if (outcomes.length > 0) this.o.events.publish('engine', 'engine.outcomes', outcomes);
         if (samples.length > 0) this.fitModel?.record(samples);
+        for (const at of suspended) this.workflows.waitsUntil(at);
         if (completed) this.wake(); // dependants may be ready
       },
       fault: (err) => this.fault('writer', err),
@@ -120,6 +130,7 @@ export class TaskEngine {
       if (kind === 'heartbeat') await this.leases.heartbeat();
       else if (kind === 'sweep') {
         if ((await this.leases.sweep()) > 0) this.wake();
+        if (this.evictedFor === undefined) await this.workflows.tick();
       } else this.wake();
     } finally {
       this.ticking.delete(kind);
@@ -299,7 +310,11 @@ export class TaskEngine {
   }
 
   stats(): EngineStats {
-    return { ...engineStats(this.slots.values(), this.c), flow: this.flow.figures() };
+    return {
+      ...engineStats(this.slots.values(), this.c),
+      flow: this.flow.figures(),
+      workflows: this.workflows.counts(),
+    };
   }
 
   /**
@@ -319,6 +334,7 @@ export class TaskEngine {
     // A halted writer still stores what it holds at the stop: nothing acknowledged is left in memory.
     this.halted.delete('writer');
     await this.writer.flushNow();
+    await this.workflows.stop();
   }
 
   private anyRunning(): boolean {
@@ -378,7 +394,7 @@ export class TaskEngine {
     slot.running.set(task.id, r);
     this.writer.started(r);
     const handler = handlerFor(agent, slot.session, this.o.sessions, this.o.handlers, this.o.defaultExecutor);
-    void runAttempt(r, agent, handler, this.o.log, this.o.units).then((outcome) => {
+    void runAttempt(r, agent, handler, this.o.log, this.o.units, this.workflows.sinks).then((outcome) => {
       slot.running.delete(r.task.id);
       if (slot.running.size === 0 && this.idle.size > 0) this.idle.settle(agent.id);
       this.writer.ended(r, outcome);

@@ -1,11 +1,14 @@
-import { parseAmounts, type Amounts } from '../domain/index.js';
+import { parseAmounts, type Amounts, type ProgressReport, type Task, type WaitRequest } from '../domain/index.js';
 import { errorMessage } from '../errors/index.js';
-import { TaskFailure, type ExecutorTask, type Handler } from './handler.js';
+import { Suspend, TaskFailure, type ExecutorTask, type Handler } from './handler.js';
+import { WAIT_CALLS } from './wait-calls.js';
 import type { Logger } from '../log/logger.js';
 
 export type Outcome =
   /** `json`: the result as JSON text (checked and encoded once, stored as is). */
   | { kind: 'completed'; result: unknown; json: string }
+  /** The attempt ended by waiting (docs/workflows.md). */
+  | { kind: 'wait'; wait: WaitRequest }
   | { kind: 'failed'; error: { code: string; message: string; retryable: boolean } }
   | { kind: 'cancelled'; reason: string };
 
@@ -62,6 +65,10 @@ export interface RunContext {
   readonly log: Logger;
   /** The units a usage report may name. */
   units: readonly string[];
+  /** Where this attempt's progress goes (checked, numbered, streamed and stored). */
+  progress(report: Partial<ProgressReport>): void;
+  /** Creates children of this task. */
+  spawn(tasks: readonly unknown[]): Promise<Task[]>;
 }
 
 /**
@@ -133,9 +140,13 @@ export async function execute(
     reportUsage(usage: Record<string, number>): void {
       control.usage = parseAmounts(usage, 'usage', ctx.units);
     },
+    progress: (report: Partial<ProgressReport>) => ctx.progress(report),
+    spawn: (tasks: readonly unknown[]) => ctx.spawn(tasks),
+    ...WAIT_CALLS,
   };
   try {
     const result: unknown = await raceAbort(() => handler(task, full), control, task.timeout_ms);
+    if (result instanceof Suspend) return { kind: 'wait', wait: result.request };
     return { kind: 'completed', result: result ?? null, json: JSON.stringify(result ?? null) };
   } catch (err) {
     if (control.reason !== undefined) {

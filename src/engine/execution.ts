@@ -1,5 +1,5 @@
 /** Execution: one attempt of a task on an agent, from its start to the end the writer stores. */
-import { afterFailure, type Agent, type BackoffPolicy, type Task } from '../domain/index.js';
+import { afterFailure, type Agent, type BackoffPolicy, type ProgressReport, type Task } from '../domain/index.js';
 import type { Logger } from '../log/logger.js';
 import type { TaskFinish } from '../storage/index.js';
 import { FIT_WIDTH, fitCapabilities, writeFitFeatures } from '../neural/fit-features.js';
@@ -53,6 +53,12 @@ export function newAttempt(task: Task, agent: Agent, running: number, withFit: b
   return r;
 }
 
+/** What an attempt's context reaches outside the engine: progress and children. */
+export interface AttemptSinks {
+  progress(task: Task, n: number, report: Partial<ProgressReport>): void;
+  spawn(parent: Task, tasks: readonly unknown[]): Promise<Task[]>;
+}
+
 /** Runs the attempt's handler; resolves with its outcome (never rejects). */
 export function runAttempt(
   r: Running,
@@ -60,6 +66,7 @@ export function runAttempt(
   handler: Handler,
   log: Logger,
   units: readonly string[],
+  sinks: AttemptSinks,
 ): Promise<Outcome> {
   const task = r.task;
   const input: ExecutorTask = {
@@ -71,7 +78,11 @@ export function runAttempt(
     payload: task.payload,
     attempt: task.attempts,
     timeout_ms: task.timeout_ms,
+    parent_id: task.parent_id,
+    checkpoint: task.checkpoint,
+    resume: task.resume,
   };
+  let reports = 0;
   // A child logger per task is costly on the hot path: made only if the handler logs.
   const ctx = {
     agent: { id: agent.id, name: agent.name },
@@ -79,6 +90,8 @@ export function runAttempt(
     get log(): Logger {
       return log.child({ task_id: task.id, agent_id: agent.id });
     },
+    progress: (report: Partial<ProgressReport>) => sinks.progress(task, ++reports, report),
+    spawn: (tasks: readonly unknown[]) => sinks.spawn(task, tasks),
   };
   return execute(handler, input, ctx, r.control);
 }
@@ -122,6 +135,8 @@ export function finishFor(r: Running, outcome: Outcome, backoff: BackoffPolicy):
   };
   const now = nowIso();
   switch (outcome.kind) {
+    case 'wait':
+      return { ...base, status: 'waiting', completedAt: null, wait: outcome.wait };
     case 'completed':
       return { ...base, status: 'completed', result: outcome.result, resultJson: outcome.json, completedAt: now };
     case 'cancelled': {

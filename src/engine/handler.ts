@@ -4,6 +4,7 @@
  * the built-in ones and loads users' modules.
  */
 import type { Logger } from '../log/logger.js';
+import type { ProgressReport, Resume, Task, WaitRequest } from '../domain/index.js';
 
 /** What a handler sees of a task. */
 export interface ExecutorTask {
@@ -15,6 +16,23 @@ export interface ExecutorTask {
   payload: unknown;
   attempt: number;
   timeout_ms: number;
+  /** Workflows (docs/workflows.md): the task that created this one; the state the last attempt saved when it waited; what woke it (a timer, a signal with its payload, its children with their results, a timeout). */
+  parent_id: string | null;
+  checkpoint: unknown;
+  resume: Resume | null;
+}
+
+/** Returned by a handler (ctx.sleep, ctx.waitForSignal, …): the attempt ends by waiting. */
+export class Suspend {
+  constructor(readonly request: WaitRequest) {}
+}
+
+/** How an attempt waits: what ctx.sleep and the others take besides what they wait for. */
+export interface WaitOptions {
+  /** JSON handed back to the next attempt (task.checkpoint). */
+  checkpoint?: unknown;
+  /** Signals and children: give up after this long (a failed attempt: WAIT_TIMEOUT). */
+  timeoutMs?: number;
 }
 
 export interface ExecutorContext {
@@ -29,6 +47,23 @@ export interface ExecutorContext {
    * negative amount, and then records nothing.
    */
   reportUsage(usage: Record<string, number>): void;
+  /** Progress so far (stored, the last N kept, and streamed to observers as task.progress); throws VALIDATION_FAILED for a bad report. */
+  progress(report: Partial<ProgressReport>): void;
+  /** Creates child tasks of this one (submissions, as POST /api/tasks takes them); resolves with them, stored. */
+  spawn(tasks: readonly unknown[]): Promise<Task[]>;
+  /** `return ctx.sleep(ms, {checkpoint})`: the attempt ends; the task waits, holding no agent, and runs again after ms. */
+  sleep(ms: number, options?: WaitOptions): Suspend;
+  /** As sleep, until a time. */
+  continueAt(at: Date | string, options?: WaitOptions): Suspend;
+  /** The task waits for the named signal (POST /api/tasks/:id/signal); its next attempt gets it in resume.signal. */
+  waitForSignal(name: string, options?: WaitOptions): Suspend;
+  /** The task waits for a person's approval (POST /api/tasks/:id/approve); a rejection fails it. */
+  waitForApproval(options?: WaitOptions): Suspend;
+  /** The task waits for its children (all, or any), with a policy for a failed child; the next attempt gets their results in resume.children. */
+  waitForChildren(
+    mode?: 'all' | 'any',
+    options?: WaitOptions & { onChildFailure?: 'fail' | 'retry' | 'ignore'; childRetries?: number },
+  ): Suspend;
 }
 
 export type Handler = (task: ExecutorTask, ctx: ExecutorContext) => unknown;
@@ -64,6 +99,16 @@ export const TASK_FAILURE_CODES = {
     retryable: 'no',
     summary: 'On a cancelled task: a task it depends on ended failed, dead or cancelled.',
   },
+  WAIT_TIMEOUT: {
+    retryable: 'yes',
+    summary: 'The task waited for a signal, an approval or its children longer than its timeout_ms (a failed attempt).',
+  },
+  APPROVAL_REJECTED: { retryable: 'no', summary: 'A person rejected the approval the task waited for.' },
+  CHILD_FAILED: {
+    retryable: 'no',
+    summary: "A child ended failed, dead or cancelled while its parent waited for its children (the parent's policy: fail).",
+  },
+  PARENT_ENDED: { retryable: 'no', summary: 'On a cancelled task: its parent was cancelled or ended without completing.' },
 } as const;
 
 /** Throw this from a handler to choose the failure code and whether a retry may help. */

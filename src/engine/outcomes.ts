@@ -44,6 +44,9 @@ export function publishEnds(
       completed_at: f.finish.completedAt,
       result: f.finish.status === 'completed' ? (f.finish.result ?? null) : null,
       error: f.finish.error ?? null,
+      ...(f.finish.wait === undefined
+        ? {}
+        : { wait_for: f.finish.wait.wait_for, wake_at: f.finish.wait.wake_at, checkpoint: f.finish.wait.checkpoint }),
       assigned_agent: f.finish.status === 'pending' ? null : f.agentId,
     });
     if (coalesced.has(f.finish.id))
@@ -67,6 +70,8 @@ function endEvent(f: PendingFinish, counters: EngineCounters): string {
   switch (f.finish.status) {
     case 'completed':
       return 'task.completed';
+    case 'waiting':
+      return 'task.suspended';
     case 'pending':
       if (f.outcome.kind !== 'failed') return 'task.requeued';
       counters.retries_scheduled++;

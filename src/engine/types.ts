@@ -3,7 +3,9 @@ import type { BackoffPolicy, Task } from '../domain/index.js';
 import type { HubConfig } from '../config/index.js';
 import type { EventBus } from '../runtime/index.js';
 import type { Logger } from '../log/logger.js';
-import type { FlowStore, TaskStore } from '../storage/index.js';
+import type { FlowStore, ScheduleStore, TaskStore, WorkflowStore } from '../storage/index.js';
+import type { TaskDefaults } from '../domain/index.js';
+import type { WorkflowCounts } from './workflows.js';
 import type { FlowFigures } from './flow-stats.js';
 import type { FitSample } from '../neural/fit-features.js';
 import { AbortReason } from './execute.js';
@@ -11,7 +13,7 @@ import type { Handler } from './handler.js';
 import type { Sessions } from './sessions.js';
 
 export interface EngineOptions {
-  store: TaskStore & Pick<FlowStore, 'recordWaits' | 'ageTasks'>;
+  store: TaskStore & Pick<FlowStore, 'recordWaits' | 'ageTasks'> & WorkflowStore & ScheduleStore;
   events: EventBus;
   log: Logger;
   nodeId: string;
@@ -23,6 +25,12 @@ export interface EngineOptions {
   units: readonly string[];
   /** [flow] aging_ms. */
   agingMs: number;
+  /** How scheduled tasks are built from their templates (the submission defaults). */
+  taskDefaults: TaskDefaults;
+  /** [workflows]. */
+  workflows: { scheduleGraceMs: number; progress: { keep: number; chunkBytes: number; flushMs: number } };
+  /** Creates children of a task for a handler's ctx.spawn (main wires it to task_management). */
+  spawn?: ((parentId: string, tasks: readonly unknown[]) => Promise<Task[]>) | undefined;
   leaseMs: number;
   claimBatch: number;
   prefetch: number;
@@ -32,7 +40,7 @@ export interface EngineOptions {
 }
 
 /** What an engine is built with besides its settings. */
-export type EngineParts = Pick<EngineOptions, 'store' | 'events' | 'log' | 'nodeId' | 'handlers' | 'sessions'>;
+export type EngineParts = Pick<EngineOptions, 'store' | 'events' | 'log' | 'nodeId' | 'handlers' | 'sessions' | 'spawn'>;
 
 /** The engine's options from the [tasks] and [agents] settings. */
 export function engineOptions(config: HubConfig, parts: EngineParts): EngineOptions {
@@ -42,6 +50,15 @@ export function engineOptions(config: HubConfig, parts: EngineParts): EngineOpti
     defaultExecutor: config.agents.default_executor,
     units: config.flow.units,
     agingMs: config.flow.aging_ms,
+    taskDefaults: { maxAttempts: t.max_attempts, timeoutMs: t.default_timeout_ms, units: config.flow.units },
+    workflows: {
+      scheduleGraceMs: config.workflows.schedule_grace_ms,
+      progress: {
+        keep: config.workflows.progress_keep,
+        chunkBytes: config.workflows.progress_chunk_bytes,
+        flushMs: config.workflows.progress_flush_ms,
+      },
+    },
     leaseMs: t.lease_ms,
     claimBatch: t.claim_batch,
     prefetch: t.prefetch,
@@ -132,6 +149,8 @@ export interface EngineStats extends Omit<EngineCounters, 'steals' | 'steal_atte
   work_stealing: { steals: number; attempts: number; deques: Record<string, number> };
   /** This node's flow figures (flow-stats.ts). */
   flow?: FlowFigures;
+  /** This node's workflow figures: wakes, timeouts, schedule ticks, progress. */
+  workflows?: WorkflowCounts;
 }
 
 /** Requeue on abort: the task goes back to pending (agent removed, node stopping). */

@@ -20,6 +20,7 @@ import {
 import { RunControl, type Outcome } from './execute.js';
 import { finishFor, nowIso, type Running } from './execution.js';
 import { publishEnds, type PendingFinish } from './outcomes.js';
+import { publishChanged } from './workflows.js';
 import type { AgentOutcome, EngineCounters } from './types.js';
 import type { FitSample } from '../neural/fit-features.js';
 
@@ -41,7 +42,8 @@ export interface WriterOptions {
 /** What the writer needs of the engine: the running attempt of a task, a word after each stored batch, and its supervision. */
 export interface WriterHost {
   running(taskId: string): Running | undefined;
-  stored(batch: { outcomes: AgentOutcome[]; samples: FitSample[]; completed: boolean }): void;
+  /** `suspended`: the wake times of the attempts that ended waiting. */
+  stored(batch: { outcomes: AgentOutcome[]; samples: FitSample[]; completed: boolean; suspended: Array<string | null> }): void;
   /** Storing failed for a reason other than an outage: the writer is halted until the engine module restarts it. */
   fault(err: unknown): void;
   halted(): boolean;
@@ -149,8 +151,14 @@ export class TaskWriter {
       );
       this.reportStale(out.stale);
       for (const t of out.cascaded) this.o.events.publish('tasks', 'task.cancelled', t);
-      // Dependants may be ready after a completion.
-      this.host.stored({ ...ended, completed: out.applied.some((a) => a.status === 'completed') });
+      publishChanged(this.o.events, out.changed);
+      const suspended = stored.filter((f) => f.finish.status === 'waiting').map((f) => f.finish.wait?.wake_at ?? null);
+      // Dependants may be ready after a completion (or woken parents, or a wait that ended at once).
+      this.host.stored({
+        ...ended,
+        completed: out.applied.some((a) => a.status === 'completed') || out.changed.length > 0,
+        suspended,
+      });
     } catch (err) {
       // Nothing is dropped: the batch goes back to the front and is tried again (bounded: claims pause meanwhile).
       this.finishes.unshift(...finishes);
@@ -215,6 +223,7 @@ export class TaskWriter {
       out.applied.push(...p.result.applied);
       out.stale.push(...p.result.stale);
       out.cascaded.push(...p.result.cascaded);
+      out.changed.push(...p.result.changed);
     }
     return { stored: written.parts.flatMap((p) => p.items), out };
   }

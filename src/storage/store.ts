@@ -83,6 +83,8 @@ export interface TaskPatch {
   attempts?: number;
   claimed_at?: string | null;
   run_at?: string | null;
+  checkpoint?: null;
+  resume?: null;
 }
 
 /** A compare-and-set move: applied only while the task is in one of `from`; recorded in task_events. */

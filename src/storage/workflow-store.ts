@@ -13,7 +13,7 @@ export type SignalOutcome =
   | { outcome: 'not_found' }
   | { outcome: 'ended'; status: TaskStatus }
   /** Stored; `woke`: the task was waiting for it and is pending again (or failed: a rejected approval). */
-  | { outcome: 'stored'; task: Task; woke: boolean };
+  | { outcome: 'stored'; task: Task; woke: boolean; changed: Task[] };
 
 /** One node of GET /api/tasks/:id/tree. */
 export interface TaskTreeNode {

@@ -15,12 +15,50 @@ const task = (payload: unknown, timeout_ms = 5000): ExecutorTask => ({
   payload,
   attempt: 1,
   timeout_ms,
+  parent_id: null,
+  checkpoint: null,
+  resume: null,
 });
-const ctx = { agent: { id: 'a1', name: 'agent-1' }, log: memoryLogger().log, units: ['tokens'] };
+const ctx = {
+  agent: { id: 'a1', name: 'agent-1' },
+  log: memoryLogger().log,
+  units: ['tokens'],
+  progress: () => undefined,
+  spawn: () => Promise.resolve([]),
+};
 const run = (h: Handler, payload: unknown, timeoutMs?: number, control = new RunControl()) =>
   execute(h, task(payload, timeoutMs), ctx, control);
 
 describe('executors', () => {
+  it('a handler ends its attempt by waiting: sleep, a time, a signal, an approval, its children', async () => {
+    const wait = async (h: Handler) => {
+      const o = await run(h, null);
+      assert.equal(o.kind, 'wait');
+      return o.kind === 'wait' ? o.wait : undefined;
+    };
+    const slept = await wait((_t, c) => c.sleep(2000, { checkpoint: { step: 2 } }));
+    assert.deepEqual(slept?.wait_for, { kind: 'timer' });
+    assert.deepEqual(slept?.checkpoint, { step: 2 });
+    assert.ok(Math.abs(Date.parse(slept!.wake_at!) - Date.now() - 2000) < 200);
+    const at = new Date(Date.now() + 60_000);
+    assert.equal((await wait((_t, c) => c.continueAt(at)))?.wake_at, at.toISOString());
+    assert.deepEqual((await wait((_t, c) => c.waitForSignal('go', { timeoutMs: 500 })))?.wait_for, {
+      kind: 'signal',
+      signal: 'go',
+      timeout_ms: 500,
+    });
+    assert.equal(((await wait((_t, c) => c.waitForApproval())) as { wait_for: { signal: string } }).wait_for.signal, 'approval');
+    assert.deepEqual((await wait((_t, c) => c.waitForChildren('any', { onChildFailure: 'ignore' })))?.wait_for, {
+      kind: 'children',
+      children: 'any',
+      on_child_failure: 'ignore',
+      child_retries: 1,
+      timeout_ms: null,
+    });
+    const bad = await run((_t, c) => c.waitForSignal('bad name!'), null);
+    assert.equal(bad.kind === 'failed' && bad.error.code, 'VALIDATION_FAILED');
+  });
+
   it('a handler reports usage through its context; a bad report throws and records nothing', async () => {
     const control = new RunControl();
     const outcome = await run(

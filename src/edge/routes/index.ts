@@ -16,6 +16,8 @@ import { TasksApi } from '../../api/tasks.js';
 import { AgentsApi } from '../../api/agents.js';
 import { FlowApi } from '../../api/flow.js';
 import { flowRoutes } from './flow.js';
+import { WorkflowsApi } from '../../api/workflows.js';
+import { workflowRoutes } from './workflows.js';
 
 export interface RouterDeps {
   config: HubConfig;
@@ -63,5 +65,6 @@ export function buildRouter(d: RouterDeps): Router {
   hiveRoutes(router, d.hive, d.modules);
   authRoutes(router, d.auth);
   flowRoutes(router, new FlowApi(d.hive, d.config));
+  workflowRoutes(router, new WorkflowsApi(d.hive, d.config));
   return router;
 }

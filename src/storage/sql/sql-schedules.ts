@@ -6,7 +6,7 @@
  * dies mid-pass leaves the tick to the next pass.
  */
 import { randomUUID } from 'node:crypto';
-import { dueTicks, isTerminal, type NewSchedule, type NewTask, type Schedule, type Task, type TaskStatus } from '../../domain/index.js';
+import { dueTicks, isTerminal, scheduleKey, tickKey, type NewSchedule, type NewTask, type Schedule, type Task, type TaskStatus } from '../../domain/index.js';
 import type { FiredTicks, ScheduleBuild } from '../workflow-store.js';
 import type { Executor, Row } from './executor.js';
 import { json, toJson } from './rows.js';
@@ -16,15 +16,6 @@ import { SqlWorkflow } from './sql-workflow.js';
 const iso = (v: unknown): string | null =>
   v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v);
 
-/** The idempotency key of a schedule's tick (the reserved prefix keeps clients' keys apart). */
-export function tickKey(scheduleId: string, tick: string): string {
-  return `schedule:${scheduleId}:${tick}`;
-}
-
-/** The concurrency key that holds a queue_one schedule's runs to one at a time. */
-export function scheduleKey(scheduleId: string): string {
-  return `schedule:${scheduleId}`;
-}
 
 export abstract class SqlSchedules extends SqlWorkflow {
   protected abstract insertTask(

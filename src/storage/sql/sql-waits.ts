@@ -256,7 +256,7 @@ export class SqlWaits extends SqlFlowStore {
     return out;
   }
 
-  async signalTask(id: string, s: SignalInput, nodeId: string): Promise<SignalOutcome & { changed?: Task[] }> {
+  async signalTask(id: string, s: SignalInput, nodeId: string): Promise<SignalOutcome> {
     if (!isUuid(id)) return { outcome: 'not_found' };
     return this.db.transaction(async (tx) => {
       const [row] = await tx.all(`SELECT status, wait_for FROM tasks WHERE id = ?${this.dialect.rowLock}`, [id]);
