@@ -17,8 +17,8 @@ import {
 } from '../../src/domain/index.js';
 import { HubError, assertNever } from '../../src/errors/index.js';
 import { round2 } from '../../src/metrics/windows.js';
-import { isFlowMsg, serveFlow } from './flow.js';
-import { isWorkflowMsg, serveWorkflow } from './workflow.js';
+import { isFlowMsg, serveFlow, type FlowMsg } from './flow.js';
+import { isWorkflowMsg, serveWorkflow, type WorkflowMsg } from './workflow.js';
 import type { ActorSpec, ReplyTo } from '../../src/runtime/index.js';
 import type { AgentManagementMsg, AgentSlot } from '../agent-management/messages.js';
 import type { ModuleDeps } from '../shared/deps.js';
@@ -228,6 +228,11 @@ async function summarize(deps: ModuleDeps, state: State, ctx: Ctx): Promise<Task
   };
 }
 
+/** Flow and workflow operations (flow.ts, workflow.ts). */
+function serveSide(deps: ModuleDeps, msg: FlowMsg | WorkflowMsg): Promise<void> {
+  return isFlowMsg(msg) ? serveFlow(deps, msg) : serveWorkflow(deps, msg);
+}
+
 /** The task_management module actor. */
 // size: one case per message type.
 export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpec<TaskManagementMsg, State> {
@@ -245,8 +250,7 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
       }
     },
     receive: async (state, msg, ctx) => {
-      if (isFlowMsg(msg)) return serveFlow(deps, msg).then(() => state);
-      if (isWorkflowMsg(msg)) return serveWorkflow(deps, msg).then(() => state);
+      if (isFlowMsg(msg) || isWorkflowMsg(msg)) return serveSide(deps, msg).then(() => state);
       switch (msg.type) {
         case 'task.submit':
           // Stored by the next group commit, together with every submission queued before it.

@@ -110,6 +110,7 @@ export const GRPC_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'HiveService/ExplainTask': 'read',
   'HiveService/ListTasks': 'read',
   'HiveService/CancelTask': 'tasks.write',
+  'HiveService/SignalTask': 'tasks.write',
   'HiveService/WatchTasks': 'read',
   'HiveService/ListAgents': 'read',
   'HiveService/GetHiveStatus': 'read',

@@ -20,7 +20,7 @@ import { errorMessage } from '../errors/index.js';
 import { OutageTracker } from '../storage/index.js';
 import { AbortReason } from './execute.js';
 import { handlerFor, newAttempt, runAttempt, type Running } from './execution.js';
-import { idleSlotFor, newSlot, profileOf, takesWork, victimFor, type Slot } from './placement.js';
+import { newSlot, profileOf, reserveSlot, takesWork, unreserveSlot, victimFor, type Slot } from './placement.js';
 import { Claimer } from './claimer.js';
 import { TaskWriter } from './writer.js';
 import { LeaseKeeper } from './lease-keeper.js';
@@ -76,12 +76,7 @@ export class TaskEngine {
       waiting: (changed) => tellWaits(this.o, changed),
       flowStats: this.flow,
     });
-    this.workflows = new Workflows({
-      ...o,
-      ...o.workflows,
-      outage: this.outage,
-      wakeClaims: () => this.wake(),
-    });
+    this.workflows = new Workflows({ ...o, ...o.workflows, outage: this.outage, wakeClaims: () => this.wake() });
     this.writer = new TaskWriter(shared, {
       running: (id) => this.runningAttempt(id),
       stored: ({ outcomes, samples, completed, suspended }) => {
@@ -274,17 +269,12 @@ export class TaskEngine {
    * undefined when none is idle (the task is stored pending and claimed as usual).
    */
   reserve(required: Task['required_capabilities']): string | undefined {
-    if (!this.accepting()) return undefined;
-    const best = idleSlotFor(this.slots.values(), required);
-    if (best === undefined) return undefined;
-    best.reserved++;
-    return best.agent.id;
+    return this.accepting() ? reserveSlot(this.slots.values(), required) : undefined;
   }
 
   /** Gives a reserved slot back (the submission was a duplicate, or storing it failed). */
   unreserve(agentId: string): void {
-    const slot = this.slots.get(agentId);
-    if (slot !== undefined) slot.reserved = Math.max(0, slot.reserved - 1);
+    unreserveSlot(this.slots.get(agentId));
   }
 
   /** Starts a task stored already claimed for a reserved agent. */
@@ -296,7 +286,7 @@ export class TaskEngine {
         .catch((err: unknown) => this.o.log.warn({ err }, 'releasing a task failed'));
       return;
     }
-    slot.reserved = Math.max(0, slot.reserved - 1);
+    unreserveSlot(slot);
     this.c.handoffs++;
     const placed = { ...task, assigned_agent: agentId };
     this.o.events.publish('tasks', 'task.assigned', placed);
@@ -310,11 +300,7 @@ export class TaskEngine {
   }
 
   stats(): EngineStats {
-    return {
-      ...engineStats(this.slots.values(), this.c),
-      flow: this.flow.figures(),
-      workflows: this.workflows.counts(),
-    };
+    return engineStats(this.slots.values(), this.c, { flow: this.flow.figures(), workflows: this.workflows.counts() });
   }
 
   /**

@@ -106,9 +106,13 @@ export const TASK_FAILURE_CODES = {
   APPROVAL_REJECTED: { retryable: 'no', summary: 'A person rejected the approval the task waited for.' },
   CHILD_FAILED: {
     retryable: 'no',
-    summary: "A child ended failed, dead or cancelled while its parent waited for its children (the parent's policy: fail).",
+    summary:
+      "A child ended failed, dead or cancelled while its parent waited for its children (the parent's policy: fail).",
   },
-  PARENT_ENDED: { retryable: 'no', summary: 'On a cancelled task: its parent was cancelled or ended without completing.' },
+  PARENT_ENDED: {
+    retryable: 'no',
+    summary: 'On a cancelled task: its parent was cancelled or ended without completing.',
+  },
 } as const;
 
 /** Throw this from a handler to choose the failure code and whether a retry may help. */

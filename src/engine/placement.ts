@@ -123,3 +123,16 @@ function lastRunnable(deque: readonly Task[], agent: Agent): number {
     if (missingCapability(agent, deque[i]?.required_capabilities ?? []) === undefined) return i;
   return -1;
 }
+
+/** Promises an idle capable agent's slot to a task being submitted (direct hand-off); its id, or undefined when none is idle. */
+export function reserveSlot(slots: Iterable<Slot>, required: Task['required_capabilities']): string | undefined {
+  const best = idleSlotFor(slots, required);
+  if (best === undefined) return undefined;
+  best.reserved++;
+  return best.agent.id;
+}
+
+/** Gives a promised slot back (or takes it up: the hand-off happened). */
+export function unreserveSlot(slot: Slot | undefined): void {
+  if (slot !== undefined) slot.reserved = Math.max(0, slot.reserved - 1);
+}

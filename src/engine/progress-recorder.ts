@@ -6,12 +6,17 @@
  * progress_keep records of a task kept. Progress is informational: a batch the
  * database refuses while it is away waits, bounded; the oldest go first.
  */
-import { PROGRESS_PER_ATTEMPT, parseProgress, type ProgressRecord, type ProgressReport, type Task } from '../domain/index.js';
+import {
+  PROGRESS_PER_ATTEMPT,
+  parseProgress,
+  type ProgressRecord,
+  type ProgressReport,
+  type Task,
+} from '../domain/index.js';
 import type { EventBus } from '../runtime/index.js';
 import type { Logger } from '../log/logger.js';
 import type { WorkflowStore } from '../storage/index.js';
 import { errorMessage, isOutage } from '../errors/index.js';
-import { nowIso } from './execution.js';
 
 /** Most records held for storing (a database outage); beyond it the oldest are dropped and counted. */
 const MAX_BUFFERED = 20_000;
@@ -40,12 +45,13 @@ export class ProgressRecorder {
       task_id: task.id,
       seq: task.lease_epoch * PROGRESS_PER_ATTEMPT + Math.min(n, PROGRESS_PER_ATTEMPT - 1),
       ...checked,
-      at: nowIso(),
+      at: new Date().toISOString(),
     };
     this.counts.reported++;
     this.o.events.publish('tasks', 'task.progress', record);
     this.buffer.push(record);
-    if (this.buffer.length > MAX_BUFFERED) this.counts.dropped += this.buffer.splice(0, this.buffer.length - MAX_BUFFERED).length;
+    if (this.buffer.length > MAX_BUFFERED)
+      this.counts.dropped += this.buffer.splice(0, this.buffer.length - MAX_BUFFERED).length;
     this.timer ??= setTimeout(() => void this.flush(), this.o.flushMs);
     return record;
   }

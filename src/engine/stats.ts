@@ -2,7 +2,11 @@
 import { takesWork, type Slot } from './placement.js';
 import type { EngineCounters, EngineStats } from './types.js';
 
-export function engineStats(slots: Iterable<Slot>, c: EngineCounters): EngineStats {
+export function engineStats(
+  slots: Iterable<Slot>,
+  c: EngineCounters,
+  parts: Pick<EngineStats, 'flow' | 'workflows'> = {},
+): EngineStats {
   let buffered = 0;
   let running = 0;
   let capacity = 0;
@@ -14,5 +18,12 @@ export function engineStats(slots: Iterable<Slot>, c: EngineCounters): EngineSta
     deques[s.agent.name] = s.deque.length;
   }
   const { steals, steal_attempts, ...rest } = c;
-  return { buffered, running, capacity, ...rest, work_stealing: { steals, attempts: steal_attempts, deques } };
+  return {
+    buffered,
+    running,
+    capacity,
+    ...rest,
+    work_stealing: { steals, attempts: steal_attempts, deques },
+    ...parts,
+  };
 }

@@ -5,7 +5,6 @@ import type { EventBus } from '../runtime/index.js';
 import type { Logger } from '../log/logger.js';
 import type { FlowStore, ScheduleStore, TaskStore, WorkflowStore } from '../storage/index.js';
 import type { TaskDefaults } from '../domain/index.js';
-import type { WorkflowCounts } from './workflows.js';
 import type { FlowFigures } from './flow-stats.js';
 import type { FitSample } from '../neural/fit-features.js';
 import { AbortReason } from './execute.js';
@@ -40,7 +39,10 @@ export interface EngineOptions {
 }
 
 /** What an engine is built with besides its settings. */
-export type EngineParts = Pick<EngineOptions, 'store' | 'events' | 'log' | 'nodeId' | 'handlers' | 'sessions' | 'spawn'>;
+export type EngineParts = Pick<
+  EngineOptions,
+  'store' | 'events' | 'log' | 'nodeId' | 'handlers' | 'sessions' | 'spawn'
+>;
 
 /** The engine's options from the [tasks] and [agents] settings. */
 export function engineOptions(config: HubConfig, parts: EngineParts): EngineOptions {
@@ -81,6 +83,17 @@ export interface AgentOutcome {
   durationMsTotal: number;
   /** Per task that ended: its requirements and whether it succeeded (agents learn from it). */
   results: Array<{ required: Task['required_capabilities']; success: boolean }>;
+}
+
+/** This node's workflow figures (workflows.ts). */
+export interface WorkflowCounts {
+  woken: number;
+  wait_timeouts: number;
+  schedule_fired: number;
+  schedule_skipped: number;
+  progress_reported: number;
+  progress_stored: number;
+  progress_dropped: number;
 }
 
 /** A part of the engine failed in a way that is not an outage (event `engine.fault`): its supervisor restarts it. */

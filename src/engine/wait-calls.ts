@@ -2,7 +2,10 @@
 import { parseWaitRequest } from '../domain/index.js';
 import { Suspend, type ExecutorContext, type WaitOptions } from './handler.js';
 
-type WaitCalls = Pick<ExecutorContext, 'sleep' | 'continueAt' | 'waitForSignal' | 'waitForApproval' | 'waitForChildren'>;
+type WaitCalls = Pick<
+  ExecutorContext,
+  'sleep' | 'continueAt' | 'waitForSignal' | 'waitForApproval' | 'waitForChildren'
+>;
 
 function suspend(wait: Record<string, unknown>, o: WaitOptions = {}): Suspend {
   const request: Record<string, unknown> = { ...wait };
@@ -13,7 +16,8 @@ function suspend(wait: Record<string, unknown>, o: WaitOptions = {}): Suspend {
 
 export const WAIT_CALLS: WaitCalls = {
   sleep: (ms, o) => suspend({ sleep_ms: ms }, o && { checkpoint: o.checkpoint }),
-  continueAt: (at, o) => suspend({ until: at instanceof Date ? at.toISOString() : at }, o && { checkpoint: o.checkpoint }),
+  continueAt: (at, o) =>
+    suspend({ until: at instanceof Date ? at.toISOString() : at }, o && { checkpoint: o.checkpoint }),
   waitForSignal: (name, o) => suspend({ signal: name }, o),
   waitForApproval: (o) => suspend({ approval: true }, o),
   waitForChildren: (mode = 'all', o = {}) =>

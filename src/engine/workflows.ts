@@ -12,6 +12,7 @@ import type { OutageTracker, ScheduleBuild, ScheduleStore, WorkflowStore } from 
 import { errorMessage } from '../errors/index.js';
 import { ProgressRecorder } from './progress-recorder.js';
 import type { AttemptSinks } from './execution.js';
+import type { WorkflowCounts } from './types.js';
 
 export interface WorkflowOptions {
   store: WorkflowStore & ScheduleStore;
@@ -27,16 +28,6 @@ export interface WorkflowOptions {
   spawn?: ((parentId: string, tasks: readonly unknown[]) => Promise<Task[]>) | undefined;
   /** Claims soon (something became pending). */
   wakeClaims: () => void;
-}
-
-export interface WorkflowCounts {
-  woken: number;
-  wait_timeouts: number;
-  schedule_fired: number;
-  schedule_skipped: number;
-  progress_reported: number;
-  progress_stored: number;
-  progress_dropped: number;
 }
 
 /** Events for tasks a workflow step changed besides the one it was about (a woken parent, a cancelled child). */
@@ -82,11 +73,14 @@ class TimedPass {
     if (due - Date.now() > 1000 || due >= this.timerAt) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timerAt = due;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      void this.pass();
-    }, Math.max(0, due - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        void this.pass();
+      },
+      Math.max(0, due - Date.now()),
+    );
     this.timer.unref();
   }
 

@@ -43,7 +43,12 @@ export interface WriterOptions {
 export interface WriterHost {
   running(taskId: string): Running | undefined;
   /** `suspended`: the wake times of the attempts that ended waiting. */
-  stored(batch: { outcomes: AgentOutcome[]; samples: FitSample[]; completed: boolean; suspended: Array<string | null> }): void;
+  stored(batch: {
+    outcomes: AgentOutcome[];
+    samples: FitSample[];
+    completed: boolean;
+    suspended: Array<string | null>;
+  }): void;
   /** Storing failed for a reason other than an outage: the writer is halted until the engine module restarts it. */
   fault(err: unknown): void;
   halted(): boolean;

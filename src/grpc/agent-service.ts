@@ -152,11 +152,18 @@ export class RemoteAgents {
         void this.agents('agent.set_paused', { id: agent.id, paused: true }).catch(() => undefined);
         if (agent.inFlight === 0) call.stream.write({ drained: {} });
         return;
-      case 'heartbeat':
       case 'progress':
+        return agent.progress(m['progress'] as Record<string, unknown>);
+      case 'spawn':
+        return agent.spawn(m['spawn'] as Record<string, unknown>);
+      case 'heartbeat':
         return;
       default:
-        return reject(3, 'VALIDATION_FAILED', 'msg: expected register, heartbeat, progress, result, results or drain');
+        return reject(
+          3,
+          'VALIDATION_FAILED',
+          'msg: expected register, heartbeat, progress, result, results, drain or spawn',
+        );
     }
   }
 

@@ -1,5 +1,5 @@
 /** Between the hub's records and the proto messages (JSON values travel as JSON text). */
-import { invalid, type Agent, type Task } from '../domain/index.js';
+import { invalid, type Agent, type ProgressRecord, type Task } from '../domain/index.js';
 
 export interface ProtoNewTask {
   title: string;
@@ -16,6 +16,8 @@ export interface ProtoNewTask {
   concurrency_keys?: string[];
   fairness_key?: string;
   cost?: Record<string, number>;
+  parent_id?: string;
+  wait_for_json?: string;
 }
 
 /** A proto string field as a string ('' when absent or not a string). */
@@ -54,6 +56,8 @@ export function protoTaskBody(t: ProtoNewTask | null | undefined, field = 'task'
   if ((t.concurrency_keys ?? []).length > 0) body['concurrency_key'] = t.concurrency_keys;
   if ((t.fairness_key ?? '') !== '') body['fairness_key'] = t.fairness_key;
   if (Object.keys(t.cost ?? {}).length > 0) body['cost'] = t.cost;
+  if ((t.parent_id ?? '') !== '') body['parent_id'] = t.parent_id;
+  if ((t.wait_for_json ?? '') !== '') body['wait_for'] = parseJsonField(t.wait_for_json ?? '', `${field}.wait_for_json`);
   return body;
 }
 
@@ -93,6 +97,24 @@ export function taskToProto(t: Task): Record<string, unknown> {
     fairness_key: t.fairness_key ?? '',
     cost: t.cost ?? {},
     usage: t.usage ?? {},
+    parent_id: t.parent_id ?? '',
+    wait_for_json: JSON.stringify(t.wait_for ?? null),
+    wake_at: t.wake_at ?? '',
+    checkpoint_json: JSON.stringify(t.checkpoint ?? null),
+    resume_json: JSON.stringify(t.resume ?? null),
+    progress_json: JSON.stringify(t.progress ?? null),
+    schedule_id: t.schedule_id ?? '',
+  };
+}
+
+export function progressToProto(p: ProgressRecord): Record<string, unknown> {
+  return {
+    task_id: p.task_id,
+    seq: p.seq,
+    percent: p.percent ?? -1,
+    message: p.message ?? '',
+    chunk: p.chunk ?? '',
+    at: p.at,
   };
 }
 

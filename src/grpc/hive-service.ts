@@ -8,7 +8,20 @@ import type { Logger } from '../log/logger.js';
 import type { EventBus } from '../runtime/index.js';
 import type { Hive } from '../../actors/hive/hive.js';
 import type { AgentView } from '../../actors/agent-management/messages.js';
-import { agentToProto, given, givenInt, protoTaskBody, taskToProto, type ProtoNewTask } from './convert.js';
+import {
+  agentToProto,
+  given,
+  givenInt,
+  parseJsonField,
+  progressToProto,
+  protoTaskBody,
+  taskToProto,
+  text,
+  type ProtoNewTask,
+} from './convert.js';
+import { WorkflowsApi } from '../api/workflows.js';
+import { principalOf } from './auth.js';
+import type { ProgressRecord } from '../domain/index.js';
 import { TasksApi } from '../api/tasks.js';
 import { AgentsApi } from '../api/agents.js';
 import { HiveApi } from '../api/hive.js';
@@ -41,7 +54,9 @@ export function remainingMs(call: { getDeadline(): grpc.Deadline }): number {
  * is refused before any work (nothing changes), and the actor ask is bounded by
  * what is left of it, so the hub stops waiting when the caller has stopped too.
  */
-export function unary(fn: (req: Record<string, unknown>, timeoutMs: number | undefined) => Promise<unknown>): Unary {
+export function unary(
+  fn: (req: Record<string, unknown>, timeoutMs: number | undefined, call: object) => Promise<unknown>,
+): Unary {
   return (call, callback) => {
     if (isMalformed(call.request)) {
       callback(toServiceError(malformedError(call.request)));
@@ -54,7 +69,7 @@ export function unary(fn: (req: Record<string, unknown>, timeoutMs: number | und
       );
       return;
     }
-    fn(call.request, Number.isFinite(left) ? Math.max(1, Math.floor(left)) : undefined).then(
+    fn(call.request, Number.isFinite(left) ? Math.max(1, Math.floor(left)) : undefined, call).then(
       (res) => callback(null, res),
       (err: unknown) => callback(toServiceError(err)),
     );
@@ -66,6 +81,7 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
   const api = new TasksApi(d.hive, d.config);
   const agentsApi = new AgentsApi(d.hive);
   const hiveApi = new HiveApi(d.hive);
+  const workflows = new WorkflowsApi(d.hive, d.config);
   const withRemote = (a: AgentView): Record<string, unknown> => agentToProto({ ...a, ...(d.remoteInfo(a.id) ?? {}) });
 
   return {
@@ -110,6 +126,12 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
     CancelTask: unary(async (req, timeoutMs) =>
       taskToProto(await api.cancel(given(req['id']), { reason: given(req['reason']) }, { timeoutMs })),
     ),
+    SignalTask: unary(async (req, timeoutMs, call) => {
+      const body = { name: given(req['name']), payload: parseJsonField(text(req['payload_json']), 'payload_json') };
+      const p = principalOf(call);
+      const caller = { name: p?.name ?? 'unknown', roles: p?.roles ?? [], ip: null };
+      return taskToProto(await workflows.signal(given(req['id']), body, caller, { timeoutMs }));
+    }),
     WatchTasks: watchTasks(d),
     ListAgents: unary(async (req, timeoutMs) => {
       const page = await agentsApi.list(
@@ -144,6 +166,9 @@ export function hiveServiceImplementation(d: HiveServiceDeps): grpc.UntypedServi
   };
 }
 
+/** Events on topic tasks that carry no task (signals, approvals, flow notes): not sent to watchers. */
+const WATCH_SKIPS = new Set(['task.signal', 'task.approved', 'task.rejected', 'task.waiting']);
+
 /** WatchTasks: task events as they happen, filtered by type and id; a watcher that stops reading is cut (bounded in bytes). */
 function watchTasks(d: HiveServiceDeps): (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => void {
   return (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
@@ -157,6 +182,14 @@ function watchTasks(d: HiveServiceDeps): (call: grpc.ServerWritableStream<Record
     const ids = new Set(((call.request['task_ids'] as string[] | undefined) ?? []).map((x) => x.toLowerCase()));
     const unsubscribe = d.events.subscribe((e) => {
       if (e.topic !== 'tasks' || (types.size > 0 && !types.has(e.type))) return;
+      if (!e.type.startsWith('task.') || WATCH_SKIPS.has(e.type)) return;
+      if (e.type === 'task.progress') {
+        const p = e.data as ProgressRecord;
+        if (ids.size > 0 && !ids.has(p.task_id)) return;
+        const msg = { type: e.type, task: { id: p.task_id }, timestamp: e.timestamp, progress: progressToProto(p) };
+        if (!budget.write(call, msg, approxBytes(p.chunk ?? '', p.message ?? ''))) tooSlow();
+        return;
+      }
       const task = e.data as Task;
       if (ids.size > 0 && !ids.has(task.id)) return;
       const proto = taskToProto(task);
@@ -168,19 +201,19 @@ function watchTasks(d: HiveServiceDeps): (call: grpc.ServerWritableStream<Record
           msg,
           approxBytes(proto['payload_json'] as string, proto['result_json'] as string, proto['description'] as string),
         )
-      ) {
-        end();
-        call.emit(
-          'error',
-          Object.assign(
-            new Error(
-              `the watcher is too slow: more than ${budget.maxBytes} bytes of events unsent ([grpc] max_unsent_bytes)`,
-            ),
-            { code: grpc.status.RESOURCE_EXHAUSTED },
-          ),
-        );
-      }
+      )
+        tooSlow();
     });
+    const tooSlow = (): void => {
+      end();
+      call.emit(
+        'error',
+        Object.assign(
+          new Error(`the watcher is too slow: more than ${budget.maxBytes} bytes of events unsent ([grpc] max_unsent_bytes)`),
+          { code: grpc.status.RESOURCE_EXHAUSTED },
+        ),
+      );
+    };
     // Counted as an observer once, uncounted once, however the call ends.
     d.events.observe(1);
     let counted = true;

@@ -10,7 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { checkJsonValue } from '../domain/index.js';
 import { errorMessage } from '../errors/index.js';
 import { TaskFailure, type ExecutorContext, type ExecutorTask, type Handler } from '../engine/handler.js';
-import { parseJsonField, text } from './convert.js';
+import { parseJsonField, protoTaskBody, taskToProto, text, type ProtoNewTask } from './convert.js';
+import { protoWait, protoProgress } from './workflow-convert.js';
 import { SendBudget, approxBytes } from './send-budget.js';
 
 export type Stream = grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>;
@@ -70,6 +71,9 @@ export class RemoteAgent {
       attempts: task.attempt,
       timeout_ms: task.timeout_ms,
       status: 'running',
+      parent_id: task.parent_id ?? '',
+      checkpoint_json: JSON.stringify(task.checkpoint ?? null),
+      resume_json: JSON.stringify(task.resume ?? null),
     });
     if (this.outbox.length === 1) queueMicrotask(() => this.flushAssigned());
   }
@@ -121,7 +125,17 @@ export class RemoteAgent {
         return;
       }
     }
-    if (r['success'] === true) {
+    if (r['wait'] !== undefined && r['wait'] !== null) {
+      let suspend;
+      try {
+        suspend = protoWait(r['wait'] as Record<string, unknown>, text(r['checkpoint_json']));
+      } catch (err) {
+        this.send({ rejected: { status: 3, code: 'VALIDATION_FAILED', message: errorMessage(err), task_id: taskId } });
+        return;
+      }
+      this.pending.delete(taskId);
+      p.resolve(suspend);
+    } else if (r['success'] === true) {
       let output: unknown;
       try {
         output = parseJsonField(text(r['output_json']), 'output_json');
@@ -153,6 +167,44 @@ export class RemoteAgent {
       );
     }
     if (this.draining && this.pending.size === 0) this.send({ drained: {} });
+  }
+
+  /** A TaskProgress of a task this agent runs: checked, streamed and stored; a bad one is refused. */
+  progress(m: Record<string, unknown>): void {
+    const taskId = text(m['task_id']);
+    const p = this.pending.get(taskId);
+    if (p === undefined) return this.refuse(9, 'INVALID_STATE', `task ${taskId} is not running on this agent`, taskId);
+    try {
+      p.ctx.progress(protoProgress(m));
+    } catch (err) {
+      this.refuse(3, 'VALIDATION_FAILED', errorMessage(err), taskId);
+    }
+  }
+
+  /** A SpawnTasks: children of a task this agent runs; answered Spawned (or Rejected with its request_id). */
+  spawn(m: Record<string, unknown>): void {
+    const taskId = text(m['task_id']);
+    const requestId = text(m['request_id']);
+    const p = this.pending.get(taskId);
+    if (p === undefined)
+      return this.refuse(9, 'INVALID_STATE', `task ${taskId} is not running on this agent`, taskId, requestId);
+    let bodies: Array<Record<string, unknown>>;
+    try {
+      bodies = ((m['tasks'] as ProtoNewTask[] | undefined) ?? []).map((t, i) => protoTaskBody(t, `tasks[${i}]`));
+    } catch (err) {
+      return this.refuse(3, 'VALIDATION_FAILED', errorMessage(err), taskId, requestId);
+    }
+    p.ctx.spawn(bodies).then(
+      (tasks) => this.send({ spawned: { request_id: requestId, tasks: tasks.map(taskToProto) } }),
+      (err: unknown) => {
+        const e = err as { code?: string; grpcStatus?: number };
+        this.refuse(e.grpcStatus ?? 3, e.code ?? 'VALIDATION_FAILED', errorMessage(err), taskId, requestId);
+      },
+    );
+  }
+
+  private refuse(status: number, code: string, message: string, taskId: string, requestId = ''): void {
+    this.send({ rejected: { status, code, message, task_id: taskId, request_id: requestId } });
   }
 
   get inFlight(): number {

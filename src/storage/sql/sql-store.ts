@@ -61,35 +61,7 @@ export class SqlStore extends SqlClaims implements Store {
          parent_id, wait_for, wake_at, schedule_id)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ${this.dialect.idempotencyConflict} DO NOTHING RETURNING *`,
-      [
-        t.id ?? randomUUID(),
-        t.title,
-        t.description,
-        t.type,
-        t.priority,
-        PRIORITY_RANK[t.priority],
-        initialStatus(claimed, waits),
-        toJson(t.required_capabilities),
-        toJson(t.payload),
-        claimed ? 1 : 0,
-        t.max_attempts,
-        t.timeout_ms,
-        t.run_at,
-        claimed ? 1 : 0,
-        t.idempotency_key,
-        depsPending,
-        now,
-        now,
-        claimed ? nodeId : null,
-        claimed ? new Date(Date.now() + (claim?.leaseMs ?? 0)).toISOString() : null,
-        claimed ? now : null,
-        toJson(t.inferred_capabilities ?? null),
-        ...flowParams(t),
-        t.parent_id ?? null,
-        toJson(t.wait?.wait_for ?? null),
-        t.wait?.wake_at ?? null,
-        t.schedule_id ?? null,
-      ],
+      insertParams(t, { claimed, waits, depsPending, now, nodeId, leaseMs: claim?.leaseMs ?? 0 }),
     );
     const inserted = rows[0];
     if (inserted === undefined) {
@@ -180,7 +152,11 @@ export class SqlStore extends SqlClaims implements Store {
   async finishTasks(all: readonly TaskFinish[], nodeId: string): Promise<FinishOutcome> {
     if (all.length === 0) return { applied: [], stale: [], cascaded: [], changed: [] };
     return this.db.transaction(async (tx) => {
-      const waits = await this.suspendAll(tx, all.filter((i) => i.status === 'waiting'), nodeId);
+      const waits = await this.suspendAll(
+        tx,
+        all.filter((i) => i.status === 'waiting'),
+        nodeId,
+      );
       const items = all.filter((i) => i.status !== 'waiting');
       const now = new Date().toISOString();
       const applied: FinishOutcome['applied'] = [...waits.applied];
@@ -190,26 +166,7 @@ export class SqlStore extends SqlClaims implements Store {
       const children: Array<{ id: string; status: TaskStatus; parent_id: string | null }> = [];
       const settles = await this.anyBucketRule(tx);
       for (const it of items) {
-        const retry = it.status === 'pending';
-        const rows = await tx.all(
-          `UPDATE tasks SET status = ?, result = ?, error = ?, assigned_agent = ?, started_at = ?, completed_at = ?,
-             claimed_at = ${retry ? 'NULL' : 'claimed_at'}, run_at = ${retry ? '?' : 'run_at'}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,
-             usage = COALESCE(?, usage)
-           WHERE id = ? AND lease_epoch = ? AND ${finishGuard()} RETURNING has_dependants, parent_id${settles ? ', concurrency_keys, cost, usage' : ''}`,
-          [
-            it.status,
-            it.status === 'completed' ? (it.resultJson ?? toJson(it.result ?? null)) : toJson(null),
-            toJson(it.error ?? null),
-            retry ? null : it.agentId,
-            retry ? null : it.startedAt,
-            it.completedAt,
-            ...(retry ? [it.runAt ?? null] : []),
-            now,
-            toJson(it.usage ?? undefined),
-            it.id,
-            it.epoch,
-          ],
-        );
+        const rows = await this.finishOne(tx, it, now, settles);
         if (rows[0] === undefined) {
           stale.push(it.id);
           continue;
@@ -237,6 +194,35 @@ export class SqlStore extends SqlClaims implements Store {
       const changed = [...waits.changed, ...(await this.afterChildEnds(tx, [...children, ...cascaded], nodeId))];
       return { applied, stale, cascaded, changed };
     });
+  }
+
+  /** One attempt's end, fenced on its claim epoch; no row when the task moved on. */
+  private finishOne(
+    tx: Executor,
+    it: TaskFinish,
+    now: string,
+    settles: boolean,
+  ): Promise<Array<Record<string, unknown>>> {
+    const retry = it.status === 'pending';
+    return tx.all(
+      `UPDATE tasks SET status = ?, result = ?, error = ?, assigned_agent = ?, started_at = ?, completed_at = ?,
+         claimed_at = ${retry ? 'NULL' : 'claimed_at'}, run_at = ${retry ? '?' : 'run_at'}, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,
+         usage = COALESCE(?, usage)
+       WHERE id = ? AND lease_epoch = ? AND ${finishGuard()} RETURNING has_dependants, parent_id${settles ? ', concurrency_keys, cost, usage' : ''}`,
+      [
+        it.status,
+        it.status === 'completed' ? (it.resultJson ?? toJson(it.result ?? null)) : toJson(null),
+        toJson(it.error ?? null),
+        retry ? null : it.agentId,
+        retry ? null : it.startedAt,
+        it.completedAt,
+        ...(retry ? [it.runAt ?? null] : []),
+        now,
+        toJson(it.usage ?? undefined),
+        it.id,
+        it.epoch,
+      ],
+    );
   }
 
   async releaseTasks(
@@ -325,4 +311,41 @@ export class SqlStore extends SqlClaims implements Store {
   countReadyAhead(taskId: string, now: Date): Promise<number> {
     return this.countAhead(taskId, '(o.run_at IS NULL OR o.run_at <= ?)', [now.toISOString()]);
   }
+}
+
+/** A new task's row as INSERT parameters, in the column order of insertTask. */
+function insertParams(
+  t: NewTask,
+  c: { claimed: boolean; waits: boolean; depsPending: number; now: string; nodeId: string; leaseMs: number },
+): unknown[] {
+  const { claimed, waits, depsPending, now, nodeId } = c;
+  return [
+    t.id ?? randomUUID(),
+    t.title,
+    t.description,
+    t.type,
+    t.priority,
+    PRIORITY_RANK[t.priority],
+    initialStatus(claimed, waits),
+    toJson(t.required_capabilities),
+    toJson(t.payload),
+    claimed ? 1 : 0,
+    t.max_attempts,
+    t.timeout_ms,
+    t.run_at,
+    claimed ? 1 : 0,
+    t.idempotency_key,
+    depsPending,
+    now,
+    now,
+    claimed ? nodeId : null,
+    claimed ? new Date(Date.now() + c.leaseMs).toISOString() : null,
+    claimed ? now : null,
+    toJson(t.inferred_capabilities ?? null),
+    ...flowParams(t),
+    t.parent_id ?? null,
+    toJson(t.wait?.wait_for ?? null),
+    t.wait?.wake_at ?? null,
+    t.schedule_id ?? null,
+  ];
 }

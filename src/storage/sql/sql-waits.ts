@@ -244,9 +244,9 @@ export class SqlWaits extends SqlFlowStore {
 
   /** The retry policy: the parent's failed children run again from their first attempt. */
   private async redriveChildren(tx: Executor, parentId: string, nodeId: string): Promise<Task[]> {
-    const sets = Object.keys(REDRIVE_PATCH).map((c) => `${c} = ?`);
+    const again = Object.keys(REDRIVE_PATCH).map((c) => `${c} = ?`).join(', ');
     const rows = await tx.all(
-      `UPDATE tasks SET ${setStatus('redrive')}, ${sets.join(', ')}, child_redrives = child_redrives + 1, updated_at = ?
+      `UPDATE tasks SET ${setStatus('redrive')}, ${again}, child_redrives = child_redrives + 1, updated_at = ?
        WHERE parent_id = ? AND ${inFrom('redrive')} RETURNING *`,
       [...Object.values(REDRIVE_PATCH), new Date().toISOString(), parentId],
     );
