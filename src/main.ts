@@ -184,7 +184,7 @@ async function startRuntime(
   countEvents(events, metrics);
   const sessions = new Sessions();
   // Handlers' ctx.spawn goes through task_management, which starts after the engine.
-  let spawn: ((parentId: string, tasks: readonly unknown[]) => Promise<Task[]>) | undefined;
+  const late: { spawn?: (parentId: string, tasks: readonly unknown[]) => Promise<Task[]> } = {};
   const engine = new TaskEngine(
     engineOptions(config, {
       store,
@@ -194,7 +194,7 @@ async function startRuntime(
       handlers,
       sessions,
       spawn: (parentId, tasks) =>
-        spawn === undefined ? Promise.reject(new Error('the hive is starting')) : spawn(parentId, tasks),
+        late.spawn === undefined ? Promise.reject(new Error('the hive is starting')) : late.spawn(parentId, tasks),
     }),
   );
   const cluster = config.cluster.enabled
@@ -214,7 +214,7 @@ async function startRuntime(
   };
   const hive = await Hive.start(system, deps);
   const tasksApi = new TasksApi(hive, config);
-  spawn = (parentId, tasks) => tasksApi.spawn(parentId, tasks);
+  late.spawn = (parentId, tasks) => tasksApi.spawn(parentId, tasks);
   if (cluster !== undefined) serveToCluster(cluster, system, hive);
   if (config.neural.enabled && config.neural.fit_placement)
     engine.useFitModel(neuralFitModel(system, hive.modules.neural));

@@ -107,8 +107,7 @@ async function signal(deps: ModuleDeps, id: string, name: string, payload: unkno
       details: { task_id: id, status: out.status },
     });
   deps.events.publish('tasks', 'task.signal', { task_id: id, name, sent_by: from.name, woke: out.woke });
-  for (const t of out.changed)
-    deps.events.publish('tasks', changeEvent(t), t);
+  for (const t of out.changed) deps.events.publish('tasks', changeEvent(t), t);
   if (out.woke) deps.engine.wake();
   return out.task;
 }
@@ -124,7 +123,10 @@ async function decide(
   const event = approved ? 'task.approved' : 'task.rejected';
   await deps.store.security.audit({ event, principal: from.name, ip: from.ip, detail: { task_id: id, reason } });
   deps.events.publish('tasks', event, { task_id: id, by: from.name, reason, status: task.status });
-  deps.log.info({ event, task_id: id, by: from.name, reason }, `task ${id} ${approved ? 'approved' : 'rejected'} by ${from.name ?? 'unknown'}`);
+  deps.log.info(
+    { event, task_id: id, by: from.name, reason },
+    `task ${id} ${approved ? 'approved' : 'rejected'} by ${from.name ?? 'unknown'}`,
+  );
   return task;
 }
 

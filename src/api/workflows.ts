@@ -50,9 +50,16 @@ export class WorkflowsApi {
     const input = fields(body, ['name', 'payload'], true);
     const name = signalName(input['name'], 'name');
     if (name === APPROVAL_SIGNAL)
-      throw invalid('name', `"${APPROVAL_SIGNAL}" is delivered by POST /api/tasks/:id/approve or reject (they check the role)`);
+      throw invalid(
+        'name',
+        `"${APPROVAL_SIGNAL}" is delivered by POST /api/tasks/:id/approve or reject (they check the role)`,
+      );
     const payload = parseSignalPayload(input['payload']);
-    return this.ask('task.signal', { id: uuid(id, 'id'), name, payload, from: { name: caller.name, ip: caller.ip } }, o);
+    return this.ask(
+      'task.signal',
+      { id: uuid(id, 'id'), name, payload, from: { name: caller.name, ip: caller.ip } },
+      o,
+    );
   }
 
   /** An approval or a rejection `{reason?}`: needs [workflows] approver_role (or admin); audited. */
@@ -71,7 +78,11 @@ export class WorkflowsApi {
   }
 
   tree(id: unknown, limit: unknown, o?: CallOptions): Promise<{ tree: TaskTreeNode; truncated: boolean }> {
-    return this.ask('task.tree', { id: uuid(id, 'id'), limit: limit === undefined ? 1000 : integer(limit, 'limit', 1, 10_000) }, o);
+    return this.ask(
+      'task.tree',
+      { id: uuid(id, 'id'), limit: limit === undefined ? 1000 : integer(limit, 'limit', 1, 10_000) },
+      o,
+    );
   }
 
   progress(id: unknown, after: unknown, limit: unknown, o?: CallOptions): Promise<ProgressRecord[]> {

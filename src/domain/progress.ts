@@ -29,7 +29,7 @@ export function parseProgress(value: unknown, limits: ProgressLimits, field = 'p
   if (percent !== null && (typeof percent !== 'number' || !Number.isFinite(percent) || percent < 0 || percent > 100))
     throw invalid(`${field}.percent`, 'expected a number from 0 to 100');
   return {
-    percent: percent as number | null,
+    percent: percent,
     message: text(input['message'], `${field}.message`, MAX_PROGRESS_MESSAGE),
     chunk: chunkOf(input['chunk'], `${field}.chunk`, limits.chunkBytes),
   };

@@ -70,13 +70,19 @@ export function parseSchedule(body: unknown, checkTemplate: (template: unknown) 
   ]);
   const name = str(input, 'name', { required: true, maxLength: 128 });
   if (!NAME.test(name)) throw invalid('name', 'expected letters, digits, _ . : - (at most 128 characters)');
-  const cron = input['cron'] === undefined || input['cron'] === null ? null : str(input, 'cron', { required: true, maxLength: 256 });
-  const interval = input['interval_ms'] === undefined || input['interval_ms'] === null ? null : int(input, 'interval_ms', MIN_INTERVAL_MS, 366 * 86_400_000, 0);
+  const cron =
+    input['cron'] === undefined || input['cron'] === null
+      ? null
+      : str(input, 'cron', { required: true, maxLength: 256 });
+  const interval =
+    input['interval_ms'] === undefined || input['interval_ms'] === null
+      ? null
+      : int(input, 'interval_ms', MIN_INTERVAL_MS, 366 * 86_400_000, 0);
   if ((cron === null) === (interval === null)) throw invalid('cron', 'give either cron or interval_ms');
   const timezone = str(input, 'timezone', { required: false, maxLength: 64, fallback: 'UTC' }) || 'UTC';
   checkTimezone(timezone);
   if (cron !== null) checkCron(cron, timezone);
-  const template = asInput(input['task'], 'task', Object.keys((input['task'] ?? {}) as object));
+  const template = asInput(input['task'], 'task', Object.keys(input['task'] ?? {}));
   for (const f of ['depends_on', 'run_at', 'parent_id'])
     if (template[f] !== undefined) throw invalid(`task.${f}`, 'is not allowed in a schedule template');
   checkTemplate(template);

@@ -225,6 +225,7 @@ export function childVerdict(w: Extract<WaitFor, { kind: 'children' }>, c: Child
 
 /** The event a workflow step publishes for a task it changed besides the one it was about (a woken parent, a cancelled child). */
 export function changeEvent(t: { status: TaskStatus; resume: Resume | null; error: { code: string } | null }): string {
-  if (t.status === 'pending') return t.resume !== null && t.error?.code !== 'WAIT_TIMEOUT' ? 'task.resumed' : 'task.retrying';
+  if (t.status === 'pending')
+    return t.resume !== null && t.error?.code !== 'WAIT_TIMEOUT' ? 'task.resumed' : 'task.retrying';
   return `task.${t.status}`;
 }

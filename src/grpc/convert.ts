@@ -57,7 +57,8 @@ export function protoTaskBody(t: ProtoNewTask | null | undefined, field = 'task'
   if ((t.fairness_key ?? '') !== '') body['fairness_key'] = t.fairness_key;
   if (Object.keys(t.cost ?? {}).length > 0) body['cost'] = t.cost;
   if ((t.parent_id ?? '') !== '') body['parent_id'] = t.parent_id;
-  if ((t.wait_for_json ?? '') !== '') body['wait_for'] = parseJsonField(t.wait_for_json ?? '', `${field}.wait_for_json`);
+  if ((t.wait_for_json ?? '') !== '')
+    body['wait_for'] = parseJsonField(t.wait_for_json ?? '', `${field}.wait_for_json`);
   return body;
 }
 

@@ -209,7 +209,9 @@ function watchTasks(d: HiveServiceDeps): (call: grpc.ServerWritableStream<Record
       call.emit(
         'error',
         Object.assign(
-          new Error(`the watcher is too slow: more than ${budget.maxBytes} bytes of events unsent ([grpc] max_unsent_bytes)`),
+          new Error(
+            `the watcher is too slow: more than ${budget.maxBytes} bytes of events unsent ([grpc] max_unsent_bytes)`,
+          ),
           { code: grpc.status.RESOURCE_EXHAUSTED },
         ),
       );

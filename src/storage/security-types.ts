@@ -69,4 +69,3 @@ export interface SecurityStore {
   /** Deletes audit records older than `before` (ISO 8601); how many. */
   pruneAudit(before: string): Promise<number>;
 }
-

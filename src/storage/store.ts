@@ -3,7 +3,16 @@ import type { FlowStore } from './flow-store.js';
 
 export type { FlowStore, FlowKeyState } from './flow-store.js';
 import type { ScheduleStore, WorkflowStore } from './workflow-store.js';
-export type { ScheduleStore, ScheduleBuild, FiredTicks, WorkflowStore, SignalInput, SignalOutcome, TaskTreeNode, WakeOutcome } from './workflow-store.js';
+export type {
+  ScheduleStore,
+  ScheduleBuild,
+  FiredTicks,
+  WorkflowStore,
+  SignalInput,
+  SignalOutcome,
+  TaskTreeNode,
+  WakeOutcome,
+} from './workflow-store.js';
 import type {
   Agent,
   AgentKind,
@@ -183,7 +192,8 @@ export interface PoolStats {
  * concern takes that interface (the engine a TaskStore, membership a
  * MembershipStore).
  */
-export interface Store extends StoreAdmin, AgentStore, TaskStore, FlowStore, WorkflowStore, ScheduleStore, MembershipStore {
+export interface Store
+  extends StoreAdmin, AgentStore, TaskStore, FlowStore, WorkflowStore, ScheduleStore, MembershipStore {
   /** Users, refresh tokens, API keys and the audit log. */
   readonly security: SecurityStore;
 }

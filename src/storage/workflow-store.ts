@@ -1,5 +1,13 @@
 /** Workflows in storage (docs/workflows.md): waits and wakes, signals, children, progress. */
-import type { BackoffPolicy, NewSchedule, NewTask, ProgressRecord, Schedule, Task, TaskStatus } from '../domain/index.js';
+import type {
+  BackoffPolicy,
+  NewSchedule,
+  NewTask,
+  ProgressRecord,
+  Schedule,
+  Task,
+  TaskStatus,
+} from '../domain/index.js';
 
 /** A signal as delivered (POST /api/tasks/:id/signal, approve, reject, gRPC SignalTask). */
 export interface SignalInput {
@@ -73,7 +81,11 @@ export interface ScheduleStore {
    */
   fireSchedules(nodeId: string, now: Date, graceMs: number, build: ScheduleBuild): Promise<FiredTicks>;
   /** One tick now, by request (trigger): the overlap policy applies. */
-  triggerSchedule(id: string, nodeId: string, build: ScheduleBuild): Promise<{ schedule: Schedule; task: Task | null } | undefined>;
+  triggerSchedule(
+    id: string,
+    nodeId: string,
+    build: ScheduleBuild,
+  ): Promise<{ schedule: Schedule; task: Task | null } | undefined>;
   /** The earliest next_run_at of an active schedule. */
   nextScheduleAt(): Promise<string | undefined>;
 }

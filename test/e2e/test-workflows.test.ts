@@ -85,7 +85,10 @@ function workflowSuite(engine: 'sqlite' | 'postgres'): void {
     });
 
     it('a signal sent before the wait and one after; a signal to an ended task is refused', async () => {
-      const early = await submit({ payload: { mode: 'signal', signal: 'go' }, run_at: new Date(Date.now() + 800).toISOString() });
+      const early = await submit({
+        payload: { mode: 'signal', signal: 'go' },
+        run_at: new Date(Date.now() + 800).toISOString(),
+      });
       const sent = await api.post(`/api/tasks/${early.id}/signal`, { name: 'go', payload: { early: true } });
       assert.equal(sent.status, 200, JSON.stringify(sent.body));
       const e = await until(early.id, 'completed');
@@ -226,7 +229,12 @@ function workflowSuite(engine: 'sqlite' | 'postgres'): void {
       assert.equal(bad.body.error.details.field, 'cron');
       const badTask = await api.post('/api/schedules', { name: 'bad', cron: '* * * * *', task: { priority: 'x' } });
       assert.equal(badTask.body.error.details.field, 'task.title');
-      const tz = await api.post('/api/schedules', { name: 'bad', cron: '* * * * *', timezone: 'Mars/Base', task: { title: 'x' } });
+      const tz = await api.post('/api/schedules', {
+        name: 'bad',
+        cron: '* * * * *',
+        timezone: 'Mars/Base',
+        task: { title: 'x' },
+      });
       assert.equal(tz.body.error.details.field, 'timezone');
     });
   });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { parseWaitRequest, type NewSchedule, type NewTask, type Schedule, type Task } from '../../src/domain/index.js';
 import type { Store, TaskFinish } from '../../src/storage/index.js';
-import { HubError } from '../../src/errors/index.js';
+import type { HubError } from '../../src/errors/index.js';
 import { requirePostgres } from '../helpers/postgres.js';
 import { STORE_ENGINES, type OpenedStore } from '../helpers/stores.js';
 import { newTask } from '../helpers/tasks.js';
@@ -64,7 +64,10 @@ for (const engine of STORE_ENGINES) {
       assert.ok((await store.nextWakeAt())! <= waiting.wake_at!);
       await sleep(350);
       const woke = await store.wakeDue(NODE, 10, BACKOFF);
-      assert.deepEqual(woke.woken.map((w) => w.id), [t.id]);
+      assert.deepEqual(
+        woke.woken.map((w) => w.id),
+        [t.id],
+      );
       assert.equal((await store.wakeDue(NODE, 10, BACKOFF)).woken.length, 0, 'once');
       const again = await claimOne(t.id);
       assert.equal(again.attempts, 1);
@@ -100,18 +103,33 @@ for (const engine of STORE_ENGINES) {
         outcome: 'ended',
         status: 'completed',
       });
-      assert.deepEqual(await store.signalTask('00000000-0000-4000-8000-000000000009', { name: 'go', payload: null, sentBy: null }, NODE), {
-        outcome: 'not_found',
-      });
+      assert.deepEqual(
+        await store.signalTask(
+          '00000000-0000-4000-8000-000000000009',
+          { name: 'go', payload: null, sentBy: null },
+          NODE,
+        ),
+        {
+          outcome: 'not_found',
+        },
+      );
     });
 
     it('a task submitted waiting for approval: a rejection fails it, an approval runs it', async () => {
-      const gated = await submit({ wait: { wait_for: { kind: 'signal', signal: 'approval', timeout_ms: null }, wake_at: null } });
+      const gated = await submit({
+        wait: { wait_for: { kind: 'signal', signal: 'approval', timeout_ms: null }, wake_at: null },
+      });
       assert.equal(gated.status, 'waiting');
-      const r = await store.signalTask(gated.id, { name: 'approval', payload: { approved: false, reason: 'no' }, sentBy: 'op' }, NODE);
+      const r = await store.signalTask(
+        gated.id,
+        { name: 'approval', payload: { approved: false, reason: 'no' }, sentBy: 'op' },
+        NODE,
+      );
       assert.equal(r.outcome === 'stored' && r.task.status, 'failed');
       assert.equal((await get(gated.id)).error?.code, 'APPROVAL_REJECTED');
-      const ok = await submit({ wait: { wait_for: { kind: 'signal', signal: 'approval', timeout_ms: null }, wake_at: null } });
+      const ok = await submit({
+        wait: { wait_for: { kind: 'signal', signal: 'approval', timeout_ms: null }, wake_at: null },
+      });
       await store.signalTask(ok.id, { name: 'approval', payload: { approved: true }, sentBy: 'op' }, NODE);
       const t = await claimOne(ok.id);
       assert.deepEqual(t.resume?.signal?.payload, { approved: true });
@@ -124,7 +142,7 @@ for (const engine of STORE_ENGINES) {
       const first = await store.wakeDue(NODE, 10, BACKOFF);
       assert.equal(first.woken[0]?.status, 'pending');
       assert.equal(first.woken[0]?.error?.code, 'WAIT_TIMEOUT');
-      assert.ok(Date.parse(first.woken[0]!.run_at!) > Date.now() + 500, 'after the backoff');
+      assert.ok(Date.parse(first.woken[0].run_at!) > Date.now() + 500, 'after the backoff');
       const t2 = await store.claimTasks({ nodeId: NODE, limit: 1, leaseMs: 1000 });
       assert.equal(t2.length, 0, 'not before its backoff');
     });
@@ -135,7 +153,10 @@ for (const engine of STORE_ENGINES) {
       await store.finishTasks([waitEnd(t, { children: 'all', timeout_ms: 30 })], NODE);
       await sleep(60);
       const out = await store.wakeDue(NODE, 10, BACKOFF);
-      assert.deepEqual(out.expired.map((x) => x.id), [t.id]);
+      assert.deepEqual(
+        out.expired.map((x) => x.id),
+        [t.id],
+      );
       assert.equal((await get(t.id)).status, 'dead');
       assert.equal((await get(child.id)).status, 'cancelled', 'its open children are cancelled');
     });
@@ -151,11 +172,17 @@ for (const engine of STORE_ENGINES) {
       await store.finishTasks([waitEnd(parent, { children: 'all', checkpoint: { planned: 100 } })], NODE);
       const claimed = await store.claimTasks({ nodeId: NODE, limit: 200, leaseMs: 30_000 });
       assert.equal(claimed.length, 100);
-      const out = await store.finishTasks(claimed.slice(0, 99).map((c) => end(c)), NODE);
+      const out = await store.finishTasks(
+        claimed.slice(0, 99).map((c) => end(c)),
+        NODE,
+      );
       assert.equal(out.changed.length, 0);
       assert.equal((await get(parent.id)).status, 'waiting');
       const last = await store.finishTasks([end(claimed[99]!)], NODE);
-      assert.deepEqual(last.changed.map((c) => c.id), [parent.id]);
+      assert.deepEqual(
+        last.changed.map((c) => c.id),
+        [parent.id],
+      );
       const resumed = await claimOne(parent.id);
       assert.equal(resumed.resume?.reason, 'children');
       assert.equal(resumed.resume?.children?.length, 100);
@@ -249,14 +276,18 @@ for (const engine of STORE_ENGINES) {
       const after = await store.getSchedule(s.id);
       assert.equal(after?.fired, 2);
       assert.equal(after?.skipped, 4);
-      assert.ok(Date.parse(after!.next_run_at!) > Date.now());
+      assert.ok(Date.parse(after.next_run_at!) > Date.now());
       assert.equal((await store.getSchedule('every-second'))?.id, s.id, 'by name');
       const tasks = (await store.listTasks({ limit: 10, offset: 0 })).items;
       assert.equal(tasks.filter((t) => t.schedule_id === s.id).length, 2);
 
       const skip = await store.createSchedule({ ...SCHEDULE, name: 'skip', overlap: 'skip' }, past);
       const fired = await store.fireSchedules(NODE, new Date(), 1500, build);
-      assert.equal(fired.fired.filter((f) => f.schedule === skip.id).length, 1, 'the second waits for the first: skipped');
+      assert.equal(
+        fired.fired.filter((f) => f.schedule === skip.id).length,
+        1,
+        'the second waits for the first: skipped',
+      );
       const trig = await store.triggerSchedule(skip.id, NODE, build);
       assert.equal(trig?.task, null, 'a trigger follows the overlap policy too');
       assert.equal(await store.deleteSchedule(skip.id), true);
@@ -268,7 +299,10 @@ for (const engine of STORE_ENGINES) {
     it('schedules: two stores firing at once never double a tick', async function () {
       if (opened.another === undefined) return this.skip();
       const other = await opened.another();
-      await store.createSchedule({ ...SCHEDULE, catchup: 'all', catchup_max: 100 }, new Date(Date.now() - 20_000).toISOString());
+      await store.createSchedule(
+        { ...SCHEDULE, catchup: 'all', catchup_max: 100 },
+        new Date(Date.now() - 20_000).toISOString(),
+      );
       const [a, b] = await Promise.all([
         store.fireSchedules('a', new Date(), 1500, build),
         other.fireSchedules('b', new Date(), 1500, build),
@@ -292,7 +326,10 @@ for (const engine of STORE_ENGINES) {
       const unknown = { ...recs[0]!, task_id: '00000000-0000-4000-8000-00000000000e' };
       assert.equal(await store.recordProgress([...recs, unknown], 10), 30);
       const kept = await store.listProgress(t.id, 0, 100);
-      assert.deepEqual(kept.map((k) => k.chunk), recs.slice(20).map((r) => r.chunk));
+      assert.deepEqual(
+        kept.map((k) => k.chunk),
+        recs.slice(20).map((r) => r.chunk),
+      );
       assert.equal((await get(t.id)).progress?.percent, 29);
       assert.deepEqual(await store.countWaiting(), { timer: 0, signal: 0, approval: 0, children: 0 });
     });

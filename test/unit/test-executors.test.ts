@@ -39,7 +39,7 @@ describe('executors', () => {
     const slept = await wait((_t, c) => c.sleep(2000, { checkpoint: { step: 2 } }));
     assert.deepEqual(slept?.wait_for, { kind: 'timer' });
     assert.deepEqual(slept?.checkpoint, { step: 2 });
-    assert.ok(Math.abs(Date.parse(slept!.wake_at!) - Date.now() - 2000) < 200);
+    assert.ok(Math.abs(Date.parse(slept.wake_at!) - Date.now() - 2000) < 200);
     const at = new Date(Date.now() + 60_000);
     assert.equal((await wait((_t, c) => c.continueAt(at)))?.wake_at, at.toISOString());
     assert.deepEqual((await wait((_t, c) => c.waitForSignal('go', { timeoutMs: 500 })))?.wait_for, {
@@ -47,7 +47,10 @@ describe('executors', () => {
       signal: 'go',
       timeout_ms: 500,
     });
-    assert.equal(((await wait((_t, c) => c.waitForApproval())) as { wait_for: { signal: string } }).wait_for.signal, 'approval');
+    assert.equal(
+      ((await wait((_t, c) => c.waitForApproval())) as { wait_for: { signal: string } }).wait_for.signal,
+      'approval',
+    );
     assert.deepEqual((await wait((_t, c) => c.waitForChildren('any', { onChildFailure: 'ignore' })))?.wait_for, {
       kind: 'children',
       children: 'any',

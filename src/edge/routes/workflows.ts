@@ -12,18 +12,33 @@ const caller = (req: EdgeRequest): { name: string; roles: readonly string[]; ip:
 
 // size: the route table of workflows, one entry per route.
 export function workflowRoutes(router: Router, api: WorkflowsApi): void {
-  router.add('POST', '/api/tasks/:id/signal', 'Deliver a signal {name, payload} (kept until the task waits for it)', async (req) => ({
-    status: 200,
-    body: ok(await api.signal(req.params['id'], req.body, caller(req))),
-  }));
-  router.add('POST', '/api/tasks/:id/approve', 'Approve a task waiting for approval {reason?} (needs [workflows] approver_role; audited)', async (req) => ({
-    status: 200,
-    body: ok(await api.decide(req.params['id'], true, req.body, caller(req))),
-  }));
-  router.add('POST', '/api/tasks/:id/reject', 'Reject a task waiting for approval {reason?}: it fails (needs [workflows] approver_role; audited)', async (req) => ({
-    status: 200,
-    body: ok(await api.decide(req.params['id'], false, req.body, caller(req))),
-  }));
+  router.add(
+    'POST',
+    '/api/tasks/:id/signal',
+    'Deliver a signal {name, payload} (kept until the task waits for it)',
+    async (req) => ({
+      status: 200,
+      body: ok(await api.signal(req.params['id'], req.body, caller(req))),
+    }),
+  );
+  router.add(
+    'POST',
+    '/api/tasks/:id/approve',
+    'Approve a task waiting for approval {reason?} (needs [workflows] approver_role; audited)',
+    async (req) => ({
+      status: 200,
+      body: ok(await api.decide(req.params['id'], true, req.body, caller(req))),
+    }),
+  );
+  router.add(
+    'POST',
+    '/api/tasks/:id/reject',
+    'Reject a task waiting for approval {reason?}: it fails (needs [workflows] approver_role; audited)',
+    async (req) => ({
+      status: 200,
+      body: ok(await api.decide(req.params['id'], false, req.body, caller(req))),
+    }),
+  );
   router.add(
     'GET',
     '/api/tasks/:id/tree',
@@ -44,10 +59,15 @@ export function workflowRoutes(router: Router, api: WorkflowsApi): void {
     },
     { query: true },
   );
-  router.add('POST', '/api/schedules', 'Create a schedule {name, cron | interval_ms, timezone, task, overlap, catchup, catchup_max, paused}', async (req) => ({
-    status: 201,
-    body: ok(await api.createSchedule(req.body)),
-  }));
+  router.add(
+    'POST',
+    '/api/schedules',
+    'Create a schedule {name, cron | interval_ms, timezone, task, overlap, catchup, catchup_max, paused}',
+    async (req) => ({
+      status: 201,
+      body: ok(await api.createSchedule(req.body)),
+    }),
+  );
   router.add('GET', '/api/schedules', 'Every schedule with next_run_at, fired and skipped', async () => ({
     status: 200,
     body: ok({ schedules: await api.listSchedules() }),
@@ -60,14 +80,24 @@ export function workflowRoutes(router: Router, api: WorkflowsApi): void {
     status: 200,
     body: ok(await api.pause(req.params['id'] ?? '', true)),
   }));
-  router.add('POST', '/api/schedules/:id/resume', 'Resume a schedule from now (missed ticks do not fire)', async (req) => ({
-    status: 200,
-    body: ok(await api.pause(req.params['id'] ?? '', false)),
-  }));
-  router.add('POST', '/api/schedules/:id/trigger', 'Fire one tick now (the overlap policy applies; task null: skipped)', async (req) => ({
-    status: 200,
-    body: ok(await api.trigger(req.params['id'] ?? '')),
-  }));
+  router.add(
+    'POST',
+    '/api/schedules/:id/resume',
+    'Resume a schedule from now (missed ticks do not fire)',
+    async (req) => ({
+      status: 200,
+      body: ok(await api.pause(req.params['id'] ?? '', false)),
+    }),
+  );
+  router.add(
+    'POST',
+    '/api/schedules/:id/trigger',
+    'Fire one tick now (the overlap policy applies; task null: skipped)',
+    async (req) => ({
+      status: 200,
+      body: ok(await api.trigger(req.params['id'] ?? '')),
+    }),
+  );
   router.add('DELETE', '/api/schedules/:id', 'Delete a schedule (its tasks stay)', async (req) => ({
     status: 200,
     body: ok(await api.deleteSchedule(req.params['id'] ?? '')),

@@ -57,4 +57,3 @@ export function clientOptions(auth: HubAuth | undefined): grpc.ClientOptions {
     ? {}
     : { interceptors: [authInterceptor(auth)] };
 }
-

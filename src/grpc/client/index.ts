@@ -122,4 +122,11 @@ export class HiveClient {
   }
 }
 
-export { runAgent, type AgentTask, type AgentContext, type AgentHandler, type AgentOptions, type RunningAgent } from './agent.js';
+export {
+  runAgent,
+  type AgentTask,
+  type AgentContext,
+  type AgentHandler,
+  type AgentOptions,
+  type RunningAgent,
+} from './agent.js';

@@ -204,7 +204,11 @@ export class PostgresBatchStore extends SqlStore {
     const waiting = sorted.filter((i) => i.status === 'waiting');
     return this.db.transaction(async (tx) => {
       const waits = await this.suspendAll(tx, waiting, nodeId);
-      const out = await this.finishBatch(tx, waiting.length === 0 ? sorted : sorted.filter((i) => i.status !== 'waiting'), nodeId);
+      const out = await this.finishBatch(
+        tx,
+        waiting.length === 0 ? sorted : sorted.filter((i) => i.status !== 'waiting'),
+        nodeId,
+      );
       return {
         applied: [...waits.applied, ...out.applied],
         stale: [...waits.stale, ...out.stale],

@@ -6,7 +6,17 @@
  * dies mid-pass leaves the tick to the next pass.
  */
 import { randomUUID } from 'node:crypto';
-import { dueTicks, isTerminal, scheduleKey, tickKey, type NewSchedule, type NewTask, type Schedule, type Task, type TaskStatus } from '../../domain/index.js';
+import {
+  dueTicks,
+  isTerminal,
+  scheduleKey,
+  tickKey,
+  type NewSchedule,
+  type NewTask,
+  type Schedule,
+  type Task,
+  type TaskStatus,
+} from '../../domain/index.js';
 import type { FiredTicks, ScheduleBuild } from '../workflow-store.js';
 import type { Executor, Row } from './executor.js';
 import { json, toJson } from './rows.js';
@@ -14,8 +24,7 @@ import { isUuid } from './sql-base.js';
 import { SqlWorkflow } from './sql-workflow.js';
 
 const iso = (v: unknown): string | null =>
-  v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v);
-
+  v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v as string);
 
 export abstract class SqlSchedules extends SqlWorkflow {
   protected abstract insertTask(
@@ -165,7 +174,9 @@ export abstract class SqlSchedules extends SqlWorkflow {
     const task: NewTask = {
       ...built,
       // queue_one: the queued run waits for the running one on the schedule's own key (limit 1, set with the schedule).
-      ...(s.overlap === 'queue_one' ? { concurrency_keys: [...(built.concurrency_keys ?? []), scheduleKey(s.id)] } : {}),
+      ...(s.overlap === 'queue_one'
+        ? { concurrency_keys: [...(built.concurrency_keys ?? []), scheduleKey(s.id)] }
+        : {}),
       idempotency_key: key,
       schedule_id: s.id,
     };
@@ -184,7 +195,14 @@ export abstract class SqlSchedules extends SqlWorkflow {
       if (r === undefined) return undefined;
       const s = this.rowToSchedule(r);
       const now = new Date();
-      const task = await this.fireTick(tx, s, now, nodeId, build, tickKey(s.id, `manual:${now.toISOString()}:${randomUUID()}`));
+      const task = await this.fireTick(
+        tx,
+        s,
+        now,
+        nodeId,
+        build,
+        tickKey(s.id, `manual:${now.toISOString()}:${randomUUID()}`),
+      );
       await tx.run(
         `UPDATE schedules SET ${task === null ? 'skipped = skipped + 1' : 'fired = fired + 1, last_task_id = ?'}, updated_at = ? WHERE id = ?`,
         [...(task === null ? [] : [task.id]), new Date().toISOString(), id],

@@ -38,9 +38,13 @@ export class SqlWaits extends SqlFlowStore {
     if (p === undefined) throw invalid('parent_id', `no task with id ${parentId}`);
     const status = p['status'] as TaskStatus;
     if (isTerminal(status))
-      throw new HubError('INVALID_STATE', `parent_id: task ${parentId} already ended ${status}; it can have no new children`, {
-        details: { field: 'parent_id', task_id: parentId, status },
-      });
+      throw new HubError(
+        'INVALID_STATE',
+        `parent_id: task ${parentId} already ended ${status}; it can have no new children`,
+        {
+          details: { field: 'parent_id', task_id: parentId, status },
+        },
+      );
   }
 
   /**
@@ -55,7 +59,8 @@ export class SqlWaits extends SqlFlowStore {
   ): Promise<Task[]> {
     const out: Task[] = [];
     const failed = ended.filter((e) => e.status === 'failed' || e.status === 'dead').map((e) => e.id);
-    if (failed.length > 0) out.push(...(await this.cancelChildrenIn(tx, failed, 'its parent ended without completing', nodeId)));
+    if (failed.length > 0)
+      out.push(...(await this.cancelChildrenIn(tx, failed, 'its parent ended without completing', nodeId)));
     const parents = new Set<string>();
     for (const e of ended) if (e.parent_id !== null && isTerminal(e.status)) parents.add(e.parent_id);
     for (const t of out) if (t.parent_id !== null) parents.add(t.parent_id);
@@ -172,7 +177,12 @@ export class SqlWaits extends SqlFlowStore {
         `UPDATE tasks SET ${setStatus('cancel')}, error = ?, completed_at = ?, lease_owner = NULL, lease_expires_at = NULL,
            wait_for = NULL, wake_at = NULL, updated_at = ?
          WHERE ${this.dialect.idIn('parent_id')} AND ${inFrom('cancel')} RETURNING *`,
-        [toJson({ code: 'PARENT_ENDED', message: reason, retryable: false }), now, now, this.dialect.idsParam(frontier)],
+        [
+          toJson({ code: 'PARENT_ENDED', message: reason, retryable: false }),
+          now,
+          now,
+          this.dialect.idsParam(frontier),
+        ],
       );
       const level = rows.map((r) => rowToTask(this.dialect, r));
       for (const t of level) await this.insertEvent(tx, t.id, null, 'cancelled', null, nodeId, { reason });
@@ -180,7 +190,14 @@ export class SqlWaits extends SqlFlowStore {
       frontier = level.map((t) => t.id);
     }
     if (out.length > 0)
-      out.push(...(await this.cancelDependantsIn(tx, out.map((t) => t.id), 'a task it depends on was cancelled', nodeId)));
+      out.push(
+        ...(await this.cancelDependantsIn(
+          tx,
+          out.map((t) => t.id),
+          'a task it depends on was cancelled',
+          nodeId,
+        )),
+      );
     return out;
   }
 
@@ -206,8 +223,9 @@ export class SqlWaits extends SqlFlowStore {
         total: kids.length,
         completed: kids.filter((r) => r['status'] === 'completed').length,
         failed: failedKids.length,
-        retryable: failedKids.filter((r) => r['status'] !== 'cancelled' && Number(r['child_redrives']) < w.child_retries)
-          .length,
+        retryable: failedKids.filter(
+          (r) => r['status'] !== 'cancelled' && Number(r['child_redrives']) < w.child_retries,
+        ).length,
       });
       if (verdict === 'wake') out.push(...(await this.wake(tx, id, this.childrenResume(kids), nodeId)));
       else if (verdict === 'retry') out.push(...(await this.redriveChildren(tx, id, nodeId)));
@@ -244,7 +262,9 @@ export class SqlWaits extends SqlFlowStore {
 
   /** The retry policy: the parent's failed children run again from their first attempt. */
   private async redriveChildren(tx: Executor, parentId: string, nodeId: string): Promise<Task[]> {
-    const again = Object.keys(REDRIVE_PATCH).map((c) => `${c} = ?`).join(', ');
+    const again = Object.keys(REDRIVE_PATCH)
+      .map((c) => `${c} = ?`)
+      .join(', ');
     const rows = await tx.all(
       `UPDATE tasks SET ${setStatus('redrive')}, ${again}, child_redrives = child_redrives + 1, updated_at = ?
        WHERE parent_id = ? AND ${inFrom('redrive')} RETURNING *`,
@@ -252,7 +272,9 @@ export class SqlWaits extends SqlFlowStore {
     );
     const out = rows.map((r) => rowToTask(this.dialect, r));
     for (const t of out)
-      await this.insertEvent(tx, t.id, null, 'pending', null, nodeId, { reason: 'run again by its parent (retry policy)' });
+      await this.insertEvent(tx, t.id, null, 'pending', null, nodeId, {
+        reason: 'run again by its parent (retry policy)',
+      });
     return out;
   }
 
@@ -298,7 +320,11 @@ export class SqlWaits extends SqlFlowStore {
         nodeId,
       );
     }
-    const resume: Resume = { reason: 'signal', at: new Date().toISOString(), signal: { name, payload, sent_by: sentBy } };
+    const resume: Resume = {
+      reason: 'signal',
+      at: new Date().toISOString(),
+      signal: { name, payload, sent_by: sentBy },
+    };
     return this.wake(tx, taskId, resume, nodeId);
   }
 
@@ -320,7 +346,14 @@ export class SqlWaits extends SqlFlowStore {
         const attempt = Number(r['attempts']) + 1;
         const next = afterFailure(backoff, true, attempt, Number(r['max_attempts']));
         const error = { code: 'WAIT_TIMEOUT', message: timeoutMessage(w), retryable: true };
-        const [task, ...others] = await this.timeOut(tx, id, attempt, error, next.action === 'retry' ? next.delayMs : null, nodeId);
+        const [task, ...others] = await this.timeOut(
+          tx,
+          id,
+          attempt,
+          error,
+          next.action === 'retry' ? next.delayMs : null,
+          nodeId,
+        );
         if (task !== undefined) (task.status === 'dead' ? out.expired : out.woken).push(task);
         out.changed.push(...others);
       }
@@ -362,7 +395,7 @@ export class SqlWaits extends SqlFlowStore {
     const [r] = await this.db.all(`SELECT min(wake_at) AS at FROM tasks WHERE ${inFrom('wake')}`);
     const at = r?.['at'];
     if (at === null || at === undefined) return undefined;
-    return at instanceof Date ? at.toISOString() : String(at);
+    return at instanceof Date ? at.toISOString() : String(at as string);
   }
 }
 

@@ -85,10 +85,11 @@ export class SqlWorkflow extends SqlWaits {
 
   async listProgress(taskId: string, afterSeq: number, limit: number): Promise<ProgressRecord[]> {
     if (!isUuid(taskId)) return [];
-    const rows = await this.db.all(
-      'SELECT * FROM task_progress WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?',
-      [taskId, afterSeq, limit],
-    );
+    const rows = await this.db.all('SELECT * FROM task_progress WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?', [
+      taskId,
+      afterSeq,
+      limit,
+    ]);
     return rows.map((r) => ({
       task_id: String(r['task_id']),
       seq: Number(r['seq']),
