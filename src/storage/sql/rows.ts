@@ -7,7 +7,7 @@ function iso(value: unknown): string {
   return String(value);
 }
 
-function isoOrNull(value: unknown): string | null {
+export function isoOrNull(value: unknown): string | null {
   return value === null || value === undefined ? null : iso(value);
 }
 

@@ -19,12 +19,11 @@ import {
 } from '../../domain/index.js';
 import type { FiredTicks, ScheduleBuild } from '../workflow-store.js';
 import type { Executor, Row } from './executor.js';
-import { json, toJson } from './rows.js';
+import { isoOrNull, json, toJson } from './rows.js';
 import { isUuid } from './sql-base.js';
 import { SqlWorkflow } from './sql-workflow.js';
 
-const iso = (v: unknown): string | null =>
-  v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v as string);
+const iso = isoOrNull;
 
 export abstract class SqlSchedules extends SqlWorkflow {
   protected abstract insertTask(

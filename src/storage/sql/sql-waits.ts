@@ -23,7 +23,7 @@ import type { FinishOutcome, TaskFinish } from '../store.js';
 import type { SignalInput, SignalOutcome, WakeOutcome } from '../workflow-store.js';
 import type { Executor } from './executor.js';
 import { finishGuard, inFrom, setStatus } from './lifecycle-sql.js';
-import { json, rowToTask, toJson } from './rows.js';
+import { isoOrNull, json, rowToTask, toJson } from './rows.js';
 import { isUuid } from './sql-base.js';
 import { SqlFlowStore } from './sql-flow-store.js';
 
@@ -393,9 +393,7 @@ export class SqlWaits extends SqlFlowStore {
 
   async nextWakeAt(): Promise<string | undefined> {
     const [r] = await this.db.all(`SELECT min(wake_at) AS at FROM tasks WHERE ${inFrom('wake')}`);
-    const at = r?.['at'];
-    if (at === null || at === undefined) return undefined;
-    return at instanceof Date ? at.toISOString() : String(at as string);
+    return isoOrNull(r?.['at']) ?? undefined;
   }
 }
 
