@@ -8,11 +8,16 @@ import type { Agent } from './agent.js';
 import { missingCapability } from './capability.js';
 import type { RequiredCapability, Task } from './task.js';
 import { isTerminal, type TaskStatus } from './task-state.js';
+import { APPROVAL_SIGNAL } from './workflow.js';
 import type { KeyBlock } from './flow-plan.js';
 
 export const WAIT_CODES = [
   'RUNNING',
   'FINISHED',
+  'WAITING_FOR_TIMER',
+  'WAITING_FOR_SIGNAL',
+  'WAITING_FOR_APPROVAL',
+  'WAITING_FOR_CHILDREN',
   'WAITING_FOR_DEPENDENCIES',
   'SCHEDULED',
   'RETRY_BACKOFF',
@@ -107,6 +112,7 @@ export function explainTask(f: ExplainFacts): Explanation {
       message: `the task is ${t.status} on agent ${t.assigned_agent ?? '(none)'} of node ${t.lease_owner ?? '(none)'}`,
       details: { agent_id: t.assigned_agent, node_id: t.lease_owner, started_at: t.started_at },
     };
+  if (t.status === 'waiting') return explainWaiting(t, base);
   if (isTerminal(t.status))
     return {
       ...base,
@@ -115,6 +121,20 @@ export function explainTask(f: ExplainFacts): Explanation {
       details: {},
     };
   return explainPending(f, base);
+}
+
+/** A waiting task (docs/workflows.md): what it waits for, and until when. */
+function explainWaiting(t: Task, base: { task_id: string; status: TaskStatus }): Explanation {
+  const w = t.wait_for;
+  const until = t.wake_at === null ? '' : w?.kind === 'timer' ? ` until ${t.wake_at}` : ` (it times out at ${t.wake_at})`;
+  const details = { wait_for: w, wake_at: t.wake_at };
+  if (w?.kind === 'signal' && w.signal === APPROVAL_SIGNAL)
+    return { ...base, code: 'WAITING_FOR_APPROVAL', message: `it waits for a person's approval${until}`, details };
+  if (w?.kind === 'signal')
+    return { ...base, code: 'WAITING_FOR_SIGNAL', message: `it waits for the signal "${w.signal}"${until}`, details };
+  if (w?.kind === 'children')
+    return { ...base, code: 'WAITING_FOR_CHILDREN', message: `it waits for ${w.children} of its children${until}`, details };
+  return { ...base, code: 'WAITING_FOR_TIMER', message: `it sleeps${until}`, details };
 }
 
 function explainPending(f: ExplainFacts, base: { task_id: string; status: TaskStatus }): Explanation {

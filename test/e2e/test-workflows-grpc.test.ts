@@ -50,7 +50,7 @@ describe('workflows over gRPC (SDK remote agent)', function () {
 
   const done = async (id: string): Promise<Msg> => {
     let t: Msg = {};
-    await waitFor(async () => ['completed', 'failed', 'dead'].includes((t = await hive.getTask(id))['status']), 30_000, `task ${id}`);
+    await waitFor(async () => ['completed', 'failed', 'dead'].includes((t = await hive.getTask(id))['status'] as string), 30_000, `task ${id}`);
     return t;
   };
 
@@ -164,7 +164,7 @@ describe('workflows over gRPC (SDK remote agent)', function () {
     await waitFor(() => got.filter((m) => m['rejected']).length >= 2, 5000, 'two refusals');
     const refusals = got.filter((m) => m['rejected']).map((m) => m['rejected']);
     assert.ok(refusals.every((r: Msg) => r['code'] === 'VALIDATION_FAILED' && r['task_id'] === id));
-    assert.ok(['assigned', 'running'].includes((await hive.getTask(id))['status']), 'nothing changed');
+    assert.ok(['assigned', 'running'].includes((await hive.getTask(id))['status'] as string), 'nothing changed');
     stream.write({ result: { task_id: id, wait: { sleep_ms: 100 }, checkpoint_json: '{"ok":true}' } });
     await waitFor(async () => (await hive.getTask(id))['checkpoint_json'] === '{"ok":true}', 5000, 'stored waiting');
     stream.end();

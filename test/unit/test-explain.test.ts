@@ -97,6 +97,41 @@ const CASES: Array<{ name: string; facts: ExplainFacts; code: WaitCode; says: Re
     says: /completed/,
   },
   {
+    name: 'sleeping',
+    facts: facts({ task: task({ status: 'waiting', wait_for: { kind: 'timer' }, wake_at: '2026-12-02T11:00:00.000Z' }) }),
+    code: 'WAITING_FOR_TIMER',
+    says: /sleeps until 2026-12-02T11:00:00.000Z/,
+  },
+  {
+    name: 'waiting for a signal',
+    facts: facts({ task: task({ status: 'waiting', wait_for: { kind: 'signal', signal: 'go', timeout_ms: null } }) }),
+    code: 'WAITING_FOR_SIGNAL',
+    says: /the signal "go"/,
+  },
+  {
+    name: 'waiting for approval',
+    facts: facts({
+      task: task({
+        status: 'waiting',
+        wait_for: { kind: 'signal', signal: 'approval', timeout_ms: 60_000 },
+        wake_at: '2026-12-02T10:01:00.000Z',
+      }),
+    }),
+    code: 'WAITING_FOR_APPROVAL',
+    says: /approval \(it times out at 2026-12-02T10:01:00.000Z\)/,
+  },
+  {
+    name: 'waiting for children',
+    facts: facts({
+      task: task({
+        status: 'waiting',
+        wait_for: { kind: 'children', children: 'all', on_child_failure: 'fail', child_retries: 1, timeout_ms: null },
+      }),
+    }),
+    code: 'WAITING_FOR_CHILDREN',
+    says: /all of its children/,
+  },
+  {
     name: 'an open dependency',
     facts: facts({
       dependencies: [
