@@ -84,8 +84,10 @@ describe('security (enabled)', function () {
       for (const role of [undefined, 'admin', 'operator', 'viewer', 'agent'] as const) {
         const headers: Record<string, string> = role === undefined ? {} : { 'x-api-key': keys[role]! };
         const r = await api.call(method, url, method === 'GET' || method === 'DELETE' ? undefined : {}, headers);
-        const expected =
-          permission === 'public' ? 'pass' : role === undefined ? 401 : allows([role], permission) ? 'pass' : 403;
+        // Approvals pass the edge for anyone signed in; the API checks [workflows] approver_role (operator here) or admin.
+        const approval = / \/api\/tasks\/:id\/(approve|reject)$/.test(entry);
+        const allowed = approval ? role === 'admin' || role === 'operator' : role !== undefined && allows([role], permission);
+        const expected = permission === 'public' ? 'pass' : role === undefined ? 401 : allowed ? 'pass' : 403;
         if (expected === 'pass')
           assert.ok(
             r.status !== 401 && r.status !== 403,
@@ -101,6 +103,27 @@ describe('security (enabled)', function () {
     assert.ok(checked >= Object.keys(HTTP_PERMISSIONS).length * 5 - 20);
     const audit = await api.get('/api/auth/audit?limit=1000', { authorization: `Bearer ${adminToken}` });
     assert.ok(audit.body.data.events.some((e: any) => e.event === 'permission.denied'));
+  });
+
+  it('an approval needs the approver role: a viewer and an agent are refused, an operator approves, audited with who and why', async () => {
+    const as = (role: Role): Record<string, string> => ({ 'x-api-key': keys[role]! });
+    const t = await api.post('/api/tasks', { title: 'gated', wait_for: { approval: true } }, as('operator'));
+    assert.equal(t.status, 201, JSON.stringify(t.body));
+    const id = t.body.data.id;
+    for (const role of ['viewer', 'agent'] as const) {
+      const r = await api.post(`/api/tasks/${id}/approve`, { reason: 'me' }, as(role));
+      assert.equal(r.status, 403, `${role}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.error.code, 'FORBIDDEN');
+    }
+    assert.equal((await api.get(`/api/tasks/${id}`, as('viewer'))).body.data.status, 'waiting', 'nothing changed');
+    const ok = await api.post(`/api/tasks/${id}/approve`, { reason: 'looks right' }, as('operator'));
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal(ok.body.data.status, 'pending');
+    const audit = await api.get('/api/auth/audit?limit=1000', { authorization: `Bearer ${adminToken}` });
+    const entry = audit.body.data.events.find((e: any) => e.event === 'task.approved' && e.detail?.task_id === id);
+    assert.ok(entry, 'audited');
+    assert.equal(entry.detail.reason, 'looks right');
+    assert.match(String(entry.principal), /operator/);
   });
 
   it('keeps /health public and answers the guide login with a clear 401', async () => {
