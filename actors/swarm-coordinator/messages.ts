@@ -31,6 +31,7 @@ export interface HiveStatus {
     idle_agents: number;
     pending_tasks: number;
     running_tasks: number;
+    waiting_tasks: number;
     completed_tasks: number;
     failed_tasks: number;
     dead_tasks: number;

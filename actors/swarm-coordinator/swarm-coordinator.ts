@@ -85,6 +85,7 @@ async function hiveStatus(deps: ModuleDeps, peers: SwarmPeers, state: State): Pr
       idle_agents: agents.by_state.idle,
       pending_tasks: c.pending,
       running_tasks: c.assigned + c.running,
+      waiting_tasks: c.waiting,
       completed_tasks: c.completed,
       failed_tasks: c.failed,
       dead_tasks: c.dead,

@@ -244,7 +244,7 @@ async function status(hub: Api): Promise<{ data: unknown; text: string }> {
   const h = health ?? { status: 'unhealthy (503)' };
   const lines = [
     `hub      ${hub.url}  ${String(h['status'])}  version ${display(h['version'])}  node ${display(h['node_id'] ?? hive['node_id'])}  up ${display(h['uptime_seconds'])} s`,
-    `tasks    pending ${String(m['pending_tasks'])}  running ${String(m['running_tasks'])}  completed ${String(m['completed_tasks'])}  failed ${String(m['failed_tasks'])}  dead ${String(m['dead_tasks'])}  cancelled ${String(m['cancelled_tasks'])}  (${String(m['tasks_per_second'])}/s)`,
+    `tasks    pending ${String(m['pending_tasks'])}  running ${String(m['running_tasks'])}  waiting ${String(m['waiting_tasks'])}  completed ${String(m['completed_tasks'])}  failed ${String(m['failed_tasks'])}  dead ${String(m['dead_tasks'])}  cancelled ${String(m['cancelled_tasks'])}  (${String(m['tasks_per_second'])}/s)`,
     `agents   ${String(m['total_agents'])} (${String(m['active_agents'])} working, ${String(m['idle_agents'])} idle)`,
   ];
   const checks = (h['checks'] ?? {}) as Record<string, Data>;

@@ -95,6 +95,32 @@ export class MetricsReporter {
     m.databaseUp.set((await this.d.store.ping().catch(() => -1)) >= 0 ? 1 : 0);
     const keys = await this.d.store.listFlowKeys().catch(() => undefined);
     if (keys !== undefined) this.flow.publish(m, keys, tasks?.runner.flow);
+    const wf = await this.workflows().catch(() => undefined);
+    if (wf === undefined) return;
+    for (const [reason, n] of Object.entries(wf.waiting)) m.tasksWaiting.set({ reason }, n);
+    m.scheduleTicks.reset();
+    for (const s of wf.schedules) {
+      m.scheduleTicks.set({ schedule: s.name, outcome: 'fired' }, s.fired);
+      m.scheduleTicks.set({ schedule: s.name, outcome: 'skipped' }, s.skipped);
+    }
+  }
+
+  /** Workflows, cluster-wide from storage: waiting tasks by reason, and the schedules (at most 100 listed). */
+  private async workflows(): Promise<{
+    waiting: Record<string, number>;
+    schedules: Array<{ name: string; paused: boolean; next_run_at: string | null; fired: number; skipped: number }>;
+  }> {
+    const [waiting, schedules] = await Promise.all([this.d.store.countWaiting(), this.d.store.listSchedules()]);
+    return {
+      waiting,
+      schedules: schedules.slice(0, 100).map((s) => ({
+        name: s.name,
+        paused: s.paused,
+        next_run_at: s.next_run_at,
+        fired: s.fired,
+        skipped: s.skipped,
+      })),
+    };
   }
 
   async report(): Promise<Record<string, unknown>> {
@@ -130,6 +156,10 @@ export class MetricsReporter {
         flow: {
           keys: topKeys(await this.d.store.listFlowKeys().catch(() => [])),
           ...(tasks.runner.flow ?? { throttled_seconds: {}, used: {} }),
+        },
+        workflows: {
+          ...(await this.workflows().catch(() => ({ waiting: {}, schedules: [] }))),
+          node: tasks.runner.workflows ?? null,
         },
         modules: Object.fromEntries(
           this.d.hive

@@ -33,6 +33,8 @@ export class HubMetrics {
   readonly flowBucketLevel: Gauge;
   readonly flowUsed: Counter;
   readonly flowThrottled: Counter;
+  readonly tasksWaiting: Gauge;
+  readonly scheduleTicks: Gauge;
 
   // size: one declaration per metric; splitting the table would scatter the names.
   constructor(options: { defaultMetrics: boolean } = { defaultMetrics: true }) {
@@ -179,6 +181,18 @@ export class HubMetrics {
       name: 'hive_flow_throttled_seconds_total',
       help: "Time this node's claims found a key taking nothing (at its limit, its bucket short), since start",
       labelNames: ['key'],
+      registers,
+    });
+    this.tasksWaiting = new Gauge({
+      name: 'hive_tasks_waiting',
+      help: 'Tasks in status waiting by what they wait for (timer, signal, approval, children), cluster-wide',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.scheduleTicks = new Gauge({
+      name: 'hive_schedule_ticks',
+      help: "A schedule's ticks since it was made, fired or skipped (overlap, missed), cluster-wide",
+      labelNames: ['schedule', 'outcome'],
       registers,
     });
     this.databaseUp = new Gauge({
