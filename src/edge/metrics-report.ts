@@ -105,6 +105,11 @@ export class MetricsReporter {
     }
   }
 
+  private async workflowsReport(tasks: TaskSummary): Promise<Record<string, unknown>> {
+    const wf = await this.workflows().catch(() => ({ waiting: {}, schedules: [] }));
+    return { ...wf, node: tasks.runner.workflows ?? null };
+  }
+
   /** Workflows, cluster-wide from storage: waiting tasks by reason, and the schedules (at most 100 listed). */
   private async workflows(): Promise<{
     waiting: Record<string, number>;
@@ -157,10 +162,7 @@ export class MetricsReporter {
           keys: topKeys(await this.d.store.listFlowKeys().catch(() => [])),
           ...(tasks.runner.flow ?? { throttled_seconds: {}, used: {} }),
         },
-        workflows: {
-          ...(await this.workflows().catch(() => ({ waiting: {}, schedules: [] }))),
-          node: tasks.runner.workflows ?? null,
-        },
+        workflows: await this.workflowsReport(tasks),
         modules: Object.fromEntries(
           this.d.hive
             .status()

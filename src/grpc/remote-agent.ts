@@ -126,15 +126,7 @@ export class RemoteAgent {
       }
     }
     if (r['wait'] !== undefined && r['wait'] !== null) {
-      let suspend;
-      try {
-        suspend = protoWait(r['wait'] as Record<string, unknown>, text(r['checkpoint_json']));
-      } catch (err) {
-        this.send({ rejected: { status: 3, code: 'VALIDATION_FAILED', message: errorMessage(err), task_id: taskId } });
-        return;
-      }
-      this.pending.delete(taskId);
-      p.resolve(suspend);
+      if (!this.suspend(p, taskId, r)) return;
     } else if (r['success'] === true) {
       let output: unknown;
       try {
@@ -167,6 +159,19 @@ export class RemoteAgent {
       );
     }
     if (this.draining && this.pending.size === 0) this.send({ drained: {} });
+  }
+
+  /** A result that waits: the attempt ends by waiting; a bad wait is refused (false) and nothing changes. */
+  private suspend(p: Pending, taskId: string, r: Record<string, unknown>): boolean {
+    try {
+      const suspend = protoWait(r['wait'] as Record<string, unknown>, text(r['checkpoint_json']));
+      this.pending.delete(taskId);
+      p.resolve(suspend);
+      return true;
+    } catch (err) {
+      this.refuse(3, 'VALIDATION_FAILED', errorMessage(err), taskId);
+      return false;
+    }
   }
 
   /** A TaskProgress of a task this agent runs: checked, streamed and stored; a bad one is refused. */

@@ -17,8 +17,6 @@ import {
   type TaskStatus,
   type WaitFor,
 } from '../../domain/index.js';
-import { HubError } from '../../errors/index.js';
-import { invalid } from '../../domain/validate.js';
 import type { FinishOutcome, TaskFinish } from '../store.js';
 import type { SignalInput, SignalOutcome, WakeOutcome } from '../workflow-store.js';
 import type { Executor } from './executor.js';
@@ -30,23 +28,6 @@ import { SqlFlowStore } from './sql-flow-store.js';
 type TaskError = NonNullable<Task['error']>;
 
 export class SqlWaits extends SqlFlowStore {
-  /** A child's parent must exist and not have ended (its row is locked until the child is stored). */
-  protected async checkParent(tx: Executor, parentId: string | null): Promise<void> {
-    if (parentId === null) return;
-    if (!isUuid(parentId)) throw invalid('parent_id', `expected a task id, got ${JSON.stringify(parentId)}`);
-    const [p] = await tx.all(`SELECT status FROM tasks WHERE id = ?${this.dialect.rowLock}`, [parentId]);
-    if (p === undefined) throw invalid('parent_id', `no task with id ${parentId}`);
-    const status = p['status'] as TaskStatus;
-    if (isTerminal(status))
-      throw new HubError(
-        'INVALID_STATE',
-        `parent_id: task ${parentId} already ended ${status}; it can have no new children`,
-        {
-          details: { field: 'parent_id', task_id: parentId, status },
-        },
-      );
-  }
-
   /**
    * After a batch of attempt ends: the parents of children that ended look at
    * their children again, and the open children of parents that ended without
@@ -199,11 +180,6 @@ export class SqlWaits extends SqlFlowStore {
         )),
       );
     return out;
-  }
-
-  async cancelChildren(ids: readonly string[], reason: string, nodeId: string): Promise<Task[]> {
-    if (ids.length === 0) return [];
-    return this.db.transaction((tx) => this.cancelChildrenIn(tx, ids, reason, nodeId));
   }
 
   /** Parents that wait for their children look at them again: wake, fail, run failed ones again, or keep waiting. */

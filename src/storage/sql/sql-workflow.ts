@@ -1,5 +1,14 @@
 /** The SQL store's workflow reads and progress: task trees, progress records, waiting counts. */
-import { APPROVAL_SIGNAL, type ProgressRecord, type TaskStatus, type WaitFor } from '../../domain/index.js';
+import {
+  APPROVAL_SIGNAL,
+  isTerminal,
+  type ProgressRecord,
+  type Task,
+  type TaskStatus,
+  type WaitFor,
+} from '../../domain/index.js';
+import { invalid } from '../../domain/validate.js';
+import { HubError } from '../../errors/index.js';
 import type { TaskTreeNode } from '../workflow-store.js';
 import type { Executor } from './executor.js';
 import { inFrom } from './lifecycle-sql.js';
@@ -8,6 +17,28 @@ import { isUuid } from './sql-base.js';
 import { SqlWaits } from './sql-waits.js';
 
 export class SqlWorkflow extends SqlWaits {
+  /** A child's parent must exist and not have ended (its row is locked until the child is stored). */
+  protected async checkParent(tx: Executor, parentId: string | null): Promise<void> {
+    if (parentId === null) return;
+    if (!isUuid(parentId)) throw invalid('parent_id', `expected a task id, got ${JSON.stringify(parentId)}`);
+    const [p] = await tx.all(`SELECT status FROM tasks WHERE id = ?${this.dialect.rowLock}`, [parentId]);
+    if (p === undefined) throw invalid('parent_id', `no task with id ${parentId}`);
+    const status = p['status'] as TaskStatus;
+    if (isTerminal(status))
+      throw new HubError(
+        'INVALID_STATE',
+        `parent_id: task ${parentId} already ended ${status}; it can have no new children`,
+        {
+          details: { field: 'parent_id', task_id: parentId, status },
+        },
+      );
+  }
+
+  async cancelChildren(ids: readonly string[], reason: string, nodeId: string): Promise<Task[]> {
+    if (ids.length === 0) return [];
+    return this.db.transaction((tx) => this.cancelChildrenIn(tx, ids, reason, nodeId));
+  }
+
   async taskTree(id: string, limit: number): Promise<{ tree: TaskTreeNode; truncated: boolean } | undefined> {
     if (!isUuid(id)) return undefined;
     const [root] = await this.db.all('SELECT id, title, status, wait_for FROM tasks WHERE id = ?', [id]);
