@@ -20,6 +20,8 @@ type Msg = Record<string, any>;
 const CONFIG = `
 [agents.executors.workflow]
 module = "test/fixtures/handlers/workflow.mjs"
+[agents.executors.research]
+module = "examples/workflows/research.mjs"
 `;
 
 function workflowSuite(engine: 'sqlite' | 'postgres'): void {
@@ -50,6 +52,13 @@ function workflowSuite(engine: 'sqlite' | 'postgres'): void {
         const r = await api.post('/api/agents', { name: `w${i}`, executor: 'workflow', max_concurrency: 50 });
         assert.equal(r.status, 201, JSON.stringify(r.body));
       }
+      const r = await api.post('/api/agents', {
+        name: 'researcher',
+        executor: 'research',
+        max_concurrency: 4,
+        capabilities: [{ name: 'research', proficiency: 1 }],
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
     });
 
     after(async () => {
@@ -69,6 +78,26 @@ function workflowSuite(engine: 'sqlite' | 'postgres'): void {
       await waitFor(async () => (last = await task(id)).status === status, ms, `task ${id} ${status}`);
       return last;
     };
+
+    it("runs docs/workflows.md's research agent: plan, three sub-tasks, a person's approval, the report", async () => {
+      const t = await submit({
+        title: 'Report on solid-state batteries',
+        payload: { topic: 'solid-state batteries' },
+        required_capabilities: ['research'],
+      });
+      const waiting = await until(t.id, 'waiting', 30_000);
+      await waitFor(async () => (await task(t.id)).wait_for?.signal === 'approval', 20_000, 'waiting for approval');
+      const tree = (await api.get(`/api/tasks/${t.id}/tree`)).body.data.tree;
+      assert.equal(tree.children.length, 3);
+      assert.ok(tree.children.every((c: Msg) => c.status === 'completed'));
+      const explained = (await api.get(`/api/tasks/${t.id}/explain`)).body.data;
+      assert.equal(explained.code, 'WAITING_FOR_APPROVAL');
+      assert.equal((await api.post(`/api/tasks/${t.id}/approve`, { reason: 'good' })).status, 200);
+      const done = await until(t.id, 'completed');
+      assert.match(done.result.report, /# solid-state batteries\n\n- what we know about solid-state batteries: state of the art/);
+      await waitFor(async () => (await task(t.id)).progress?.percent === 100, 5000, 'the last progress stored');
+      void waiting;
+    });
 
     it('sleeps durably: waiting holds no slot, and the next attempt gets its checkpoint at the right time', async () => {
       const t = await submit({ payload: { mode: 'sleep', ms: 1500 } });
