@@ -14,6 +14,7 @@ const known = [
   'neural',
   'assignment-quality',
   'security',
+  'workflows',
 ];
 if (name === undefined || !known.includes(name)) {
   process.stderr.write(`usage: npm run bench -- <${known.join('|')}> [options]\n`);

@@ -17,7 +17,11 @@ export interface HubProcess {
  * Starts `src/main.ts` with the test profile plus `env`, and resolves once it
  * listens. `profileDir`: the process writes a V8 CPU profile there when it stops.
  */
-export async function startHubProcess(env: Record<string, string>, profileDir = ''): Promise<HubProcess> {
+export async function startHubProcess(
+  env: Record<string, string>,
+  profileDir = '',
+  extraArgs: readonly string[] = [],
+): Promise<HubProcess> {
   const args = [
     ...(profileDir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]),
     '--import',
@@ -25,6 +29,7 @@ export async function startHubProcess(env: Record<string, string>, profileDir = 
     'src/main.ts',
     '--log-level',
     'info',
+    ...extraArgs,
   ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,

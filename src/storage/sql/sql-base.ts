@@ -106,6 +106,25 @@ export class SqlBase {
     );
   }
 
+  /** Several recorded moves in one statement per 500 (a wake pass of many timers). */
+  protected async insertEvents(
+    tx: Executor,
+    events: ReadonlyArray<{ taskId: string; from: TaskStatus; to: TaskStatus; detail: unknown }>,
+    nodeId: string,
+  ): Promise<void> {
+    const at = new Date().toISOString();
+    for (let i = 0; i < events.length; i += 500) {
+      const part = events.slice(i, i + 500);
+      for (const e of part) checkRecordedMove(e.taskId, e.from, e.to);
+      await tx.run(
+        `INSERT INTO task_events (task_id, from_status, to_status, agent_id, node_id, detail, created_at) VALUES ${part
+          .map(() => '(?, ?, ?, NULL, ?, ?, ?)')
+          .join(', ')}`,
+        part.flatMap((e) => [e.taskId, e.from, e.to, nodeId, toJson(e.detail), at]),
+      );
+    }
+  }
+
   protected async page<T>(
     table: string,
     w: Where,

@@ -93,7 +93,7 @@ export class SqlWaits extends SqlFlowStore {
   }
 
   /** A task that just began to wait: what it waits for may be there already (a signal sent before, children that ended). */
-  private async settleWait(tx: Executor, task: Task, nodeId: string): Promise<Task[]> {
+  protected async settleWait(tx: Executor, task: Task, nodeId: string): Promise<Task[]> {
     const w = task.wait_for;
     if (w?.kind === 'signal') return this.consumeSignal(tx, task.id, w.signal, nodeId);
     if (w?.kind === 'children') return this.childrenEnded(tx, [task.id], nodeId);
@@ -312,29 +312,48 @@ export class SqlWaits extends SqlFlowStore {
         [now.toISOString(), limit],
       );
       const out: WakeOutcome = { woken: [], expired: [], changed: [] };
+      const timers = due.filter((r) => (json(this.dialect, r['wait_for']) as WaitFor).kind === 'timer');
+      out.woken.push(
+        ...(await this.wakeTimers(
+          tx,
+          timers.map((r) => String(r['id'])),
+          now,
+          nodeId,
+        )),
+      );
       for (const r of due) {
         const id = String(r['id']);
         const w = json(this.dialect, r['wait_for']) as WaitFor;
-        if (w.kind === 'timer') {
-          out.woken.push(...(await this.wake(tx, id, { reason: 'timer', at: now.toISOString() }, nodeId)));
-          continue;
-        }
+        if (w.kind === 'timer') continue;
         const attempt = Number(r['attempts']) + 1;
         const next = afterFailure(backoff, true, attempt, Number(r['max_attempts']));
         const error = { code: 'WAIT_TIMEOUT', message: timeoutMessage(w), retryable: true };
-        const [task, ...others] = await this.timeOut(
-          tx,
-          id,
-          attempt,
-          error,
-          next.action === 'retry' ? next.delayMs : null,
-          nodeId,
-        );
+        const delay = next.action === 'retry' ? next.delayMs : null;
+        const [task, ...others] = await this.timeOut(tx, id, attempt, error, delay, nodeId);
         if (task !== undefined) (task.status === 'dead' ? out.expired : out.woken).push(task);
         out.changed.push(...others);
       }
       return out;
     });
+  }
+
+  /** Timers that came due, in one statement (and one insert of their events). */
+  private async wakeTimers(tx: Executor, ids: string[], now: Date, nodeId: string): Promise<Task[]> {
+    if (ids.length === 0) return [];
+    const resume: Resume = { reason: 'timer', at: now.toISOString() };
+    const rows = await tx.all(
+      `UPDATE tasks SET ${setStatus('wake')}, wait_for = NULL, wake_at = NULL, resume = ?, run_at = NULL, updated_at = ?
+       WHERE ${this.dialect.idIn('id')} AND ${inFrom('wake')} RETURNING *`,
+      [toJson(resume), now.toISOString(), this.dialect.idsParam(ids)],
+    );
+    const tasks = rows.map((r) => rowToTask(this.dialect, r));
+    const detail = { reason: 'woken: timer' };
+    await this.insertEvents(
+      tx,
+      tasks.map((t) => ({ taskId: t.id, from: 'waiting' as const, to: 'pending' as const, detail })),
+      nodeId,
+    );
+    return tasks;
   }
 
   /** A wait that timed out is a failed attempt: pending again after `delayMs` (resume: timeout), or dead when null. */
