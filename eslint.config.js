@@ -13,6 +13,8 @@ export default tseslint.config(
       'scripts/*.mjs',
       'scripts/*.cjs',
       'test/fixtures/**/*.mjs',
+      'examples/**/*.mjs',
+      'bench/lib/*.mjs',
       'eslint.config.js',
     ],
   },

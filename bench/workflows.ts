@@ -56,7 +56,11 @@ async function results(hub: HubProcess, ids: string[]): Promise<Msg[]> {
 async function submitMany(hub: HubProcess, payload: Msg, count: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i += 500) {
-    const items = Array.from({ length: Math.min(500, count - i) }, (_, j) => ({ title: `w${i + j}`, payload, required_capabilities: ['wf'] }));
+    const items = Array.from({ length: Math.min(500, count - i) }, (_, j) => ({
+      title: `w${i + j}`,
+      payload,
+      required_capabilities: ['wf'],
+    }));
     const r = await http(hub, 'POST', '/api/tasks/bulk', { tasks: items });
     ids.push(...(r['data']['tasks'] as Msg[]).map((t) => String(t['id'])));
   }
@@ -92,7 +96,7 @@ async function progress(hub: HubProcess): Promise<number[]> {
   const latencies: number[] = [];
   let taskId = '';
   ws.on('message', (d) => {
-    const e = JSON.parse(String(d)) as Msg;
+    const e = JSON.parse((d as Buffer).toString('utf8')) as Msg;
     if (e['type'] === 'task.progress' && e['data']['task_id'] === taskId)
       latencies.push(Date.now() - Number(String(e['data']['chunk']).split(':')[1]));
   });
@@ -131,7 +135,10 @@ async function ticks(hub: HubProcess, run: number): Promise<number[]> {
   const page = await http(hub, 'GET', '/api/tasks?order=desc&limit=1000');
   return (page['data']['tasks'] as Msg[])
     .filter((t) => t['schedule_id'] === id)
-    .map((t) => Date.parse(String(t['created_at'])) - Date.parse(String(t['idempotency_key']).split(':').slice(2).join(':')));
+    .map(
+      (t) =>
+        Date.parse(String(t['created_at'])) - Date.parse(String(t['idempotency_key']).split(':').slice(2).join(':')),
+    );
 }
 
 async function main(): Promise<void> {
@@ -148,7 +155,12 @@ async function main(): Promise<void> {
     );
     try {
       for (let a = 0; a < 4; a++)
-        await http(hub, 'POST', '/api/agents', { name: `wf${a}`, executor: 'wf', max_concurrency: 64, capabilities: [{ name: 'wf', proficiency: 1 }] });
+        await http(hub, 'POST', '/api/agents', {
+          name: `wf${a}`,
+          executor: 'wf',
+          max_concurrency: 64,
+          capabilities: [{ name: 'wf', proficiency: 1 }],
+        });
       all['timer']!.push(await timers(hub));
       all['signal']!.push(await signals(hub));
       all['progress']!.push(await progress(hub));
@@ -164,7 +176,10 @@ async function main(): Promise<void> {
       return [k, { runs: s, p50_median: median(s.map((x) => x['p50'])), p99_median: median(s.map((x) => x['p99'])) }];
     }),
   );
-  emit('workflows', { config: { n, sleep_ms: sleepMs, runs, ticks: tickCount, agents: '4 x 64', store: 'postgres' }, figures });
+  emit('workflows', {
+    config: { n, sleep_ms: sleepMs, runs, ticks: tickCount, agents: '4 x 64', store: 'postgres' },
+    figures,
+  });
 }
 
 await main();

@@ -17,7 +17,9 @@ export async function handler(task, ctx) {
     const questions = ['state of the art', 'open problems', 'who leads'].map((q) => `${p.topic}: ${q}`);
     ctx.progress({ percent: 10, message: `planned ${questions.length} questions` });
     const research = { required_capabilities: ['research'] };
-    await ctx.spawn(questions.map((question) => ({ ...research, title: `research ${question}`, payload: { question } })));
+    await ctx.spawn(
+      questions.map((question) => ({ ...research, title: `research ${question}`, payload: { question } })),
+    );
     return ctx.waitForChildren('all', { onChildFailure: 'retry', childRetries: 1, checkpoint: { step: 'draft' } });
   }
   if (step === 'draft') {
@@ -27,7 +29,10 @@ export async function handler(task, ctx) {
   }
   const approval = task.resume.signal.payload;
   ctx.progress({ percent: 100, message: `approved by ${approval.by}` });
-  return { report: `# ${p.topic}\n\n${task.checkpoint.draft.map((f) => `- ${f}`).join('\n')}`, approved_by: approval.by };
+  return {
+    report: `# ${p.topic}\n\n${task.checkpoint.draft.map((f) => `- ${f}`).join('\n')}`,
+    approved_by: approval.by,
+  };
 }
 
 async function research(question, ctx) {

@@ -126,14 +126,20 @@ export function explainTask(f: ExplainFacts): Explanation {
 /** A waiting task (docs/workflows.md): what it waits for, and until when. */
 function explainWaiting(t: Task, base: { task_id: string; status: TaskStatus }): Explanation {
   const w = t.wait_for;
-  const until = t.wake_at === null ? '' : w?.kind === 'timer' ? ` until ${t.wake_at}` : ` (it times out at ${t.wake_at})`;
+  const until =
+    t.wake_at === null ? '' : w?.kind === 'timer' ? ` until ${t.wake_at}` : ` (it times out at ${t.wake_at})`;
   const details = { wait_for: w, wake_at: t.wake_at };
   if (w?.kind === 'signal' && w.signal === APPROVAL_SIGNAL)
     return { ...base, code: 'WAITING_FOR_APPROVAL', message: `it waits for a person's approval${until}`, details };
   if (w?.kind === 'signal')
     return { ...base, code: 'WAITING_FOR_SIGNAL', message: `it waits for the signal "${w.signal}"${until}`, details };
   if (w?.kind === 'children')
-    return { ...base, code: 'WAITING_FOR_CHILDREN', message: `it waits for ${w.children} of its children${until}`, details };
+    return {
+      ...base,
+      code: 'WAITING_FOR_CHILDREN',
+      message: `it waits for ${w.children} of its children${until}`,
+      details,
+    };
   return { ...base, code: 'WAITING_FOR_TIMER', message: `it sleeps${until}`, details };
 }
 

@@ -40,12 +40,13 @@ describe('cluster: schedules and durable timers across three nodes', function ()
   const nodes: NodeProc[] = [];
   const alive = (): NodeProc[] => nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
   const start = async (id: string): Promise<NodeProc> => {
-    const n = await startNode(tdb.url, id, { HIVE_AGENTS_DEFAULT_POOL_SIZE: '0' }, [
-      '--config',
-      file,
-    ]);
+    const n = await startNode(tdb.url, id, { HIVE_AGENTS_DEFAULT_POOL_SIZE: '0' }, ['--config', file]);
     nodes.push(n);
-    const r = await n.api.post('/api/agents', { name: `wf-${id}-${nodes.length}`, executor: 'workflow', max_concurrency: 4 });
+    const r = await n.api.post('/api/agents', {
+      name: `wf-${id}-${nodes.length}`,
+      executor: 'workflow',
+      max_concurrency: 4,
+    });
     assert.equal(r.status, 201, JSON.stringify(r.body));
     return n;
   };
@@ -73,14 +74,21 @@ describe('cluster: schedules and durable timers across three nodes', function ()
         'SELECT idempotency_key, created_at FROM tasks WHERE schedule_id = $1 ORDER BY created_at',
         [scheduleId],
       )
-    ).map((r) => ({ tick: Date.parse(r.idempotency_key.split(':').slice(2).join(':')), created: r.created_at.getTime() }));
+    ).map((r) => ({
+      tick: Date.parse(r.idempotency_key.split(':').slice(2).join(':')),
+      created: r.created_at.getTime(),
+    }));
 
   it('a task sleeping 2 s while its node is SIGKILLed resumes on another node at its time with its checkpoint', async () => {
     const r = await nodes[0]!.api.post('/api/tasks', { title: 'sleeper', payload: { mode: 'sleep', ms: 2000 } });
     assert.equal(r.status, 201);
     const id = r.body.data.id;
     let waiting: Record<string, any> = {};
-    await waitFor(async () => (waiting = (await nodes[0]!.api.get(`/api/tasks/${id}`)).body.data).status === 'waiting', 10_000, 'waiting');
+    await waitFor(
+      async () => (waiting = (await nodes[0]!.api.get(`/api/tasks/${id}`)).body.data).status === 'waiting',
+      10_000,
+      'waiting',
+    );
     const [ran] = await db.query<{ node_id: string }>(
       'SELECT a.node_id FROM tasks t JOIN agents a ON a.id = t.assigned_agent WHERE t.id = $1',
       [id],
@@ -91,7 +99,11 @@ describe('cluster: schedules and durable timers across three nodes', function ()
     await exited;
     const other = alive()[0]!;
     let done: Record<string, any> = {};
-    await waitFor(async () => (done = (await other.api.get(`/api/tasks/${id}`)).body.data).status === 'completed', 20_000, 'completed');
+    await waitFor(
+      async () => (done = (await other.api.get(`/api/tasks/${id}`)).body.data).status === 'completed',
+      20_000,
+      'completed',
+    );
     const late = done.result.woke_at - Date.parse(waiting.wake_at);
     console.log(`      timer wake-up lateness after its node was killed: ${late} ms`);
     assert.ok(late >= 0 && late < 2000, `woke ${late} ms late`);
@@ -142,7 +154,10 @@ describe('cluster: schedules and durable timers across three nodes', function ()
     const keys = a.map((x) => x.tick);
     assert.equal(new Set(keys).size, keys.length, 'no tick doubled');
     const gaps = keys.slice(1).map((k, i) => k - keys[i]!);
-    assert.ok(gaps.every((g) => g === 1000), `catch-up all: every tick fired once (gaps ${gaps.join(',')})`);
+    assert.ok(
+      gaps.every((g) => g === 1000),
+      `catch-up all: every tick fired once (gaps ${gaps.join(',')})`,
+    );
     assert.ok(a.length >= 16, `${a.length} ticks`);
     const lateness = a.filter((x) => x.created < downAt).map((x) => x.created - x.tick);
     console.log(
@@ -152,7 +167,10 @@ describe('cluster: schedules and durable timers across three nodes', function ()
     const n = await ticks(none);
     const nk = n.map((x) => x.tick);
     assert.equal(new Set(nk).size, nk.length, 'no tick doubled');
-    const missed = nk.slice(1).map((k, i) => k - nk[i]!).filter((g) => g > 1000);
+    const missed = nk
+      .slice(1)
+      .map((k, i) => k - nk[i]!)
+      .filter((g) => g > 1000);
     assert.equal(missed.length, 1, 'catch-up none: one gap, over the downtime');
     const s = (await back.api.get(`/api/schedules/${none}`)).body.data;
     assert.ok(s.skipped >= 2, `${s.skipped} skipped (down ${downFor} ms)`);

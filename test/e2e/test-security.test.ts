@@ -86,7 +86,9 @@ describe('security (enabled)', function () {
         const r = await api.call(method, url, method === 'GET' || method === 'DELETE' ? undefined : {}, headers);
         // Approvals pass the edge for anyone signed in; the API checks [workflows] approver_role (operator here) or admin.
         const approval = / \/api\/tasks\/:id\/(approve|reject)$/.test(entry);
-        const allowed = approval ? role === 'admin' || role === 'operator' : role !== undefined && allows([role], permission);
+        const allowed = approval
+          ? role === 'admin' || role === 'operator'
+          : role !== undefined && allows([role], permission);
         const expected = permission === 'public' ? 'pass' : role === undefined ? 401 : allowed ? 'pass' : 403;
         if (expected === 'pass')
           assert.ok(

@@ -50,7 +50,11 @@ describe('workflows over gRPC (SDK remote agent)', function () {
 
   const done = async (id: string): Promise<Msg> => {
     let t: Msg = {};
-    await waitFor(async () => ['completed', 'failed', 'dead'].includes((t = await hive.getTask(id))['status'] as string), 30_000, `task ${id}`);
+    await waitFor(
+      async () => ['completed', 'failed', 'dead'].includes((t = await hive.getTask(id))['status'] as string),
+      30_000,
+      `task ${id}`,
+    );
     return t;
   };
 
@@ -63,7 +67,11 @@ describe('workflows over gRPC (SDK remote agent)', function () {
           if (p['mode'] === 'sleep') return ctx.sleep(300, { checkpoint: { n: 1 } });
           if (p['mode'] === 'signal') return ctx.waitForSignal('go', { checkpoint: { n: 2 } });
           const kids = await ctx.spawn(
-            [0, 1, 2].map((i) => ({ title: `kid ${i}`, payload: { mode: 'child', i }, required_capabilities: [{ name: 'wf', min_proficiency: 0 }] })),
+            [0, 1, 2].map((i) => ({
+              title: `kid ${i}`,
+              payload: { mode: 'child', i },
+              required_capabilities: [{ name: 'wf', min_proficiency: 0 }],
+            })),
           );
           assert.equal(kids.length, 3);
           return ctx.waitForChildren('all', { checkpoint: { kids: kids.map((k) => k['id']) } });
@@ -74,7 +82,15 @@ describe('workflows over gRPC (SDK remote agent)', function () {
     );
     await agent.registered;
     const submit = async (mode: string): Promise<string> =>
-      String((await hive.submitTask({ title: mode, payload: { mode }, required_capabilities: [{ name: 'wf', min_proficiency: 0 }] })).task['id']);
+      String(
+        (
+          await hive.submitTask({
+            title: mode,
+            payload: { mode },
+            required_capabilities: [{ name: 'wf', min_proficiency: 0 }],
+          })
+        ).task['id'],
+      );
     try {
       const sleeper = await done(await submit('sleep'));
       const r = JSON.parse(sleeper['result_json']);
@@ -87,7 +103,10 @@ describe('workflows over gRPC (SDK remote agent)', function () {
       assert.equal(signalled['id'], sid);
       const s = JSON.parse((await done(sid))['result_json']);
       assert.deepEqual(s.resume.signal.payload, { by: 'grpc' });
-      await assert.rejects(hive.signalTask(sid, 'go'), (e: grpc.ServiceError) => e.code === grpc.status.FAILED_PRECONDITION);
+      await assert.rejects(
+        hive.signalTask(sid, 'go'),
+        (e: grpc.ServiceError) => e.code === grpc.status.FAILED_PRECONDITION,
+      );
 
       const parent = await done(await submit('fanout'));
       const f = JSON.parse(parent['result_json']);
@@ -106,7 +125,7 @@ describe('workflows over gRPC (SDK remote agent)', function () {
     const obs = await observer(hub.port, ['tasks']);
     const watched: Msg[] = [];
     const received: number[] = [];
-    const stopWatch = hive.watchTasks((e) => watched.push(e as Msg), { types: ['task.progress'] });
+    const stopWatch = hive.watchTasks((e) => watched.push(e), { types: ['task.progress'] });
     obs.ws.on('message', () => received.push(Date.now()));
     const agent = runAgent(
       async (_task, ctx) => {
@@ -120,9 +139,16 @@ describe('workflows over gRPC (SDK remote agent)', function () {
     );
     await agent.registered;
     try {
-      const t = await hive.submitTask({ title: 'stream', required_capabilities: [{ name: 'stream', min_proficiency: 0 }] });
+      const t = await hive.submitTask({
+        title: 'stream',
+        required_capabilities: [{ name: 'stream', min_proficiency: 0 }],
+      });
       const id = String(t.task['id']);
-      await waitFor(() => obs.events.filter((e) => e.type === 'task.progress' && e.data.task_id === id).length === 1000, 20_000, '1,000 chunks on /ws');
+      await waitFor(
+        () => obs.events.filter((e) => e.type === 'task.progress' && e.data.task_id === id).length === 1000,
+        20_000,
+        '1,000 chunks on /ws',
+      );
       const latencies: number[] = [];
       const chunks = obs.events
         .map((e, i) => ({ e, at: received[i] ?? NaN }))

@@ -94,7 +94,10 @@ function workflowSuite(engine: 'sqlite' | 'postgres'): void {
       assert.equal(explained.code, 'WAITING_FOR_APPROVAL');
       assert.equal((await api.post(`/api/tasks/${t.id}/approve`, { reason: 'good' })).status, 200);
       const done = await until(t.id, 'completed');
-      assert.match(done.result.report, /# solid-state batteries\n\n- what we know about solid-state batteries: state of the art/);
+      assert.match(
+        done.result.report,
+        /# solid-state batteries\n\n- what we know about solid-state batteries: state of the art/,
+      );
       await waitFor(async () => (await task(t.id)).progress?.percent === 100, 5000, 'the last progress stored');
       void waiting;
     });

@@ -98,7 +98,9 @@ const CASES: Array<{ name: string; facts: ExplainFacts; code: WaitCode; says: Re
   },
   {
     name: 'sleeping',
-    facts: facts({ task: task({ status: 'waiting', wait_for: { kind: 'timer' }, wake_at: '2026-12-02T11:00:00.000Z' }) }),
+    facts: facts({
+      task: task({ status: 'waiting', wait_for: { kind: 'timer' }, wake_at: '2026-12-02T11:00:00.000Z' }),
+    }),
     code: 'WAITING_FOR_TIMER',
     says: /sleeps until 2026-12-02T11:00:00.000Z/,
   },
