@@ -1,5 +1,7 @@
-"""A remote agent in Python (grpcio): registers, takes tasks, answers each with a result
-and the usage it reports (flow control settles the task's cost estimate to it).
+"""A remote agent in Python (grpcio): registers, takes tasks, and runs each in two
+attempts (docs/workflows.md): the first reports progress and ends by sleeping 50 ms
+with a checkpoint; the second, woken by its timer, answers with a result and the
+usage it reports (flow control settles the task's cost estimate to it).
 
 Stubs: python3 -m grpc_tools.protoc -I proto --python_out=examples/python/gen --grpc_python_out=examples/python/gen proto/hive/v1/hive.proto
 Run:   PYTHONPATH=examples/python/gen python3 examples/python/agent.py 127.0.0.1:50051 [max_tasks]
@@ -34,7 +36,18 @@ def main(address: str, max_tasks: int) -> None:
             print("REGISTERED", message.registered.agent_id, flush=True)
         elif kind == "assigned":
             for task in message.assigned.tasks:
-                output = {"echo": json.loads(task.payload_json), "by": "python"}
+                resume = json.loads(task.resume_json or "null")
+                if resume is None:
+                    # First attempt: progress, then wait 50 ms holding no slot; the checkpoint comes back.
+                    outgoing.put(pb.AgentMessage(progress=pb.TaskProgress(
+                        task_id=task.id, percent=50, message="thinking", chunk="partial output")))
+                    outgoing.put(pb.AgentMessage(result=pb.TaskResult(
+                        task_id=task.id, wait=pb.WaitRequest(sleep_ms=50),
+                        checkpoint_json=json.dumps({"step": 1}))))
+                    continue
+                checkpoint = json.loads(task.checkpoint_json or "null")
+                output = {"echo": json.loads(task.payload_json), "by": "python",
+                          "resumed": resume["reason"], "checkpoint": checkpoint}
                 usage = {"tokens": float(len(task.title))}  # what a model call would report
                 outgoing.put(pb.AgentMessage(result=pb.TaskResult(
                     task_id=task.id, success=True, output_json=json.dumps(output), usage=usage)))

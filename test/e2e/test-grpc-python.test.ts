@@ -72,8 +72,12 @@ describe('gRPC interoperability with Python (grpcio)', function () {
     const report = JSON.parse(cli.out().trim().split('\n').pop() ?? '{}');
     assert.equal(report.submitted, 20);
     assert.equal(report.completed, 20);
-    const results: Array<{ echo: number; by: string }> = Object.values(report.results);
+    const results: Array<{ echo: number; by: string; resumed: string; checkpoint: unknown }> = Object.values(
+      report.results,
+    );
     for (const r of results) assert.equal(r.by, 'python');
+    // Each task ran twice: the first attempt slept 50 ms with a checkpoint, the second was woken by its timer.
+    for (const r of results) assert.deepEqual([r.resumed, r.checkpoint], ['timer', { step: 1 }]);
     assert.deepEqual(
       results.map((r) => r.echo).sort((a, b) => a - b),
       Array.from({ length: 20 }, (_, i) => i),
