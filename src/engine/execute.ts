@@ -1,6 +1,13 @@
 import { parseAmounts, type Amounts, type ProgressReport, type Task, type WaitRequest } from '../domain/index.js';
 import { errorMessage } from '../errors/index.js';
-import { Suspend, TaskFailure, type ExecutorTask, type Handler } from './handler.js';
+import {
+  Suspend,
+  TaskFailure,
+  type ExecutorContext,
+  type ExecutorTask,
+  type Handler,
+  type WaitOptions,
+} from './handler.js';
 import { WAIT_CALLS } from './wait-calls.js';
 import type { Logger } from '../log/logger.js';
 
@@ -119,6 +126,61 @@ function failed(code: string, message: string, retryable: boolean): Outcome {
 }
 
 /**
+ * What a handler is given: one object per attempt whose methods live on the
+ * prototype (the hot path makes one per task; closures would be several).
+ */
+class HandlerContext implements ExecutorContext {
+  constructor(
+    private readonly run: RunContext,
+    private readonly control: RunControl,
+  ) {}
+
+  get agent(): { id: string; name: string } {
+    return this.run.agent;
+  }
+
+  get log(): Logger {
+    return this.run.log;
+  }
+
+  get signal(): AbortSignal {
+    return this.control.signal;
+  }
+
+  reportUsage(usage: Record<string, number>): void {
+    this.control.usage = parseAmounts(usage, 'usage', this.run.units);
+  }
+
+  progress(report: Partial<ProgressReport>): void {
+    this.run.progress(report);
+  }
+
+  spawn(tasks: readonly unknown[]): Promise<Task[]> {
+    return this.run.spawn(tasks);
+  }
+
+  sleep(ms: number, o?: WaitOptions): Suspend {
+    return WAIT_CALLS.sleep(ms, o);
+  }
+
+  continueAt(at: Date | string, o?: WaitOptions): Suspend {
+    return WAIT_CALLS.continueAt(at, o);
+  }
+
+  waitForSignal(name: string, o?: WaitOptions): Suspend {
+    return WAIT_CALLS.waitForSignal(name, o);
+  }
+
+  waitForApproval(o?: WaitOptions): Suspend {
+    return WAIT_CALLS.waitForApproval(o);
+  }
+
+  waitForChildren(mode?: 'all' | 'any', o?: Parameters<ExecutorContext['waitForChildren']>[1]): Suspend {
+    return WAIT_CALLS.waitForChildren(mode, o);
+  }
+}
+
+/**
  * Runs a handler under the task's timeout. A handler that ignores its signal is
  * abandoned at the abort (its late result is dropped), so a stuck handler never
  * holds an agent slot. Results must be JSON.
@@ -129,21 +191,7 @@ export async function execute(
   ctx: RunContext,
   control: RunControl,
 ): Promise<Outcome> {
-  const full = {
-    agent: ctx.agent,
-    get log(): Logger {
-      return ctx.log;
-    },
-    get signal(): AbortSignal {
-      return control.signal;
-    },
-    reportUsage(usage: Record<string, number>): void {
-      control.usage = parseAmounts(usage, 'usage', ctx.units);
-    },
-    progress: (report: Partial<ProgressReport>) => ctx.progress(report),
-    spawn: (tasks: readonly unknown[]) => ctx.spawn(tasks),
-    ...WAIT_CALLS,
-  };
+  const full = new HandlerContext(ctx, control);
   try {
     const result: unknown = await raceAbort(() => handler(task, full), control, task.timeout_ms);
     if (result instanceof Suspend) return { kind: 'wait', wait: result.request };

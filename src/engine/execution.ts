@@ -3,7 +3,7 @@ import { afterFailure, type Agent, type BackoffPolicy, type ProgressReport, type
 import type { Logger } from '../log/logger.js';
 import type { TaskFinish } from '../storage/index.js';
 import { FIT_WIDTH, fitCapabilities, writeFitFeatures } from '../neural/fit-features.js';
-import { RunControl, execute, type Outcome } from './execute.js';
+import { RunControl, execute, type Outcome, type RunContext } from './execute.js';
 import { TaskFailure, type ExecutorTask, type Handler } from './handler.js';
 import { RequeueReason } from './types.js';
 import type { Sessions } from './sessions.js';
@@ -82,18 +82,35 @@ export function runAttempt(
     checkpoint: task.checkpoint,
     resume: task.resume,
   };
-  let reports = 0;
-  // A child logger per task is costly on the hot path: made only if the handler logs.
-  const ctx = {
-    agent: { id: agent.id, name: agent.name },
-    units,
-    get log(): Logger {
-      return log.child({ task_id: task.id, agent_id: agent.id });
-    },
-    progress: (report: Partial<ProgressReport>) => sinks.progress(task, ++reports, report),
-    spawn: (tasks: readonly unknown[]) => sinks.spawn(task, tasks),
-  };
-  return execute(handler, input, ctx, r.control);
+  return execute(handler, input, new AttemptRun(task, agent, log, units, sinks), r.control);
+}
+
+/** An attempt's side of the handler context (one object per attempt; log made only if the handler logs). */
+class AttemptRun implements RunContext {
+  private reports = 0;
+  readonly agent: { id: string; name: string };
+
+  constructor(
+    private readonly task: Task,
+    agent: Agent,
+    private readonly base: Logger,
+    readonly units: readonly string[],
+    private readonly sinks: AttemptSinks,
+  ) {
+    this.agent = { id: agent.id, name: agent.name };
+  }
+
+  get log(): Logger {
+    return this.base.child({ task_id: this.task.id, agent_id: this.agent.id });
+  }
+
+  progress(report: Partial<ProgressReport>): void {
+    this.sinks.progress(this.task, ++this.reports, report);
+  }
+
+  spawn(tasks: readonly unknown[]): Promise<Task[]> {
+    return this.sinks.spawn(this.task, tasks);
+  }
 }
 
 /** How an agent runs a task: a remote agent through its session, a local one through its executor of this node. */

@@ -132,12 +132,12 @@ describe('cluster: schedules and durable timers across three nodes', function ()
     };
     const all = await make('every-second-all', 'all');
     const none = await make('every-second-none', 'none');
-    await sleep(5000);
+    await sleep(7000);
     const killed = alive()[1]!;
     const gone = new Promise((res) => killed.child.once('exit', res));
     killed.child.kill('SIGKILL');
     await gone;
-    await sleep(5000);
+    await sleep(7000);
     // The whole cluster goes down for a while: ticks are missed.
     const rest = alive();
     const down = rest.map((n) => new Promise((res) => n.child.once('exit', res)));

@@ -14,6 +14,7 @@ import { client, type Client } from '../helpers/http.js';
 import { createTestDatabase, requirePostgres, type TestDatabase } from '../helpers/postgres.js';
 import { observer } from '../helpers/ws.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { maxOverlap } from '../helpers/spans.js';
 
 type Msg = Record<string, any>;
 
@@ -234,6 +235,38 @@ function workflowSuite(engine: 'sqlite' | 'postgres'): void {
       } finally {
         obs.ws.close();
       }
+    });
+
+    it('a queue_one schedule runs one at a time, keeps one queued and skips the rest', async () => {
+      const r = await api.post('/api/schedules', {
+        name: `q-${engine}`,
+        interval_ms: 1000,
+        overlap: 'queue_one',
+        task: { title: 'long run', payload: { mode: 'busy', ms: 2500 } },
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const s = r.body.data;
+      await new Promise((res) => setTimeout(res, 4500));
+      const paused = (await api.post(`/api/schedules/${s.id}/pause`)).body.data;
+      assert.ok(paused.skipped >= 1, `${paused.skipped} skipped while one ran and one waited`);
+      const all = (await api.get('/api/tasks?order=desc&limit=100')).body.data.tasks.filter(
+        (t: Msg) => t.schedule_id === s.id,
+      );
+      assert.ok(all.length >= 2 && all.length <= 3, `${all.length} runs`);
+      const queued = all.find((t: Msg) => t.status === 'pending');
+      if (queued !== undefined)
+        assert.equal((await api.get(`/api/tasks/${queued.id}/explain`)).body.data.code, 'CONCURRENCY_LIMIT');
+      await waitFor(
+        async () =>
+          (await Promise.all(all.map((t: Msg) => task(t.id)))).every((t) => t.status === 'completed'),
+        20_000,
+        'the runs to finish',
+      );
+      const spans = (await Promise.all(all.map((t: Msg) => task(t.id)))).map(
+        (t) => [Date.parse(t.started_at), Date.parse(t.completed_at)] as const,
+      );
+      assert.equal(maxOverlap(spans), 1, 'never two runs at once');
+      await api.call('DELETE', `/api/schedules/${s.id}`);
     });
 
     it('a schedule every second fires one task per tick; pause, trigger, delete; bad input', async () => {

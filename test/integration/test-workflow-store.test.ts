@@ -237,6 +237,18 @@ for (const engine of STORE_ENGINES) {
       );
     });
 
+    it("waiting for any child wakes at the first completion and leaves the others running", async () => {
+      const parent = await claimOne((await submit({ title: 'any' })).id);
+      const kids = [await submit({ parent_id: parent.id }), await submit({ parent_id: parent.id })];
+      await store.finishTasks([waitEnd(parent, { children: 'any' })], NODE);
+      const first = await claimOne(kids[1]!.id);
+      const out = await store.finishTasks([end(first)], NODE);
+      assert.deepEqual(out.changed.map((c) => c.id), [parent.id]);
+      const woke = await get(parent.id);
+      assert.deepEqual(woke.resume?.children?.map((c) => c.status), ['pending', 'completed']);
+      assert.equal((await get(kids[0]!.id)).status, 'pending', 'the other child runs on');
+    });
+
     it('cancelling a parent cancels its descendants; a child of an ended parent is refused', async () => {
       const root = await submit({ title: 'root' });
       const mid = await submit({ parent_id: root.id });
