@@ -244,7 +244,7 @@ describe('CLI', function () {
     const env = hubEnv({ HIVE_DATABASE_DATA_DIR: dataDir('migrate') });
     const first = await runCli(['migrate'], env);
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /applied migrations 1, 2, 3, 4, 5, 6, 7, 8 to sqlite:/);
+    assert.match(first.stdout, /applied migrations 1, 2, 3, 4, 5, 6, 7, 8, 9 to sqlite:/);
     const second = await runCli(['migrate'], env);
     assert.match(second.stdout, /is up to date/);
   });

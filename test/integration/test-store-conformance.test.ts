@@ -82,7 +82,7 @@ for (const engine of engines) {
       store = opened.store;
       another = opened.another;
       cleanup = opened.cleanup;
-      assert.deepEqual(await store.migrate(), [1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.deepEqual(await store.migrate(), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
     });
     after(() => cleanup());
 
@@ -378,7 +378,7 @@ for (const engine of engines) {
         assert.equal(again?.lease_epoch, 2);
         assert.equal(again?.attempts, 1, 'a released claim does not count as an attempt');
         const stale = await store.finishTasks([finish(t)], 'a');
-        assert.deepEqual(stale, { applied: [], stale: [t.id], cascaded: [] });
+        assert.deepEqual(stale, { applied: [], stale: [t.id], cascaded: [], changed: [] });
         const ok = await store.finishTasks([finish(again, { result: { v: 1 }, agentId: null })], 'b');
         assert.deepEqual(ok.applied, [{ id: t.id, status: 'completed' }]);
         const stored = await store.getTask(t.id);

@@ -131,9 +131,7 @@ function agentTask(t: Msg): AgentTask {
     description: String(t['description']),
     type: String(t['type']),
     priority: String(t['priority']),
-    payload: JSON.parse(
-      typeof t['payload_json'] === 'string' && t['payload_json'] !== '' ? t['payload_json'] : 'null',
-    ) as unknown,
+    payload: jsonOr(t['payload_json']),
     attempt: Number(t['attempts']),
     timeout_ms: Number(t['timeout_ms']),
     parent_id: typeof t['parent_id'] === 'string' && t['parent_id'] !== '' ? t['parent_id'] : null,

@@ -60,23 +60,46 @@ export class SqlDependencies extends SqlRegistry {
     reason: string,
     nodeId: string,
   ): Promise<Task[]> {
+    const detail = { reason, depends_on: ids.length === 1 ? ids[0] : ids };
+    return this.cancelByLevels(
+      tx,
+      ids,
+      (frontier) =>
+        `id IN (SELECT task_id FROM task_dependencies WHERE depends_on IN (${frontier.map(() => '?').join(', ')}))`,
+      (frontier) => frontier,
+      { code: 'DEPENDENCY_FAILED', message: reason, retryable: false },
+      detail,
+      nodeId,
+    );
+  }
+
+  /**
+   * Cancels, level by level, the open tasks that `where` finds from the level
+   * before (dependants, or children), recording each with `detail`. Each level is
+   * a new statement, so a task stored while this ran (it waited on our lock) is
+   * found by the next level instead of being left behind.
+   */
+  protected async cancelByLevels(
+    tx: Executor,
+    ids: readonly string[],
+    where: (frontier: string[]) => string,
+    params: (frontier: string[]) => unknown[],
+    error: NonNullable<Task['error']>,
+    detail: unknown,
+    nodeId: string,
+  ): Promise<Task[]> {
     const out: Task[] = [];
     const now = new Date().toISOString();
     let frontier = [...ids];
     while (frontier.length > 0) {
-      const marks = frontier.map(() => '?').join(', ');
       const rows = await tx.all(
-        `UPDATE tasks SET ${setStatus('cancel')}, error = ?, completed_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-         WHERE id IN (SELECT task_id FROM task_dependencies WHERE depends_on IN (${marks})) AND ${inFrom('cancel')}
-         RETURNING *`,
-        [toJson({ code: 'DEPENDENCY_FAILED', message: reason, retryable: false }), now, now, ...frontier],
+        `UPDATE tasks SET ${setStatus('cancel')}, error = ?, completed_at = ?, lease_owner = NULL, lease_expires_at = NULL,
+           wait_for = NULL, wake_at = NULL, updated_at = ?
+         WHERE ${where(frontier)} AND ${inFrom('cancel')} RETURNING *`,
+        [toJson(error), now, now, ...params(frontier)],
       );
       const level = rows.map((r) => rowToTask(this.dialect, r));
-      for (const t of level)
-        await this.insertEvent(tx, t.id, null, 'cancelled', null, nodeId, {
-          reason,
-          depends_on: ids.length === 1 ? ids[0] : ids,
-        });
+      for (const t of level) await this.insertEvent(tx, t.id, null, 'cancelled', null, nodeId, detail);
       out.push(...level);
       frontier = level.map((t) => t.id);
     }

@@ -150,26 +150,15 @@ export class SqlWaits extends SqlFlowStore {
     reason: string,
     nodeId: string,
   ): Promise<Task[]> {
-    const out: Task[] = [];
-    const now = new Date().toISOString();
-    let frontier = [...ids];
-    while (frontier.length > 0) {
-      const rows = await tx.all(
-        `UPDATE tasks SET ${setStatus('cancel')}, error = ?, completed_at = ?, lease_owner = NULL, lease_expires_at = NULL,
-           wait_for = NULL, wake_at = NULL, updated_at = ?
-         WHERE ${this.dialect.idIn('parent_id')} AND ${inFrom('cancel')} RETURNING *`,
-        [
-          toJson({ code: 'PARENT_ENDED', message: reason, retryable: false }),
-          now,
-          now,
-          this.dialect.idsParam(frontier),
-        ],
-      );
-      const level = rows.map((r) => rowToTask(this.dialect, r));
-      for (const t of level) await this.insertEvent(tx, t.id, null, 'cancelled', null, nodeId, { reason });
-      out.push(...level);
-      frontier = level.map((t) => t.id);
-    }
+    const out = await this.cancelByLevels(
+      tx,
+      ids,
+      () => this.dialect.idIn('parent_id'),
+      (frontier) => [this.dialect.idsParam(frontier)],
+      { code: 'PARENT_ENDED', message: reason, retryable: false },
+      { reason },
+      nodeId,
+    );
     if (out.length > 0)
       out.push(
         ...(await this.cancelDependantsIn(
