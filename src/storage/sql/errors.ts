@@ -11,6 +11,9 @@ const UNAVAILABLE_CODES = new Set([
   '57P01',
   '57P03',
   '53300',
+  // A deadlock or a serialization failure aborts the transaction and nothing of it is stored: try it again (as after an outage).
+  '40P01',
+  '40001',
 ]);
 
 /** SQLite cannot write (disk full, read-only file or directory, I/O error); PostgreSQL out of disk (53100). */

@@ -45,7 +45,8 @@ export class SqlWaits extends SqlFlowStore {
     const parents = new Set<string>();
     for (const e of ended) if (e.parent_id !== null && isTerminal(e.status)) parents.add(e.parent_id);
     for (const t of out) if (t.parent_id !== null) parents.add(t.parent_id);
-    if (parents.size > 0) out.push(...(await this.childrenEnded(tx, [...parents], nodeId)));
+    // In id order, as every batch locks rows, so that two batches cannot wait on each other's parents.
+    if (parents.size > 0) out.push(...(await this.childrenEnded(tx, [...parents].sort(), nodeId)));
     return out;
   }
   /** Ends that wait, one statement each (a rare path), fenced like every end; a signal or children that already arrived wake the task at once. */
@@ -138,7 +139,7 @@ export class SqlWaits extends SqlFlowStore {
       out.push(...(await this.cancelDependantsIn(tx, failed, 'a task it depends on did not complete', nodeId)));
       out.push(...(await this.cancelChildrenIn(tx, failed, 'its parent ended without completing', nodeId)));
     }
-    const parents = [...new Set(ended.map((t) => t.parent_id).filter((p): p is string => p !== null))];
+    const parents = [...new Set(ended.map((t) => t.parent_id).filter((p): p is string => p !== null))].sort();
     if (parents.length > 0) out.push(...(await this.childrenEnded(tx, parents, nodeId)));
     return out;
   }
