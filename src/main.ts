@@ -81,10 +81,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
   await engine.recover(startedAt);
   engine.start();
   await cluster?.ready();
-  log.info(
-    { module: 'edge', port: edge.port, host: config.server.host, version: VERSION, profile: config.profile },
-    `hub listening on http://${config.server.host}:${edge.port}`,
-  );
+  // The handlers first: a signal that arrives before a process handles it ends the process at once (the OS's default).
   onHangup(log);
   onSignals(async (signal) => {
     log.info({ signal }, `${signal} received: stopping`);
@@ -106,6 +103,10 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     await nodeLock.release();
     log.info('stopped');
   });
+  log.info(
+    { module: 'edge', port: edge.port, host: config.server.host, version: VERSION, profile: config.profile },
+    `hub listening on http://${config.server.host}:${edge.port}`,
+  );
 }
 
 /** The store, migrated, under this node's lock, with security bootstrapped. */

@@ -48,7 +48,7 @@ describe('operator CLI', function () {
     const r = await op(['status']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^hub +${url.replace(/[.]/g, '\\.')} +healthy +version \\d+\\.\\d+\\.\\d+`));
-    assert.match(r.stdout, /^tasks +pending \d+ +running \d+ +completed \d+/m);
+    assert.match(r.stdout, /^tasks +pending \d+ +running \d+ +waiting \d+ +completed \d+/m);
     assert.match(r.stdout, /^agent_management +running/m);
     const j = await op(['status', '--json']);
     assert.equal((JSON.parse(j.stdout) as { health: { status: string } }).health.status, 'healthy');

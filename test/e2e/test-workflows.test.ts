@@ -257,8 +257,7 @@ function workflowSuite(engine: 'sqlite' | 'postgres'): void {
       if (queued !== undefined)
         assert.equal((await api.get(`/api/tasks/${queued.id}/explain`)).body.data.code, 'CONCURRENCY_LIMIT');
       await waitFor(
-        async () =>
-          (await Promise.all(all.map((t: Msg) => task(t.id)))).every((t) => t.status === 'completed'),
+        async () => (await Promise.all(all.map((t: Msg) => task(t.id)))).every((t) => t.status === 'completed'),
         20_000,
         'the runs to finish',
       );

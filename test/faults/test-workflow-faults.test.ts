@@ -92,7 +92,10 @@ describe('faults: workflows through a PostgreSQL outage', function () {
       'SELECT attempts, result FROM tasks WHERE id = ANY($1::uuid[])',
       [ids],
     );
-    assert.ok(done.every((d) => d.attempts === 1 && d.result.checkpoint.step === 1), 'each woke once, with its checkpoint');
+    assert.ok(
+      done.every((d) => d.attempts === 1 && d.result.checkpoint.step === 1),
+      'each woke once, with its checkpoint',
+    );
     const [sig] = await stack.query<{ result: { resume: { signal: { payload: unknown } } } }>(
       'SELECT result FROM tasks WHERE id = $1',
       [sigId],
@@ -106,7 +109,10 @@ describe('faults: workflows through a PostgreSQL outage', function () {
     ).map((r) => Date.parse(r.k.split(':').slice(2).join(':')));
     assert.equal(new Set(ticks).size, ticks.length, 'no tick twice');
     const gaps = ticks.slice(1).map((t, i) => t - ticks[i]!);
-    assert.ok(gaps.every((g) => g === 1000), `every tick once, missed ones caught up (gaps ${gaps.join(',')})`);
+    assert.ok(
+      gaps.every((g) => g === 1000),
+      `every tick once, missed ones caught up (gaps ${gaps.join(',')})`,
+    );
     assert.ok(ticks.length >= 5, `${ticks.length} ticks`);
   });
 });

@@ -237,15 +237,21 @@ for (const engine of STORE_ENGINES) {
       );
     });
 
-    it("waiting for any child wakes at the first completion and leaves the others running", async () => {
+    it('waiting for any child wakes at the first completion and leaves the others running', async () => {
       const parent = await claimOne((await submit({ title: 'any' })).id);
       const kids = [await submit({ parent_id: parent.id }), await submit({ parent_id: parent.id })];
       await store.finishTasks([waitEnd(parent, { children: 'any' })], NODE);
       const first = await claimOne(kids[1]!.id);
       const out = await store.finishTasks([end(first)], NODE);
-      assert.deepEqual(out.changed.map((c) => c.id), [parent.id]);
+      assert.deepEqual(
+        out.changed.map((c) => c.id),
+        [parent.id],
+      );
       const woke = await get(parent.id);
-      assert.deepEqual(woke.resume?.children?.map((c) => c.status), ['pending', 'completed']);
+      assert.deepEqual(
+        woke.resume?.children?.map((c) => c.status),
+        ['pending', 'completed'],
+      );
       assert.equal((await get(kids[0]!.id)).status, 'pending', 'the other child runs on');
     });
 
