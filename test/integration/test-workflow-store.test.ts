@@ -56,6 +56,7 @@ for (const engine of STORE_ENGINES) {
       assert.deepEqual(out.applied, [{ id: t.id, status: 'waiting' }]);
       const waiting = await get(t.id);
       assert.equal(waiting.status, 'waiting');
+      assert.deepEqual(await store.countWaiting(), { timer: 1, signal: 0, approval: 0, children: 0 });
       assert.equal(waiting.attempts, 0, 'a wait does not count as an attempt');
       assert.equal(waiting.lease_owner, null);
       assert.deepEqual(waiting.checkpoint, { step: 2 });
@@ -92,6 +93,7 @@ for (const engine of STORE_ENGINES) {
       const t2 = await claimOne(t.id);
       await store.finishTasks([waitEnd(t2, { signal: 'go', timeout_ms: 60_000 })], NODE);
       assert.equal((await get(t.id)).status, 'waiting', 'the first signal was used up');
+      assert.deepEqual(await store.countWaiting(), { timer: 0, signal: 1, approval: 0, children: 0 });
       const other = await store.signalTask(t.id, { name: 'other', payload: null, sentBy: null }, NODE);
       assert.equal(other.outcome === 'stored' && other.woke, false, 'another name does not wake it');
       const late = await store.signalTask(t.id, { name: 'go', payload: 'late', sentBy: 'bob' }, NODE);
@@ -120,6 +122,7 @@ for (const engine of STORE_ENGINES) {
         wait: { wait_for: { kind: 'signal', signal: 'approval', timeout_ms: null }, wake_at: null },
       });
       assert.equal(gated.status, 'waiting');
+      assert.deepEqual(await store.countWaiting(), { timer: 0, signal: 0, approval: 1, children: 0 });
       const r = await store.signalTask(
         gated.id,
         { name: 'approval', payload: { approved: false, reason: 'no' }, sentBy: 'op' },

@@ -29,6 +29,7 @@ export const postgresDialect: Dialect = {
   idIn: (column) => `${column} = ANY(?::uuid[])`,
   idsParam: (ids) => ids,
   flowLock: 'SELECT pg_advisory_xact_lock(7274732)',
+  jsonText: (column, field) => `(${column} ->> '${field}')`,
 };
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));

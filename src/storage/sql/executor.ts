@@ -46,6 +46,8 @@ export interface Dialect {
   /** A condition: `column` is one of the ids in the next parameter (one parameter however many ids). */
   idIn(column: string): string;
   idsParam(ids: readonly string[]): unknown;
+  /** A JSON object column's field as text (NULL when absent). */
+  jsonText(column: string, field: string): string;
   /** Statement that serialises fair claims across nodes (none needed on SQLite). */
   readonly flowLock: string | undefined;
   /** Statement that serialises concurrent migrators (none needed on SQLite). */

@@ -133,12 +133,16 @@ export class SqlWorkflow extends SqlWaits {
 
   async countWaiting(): Promise<Record<string, number>> {
     const out: Record<string, number> = { timer: 0, signal: 0, approval: 0, children: 0 };
-    const rows = await this.db.all(`SELECT wait_for FROM tasks WHERE ${inFrom('wake')}`);
+    const d = this.dialect;
+    const rows = await this.db.all(
+      `SELECT ${d.jsonText('wait_for', 'kind')} AS kind, ${d.jsonText('wait_for', 'signal')} = ? AS approval, count(*) AS n
+       FROM tasks WHERE ${inFrom('wake')} GROUP BY 1, 2`,
+      [APPROVAL_SIGNAL],
+    );
     for (const r of rows) {
-      const w = json(this.dialect, r['wait_for']) as WaitFor | null;
-      if (w === null) continue;
-      const reason = w.kind === 'signal' && w.signal === APPROVAL_SIGNAL ? 'approval' : w.kind;
-      out[reason] = (out[reason] ?? 0) + 1;
+      const approval = r['approval'] === true || r['approval'] === 1;
+      const reason = approval ? 'approval' : String(r['kind']);
+      out[reason] = (out[reason] ?? 0) + Number(r['n']);
     }
     return out;
   }

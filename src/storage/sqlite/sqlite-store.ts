@@ -27,6 +27,7 @@ export const sqliteDialect: Dialect = {
   idIn: (column) => `${column} IN (SELECT value FROM json_each(?))`,
   idsParam: (ids) => JSON.stringify(ids),
   flowLock: undefined,
+  jsonText: (column, field) => `json_extract(${column}, '$.${field}')`,
 };
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
