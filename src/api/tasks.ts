@@ -10,6 +10,7 @@ import {
   checkIdempotencyKey,
   invalid,
   parseNewTask,
+  taskDefaultsOf,
   planBulk,
   type Explanation,
   type NewTask,
@@ -18,7 +19,6 @@ import {
   type Task,
   type TaskStatus,
 } from '../domain/index.js';
-import { HubError } from '../errors/index.js';
 import type { HubConfig } from '../config/index.js';
 import type { Page } from '../storage/index.js';
 import type { Hive } from '../../actors/hive/hive.js';
@@ -28,6 +28,7 @@ import {
   MAX_BULK,
   bulk,
   fields,
+  underField,
   integer,
   oneOf,
   optionalName,
@@ -59,11 +60,7 @@ export class TasksApi {
   private readonly ask;
 
   constructor(hive: Hive, config: HubConfig) {
-    this.defaults = {
-      maxAttempts: config.tasks.max_attempts,
-      timeoutMs: config.tasks.default_timeout_ms,
-      units: config.flow.units,
-    };
+    this.defaults = taskDefaultsOf(config);
     this.ask = moduleAsker(hive, 'task_management');
   }
 
@@ -196,12 +193,5 @@ export class TasksApi {
 
 /** Runs item i's parsing; its refusal names `tasks[i].<field>`. */
 function inItem<T>(i: number, parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    if (!(err instanceof HubError) || err.code !== 'VALIDATION_FAILED') throw err;
-    const inner = err.details?.['field'];
-    const field = `tasks[${i}].${typeof inner === 'string' ? inner : ''}`;
-    throw new HubError('VALIDATION_FAILED', `tasks[${i}].${err.message}`, { details: { field, index: i } });
-  }
+  return underField(`tasks[${i}]`, parse, { index: i });
 }

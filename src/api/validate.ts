@@ -5,6 +5,7 @@
  * VALIDATION_FAILED naming the field, the same on REST and gRPC.
  */
 import { invalid } from '../domain/index.js';
+import { HubError } from '../errors/index.js';
 import { isUuid } from '../storage/index.js';
 
 /** Most items in one bulk request (submissions, redrive ids). */
@@ -78,4 +79,16 @@ export function fields(body: unknown, allowed: readonly string[], required = fal
     throw invalid('(body)', 'expected a JSON object');
   for (const k of Object.keys(body)) if (!allowed.includes(k)) throw invalid(k, 'unknown field');
   return body as Record<string, unknown>;
+}
+
+/** Runs a parse of a nested part; its refusal names `<prefix>.<field>` (a bulk item, a schedule's template). */
+export function underField<T>(prefix: string, parse: () => T, details: Record<string, unknown> = {}): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (!(err instanceof HubError) || err.code !== 'VALIDATION_FAILED') throw err;
+    const inner = err.details?.['field'];
+    const field = `${prefix}.${typeof inner === 'string' ? inner : ''}`;
+    throw new HubError('VALIDATION_FAILED', `${prefix}.${err.message}`, { details: { field, ...details } });
+  }
 }

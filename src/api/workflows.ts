@@ -7,6 +7,7 @@ import {
   APPROVAL_SIGNAL,
   invalid,
   parseNewTask,
+  taskDefaultsOf,
   parseSchedule,
   parseSignalPayload,
   signalName,
@@ -20,7 +21,7 @@ import type { HubConfig } from '../config/index.js';
 import type { TaskTreeNode } from '../storage/index.js';
 import type { Hive } from '../../actors/hive/hive.js';
 import { moduleAsker, type CallOptions } from './ask.js';
-import { fields, integer, reason, uuid } from './validate.js';
+import { fields, integer, reason, underField, uuid } from './validate.js';
 
 /** Who calls (for approvals: the role is checked; for the record: the name and address). */
 export interface Caller {
@@ -38,11 +39,7 @@ export class WorkflowsApi {
     private readonly config: HubConfig,
   ) {
     this.ask = moduleAsker(hive, 'task_management');
-    this.defaults = {
-      maxAttempts: config.tasks.max_attempts,
-      timeoutMs: config.tasks.default_timeout_ms,
-      units: config.flow.units,
-    };
+    this.defaults = taskDefaultsOf(config);
   }
 
   /** `{name, payload?}`: delivered now if the task waits for it, kept until it does otherwise. */
@@ -99,7 +96,7 @@ export class WorkflowsApi {
 
   createSchedule(body: unknown, o?: CallOptions): Promise<Schedule> {
     const schedule = parseSchedule(body, (template) => {
-      inTemplate(() => parseNewTask(template, this.defaults));
+      underField('task', () => parseNewTask(template, this.defaults));
     });
     return this.ask('schedule.create', { schedule }, o);
   }
@@ -122,17 +119,5 @@ export class WorkflowsApi {
 
   deleteSchedule(ref: string, o?: CallOptions): Promise<{ deleted: string }> {
     return this.ask('schedule.delete', { ref }, o);
-  }
-}
-
-/** A template's refusal names `task.<field>`. */
-function inTemplate(check: () => unknown): void {
-  try {
-    check();
-  } catch (err) {
-    if (!(err instanceof HubError) || err.code !== 'VALIDATION_FAILED') throw err;
-    const inner = err.details?.['field'];
-    const field = `task.${typeof inner === 'string' ? inner : ''}`;
-    throw new HubError('VALIDATION_FAILED', `task.${err.message}`, { details: { field } });
   }
 }

@@ -102,6 +102,14 @@ export interface TaskDefaults {
   units?: readonly string[];
 }
 
+/** The submission defaults from the configuration ([tasks] max_attempts, default_timeout_ms; [flow] units). */
+export function taskDefaultsOf(c: {
+  tasks: { max_attempts: number; default_timeout_ms: number };
+  flow: { units: readonly string[] };
+}): TaskDefaults {
+  return { maxAttempts: c.tasks.max_attempts, timeoutMs: c.tasks.default_timeout_ms, units: c.flow.units };
+}
+
 /** Whether a task takes part in flow control beyond fair share (a key or a cost): such tasks are claimed, never handed off. */
 export function isFlowed(t: { concurrency_keys?: readonly string[]; cost?: Amounts | null }): boolean {
   return (t.concurrency_keys?.length ?? 0) > 0 || (t.cost ?? null) !== null;

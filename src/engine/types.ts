@@ -4,7 +4,7 @@ import type { HubConfig } from '../config/index.js';
 import type { EventBus } from '../runtime/index.js';
 import type { Logger } from '../log/logger.js';
 import type { FlowStore, ScheduleStore, TaskStore, WorkflowStore } from '../storage/index.js';
-import type { TaskDefaults } from '../domain/index.js';
+import { taskDefaultsOf, type TaskDefaults } from '../domain/index.js';
 import type { FlowFigures } from './flow-stats.js';
 import type { FitSample } from '../neural/fit-features.js';
 import { AbortReason } from './execute.js';
@@ -52,7 +52,7 @@ export function engineOptions(config: HubConfig, parts: EngineParts): EngineOpti
     defaultExecutor: config.agents.default_executor,
     units: config.flow.units,
     agingMs: config.flow.aging_ms,
-    taskDefaults: { maxAttempts: t.max_attempts, timeoutMs: t.default_timeout_ms, units: config.flow.units },
+    taskDefaults: taskDefaultsOf(config),
     workflows: {
       scheduleGraceMs: config.workflows.schedule_grace_ms,
       progress: {

@@ -139,6 +139,9 @@ export class Workflows {
   }
 
   private async wakePass(): Promise<string | undefined> {
+    // Most sweeps find nothing due: one indexed read, no write transaction.
+    const next = await this.o.store.nextWakeAt();
+    if (next === undefined || Date.parse(next) > Date.now()) return next;
     for (;;) {
       const out = await this.o.store.wakeDue(this.o.nodeId, 500, this.o.backoff);
       this.o.outage.ok();
@@ -152,6 +155,8 @@ export class Workflows {
   }
 
   private async schedulePass(): Promise<string | undefined> {
+    const next = await this.o.store.nextScheduleAt();
+    if (next === undefined || Date.parse(next) > Date.now()) return next;
     const out = await this.o.store.fireSchedules(this.o.nodeId, new Date(), this.o.scheduleGraceMs, this.build);
     this.o.outage.ok();
     this.c.schedule_fired += out.fired.length;

@@ -23,8 +23,6 @@ import { isoOrNull, json, toJson } from './rows.js';
 import { isUuid } from './sql-base.js';
 import { SqlWorkflow } from './sql-workflow.js';
 
-const iso = isoOrNull;
-
 export abstract class SqlSchedules extends SqlWorkflow {
   protected abstract insertTask(
     tx: Executor,
@@ -45,13 +43,13 @@ export abstract class SqlSchedules extends SqlWorkflow {
       catchup: r['catchup'] as Schedule['catchup'],
       catchup_max: Number(r['catchup_max']),
       paused: Number(r['paused']) === 1,
-      next_run_at: iso(r['next_run_at']),
-      last_tick_at: iso(r['last_tick_at']),
+      next_run_at: isoOrNull(r['next_run_at']),
+      last_tick_at: isoOrNull(r['last_tick_at']),
       last_task_id: (r['last_task_id'] as string | null) ?? null,
       fired: Number(r['fired']),
       skipped: Number(r['skipped']),
-      created_at: String(iso(r['created_at'])),
-      updated_at: String(iso(r['updated_at'])),
+      created_at: String(isoOrNull(r['created_at'])),
+      updated_at: String(isoOrNull(r['updated_at'])),
     };
   }
 
@@ -105,7 +103,7 @@ export abstract class SqlSchedules extends SqlWorkflow {
 
   async nextScheduleAt(): Promise<string | undefined> {
     const [r] = await this.db.all('SELECT min(next_run_at) AS at FROM schedules WHERE paused = 0');
-    return iso(r?.['at']) ?? undefined;
+    return isoOrNull(r?.['at']) ?? undefined;
   }
 
   async fireSchedules(nodeId: string, now: Date, graceMs: number, build: ScheduleBuild): Promise<FiredTicks> {
