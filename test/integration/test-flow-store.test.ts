@@ -206,19 +206,28 @@ for (const engine of engines) {
     it('aging raises a waiting task one level per aging period, so low priority does not starve', async () => {
       const [low] = await submit(1, { priority: 'low', title: 'old-low' });
       await new Promise((r) => setTimeout(r, 60));
-      await submit(3, { priority: 'high', title: 'new-high' });
-      await submit(3, { priority: 'critical', title: 'new-critical' });
-      assert.equal(await store.ageTasks(50, new Date()), 1, 'only the one that waited 50 ms');
-      assert.equal(await store.ageTasks(50, new Date()), 0, 'not again before another period');
+      const highs = [
+        ...(await submit(3, { priority: 'high', title: 'new-high' })),
+        ...(await submit(3, { priority: 'critical', title: 'new-critical' })),
+      ];
+      // The passes run at chosen times, from the rows' own created_at: a slow machine that takes longer than
+      // one period to submit the highs cannot make them look old.
+      const created = highs.map((t) => Date.parse(t.created_at));
+      const first = Math.min(...created) + 49;
+      assert.equal(await store.ageTasks(50, new Date(first)), 1, 'only the one that waited 50 ms');
+      assert.equal(await store.ageTasks(50, new Date(first)), 0, 'not again before another period');
       assert.equal((await claim(store, 1))[0]?.priority, 'critical', 'critical still first');
-      await new Promise((r) => setTimeout(r, 60));
-      assert.equal(await store.ageTasks(50, new Date()), 4, 'low (now medium) and the highs waited a period');
-      await new Promise((r) => setTimeout(r, 60));
-      assert.equal(await store.ageTasks(50, new Date()), 1, 'low rises to critical; the others are there already');
+      const second = Math.max(first + 50, Math.max(...created) + 50);
+      assert.equal(await store.ageTasks(50, new Date(second)), 4, 'low (now medium) and the highs waited a period');
+      assert.equal(
+        await store.ageTasks(50, new Date(second + 50)),
+        1,
+        'low rises to critical; the others are there already',
+      );
       // Low is critical now, and older than the rest: the claim takes it first; its priority field is unchanged.
-      const [first] = await claim(store, 1);
-      assert.equal(first?.id, low!.id);
-      assert.equal(first?.priority, 'low');
+      const [head] = await claim(store, 1);
+      assert.equal(head?.id, low!.id);
+      assert.equal(head?.priority, 'low');
       assert.equal((await claim(store, 1))[0]?.title, 'new-high', 'then the highs, raised before the new criticals');
     });
 
