@@ -16,6 +16,7 @@ export default tseslint.config(
       'examples/**/*.mjs',
       'bench/lib/*.mjs',
       'eslint.config.js',
+      'dashboard/vite.config.mjs',
     ],
   },
   js.configs.recommended,

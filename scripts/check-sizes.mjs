@@ -11,8 +11,8 @@ import path from 'node:path';
 import ts from 'typescript';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-// The folders to check (relative to the package); by default the code: src, actors, cluster.
-const DIRS = process.argv.length > 2 ? process.argv.slice(2) : ['src', 'actors', 'cluster'];
+// The folders to check (relative to the package); by default the code: src, actors, cluster, the dashboard.
+const DIRS = process.argv.length > 2 ? process.argv.slice(2) : ['src', 'actors', 'cluster', 'dashboard/src'];
 const MAX_FILE = 400;
 const MAX_FUNCTION = 60;
 
@@ -21,7 +21,7 @@ function files(dir) {
   for (const name of readdirSync(dir)) {
     const p = path.join(dir, name);
     if (statSync(p).isDirectory()) out.push(...files(p));
-    else if (p.endsWith('.ts') && !p.endsWith('.d.ts')) out.push(p);
+    else if (/\.tsx?$/.test(p) && !p.endsWith('.d.ts')) out.push(p);
   }
   return out;
 }
@@ -44,7 +44,8 @@ for (const file of DIRS.flatMap((d) => files(path.join(ROOT, d)))) {
   const lines = text.split('\n');
   const rel = path.relative(ROOT, file);
   if (lines.length > MAX_FILE && !says(lines, 0, 20)) problems.push(`${rel}: ${lines.length} lines (over ${MAX_FILE})`);
-  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const kind = file.endsWith('.tsx') ? ts.ScriptKind.TSX : ts.ScriptKind.TS;
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, kind);
   const visit = (node) => {
     if (ts.isFunctionLike(node) && 'body' in node && node.body !== undefined) {
       const start = source.getLineAndCharacterOfPosition(node.getStart()).line;

@@ -15,8 +15,9 @@ function step(name, cmd, args) {
 }
 
 step('typecheck', 'npx', ['tsc', '--noEmit', '-p', 'tsconfig.json']);
+step('typecheck dashboard', 'npx', ['tsc', '--noEmit', '-p', 'dashboard/tsconfig.json']);
 step('lint', 'npx', ['eslint', '.']);
-step('format', 'npx', ['prettier', '--check', '--log-level', 'warn', '**/*.{ts,mjs,cjs,js}']);
+step('format', 'npx', ['prettier', '--check', '--log-level', 'warn', '**/*.{ts,tsx,mjs,cjs,js}']);
 step('import cycles', 'node', ['scripts/check-cycles.mjs']);
 step('sizes', 'node', ['scripts/check-sizes.mjs']);
 

@@ -51,6 +51,7 @@ import { HubMetrics } from './metrics/registry.js';
 import { HELP, parseCli, type CliArgs } from './cli/args.js';
 import { probeNeural, runCheck } from './cli/check.js';
 import { runClient } from './cli/client.js';
+import { DashboardAssets } from './edge/dashboard.js';
 import { configFailure, fail } from './cli/exit.js';
 import { backup, migrate, restore, users } from './cli/admin.js';
 
@@ -297,6 +298,9 @@ async function startEdges(
     modules,
     auth,
   });
+  const dashboard = DashboardAssets.load();
+  if (dashboard === undefined)
+    log.warn('the web dashboard is not built (npm run build:dashboard): /dashboard answers 503');
   let edge: HttpEdge;
   try {
     edge = await HttpEdge.listen(config.server.host, config.server.port, router, {
@@ -307,6 +311,7 @@ async function startEdges(
         ? (permission, credentials, what) => auth.check(permission, credentials, what)
         : undefined,
       attach: (app) => ws.attach(app),
+      dashboard,
       onAnswered: (method, route, status, ms) => {
         metrics.httpRequests.inc({ method, route, status });
         metrics.httpDuration.observe({ method, route }, ms / 1000);

@@ -5,6 +5,7 @@ import type { ModulePing } from '../../src/runtime/index.js';
 import type { EngineStats } from '../../src/engine/types.js';
 import type { FlowMsg } from './flow.js';
 import type { WorkflowMsg } from './workflow.js';
+import type { ViewMsg } from './views.js';
 
 export interface TaskSummary {
   by_status: Record<TaskStatus, number>;
@@ -21,6 +22,7 @@ export interface TaskSummary {
   };
   tasks_per_second: number;
   average_task_ms: number;
+  p50_task_ms: number;
   p99_task_ms: number;
   success_rate: number;
   runner: EngineStats;
@@ -54,6 +56,7 @@ export type Waiting = Pick<Explanation, 'code' | 'message'>;
 export type TaskManagementMsg =
   | FlowMsg
   | WorkflowMsg
+  | ViewMsg
   | { type: 'task.submit'; task: NewTask; replyTo: ReplyTo<Submitted> }
   | { type: 'task.submit_bulk'; tasks: NewTask[]; replyTo: ReplyTo<Submitted[]> }
   /**

@@ -21,6 +21,7 @@ import { isFlowMsg, serveFlow, type FlowMsg } from './flow.js';
 import { isWorkflowMsg, serveWorkflow, type WorkflowMsg } from './workflow.js';
 import type { ActorSpec, ReplyTo } from '../../src/runtime/index.js';
 import type { AgentManagementMsg, AgentSlot } from '../agent-management/messages.js';
+import { getTask, isViewMsg, serveView, type ViewMsg } from './views.js';
 import type { ModuleDeps } from '../shared/deps.js';
 import { answer } from '../shared/answer.js';
 import type { Redriven, TaskDetail, TaskManagementMsg, TaskSummary, Waiting } from './messages.js';
@@ -29,12 +30,6 @@ import { freshState, type Ctx, type State, type TaskPeers } from './state.js';
 import { applyTally, counts, startFlush, submitMany } from './submissions.js';
 
 export type { TaskPeers };
-
-async function getTask(deps: ModuleDeps, id: string): Promise<Task> {
-  const task = await deps.store.getTask(id);
-  if (task === undefined) throw new HubError('TASK_NOT_FOUND', `no task with id ${id}`, { details: { task_id: id } });
-  return task;
-}
 
 async function detail(deps: ModuleDeps, id: string): Promise<TaskDetail> {
   const task = await getTask(deps, id);
@@ -222,6 +217,7 @@ async function summarize(deps: ModuleDeps, state: State, ctx: Ctx): Promise<Task
     since_start: { ...state.since },
     tasks_per_second: round2(state.finishes.rate()),
     average_task_ms: round2(state.durations.mean()),
+    p50_task_ms: round2(state.durations.percentile(50)),
     p99_task_ms: round2(state.durations.percentile(99)),
     success_rate: ended === 0 ? 1 : round2(c.completed / ended),
     runner: deps.engine.stats(),
@@ -229,7 +225,8 @@ async function summarize(deps: ModuleDeps, state: State, ctx: Ctx): Promise<Task
 }
 
 /** Flow and workflow operations (flow.ts, workflow.ts). */
-function serveSide(deps: ModuleDeps, msg: FlowMsg | WorkflowMsg): Promise<void> {
+function serveSide(deps: ModuleDeps, msg: FlowMsg | WorkflowMsg | ViewMsg): Promise<void> {
+  if (isViewMsg(msg)) return serveView(deps, msg);
   return isFlowMsg(msg) ? serveFlow(deps, msg) : serveWorkflow(deps, msg);
 }
 
@@ -250,7 +247,7 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
       }
     },
     receive: async (state, msg, ctx) => {
-      if (isFlowMsg(msg) || isWorkflowMsg(msg)) return serveSide(deps, msg).then(() => state);
+      if (isFlowMsg(msg) || isWorkflowMsg(msg) || isViewMsg(msg)) return serveSide(deps, msg).then(() => state);
       switch (msg.type) {
         case 'task.submit':
           // Stored by the next group commit, together with every submission queued before it.

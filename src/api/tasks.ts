@@ -20,8 +20,9 @@ import {
   type TaskStatus,
 } from '../domain/index.js';
 import type { HubConfig } from '../config/index.js';
-import type { Page } from '../storage/index.js';
+import { TASK_SORTS, type ErrorGroup, type Page, type TaskFilter } from '../storage/index.js';
 import type { Hive } from '../../actors/hive/hive.js';
+import type { FitView } from '../../actors/task-distributor/views.js';
 import type { Redriven, Submitted, TaskDetail } from '../../actors/task-distributor/messages.js';
 import { moduleAsker, type CallOptions } from './ask.js';
 import {
@@ -44,9 +45,45 @@ export interface TaskListRequest {
   priority?: unknown;
   agent?: unknown;
   capability?: unknown;
+  concurrency_key?: unknown;
+  tenant?: unknown;
+  error_code?: unknown;
+  q?: unknown;
+  since?: unknown;
+  until?: unknown;
+  sort?: unknown;
   order?: unknown;
   limit?: unknown;
   offset?: unknown;
+}
+
+/** A text filter: at most 200 characters, no NUL. */
+function optionalText(value: unknown, field: string, max: number): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string' || value.length > max || value.includes('\0'))
+    throw invalid(field, `expected text of at most ${max} characters`);
+  return value;
+}
+
+/** An instant as ISO 8601 (any offset), stored as UTC ISO. */
+function optionalInstant(value: unknown, field: string): string | undefined {
+  if (value === undefined) return undefined;
+  const ms = typeof value === 'string' && /^\d{4}-\d\d-\d\dT/.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw invalid(field, `expected an ISO 8601 instant, got ${JSON.stringify(value)}`);
+  return new Date(ms).toISOString();
+}
+
+/** The list's filters beyond status, priority, agent and capability. */
+function listFilters(q: TaskListRequest): Partial<TaskFilter> {
+  return {
+    concurrency_key: optionalText(q.concurrency_key, 'concurrency_key', 200),
+    fairness_key: optionalText(q.tenant, 'tenant', 200),
+    error_code: optionalName(q.error_code, 'error_code'),
+    text: optionalText(q.q, 'q', 200),
+    created_after: optionalInstant(q.since, 'since'),
+    created_before: optionalInstant(q.until, 'until'),
+    sort: oneOf(q.sort, TASK_SORTS, 'sort'),
+  };
 }
 
 export interface BulkSubmitted {
@@ -133,6 +170,11 @@ export class TasksApi {
     return this.ask('task.explain', { id: taskId }, o);
   }
 
+  /** How each agent of this node fits the task: declared score and the fit model's P(success). */
+  fit(id: unknown, o?: CallOptions): Promise<FitView> {
+    return this.ask('task.fit', { id: uuid(id, 'id') }, o);
+  }
+
   /** A page of tasks; `fixed` pins the status (the pending view). */
   async list(
     q: TaskListRequest,
@@ -145,6 +187,7 @@ export class TasksApi {
       priority: oneOf<Priority>(q.priority, PRIORITIES, 'priority'),
       agent: optionalUuid(q.agent, 'agent'),
       capability: optionalName(q.capability, 'capability'),
+      ...listFilters(q),
       order: oneOf(q.order, ['asc', 'desc'] as const, 'order'),
       limit,
       offset,
@@ -154,6 +197,13 @@ export class TasksApi {
       ? this.ask('task.list_waiting', { filter }, o)
       : this.ask('task.list', { filter }, o));
     return { ...page, limit, offset };
+  }
+
+  /** Failed or dead tasks by error code, the largest group first (the dead-letter view). */
+  errors(q: { status?: unknown; limit?: unknown }, o?: CallOptions): Promise<ErrorGroup[]> {
+    const status = oneOf(q.status, ['dead', 'failed'] as const, 'status') ?? 'dead';
+    const limit = q.limit === undefined ? 100 : integer(q.limit, 'limit', 1, 1000);
+    return this.ask('task.errors', { status, limit }, o);
   }
 
   /** `{reason?}`: why, for the task's history. */

@@ -3,6 +3,7 @@
  * task trees, progress and schedules. Every transport decodes into these
  * values; the rules live here and in the domain.
  */
+import { mayApprove } from '../auth/permissions.js';
 import {
   APPROVAL_SIGNAL,
   invalid,
@@ -62,7 +63,7 @@ export class WorkflowsApi {
   /** An approval or a rejection `{reason?}`: needs [workflows] approver_role (or admin); audited. */
   decide(id: unknown, approved: boolean, body: unknown, caller: Caller, o?: CallOptions): Promise<Task> {
     const role = this.config.workflows.approver_role;
-    if (!caller.roles.includes(role) && !caller.roles.includes('admin'))
+    if (!mayApprove(caller.roles, role))
       throw new HubError('FORBIDDEN', `${approved ? 'approving' : 'rejecting'} a task needs the role ${role}`, {
         details: { required_role: role },
       });

@@ -31,6 +31,19 @@ export function allows(roles: readonly Role[], permission: Permission): boolean 
   return roles.some((r) => ROLE_PERMISSIONS[r].includes(permission));
 }
 
+/** Whether these roles may approve or reject a waiting task ([workflows] approver_role, or admin). */
+export function mayApprove(roles: readonly string[], approverRole: string): boolean {
+  return roles.includes(approverRole) || roles.includes('admin');
+}
+
+/** What a principal may do, for a client to offer only that (GET /auth/me). */
+export function grantsOf(
+  roles: readonly Role[],
+  approverRole: string,
+): { permissions: Permission[]; may_approve: boolean } {
+  return { permissions: PERMISSIONS.filter((p) => allows(roles, p)), may_approve: mayApprove(roles, approverRole) };
+}
+
 /** HTTP routes by `METHOD pattern` (patterns as the router has them). */
 export const HTTP_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'GET /health': 'public',
@@ -51,6 +64,7 @@ export const HTTP_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'GET /api/auth/audit': 'admin',
   'GET /metrics': 'read',
   'GET /metrics/prometheus': 'read',
+  'GET /metrics/history': 'read',
   'GET /api/agents': 'read',
   'POST /api/agents': 'agents.write',
   'GET /api/agents/:id': 'read',
@@ -68,6 +82,8 @@ export const HTTP_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'POST /api/tasks/redrive': 'tasks.write',
   'GET /api/tasks/:id': 'read',
   'GET /api/tasks/:id/explain': 'read',
+  'GET /api/tasks/:id/fit': 'read',
+  'GET /api/tasks/errors': 'read',
   'POST /api/tasks/:id/usage': 'agent.connect',
   'GET /api/flow': 'read',
   'GET /api/flow/keys/:key': 'read',

@@ -8,6 +8,7 @@ import uWS from 'uWebSockets.js';
 import { HubError } from '../errors/index.js';
 import { failureResponse, handleRequest, type CoreOptions, type RawRequest, type RawResponse } from './http-core.js';
 import type { Router } from './router.js';
+import { NOT_BUILT, type DashboardAssets } from './dashboard.js';
 
 export type { EdgeRequest, EdgeResponse, RouteHandler } from './router.js';
 
@@ -15,6 +16,8 @@ export interface EdgeOptions extends CoreOptions {
   maxBodyBytes: number;
   /** Attaches WebSocket behaviour (the /ws route) to the app before it listens. */
   attach?: (app: uWS.TemplatedApp) => void;
+  /** The built web dashboard (undefined: not built; /dashboard then answers 503 with how to build it). */
+  dashboard?: DashboardAssets | undefined;
 }
 
 /** Finds out why a port cannot be bound (uWS only says "false"). */
@@ -59,6 +62,7 @@ export class HttpEdge {
     if (busy !== undefined) throw portError(host, port, busy);
     const app = uWS.App();
     options.attach?.(app);
+    serveDashboard(app, options.dashboard);
     app.any('/*', (res, req) => serve(res, req, router, options));
     const token = await new Promise<uWS.us_listen_socket | false>((resolve) => app.listen(host, port, resolve));
     if (token === false) throw portError(host, port, (await probePort(host, port)) ?? 'unknown');
@@ -69,6 +73,30 @@ export class HttpEdge {
   close(): void {
     uWS.us_listen_socket_close(this.token);
   }
+}
+
+/** `/` redirects to the dashboard; `/dashboard/*` serves its files (no auth: the data comes from the API, with it). */
+function serveDashboard(app: uWS.TemplatedApp, assets: DashboardAssets | undefined): void {
+  app.get('/', (res) => {
+    res.cork(() => {
+      res.writeStatus('302 Found').writeHeader('location', '/dashboard').writeHeader('cache-control', 'no-cache');
+      res.end();
+    });
+  });
+  const page = (res: uWS.HttpResponse, req: uWS.HttpRequest): void => {
+    const rest = req.getUrl().slice('/dashboard'.length) || '/';
+    const reply =
+      assets?.serve(rest, req.getHeader('accept-encoding'), req.getHeader('host') || undefined) ?? NOT_BUILT;
+    res.cork(() => {
+      res.writeStatus(
+        `${reply.status} ${reply.status === 200 ? 'OK' : reply.status === 404 ? 'Not Found' : 'Service Unavailable'}`,
+      );
+      for (const [k, v] of reply.headers) res.writeHeader(k, v);
+      res.end(reply.body);
+    });
+  };
+  app.get('/dashboard', page);
+  app.get('/dashboard/*', page);
 }
 
 function tooLarge(max: number): HubError {

@@ -23,6 +23,14 @@ export interface TrendSample {
   tasks_per_second: number;
   running_tasks: number;
   ws_connections: number;
+  /** Totals from the database (cluster-wide) when sampled: a rate is the difference of two samples. */
+  submitted: number;
+  completed: number;
+  failed: number;
+  p50_task_ms: number;
+  p99_task_ms: number;
+  average_task_ms: number;
+  heap_used_mb: number;
 }
 
 export interface MetricsDeps {
@@ -41,7 +49,9 @@ const MODULE_STATES = ['starting', 'running', 'restarting', 'failed', 'stopped']
 const MEMBER_STATES = ['joining', 'active', 'suspect', 'dead', 'left'] as const;
 
 const TREND_INTERVAL_MS = 10_000;
+/** data.trends shows the last 10 minutes; GET /metrics/history the last hour. */
 const TREND_SAMPLES = 60;
+const HISTORY_SAMPLES = 360;
 
 export class MetricsReporter {
   private readonly samples: TrendSample[] = [];
@@ -51,6 +61,8 @@ export class MetricsReporter {
   constructor(private readonly d: MetricsDeps) {
     this.timer = setInterval(() => void this.sampleTrend().catch(() => undefined), TREND_INTERVAL_MS);
     this.timer.unref();
+    // A first sample soon after start, so a chart has a point before the first interval.
+    setTimeout(() => void this.sampleTrend().catch(() => undefined), 1000).unref();
   }
 
   stop(): void {
@@ -69,7 +81,12 @@ export class MetricsReporter {
     const [agents, tasks] = await this.summaries();
     const sys = this.d.sampler.read();
     this.samples.push(trendOf(sys, agents, tasks, this.d.ws()));
-    if (this.samples.length > TREND_SAMPLES) this.samples.shift();
+    if (this.samples.length > HISTORY_SAMPLES) this.samples.shift();
+  }
+
+  /** GET /metrics/history: this node's samples of the last hour, oldest first. */
+  history(): { interval_seconds: number; samples: readonly TrendSample[] } {
+    return { interval_seconds: TREND_INTERVAL_MS / 1000, samples: this.samples };
   }
 
   /** Sets the scrape-time gauges of /metrics/prometheus from the same readings /metrics reports. */
@@ -142,7 +159,8 @@ export class MetricsReporter {
         reason: err instanceof Error ? err.message : String(err),
       }));
     const now = trendOf(system, agents, tasks, ws);
-    const first = this.samples[0];
+    const trend = this.samples.slice(-TREND_SAMPLES);
+    const first = trend[0];
     return {
       current_metrics: {
         system,
@@ -171,7 +189,7 @@ export class MetricsReporter {
       },
       trends: {
         interval_seconds: TREND_INTERVAL_MS / 1000,
-        samples: this.samples,
+        samples: trend,
         change_since_first_sample:
           first === undefined
             ? null
@@ -202,5 +220,12 @@ function trendOf(sys: SystemSample, agents: AgentSummary, tasks: TaskSummary, ws
     tasks_per_second: tasks.tasks_per_second,
     running_tasks: agents.running_tasks,
     ws_connections: ws.connections,
+    submitted: tasks.totals.submitted,
+    completed: tasks.totals.completed,
+    failed: tasks.totals.failed + tasks.totals.dead,
+    p50_task_ms: tasks.p50_task_ms,
+    p99_task_ms: tasks.p99_task_ms,
+    average_task_ms: tasks.average_task_ms,
+    heap_used_mb: sys.memory.heap_used_mb,
   };
 }

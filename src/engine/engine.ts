@@ -49,7 +49,7 @@ export class TaskEngine {
   /** Parts halted by a fault until the engine module restarts them. */
   private readonly halted = new Set<EnginePart>();
   private readonly ticking = new Set<EngineTick>();
-  private fitModel: FitModel | undefined;
+  fitModel: FitModel | undefined;
   private readonly c = newCounters();
   private readonly flow = new FlowStats();
   /** Claims, heartbeats, sweeps and flushes pause while the database is away; ends wait meanwhile. */

@@ -1,5 +1,5 @@
 /** Placement by the neural fit model: P(success) for every (task, capable agent) pair of a claimed batch, in one inference. */
-import { missingCapability, type Task } from '../domain/index.js';
+import { fitScore, missingCapability, type Task } from '../domain/index.js';
 import { FIT_WIDTH, fitCapabilities, writeFitFeatures } from '../neural/fit-features.js';
 import { queuedLoad, takesWork, type Slot } from './placement.js';
 import type { FitModel } from './types.js';
@@ -46,4 +46,52 @@ export async function scoreFit(
     m.set(s.agent.id, p[i] ?? 0);
   });
   return { scores, pairs: pairs.length };
+}
+
+/** One agent of this node as placement sees it for a task (GET /api/tasks/:id/fit). */
+export interface FitRow {
+  agent_id: string;
+  name: string;
+  kind: string;
+  takes_work: boolean;
+  /** The first required capability it lacks (or holds below the minimum); null when capable. */
+  missing: string | null;
+  /** The declared score placement uses without the model: proficiency × success rate × free capacity. */
+  declared: number;
+  /** The fit model's P(success); null without a model (or when the model failed). */
+  model: number | null;
+  load: { running: number; capacity: number };
+}
+
+/** Every agent's fit for one task, best first: what the claim would weigh if it placed the task now. */
+export async function fitReport(
+  model: FitModel | undefined,
+  all: Iterable<Slot>,
+  task: Task,
+  prefetch: number,
+): Promise<FitRow[]> {
+  const slots = [...all];
+  const caps = fitCapabilities(task.required_capabilities, task.inferred_capabilities);
+  let p: Float32Array | undefined;
+  if (model !== undefined && slots.length > 0) {
+    const x = new Float32Array(slots.length * FIT_WIDTH);
+    slots.forEach((s, i) => writeFitFeatures(s.agent, caps, queuedLoad(s, prefetch), x, i * FIT_WIDTH));
+    p = await model.score(x, slots.length).catch(() => undefined);
+  }
+  const rows = slots.map((s, i): FitRow => {
+    const load = queuedLoad(s, prefetch);
+    const missing = missingCapability(s.agent, task.required_capabilities);
+    return {
+      agent_id: s.agent.id,
+      name: s.agent.name,
+      kind: s.agent.kind,
+      takes_work: takesWork(s),
+      missing: missing === undefined ? null : missing.name,
+      declared: Math.round(fitScore(s.agent, task.required_capabilities, load) * 1e4) / 1e4,
+      model: p === undefined || missing !== undefined ? null : Math.round((p[i] ?? 0) * 1e4) / 1e4,
+      load,
+    };
+  });
+  const rank = (r: FitRow): number => (r.missing === null ? 1 + (r.model ?? r.declared) : 0);
+  return rows.sort((a, b) => rank(b) - rank(a));
 }

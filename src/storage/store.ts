@@ -51,6 +51,30 @@ export interface TaskFilter extends PageRequest {
   priority?: Priority | undefined;
   agent?: string | undefined;
   capability?: string | undefined;
+  /** One of the task's concurrency keys. */
+  concurrency_key?: string | undefined;
+  /** The task's tenant. */
+  fairness_key?: string | undefined;
+  /** The stored error's code (failed and dead tasks). */
+  error_code?: string | undefined;
+  /** Words the title contains, case-insensitively. */
+  text?: string | undefined;
+  /** Created at or after / before (ISO). */
+  created_after?: string | undefined;
+  created_before?: string | undefined;
+  /** The column the page is ordered by (created_at by default), in `order`. */
+  sort?: TaskSort | undefined;
+}
+
+export const TASK_SORTS = ['created_at', 'updated_at', 'priority', 'status', 'title'] as const;
+export type TaskSort = (typeof TASK_SORTS)[number];
+
+/** Failed or dead tasks of one error code (GET /api/tasks/errors). */
+export interface ErrorGroup {
+  code: string;
+  count: number;
+  latest_at: string;
+  message: string;
 }
 
 export interface Page<T> {
@@ -238,6 +262,8 @@ export interface TaskStore {
   ): Promise<Array<{ task: Task; created: boolean }>>;
   getTask(id: string): Promise<Task | undefined>;
   listTasks(filter: TaskFilter): Promise<Page<Task>>;
+  /** Tasks in `status` counted by error code, the largest group first (at most `limit` groups). */
+  groupErrors(status: 'dead' | 'failed', limit: number): Promise<ErrorGroup[]>;
   /** Applies a transition if the task is still in an allowed status; undefined when it is not (or is missing). */
   transitionTask(id: string, transition: TaskTransition): Promise<Task | undefined>;
   /**

@@ -1,4 +1,5 @@
 /** /auth/* (and the /api/auth/* aliases): login, refresh, logout, me; users, API keys and the audit log for admins. */
+import { grantsOf } from '../../auth/permissions.js';
 import type { AuthService } from '../../auth/service.js';
 import { asInput, invalid, list, str } from '../../domain/validate.js';
 import { ROLES, type Role } from '../../storage/index.js';
@@ -16,7 +17,7 @@ function roles(value: unknown[]): Role[] {
 }
 
 // size: the route table of /auth and /api/auth, one entry per route.
-export function authRoutes(router: Router, auth: AuthService): void {
+export function authRoutes(router: Router, auth: AuthService, approverRole: string): void {
   for (const prefix of ['/auth', '/api/auth']) {
     router.add(
       'POST',
@@ -49,8 +50,12 @@ export function authRoutes(router: Router, auth: AuthService): void {
     router.add(
       'GET',
       `${prefix}/me`,
-      'Who the credentials belong to: kind (user, key), id, name, roles',
-      (req: EdgeRequest) => Promise.resolve({ status: 200, body: ok(req.principal) }),
+      'Who the credentials belong to: kind (user, key), id, name, roles, permissions, may_approve',
+      (req: EdgeRequest) =>
+        Promise.resolve({
+          status: 200,
+          body: ok({ ...req.principal, ...grantsOf(req.principal.roles, approverRole) }),
+        }),
     );
   }
 

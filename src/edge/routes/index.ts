@@ -60,10 +60,16 @@ export function buildRouter(d: RouterDeps): Router {
       };
     },
   );
+  router.add(
+    'GET',
+    '/metrics/history',
+    "This node's metric samples of the last hour (every 10 s): throughput totals, queue depth, task time, lag, memory",
+    () => Promise.resolve({ status: 200, body: ok(d.reporter.history()) }),
+  );
   agentRoutes(router, new AgentsApi(d.hive));
   taskRoutes(router, new TasksApi(d.hive, d.config));
   hiveRoutes(router, d.hive, d.modules);
-  authRoutes(router, d.auth);
+  authRoutes(router, d.auth, d.config.workflows.approver_role);
   flowRoutes(router, new FlowApi(d.hive, d.config));
   workflowRoutes(router, new WorkflowsApi(d.hive, d.config));
   return router;

@@ -14,7 +14,18 @@ const PENDING_QUERY = {
   limit: 'int',
   offset: 'int',
 } as const;
-const LIST_QUERY = { ...PENDING_QUERY, status: 'string', agent: 'string' } as const;
+const LIST_QUERY = {
+  ...PENDING_QUERY,
+  status: 'string',
+  agent: 'string',
+  concurrency_key: 'string',
+  tenant: 'string',
+  error_code: 'string',
+  q: 'string',
+  since: 'string',
+  until: 'string',
+  sort: 'string',
+} as const;
 
 function idempotencyKey(req: EdgeRequest): string | null {
   return req.headers['idempotency-key'] ?? null;
@@ -31,8 +42,18 @@ export function taskRoutes(router: Router, api: TasksApi): void {
   router.add(
     'GET',
     '/api/tasks',
-    'List tasks; filters status, priority, agent, capability; paging limit, offset',
+    'List tasks; filters status, priority, agent, capability, concurrency_key, tenant, error_code, q (title text), since, until; sort, order; paging limit, offset',
     (req) => list(req),
+    { query: true },
+  );
+  router.add(
+    'GET',
+    '/api/tasks/errors',
+    'Dead (or ?status=failed) tasks counted by error code, the largest group first (the dead-letter view)',
+    async (req) => ({
+      status: 200,
+      body: ok({ groups: await api.errors(decodeQuery(req.query, { status: 'string', limit: 'int' })) }),
+    }),
     { query: true },
   );
   router.add(
@@ -89,6 +110,13 @@ export function taskRoutes(router: Router, api: TasksApi): void {
     '/api/tasks/:id/explain',
     'Why a task is not running: dependencies, run_at, agents, or its place in claim order',
     async (req) => ({ status: 200, body: ok(await api.explain(req.params['id'])) }),
+  );
+
+  router.add(
+    'GET',
+    '/api/tasks/:id/fit',
+    'How each agent of this node fits the task: capable or the capability it lacks, declared score, fit model P(success), load',
+    async (req) => ({ status: 200, body: ok(await api.fit(req.params['id'])) }),
   );
 
   router.add('POST', '/api/tasks/:id/retry', 'Put a failed or dead task back to pending', async (req) => ({

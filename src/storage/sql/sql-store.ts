@@ -15,17 +15,19 @@ import type {
   Store,
   TaskEvent,
   TaskFilter,
+  ErrorGroup,
   TaskFinish,
   TaskStart,
   TaskTransition,
 } from '../store.js';
 import type { Executor } from './executor.js';
-import { flowParams, rowToEvent, rowToTask, toJson } from './rows.js';
+import { flowParams, isoOrNull, rowToEvent, rowToTask, toJson } from './rows.js';
 import { REQUEUE_SET, finishGuard, inFrom, setStatus } from './lifecycle-sql.js';
 import { SqlClaims } from './sql-claims.js';
 import type { Ended } from './sql-flow-store.js';
 
 import { Where, isUuid } from './sql-base.js';
+import { taskOrder, taskWhere } from './sql-task-list.js';
 
 export { Where, isUuid };
 
@@ -93,18 +95,25 @@ export class SqlStore extends SqlClaims implements Store {
   }
 
   async listTasks(f: TaskFilter): Promise<Page<Task>> {
-    const w = new Where();
-    if (f.status !== undefined) w.add('status = ?', f.status);
-    if (f.priority !== undefined) w.add('priority = ?', f.priority);
-    if (f.agent !== undefined) w.add('assigned_agent = ?', isUuid(f.agent) ? f.agent : null);
-    if (f.capability !== undefined) {
-      w.add(this.dialect.jsonArrayHasName('required_capabilities'), this.dialect.jsonArrayHasNameParam(f.capability));
-    }
-    const order =
-      f.order === 'desc'
-        ? `created_at DESC, ${this.dialect.insertOrder} DESC`
-        : `created_at, ${this.dialect.insertOrder}`;
-    return this.page('tasks', w, order, f, (r) => rowToTask(this.dialect, r));
+    return this.page('tasks', taskWhere(this.dialect, f), taskOrder(this.dialect, f), f, (r) =>
+      rowToTask(this.dialect, r),
+    );
+  }
+
+  async groupErrors(status: 'dead' | 'failed', limit: number): Promise<ErrorGroup[]> {
+    const code = this.dialect.jsonText('error', 'code');
+    const rows = await this.db.all(
+      `SELECT COALESCE(${code}, 'UNKNOWN') AS code, count(*) AS n, max(updated_at) AS latest_at,
+              max(${this.dialect.jsonText('error', 'message')}) AS message
+       FROM tasks WHERE status = ? GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?`,
+      [status, limit],
+    );
+    return rows.map((r) => ({
+      code: String(r['code']),
+      count: Number(r['n']),
+      latest_at: isoOrNull(r['latest_at']) ?? '',
+      message: typeof r['message'] === 'string' ? r['message'] : '',
+    }));
   }
 
   async transitionTask(id: string, tr: TaskTransition): Promise<Task | undefined> {
