@@ -36,6 +36,7 @@ const mocha = spawnSync(
     'test/cluster/**/*.test.ts',
     'test/faults/**/*.test.ts',
     'test/fuzz/**/*.test.ts',
+    'test/browser/**/*.test.ts',
   ],
   {
     stdio: 'inherit',

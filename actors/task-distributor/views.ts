@@ -13,7 +13,7 @@ export interface FitView {
 }
 
 export type ViewMsg =
-  | { type: 'task.errors'; status: 'dead' | 'failed'; limit: number; replyTo: ReplyTo<ErrorGroup[]> }
+  | { type: 'task.errors'; statuses: Array<'dead' | 'failed'>; limit: number; replyTo: ReplyTo<ErrorGroup[]> }
   /** How each agent of this node fits the task, as placement would weigh it now. */
   | { type: 'task.fit'; id: string; replyTo: ReplyTo<FitView> };
 
@@ -38,7 +38,7 @@ async function fitView(deps: ModuleDeps, id: string): Promise<FitView> {
 
 export async function serveView(deps: ModuleDeps, msg: ViewMsg): Promise<void> {
   try {
-    if (msg.type === 'task.errors') msg.replyTo.ok(await deps.store.groupErrors(msg.status, msg.limit));
+    if (msg.type === 'task.errors') msg.replyTo.ok(await deps.store.groupErrors(msg.statuses, msg.limit));
     else msg.replyTo.ok(await fitView(deps, msg.id));
   } catch (err) {
     msg.replyTo.fail(err);

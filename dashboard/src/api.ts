@@ -138,8 +138,22 @@ export async function logout(): Promise<void> {
   keep(null);
 }
 
-/** Who the page acts as; ApiError 401 when it must log in. */
-export function me(): Promise<Me> {
-  if (session !== null) keep(session); // schedules the refresh of a session read from storage
-  return send<Me>('GET', '/auth/me');
+/**
+ * Who the page acts as; null when it must log in. Asked without a request that
+ * fails: with no session, /auth/status says whether security is on; a stored
+ * session whose access token has expired is refreshed first.
+ */
+export async function me(): Promise<Me | null> {
+  if (session === null) {
+    const { security_enabled } = await send<{ security_enabled: boolean }>('GET', '/auth/status');
+    if (security_enabled) return null;
+  } else if (session.expires_at < Date.now() + 5000) {
+    if (!(await refresh())) return null;
+  } else keep(session); // schedules the refresh of a session read from storage
+  try {
+    return await send<Me>('GET', '/auth/me');
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return null;
+    throw err;
+  }
 }

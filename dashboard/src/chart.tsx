@@ -29,7 +29,7 @@ export function Chart(props: {
       scales: { x: { time: true } },
       axes: [
         { stroke: 'currentColor' },
-        { stroke: 'currentColor', size: 56, values: (_u, v) => v.map((n) => `${n}${props.unit}`) },
+        { stroke: 'currentColor', size: 70, values: (_u, v) => v.map((n) => `${n}${props.unit}`) },
       ],
       series: [
         {},

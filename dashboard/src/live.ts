@@ -4,7 +4,7 @@
  * its type. Views listen here instead of polling.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { accessToken } from './api';
+import { accessToken, refresh } from './api';
 
 export interface LiveEvent {
   type: string;
@@ -58,12 +58,15 @@ export function connectLive(): void {
     ws.send(JSON.stringify({ type: 'subscribe', topics: TOPICS }));
   };
   ws.onmessage = (m) => dispatch(String(m.data));
-  ws.onclose = () => {
+  ws.onclose = (e) => {
     if (socket !== ws) return;
     setState('closed');
     if (stopped) return;
-    // 4401: the credentials ended; the next try carries the refreshed token.
-    timer = window.setTimeout(connectLive, Math.min(10_000, 250 * 2 ** attempt++));
+    const retry = (): void => void (timer = window.setTimeout(connectLive, Math.min(10_000, 250 * 2 ** attempt++)));
+    // 4401: the credentials ended (revoked, expired, user removed). A refresh gets new ones, or ends the
+    // session (the app then shows the login page); either way the old token is not tried again.
+    if (e.code === 4401) void refresh().then((ok) => (ok ? retry() : disconnectLive()));
+    else retry();
   };
 }
 

@@ -86,15 +86,15 @@ function App(): JSX.Element {
   const check = (): void => {
     me().then(
       (m) => {
-        setMe(m);
+        setMe(m ?? undefined);
         setWho(m);
-        connectLive();
+        if (m === null) disconnectLive();
+        else connectLive();
       },
       (err: unknown) => {
         setMe(undefined);
         disconnectLive();
-        if (err instanceof ApiError && err.status === 401) setWho(null);
-        else setError(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
+        setError(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err));
       },
     );
   };

@@ -199,11 +199,11 @@ export class TasksApi {
     return { ...page, limit, offset };
   }
 
-  /** Failed or dead tasks by error code, the largest group first (the dead-letter view). */
+  /** Dead and failed tasks (or one of them: `status`) by error code, the largest group first (the dead-letter view). */
   errors(q: { status?: unknown; limit?: unknown }, o?: CallOptions): Promise<ErrorGroup[]> {
-    const status = oneOf(q.status, ['dead', 'failed'] as const, 'status') ?? 'dead';
+    const status = oneOf(q.status, ['dead', 'failed'] as const, 'status');
     const limit = q.limit === undefined ? 100 : integer(q.limit, 'limit', 1, 1000);
-    return this.ask('task.errors', { status, limit }, o);
+    return this.ask('task.errors', { statuses: status === undefined ? ['dead', 'failed'] : [status], limit }, o);
   }
 
   /** `{reason?}`: why, for the task's history. */

@@ -51,6 +51,8 @@ export const HTTP_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'POST /auth/refresh': 'public',
   'POST /auth/logout': 'authenticated',
   'GET /auth/me': 'authenticated',
+  'GET /auth/status': 'public',
+  'GET /api/auth/status': 'public',
   'POST /api/auth/login': 'public',
   'POST /api/auth/refresh': 'public',
   'POST /api/auth/logout': 'authenticated',

@@ -69,8 +69,9 @@ export interface TaskFilter extends PageRequest {
 export const TASK_SORTS = ['created_at', 'updated_at', 'priority', 'status', 'title'] as const;
 export type TaskSort = (typeof TASK_SORTS)[number];
 
-/** Failed or dead tasks of one error code (GET /api/tasks/errors). */
+/** Failed or dead tasks of one status and error code (GET /api/tasks/errors). */
 export interface ErrorGroup {
+  status: 'dead' | 'failed';
   code: string;
   count: number;
   latest_at: string;
@@ -262,8 +263,8 @@ export interface TaskStore {
   ): Promise<Array<{ task: Task; created: boolean }>>;
   getTask(id: string): Promise<Task | undefined>;
   listTasks(filter: TaskFilter): Promise<Page<Task>>;
-  /** Tasks in `status` counted by error code, the largest group first (at most `limit` groups). */
-  groupErrors(status: 'dead' | 'failed', limit: number): Promise<ErrorGroup[]>;
+  /** Tasks in these statuses counted by status and error code, the largest group first (at most `limit` groups). */
+  groupErrors(statuses: ReadonlyArray<'dead' | 'failed'>, limit: number): Promise<ErrorGroup[]>;
   /** Applies a transition if the task is still in an allowed status; undefined when it is not (or is missing). */
   transitionTask(id: string, transition: TaskTransition): Promise<Task | undefined>;
   /**

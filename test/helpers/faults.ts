@@ -125,6 +125,7 @@ export const SECURED_ADMIN_PASSWORD = 'fault admin password';
 export async function securedHub(
   prefix: string,
   extra: Record<string, string> = {},
+  args: string[] = [],
 ): Promise<{ hub: RunningHub; env: NodeJS.ProcessEnv; admin: Record<string, string>; close(): Promise<void> }> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), prefix));
   const env = hubEnv({
@@ -136,7 +137,7 @@ export async function securedHub(
     HIVE_AGENTS_DEFAULT_POOL_SIZE: '1',
     ...extra,
   });
-  const hub = await startHub([], env);
+  const hub = await startHub(args, env);
   const login = await fetch(`http://127.0.0.1:${hub.port}/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -1,4 +1,4 @@
-/** Dead letters: dead (or failed) tasks grouped by error code; a group's tasks; retry one, redrive a group. */
+/** Dead letters: dead and failed tasks grouped by status and error code; a group's tasks; retry one, redrive a group. */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { api } from '../api';
@@ -10,6 +10,7 @@ import type { TaskPage } from '../tasks-model';
 import { Action, Card, ErrorBox, useLoad, useThrottle } from '../ui';
 
 interface Group {
+  status: 'dead' | 'failed';
   code: string;
   count: number;
   latest_at: string;
@@ -61,54 +62,75 @@ function GroupTasks(props: { status: string; code: string }): JSX.Element {
   );
 }
 
+const WHICH = [
+  ['', 'dead and failed'],
+  ['dead', 'dead'],
+  ['failed', 'failed'],
+] as const;
+
+function GroupCard(props: { g: Group; open: boolean; toggle: () => void; done: () => void }): JSX.Element {
+  const g = props.g;
+  return (
+    <Card
+      title={`${g.code} · ${g.status} · ${g.count}`}
+      actions={
+        <span class="row">
+          <span class="muted small">latest {ago(g.latest_at)}</span>
+          <button type="button" aria-expanded={props.open} onClick={props.toggle}>
+            {props.open ? 'Hide tasks' : 'Show tasks'}
+          </button>
+          {can('tasks.write') ? (
+            <Action
+              label={`Redrive ${g.count}`}
+              kind="primary"
+              confirm={`Redrive ${g.count} ${g.status} tasks with ${g.code}?`}
+              run={() => redriveGroup(g.status, g.code)}
+              done={props.done}
+            />
+          ) : null}
+        </span>
+      }
+    >
+      <p class="wrap muted">{g.message}</p>
+      {props.open ? <GroupTasks status={g.status} code={g.code} /> : null}
+    </Card>
+  );
+}
+
 export function DeadLetters(): JSX.Element {
-  const [status, setStatus] = useState<'dead' | 'failed'>('dead');
+  const [status, setStatus] = useState<'' | 'dead' | 'failed'>('');
   const [open, setOpen] = useState<string>();
-  const groups = useLoad(() => api.get<{ groups: Group[] }>(`/api/tasks/errors?status=${status}`), [status]);
+  const groups = useLoad(
+    () => api.get<{ groups: Group[] }>(`/api/tasks/errors${status === '' ? '' : `?status=${status}`}`),
+    [status],
+  );
   const reload = useThrottle(groups.reload, 2000);
   useLive(['task.dead', 'task.failed', 'task.requeued', 'task.created'], reload);
+  const list = groups.data?.groups ?? [];
   return (
     <div>
       <h1>Dead letters</h1>
       <div class="row" role="radiogroup" aria-label="Which tasks">
-        {(['dead', 'failed'] as const).map((s) => (
-          <label key={s}>
-            <input type="radio" name="status" checked={status === s} onChange={() => setStatus(s)} /> {s}
+        {WHICH.map(([value, label]) => (
+          <label key={value} class="inline">
+            <input type="radio" name="status" checked={status === value} onChange={() => setStatus(value)} /> {label}
           </label>
         ))}
       </div>
       <ErrorBox error={groups.error} />
-      {(groups.data?.groups ?? []).length === 0 && !groups.loading ? <p class="muted">No {status} tasks.</p> : null}
-      {(groups.data?.groups ?? []).map((g) => (
-        <Card
-          key={g.code}
-          title={`${g.code} · ${g.count}`}
-          actions={
-            <span class="row">
-              <span class="muted small">latest {ago(g.latest_at)}</span>
-              <button
-                type="button"
-                aria-expanded={open === g.code}
-                onClick={() => setOpen(open === g.code ? undefined : g.code)}
-              >
-                {open === g.code ? 'Hide tasks' : 'Show tasks'}
-              </button>
-              {can('tasks.write') ? (
-                <Action
-                  label={`Redrive ${g.count}`}
-                  kind="primary"
-                  confirm={`Redrive ${g.count} ${status} tasks with ${g.code}?`}
-                  run={() => redriveGroup(status, g.code)}
-                  done={groups.reload}
-                />
-              ) : null}
-            </span>
-          }
-        >
-          <p class="wrap muted">{g.message}</p>
-          {open === g.code ? <GroupTasks status={status} code={g.code} /> : null}
-        </Card>
-      ))}
+      {list.length === 0 && !groups.loading ? <p class="muted">No dead or failed tasks.</p> : null}
+      {list.map((g) => {
+        const key = `${g.status}:${g.code}`;
+        return (
+          <GroupCard
+            key={key}
+            g={g}
+            open={open === key}
+            toggle={() => setOpen(open === key ? undefined : key)}
+            done={groups.reload}
+          />
+        );
+      })}
     </div>
   );
 }

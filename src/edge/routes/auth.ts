@@ -49,6 +49,12 @@ export function authRoutes(router: Router, auth: AuthService, approverRole: stri
     });
     router.add(
       'GET',
+      `${prefix}/status`,
+      'Whether security is on (a client without credentials learns whether to show a login), public',
+      () => Promise.resolve({ status: 200, body: ok({ security_enabled: auth.enabled }) }),
+    );
+    router.add(
+      'GET',
       `${prefix}/me`,
       'Who the credentials belong to: kind (user, key), id, name, roles, permissions, may_approve',
       (req: EdgeRequest) =>

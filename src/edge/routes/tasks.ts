@@ -49,7 +49,7 @@ export function taskRoutes(router: Router, api: TasksApi): void {
   router.add(
     'GET',
     '/api/tasks/errors',
-    'Dead (or ?status=failed) tasks counted by error code, the largest group first (the dead-letter view)',
+    'Dead and failed tasks counted by status and error code, the largest group first (?status= one of them; the dead-letter view)',
     async (req) => ({
       status: 200,
       body: ok({ groups: await api.errors(decodeQuery(req.query, { status: 'string', limit: 'int' })) }),

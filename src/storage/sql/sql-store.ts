@@ -100,15 +100,16 @@ export class SqlStore extends SqlClaims implements Store {
     );
   }
 
-  async groupErrors(status: 'dead' | 'failed', limit: number): Promise<ErrorGroup[]> {
+  async groupErrors(statuses: ReadonlyArray<'dead' | 'failed'>, limit: number): Promise<ErrorGroup[]> {
     const code = this.dialect.jsonText('error', 'code');
     const rows = await this.db.all(
-      `SELECT COALESCE(${code}, 'UNKNOWN') AS code, count(*) AS n, max(updated_at) AS latest_at,
+      `SELECT status, COALESCE(${code}, 'UNKNOWN') AS code, count(*) AS n, max(updated_at) AS latest_at,
               max(${this.dialect.jsonText('error', 'message')}) AS message
-       FROM tasks WHERE status = ? GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?`,
-      [status, limit],
+       FROM tasks WHERE status IN (${statuses.map(() => '?').join(', ')}) GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT ?`,
+      [...statuses, limit],
     );
     return rows.map((r) => ({
+      status: r['status'] === 'failed' ? 'failed' : 'dead',
       code: String(r['code']),
       count: Number(r['n']),
       latest_at: isoOrNull(r['latest_at']) ?? '',
