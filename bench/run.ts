@@ -15,6 +15,7 @@ const known = [
   'assignment-quality',
   'security',
   'workflows',
+  'dashboard',
 ];
 if (name === undefined || !known.includes(name)) {
   process.stderr.write(`usage: npm run bench -- <${known.join('|')}> [options]\n`);

@@ -143,3 +143,20 @@ export function Card(props: { title: string; children: ComponentChildren; action
 export function Loading(props: { loaded: { loading: boolean; data: unknown } }): JSX.Element | null {
   return props.loaded.loading && props.loaded.data === undefined ? <p class="muted">Loading…</p> : null;
 }
+
+/** A table's header row of plain column names (`null` leaves a column out). */
+export function Head(props: { cols: ReadonlyArray<string | null> }): JSX.Element {
+  return (
+    <thead>
+      <tr>
+        {props.cols.map((c, i) =>
+          c === null ? null : (
+            <th key={i} scope="col">
+              {c}
+            </th>
+          ),
+        )}
+      </tr>
+    </thead>
+  );
+}

@@ -5,7 +5,7 @@ import { api } from '../api';
 import { ago, num, pct, shortId } from '../format';
 import { can } from '../grants';
 import { useLive } from '../live';
-import { Action, Badge, Card, ErrorBox, useLoad, useThrottle } from '../ui';
+import { Action, Badge, Card, ErrorBox, Head, useLoad, useThrottle } from '../ui';
 
 interface Agent {
   id: string;
@@ -85,15 +85,7 @@ function Fit(): JSX.Element {
       <ErrorBox error={fit.error} />
       {fit.data !== undefined ? (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">agent</th>
-              <th scope="col">capable</th>
-              <th scope="col">declared fit</th>
-              <th scope="col">model P(success)</th>
-              <th scope="col">load</th>
-            </tr>
-          </thead>
+          <Head cols={['agent', 'capable', 'declared fit', 'model P(success)', 'load']} />
           <tbody>
             {fit.data.agents.map((r) => (
               <tr key={r.agent_id}>
@@ -125,20 +117,20 @@ export function Agents(): JSX.Element {
       <ErrorBox error={agents.error} />
       <div class="scroll">
         <table>
-          <thead>
-            <tr>
-              <th scope="col">agent</th>
-              <th scope="col">kind</th>
-              <th scope="col">state</th>
-              <th scope="col">capabilities (proficiency)</th>
-              <th scope="col">load</th>
-              <th scope="col">success</th>
-              <th scope="col">done / failed</th>
-              <th scope="col">node</th>
-              <th scope="col">since</th>
-              <th scope="col">actions</th>
-            </tr>
-          </thead>
+          <Head
+            cols={[
+              'agent',
+              'kind',
+              'state',
+              'capabilities (proficiency)',
+              'load',
+              'success',
+              'done / failed',
+              'node',
+              'since',
+              'actions',
+            ]}
+          />
           <tbody>
             {(agents.data?.agents ?? []).map((a) => (
               <tr key={a.id} data-agent={a.name}>

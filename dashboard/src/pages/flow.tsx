@@ -5,7 +5,7 @@ import { ago, num, shortId, when } from '../format';
 import { can } from '../grants';
 import { useLive } from '../live';
 import { Link } from '../router';
-import { Action, Badge, Card, ErrorBox, useLoad, useThrottle } from '../ui';
+import { Action, Badge, Card, ErrorBox, Head, useLoad, useThrottle } from '../ui';
 
 interface FlowKey {
   key: string;
@@ -61,16 +61,7 @@ function Keys(): JSX.Element {
       ) : null}
       {keys.length > 0 ? (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">key</th>
-              <th scope="col">running</th>
-              <th scope="col">waiting</th>
-              <th scope="col">limit</th>
-              <th scope="col">buckets (level / size)</th>
-              <th scope="col">reserved</th>
-            </tr>
-          </thead>
+          <Head cols={['key', 'running', 'waiting', 'limit', 'buckets (level / size)', 'reserved']} />
           <tbody>
             {keys.map((k) => (
               <tr key={k.key}>
@@ -152,17 +143,9 @@ function Schedules(): JSX.Element {
       {(list.data?.schedules ?? []).length === 0 && !list.loading ? <p class="muted">No schedules.</p> : null}
       {(list.data?.schedules ?? []).length > 0 ? (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">name</th>
-              <th scope="col">when</th>
-              <th scope="col">state</th>
-              <th scope="col">next run</th>
-              <th scope="col">last tick</th>
-              <th scope="col">fired / skipped</th>
-              {write ? <th scope="col">actions</th> : null}
-            </tr>
-          </thead>
+          <Head
+            cols={['name', 'when', 'state', 'next run', 'last tick', 'fired / skipped', write ? 'actions' : null]}
+          />
           <tbody>
             {(list.data?.schedules ?? []).map((s) => (
               <ScheduleRow key={s.id} s={s} write={write} done={list.reload} />

@@ -6,7 +6,7 @@ import { Chart } from '../chart';
 import { ago, mb, ms, num, pct, rate } from '../format';
 import { can } from '../grants';
 import { useLive } from '../live';
-import { Action, Badge, Card, ErrorBox, Stat, useLoad } from '../ui';
+import { Action, Badge, Card, ErrorBox, Head, Stat, useLoad } from '../ui';
 import {
   appendSample,
   fromCurrent,
@@ -112,16 +112,7 @@ function Numbers(props: { hive: HiveStatus; current: CurrentMetrics | undefined 
 function Nodes(props: { nodes: Node[] }): JSX.Element {
   return (
     <table>
-      <thead>
-        <tr>
-          <th scope="col">node</th>
-          <th scope="col">status</th>
-          <th scope="col">epoch</th>
-          <th scope="col">heartbeat</th>
-          <th scope="col">agents (working / all)</th>
-          <th scope="col">tasks/s</th>
-        </tr>
-      </thead>
+      <Head cols={['node', 'status', 'epoch', 'heartbeat', 'agents (working / all)', 'tasks/s']} />
       <tbody>
         {props.nodes.map((n) => (
           <tr key={n.node_id}>
@@ -151,17 +142,7 @@ function Modules(): JSX.Element {
     <Card title="Modules">
       <ErrorBox error={mods.error} />
       <table>
-        <thead>
-          <tr>
-            <th scope="col">module</th>
-            <th scope="col">state</th>
-            <th scope="col">restarts</th>
-            <th scope="col">crashes</th>
-            <th scope="col">mailbox</th>
-            <th scope="col">last error</th>
-            {write ? <th scope="col">actions</th> : null}
-          </tr>
-        </thead>
+        <Head cols={['module', 'state', 'restarts', 'crashes', 'mailbox', 'last error', write ? 'actions' : null]} />
         <tbody>
           {(mods.data?.modules ?? []).map((m) => (
             <tr key={m.name} data-module={m.name}>
