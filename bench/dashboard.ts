@@ -7,6 +7,9 @@
  * 2. In headless Chromium (when /usr/bin/chromium exists): the task page's time to its
  *    rows and the overview's time to its numbers, from navigation start.
  * 3. The first load: index.html and what it links, gzip bytes (dist/dashboard/build.json).
+ * 4. The events tail under bursts (before the fill, with an echo agent): tasks submitted
+ *    at `--burst` rates (tasks/s, 4 s each; about 4 events a task) to the events page;
+ *    the events/s it received, its frame gap p99 and worst.
  *
  * The tasks are submitted pending (no agents), then some are marked ended in SQL so that
  * the list has every status (set-up only; the hub's lifecycle does not run for them).
@@ -15,7 +18,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import pg from 'pg';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { arg, emit } from './lib/cli.js';
 import { benchDatabase, median } from './lib/pg.js';
 import { startHubProcess, type HubProcess } from './lib/hub-process.js';
@@ -23,6 +26,7 @@ import { startHubProcess, type HubProcess } from './lib/hub-process.js';
 const n = Number(arg('n', '100000'));
 const runs = Number(arg('runs', '15'));
 const CHROMIUM = '/usr/bin/chromium';
+const BURSTS = arg('burst', '300,600,1200').split(',').map(Number);
 
 async function get(hub: HubProcess, url: string): Promise<number> {
   const started = performance.now();
@@ -112,6 +116,66 @@ async function browserTimes(hub: HubProcess): Promise<Record<string, number> | s
   return result;
 }
 
+async function post(hub: HubProcess, url: string, body: unknown): Promise<Record<string, any>> {
+  const r = await fetch(`http://127.0.0.1:${hub.httpPort}${url}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
+  return ((await r.json()) as { data: Record<string, any> }).data;
+}
+
+/** Submits `rate` tasks a second for 4 s in bulks every 100 ms; the page counts what it received. */
+async function burst(hub: HubProcess, page: Page, rate: number): Promise<Record<string, number>> {
+  const received = async (): Promise<number> =>
+    Number((await page.getByTestId('received').textContent())!.replace(/\D/g, ''));
+  await page.evaluate(`(() => {
+    window.__gaps = [];
+    window.__stop = false;
+    let last = performance.now();
+    const loop = () => { const now = performance.now(); window.__gaps.push(now - last); last = now; if (!window.__stop) requestAnimationFrame(loop); };
+    requestAnimationFrame(loop);
+  })()`);
+  const start = await received();
+  const t0 = Date.now();
+  const sent: Array<Promise<unknown>> = [];
+  for (let i = 0; i < 40; i++) {
+    const tasks = Array.from({ length: Math.round(rate / 10) }, (_, j) => ({ title: `burst ${i}.${j}` }));
+    sent.push(post(hub, '/api/tasks/bulk', { tasks }));
+    await new Promise((r) => setTimeout(r, Math.max(0, t0 + (i + 1) * 100 - Date.now())));
+  }
+  await Promise.all(sent);
+  await page.waitForTimeout(300);
+  const seconds = (Date.now() - t0) / 1000;
+  const events = (await received()) - start;
+  const gaps = await page.evaluate<number[]>('(() => { window.__stop = true; return window.__gaps; })()');
+  const sorted = [...gaps].sort((a, b) => a - b);
+  return {
+    tasks_per_s: rate,
+    events_per_s: Math.round(events / seconds),
+    frame_gap_p99_ms: Math.round(sorted[Math.floor(sorted.length * 0.99)] ?? NaN),
+    frame_gap_worst_ms: Math.round(sorted[sorted.length - 1] ?? NaN),
+  };
+}
+
+async function tail(hub: HubProcess): Promise<Array<Record<string, number>> | string> {
+  if (!existsSync(CHROMIUM)) return `${CHROMIUM} missing`;
+  const agent = await post(hub, '/api/agents', { name: 'bench-echo', executor: 'echo', max_concurrency: 64 });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(`http://127.0.0.1:${hub.httpPort}/dashboard/events`);
+  await page.getByTestId('received').waitFor();
+  const out = [];
+  for (const rate of BURSTS) out.push(await burst(hub, page, rate));
+  await browser.close();
+  await fetch(`http://127.0.0.1:${hub.httpPort}/api/agents/${String(agent['id'])}`, { method: 'DELETE' });
+  return out;
+}
+
 const db = await benchDatabase('hive_bench_dash');
 const hub = await startHubProcess({
   HIVE_DATABASE_URL: db.url,
@@ -120,6 +184,7 @@ const hub = await startHubProcess({
   HIVE_TASKS_MAX_PENDING: String(n * 2),
 });
 try {
+  const events = await tail(hub);
   const t0 = Date.now();
   await fill(hub, db.url);
   const build = JSON.parse(readFileSync(new URL('../dist/dashboard/build.json', import.meta.url), 'utf8')) as {
@@ -131,6 +196,7 @@ try {
     first_load_gzip_bytes: build.first_load_gzip_bytes,
     api: await apiTimes(hub),
     browser: await browserTimes(hub),
+    events_tail: events,
   });
 } finally {
   await hub.stop();

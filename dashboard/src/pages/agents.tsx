@@ -18,7 +18,6 @@ interface Agent {
   max_concurrency: number;
   running_tasks?: number;
   node_id?: string | null;
-  connected_at?: string | null;
   created_at: string;
   stats: { tasks_completed: number; tasks_failed: number; success_rate: number; average_duration_ms?: number };
 }
@@ -85,7 +84,7 @@ function Fit(): JSX.Element {
       <ErrorBox error={fit.error} />
       {fit.data !== undefined ? (
         <table>
-          <Head cols={['agent', 'capable', 'declared fit', 'model P(success)', 'load']} />
+          <Head cols={['agent', 'capable', 'declared fit', 'model P(success)', 'queued / room']} />
           <tbody>
             {fit.data.agents.map((r) => (
               <tr key={r.agent_id}>
@@ -127,7 +126,7 @@ export function Agents(): JSX.Element {
               'success',
               'done / failed',
               'node',
-              'since',
+              'registered',
               'actions',
             ]}
           />
@@ -150,7 +149,7 @@ export function Agents(): JSX.Element {
                   {num(a.stats.tasks_completed)} / {num(a.stats.tasks_failed)}
                 </td>
                 <td>{a.node_id ?? '–'}</td>
-                <td>{ago(a.connected_at ?? a.created_at)}</td>
+                <td>{ago(a.created_at)}</td>
                 <td>
                   <Controls a={a} done={agents.reload} />
                 </td>

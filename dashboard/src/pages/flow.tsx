@@ -119,7 +119,7 @@ function ScheduleRow(props: { s: Schedule; write: boolean; done: () => void }): 
         {num(s.fired)} / {num(s.skipped)}
       </td>
       {write ? (
-        <td class="row">
+        <td>
           {s.paused ? (
             <Action label="Resume" run={() => api.post(`/api/schedules/${s.id}/resume`)} done={props.done} />
           ) : (

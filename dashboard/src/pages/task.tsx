@@ -124,7 +124,21 @@ function Actions(props: { t: Task; done: () => void }): JSX.Element | null {
   );
 }
 
-function Fields(props: { t: Task }): JSX.Element {
+function Links(props: { ids: readonly string[] }): JSX.Element {
+  if (props.ids.length === 0) return <>–</>;
+  return (
+    <>
+      {props.ids.map((id, i) => (
+        <span key={id}>
+          {i > 0 ? ', ' : ''}
+          <Link to={`/tasks/${id}`}>{shortId(id)}</Link>
+        </span>
+      ))}
+    </>
+  );
+}
+
+function Fields(props: { t: Detail }): JSX.Element {
   const t = props.t;
   const rows: Array<[string, string | JSX.Element]> = [
     ['status', <Badge value={t.status} />],
@@ -140,6 +154,7 @@ function Fields(props: { t: Task }): JSX.Element {
     ['tenant', t.fairness_key || '–'],
     ['concurrency keys', (t.concurrency_keys ?? []).join(', ') || '–'],
     ['parent', t.parent_id ? <Link to={`/tasks/${t.parent_id}`}>{shortId(t.parent_id)}</Link> : '–'],
+    ['depends on', <Links ids={t.depends_on ?? []} />],
     ['created', when(t.created_at)],
     ['started', when(t.started_at)],
     ['ended', when(t.completed_at)],
