@@ -28,6 +28,8 @@ const mocha = spawnSync(
   'npx',
   [
     'mocha',
+    // A test that leaks a handle (a hub process it failed to stop) must not hold CI until its time limit.
+    '--exit',
     '--reporter',
     'scripts/mocha-reporter.cjs',
     'test/unit/**/*.test.ts',
