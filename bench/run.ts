@@ -16,6 +16,7 @@ const known = [
   'security',
   'workflows',
   'dashboard',
+  'idle',
 ];
 if (name === undefined || !known.includes(name)) {
   process.stderr.write(`usage: npm run bench -- <${known.join('|')}> [options]\n`);

@@ -1,4 +1,3 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { HubConfig } from '../config/index.js';
 import type { Hive, ModuleName } from '../../actors/hive/hive.js';
 import { MODULE_NAMES } from '../../actors/hive/messages.js';
@@ -8,6 +7,7 @@ import type { Store } from '../storage/index.js';
 import { ok } from './envelope.js';
 import type { EdgeRequest, EdgeResponse } from './router.js';
 import { parseQuery } from './query.js';
+import type { SystemSample } from '../metrics/system.js';
 
 export interface HealthDeps {
   config: HubConfig;
@@ -16,11 +16,11 @@ export interface HealthDeps {
   nodeId: string;
   version: string;
   startedAt: Date;
+  /** The process figures /metrics reports (event-loop lag from the one sampler). */
+  reporter: { system(): SystemSample };
 }
 
 const PING_DEADLINE_MS = 1000;
-const loopDelay = monitorEventLoopDelay({ resolution: 20 });
-loopDelay.enable();
 
 async function databaseCheck(store: Store): Promise<HealthCheck> {
   try {
@@ -62,10 +62,9 @@ function memoryCheck(config: HubConfig): HealthCheck {
   };
 }
 
-function eventLoopCheck(): HealthCheck {
-  // Samples include the 20 ms sampling interval itself: lag is what exceeds it.
-  const p99 = Math.max(0, loopDelay.percentile(99) / 1e6 - 20);
-  loopDelay.reset();
+/** The event loop's lag p99 over the sampler's last second. */
+function eventLoopCheck(d: HealthDeps): HealthCheck {
+  const p99 = d.reporter.system().event_loop_lag_p99_ms;
   return { status: p99 > 1000 ? 'degraded' : 'healthy', lag_p99_ms: round(p99) };
 }
 
@@ -100,7 +99,7 @@ async function detailedChecks(d: HealthDeps): Promise<Record<string, HealthCheck
   return {
     database,
     memory: memoryCheck(d.config),
-    event_loop: eventLoopCheck(),
+    event_loop: eventLoopCheck(d),
     ...Object.fromEntries(MODULE_NAMES.map((n, i) => [`module_${n}`, pings[i] as HealthCheck])),
     queue,
   };

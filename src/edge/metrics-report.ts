@@ -84,6 +84,11 @@ export class MetricsReporter {
     if (this.samples.length > HISTORY_SAMPLES) this.samples.shift();
   }
 
+  /** The process figures of the sampler's last interval (CPU, memory, event-loop lag). */
+  system(): SystemSample {
+    return this.d.sampler.read();
+  }
+
   /** GET /metrics/history: this node's samples of the last hour, oldest first. */
   history(): { interval_seconds: number; samples: readonly TrendSample[] } {
     return { interval_seconds: TREND_INTERVAL_MS / 1000, samples: this.samples };

@@ -1,0 +1,58 @@
+/**
+ * What an idle hub costs: a hub process on the embedded store (SQLite) with two echo
+ * agents and no work, measured from /proc after a warm-up: CPU seconds over `--seconds`
+ * (as a percentage of one core) and RSS. `--runs` processes, median.
+ *
+ *   npx tsx bench/idle.ts [--seconds 20] [--runs 3] [--warmup 5]
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { arg, emit } from './lib/cli.js';
+import { median } from './lib/pg.js';
+import { startHubProcess } from './lib/hub-process.js';
+
+const seconds = Number(arg('seconds', '20'));
+const runs = Number(arg('runs', '3'));
+const warmup = Number(arg('warmup', '5'));
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ; 100 on Linux). */
+const HZ = 100;
+
+function cpuTicks(pid: number): number {
+  // Fields after the command name (which may hold spaces): utime is the 14th field, stime the 15th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Math.round(Number(m?.[1] ?? 0) / 1024);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const results: Array<{ cpu_percent: number; cpu_seconds: number; rss_mb: number }> = [];
+for (let i = 0; i < runs; i++) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hub-idle-'));
+  const hub = await startHubProcess({
+    HIVE_DATABASE_DATA_DIR: dir,
+    HIVE_SERVER_HOST: '127.0.0.1',
+    HIVE_AGENTS_DEFAULT_POOL_SIZE: '2',
+  });
+  try {
+    await sleep(warmup * 1000);
+    const before = cpuTicks(hub.pid);
+    await sleep(seconds * 1000);
+    const used = (cpuTicks(hub.pid) - before) / HZ;
+    results.push({ cpu_seconds: used, cpu_percent: Math.round((used / seconds) * 1000) / 10, rss_mb: rssMb(hub.pid) });
+  } finally {
+    await hub.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+emit('idle', {
+  seconds,
+  runs: results,
+  median_cpu_percent: median(results.map((r) => r.cpu_percent)),
+  median_rss_mb: median(results.map((r) => r.rss_mb)),
+});
