@@ -172,24 +172,24 @@ describe('dashboard in a real browser', function () {
     assert.equal(await restarts(), before + 1);
   });
 
-  it('retries one failed task and redrives a group of them', async () => {
+  it('retries one dead task and redrives a group of them', async () => {
     const dead = [];
-    for (let i = 0; i < 4; i++) dead.push(await submit({ mode: 'child', i, fail: true }, { max_attempts: 1 }));
-    await waitFor(async () => (await call('GET', '/api/tasks?status=failed&error_code=CHILD_BOOM')).total >= 4, 15_000);
+    for (let i = 0; i < 4; i++) dead.push(await submit({ mode: 'child', i, fail: true, retryable: true }, { max_attempts: 1 }));
+    await waitFor(async () => (await call('GET', '/api/tasks?status=dead&error_code=CHILD_BOOM')).total >= 4, 15_000);
     const page = await open('operator');
     await page.getByRole('link', { name: 'Dead letters' }).click();
-    const group = page.getByRole('region', { name: /^CHILD_BOOM · failed/ });
+    const group = page.getByRole('region', { name: /^CHILD_BOOM · dead/ });
     await group.getByRole('button', { name: 'Show tasks' }).click();
     await shot(page, 'dead-letters');
     const first = dead[0];
     await group.locator(`tr[data-task="${first.id}"]`).getByRole('button', { name: 'Retry' }).click();
     const retried = async (id: string): Promise<boolean> =>
       ((await call('GET', `/api/tasks/${id}`)).events as any[]).some(
-        (e) => e.from_status === 'failed' && e.to_status === 'pending',
+        (e) => e.from_status === 'dead' && e.to_status === 'pending',
       );
     await waitFor(() => retried(first.id), 15_000);
     // It fails again (the handler always fails), and the group's bulk redrive moves all of them.
-    await waitFor(async () => (await call('GET', `/api/tasks/${first.id}`)).status === 'failed', 15_000);
+    await waitFor(async () => (await call('GET', `/api/tasks/${first.id}`)).status === 'dead', 15_000);
     await page.reload();
     await page
       .getByRole('region', { name: /^CHILD_BOOM/ })

@@ -206,6 +206,17 @@ describe('cluster: three nodes on one PostgreSQL', function () {
       120_000,
       'a quarter of the tasks to complete',
     );
+    // Killed while it holds leases (no-op tasks end within milliseconds, so a node can hold none for a moment).
+    const leasesOf = async (nodeId: string): Promise<number> =>
+      Number(
+        (
+          await db.query<{ n: string }>(
+            `SELECT count(*) AS n FROM tasks WHERE lease_owner = $1 AND status IN ('assigned', 'running')`,
+            [nodeId],
+          )
+        )[0]?.n ?? 0,
+      );
+    await waitFor(async () => (await leasesOf('n2')) >= 5, 30_000, 'n2 to hold leases');
     const killedAt = Date.now();
     node('n2').child.kill('SIGKILL');
     await waitFor(async () => (await memberRow(db, 'n2'))?.status === 'dead', 20_000, 'n2 to be declared dead');
