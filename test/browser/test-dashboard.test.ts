@@ -174,7 +174,8 @@ describe('dashboard in a real browser', function () {
 
   it('retries one dead task and redrives a group of them', async () => {
     const dead = [];
-    for (let i = 0; i < 4; i++) dead.push(await submit({ mode: 'child', i, fail: true, retryable: true }, { max_attempts: 1 }));
+    for (let i = 0; i < 4; i++)
+      dead.push(await submit({ mode: 'child', i, fail: true, retryable: true }, { max_attempts: 1 }));
     await waitFor(async () => (await call('GET', '/api/tasks?status=dead&error_code=CHILD_BOOM')).total >= 4, 15_000);
     const page = await open('operator');
     await page.getByRole('link', { name: 'Dead letters' }).click();
