@@ -32,7 +32,9 @@ for (let r = 0; r < runs; r++) {
     if (fn === undefined) throw new Error(`unknown system ${name}`);
     const res = await fn(n);
     (samples[name] ??= []).push(res);
-    process.stderr.write(`run ${r + 1}/${runs} ${name}: ${res.tasks_per_s} tasks/s\n`);
+    process.stderr.write(
+      `run ${r + 1}/${runs} ${name}: ${res.tasks_per_s} tasks/s, CPU/task node ${res.node_us_per_task} µs server ${res.server_us_per_task} µs\n`,
+    );
   }
 }
 const medians = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v.map((x) => x.tasks_per_s))]));
@@ -44,6 +46,16 @@ emit('throughput', {
   runs,
   tasks_per_s_median: medians,
   tasks_per_s_runs: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((x) => x.tasks_per_s)])),
+  // Where each system's time went: CPU microseconds per task in this process and in its server (medians).
+  cpu_us_per_task_median: Object.fromEntries(
+    Object.entries(samples).map(([k, v]) => [
+      k,
+      {
+        node: median(v.map((x) => x.node_us_per_task ?? 0)),
+        server: median(v.map((x) => x.server_us_per_task ?? 0)),
+      },
+    ]),
+  ),
   hub_ratio_to: Object.fromEntries(peers.map(([k, v]) => [k, Math.round((hub / v) * 100) / 100])),
   best_peer: best[0],
   hub_ratio_to_best_peer: best[1] === 0 ? null : Math.round((hub / best[1]) * 100) / 100,

@@ -42,9 +42,9 @@ export interface Redriven {
 
 /** What one commit of submissions stored, counted beside the actor and applied by it (task.flushed). */
 export interface SubmitTally {
-  /** Pending tasks before the commit (from the actor's cache, or read by the commit: then `read` holds the counts). */
+  /** Pending tasks before the commit (the actor's estimate, or read by the commit: then `read` is set). */
   pending: number | undefined;
-  read?: Record<TaskStatus, number> | undefined;
+  read?: boolean;
   created: number;
   deduplicated: number;
 }
@@ -61,11 +61,11 @@ export type TaskManagementMsg =
   | { type: 'task.submit_bulk'; tasks: NewTask[]; replyTo: ReplyTo<Submitted[]> }
   /**
    * A group commit of submissions was stored (sent by the actor's own storing to itself):
-   * how many were new and how many duplicates, and the counts it read when it had none.
+   * how many were new and how many duplicates, and the pending count it read, if it read one.
    */
   | { type: 'task.flushed'; tally: SubmitTally }
-  /** Task counts read in the background (the actor's own refresh of its cache; undefined: the read failed). */
-  | { type: 'task.counts'; counts: Record<TaskStatus, number> | undefined; at: number }
+  /** Pending tasks counted in the background (the actor's own refresh of its estimate; undefined: the read failed). */
+  | { type: 'task.pending'; pending: number | undefined; at: number }
   | { type: 'task.get'; id: string; replyTo: ReplyTo<TaskDetail> }
   /** Why the task is not running (GET /api/tasks/:id/explain). */
   | { type: 'task.explain'; id: string; replyTo: ReplyTo<Explanation> }

@@ -1,5 +1,5 @@
 /** task_management's state and the peers it asks (shared by its files). */
-import type { NewTask, TaskStatus } from '../../src/domain/index.js';
+import type { NewTask } from '../../src/domain/index.js';
 import { RateWindow, SampleWindow } from '../../src/metrics/windows.js';
 import type { ActorContext, ActorRef, ReplyTo } from '../../src/runtime/index.js';
 import type { AgentManagementMsg } from '../agent-management/messages.js';
@@ -31,8 +31,9 @@ export interface SubmitQueue {
 export interface State {
   /** Submissions accepted and not stored yet (group commit); a restart hands them to the next incarnation. */
   submits: SubmitQueue;
-  countsRefreshing: boolean;
-  counts: { at: number; value: Record<TaskStatus, number> } | undefined;
+  pendingRefreshing: boolean;
+  /** Pending tasks as last read (countPending), plus this node's submissions since: the room check's estimate. */
+  pending: { at: number; value: number } | undefined;
   since: TaskSummary['since_start'];
   finishes: RateWindow;
   durations: SampleWindow;
@@ -41,8 +42,8 @@ export interface State {
 export function freshState(): State {
   return {
     submits: { items: [], flushing: false },
-    countsRefreshing: false,
-    counts: undefined,
+    pendingRefreshing: false,
+    pending: undefined,
     since: { submitted: 0, deduplicated: 0, cancelled: 0, retried: 0, redriven: 0, manual_assignments: 0 },
     finishes: new RateWindow(60),
     durations: new SampleWindow(1024),

@@ -5,8 +5,9 @@
  * submissions as one transaction. Every path counts and publishes a stored
  * submission the same way (accepted()).
  */
-import { isFlowed, type InferredCapability, type NewTask, type TaskStatus } from '../../src/domain/index.js';
-import { HubError } from '../../src/errors/index.js';
+import type { InferredCapability, NewTask } from '../../src/domain/index.js';
+import { handOffable } from '../../src/engine/handoff.js';
+import { HubError, errorMessage } from '../../src/errors/index.js';
 import { writeIsolating } from '../../src/storage/index.js';
 import type { ReplyTo } from '../../src/runtime/index.js';
 import type { NeuralMsg } from '../neural-processor/messages.js';
@@ -59,24 +60,21 @@ async function inferCapabilities(
   }
 }
 
-/**
- * Task counts by status from storage (the truth), cached: a stale cache is
- * refreshed in the background (the read reports back with 'task.counts'), so
- * that submissions never wait on a count. Called in receive.
- */
-export async function counts(deps: ModuleDeps, state: State, ctx: Ctx): Promise<Record<TaskStatus, number>> {
-  if (state.counts === undefined) state.counts = { at: Date.now(), value: await deps.store.countTasksByStatus() };
-  else refreshCounts(deps, state, ctx);
-  return state.counts.value;
-}
+/** The pending estimate is read again in the background when older than this. */
+const PENDING_REFRESH_MS = 500;
 
-/** Starts a background read of the counts when the cache is older than 500 ms. */
-function refreshCounts(deps: ModuleDeps, state: State, ctx: Ctx): void {
-  if (state.counts === undefined || Date.now() - state.counts.at <= 500 || state.countsRefreshing) return;
-  state.countsRefreshing = true;
-  void deps.store.countTasksByStatus().then(
-    (value) => tellSelf(ctx, { type: 'task.counts', counts: value, at: Date.now() }),
-    () => tellSelf(ctx, { type: 'task.counts', counts: undefined, at: Date.now() }),
+/**
+ * Starts a background count of the pending tasks when the estimate is stale (the
+ * read reports back with 'task.pending'), so that submissions never wait on a
+ * count. Called in receive.
+ */
+function refreshPending(deps: ModuleDeps, state: State, ctx: Ctx): void {
+  if (state.pending === undefined || Date.now() - state.pending.at <= PENDING_REFRESH_MS || state.pendingRefreshing)
+    return;
+  state.pendingRefreshing = true;
+  void deps.store.countPending(deps.config.tasks.max_pending + 1).then(
+    (value) => tellSelf(ctx, { type: 'task.pending', pending: value, at: Date.now() }),
+    () => tellSelf(ctx, { type: 'task.pending', pending: undefined, at: Date.now() }),
   );
 }
 
@@ -88,28 +86,32 @@ function tellSelf(ctx: Ctx, msg: TaskManagementMsg): void {
   }
 }
 
-/** A new tally for a commit, from the actor's cached pending count. */
+/** A new tally for a commit, from the actor's pending estimate. */
 function tallyFrom(state: State): SubmitTally {
-  return { pending: state.counts?.value.pending, created: 0, deduplicated: 0 };
+  return { pending: state.pending?.value, created: 0, deduplicated: 0 };
 }
 
 /** Applies a commit's tally to the state (in receive): counters, and the cached pending count. */
 export function applyTally(state: State, t: SubmitTally): void {
   state.since.submitted += t.created;
   state.since.deduplicated += t.deduplicated;
-  if (t.read !== undefined)
-    state.counts = { at: Date.now(), value: { ...t.read, pending: t.read.pending + t.created } };
-  else if (state.counts !== undefined) state.counts.value.pending += t.created;
+  if (t.read === true && t.pending !== undefined) state.pending = { at: Date.now(), value: t.pending + t.created };
+  else if (state.pending !== undefined) state.pending.value += t.created;
 }
 
-/** Refuses a submission of n tasks that would pass [tasks] max_pending (this commit's own tasks counted). */
+/**
+ * Refuses a submission of n tasks that would pass [tasks] max_pending (this
+ * commit's own tasks counted). The estimate only decides acceptance: a refusal
+ * is always decided on a fresh count (tasks claimed since the estimate free room).
+ */
 async function checkRoom(deps: ModuleDeps, t: SubmitTally, n: number): Promise<void> {
-  if (t.pending === undefined) {
-    t.read = await deps.store.countTasksByStatus();
-    t.pending = t.read.pending;
+  const max = deps.config.tasks.max_pending;
+  if (t.pending === undefined || (t.read !== true && t.pending + t.created + n > max)) {
+    // The count includes this commit's tasks stored so far: they are counted once, in t.created.
+    t.pending = Math.max(0, (await deps.store.countPending(max + 1)) - t.created);
+    t.read = true;
   }
   const pending = t.pending + t.created;
-  const max = deps.config.tasks.max_pending;
   if (pending + n > max) {
     throw new HubError(
       'QUEUE_FULL',
@@ -148,7 +150,7 @@ export function startFlush(deps: ModuleDeps, peers: TaskPeers, state: State, ctx
   const queue = state.submits;
   if (queue.items.length === 0 || queue.flushing) return;
   queue.flushing = true; // until 'task.flushed' is handled: its tally is counted before the next commit checks room
-  refreshCounts(deps, state, ctx);
+  refreshPending(deps, state, ctx);
   const batch = queue.items.splice(0);
   const tally = tallyFrom(state);
   const done = (): void => tellSelf(ctx, { type: 'task.flushed', tally });
@@ -219,16 +221,13 @@ async function storePlain(deps: ModuleDeps, tally: SubmitTally, plain: PendingSu
     return [];
   }
   const now = Date.now();
+  const handoff = deps.engine.handoff;
   const entries = plain.map((b) => ({
     b,
-    agentId:
-      // Tasks with a key or a cost wait for a claim, where their limits are checked.
-      !isFlowed(b.task) && (b.task.run_at === null || Date.parse(b.task.run_at) <= now)
-        ? deps.engine.reserve(b.task.required_capabilities)
-        : undefined,
+    // Tasks with a key or a cost wait for a claim, where their limits are checked.
+    agentId: handOffable(b.task, now) ? handoff.reserve(b.task.required_capabilities) : undefined,
   }));
-  const unreserve = (agentId: string | undefined): void =>
-    void (agentId !== undefined && deps.engine.unreserve(agentId));
+  const unreserve = (agentId: string | undefined): void => void (agentId !== undefined && handoff.unreserve(agentId));
   const claims = (part: typeof entries): Array<{ leaseMs: number } | undefined> =>
     part.map((e) => (e.agentId === undefined ? undefined : { leaseMs: deps.config.tasks.lease_ms }));
   // One bad submission fails alone: the group commit is split until it stands alone.
@@ -255,8 +254,8 @@ async function storePlain(deps: ModuleDeps, tally: SubmitTally, plain: PendingSu
       const e = part.items[i]!;
       accepted(deps, tally, r);
       if (e.agentId !== undefined) {
-        if (r.created && r.task.status === 'assigned') deps.engine.handOff(e.agentId, r.task);
-        else deps.engine.unreserve(e.agentId);
+        if (r.created && r.task.status === 'assigned') handoff.handOff(e.agentId, r.task);
+        else handoff.unreserve(e.agentId);
       }
       e.b.replyTo.ok(r);
       stored.push(r);
@@ -283,11 +282,39 @@ export async function submitMany(
   state: State,
   tasks: NewTask[],
 ): Promise<Submitted[]> {
+  refreshPending(deps, state, ctx);
   const tally = tallyFrom(state);
   await checkRoom(deps, tally, tasks.length);
   await inferCapabilities(deps, peers, ctx, tasks);
-  const r = (await deps.store.createTasks(tasks, deps.nodeId)).map((x) => accepted(deps, tally, x));
+  // Bulk hand-off: as many as this node has room for are stored claimed here and start without a claim.
+  const handoff = deps.engine.handoff;
+  const take = handoff.reserveBulk(tasks);
+  const reserved = take.filter(Boolean).length;
+  let stored: Submitted[];
+  try {
+    const lease = { leaseMs: deps.config.tasks.lease_ms };
+    stored = await deps.store.createTasks(
+      tasks,
+      deps.nodeId,
+      reserved === 0 ? undefined : take.map((t) => (t ? lease : undefined)),
+    );
+  } catch (err) {
+    handoff.unreserveBulk(reserved);
+    throw err;
+  }
+  const r = stored.map((x) => accepted(deps, tally, x));
   applyTally(state, tally);
-  deps.engine.wake();
+  const claimed = stored.filter((x, i) => take[i] === true && x.created && x.task.status === 'assigned');
+  // The engine's own copies: placing sets assigned_agent, which the submitter's answer must not show.
+  void handoff
+    .adoptBulk(
+      claimed.map((x) => ({ ...x.task })),
+      reserved,
+    )
+    .catch((err: unknown) =>
+      // Placing failed (releasing an unplaceable task): their leases run out and they are claimed again.
+      deps.log.warn({ err }, `placing ${claimed.length} handed-off tasks failed: ${errorMessage(err)}`),
+    );
+  if (reserved < tasks.length) deps.engine.wake();
   return r;
 }

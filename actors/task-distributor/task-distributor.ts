@@ -27,7 +27,7 @@ import { answer } from '../shared/answer.js';
 import type { Redriven, TaskDetail, TaskManagementMsg, TaskSummary, Waiting } from './messages.js';
 import { listAllAgents, type Page, type TaskFilter } from '../../src/storage/index.js';
 import { freshState, type Ctx, type State, type TaskPeers } from './state.js';
-import { applyTally, counts, startFlush, submitMany } from './submissions.js';
+import { applyTally, startFlush, submitMany } from './submissions.js';
 
 export type { TaskPeers };
 
@@ -200,8 +200,9 @@ async function manualAssign(
   return { ...claimed, assigned_agent: agentId };
 }
 
-async function summarize(deps: ModuleDeps, state: State, ctx: Ctx): Promise<TaskSummary> {
-  const c = await counts(deps, state, ctx);
+async function summarize(deps: ModuleDeps, state: State): Promise<TaskSummary> {
+  const c = await deps.store.countTasksByStatus();
+  state.pending = { at: Date.now(), value: c.pending };
   const ended = c.completed + c.failed + c.dead;
   return {
     by_status: { ...c },
@@ -259,9 +260,9 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
           state.submits.flushing = false;
           startFlush(deps, peers, state, ctx);
           return state;
-        case 'task.counts':
-          state.countsRefreshing = false;
-          if (msg.counts !== undefined) state.counts = { at: msg.at, value: msg.counts };
+        case 'task.pending':
+          state.pendingRefreshing = false;
+          if (msg.pending !== undefined) state.pending = { at: msg.at, value: msg.pending };
           return state;
         case 'task.submit_bulk':
           await answer(msg.replyTo, () => submitMany(deps, peers, ctx, state, msg.tasks));
@@ -291,13 +292,11 @@ export function taskManagementSpec(deps: ModuleDeps, peers: TaskPeers): ActorSpe
           await answer(msg.replyTo, () => manualAssign(deps, peers, state, msg.taskId, msg.agentId, ctx));
           return state;
         case 'task.summarize':
-          state.counts = undefined; // a summary reads fresh counts
-          await answer(msg.replyTo, () => summarize(deps, state, ctx));
+          await answer(msg.replyTo, () => summarize(deps, state));
           return state;
         case 'task.ended':
           state.finishes.record(msg.completed + msg.failed);
           for (const d of msg.durationsMs) state.durations.record(d);
-          state.counts = undefined;
           return state;
         case 'module.ping':
           msg.replyTo.ok(true);

@@ -13,18 +13,32 @@ import type { ReplyTo } from '../../src/runtime/index.js';
 import type { Submitted, TaskManagementMsg } from '../../actors/task-distributor/messages.js';
 import { hubStack } from './hub-stack.js';
 import { benchDatabase } from './pg.js';
+import { cpuPerTask, readCpu, type CpuReading } from './cpu.js';
 
 export interface RunResult {
   tasks: number;
   ms: number;
   tasks_per_s: number;
+  /** CPU per task in this process (the system's client and workers) and in its server (PostgreSQL or Redis). */
+  node_us_per_task?: number;
+  server_us_per_task?: number;
 }
 
 const BATCH = 1000;
 
-function result(n: number, t0: number): RunResult {
-  const ms = performance.now() - t0;
-  return { tasks: n, ms: Math.round(ms), tasks_per_s: Math.round(n / (ms / 1000)) };
+/** Starts the clock and the CPU meter (read again by result(), before the system's pools close). */
+function start(server?: string): { t0: number; cpu: CpuReading; server?: string } {
+  return { t0: performance.now(), cpu: readCpu(server), ...(server !== undefined ? { server } : {}) };
+}
+
+function result(n: number, s: { t0: number; cpu: CpuReading; server?: string }): RunResult {
+  const ms = performance.now() - s.t0;
+  return {
+    tasks: n,
+    ms: Math.round(ms),
+    tasks_per_s: Math.round(n / (ms / 1000)),
+    ...cpuPerTask(s.cpu, readCpu(s.server), n),
+  };
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -74,7 +88,7 @@ export async function runHub(n: number, env: Record<string, string> = {}, o: Hub
     stack.events.subscribe((e) => {
       if (e.type === 'task.completed' && ++done === n) all.resolve();
     });
-    const t0 = performance.now();
+    const t0 = start();
     for (let i = 0; i < n; i += BATCH) {
       const tasks = Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => make(i + j));
       await stack.hive.ask(
@@ -100,7 +114,7 @@ export async function runPgBoss(n: number): Promise<RunResult> {
   await boss.createQueue('bench');
   try {
     let done = 0;
-    const t0 = performance.now();
+    const t0 = start();
     const worker = async (): Promise<void> => {
       while (done < n) {
         const jobs = await boss.fetch('bench', { batchSize: 1000 });
@@ -156,7 +170,7 @@ export async function runGraphile(n: number): Promise<RunResult> {
     preset: { worker: { localQueue: { size: 2000 }, completeJobBatchDelay: 0 } },
   });
   try {
-    const t0 = performance.now();
+    const t0 = start();
     for (let i = 0; i < n; i += BATCH) {
       await utils.addJobs(
         Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => ({ identifier: 'bench', payload: { i: i + j } })),
@@ -188,7 +202,7 @@ export async function runBullmq(n: number): Promise<RunResult> {
     { connection, concurrency: 100, removeOnComplete: { count: 0 } },
   );
   try {
-    const t0 = performance.now();
+    const t0 = start('redis-server');
     for (let i = 0; i < n; i += BATCH) {
       await queue.addBulk(
         Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => ({

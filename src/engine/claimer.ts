@@ -43,6 +43,8 @@ export class Claimer {
   /** A wake when a rate or budget bucket holds enough again. */
   private refill: { at: number; timer: NodeJS.Timeout } | undefined;
   private readonly waits = new Map<string, string>();
+  /** Room promised to bulk submissions being stored claimed here (handoff.ts): counted as held. */
+  reserved = 0;
 
   constructor(
     private readonly o: EngineOptions,
@@ -64,7 +66,7 @@ export class Claimer {
 
   /** How many tasks are here and wanted, and the best proficiency on offer per capability (the claim's filter). */
   capacityTarget(): { buffered: number; target: number; offer: Record<string, number> } {
-    let buffered = 0;
+    let buffered = this.reserved;
     let target = 0;
     const offer: Record<string, number> = {};
     for (const s of this.host.slots.values()) {
@@ -102,11 +104,7 @@ export class Claimer {
       got = tasks.length;
       this.counters.claims++;
       this.counters.claimed += got;
-      const homeless = this.place(tasks, await this.fitScores(tasks));
-      // Each requirement is on offer, but not all of them from one agent: try again later, not at once.
-      if (homeless.length > 0)
-        await this.release(homeless, 'no single local agent meets every requirement', UNPLACEABLE_DELAY_MS);
-      this.host.pumpAll();
+      await this.adopt(tasks);
     } catch (err) {
       if (this.outage.failed(err)) this.notBefore = Date.now() + this.outage.delayMs();
       else this.host.fault('claim', err);
@@ -118,6 +116,15 @@ export class Claimer {
     if (got === want || again)
       this.wake(); // there may be more
     else this.queueDrained = true;
+  }
+
+  /** Places tasks claimed by this node (by a claim or a bulk hand-off) and starts what the agents can take. */
+  async adopt(tasks: Task[]): Promise<void> {
+    const homeless = this.place(tasks, await this.fitScores(tasks));
+    // Each requirement is on offer, but not all of them from one agent: try again later, not at once.
+    if (homeless.length > 0)
+      await this.release(homeless, 'no single local agent meets every requirement', UNPLACEABLE_DELAY_MS);
+    this.host.pumpAll();
   }
 
   /** Flow rules held work back: wake when the first bucket refills, and tell each task's new reason once. */

@@ -20,7 +20,8 @@ import { errorMessage } from '../errors/index.js';
 import { OutageTracker } from '../storage/index.js';
 import { AbortReason } from './execute.js';
 import { handlerFor, newAttempt, runAttempt, type Running } from './execution.js';
-import { newSlot, profileOf, reserveSlot, takesWork, unreserveSlot, victimFor, type Slot } from './placement.js';
+import { newSlot, profileOf, takesWork, victimFor, type Slot } from './placement.js';
+import { HandOff } from './handoff.js';
 import { Claimer } from './claimer.js';
 import { TaskWriter } from './writer.js';
 import { LeaseKeeper } from './lease-keeper.js';
@@ -62,6 +63,8 @@ export class TaskEngine {
   private readonly idle = new IdleWaiters();
   /** Waits, wakes, schedules and progress (workflows.ts). */
   readonly workflows: Workflows;
+  /** Submissions stored already claimed by this node (handoff.ts). */
+  readonly handoff: HandOff;
 
   constructor(private readonly o: EngineOptions) {
     this.outage = new OutageTracker(o.log, 'task engine');
@@ -75,6 +78,15 @@ export class TaskEngine {
       fitModel: () => this.fitModel,
       waiting: (changed) => tellWaits(this.o, changed),
       flowStats: this.flow,
+    });
+    this.handoff = new HandOff({
+      slots: this.slots,
+      claimer: this.claimer,
+      counters: this.c,
+      events: o.events,
+      log: o.log,
+      accepting: () => this.accepting(),
+      pump: (slot) => this.pump(slot),
     });
     this.workflows = new Workflows({ ...o, ...o.workflows, outage: this.outage, wakeClaims: () => this.wake() });
     this.writer = new TaskWriter(shared, {
@@ -260,38 +272,6 @@ export class TaskEngine {
     this.o.events.publish('tasks', 'task.assigned', { ...task, assigned_agent: agentId });
     this.pump(slot);
     return true;
-  }
-
-  /**
-   * Direct hand-off: an idle capable agent here (a free slot, nothing queued) is
-   * promised to a task being submitted, which is then stored already claimed by
-   * this node and starts without waiting for a claim. Returns the agent, or
-   * undefined when none is idle (the task is stored pending and claimed as usual).
-   */
-  reserve(required: Task['required_capabilities']): string | undefined {
-    return this.accepting() ? reserveSlot(this.slots.values(), required) : undefined;
-  }
-
-  /** Gives a reserved slot back (the submission was a duplicate, or storing it failed). */
-  unreserve(agentId: string): void {
-    unreserveSlot(this.slots.get(agentId));
-  }
-
-  /** Starts a task stored already claimed for a reserved agent. */
-  handOff(agentId: string, task: Task): void {
-    const slot = this.slots.get(agentId);
-    if (slot === undefined) {
-      void this.claimer
-        .release([task], 'its agent left before the hand-off')
-        .catch((err: unknown) => this.o.log.warn({ err }, 'releasing a task failed'));
-      return;
-    }
-    unreserveSlot(slot);
-    this.c.handoffs++;
-    const placed = { ...task, assigned_agent: agentId };
-    this.o.events.publish('tasks', 'task.assigned', placed);
-    slot.deque.unshift(placed);
-    this.pump(slot);
   }
 
   /** Tasks an agent runs now. */

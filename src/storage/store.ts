@@ -306,6 +306,11 @@ export interface TaskStore {
   listLeasedTasks(nodeId: string): Promise<Task[]>;
   listTaskEvents(taskId: string): Promise<TaskEvent[]>;
   countTasksByStatus(): Promise<Record<TaskStatus, number>>;
+  /**
+   * Pending tasks, counted up to `cap` (a larger count answers `cap`): the room
+   * check's read, whose cost follows the queue, not the table's history.
+   */
+  countPending(cap: number): Promise<number>;
   /** Ready pending tasks (no open dependency, run_at passed) that the claim takes before this one: higher priority, or the same and submitted earlier. */
   countReadyAhead(taskId: string, now: Date): Promise<number>;
 }

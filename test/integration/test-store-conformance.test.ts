@@ -499,6 +499,14 @@ for (const engine of engines) {
       assert.ok(counts.assigned >= 3);
     });
 
+    it('counts pending tasks up to a cap', async () => {
+      for (let i = 0; i < 3; i++) await createOne(store, newTask({ title: `pending ${i}` }), 'n1');
+      const pending = (await store.countTasksByStatus()).pending;
+      assert.ok(pending >= 3);
+      assert.equal(await store.countPending(1_000_000), pending);
+      assert.equal(await store.countPending(pending - 1), pending - 1, 'a larger count answers the cap');
+    });
+
     describe('cluster membership', () => {
       const addr = (node: string): { node_id: string; address: string; grpc_port: number; http_port: number } => ({
         node_id: node,

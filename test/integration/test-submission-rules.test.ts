@@ -50,4 +50,15 @@ describe('submission rules on every path', function () {
     await assert.rejects(submit({ title: 'e' }), (err: Error & { code?: string }) => err.code === 'QUEUE_FULL');
     assert.equal((await stack.store.countTasksByStatus()).pending, 3, 'nothing refused was stored');
   });
+
+  it('a refusal is decided on a fresh count: room freed since the estimate is room', async () => {
+    // The actor's estimate still says 3 pending; cancelling one (through the store, not the actor) frees room.
+    const victim = (await stack.store.listTasks({ limit: 1, offset: 0, status: 'pending' })).items[0];
+    assert.ok(victim !== undefined);
+    assert.ok(await stack.store.transitionTask(victim.id, { op: 'cancel', nodeId: 'test' }));
+    const f = await submit({ title: 'f' });
+    assert.equal(f.created, true, 'accepted on the fresh count');
+    assert.equal(created(f.task.id), 1);
+    await assert.rejects(submit({ title: 'g' }), (err: Error & { code?: string }) => err.code === 'QUEUE_FULL');
+  });
 });

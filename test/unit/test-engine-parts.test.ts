@@ -5,6 +5,13 @@ import { idleSlotFor, newSlot, slotFor, victimFor, type Slot } from '../../src/e
 import { handlerFor } from '../../src/engine/execution.js';
 import { Sessions } from '../../src/engine/sessions.js';
 import { TaskFailure } from '../../src/engine/handler.js';
+import { HandOff } from '../../src/engine/handoff.js';
+import type { Claimer } from '../../src/engine/claimer.js';
+import { newCounters } from '../../src/engine/types.js';
+import { EventBus } from '../../src/runtime/index.js';
+import { createLogger } from '../../src/log/logger.js';
+import type { NewTask } from '../../src/domain/index.js';
+import { newTask } from '../helpers/tasks.js';
 
 function agent(name: string, caps: Array<[string, number]>, over: Partial<Agent> = {}): Agent {
   return {
@@ -103,5 +110,61 @@ describe('engine execution: how an agent runs a task', () => {
       () => missing({} as never, {} as never),
       (err: unknown) => err instanceof TaskFailure && err.code === 'EXECUTOR_MISSING',
     );
+  });
+});
+
+describe('bulk hand-off: which tasks of a bulk this node takes', () => {
+  const claimer = { queueDrained: true, reserved: 0, room: 3, offer: { nlp: 0.8 } as Record<string, number> };
+  const handoff = (): HandOff =>
+    new HandOff({
+      slots: new Map(),
+      claimer: {
+        get queueDrained() {
+          return claimer.queueDrained;
+        },
+        get reserved() {
+          return claimer.reserved;
+        },
+        set reserved(n: number) {
+          claimer.reserved = n;
+        },
+        capacityTarget: () => ({ buffered: claimer.reserved, target: claimer.room, offer: claimer.offer }),
+      } as unknown as Claimer,
+      counters: newCounters(),
+      events: new EventBus(),
+      log: createLogger({ level: 'fatal', nodeId: 'test' }),
+      accepting: () => true,
+      pump: () => undefined,
+    });
+  beforeEach(() => Object.assign(claimer, { queueDrained: true, reserved: 0, room: 3 }));
+  const bulk: NewTask[] = [
+    newTask({ title: 'low', priority: 'low' }),
+    newTask({ title: 'keyed', concurrency_keys: ['llm'] }),
+    newTask({ title: 'later', run_at: new Date(Date.now() + 60_000).toISOString() }),
+    newTask({ title: 'vision', required_capabilities: [{ name: 'vision', min_proficiency: 0 }] }),
+    newTask({ title: 'nlp', required_capabilities: [{ name: 'nlp', min_proficiency: 0.5 }] }),
+    newTask({ title: 'critical', priority: 'critical' }),
+    newTask({ title: 'medium' }),
+  ];
+  const taken = (take: boolean[]): string[] => bulk.filter((_, i) => take[i]).map((t) => t.title);
+
+  it('takes the most urgent runnable tasks up to the room, and holds that room', () => {
+    const h = handoff();
+    assert.deepEqual(taken(h.reserveBulk(bulk)), ['nlp', 'critical', 'medium']);
+    assert.equal(claimer.reserved, 3);
+    assert.deepEqual(taken(h.reserveBulk(bulk)), [], 'the room is held until adopted or given back');
+    h.unreserveBulk(3);
+    assert.deepEqual(taken(h.reserveBulk(bulk)).length, 3);
+  });
+
+  it('takes nothing while older work is queued (the last claim did not drain the queue)', () => {
+    claimer.queueDrained = false;
+    assert.deepEqual(taken(handoff().reserveBulk(bulk)), []);
+    assert.equal(claimer.reserved, 0);
+  });
+
+  it('never takes a task with a key, a future run_at or a requirement not on offer', () => {
+    claimer.room = 100;
+    assert.deepEqual(taken(handoff().reserveBulk(bulk)), ['low', 'nlp', 'critical', 'medium']);
   });
 });

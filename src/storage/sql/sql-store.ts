@@ -318,6 +318,14 @@ export class SqlStore extends SqlClaims implements Store {
     return counts;
   }
 
+  async countPending(cap: number): Promise<number> {
+    const [row] = await this.db.all(
+      "SELECT count(*) AS n FROM (SELECT 1 FROM tasks WHERE status = 'pending' LIMIT ?) p",
+      [cap],
+    );
+    return Number(row?.['n'] ?? 0);
+  }
+
   countReadyAhead(taskId: string, now: Date): Promise<number> {
     return this.countAhead(taskId, '(o.run_at IS NULL OR o.run_at <= ?)', [now.toISOString()]);
   }

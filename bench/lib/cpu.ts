@@ -1,0 +1,52 @@
+/**
+ * Where a run's CPU went: this process (process.cpuUsage) and every process of
+ * the server it uses (utime + stime from /proc: PostgreSQL's backends and
+ * background workers alike, or redis-server). Read before and after the measured part, while the pools are
+ * still open: a backend that exits in between takes its time with it.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU in ticks of 10 ms. */
+const TICK_MS = 10;
+
+export interface CpuReading {
+  nodeMs: number;
+  serverMs: number;
+}
+
+/** CPU milliseconds used so far by the live processes whose command starts with `comm`. */
+function serverMs(comm: string): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // The command sits in parentheses and may hold spaces: fields are counted from the closing one.
+      const close = stat.lastIndexOf(')');
+      if (!stat.slice(stat.indexOf('(') + 1, close).startsWith(comm)) continue;
+      const f = stat.slice(close + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // the process ended while we read
+    }
+  }
+  return ticks * TICK_MS;
+}
+
+export function readCpu(server = 'postgres'): CpuReading {
+  const u = process.cpuUsage();
+  return { nodeMs: (u.user + u.system) / 1000, serverMs: serverMs(server) };
+}
+
+/** CPU microseconds per task between two readings, by side. */
+export function cpuPerTask(
+  before: CpuReading,
+  after: CpuReading,
+  tasks: number,
+): { node_us_per_task: number; server_us_per_task: number } {
+  const per = (ms: number): number => Math.round((ms * 1000) / tasks);
+  return {
+    node_us_per_task: per(after.nodeMs - before.nodeMs),
+    server_us_per_task: per(after.serverMs - before.serverMs),
+  };
+}
