@@ -143,6 +143,21 @@ export function handlerFor(
 export function finishFor(r: Running, outcome: Outcome, backoff: BackoffPolicy): TaskFinish | undefined {
   const t = r.task;
   const usage = r.control.usage;
+  if (outcome.kind === 'completed') {
+    // The hot path (every completed task): one object, no spreads.
+    const f: TaskFinish = {
+      id: t.id,
+      epoch: t.lease_epoch,
+      agentId: r.agentId,
+      startedAt: r.startedAt,
+      status: 'completed',
+      result: outcome.result,
+      completedAt: nowIso(),
+    };
+    if (outcome.json !== undefined) f.resultJson = outcome.json;
+    if (usage !== null) f.usage = usage;
+    return f;
+  }
   const base = {
     id: t.id,
     epoch: t.lease_epoch,
@@ -154,8 +169,6 @@ export function finishFor(r: Running, outcome: Outcome, backoff: BackoffPolicy):
   switch (outcome.kind) {
     case 'wait':
       return { ...base, status: 'waiting', completedAt: null, wait: outcome.wait };
-    case 'completed':
-      return { ...base, status: 'completed', result: outcome.result, resultJson: outcome.json, completedAt: now };
     case 'cancelled': {
       // Cancelled through the API: storage already says so. Aborted to requeue: back to pending now.
       const reason: unknown = r.control.reason;

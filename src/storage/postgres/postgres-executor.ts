@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Executor, Row } from '../sql/executor.js';
 import { toStoreError } from '../sql/errors.js';
+import { encodeArrays } from './pg-array.js';
 
 const converted = new Map<string, string>();
 
@@ -27,7 +28,7 @@ async function query(
   params: readonly unknown[],
 ): Promise<{ rows: Row[]; rowCount: number | null }> {
   try {
-    return await q.query<Row>(toPgPlaceholders(sql), params as unknown[]);
+    return await q.query<Row>(toPgPlaceholders(sql), encodeArrays(params) as unknown[]);
   } catch (err) {
     throw toStoreError(err);
   }
