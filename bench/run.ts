@@ -17,6 +17,7 @@ const known = [
   'workflows',
   'dashboard',
   'idle',
+  'ws-fanout',
 ];
 if (name === undefined || !known.includes(name)) {
   process.stderr.write(`usage: npm run bench -- <${known.join('|')}> [options]\n`);

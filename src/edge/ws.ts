@@ -4,16 +4,18 @@
  * Limits: [websocket] max_connections (close 1013), max_message_size_mb (uWS
  * closes oversized messages), timeout_seconds idle timeout with automatic
  * pings, and a send-buffer bound per client: a client that does not read is
- * dropped and counted, and never slows the others (each send only appends to
- * that client's buffer).
+ * dropped and counted, and never slows the others. Events reach their topic's
+ * subscribers by uWS publish/subscribe: one serialisation and one native call
+ * per event, whatever the number of observers; uWS closes a subscriber the
+ * moment a message to it would pass the bound, so no client that stays
+ * connected ever misses one.
  */
 import uWS from 'uWebSockets.js';
 import { errorMessage } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import { EVENT_TOPICS, type EventBus, type PublicTopic, type HubEvent } from '../runtime/index.js';
-import { STATUS_CODES } from 'node:http';
 import type { Credentials, Principal } from '../auth/service.js';
-import { failure } from './envelope.js';
+import { upgradeSocket, type Conn } from './ws-upgrade.js';
 
 export interface WsOptions {
   bus: EventBus;
@@ -47,26 +49,24 @@ export interface WsStats {
   subscriptions: Record<PublicTopic, number>;
 }
 
-interface Conn {
-  id: number;
-  topics: Set<PublicTopic>;
-  refused: boolean;
-  /** Counted in EventBus.observe. */
-  observing?: boolean;
-  /** What the connection authenticated with (security on): checked again while it is open. */
-  credentials?: Credentials;
-  unwatch?: () => void;
-}
-
 type Socket = uWS.WebSocket<Conn>;
 
 const CLOSE_TRY_AGAIN_LATER = 1013;
+/** What uWS closes a connection with when it passes maxBackpressure (and what a vanished client gets). */
+const CLOSE_ABNORMAL = 1006;
+/** Every accepted connection subscribes to this internal topic (heartbeats). */
+const ALL = '$all';
+/** A frame's header, counted with its text in the bytes sent since the last sweep. */
+const FRAME_BYTES = 16;
 const CLOSE_TOO_BIG = 1009;
 /** The connection's credentials were revoked, removed or expired (docs/api.md). */
 export const CLOSE_CREDENTIALS_REVOKED = 4401;
 
 export class WsHub {
   private readonly conns = new Set<Socket>();
+  private app: uWS.TemplatedApp | undefined;
+  /** Bytes sent to any one connection since the last slow-consumer sweep (at most half the bound between sweeps). */
+  private sinceSweep = 0;
   private nextId = 1;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unsubscribe: () => void;
@@ -102,13 +102,15 @@ export class WsHub {
   }
 
   attach(app: uWS.TemplatedApp): void {
+    this.app = app;
     app.ws<Conn>('/ws', {
       // uWS cuts a connection off without a close frame above its limit: give it headroom and close with 1009 ourselves.
       maxPayloadLength: this.o.maxMessageBytes * 2,
       // uWS counts idle time in 4 s steps and needs at least 8 s.
       idleTimeout: Math.max(8, this.o.idleTimeoutSeconds),
       sendPingsAutomatically: true,
-      maxBackpressure: this.o.maxBufferedBytes * 4,
+      maxBackpressure: this.o.maxBufferedBytes,
+      closeOnBackpressureLimit: 1,
       compression: uWS.DISABLED,
       upgrade: (res, req, context) => this.upgrade(res, req, context),
       open: (ws) => this.opened(ws),
@@ -124,9 +126,12 @@ export class WsHub {
         }
         this.onMessage(ws, isBinary ? undefined : Buffer.from(message).toString('utf8'));
       },
-      close: (ws) => {
-        this.conns.delete(ws);
-        ws.getUserData().unwatch?.();
+      close: (ws, code) => {
+        const d = ws.getUserData();
+        // Still ours and closed abnormally after it fell behind: uWS dropped it at the bound.
+        if (this.conns.delete(ws) && code === CLOSE_ABNORMAL && d.pressured === true)
+          this.dropped(d.id, 'at the bound');
+        d.unwatch?.();
         this.syncObserver(ws, true);
       },
     });
@@ -134,45 +139,12 @@ export class WsHub {
 
   /** Accepts the upgrade (refused past max_connections at open), after the credentials are checked when security is on. */
   private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
-    const refused = this.conns.size >= this.o.maxConnections;
-    const key = req.getHeader('sec-websocket-key');
-    const protocol = req.getHeader('sec-websocket-protocol');
-    const extensions = req.getHeader('sec-websocket-extensions');
-    const upgrade = (credentials?: Credentials): void =>
-      void res.upgrade<Conn>(
-        { id: this.nextId++, topics: new Set(), refused, ...(credentials ? { credentials } : {}) },
-        key,
-        protocol,
-        extensions,
-        context,
-      );
-    if (this.o.authorize === undefined) return upgrade();
-    // Browsers cannot set headers on a WebSocket: a token or key may come as ?access_token= or ?api_key= too.
-    const query = new URLSearchParams(req.getQuery() ?? '');
-    const token = query.get('access_token');
-    const credentials = {
-      authorization: req.getHeader('authorization') || (token === null ? undefined : `Bearer ${token}`),
-      apiKey: req.getHeader('x-api-key') || (query.get('api_key') ?? undefined),
-      ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    const conn = {
+      id: this.nextId++,
+      topics: new Set<PublicTopic>(),
+      refused: this.conns.size >= this.o.maxConnections,
     };
-    let aborted = false;
-    res.onAborted(() => (aborted = true));
-    this.o.authorize(credentials).then(
-      () => {
-        if (!aborted) res.cork(() => upgrade(credentials));
-      },
-      (err: unknown) => {
-        if (aborted) return;
-        const f = failure(err);
-        res.cork(
-          () =>
-            void res
-              .writeStatus(`${f.status} ${STATUS_CODES[f.status] ?? ''}`)
-              .writeHeader('content-type', 'application/json')
-              .end(JSON.stringify(f.body)),
-        );
-      },
-    );
+    upgradeSocket(res, req, context, conn, this.o.authorize);
   }
 
   private opened(ws: uWS.WebSocket<Conn>): void {
@@ -182,6 +154,7 @@ export class WsHub {
       return;
     }
     this.conns.add(ws);
+    ws.subscribe(ALL);
     this.counters.accepted_total++;
     this.followCredentials(ws);
     this.sendTo(ws, {
@@ -256,8 +229,13 @@ export class WsHub {
     }
     const set = ws.getUserData().topics;
     for (const t of topics as PublicTopic[]) {
-      if (action === 'subscribe') set.add(t);
-      else set.delete(t);
+      if (action === 'subscribe') {
+        set.add(t);
+        ws.subscribe(t);
+      } else {
+        set.delete(t);
+        ws.unsubscribe(t);
+      }
     }
     this.sendTo(ws, { type: `${action}d`, data: { topics: [...set] }, timestamp: new Date().toISOString() });
     this.syncObserver(ws, false);
@@ -305,21 +283,52 @@ export class WsHub {
       data: { connections: this.conns.size },
       timestamp: new Date().toISOString(),
     });
-    for (const ws of [...this.conns]) this.sendText(ws, text);
+    this.publish(ALL, text);
   }
 
   private broadcast(e: HubEvent): void {
-    if (e.topic === 'engine') return; // the engine's word to the modules, not for observers
-    let text: string | undefined;
-    for (const ws of [...this.conns]) {
-      if (!ws.getUserData().topics.has(e.topic)) continue;
-      text ??= JSON.stringify(
+    if (e.topic === 'engine' || this.app === undefined) return; // the engine's word to the modules, not for observers
+    if (this.app.numSubscribers(e.topic) === 0) return;
+    this.publish(
+      e.topic,
+      JSON.stringify(
         e.origin === undefined
           ? { type: e.type, data: e.data, timestamp: e.timestamp }
           : { type: e.type, data: e.data, timestamp: e.timestamp, node_id: e.origin },
-      );
-      this.sendText(ws, text);
-    }
+      ),
+    );
+  }
+
+  /** One native call delivers to every subscriber of the topic (uWS skips none silently: see closeOnBackpressureLimit). */
+  private publish(topic: string, text: string): void {
+    const n = this.app?.numSubscribers(topic) ?? 0;
+    if (n === 0) return;
+    this.beforeSending(text.length);
+    this.app?.publish(topic, text, false, false);
+    this.counters.messages_sent += n;
+    this.counters.bytes_sent += text.length * n;
+  }
+
+  /**
+   * Before sending `length` bytes: once half the bound has been sent since the
+   * last sweep, marks every connection whose unsent data passed half the bound.
+   * uWS closes a connection only above the bound, so one it closes was marked:
+   * it is counted and logged as a slow consumer dropped, and a client that
+   * vanished on its own is not.
+   */
+  private beforeSending(length: number): void {
+    this.sinceSweep += length + FRAME_BYTES;
+    if (this.sinceSweep * 2 <= this.o.maxBufferedBytes) return;
+    this.sinceSweep = length + FRAME_BYTES;
+    for (const ws of this.conns) ws.getUserData().pressured = ws.getBufferedAmount() * 2 > this.o.maxBufferedBytes;
+  }
+
+  private dropped(conn: number, why: string, buffered?: number): void {
+    this.counters.dropped++;
+    this.o.log.warn(
+      { event: 'ws.dropped', conn, ...(buffered !== undefined ? { buffered } : {}) },
+      `WebSocket client dropped ${why}: more than ${this.o.maxBufferedBytes} bytes unsent (slow consumer)`,
+    );
   }
 
   private sendError(ws: Socket, code: string, message: string): void {
@@ -333,16 +342,14 @@ export class WsHub {
 
   /** Sends, or drops a client whose unsent data passed the bound (it is not reading). */
   private sendText(ws: Socket, text: string): void {
-    if (ws.getBufferedAmount() > this.o.maxBufferedBytes) {
+    const buffered = ws.getBufferedAmount();
+    if (buffered > this.o.maxBufferedBytes) {
       this.conns.delete(ws);
-      this.counters.dropped++;
-      this.o.log.warn(
-        { event: 'ws.dropped', conn: ws.getUserData().id, buffered: ws.getBufferedAmount() },
-        `WebSocket client dropped: more than ${this.o.maxBufferedBytes} bytes unsent (slow consumer)`,
-      );
+      this.dropped(ws.getUserData().id, 'before a send', buffered);
       ws.close();
       return;
     }
+    this.beforeSending(text.length);
     ws.send(text, false, false);
     this.counters.messages_sent++;
     this.counters.bytes_sent += text.length;

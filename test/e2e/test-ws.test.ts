@@ -203,6 +203,26 @@ describe('WebSocket /ws', function () {
     fast.ws.close();
   });
 
+  it('a subscriber killed mid-stream is gone, not counted as a slow consumer; the others still get every event', async () => {
+    const before = (await api.get('/metrics')).body.data.current_metrics.websocket;
+    const live = await observer(hub.port, ['tasks']);
+    const doomed = await stalledClient(hub.port);
+    doomed.resume(); // it reads, then dies without a close frame
+    await api.post('/api/tasks', { title: 'before-kill' });
+    doomed.destroy();
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push((await api.post('/api/tasks', { title: `after-kill-${i}` })).body.data.id);
+    await waitFor(
+      () => ids.every((id) => live.events.some((e) => e.type === 'task.completed' && e.data.id === id)),
+      20_000,
+      'the live observer to see every completion',
+    );
+    const after = (await api.get('/metrics')).body.data.current_metrics.websocket;
+    assert.equal(after.dropped, before.dropped, 'a client that vanished is not a slow consumer');
+    assert.equal(after.connections, before.connections + 1, 'only the live observer was added');
+    live.ws.close();
+  });
+
   it('answers CORS preflights for configured origins only', async () => {
     const allowed = await fetch(`${api.base}/api/tasks`, {
       method: 'OPTIONS',
