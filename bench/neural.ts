@@ -1,8 +1,10 @@
 /**
  * Neural analysis throughput:
- * - in process: NeuralEngine.analyze over distinct texts (cache off, so every
- *   analysis is an inference), micro-batched (batch_max 256) against unbatched
- *   (batch_max 1), in the same run;
+ * - in process: NeuralEngine over distinct texts (cache off, so every analysis
+ *   is an inference): analyzeMany in calls of 1,000 (the batch endpoint's path:
+ *   featurized straight into the model's inputs), analyze micro-batched
+ *   (batch_max 256, concurrent callers), and analyze unbatched (batch_max 1),
+ *   in the same run;
  * - over HTTP: POST /api/neural/analyze on a hub process (autocannon, 64
  *   connections), with distinct texts (inference) and with one repeated text
  *   (the cache), against GET /health on the same hub as the edge's own ceiling.
@@ -33,8 +35,8 @@ function text(i: number): string {
   return `Task ${i}: ${w(1)} the ${w(2)} ${w(3)} and ${w(4)} the ${w(5)} for the ${w(6)} team`;
 }
 
-/** Analyses/s of `count` distinct texts, `inFlight` at a time. */
-async function inProcess(batchMax: number, count: number): Promise<number> {
+/** Analyses/s of `count` distinct texts: `inFlight` analyze calls at a time, or analyzeMany in calls of 1,000 (`many`). */
+async function inProcess(batchMax: number, count: number, many = false): Promise<number> {
   const config = loadConfig({
     env: {
       HIVE_ENV: 'test',
@@ -44,15 +46,21 @@ async function inProcess(batchMax: number, count: number): Promise<number> {
     },
   });
   const engine = await NeuralEngine.open({ config, modelsDir: MODELS_DIR, log });
-  await Promise.all(Array.from({ length: 512 }, (_, i) => engine.analyze(text(-1 - i)))); // warm up
+  // Warm up (JIT, the word table) on texts not measured, by the path measured.
+  const warm = Array.from({ length: 20_000 }, (_, i) => text(-1 - i));
+  if (many) for (let i = 0; i < warm.length; i += 1000) await engine.analyzeMany(warm.slice(i, i + 1000));
+  else await Promise.all(warm.map((t) => engine.analyze(t)));
   const inFlight = 4096;
+  const texts = Array.from({ length: count }, (_, i) => text(i));
   const t0 = performance.now();
   let next = 0;
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (next < count) await engine.analyze(text(next++));
-    }),
-  );
+  if (many) for (let i = 0; i < count; i += 1000) await engine.analyzeMany(texts.slice(i, i + 1000));
+  else
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (next < count) await engine.analyze(texts[next++]!);
+      }),
+    );
   const rate = Math.round(count / ((performance.now() - t0) / 1000));
   await engine.close();
   return rate;
@@ -83,10 +91,12 @@ async function overHttp(port: number, mode: 'distinct' | 'cached' | 'health'): P
   return Math.round(r.requests.average);
 }
 
+const many: number[] = [];
 const batched: number[] = [];
 const unbatched: number[] = [];
 const http: Record<'distinct' | 'cached' | 'health', number[]> = { distinct: [], cached: [], health: [] };
 for (let r = 0; r < runs; r++) {
+  many.push(await inProcess(256, n, true));
   batched.push(await inProcess(256, n));
   unbatched.push(await inProcess(1, Math.max(5000, Math.round(n / 10))));
   const hub = await startHubProcess({
@@ -97,16 +107,18 @@ for (let r = 0; r < runs; r++) {
   for (const mode of ['distinct', 'cached', 'health'] as const) http[mode].push(await overHttp(hub.httpPort, mode));
   await hub.stop();
   process.stderr.write(
-    `run ${r + 1}/${runs}: in process batched ${batched[r]}/s, unbatched ${unbatched[r]}/s; HTTP distinct ${http.distinct[r]}/s, cached ${http.cached[r]}/s, /health ${http.health[r]}/s\n`,
+    `run ${r + 1}/${runs}: in process many ${many[r]}/s, micro-batched ${batched[r]}/s, unbatched ${unbatched[r]}/s; HTTP distinct ${http.distinct[r]}/s, cached ${http.cached[r]}/s, /health ${http.health[r]}/s\n`,
   );
 }
 emit('neural', {
   n,
   runs,
   http_seconds: seconds,
-  analyses_per_s: { in_process_batched: batched, in_process_unbatched: unbatched },
+  analyses_per_s: { in_process_many: many, in_process_batched: batched, in_process_unbatched: unbatched },
   http_requests_per_s: http,
   median: {
+    in_process_many: median(many),
+    many_vs_unbatched: Math.round((median(many) / median(unbatched)) * 100) / 100,
     in_process_batched: median(batched),
     in_process_unbatched: median(unbatched),
     batched_vs_unbatched: Math.round((median(batched) / median(unbatched)) * 100) / 100,

@@ -71,7 +71,11 @@ export function neuralSpec(deps: ModuleDeps): ActorSpec<NeuralMsg, State> {
       switch (msg.type) {
         case 'neural.analyze':
           if (e === undefined) msg.replyTo.fail(DISABLED());
-          else settle(msg.replyTo, Promise.all(msg.texts.map((t) => e.analyze(t))));
+          else
+            settle(
+              msg.replyTo,
+              msg.texts.length === 1 ? e.analyze(msg.texts[0]!).then((a) => [a]) : e.analyzeMany(msg.texts),
+            );
           return state;
         case 'neural.infer':
           if (e === undefined) msg.replyTo.fail(DISABLED());

@@ -13,24 +13,14 @@ import * as ort from 'onnxruntime-node';
 import type { HubConfig } from '../config/index.js';
 import { errorMessage } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import { SampleWindow, round2 } from '../metrics/windows.js';
-import { MicroBatcher, LruCache } from './batcher.js';
-import { PRIORITY_LABELS } from './dataset.js';
+import { round2 } from '../metrics/windows.js';
 import { FIT_WIDTH, type FitSample } from './fit-features.js';
 import { loadModel, modelSpecs, type LoadedModel } from './models.js';
 import { agentFitOnnx, readLogisticWeights } from './onnx-export.js';
-import { packFeatures, textFeatures, textKey, type TextFeatures } from './text-features.js';
 import { trainLogistic, type LogisticWeights } from './train.js';
+import { TextAnalyzer, type Analysis } from './text-analysis.js';
 
-export interface Analysis {
-  /** Every capability the classifier knows, most probable first. */
-  capabilities: Array<{ name: string; probability: number }>;
-  priority_hint: string;
-  keywords: string[];
-  tokens: number;
-  model: { name: string; version: number };
-  cached: boolean;
-}
+export type { Analysis } from './text-analysis.js';
 
 export interface NeuralEngineOptions {
   config: HubConfig;
@@ -96,16 +86,12 @@ function cudaLibraryPresent(): boolean {
 }
 
 export class NeuralEngine {
-  private readonly cache: LruCache<Omit<Analysis, 'cached'>>;
-  private readonly batcher: MicroBatcher<TextFeatures, Omit<Analysis, 'cached'>>;
-  private readonly latency = new SampleWindow(2048);
+  private readonly text: TextAnalyzer;
   private readonly samples: FitSample[] = [];
   private samplesSinceTrain = 0;
   private fitWeights: LogisticWeights | undefined;
   private retiring: LoadedModel[] = [];
   private readonly c = {
-    analyses: 0,
-    inferred: 0,
     fit_runs: 0,
     fit_rows: 0,
     retrains: 0,
@@ -121,12 +107,7 @@ export class NeuralEngine {
     private readonly backendReason: string,
     private readonly providers: ort.InferenceSession.ExecutionProviderConfig[],
   ) {
-    const n = o.config.neural;
-    this.cache = new LruCache(n.cache_size);
-    this.batcher = new MicroBatcher((rows) => this.runClassifier(rows), {
-      maxBatch: n.batch_max,
-      waitMs: n.batch_wait_ms,
-    });
+    this.text = new TextAnalyzer(classifier, o.config.neural);
     this.fitWeights = readLogisticWeights(fitModel.bytes);
   }
 
@@ -156,86 +137,18 @@ export class NeuralEngine {
   }
 
   /** Analyses one text (cached by its hash; misses are micro-batched). */
-  async analyze(text: string): Promise<Analysis> {
-    const started = performance.now();
-    this.c.analyses++;
-    const key = this.cache.capacity === 0 ? '' : textKey(text);
-    const hit = key === '' ? undefined : this.cache.get(key);
-    if (hit !== undefined) {
-      this.latency.record(performance.now() - started);
-      return { ...hit, cached: true };
-    }
-    const out = await this.batcher.submit(textFeatures(text));
-    if (key !== '') this.cache.set(key, out);
-    this.latency.record(performance.now() - started);
-    return { ...out, cached: false };
+  analyze(text: string): Promise<Analysis> {
+    return this.text.analyze(text);
   }
 
-  private async runClassifier(rows: TextFeatures[]): Promise<Array<Omit<Analysis, 'cached'>>> {
-    const m = this.classifier;
-    const packed = packFeatures(rows);
-    const feeds = {
-      [m.inputs[0]!]: new ort.Tensor('int32', packed.ids, [rows.length, packed.width]),
-      [m.inputs[1]!]: new ort.Tensor('float32', packed.weights, [rows.length, packed.width]),
-    };
-    const r = await m.session.run(feeds);
-    const caps = r[m.outputs[0]!]!.data as Float32Array;
-    const pri = r[m.outputs[1]!]!.data as Float32Array;
-    const L = m.labels.length;
-    const P = PRIORITY_LABELS.length;
-    return rows.map((row, i) => {
-      const capabilities = m.labels
-        .map((name, k) => ({ name, probability: Math.round(caps[i * L + k]! * 10_000) / 10_000 }))
-        .sort((a, b) => b.probability - a.probability);
-      let best = 0;
-      for (let k = 1; k < P; k++) if (pri[i * P + k]! > pri[i * P + best]!) best = k;
-      return {
-        capabilities,
-        priority_hint: PRIORITY_LABELS[best]!,
-        keywords: row.keywords,
-        tokens: row.tokens,
-        model: { name: m.name, version: m.version },
-      };
-    });
+  /** Analyses of many texts at once (text-analysis.ts). */
+  analyzeMany(texts: readonly string[]): Promise<Analysis[]> {
+    return this.text.analyzeMany(texts);
   }
 
-  /**
-   * The capabilities to record as inferred for each text (task_management's
-   * path): one run per batch_max texts, no cache and no per-text answer object,
-   * so inference costs a submission as little as it can.
-   */
-  async infer(
-    texts: readonly string[],
-    threshold: number,
-  ): Promise<Array<Array<{ name: string; probability: number }>>> {
-    const m = this.classifier;
-    const L = m.labels.length;
-    const out: Array<Array<{ name: string; probability: number }>> = [];
-    const step = this.o.config.neural.batch_max;
-    for (let i = 0; i < texts.length; i += step) {
-      const rows = texts.slice(i, i + step).map((t) => textFeatures(t, false));
-      const packed = packFeatures(rows);
-      const r = await m.session.run({
-        [m.inputs[0]!]: new ort.Tensor('int32', packed.ids, [rows.length, packed.width]),
-        [m.inputs[1]!]: new ort.Tensor('float32', packed.weights, [rows.length, packed.width]),
-      });
-      const caps = r[m.outputs[0]!]!.data as Float32Array;
-      for (let j = 0; j < rows.length; j++) {
-        let best = 0;
-        const picked: Array<{ name: string; probability: number }> = [];
-        for (let k = 0; k < L; k++) {
-          const p = caps[j * L + k]!;
-          if (p > caps[j * L + best]!) best = k;
-          if (p >= threshold) picked.push({ name: m.labels[k]!, probability: Math.round(p * 10_000) / 10_000 });
-        }
-        // As inferredFrom: at least the most likely one when it reaches half the threshold.
-        if (picked.length === 0 && caps[j * L + best]! >= threshold / 2)
-          picked.push({ name: m.labels[best]!, probability: Math.round(caps[j * L + best]! * 10_000) / 10_000 });
-        out.push(picked.sort((a, b) => b.probability - a.probability));
-      }
-      this.c.inferred += rows.length;
-    }
-    return out;
+  /** The capabilities to record as inferred for each text (task_management's path; text-analysis.ts). */
+  infer(texts: readonly string[], threshold: number): Promise<Array<Array<{ name: string; probability: number }>>> {
+    return this.text.infer(texts, threshold);
   }
 
   /** P(success) for each row of pair features ([rows, FIT_WIDTH], row-major). */
@@ -327,11 +240,11 @@ export class NeuralEngine {
   }
 
   clearCache(): number {
-    return this.cache.clear();
+    return this.text.cache.clear();
   }
 
   status(): Record<string, unknown> {
-    const b = this.batcher.counts;
+    const { cache, counts: t, latency } = this.text;
     return {
       enabled: true,
       backend: this.backend,
@@ -348,25 +261,25 @@ export class NeuralEngine {
         ...(m.kind === 'text_classifier' ? { labels: m.labels } : {}),
       })),
       cache: {
-        size: this.cache.size,
-        capacity: this.cache.capacity,
-        hits: this.cache.hits,
-        misses: this.cache.misses,
-        hit_rate: round2(this.cache.hits / Math.max(1, this.cache.hits + this.cache.misses)),
+        size: cache.size,
+        capacity: cache.capacity,
+        hits: cache.hits,
+        misses: cache.misses,
+        hit_rate: round2(cache.hits / Math.max(1, cache.hits + cache.misses)),
       },
       inferences: {
-        analyses: this.c.analyses,
-        inferred_for_tasks: this.c.inferred,
-        batches: b.batches,
-        batched_items: b.items,
-        average_batch: round2(b.items / Math.max(1, b.batches)),
+        analyses: t.analyses,
+        inferred_for_tasks: t.inferred,
+        batches: t.batches,
+        batched_items: t.items,
+        average_batch: round2(t.items / Math.max(1, t.batches)),
         fit_runs: this.c.fit_runs,
         fit_rows: this.c.fit_rows,
       },
       latency_ms: {
-        p50: round2(this.latency.percentile(50)),
-        p99: round2(this.latency.percentile(99)),
-        samples: this.latency.count,
+        p50: round2(latency.percentile(50)),
+        p99: round2(latency.percentile(99)),
+        samples: latency.count,
       },
       fit_training: {
         samples: this.samples.length,
@@ -382,7 +295,7 @@ export class NeuralEngine {
   /** Releases the sessions once the work in hand is done (a restart's old engine). */
   async close(): Promise<void> {
     const deadline = Date.now() + 5000;
-    while (this.batcher.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    while (this.text.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     await Promise.all(
       [this.classifier, this.fitModel, ...this.retiring].map((m) => m.session.release().catch(() => undefined)),
     );

@@ -88,35 +88,38 @@ function model(graph: InstanceType<typeof onnx.GraphProto>, meta: ModelMeta): Ui
   return onnx.ModelProto.encode(m).finish();
 }
 
-/** One head of the embedding bag: sum_j weights[:, j] * W[ids[:, j]] + b. */
-function bagHead(prefix: string, out: string): Array<InstanceType<typeof onnx.NodeProto>> {
-  return [
-    node('Gather', [`${prefix}_W`, 'ids'], [`${prefix}_rows`], [{ name: 'axis', i: 0 }]),
-    node('Mul', [`${prefix}_rows`, 'weights_3d'], [`${prefix}_weighted`]),
-    node('ReduceSum', [`${prefix}_weighted`, 'axis1'], [`${prefix}_sum`], [{ name: 'keepdims', i: 0 }]),
-    node('Add', [`${prefix}_sum`, `${prefix}_b`], [out]),
-  ];
-}
-
+/**
+ * The classifier as one embedding bag over both heads: the rows of W = [cap | pri]
+ * for the text's bucket ids are gathered once ([n, width, C+P]) and summed with the
+ * weights by one batched MatMul ([n, 1, width] x [n, width, C+P]); the logits are
+ * then split into the heads. (Two gathers with a Mul and a ReduceSum each cost
+ * twice the memory traffic and two temporaries of [n, width, *].)
+ */
 export function textClassifierOnnx(w: ClassifierWeights, meta: ModelMeta): Uint8Array {
   const C = w.bc.length;
   const P = w.bp.length;
+  const W = new Float32Array(w.buckets * (C + P));
+  for (let r = 0; r < w.buckets; r++) {
+    W.set(w.wc.subarray(r * C, (r + 1) * C), r * (C + P));
+    W.set(w.wp.subarray(r * P, (r + 1) * P), r * (C + P) + C);
+  }
   const graph = onnx.GraphProto.create({
     name: meta.name,
     node: [
-      node('Unsqueeze', ['weights', 'axis2'], ['weights_3d']),
-      ...bagHead('cap', 'cap_logits'),
+      node('Unsqueeze', ['weights', 'axis1'], ['weights_row']),
+      node('Gather', ['W', 'ids'], ['rows'], [{ name: 'axis', i: 0 }]),
+      node('MatMul', ['weights_row', 'rows'], ['sum_3d']),
+      node('Squeeze', ['sum_3d', 'axis1'], ['sum']),
+      node('Add', ['sum', 'b'], ['logits']),
+      node('Split', ['logits', 'heads'], ['cap_logits', 'pri_logits'], [{ name: 'axis', i: 1 }]),
       node('Sigmoid', ['cap_logits'], ['capabilities']),
-      ...bagHead('pri', 'pri_logits'),
       node('Softmax', ['pri_logits'], ['priority'], [{ name: 'axis', i: 1 }]),
     ],
     initializer: [
-      floats('cap_W', [w.buckets, C], w.wc),
-      floats('cap_b', [C], w.bc),
-      floats('pri_W', [w.buckets, P], w.wp),
-      floats('pri_b', [P], w.bp),
+      floats('W', [w.buckets, C + P], W),
+      floats('b', [C + P], Float32Array.from([...w.bc, ...w.bp])),
       int64s('axis1', [1]),
-      int64s('axis2', [2]),
+      int64s('heads', [C, P]),
     ],
     input: [valueInfo('ids', INT32, ['batch', 'width']), valueInfo('weights', FLOAT, ['batch', 'width'])],
     output: [valueInfo('capabilities', FLOAT, ['batch', C]), valueInfo('priority', FLOAT, ['batch', P])],
@@ -148,16 +151,36 @@ export function readModelMeta(bytes: Uint8Array): ModelMeta | undefined {
   return JSON.parse(entry.value) as ModelMeta;
 }
 
+/** A float initializer of a model by name (a copy), or undefined. */
+function floatTensor(m: InstanceType<typeof onnx.ModelProto>, name: string): Float32Array | undefined {
+  const t = (m.graph?.initializer ?? []).find((i) => i.name === name);
+  if (t?.rawData == null || t.rawData.length === 0) return undefined;
+  const copy = new Uint8Array(t.rawData);
+  return new Float32Array(copy.buffer, copy.byteOffset, copy.byteLength / 4);
+}
+
 /** The weights of one of our own agent-fit models (to warm start retraining from a file). */
 export function readLogisticWeights(bytes: Uint8Array): LogisticWeights | undefined {
   const m = onnx.ModelProto.decode(bytes);
-  const tensor = (name: string): Float32Array | undefined => {
-    const t = (m.graph?.initializer ?? []).find((i) => i.name === name);
-    if (t?.rawData == null || t.rawData.length === 0) return undefined;
-    const copy = new Uint8Array(t.rawData);
-    return new Float32Array(copy.buffer, copy.byteOffset, copy.byteLength / 4);
-  };
-  const w = tensor('W');
-  const b = tensor('b');
+  const w = floatTensor(m, 'W');
+  const b = floatTensor(m, 'b');
   return w === undefined || b === undefined ? undefined : { w, b: b[0] ?? 0 };
+}
+
+/** The weights of a text classifier exported by textClassifierOnnx (W = [cap | pri], heads [C, P]). */
+export function readClassifierWeights(bytes: Uint8Array): ClassifierWeights | undefined {
+  const m = onnx.ModelProto.decode(bytes);
+  const W = floatTensor(m, 'W');
+  const b = floatTensor(m, 'b');
+  const heads = (m.graph?.initializer ?? []).find((i) => i.name === 'heads')?.int64Data?.map(Number);
+  const [C, P] = heads ?? [];
+  if (W === undefined || b === undefined || C === undefined || P === undefined) return undefined;
+  const buckets = W.length / (C + P);
+  const wc = new Float32Array(buckets * C);
+  const wp = new Float32Array(buckets * P);
+  for (let r = 0; r < buckets; r++) {
+    wc.set(W.subarray(r * (C + P), r * (C + P) + C), r * C);
+    wp.set(W.subarray(r * (C + P) + C, (r + 1) * (C + P)), r * P);
+  }
+  return { buckets, wc, bc: b.subarray(0, C), wp, bp: b.subarray(C) };
 }

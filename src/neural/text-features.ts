@@ -20,27 +20,75 @@ const STOPWORDS = new Set(
 
 /** Lower-case word tokens: letters and digits (Unicode), apostrophes inside words dropped. */
 export function tokenize(text: string): string[] {
-  const lower = text.toLowerCase();
-  // ASCII without apostrophes (most task text) is scanned by hand; anything else takes the Unicode-aware regex.
+  const n = scanAscii(text);
+  if (n < 0) return tokenizeUnicode(text.toLowerCase());
   const out: string[] = [];
-  let start = -1;
-  for (let i = 0; i <= lower.length; i++) {
-    const c = i < lower.length ? lower.charCodeAt(i) : 32;
-    if (c >= 128 || c === 39) return tokenizeUnicode(lower);
-    if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) {
-      if (start < 0) start = i;
-    } else if (start >= 0 && (c === 45 || c === 95) && isAlnum(lower.charCodeAt(i + 1))) {
-      // a hyphen or underscore inside a word keeps it whole (login-page)
-    } else if (start >= 0) {
-      out.push(lower.slice(start, i));
-      start = -1;
-    }
-  }
+  for (let w = 0; w < n; w++) out.push(text.slice(wordStart[w], wordEnd[w]).toLowerCase());
   return out;
+}
+
+/** A character code lower-cased (ASCII letters only). */
+function lowerAscii(c: number): number {
+  return c >= 65 && c <= 90 ? c + 32 : c;
 }
 
 function isAlnum(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+}
+
+// The words scanAscii found: where each starts and ends, and its two hashes (reused by every call).
+let wordStart = new Int32Array(256);
+let wordEnd = new Int32Array(256);
+let wordHash = new Int32Array(256);
+let wordHash2 = new Int32Array(256);
+
+function growWords(): void {
+  const grow = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
+    const b = new Int32Array(a.length * 2);
+    b.set(a);
+    return b;
+  };
+  wordStart = grow(wordStart);
+  wordEnd = grow(wordEnd);
+  wordHash = grow(wordHash);
+  wordHash2 = grow(wordHash2);
+}
+
+/**
+ * The words of an ASCII text without apostrophes (most task text), in one pass:
+ * a word is letters and digits, with a hyphen or underscore inside it kept
+ * (login-page); each word's bounds and its two hashes of the lower-cased word
+ * (FNV-1a, SEED_UNIGRAM and SEED_KEY) go to wordStart/wordEnd/wordHash/wordHash2.
+ * Returns how many, or -1 for any other text (the Unicode-aware regex handles it).
+ */
+function scanAscii(text: string): number {
+  let start = -1;
+  let n = 0;
+  let h = 0;
+  let h2 = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? lowerAscii(text.charCodeAt(i)) : 32;
+    if (c >= 128 || c === 39) return -1;
+    if (isAlnum(c) || (start >= 0 && (c === 45 || c === 95) && isAlnum(lowerAscii(text.charCodeAt(i + 1))))) {
+      // (a hyphen or underscore inside a word keeps it whole)
+      if (start < 0) {
+        start = i;
+        h = SEED_UNIGRAM;
+        h2 = SEED_KEY;
+      }
+      h = Math.imul(h ^ c, PRIME);
+      h2 = Math.imul(h2 ^ c, PRIME);
+    } else if (start >= 0) {
+      if (n === wordStart.length) growWords();
+      wordStart[n] = start;
+      wordEnd[n] = i;
+      wordHash[n] = h;
+      wordHash2[n] = h2;
+      n++;
+      start = -1;
+    }
+  }
+  return n;
 }
 
 function tokenizeUnicode(lower: string): string[] {
@@ -51,6 +99,8 @@ const PRIME = 0x01000193;
 const SEED_UNIGRAM = 0x811c9dc5;
 const SEED_BIGRAM = 0x1b873593;
 const SEED_CHARGRAM = 0x85ebca6b;
+/** A second hash of each word: with the unigram hash, the 53-bit key of the word cache and the stopword set. */
+const SEED_KEY = 0x27d4eb2f;
 
 /** 32-bit FNV-1a of a string from a seed (a seed per feature family keeps families apart). */
 function fnv1a(s: string, seed: number): number {
@@ -73,30 +123,62 @@ export interface TextFeatures {
   keywords: string[];
 }
 
-// Scratch space reused by every call (features are computed synchronously, one text at a time).
-const scratch = new Int32Array(MAX_FEATURES);
-const TABLE_BITS = 10;
-const TABLE_SIZE = 1 << TABLE_BITS;
-const tableKey = new Int32Array(TABLE_SIZE);
-const tableCount = new Int32Array(TABLE_SIZE);
-const tableStamp = new Int32Array(TABLE_SIZE);
-const slots = new Int32Array(MAX_FEATURES);
-let stampNow = 0;
-
-/** A word's own features: its unigram hash and the buckets of its unigram and character 4-grams. */
+/** A word's own features: its unigram hash and the buckets of its unigram and character 4-grams (none for a stopword). */
 interface WordFeatures {
+  word: string;
   hash: number;
   buckets: Int32Array;
+  stop: boolean;
 }
 
-/** Words repeat across texts (task vocabulary is small): their features are computed once (bounded; cleared when full). */
+/**
+ * Words repeat across texts (task vocabulary is small): their features are
+ * computed once, in an open-addressing table keyed by the word's two 32-bit
+ * hashes (no string is built to look a word up, no key is boxed). Stopwords sit
+ * in it too, marked. Bounded: cleared when full, stopwords put back.
+ */
+const TABLE_WORDS_BITS = 17;
+const WORD_SLOTS = 1 << TABLE_WORDS_BITS;
 const WORD_CACHE_SIZE = 50_000;
-const wordCache = new Map<string, WordFeatures>();
+const slotHash = new Int32Array(WORD_SLOTS);
+const slotHash2 = new Int32Array(WORD_SLOTS);
+let slotWord: Array<WordFeatures | undefined> = new Array<WordFeatures | undefined>(WORD_SLOTS);
+let wordsHeld = 0;
 
-function wordFeatures(word: string): WordFeatures {
-  let f = wordCache.get(word);
-  if (f !== undefined) return f;
-  const hash = fnv1a(word, SEED_UNIGRAM);
+function slotOf(h: number, h2: number): number {
+  let slot = Math.imul(h ^ Math.imul(h2, 0x9e3779b1), 0x85ebca6b) >>> (32 - TABLE_WORDS_BITS);
+  while (slotWord[slot] !== undefined && (slotHash[slot] !== h || slotHash2[slot] !== h2))
+    slot = (slot + 1) & (WORD_SLOTS - 1);
+  return slot;
+}
+
+function remember(f: WordFeatures, h: number, h2: number): WordFeatures {
+  if (wordsHeld >= WORD_CACHE_SIZE) forgetWords();
+  const slot = slotOf(h, h2);
+  slotHash[slot] = h;
+  slotHash2[slot] = h2;
+  slotWord[slot] = f;
+  wordsHeld++;
+  return f;
+}
+
+function forgetWords(): void {
+  slotWord = new Array<WordFeatures | undefined>(WORD_SLOTS);
+  wordsHeld = 0;
+  for (const w of STOPWORDS)
+    remember({ word: w, hash: 0, buckets: new Int32Array(0), stop: true }, fnv1a(w, SEED_UNIGRAM), fnv1a(w, SEED_KEY));
+}
+forgetWords();
+
+/** The word of this text's bounds and hashes: from the table, or computed and remembered. */
+function wordAt(text: string, start: number, end: number, h: number, h2: number, lower: boolean): WordFeatures {
+  const found = slotWord[slotOf(h, h2)];
+  if (found !== undefined) return found;
+  const word = lower ? text.slice(start, end) : text.slice(start, end).toLowerCase();
+  return remember(wordFeatures(word, h >>> 0), h, h2);
+}
+
+function wordFeatures(word: string, hash: number): WordFeatures {
   // Character 4-grams of the word with its boundaries: <word> (what analyze, analysis and analytics share).
   const len = word.length + 2;
   const buckets = new Int32Array(1 + Math.max(0, len - 3));
@@ -107,24 +189,51 @@ function wordFeatures(word: string): WordFeatures {
       g = Math.imul(g ^ (k === 0 ? 60 : k === len - 1 ? 62 : word.charCodeAt(k - 1)), PRIME);
     buckets[i + 1] = bucketOf(g);
   }
-  f = { hash, buckets };
-  if (wordCache.size >= WORD_CACHE_SIZE) wordCache.clear();
-  wordCache.set(word, f);
-  return f;
+  return { word, hash, buckets, stop: false };
+}
+
+// Scratch space reused by every call (features are computed synchronously, one text at a time).
+const content: WordFeatures[] = [];
+let tokenCount = 0;
+const scratch = new Int32Array(MAX_FEATURES);
+const TABLE_BITS = 10;
+const TABLE_SIZE = 1 << TABLE_BITS;
+const tableKey = new Int32Array(TABLE_SIZE);
+const tableCount = new Int32Array(TABLE_SIZE);
+const tableStamp = new Int32Array(TABLE_SIZE);
+const slots = new Int32Array(MAX_FEATURES);
+let stampNow = 0;
+
+/** The text's content words (stopwords out) into `content`, and its token count into `tokenCount`. */
+function scanWords(text: string): void {
+  content.length = 0;
+  tokenCount = scanAscii(text);
+  if (tokenCount >= 0) {
+    for (let w = 0; w < tokenCount; w++) {
+      const f = wordAt(text, wordStart[w]!, wordEnd[w]!, wordHash[w]!, wordHash2[w]!, false);
+      if (!f.stop) content.push(f);
+    }
+    return;
+  }
+  const tokens = tokenizeUnicode(text.toLowerCase());
+  tokenCount = tokens.length;
+  for (const w of tokens) {
+    const f = wordAt(w, 0, w.length, fnv1a(w, SEED_UNIGRAM) | 0, fnv1a(w, SEED_KEY) | 0, true);
+    if (!f.stop) content.push(f);
+  }
 }
 
 /**
- * Features of one text (see the module comment). Hashes are computed over the
- * characters directly (no n-gram strings are built), then the bucket ids are
- * sorted and counted.
+ * Features of one text (see the module comment) written at `at` in ids and
+ * weights; returns how many. Hashes are computed over the characters directly
+ * (no n-gram strings are built), then the bucket ids are counted.
  */
-export function textFeatures(text: string, withKeywords = true): TextFeatures {
-  const tokens = tokenize(text);
-  const content = tokens.filter((t) => !STOPWORDS.has(t));
+function featurizeInto(text: string, ids: Int32Array, weights: Float32Array, at: number): number {
+  scanWords(text);
   let n = 0;
   let prev = 0;
   for (let t = 0; t < content.length && n < MAX_FEATURES; t++) {
-    const w = wordFeatures(content[t]!);
+    const w = content[t]!;
     if (t > 0) scratch[n++] = bucketOf(Math.imul(Math.imul(prev ^ SEED_BIGRAM, PRIME) ^ w.hash, PRIME));
     const take = Math.min(w.buckets.length, MAX_FEATURES - n);
     scratch.set(take === w.buckets.length ? w.buckets : w.buckets.subarray(0, take), n);
@@ -146,18 +255,77 @@ export function textFeatures(text: string, withKeywords = true): TextFeatures {
       slots[unique++] = slot;
     }
   }
-  const ids = new Int32Array(unique);
-  const weights = new Float32Array(unique);
   let norm = 0;
   for (let u = 0; u < unique; u++) {
     const slot = slots[u]!;
-    ids[u] = tableKey[slot]!;
-    weights[u] = Math.log1p(tableCount[slot]!);
-    norm += weights[u]! * weights[u]!;
+    const weight = Math.log1p(tableCount[slot]!);
+    ids[at + u] = tableKey[slot]!;
+    weights[at + u] = weight;
+    norm += weight * weight;
   }
   norm = Math.sqrt(norm) || 1;
-  for (let u = 0; u < unique; u++) weights[u]! /= norm;
-  return { ids, weights, tokens: tokens.length, keywords: withKeywords ? keywords(content) : [] };
+  for (let u = 0; u < unique; u++) weights[at + u]! /= norm;
+  return unique;
+}
+
+const oneIds = new Int32Array(MAX_FEATURES);
+const oneWeights = new Float32Array(MAX_FEATURES);
+
+/** Features of one text (see the module comment). */
+export function textFeatures(text: string, withKeywords = true): TextFeatures {
+  const unique = featurizeInto(text, oneIds, oneWeights, 0);
+  return {
+    ids: oneIds.slice(0, unique),
+    weights: oneWeights.slice(0, unique),
+    tokens: tokenCount,
+    keywords: withKeywords ? keywords(content) : [],
+  };
+}
+
+/** A batch of texts as the classifier's two inputs, [n, width] each, padded with bucket 0. */
+export interface FeatureBatch {
+  ids: Int32Array;
+  weights: Float32Array;
+  width: number;
+  tokens: number[];
+  keywords: string[][];
+}
+
+let batchIds = new Int32Array(0);
+let batchWeights = new Float32Array(0);
+
+/**
+ * Features of many texts straight into the classifier's inputs: the same
+ * features as textFeatures, without an array pair per text or a second copy to
+ * pack them (analysis in batches costs the texts' own words, little else).
+ */
+export function featurizeBatch(texts: readonly string[], withKeywords: boolean): FeatureBatch {
+  if (batchIds.length < texts.length * MAX_FEATURES) {
+    batchIds = new Int32Array(texts.length * MAX_FEATURES);
+    batchWeights = new Float32Array(texts.length * MAX_FEATURES);
+  }
+  const counts = new Int32Array(texts.length);
+  const tokens: number[] = [];
+  const words: string[][] = [];
+  let width = 1;
+  for (let i = 0; i < texts.length; i++) {
+    counts[i] = featurizeInto(texts[i]!, batchIds, batchWeights, i * MAX_FEATURES);
+    width = Math.max(width, counts[i]!);
+    tokens.push(tokenCount);
+    words.push(withKeywords ? keywords(content) : []);
+  }
+  const ids = new Int32Array(texts.length * width);
+  const weights = new Float32Array(texts.length * width);
+  for (let i = 0; i < texts.length; i++) {
+    // Element by element: a subarray view per row would be two allocations per text.
+    const from = i * MAX_FEATURES;
+    const to = i * width;
+    for (let k = 0; k < counts[i]!; k++) {
+      ids[to + k] = batchIds[from + k]!;
+      weights[to + k] = batchWeights[from + k]!;
+    }
+  }
+  return { ids, weights, width, tokens, keywords: words };
 }
 
 /** A 64-bit hash of a text as a short string key (two 32-bit FNV-1a with different seeds, and the length). */
@@ -165,12 +333,12 @@ export function textKey(text: string): string {
   return `${text.length.toString(36)}:${fnv1a(text, SEED_UNIGRAM).toString(36)}:${fnv1a(text, SEED_CHARGRAM).toString(36)}`;
 }
 
-/** The most frequent content words, longer first on ties; at most 8. */
-function keywords(content: readonly string[]): string[] {
-  // Texts are short: a linear list beats a Map here.
+/** The most frequent content words, longer first on ties, then alphabetical; at most 8. */
+function keywords(content: readonly WordFeatures[]): string[] {
+  // Texts are short: parallel lists and an insertion sort beat a Map and a sort with a closure here.
   const words: string[] = [];
   const counts: number[] = [];
-  for (const t of content) {
+  for (const { word: t } of content) {
     if (t.length < 3 || isNumber(t)) continue;
     const i = words.indexOf(t);
     if (i >= 0) counts[i]!++;
@@ -179,10 +347,22 @@ function keywords(content: readonly string[]): string[] {
       counts.push(1);
     }
   }
-  const order = words
-    .map((_, i) => i)
-    .sort((a, b) => counts[b]! - counts[a]! || words[b]!.length - words[a]!.length || (words[a]! < words[b]! ? -1 : 1));
-  return order.slice(0, 8).map((i) => words[i]!);
+  for (let i = 1; i < words.length; i++) {
+    const w = words[i]!;
+    const c = counts[i]!;
+    let at = i;
+    for (; at > 0; at--) {
+      const pw = words[at - 1]!;
+      const pc = counts[at - 1]!;
+      if (pc > c || (pc === c && (pw.length > w.length || (pw.length === w.length && pw < w)))) break;
+      words[at] = pw;
+      counts[at] = pc;
+    }
+    words[at] = w;
+    counts[at] = c;
+  }
+  if (words.length > 8) words.length = 8;
+  return words;
 }
 
 function isNumber(t: string): boolean {

@@ -1,19 +1,31 @@
 /** The neural pieces: features, batching, cache, training, ONNX export and model contracts, and the engine. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '../../src/config/index.js';
 import type { HubError } from '../../src/errors/index.js';
 import { LruCache, MicroBatcher } from '../../src/neural/batcher.js';
-import { MODELS_DIR } from '../../src/neural/dataset.js';
+import { CAPABILITY_LABELS, MODELS_DIR } from '../../src/neural/dataset.js';
 import { NeuralEngine } from '../../src/neural/engine.js';
 import { inferredFrom } from '../../src/neural/evaluate.js';
 import { FIT_WIDTH, writeFitFeatures } from '../../src/neural/fit-features.js';
 import { loadModel } from '../../src/neural/models.js';
-import { agentFitOnnx, readModelMeta } from '../../src/neural/onnx-export.js';
-import { HASH_BUCKETS, MAX_FEATURES, packFeatures, textFeatures, tokenize } from '../../src/neural/text-features.js';
+import {
+  agentFitOnnx,
+  readClassifierWeights,
+  readModelMeta,
+  textClassifierOnnx,
+} from '../../src/neural/onnx-export.js';
+import {
+  HASH_BUCKETS,
+  MAX_FEATURES,
+  featurizeBatch,
+  packFeatures,
+  textFeatures,
+  tokenize,
+} from '../../src/neural/text-features.js';
 import { trainLogistic } from '../../src/neural/train.js';
 import { memoryLogger } from '../helpers/logs.js';
 
@@ -39,6 +51,54 @@ describe('neural: text features', () => {
     assert.equal(a.tokens, 6);
     assert.ok(textFeatures('word '.repeat(5000)).ids.length <= MAX_FEATURES);
     assert.equal(textFeatures('').ids.length, 0);
+  });
+
+  it('computes exactly the features the models were trained on (recorded before the one-pass scanner)', () => {
+    // test/fixtures/text-features.json: the featurizer's output before issue 19, for awkward texts too
+    // (unicode, apostrophes, hyphens and underscores, stopwords only, past MAX_FEATURES, empty).
+    const rows = JSON.parse(readFileSync(new URL('../fixtures/text-features.json', import.meta.url), 'utf8')) as Array<{
+      text: string;
+      tokens: string[];
+      ids: number[];
+      weights: number[];
+      n_tokens: number;
+      keywords: string[];
+    }>;
+    assert.ok(rows.length > 100);
+    for (const r of rows) {
+      const f = textFeatures(r.text);
+      assert.deepEqual(tokenize(r.text), r.tokens, r.text);
+      assert.deepEqual([...f.ids], r.ids, r.text);
+      assert.ok(
+        [...f.weights].every((w, i) => Math.abs(w - r.weights[i]!) < 2e-6),
+        `weights of ${JSON.stringify(r.text)}`,
+      );
+      assert.equal(f.tokens, r.n_tokens, r.text);
+      assert.deepEqual(f.keywords, r.keywords, r.text);
+    }
+  });
+
+  it('featurizes a batch into the classifier inputs, row for row the same as one text at a time', () => {
+    const texts = [
+      'Translate the handbook',
+      '',
+      'Übersetze das Handbuch',
+      'word '.repeat(500),
+      'fix the login-page bug',
+    ];
+    const b = featurizeBatch(texts, true);
+    const p = packFeatures(texts.map((t) => textFeatures(t)));
+    assert.equal(b.width, p.width);
+    assert.deepEqual([...b.ids], [...p.ids]);
+    assert.deepEqual([...b.weights], [...p.weights]);
+    assert.deepEqual(
+      b.tokens,
+      texts.map((t) => textFeatures(t).tokens),
+    );
+    assert.deepEqual(
+      b.keywords,
+      texts.map((t) => textFeatures(t).keywords),
+    );
   });
 
   it('packs rows of different lengths, padding with bucket 0 and weight 0', () => {
@@ -295,6 +355,50 @@ describe('neural: engine', function () {
     const inferred = await engine.infer(texts, 0.2);
     for (const [i, t] of texts.entries())
       assert.deepEqual(inferred[i], inferredFrom((await engine.analyze(t)).capabilities, 0.2), t);
+  });
+
+  it('analyses many texts at once exactly as one at a time, cached ones from the cache', async () => {
+    const texts = ['Translate the menu into French', 'Übersetze das Handbuch', '', 'Fix the build', 'Fix the build'];
+    engine.clearCache();
+    const many = await engine.analyzeMany(texts);
+    assert.equal(many.length, texts.length);
+    assert.deepEqual(
+      many.map((a) => a.cached),
+      [false, false, false, false, false],
+      'a repeat inside one call is analysed with the rest',
+    );
+    engine.clearCache();
+    for (const [i, t] of texts.entries()) {
+      const one = await engine.analyze(t);
+      assert.deepEqual({ ...many[i], cached: false }, { ...one, cached: false }, t);
+    }
+    assert.ok(
+      (await engine.analyzeMany(texts)).every((a) => a.cached),
+      'the second call comes from the cache',
+    );
+  });
+
+  it('the shipped classifier computes what its weights say (one gather, one batched MatMul)', async () => {
+    const w = readClassifierWeights(readFileSync(path.join(MODELS_DIR, 'text-classifier.onnx')));
+    assert.ok(w !== undefined);
+    engine.clearCache();
+    for (const text of ['Translate the contract appendix into Spanish', 'Prove the integral converges']) {
+      const f = textFeatures(text);
+      const a = await engine.analyze(text);
+      const C = w.bc.length;
+      for (const c of a.capabilities) {
+        const k = CAPABILITY_LABELS.indexOf(c.name as (typeof CAPABILITY_LABELS)[number]);
+        let z = w.bc[k]!;
+        for (let j = 0; j < f.ids.length; j++) z += f.weights[j]! * w.wc[f.ids[j]! * C + k]!;
+        assert.ok(Math.abs(c.probability - 1 / (1 + Math.exp(-z))) < 1e-4, `${text}: ${c.name}`);
+      }
+    }
+    // Exported again from the weights read back, the model is the same bytes (nothing lost in the layout).
+    const meta = readModelMeta(readFileSync(path.join(MODELS_DIR, 'text-classifier.onnx')))!;
+    assert.deepEqual(
+      Buffer.from(textClassifierOnnx(w, meta)),
+      readFileSync(path.join(MODELS_DIR, 'text-classifier.onnx')),
+    );
   });
 
   it('batches concurrent analyses into few runs', async () => {
