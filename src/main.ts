@@ -8,7 +8,15 @@
 // size: the one wiring file; each step of the start is its own function, in the order they run.
 import { errorMessage, HubError } from './errors/index.js';
 import { ActorSystem, supervisionOptions } from './runtime/index.js';
-import { acquireNodeLock, describeStore, openStore, prepareDataDir, type NodeLock } from './storage/index.js';
+import {
+  acquireNodeLock,
+  describeStore,
+  inBatches,
+  keepPruning,
+  openStore,
+  prepareDataDir,
+  type NodeLock,
+} from './storage/index.js';
 import type { Handler } from './engine/handler.js';
 import os from 'node:os';
 import { HttpEdge } from './edge/http-server.js';
@@ -65,7 +73,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     );
   const handlers = await loadHandlers(config.agents.executors, process.cwd());
   await probeNeural(config, log);
-  const { store, nodeLock, auth, stopAuditRetention } = await openStorage(config, log, nodeId);
+  const { store, nodeLock, auth, stopRetention } = await openStorage(config, log, nodeId);
   const rt = await startRuntime(config, log, metrics, { store, nodeId, startedAt, handlers });
   const { system, engine, cluster, hive } = rt;
   const { sampler, reporter, ws } = startObservers(config, log, rt, store, auth);
@@ -100,7 +108,7 @@ async function serve(config: HubConfig, log: Logger, metrics: HubMetrics): Promi
     await cluster?.leave();
     await system.shutdown();
     await store.close();
-    stopAuditRetention();
+    stopRetention();
     await nodeLock.release();
     log.info('stopped');
   });
@@ -115,7 +123,7 @@ async function openStorage(
   config: HubConfig,
   log: Logger,
   nodeId: string,
-): Promise<{ store: Store; nodeLock: NodeLock; auth: AuthService; stopAuditRetention: () => void }> {
+): Promise<{ store: Store; nodeLock: NodeLock; auth: AuthService; stopRetention: () => void }> {
   prepareDataDir(config.database.data_dir);
   const store = await openStore(config, moduleLogger(log, 'storage'));
   // Before anything touches a lease: a second process of this node id refuses here, having changed nothing.
@@ -141,8 +149,20 @@ async function openStorage(
     await store.close();
     throw err;
   }
-  const stopAuditRetention = auth.keepAuditRetention();
-  return { store, nodeLock, auth, stopAuditRetention };
+  const stopAudit = auth.keepAuditRetention();
+  const stopTasks = keepPruning({
+    days: config.tasks.retention_days,
+    prune: (before) => inBatches((limit) => store.pruneTasks(before, limit), 5000),
+    log,
+    event: 'tasks.pruned',
+    module: 'tasks',
+    what: 'ended tasks',
+  });
+  const stopRetention = (): void => {
+    stopAudit();
+    stopTasks();
+  };
+  return { store, nodeLock, auth, stopRetention };
 }
 
 interface Runtime {

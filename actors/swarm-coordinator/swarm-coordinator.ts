@@ -9,7 +9,7 @@
 import { assertNever } from '../../src/errors/index.js';
 import type { ActorRef, ActorSpec, ActorInfo, ReplyTo } from '../../src/runtime/index.js';
 import type { AgentManagementMsg, AgentSummary } from '../agent-management/messages.js';
-import type { TaskManagementMsg, TaskSummary } from '../task-distributor/messages.js';
+import type { QueueFigures, TaskManagementMsg, TaskSummary } from '../task-distributor/messages.js';
 import type { ClusterView, ModuleDeps } from '../shared/deps.js';
 import { answer } from '../shared/answer.js';
 import type { HiveNode, HiveStatus, SwarmCoordinatorMsg } from './messages.js';
@@ -30,15 +30,23 @@ async function summaries(peers: SwarmPeers): Promise<[AgentSummary, TaskSummary]
   ]);
 }
 
+/** What scaling reads every tick: the pool, and the queue (not a count of every task by status). */
+async function figures(peers: SwarmPeers): Promise<[AgentSummary, QueueFigures]> {
+  return Promise.all([
+    peers.ask<AgentManagementMsg, AgentSummary>(peers.agents, (replyTo) => ({ type: 'agent.summarize', replyTo })),
+    peers.ask<TaskManagementMsg, QueueFigures>(peers.tasks, (replyTo) => ({ type: 'task.queue', replyTo })),
+  ]);
+}
+
 async function scale(deps: ModuleDeps, peers: SwarmPeers, state: State): Promise<void> {
   const a = deps.config.agents;
   if (a.pool_max_size === 0 || Date.now() - state.lastDecisionAt < a.scale_cooldown_seconds * 1000) return;
-  const [agents, tasks] = await summaries(peers);
+  const [agents, tasks] = await figures(peers);
   const decision = decideScaling({
     poolSize: agents.pool.size,
     min: a.pool_min_size,
     max: a.pool_max_size,
-    pending: tasks.queue_depth,
+    pending: tasks.pending,
     capacity: agents.capacity,
     running: agents.running_tasks,
     pendingPerSlot: a.scale_up_pending_per_slot,
@@ -54,12 +62,12 @@ async function scale(deps: ModuleDeps, peers: SwarmPeers, state: State): Promise
   state.last = applied;
   state.decisions++;
   deps.log.info(
-    { event: 'hive.scaling', ...applied, pending: tasks.queue_depth, capacity: agents.capacity },
+    { event: 'hive.scaling', ...applied, pending: tasks.pending, capacity: agents.capacity },
     `pool ${applied.action.replace('_', ' ')} from ${applied.from} to ${applied.to}: ${applied.reason}`,
   );
   deps.events.publish('hive', 'hive.scaling', {
     ...applied,
-    pending: tasks.queue_depth,
+    pending: tasks.pending,
     capacity: agents.capacity,
     utilization_percent: agents.utilization_percent,
   });

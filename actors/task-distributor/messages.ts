@@ -7,6 +7,15 @@ import type { FlowMsg } from './flow.js';
 import type { WorkflowMsg } from './workflow.js';
 import type { ViewMsg } from './views.js';
 
+/** The queue as scaling and /health need it: reads whose cost follows the queue and the limits, not the table. */
+export interface QueueFigures {
+  /** Pending tasks, counted up to max_pending + 1. */
+  pending: number;
+  /** Tasks assigned or running. */
+  in_flight: number;
+  max_pending: number;
+}
+
 export interface TaskSummary {
   by_status: Record<TaskStatus, number>;
   queue_depth: number;
@@ -84,6 +93,7 @@ export type TaskManagementMsg =
     }
   | { type: 'task.assign'; taskId: string; agentId: string; replyTo: ReplyTo<Task> }
   | { type: 'task.summarize'; replyTo: ReplyTo<TaskSummary> }
+  | { type: 'task.queue'; replyTo: ReplyTo<QueueFigures> }
   /** What the engine stored (a notice): completions and failures for the rate and duration windows. */
   | { type: 'task.ended'; completed: number; failed: number; durationsMs: number[] }
   | ModulePing;

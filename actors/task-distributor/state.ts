@@ -1,5 +1,5 @@
 /** task_management's state and the peers it asks (shared by its files). */
-import type { NewTask } from '../../src/domain/index.js';
+import type { NewTask, TaskStatus } from '../../src/domain/index.js';
 import { RateWindow, SampleWindow } from '../../src/metrics/windows.js';
 import type { ActorContext, ActorRef, ReplyTo } from '../../src/runtime/index.js';
 import type { AgentManagementMsg } from '../agent-management/messages.js';
@@ -34,6 +34,8 @@ export interface State {
   pendingRefreshing: boolean;
   /** Pending tasks as last read (countPending), plus this node's submissions since: the room check's estimate. */
   pending: { at: number; value: number } | undefined;
+  /** The last count by status and how long it took (summaries share it for a while: countsMaxAgeMs). */
+  counts: { at: number; tookMs: number; value: Record<TaskStatus, number> } | undefined;
   since: TaskSummary['since_start'];
   finishes: RateWindow;
   durations: SampleWindow;
@@ -44,6 +46,7 @@ export function freshState(): State {
     submits: { items: [], flushing: false },
     pendingRefreshing: false,
     pending: undefined,
+    counts: undefined,
     since: { submitted: 0, deduplicated: 0, cancelled: 0, retried: 0, redriven: 0, manual_assignments: 0 },
     finishes: new RateWindow(60),
     durations: new SampleWindow(1024),

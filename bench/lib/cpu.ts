@@ -33,6 +33,17 @@ function serverMs(comm: string): number {
   return ticks * TICK_MS;
 }
 
+/** CPU milliseconds a process has used so far (0 when it is gone). */
+export function pidCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * TICK_MS;
+  } catch {
+    return 0;
+  }
+}
+
 export function readCpu(server = 'postgres'): CpuReading {
   const u = process.cpuUsage();
   return { nodeMs: (u.user + u.system) / 1000, serverMs: serverMs(server) };

@@ -1,7 +1,7 @@
 /** The security audit log: each event logged and stored; records past the retention deleted hourly. */
 import { errorMessage } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import type { SecurityStore } from '../storage/index.js';
+import { keepPruning, type SecurityStore } from '../storage/index.js';
 
 export class AuditLog {
   constructor(
@@ -26,20 +26,13 @@ export class AuditLog {
 
   /** Deletes records older than `days` now, then hourly (0 keeps them). Returns the stop. */
   keepRetention(days: number): () => void {
-    if (days === 0) return () => undefined;
-    const prune = (): void =>
-      void this.store.pruneAudit(new Date(Date.now() - days * 86_400_000).toISOString()).then(
-        (n) =>
-          n > 0 &&
-          this.log.info(
-            { event: 'security.audit_pruned', count: n },
-            `security: ${n} audit records older than ${days} days deleted`,
-          ),
-        (err: unknown) => this.log.warn({ err }, `security: pruning the audit log failed: ${errorMessage(err)}`),
-      );
-    prune();
-    const timer = setInterval(prune, 3_600_000);
-    timer.unref();
-    return () => clearInterval(timer);
+    return keepPruning({
+      days,
+      prune: (before) => this.store.pruneAudit(before),
+      log: this.log,
+      event: 'security.audit_pruned',
+      module: 'security',
+      what: 'audit records',
+    });
   }
 }

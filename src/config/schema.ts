@@ -72,6 +72,7 @@ export const SCHEMA = {
     prefetch: int(1, 1000),
     flush_window_ms: int(0, 1000),
     flush_max: int(1, 100_000),
+    retention_days: int(0, 36_500),
   },
   neural: {
     enabled: bool,

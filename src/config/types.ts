@@ -57,6 +57,7 @@ export interface HubConfig {
     prefetch: number;
     flush_window_ms: number;
     flush_max: number;
+    retention_days: number;
   };
   readonly neural: {
     enabled: boolean;

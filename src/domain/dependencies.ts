@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newTaskId } from './ids.js';
 import { invalid } from './validate.js';
 import type { NewTask } from './task.js';
 
@@ -20,7 +20,7 @@ export function planBulk(items: NewTask[], keys: ReadonlyArray<string | undefine
       throw invalid(`tasks[${i}].key`, `duplicate key ${JSON.stringify(k)} (also tasks[${byKey.get(k)}])`);
     byKey.set(k, i);
   });
-  for (const t of items) t.id ??= randomUUID();
+  for (const t of items) t.id ??= newTaskId();
   const edges: number[][] = items.map(() => []);
   items.forEach((t, i) => {
     t.depends_on = t.depends_on.map((ref, j) => {

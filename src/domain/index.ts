@@ -15,3 +15,4 @@ export * from './flow-plan.js';
 export * from './workflow.js';
 export * from './progress.js';
 export * from './schedule.js';
+export * from './ids.js';

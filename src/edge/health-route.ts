@@ -71,13 +71,13 @@ function eventLoopCheck(d: HealthDeps): HealthCheck {
 /** Pending tasks against [tasks] max_pending: degraded above 90 %, unhealthy when full. */
 async function queueCheck(d: HealthDeps, mailboxDepth: number): Promise<HealthCheck> {
   try {
-    const t = await d.hive.to(d.hive.modules.task_management)('task.summarize', {}, PING_DEADLINE_MS);
-    const percent = (t.queue_depth / t.max_pending) * 100;
+    const t = await d.hive.to(d.hive.modules.task_management)('task.queue', {}, PING_DEADLINE_MS);
+    const percent = (t.pending / t.max_pending) * 100;
     return {
       status: thresholdHealth(percent, 90),
-      pending: t.queue_depth,
+      pending: t.pending,
       max_pending: t.max_pending,
-      running: t.by_status.assigned + t.by_status.running,
+      running: t.in_flight,
       mailbox_depth: mailboxDepth,
     };
   } catch (err) {

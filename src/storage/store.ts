@@ -311,6 +311,14 @@ export interface TaskStore {
    * check's read, whose cost follows the queue, not the table's history.
    */
   countPending(cap: number): Promise<number>;
+  /** Tasks assigned or running (held by a node): bounded by the cluster's capacity. */
+  countInFlight(): Promise<number>;
+  /**
+   * Deletes at most `limit` ended tasks (completed, failed, dead, cancelled)
+   * last changed before `before`, with their events, signals and dependency
+   * rows; never one that an open task depends on or is a child of. Returns how many.
+   */
+  pruneTasks(before: string, limit: number): Promise<number>;
   /** Ready pending tasks (no open dependency, run_at passed) that the claim takes before this one: higher priority, or the same and submitted earlier. */
   countReadyAhead(taskId: string, now: Date): Promise<number>;
 }

@@ -231,6 +231,14 @@ for (const engine of engines) {
       assert.equal((await claim(store, 1))[0]?.title, 'new-high', 'then the highs, raised before the new criticals');
     });
 
+    it('aging raises at most 10,000 tasks a pass: a big backlog is raised over the next passes', async () => {
+      const many = await submit(10_005, { priority: 'low', title: 'backlog' });
+      const at = new Date(Math.max(...many.map((t) => Date.parse(t.created_at))) + 100);
+      assert.equal(await store.ageTasks(50, at), 10_000);
+      assert.equal(await store.ageTasks(50, at), 5, 'the rest on the next pass');
+      assert.equal(await store.ageTasks(50, at), 0);
+    });
+
     it('two stores claiming at once never exceed a key limit', async function () {
       if (opened.another === undefined) this.skip();
       const other = await opened.another();

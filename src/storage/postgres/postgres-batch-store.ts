@@ -3,9 +3,15 @@
  * claiming, starting, finishing and bulk-inserting N tasks costs one round trip,
  * not N. Semantics are the shared SqlStore's (the conformance suite runs both).
  */
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { PRIORITY_RANK, checkRecordedMove, initialStatus, type NewTask, type Task } from '../../domain/index.js';
+import {
+  PRIORITY_RANK,
+  checkRecordedMove,
+  initialStatus,
+  newTaskId,
+  type NewTask,
+  type Task,
+} from '../../domain/index.js';
 import { finishGuard, inFrom, setStatus } from '../sql/lifecycle-sql.js';
 import { PostgresSuspends } from './postgres-suspends.js';
 import { flowParams, rowToTask, toJson } from '../sql/rows.js';
@@ -96,7 +102,7 @@ export class PostgresBatchStore extends PostgresSuspends {
     if (tasks.some((t) => t.depends_on.length > 0 || (t.parent_id ?? null) !== null || (t.wait ?? null) !== null))
       return super.createTasks(tasks, nodeId, claims);
     const now = new Date().toISOString();
-    const ids = tasks.map((t) => t.id ?? randomUUID());
+    const ids = tasks.map((t) => t.id ?? newTaskId());
     const leases = tasks.map((_, i) => {
       const c = claims?.[i];
       return c === undefined ? null : new Date(Date.now() + c.leaseMs).toISOString();

@@ -46,6 +46,8 @@ export interface Ended {
 }
 
 const RULES_TTL_MS = 1000;
+/** Most tasks one aging pass raises (the sweep runs one a second). */
+const AGING_BATCH = 10_000;
 /** The rank of critical, above which aging raises nothing. */
 const MAX_RANK = Math.max(...Object.values(PRIORITY_RANK));
 
@@ -66,13 +68,18 @@ export class SqlFlowStore extends SqlDependencies {
     return value;
   }
 
+  /**
+   * Raises ready tasks that waited `agingMs` one level, at most AGING_BATCH per
+   * call: a backlog of a million that crosses the line at once is
+   * raised over the next passes, never by one statement that rewrites it all.
+   */
   async ageTasks(agingMs: number, now: Date): Promise<number> {
     if (agingMs <= 0) return 0;
     const cutoff = new Date(now.getTime() - agingMs).toISOString();
     return this.db.run(
       `UPDATE tasks SET priority_rank = priority_rank + 1, aged_at = ?
-       WHERE ${inFrom('claim')} AND deps_pending = 0 AND priority_rank < ${MAX_RANK}
-         AND (run_at IS NULL OR run_at <= ?) AND COALESCE(aged_at, created_at) <= ?`,
+       WHERE id IN (SELECT id FROM tasks WHERE ${inFrom('claim')} AND deps_pending = 0 AND priority_rank < ${MAX_RANK}
+         AND (run_at IS NULL OR run_at <= ?) AND COALESCE(aged_at, created_at) <= ? LIMIT ${AGING_BATCH})`,
       [now.toISOString(), now.toISOString(), cutoff],
     );
   }

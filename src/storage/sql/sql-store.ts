@@ -1,8 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import {
+  newTaskId,
   PRIORITY_RANK,
   OPERATIONS,
   TASK_STATUSES,
+  TERMINAL_STATUSES,
   initialStatus,
   isTerminal,
   type NewTask,
@@ -326,6 +327,23 @@ export class SqlStore extends SqlClaims implements Store {
     return Number(row?.['n'] ?? 0);
   }
 
+  async countInFlight(): Promise<number> {
+    const [row] = await this.db.all("SELECT count(*) AS n FROM tasks WHERE status IN ('assigned', 'running')");
+    return Number(row?.['n'] ?? 0);
+  }
+
+  async pruneTasks(before: string, limit: number): Promise<number> {
+    // Ended before the cutoff (created_at <= updated_at bounds the index scan), and no dependant or child still open.
+    const ended = TERMINAL_STATUSES.map((s) => `'${s}'`).join(', ');
+    return this.db.run(
+      `DELETE FROM tasks WHERE id IN (SELECT t.id FROM tasks t WHERE t.status IN (${ended}) AND t.created_at < ? AND t.updated_at < ?
+         AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks o ON o.id = d.task_id WHERE d.depends_on = t.id AND o.status NOT IN (${ended}))
+         AND NOT EXISTS (SELECT 1 FROM tasks c WHERE c.parent_id = t.id AND c.status NOT IN (${ended}))
+         LIMIT ?)`,
+      [before, before, limit],
+    );
+  }
+
   countReadyAhead(taskId: string, now: Date): Promise<number> {
     return this.countAhead(taskId, '(o.run_at IS NULL OR o.run_at <= ?)', [now.toISOString()]);
   }
@@ -338,7 +356,7 @@ function insertParams(
 ): unknown[] {
   const { claimed, waits, depsPending, now, nodeId } = c;
   return [
-    t.id ?? randomUUID(),
+    t.id ?? newTaskId(),
     t.title,
     t.description,
     t.type,
