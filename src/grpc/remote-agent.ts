@@ -75,7 +75,9 @@ export class RemoteAgent {
       checkpoint_json: JSON.stringify(task.checkpoint ?? null),
       resume_json: JSON.stringify(task.resume ?? null),
     });
-    if (this.outbox.length === 1) queueMicrotask(() => this.flushAssigned());
+    // At the end of this turn of the event loop, not of this microtask: the tasks started by one batch of results
+    // reach their slots several promise steps later, and would otherwise go out one TaskAssigned each.
+    if (this.outbox.length === 1) setImmediate(() => this.flushAssigned());
   }
 
   /** Several tasks assigned in the same turn go out as one TaskAssigned. */

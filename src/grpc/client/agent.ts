@@ -323,7 +323,8 @@ class AgentConnection implements RunningAgent {
   private sendResult(result: Msg): void {
     this.results.push(result);
     if (this.results.length > 1) return;
-    queueMicrotask(() => {
+    // The results of one turn of the event loop go out as one TaskResults (handlers of a batch end a few promise steps apart).
+    setImmediate(() => {
       const batch = this.results;
       this.results = [];
       this.stream?.write(batch.length === 1 ? { result: batch[0] } : { results: { results: batch } });
