@@ -13,20 +13,11 @@ import path from 'node:path';
 import { arg, emit } from './lib/cli.js';
 import { median } from './lib/pg.js';
 import { startHubProcess } from './lib/hub-process.js';
+import { pidCpuMs } from './lib/cpu.js';
 
 const seconds = Number(arg('seconds', '30'));
 const runs = Number(arg('runs', '3'));
 const warmup = Number(arg('warmup', '35'));
-/** Clock ticks per second of /proc/<pid>/stat (USER_HZ; 100 on Linux). */
-const HZ = 100;
-
-function cpuTicks(pid: number): number {
-  // Fields after the command name (which may hold spaces): utime is the 14th field, stime the 15th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Math.round(Number(m?.[1] ?? 0) / 1024);
@@ -43,9 +34,9 @@ for (let i = 0; i < runs; i++) {
   });
   try {
     await sleep(warmup * 1000);
-    const before = cpuTicks(hub.pid);
+    const before = pidCpuMs(hub.pid);
     await sleep(seconds * 1000);
-    const used = (cpuTicks(hub.pid) - before) / HZ;
+    const used = (pidCpuMs(hub.pid) - before) / 1000;
     results.push({ cpu_seconds: used, cpu_percent: Math.round((used / seconds) * 1000) / 10, rss_mb: rssMb(hub.pid) });
   } finally {
     await hub.stop();

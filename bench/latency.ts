@@ -10,17 +10,13 @@ import type { ReplyTo } from '../src/runtime/index.js';
 import type { Submitted, TaskManagementMsg } from '../actors/task-distributor/messages.js';
 import type { Handler } from '../src/engine/handler.js';
 import { hubStack } from './lib/hub-stack.js';
-import { benchDatabase, median } from './lib/pg.js';
+import { benchDatabase, median, percentile } from './lib/pg.js';
 import { noopTask } from './lib/systems.js';
 import { arg, emit } from './lib/cli.js';
 
 const rate = Number(arg('rate', '1000'));
 const seconds = Number(arg('seconds', '5'));
 const runs = Number(arg('runs', '3'));
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
-}
 
 async function once(): Promise<{ p50: number; p99: number; max: number; n: number; achieved_rate: number }> {
   const db = await benchDatabase();

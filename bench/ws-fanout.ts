@@ -19,7 +19,7 @@ import { EventBus } from '../src/runtime/index.js';
 import { WsHub } from '../src/edge/ws.js';
 import { createLogger } from '../src/log/logger.js';
 import { arg, emit } from './lib/cli.js';
-import { median } from './lib/pg.js';
+import { median, percentile } from './lib/pg.js';
 
 const observers = Number(arg('observers', '1000'));
 const seconds = Number(arg('seconds', '5'));
@@ -116,9 +116,16 @@ interface RunResult {
   latency_ms_p99: number;
 }
 
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round((s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0) * 100) / 100;
+/** A latency percentile in ms, to 0.01. */
+function latencyMs(xs: readonly number[], p: number): number {
+  return (
+    Math.round(
+      percentile(
+        [...xs].sort((a, b) => a - b),
+        p,
+      ) * 100,
+    ) / 100
+  );
 }
 
 /** Publishes for `seconds`, at most `windowSize` events ahead of the slowest observer. */
@@ -163,8 +170,8 @@ async function measure(make: () => Promise<Server>): Promise<RunResult> {
   return {
     events_per_s: Math.round(delivered / (ms / 1000)),
     deliveries_per_s: Math.round((delivered * observers) / (ms / 1000)),
-    latency_ms_p50: percentile(latencies, 50),
-    latency_ms_p99: percentile(latencies, 99),
+    latency_ms_p50: latencyMs(latencies, 50),
+    latency_ms_p99: latencyMs(latencies, 99),
   };
 }
 

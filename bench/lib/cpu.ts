@@ -14,34 +14,33 @@ export interface CpuReading {
   serverMs: number;
 }
 
+/** A /proc/<pid>/stat line's command and its CPU so far (utime + stime), or undefined when the process is gone. */
+function statOf(pid: number | string): { comm: string; ms: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command sits in parentheses and may hold spaces: fields are counted from the closing one.
+    const close = stat.lastIndexOf(')');
+    const f = stat.slice(close + 2).split(' ');
+    return { comm: stat.slice(stat.indexOf('(') + 1, close), ms: (Number(f[11]) + Number(f[12])) * TICK_MS };
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU milliseconds used so far by the live processes whose command starts with `comm`. */
 function serverMs(comm: string): number {
-  let ticks = 0;
+  let ms = 0;
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // The command sits in parentheses and may hold spaces: fields are counted from the closing one.
-      const close = stat.lastIndexOf(')');
-      if (!stat.slice(stat.indexOf('(') + 1, close).startsWith(comm)) continue;
-      const f = stat.slice(close + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // the process ended while we read
-    }
+    const s = statOf(pid);
+    if (s?.comm.startsWith(comm) === true) ms += s.ms;
   }
-  return ticks * TICK_MS;
+  return ms;
 }
 
 /** CPU milliseconds a process has used so far (0 when it is gone). */
 export function pidCpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * TICK_MS;
-  } catch {
-    return 0;
-  }
+  return statOf(pid)?.ms ?? 0;
 }
 
 export function readCpu(server = 'postgres'): CpuReading {

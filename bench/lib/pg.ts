@@ -28,6 +28,11 @@ export async function benchDatabase(prefix = 'hive_bench'): Promise<BenchDatabas
   };
 }
 
+/** The p-th percentile of sorted values (nearest rank). */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
+}
+
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? 0;

@@ -283,14 +283,12 @@ export class WsHub {
       data: { connections: this.conns.size },
       timestamp: new Date().toISOString(),
     });
-    this.publish(ALL, text);
+    this.publish(ALL, () => text);
   }
 
   private broadcast(e: HubEvent): void {
-    if (e.topic === 'engine' || this.app === undefined) return; // the engine's word to the modules, not for observers
-    if (this.app.numSubscribers(e.topic) === 0) return;
-    this.publish(
-      e.topic,
+    if (e.topic === 'engine') return; // the engine's word to the modules, not for observers
+    this.publish(e.topic, () =>
       JSON.stringify(
         e.origin === undefined
           ? { type: e.type, data: e.data, timestamp: e.timestamp }
@@ -299,10 +297,15 @@ export class WsHub {
     );
   }
 
-  /** One native call delivers to every subscriber of the topic (uWS skips none silently: see closeOnBackpressureLimit). */
-  private publish(topic: string, text: string): void {
+  /**
+   * One native call delivers to every subscriber of the topic (uWS skips none
+   * silently: see closeOnBackpressureLimit); the text is made only when the
+   * topic has a subscriber.
+   */
+  private publish(topic: string, make: () => string): void {
     const n = this.app?.numSubscribers(topic) ?? 0;
     if (n === 0) return;
+    const text = make();
     this.beforeSending(text.length);
     this.app?.publish(topic, text, false, false);
     this.counters.messages_sent += n;

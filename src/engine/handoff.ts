@@ -24,11 +24,10 @@ export interface HandOffHost {
   pump(slot: Slot): void;
 }
 
-/** Whether a task can be stored already claimed: no dependency, parent or wait, no flow limit to check, due now. */
+/** Whether a task can be stored already claimed: no open dependency or wait, no flow limit to check, due now. */
 export function handOffable(t: NewTask, now: number): boolean {
   return (
     t.depends_on.length === 0 &&
-    (t.parent_id ?? null) === null &&
     (t.wait ?? null) === null &&
     !isFlowed(t) &&
     (t.run_at === null || Date.parse(t.run_at) <= now)

@@ -125,6 +125,12 @@ export class SqlBase {
     }
   }
 
+  /** The `n` of a `SELECT count(*) AS n …` statement. */
+  protected async count(sql: string, params: readonly unknown[] = []): Promise<number> {
+    const [row] = await this.db.all(sql, params);
+    return Number(row?.['n'] ?? 0);
+  }
+
   protected async page<T>(
     table: string,
     w: Where,
@@ -132,12 +138,12 @@ export class SqlBase {
     p: { limit: number; offset: number },
     map: (r: Record<string, unknown>) => T,
   ): Promise<Page<T>> {
-    const total = await this.db.all(`SELECT count(*) AS n FROM ${table}${w.sql}`, w.params);
+    const total = await this.count(`SELECT count(*) AS n FROM ${table}${w.sql}`, w.params);
     const rows = await this.db.all(`SELECT * FROM ${table}${w.sql} ORDER BY ${order} LIMIT ? OFFSET ?`, [
       ...w.params,
       p.limit,
       p.offset,
     ]);
-    return { items: rows.map(map), total: Number(total[0]?.['n'] ?? 0) };
+    return { items: rows.map(map), total };
   }
 }

@@ -187,13 +187,12 @@ export class SqlFlowStore extends SqlDependencies {
   protected async countAhead(taskId: string, condition: string, params: unknown[]): Promise<number> {
     if (!isUuid(taskId)) return 0;
     const order = this.dialect.insertOrder;
-    const rows = await this.db.all(
+    return this.count(
       `SELECT count(*) AS n FROM tasks o, (SELECT priority_rank AS rank, ${order} AS pos FROM tasks WHERE id = ?) me
        WHERE ${inFrom('claim', 'o')} AND o.deps_pending = 0 AND ${condition}
          AND (o.priority_rank > me.rank OR (o.priority_rank = me.rank AND o.${order} < me.pos))`,
       [taskId, ...params],
     );
-    return Number(rows[0]?.['n'] ?? 0);
   }
 
   async fairPosition(task: Task): Promise<FairPosition> {

@@ -319,17 +319,12 @@ export class SqlStore extends SqlClaims implements Store {
     return counts;
   }
 
-  async countPending(cap: number): Promise<number> {
-    const [row] = await this.db.all(
-      "SELECT count(*) AS n FROM (SELECT 1 FROM tasks WHERE status = 'pending' LIMIT ?) p",
-      [cap],
-    );
-    return Number(row?.['n'] ?? 0);
+  countPending(cap: number): Promise<number> {
+    return this.count("SELECT count(*) AS n FROM (SELECT 1 FROM tasks WHERE status = 'pending' LIMIT ?) p", [cap]);
   }
 
-  async countInFlight(): Promise<number> {
-    const [row] = await this.db.all("SELECT count(*) AS n FROM tasks WHERE status IN ('assigned', 'running')");
-    return Number(row?.['n'] ?? 0);
+  countInFlight(): Promise<number> {
+    return this.count("SELECT count(*) AS n FROM tasks WHERE status IN ('assigned', 'running')");
   }
 
   async pruneTasks(before: string, limit: number): Promise<number> {
